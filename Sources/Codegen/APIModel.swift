@@ -1,0 +1,130 @@
+/// The part of an OpenAPI document the generator understands, after validation.
+/// `SpecReader` builds it; `SwiftEmitter` turns it into Swift. Both are deterministic.
+struct APIModel: Equatable {
+    var title: String
+    var version: String
+    var schemas: [SchemaModel]
+    var operations: [OperationModel]
+}
+
+/// A Swift type that a schema maps to.
+indirect enum SwiftType: Equatable {
+    case string, int32, int64, double, bool, date, uuid
+    case array(SwiftType)
+    case dictionary(SwiftType)
+    case named(String)
+
+    var code: String {
+        switch self {
+        case .string: "String"
+        case .int32: "Int32"
+        case .int64: "Int64"
+        case .double: "Double"
+        case .bool: "Bool"
+        case .date: "Date"
+        case .uuid: "UUID"
+        case .array(let element): "[\(element.code)]"
+        case .dictionary(let value): "[String: \(value.code)]"
+        case .named(let name): name
+        }
+    }
+
+    /// Whether the type, as a parameter, is spelled as one string (path, query, header).
+    var isScalar: Bool {
+        switch self {
+        case .array, .dictionary: false
+        case .named: true  // only string enums can be named parameter types
+        default: true
+        }
+    }
+
+    var usesFoundation: Bool {
+        switch self {
+        case .date, .uuid: true
+        case .array(let element), .dictionary(let element): element.usesFoundation
+        default: false
+        }
+    }
+}
+
+enum SchemaModel: Equatable {
+    case object(ObjectModel)
+    case stringEnum(EnumModel)
+    case map(name: String, doc: String?, value: SwiftType)
+
+    var name: String {
+        switch self {
+        case .object(let object): object.name
+        case .stringEnum(let model): model.name
+        case .map(let name, _, _): name
+        }
+    }
+}
+
+struct ObjectModel: Equatable {
+    var name: String
+    var doc: String?
+    var properties: [PropertyModel]
+    var nestedEnums: [EnumModel]
+}
+
+struct PropertyModel: Equatable {
+    var jsonName: String
+    var swiftName: String
+    var type: SwiftType
+    var required: Bool
+    var nullable: Bool
+    var doc: String?
+
+    /// Absent or null are both possible, so the Swift property is optional.
+    var isOptional: Bool { !required || nullable }
+    /// Required but nullable: a nil must be written as an explicit `null`.
+    var encodesNull: Bool { required && nullable }
+}
+
+struct EnumModel: Equatable {
+    var name: String
+    var doc: String?
+    var cases: [EnumCase]
+}
+
+struct EnumCase: Equatable {
+    var swiftName: String
+    var rawValue: String
+}
+
+struct OperationModel: Equatable {
+    enum ParameterLocation: String, Equatable { case path, query, header }
+
+    struct Parameter: Equatable {
+        var name: String
+        var swiftName: String
+        var location: ParameterLocation
+        var type: SwiftType
+        var required: Bool
+        var doc: String?
+    }
+
+    struct Body: Equatable {
+        var type: SwiftType
+        var required: Bool
+    }
+
+    struct Response: Equatable {
+        var status: Int
+        var caseName: String
+        var body: SwiftType?
+    }
+
+    var id: String
+    var typeName: String
+    var method: String
+    var path: String
+    var routerPath: String
+    var tags: [String]
+    var summary: String?
+    var security: [String]
+    var parameters: [Parameter]
+    var body: Body?
+    var responses: [Response]
+}

@@ -1,0 +1,299 @@
+/// The support code every generated API needs, written to `Sources/Generated/Runtime.swift` as is.
+/// It is part of the generator (not hand-written in Generated) so the whole folder is reproducible.
+enum RuntimeTemplate {
+    static let source = #"""
+        public import Foundation
+        import HTTPTypes
+        public import Hummingbird
+
+        /// The request context the generated routes need: the request id goes into every error body.
+        public protocol APIRequestContext: RequestContext {
+            var requestId: String { get }
+        }
+
+        /// One operation of the spec: used to register routes and by the contract tests.
+        public struct RouteDescriptor: Sendable {
+            public let operationId: String
+            public let method: HTTPRequest.Method
+            /// The path template as the spec writes it, `/users/{userId}`.
+            public let path: String
+            public let tags: [String]
+            /// Security scheme names; empty when the operation needs no credentials.
+            public let security: [String]
+            /// Every documented status, with the type its JSON body decodes into (nil: no body).
+            public let responses: [Int: (any (Decodable & Sendable).Type)?]
+
+            public init(operationId: String, method: HTTPRequest.Method, path: String, tags: [String], security: [String], responses: [Int: (any (Decodable & Sendable).Type)?]) {
+                self.operationId = operationId
+                self.method = method
+                self.path = path
+                self.tags = tags
+                self.security = security
+                self.responses = responses
+            }
+
+            /// Whether `requestPath` (no query) is an instance of this path template.
+            public func matches(path requestPath: some StringProtocol) -> Bool {
+                let template = path.split(separator: "/", omittingEmptySubsequences: false)
+                let actual = requestPath.split(separator: "/", omittingEmptySubsequences: false)
+                guard template.count == actual.count else { return false }
+                for (expected, given) in zip(template, actual) {
+                    if expected.hasPrefix("{") && expected.hasSuffix("}") {
+                        if given.isEmpty { return false }
+                    } else if expected != given {
+                        return false
+                    }
+                }
+                return true
+            }
+        }
+
+        /// The route table; its contents are generated in Routes.swift.
+        public enum RouteTable {}
+
+        /// A path, query, header or body value that does not match the spec. Answered with 400.
+        public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
+            public enum Location: String, Sendable {
+                case path, query, header, body
+            }
+
+            public let location: Location
+            /// The parameter name, or a dotted path into the body (`body.user.id`).
+            public let name: String
+            public let reason: String
+
+            public init(location: Location, name: String, reason: String) {
+                self.location = location
+                self.name = name
+                self.reason = reason
+            }
+
+            /// A message for humans. It never repeats the value that was sent.
+            public var description: String {
+                switch location {
+                case .body: name.isEmpty ? "Request body: \(reason)." : "Request body field '\(name)': \(reason)."
+                default: "\(location.rawValue.capitalized) parameter '\(name)': \(reason)."
+                }
+            }
+        }
+
+        /// A type a path, query or header parameter decodes into from its text.
+        public protocol ParameterValue: Sendable {
+            init?(parameter: String)
+            static var expectation: String { get }
+        }
+
+        extension String: ParameterValue {
+            public init?(parameter: String) { self = parameter }
+            public static var expectation: String { "a string" }
+        }
+
+        extension Int32: ParameterValue {
+            public init?(parameter: String) { self.init(parameter, radix: 10) }
+            public static var expectation: String { "a 32-bit integer" }
+        }
+
+        extension Int64: ParameterValue {
+            public init?(parameter: String) { self.init(parameter, radix: 10) }
+            public static var expectation: String { "an integer" }
+        }
+
+        extension Double: ParameterValue {
+            public init?(parameter: String) {
+                guard let value = Double(parameter), value.isFinite else { return nil }
+                self = value
+            }
+            public static var expectation: String { "a number" }
+        }
+
+        extension Bool: ParameterValue {
+            public init?(parameter: String) {
+                switch parameter {
+                case "true": self = true
+                case "false": self = false
+                default: return nil
+                }
+            }
+            public static var expectation: String { "true or false" }
+        }
+
+        extension UUID: ParameterValue {
+            public init?(parameter: String) { self.init(uuidString: parameter) }
+            public static var expectation: String { "a UUID" }
+        }
+
+        extension Date: ParameterValue {
+            public init?(parameter: String) {
+                guard let date = APICoding.parseDate(parameter) else { return nil }
+                self = date
+            }
+            public static var expectation: String { "an ISO 8601 date-time (2026-01-31T00:00:00Z)" }
+        }
+
+        extension ParameterValue where Self: RawRepresentable & CaseIterable, RawValue == String {
+            public init?(parameter: String) { self.init(rawValue: parameter) }
+            public static var expectation: String {
+                "one of " + allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+            }
+        }
+
+        /// Decoding of `Input` values, used by the generated routes.
+        public enum InputDecoding {
+            public static func path<Value: ParameterValue>(_ name: String, context: some RequestContext) throws -> Value {
+                guard let text = context.parameters.get(name) else {
+                    throw InputError(location: .path, name: name, reason: "is missing")
+                }
+                return try decode(text, name: name, location: .path)
+            }
+
+            public static func query<Value: ParameterValue>(_ name: String, in request: Request) throws -> Value? {
+                let values = request.uri.queryParameters.getAll(name)
+                guard let first = values.first else { return nil }
+                guard values.count == 1 else {
+                    throw InputError(location: .query, name: name, reason: "must be given once")
+                }
+                return try decode(first, name: name, location: .query)
+            }
+
+            public static func requiredQuery<Value: ParameterValue>(_ name: String, in request: Request) throws -> Value {
+                guard let value: Value = try query(name, in: request) else {
+                    throw InputError(location: .query, name: name, reason: "is required")
+                }
+                return value
+            }
+
+            public static func header<Value: ParameterValue>(_ name: String, in request: Request) throws -> Value? {
+                guard let fieldName = HTTPField.Name(name) else { return nil }
+                let values = request.headers[values: fieldName]
+                guard let first = values.first else { return nil }
+                guard values.count == 1 else {
+                    throw InputError(location: .header, name: name, reason: "must be given once")
+                }
+                return try decode(first, name: name, location: .header)
+            }
+
+            public static func requiredHeader<Value: ParameterValue>(_ name: String, in request: Request) throws -> Value {
+                guard let value: Value = try header(name, in: request) else {
+                    throw InputError(location: .header, name: name, reason: "is required")
+                }
+                return value
+            }
+
+            public static func body<Body: Decodable>(_ type: Body.Type, from request: Request, context: some RequestContext) async throws -> Body {
+                guard let body = try await optionalBody(type, from: request, context: context) else {
+                    throw InputError(location: .body, name: "", reason: "a JSON body is required")
+                }
+                return body
+            }
+
+            public static func optionalBody<Body: Decodable>(_ type: Body.Type, from request: Request, context: some RequestContext) async throws -> Body? {
+                let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+                guard buffer.readableBytes > 0 else { return nil }
+                do {
+                    return try APICoding.decoder.decode(Body.self, from: Data(buffer.readableBytesView))
+                } catch let error as DecodingError {
+                    throw InputError(decoding: error)
+                }
+            }
+
+            static func decode<Value: ParameterValue>(_ text: String, name: String, location: InputError.Location) throws -> Value {
+                guard let value = Value(parameter: text) else {
+                    throw InputError(location: location, name: name, reason: "must be \(Value.expectation)")
+                }
+                return value
+            }
+        }
+
+        extension InputError {
+            /// Names the field and what was expected; never quotes the value sent.
+            init(decoding error: DecodingError) {
+                func path(_ codingPath: [any CodingKey]) -> String {
+                    codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+                        .joined(separator: ".")
+                        .replacingOccurrences(of: ".[", with: "[")
+                }
+                switch error {
+                case .keyNotFound(let key, let context):
+                    self.init(location: .body, name: path(context.codingPath + [key]), reason: "is required")
+                case .typeMismatch(let type, let context):
+                    self.init(location: .body, name: path(context.codingPath), reason: "must be \(Self.describe(type))")
+                case .valueNotFound(let type, let context):
+                    self.init(location: .body, name: path(context.codingPath), reason: "must be \(Self.describe(type)), not null")
+                case .dataCorrupted(let context):
+                    let name = path(context.codingPath)
+                    self.init(location: .body, name: name, reason: name.isEmpty ? "is not valid JSON" : "has an invalid value")
+                @unknown default:
+                    self.init(location: .body, name: "", reason: "is not valid")
+                }
+            }
+
+            private static func describe(_ type: Any.Type) -> String {
+                switch type {
+                case is String.Type: "a string"
+                case is Int32.Type, is Int64.Type, is Int.Type: "an integer"
+                case is Double.Type: "a number"
+                case is Bool.Type: "a boolean"
+                case is Date.Type: "an ISO 8601 date-time"
+                default:
+                    String(describing: type).hasPrefix("Array") ? "an array" : "an object"
+                }
+            }
+        }
+
+        /// Responses built from `Output` values.
+        public enum APIResponse {
+            public static func json(_ value: some Encodable, status: HTTPResponse.Status) throws -> Response {
+                let data = try APICoding.encoder.encode(value)
+                return Response(
+                    status: status,
+                    headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: data))
+                )
+            }
+
+            public static func empty(status: HTTPResponse.Status) -> Response {
+                Response(status: status)
+            }
+        }
+
+        /// The one JSON configuration of the API: ISO 8601 dates (UTC), sorted keys.
+        public enum APICoding {
+            public static var encoder: JSONEncoder {
+                let encoder = JSONEncoder()
+                encoder.dateEncodingStrategy = .custom { date, encoder in
+                    var container = encoder.singleValueContainer()
+                    try container.encode(formatDate(date))
+                }
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                return encoder
+            }
+
+            public static var decoder: JSONDecoder {
+                let decoder = JSONDecoder()
+                decoder.dateDecodingStrategy = .custom { decoder in
+                    let container = try decoder.singleValueContainer()
+                    let text = try container.decode(String.self)
+                    guard let date = parseDate(text) else {
+                        throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 date-time")
+                    }
+                    return date
+                }
+                return decoder
+            }
+
+            /// `2026-11-29T08:30:00Z`, or with milliseconds when the date has them.
+            public static func formatDate(_ date: Date) -> String {
+                let hasFraction = date.timeIntervalSince1970.truncatingRemainder(dividingBy: 1) != 0
+                return date.formatted(hasFraction ? fractional : whole)
+            }
+
+            public static func parseDate(_ text: String) -> Date? {
+                (try? Date(text, strategy: whole)) ?? (try? Date(text, strategy: fractional))
+            }
+
+            private static let whole = Date.ISO8601FormatStyle(timeZone: .gmt)
+            private static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
+        }
+
+        """#
+}

@@ -1,0 +1,351 @@
+import Foundation
+import OpenAPIKit
+import Yams
+
+/// A construct the generator does not support, or a spec that breaks one of our rules.
+/// It names the file, the JSON pointer and the reason, so the author knows what to change.
+struct CodegenError: Error, CustomStringConvertible, Equatable {
+    var file: String
+    var pointer: String
+    var reason: String
+
+    var description: String { "\(file)#\(pointer): \(reason)" }
+}
+
+/// Reads an OpenAPI 3.1 document into an `APIModel`.
+struct SpecReader {
+    var file: String
+
+    func read(yaml: String) throws -> APIModel {
+        let document: OpenAPI.Document
+        do {
+            document = try YAMLDecoder().decode(OpenAPI.Document.self, from: yaml)
+        } catch {
+            throw CodegenError(file: file, pointer: "", reason: "not a valid OpenAPI 3.1 document: \(error)")
+        }
+        do {
+            _ = try document.validate()
+        } catch {
+            throw CodegenError(file: file, pointer: "", reason: "the document does not validate: \(error)")
+        }
+        let schemas = try readSchemas(document.components.schemas)
+        let enumNames = Set(schemas.compactMap { schema -> String? in
+            if case .stringEnum(let model) = schema { return model.name }
+            return nil
+        })
+        let operations = try readOperations(document, enumNames: enumNames)
+        return APIModel(title: document.info.title, version: document.info.version, schemas: schemas, operations: operations)
+    }
+
+    // MARK: Schemas
+
+    private func readSchemas(_ schemas: OrderedDictionary<OpenAPI.ComponentKey, JSONSchema>) throws -> [SchemaModel] {
+        var models: [SchemaModel] = []
+        for (key, schema) in schemas {
+            let pointer = "/components/schemas/\(Self.escape(key.rawValue))"
+            let name = Naming.typeName(forSchema: key.rawValue)
+            switch schema.value {
+            case .object(let core, let object):
+                if !object.properties.isEmpty || object.additionalProperties == nil || object.additionalProperties?.a == false {
+                    if let extra = object.additionalProperties, extra.a != false {
+                        throw CodegenError(file: file, pointer: pointer, reason: "an object with both properties and additionalProperties is not supported")
+                    }
+                    models.append(.object(try readObject(name: name, doc: core.description, object: object, pointer: pointer)))
+                } else if let valueSchema = object.additionalProperties?.b {
+                    var unused: [EnumModel] = []
+                    let value = try swiftType(valueSchema, pointer: pointer + "/additionalProperties", owner: name, nestedName: nil, collected: &unused)
+                    models.append(.map(name: name, doc: core.description, value: value))
+                } else {
+                    throw CodegenError(file: file, pointer: pointer, reason: "a free-form object needs an additionalProperties schema")
+                }
+            case .string(let core, _):
+                guard let values = core.allowedValues else {
+                    throw CodegenError(file: file, pointer: pointer, reason: "a top-level string schema must be an enum")
+                }
+                models.append(.stringEnum(try readEnum(name: name, doc: core.description, values: values, pointer: pointer)))
+            default:
+                throw CodegenError(file: file, pointer: pointer, reason: "only object, map and string-enum schemas are supported in components.schemas")
+            }
+        }
+        return models.sorted { $0.name < $1.name }
+    }
+
+    private func readObject(name: String, doc: String?, object: JSONSchema.ObjectContext, pointer: String) throws -> ObjectModel {
+        var properties: [PropertyModel] = []
+        var nested: [EnumModel] = []
+        var seen: Set<String> = []
+        for (jsonName, schema) in object.properties {
+            let propertyPointer = pointer + "/properties/" + Self.escape(jsonName)
+            let swiftName = Naming.lowerCamel(jsonName)
+            guard seen.insert(swiftName).inserted else {
+                throw CodegenError(file: file, pointer: propertyPointer, reason: "two properties map to the Swift name '\(swiftName)'")
+            }
+            var collected: [EnumModel] = []
+            let type = try swiftType(schema, pointer: propertyPointer, owner: name, nestedName: Naming.upperCamel(jsonName), collected: &collected)
+            nested.append(contentsOf: collected)
+            properties.append(PropertyModel(
+                jsonName: jsonName,
+                swiftName: swiftName,
+                type: type,
+                required: object.requiredProperties.contains(jsonName),
+                nullable: schema.nullable,
+                doc: schema.description
+            ))
+        }
+        return ObjectModel(name: name, doc: doc, properties: properties, nestedEnums: nested)
+    }
+
+    private func readEnum(name: String, doc: String?, values: [AnyCodable], pointer: String) throws -> EnumModel {
+        var cases: [EnumCase] = []
+        var seen: Set<String> = []
+        for value in values {
+            guard let raw = value.value as? String else {
+                throw CodegenError(file: file, pointer: pointer + "/enum", reason: "only string enums are supported")
+            }
+            let swiftName = Naming.lowerCamel(raw)
+            guard seen.insert(swiftName).inserted else {
+                throw CodegenError(file: file, pointer: pointer + "/enum", reason: "two enum values map to the Swift case '\(swiftName)'")
+            }
+            cases.append(EnumCase(swiftName: swiftName, rawValue: raw))
+        }
+        return EnumModel(name: name, doc: doc, cases: cases)
+    }
+
+    /// The Swift type of a property, parameter or body schema. Inline string enums become nested
+    /// enums named after the property; inline objects are refused (name them in components).
+    private func swiftType(
+        _ schema: JSONSchema,
+        pointer: String,
+        owner: String,
+        nestedName: String?,
+        collected: inout [EnumModel]
+    ) throws -> SwiftType {
+        switch schema.value {
+        case .reference(let reference, _):
+            guard let name = reference.name, reference.isInternal else {
+                throw CodegenError(file: file, pointer: pointer, reason: "only local references to components.schemas are supported")
+            }
+            return .named(Naming.typeName(forSchema: name))
+        case .string(let core, _):
+            if let values = core.allowedValues {
+                guard let nestedName else {
+                    throw CodegenError(file: file, pointer: pointer, reason: "an inline enum is supported only as an object property")
+                }
+                collected.append(try readEnum(name: nestedName, doc: core.description, values: values, pointer: pointer))
+                return .named(owner + "." + nestedName)
+            }
+            switch core.format {
+            case .dateTime: return .date
+            case .uuid: return .uuid
+            // Formats that only annotate a string stay `String`.
+            case .generic, .date, .email, .hostname, .ipv4, .ipv6, .password, .uri, .uriReference: return .string
+            default:
+                throw CodegenError(file: file, pointer: pointer + "/format", reason: "string format '\(core.format.rawValue)' is not supported")
+            }
+        case .integer(let core, _):
+            switch core.format {
+            case .int32: return .int32
+            case .generic, .int64: return .int64
+            default:
+                throw CodegenError(file: file, pointer: pointer + "/format", reason: "integer format '\(core.format.rawValue)' is not supported")
+            }
+        case .number:
+            return .double
+        case .boolean:
+            return .bool
+        case .array(_, let array):
+            guard let items = array.items else {
+                throw CodegenError(file: file, pointer: pointer, reason: "an array needs an items schema")
+            }
+            return .array(try swiftType(items, pointer: pointer + "/items", owner: owner, nestedName: nestedName, collected: &collected))
+        case .object(_, let object) where object.properties.isEmpty:
+            guard let value = object.additionalProperties?.b else {
+                throw CodegenError(file: file, pointer: pointer, reason: "a free-form object needs an additionalProperties schema")
+            }
+            return .dictionary(try swiftType(value, pointer: pointer + "/additionalProperties", owner: owner, nestedName: nil, collected: &collected))
+        case .object:
+            throw CodegenError(file: file, pointer: pointer, reason: "inline object schemas are not supported; name it in components.schemas and use $ref")
+        case .one, .any, .all, .not:
+            throw CodegenError(file: file, pointer: pointer, reason: "oneOf/anyOf/allOf/not are not supported yet")
+        case .null, .fragment:
+            throw CodegenError(file: file, pointer: pointer, reason: "a schema without a concrete type is not supported")
+        }
+    }
+
+    // MARK: Operations
+
+    private func readOperations(_ document: OpenAPI.Document, enumNames: Set<String>) throws -> [OperationModel] {
+        var operations: [OperationModel] = []
+        var seenIds: Set<String> = []
+        let defaultSecurity = document.security
+        for (path, item) in document.paths {
+            let pathPointer = "/paths/" + Self.escape(path.rawValue)
+            guard let pathItem = item.b else {
+                throw CodegenError(file: file, pointer: pathPointer, reason: "path item references are not supported")
+            }
+            if !pathItem.parameters.isEmpty {
+                throw CodegenError(file: file, pointer: pathPointer + "/parameters", reason: "declare parameters on each operation, not on the path item")
+            }
+            for endpoint in pathItem.endpoints {
+                let method = endpoint.method.rawValue.uppercased()
+                let pointer = pathPointer + "/" + method.lowercased()
+                let operation = endpoint.operation
+                guard let id = operation.operationId else {
+                    throw CodegenError(file: file, pointer: pointer, reason: "every operation needs an operationId")
+                }
+                guard seenIds.insert(id).inserted else {
+                    throw CodegenError(file: file, pointer: pointer + "/operationId", reason: "operationId '\(id)' is used twice")
+                }
+                guard let tags = operation.tags, !tags.isEmpty else {
+                    throw CodegenError(file: file, pointer: pointer + "/tags", reason: "every operation needs a tag")
+                }
+                let typeName = Naming.upperCamel(id)
+                let parameters = try readParameters(operation.parameters, pointer: pointer, owner: "Operations.\(typeName).Input", enumNames: enumNames)
+                let body = try readBody(operation.requestBody, pointer: pointer + "/requestBody")
+                let responses = try readResponses(operation.responses, pointer: pointer + "/responses")
+                if (!parameters.isEmpty || body != nil) && !responses.contains(where: { $0.status == 400 }) {
+                    throw CodegenError(file: file, pointer: pointer + "/responses", reason: "an operation with inputs must document 400 (invalid input)")
+                }
+                let security = (operation.security ?? defaultSecurity).flatMap { requirement in
+                    requirement.keys.compactMap(\.name)
+                }
+                let routerPath = try routerPath(path, parameters: parameters, pointer: pathPointer)
+                operations.append(OperationModel(
+                    id: id,
+                    typeName: typeName,
+                    method: method,
+                    path: path.rawValue,
+                    routerPath: routerPath,
+                    tags: tags,
+                    summary: operation.summary,
+                    security: security.sorted(),
+                    parameters: parameters,
+                    body: body,
+                    responses: responses
+                ))
+            }
+        }
+        return operations.sorted { ($0.path, $0.method) < ($1.path, $1.method) }
+    }
+
+    private func readParameters(_ parameters: OpenAPI.Parameter.Array, pointer: String, owner: String, enumNames: Set<String>) throws -> [OperationModel.Parameter] {
+        var models: [OperationModel.Parameter] = []
+        var seen: Set<String> = ["body"]
+        for (index, entry) in parameters.enumerated() {
+            let parameterPointer = pointer + "/parameters/\(index)"
+            guard let parameter = entry.b else {
+                throw CodegenError(file: file, pointer: parameterPointer, reason: "parameter references are not supported")
+            }
+            let location: OperationModel.ParameterLocation
+            switch parameter.location {
+            case .path: location = .path
+            case .query: location = .query
+            case .header: location = .header
+            default:
+                throw CodegenError(file: file, pointer: parameterPointer + "/in", reason: "only path, query and header parameters are supported")
+            }
+            guard let schemaOrReference = parameter.schemaOrContent.a?.schema else {
+                throw CodegenError(file: file, pointer: parameterPointer, reason: "a parameter needs a schema")
+            }
+            var collected: [EnumModel] = []
+            let type: SwiftType
+            if let reference = schemaOrReference.a {
+                guard let name = reference.jsonReference.name, reference.jsonReference.isInternal,
+                    enumNames.contains(Naming.typeName(forSchema: name))
+                else {
+                    throw CodegenError(file: file, pointer: parameterPointer + "/schema", reason: "a parameter may only reference a string enum of components.schemas")
+                }
+                type = .named(Naming.typeName(forSchema: name))
+            } else {
+                type = try swiftType(schemaOrReference.b!, pointer: parameterPointer + "/schema", owner: owner, nestedName: Naming.upperCamel(parameter.name), collected: &collected)
+            }
+            guard type.isScalar else {
+                throw CodegenError(file: file, pointer: parameterPointer + "/schema", reason: "parameters must be scalars (string, integer, number, boolean or string enum)")
+            }
+            if !collected.isEmpty {
+                throw CodegenError(file: file, pointer: parameterPointer + "/schema", reason: "inline enums in parameters are not supported; name the enum in components.schemas")
+            }
+            let swiftName = Naming.lowerCamel(parameter.name)
+            guard seen.insert(swiftName).inserted else {
+                throw CodegenError(file: file, pointer: parameterPointer, reason: "parameter '\(parameter.name)' clashes with another input named '\(swiftName)'")
+            }
+            models.append(.init(name: parameter.name, swiftName: swiftName, location: location, type: type, required: parameter.required, doc: parameter.description))
+        }
+        return models
+    }
+
+    private func readBody(_ body: Either<OpenAPI.Reference<OpenAPI.Request>, OpenAPI.Request>?, pointer: String) throws -> OperationModel.Body? {
+        guard let body else { return nil }
+        guard let request = body.b else {
+            throw CodegenError(file: file, pointer: pointer, reason: "request body references are not supported")
+        }
+        guard request.content.count == 1, let schema = request.content[.json]?.b?.schema else {
+            throw CodegenError(file: file, pointer: pointer + "/content", reason: "a request body must have exactly one application/json schema")
+        }
+        var unused: [EnumModel] = []
+        let type = try swiftType(schema, pointer: pointer + "/content/application~1json/schema", owner: "", nestedName: nil, collected: &unused)
+        guard case .named = type, unused.isEmpty else {
+            throw CodegenError(file: file, pointer: pointer + "/content/application~1json/schema", reason: "a request body must $ref a components schema")
+        }
+        return .init(type: type, required: request.required)
+    }
+
+    private func readResponses(_ responses: OpenAPI.Response.Map, pointer: String) throws -> [OperationModel.Response] {
+        var models: [OperationModel.Response] = []
+        for (code, entry) in responses {
+            let responsePointer = pointer + "/" + Self.escape(code.rawValue)
+            guard case .status(let status) = code.value else {
+                throw CodegenError(file: file, pointer: responsePointer, reason: "document each status explicitly; ranges and 'default' are not supported")
+            }
+            guard let response = entry.b else {
+                throw CodegenError(file: file, pointer: responsePointer, reason: "response references are not supported")
+            }
+            if let headers = response.headers, !headers.isEmpty {
+                throw CodegenError(file: file, pointer: responsePointer + "/headers", reason: "response headers are not supported yet")
+            }
+            var bodyType: SwiftType?
+            if !response.content.isEmpty {
+                guard response.content.count == 1, let schema = response.content[.json]?.b?.schema else {
+                    throw CodegenError(file: file, pointer: responsePointer + "/content", reason: "a response must have exactly one application/json schema, or none")
+                }
+                var unused: [EnumModel] = []
+                let type = try swiftType(schema, pointer: responsePointer + "/content/application~1json/schema", owner: "", nestedName: nil, collected: &unused)
+                guard case .named = type, unused.isEmpty else {
+                    throw CodegenError(file: file, pointer: responsePointer + "/content/application~1json/schema", reason: "a response body must $ref a components schema")
+                }
+                bodyType = type
+            }
+            models.append(.init(status: status, caseName: Naming.caseName(forStatus: status), body: bodyType))
+        }
+        return models.sorted { $0.status < $1.status }
+    }
+
+    /// `/users/{userId}` becomes Hummingbird's `/users/:userId`; every template variable must be a
+    /// declared path parameter and the other way round.
+    private func routerPath(_ path: OpenAPI.Path, parameters: [OperationModel.Parameter], pointer: String) throws -> String {
+        var declared = Set(parameters.filter { $0.location == .path }.map(\.name))
+        var segments: [String] = []
+        for component in path.components {
+            if component.hasPrefix("{") && component.hasSuffix("}") {
+                let name = String(component.dropFirst().dropLast())
+                guard declared.remove(name) != nil else {
+                    throw CodegenError(file: file, pointer: pointer, reason: "path variable '\(name)' has no path parameter")
+                }
+                segments.append(":" + name)
+            } else if component.contains("{") || component.contains("}") {
+                throw CodegenError(file: file, pointer: pointer, reason: "a path variable must fill a whole segment")
+            } else {
+                segments.append(component)
+            }
+        }
+        if let extra = declared.first {
+            throw CodegenError(file: file, pointer: pointer, reason: "path parameter '\(extra)' is not in the path")
+        }
+        return "/" + segments.joined(separator: "/")
+    }
+
+    /// JSON pointer escaping (RFC 6901).
+    static func escape(_ token: String) -> String {
+        token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    }
+}

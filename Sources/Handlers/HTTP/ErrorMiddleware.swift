@@ -1,0 +1,55 @@
+public import Generated
+public import Hummingbird
+import Logging
+
+/// Turns every thrown error into the standard JSON error body, so no route answers with
+/// Hummingbird's own error format or an empty 500. Unknown errors are logged (type and
+/// description, never the request body) and answered with `internal_error`.
+public struct ErrorMiddleware: RouterMiddleware {
+    public typealias Context = AppRequestContext
+
+    /// Used to tell "no such path" (404) from "no such method on this path" (405).
+    let routes: [RouteDescriptor]
+
+    public init(routes: [RouteDescriptor]) {
+        self.routes = routes
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let appError = classify(error, request: request)
+            if case .internalError = appError {
+                context.logger.error("request failed", metadata: [
+                    "error.type": .string(String(reflecting: type(of: error))),
+                    "error": .string(String(describing: error)),
+                ])
+            }
+            return appError.response(requestId: context.requestId)
+        }
+    }
+
+    func classify(_ error: any Error, request: Request) -> AppError {
+        switch error {
+        case let error as AppError:
+            return error
+        case let error as InputError:
+            return .invalidInput(error)
+        case let error as any HTTPResponseError:
+            switch error.status {
+            case .notFound: return notFound(request)
+            case .contentTooLarge: return .payloadTooLarge
+            case .badRequest: return .malformedRequest
+            default: return .internalError
+            }
+        default:
+            return .internalError
+        }
+    }
+
+    private func notFound(_ request: Request) -> AppError {
+        let allowed = routes.filter { $0.matches(path: request.uri.path) }.map(\.method)
+        return allowed.isEmpty ? .routeNotFound : .methodNotAllowed(allowed: allowed)
+    }
+}

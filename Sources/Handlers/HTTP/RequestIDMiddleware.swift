@@ -1,0 +1,46 @@
+public import Hummingbird
+import Logging
+public import HTTPTypes
+
+/// Gives every request an id: the client's `x-request-id` when it is 1 to 128 characters of
+/// `[A-Za-z0-9._:-]`, otherwise a new random one. The id goes into every log line of the request
+/// and back to the client in `x-request-id`, on every response.
+public struct RequestIDMiddleware: RouterMiddleware {
+    public typealias Context = AppRequestContext
+
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let id = request.headers[.requestID].flatMap { Self.isWellFormed($0) ? $0 : nil } ?? Self.generate()
+        context.requestId = id
+        context.logger[metadataKey: "hb.request.id"] = .string(id)
+        var response = try await next(request, context)
+        response.headers[.requestID] = id
+        return response
+    }
+
+    static func isWellFormed(_ id: String) -> Bool {
+        guard (1...128).contains(id.utf8.count) else { return false }
+        return id.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: ":"), UInt8(ascii: "-"):
+                true
+            default:
+                false
+            }
+        }
+    }
+
+    /// 128 random bits as 32 lowercase hex digits.
+    static func generate() -> String {
+        Hex.encode(RandomBytes.make(count: 16))
+    }
+}
+
+extension HTTPField.Name {
+    /// `x-request-id`
+    public static let requestID = Self("x-request-id")!
+}

@@ -1,0 +1,24 @@
+public import SQLKit
+
+/// Which engine a database runs on; migrations and a few statements differ by dialect.
+public enum DatabaseKind: String, Sendable {
+    case sqlite, postgres
+}
+
+/// The one storage layer: stores are written once over SQLKit and run on SQLite and PostgreSQL.
+public protocol Database: Sendable {
+    var kind: DatabaseKind { get }
+
+    /// Runs `body` with one connection: every statement inside it runs on the same session,
+    /// so a transaction or an advisory lock taken inside holds for the whole closure.
+    func withSQL<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
+}
+
+extension Database {
+    /// A trivial round trip (`SELECT 1`), for readiness.
+    public func ping() async throws {
+        try await withSQL { sql in
+            _ = try await sql.raw("SELECT 1 AS ok").first()
+        }
+    }
+}

@@ -1,0 +1,21 @@
+public import Logging
+public import PostgresNIO
+import PostgresKit
+public import SQLKit
+
+/// PostgreSQL through PostgresNIO's connection pool. The pool has connections only while
+/// `client.run()` runs, so `DatabaseService` runs it for the life of the application.
+public final class PostgresDatabase: Database {
+    public let kind = DatabaseKind.postgres
+    public let client: PostgresClient
+
+    public init(configuration: PostgresClient.Configuration, logger: Logger) {
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    public func withSQL<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+        try await client.withConnection { connection in
+            try await body(connection.sql(queryLogLevel: nil))
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import Handlers
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SystemPackage
+import UnixSignals
+
+@main
+struct SafeAPIBridge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "safeapi-bridge",
+        abstract: "A secure proxy between client apps and AI providers.",
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Flags shared by every subcommand; each overrides its environment variable.
+struct ConfigOptions: ParsableArguments {
+    @Option(help: "Address to listen on (HOST).") var host: String?
+    @Option(help: "Port to listen on (PORT).") var port: Int?
+    @Option(help: "Database URL (DATABASE_URL): sqlite:///path, file:./dev.db or postgres://…") var databaseURL: String?
+    @Option(help: "Folder for the SQLite file and development secrets (DATA_DIR).") var dataDir: String?
+    @Option(help: "Log level (LOG_LEVEL).") var logLevel: String?
+    @Option(help: "An environment file to read; missing is fine.") var envFile = ".env"
+
+    /// Flags first, then the environment, then the `.env` file.
+    func reader() async throws -> ConfigReader {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let host { values["host"] = .init(.string(host), isSecret: false) }
+        if let port { values["port"] = .init(.string(String(port)), isSecret: false) }
+        if let databaseURL { values["database.url"] = .init(.string(databaseURL), isSecret: true) }
+        if let dataDir { values["data.dir"] = .init(.string(dataDir), isSecret: false) }
+        if let logLevel { values["log.level"] = .init(.string(logLevel), isSecret: false) }
+        return ConfigReader(providers: [
+            InMemoryProvider(name: "flags", values: values),
+            EnvironmentVariablesProvider(),
+            try await EnvironmentVariablesProvider(environmentFilePath: FilePath(envFile), allowMissing: true),
+        ])
+    }
+
+    /// The typed configuration, or exit 78 (EX_CONFIG) with a one-line reason.
+    func load() async throws -> AppConfig {
+        do {
+            return try AppConfig.load(from: await reader())
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("safeapi-bridge: configuration error: \(error.reason)\n".utf8))
+            throw ExitCode(78)
+        }
+    }
+}
+
+enum Logs {
+    /// JSON lines on stdout for every logger of the process.
+    static func bootstrap(level: Logger.Level) -> Logger {
+        let sink = StandardOutputSink()
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, sink: sink) }
+        return Logger(label: "safeapi-bridge")
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP server (the default).")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        var config = try await options.load()
+        let logger = Logs.bootstrap(level: config.logLevel)
+        config.jwtSecret = try DevelopmentSecrets.jwtSecret(config: config, logger: logger)
+        let app = try await buildApplication(config: config, logger: logger)
+        logger.info("starting", metadata: [
+            "environment": .string(config.environment.rawValue),
+            "address": .string("\(config.host):\(config.port)"),
+            "database": .string(config.database.description),
+        ])
+        var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = config.shutdownTimeout
+        try await ServiceGroup(configuration: groupConfiguration).run()
+        logger.info("stopped")
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config = try await options.load()
+        let logger = Logs.bootstrap(level: config.logLevel)
+        let database = try await DatabaseFactory.open(config.database, logger: logger)
+        let report = try await withThrowingTaskGroup(of: Migrator.Report?.self) { group in
+            let service = DatabaseService(database: database)
+            group.addTask {
+                try await service.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
+        }
+        print("migrations: applied \(report.applied.count), schema version \(report.current)")
+    }
+}
