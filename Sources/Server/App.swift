@@ -92,15 +92,8 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let config = try await options.load()
         let logger = Logs.bootstrap(level: config.logLevel)
-        let database = try await DatabaseFactory.open(config.database, logger: logger)
-        let report = try await withThrowingTaskGroup(of: Migrator.Report?.self) { group in
-            let service = DatabaseService(database: database)
-            group.addTask {
-                try await service.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
+        let report = try await DatabaseFactory.with(config.database, logger: logger) { database in
+            try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
         }
         print("migrations: applied \(report.applied.count), schema version \(report.current)")
     }

@@ -48,6 +48,11 @@ public struct Migrator: Sendable {
         public var applied: [Int]
         /// The highest version in the database after the run.
         public var current: Int
+
+        public init(applied: [Int], current: Int) {
+            self.applied = applied
+            self.current = current
+        }
     }
 
     @discardableResult

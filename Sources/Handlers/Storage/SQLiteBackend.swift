@@ -6,7 +6,7 @@ import SQLiteNIO
 
 /// SQLite through one SQLiteNIO connection (it has no pool). Single statements from many tasks are
 /// safe on it; callers that need a multi-statement transaction must serialize (see STACK-NOTES).
-public final class SQLiteDatabase: Database {
+public final class SQLiteBackend: Database {
     public let kind = DatabaseKind.sqlite
     private let connection: SQLiteConnection
 
@@ -16,7 +16,7 @@ public final class SQLiteDatabase: Database {
 
     /// Opens (creating it and its folder if needed) the file at `path`, or an in-memory database
     /// for `":memory:"`. WAL journaling, a busy timeout and foreign keys are switched on.
-    public static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
+    public static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
         let storage: SQLiteConnection.Storage
         if path == ":memory:" {
             storage = .memory
@@ -26,7 +26,7 @@ public final class SQLiteDatabase: Database {
             storage = .file(path: path)
         }
         let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
-        let database = SQLiteDatabase(connection: connection)
+        let database = SQLiteBackend(connection: connection)
         try await database.withSQL { sql in
             if path != ":memory:" {
                 _ = try await sql.raw("PRAGMA journal_mode=WAL").all()
@@ -41,7 +41,9 @@ public final class SQLiteDatabase: Database {
         try await body(connection.sql(queryLogLevel: nil))
     }
 
+    /// Closes the connection. It runs even from a cancelled task (shutdown cancels services), so it
+    /// uses the future-based close: the async one refuses to start once its task is cancelled.
     public func close() async throws {
-        try await connection.close()
+        try await connection.close().get()
     }
 }

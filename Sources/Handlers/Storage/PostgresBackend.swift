@@ -5,7 +5,7 @@ public import SQLKit
 
 /// PostgreSQL through PostgresNIO's connection pool. The pool has connections only while
 /// `client.run()` runs, so `DatabaseService` runs it for the life of the application.
-public final class PostgresDatabase: Database {
+public final class PostgresBackend: Database {
     public let kind = DatabaseKind.postgres
     public let client: PostgresClient
 

@@ -1,0 +1,73 @@
+import Configuration
+import Handlers
+import Logging
+import Testing
+@testable import Server
+
+@Suite("Configuration: one typed AppConfig, refused with a reason when unsafe")
+struct ConfigTests {
+    static func load(_ values: [String: String]) throws -> AppConfig {
+        var content: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, value) in values { content[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = .init(.string(value), isSecret: false) }
+        return try AppConfig.load(from: ConfigReader(provider: InMemoryProvider(values: content)))
+    }
+
+    static let strongSecret = "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c"
+
+    @Test func defaultsNeedNoConfigurationAtAll() throws {
+        let config = try Self.load([:])
+        #expect(config.environment == .development)
+        #expect(config.host == "127.0.0.1")
+        #expect(config.port == 3000)
+        #expect(config.database == .sqlite(path: "./data/safeapi.sqlite"))
+        #expect(config.jwtSecret == nil)
+        #expect(config.logLevel == .info)
+        #expect(config.requestTimeout == .seconds(30))
+    }
+
+    @Test func valuesAreRead() throws {
+        let config = try Self.load([
+            "app.env": "production", "host": "0.0.0.0", "port": "8080", "jwt.secret": Self.strongSecret,
+            "database.url": "postgres://u:p@db/bridge", "log.level": "warn", "request.timeout.ms": "5000",
+        ])
+        #expect(config.isProduction)
+        #expect(config.host == "0.0.0.0")
+        #expect(config.port == 8080)
+        #expect(config.jwtSecret?.value == Self.strongSecret)
+        #expect(config.database.kind == .postgres)
+        #expect(config.logLevel == .warning)
+        #expect(config.requestTimeout == .seconds(5))
+    }
+
+    @Test func nodeEnvIsAcceptedAndAppEnvWins() throws {
+        #expect(try Self.load(["node.env": "production", "jwt.secret": Self.strongSecret]).isProduction)
+        #expect(try !Self.load(["node.env": "production", "app.env": "development"]).isProduction)
+    }
+
+    @Test(arguments: [
+        ([:], "JWT_SECRET is required in production"),
+        (["jwt.secret": "default-secret-change-in-production"], "well-known default"),
+        (["jwt.secret": "short-secret"], "use at least 32"),
+        (["jwt.secret": String(repeating: "ab", count: 20)], "too few distinct characters"),
+    ])
+    func productionRefusesAMissingOrWeakJWTSecret(values: [String: String], reason: String) {
+        let error = #expect(throws: ConfigError.self) {
+            _ = try Self.load(values.merging(["app.env": "production"]) { $1 })
+        }
+        #expect(error?.reason.contains(reason) == true, "\(String(describing: error))")
+        #expect(error?.reason.contains("\n") == false)
+    }
+
+    @Test(arguments: [
+        (["port": "eighty"], "PORT must be an integer"),
+        (["port": "70000"], "PORT must be an integer from 0 to 65535"),
+        (["app.env": "staging"], "APP_ENV must be"),
+        (["log.level": "loud"], "LOG_LEVEL must be"),
+        (["database.url": "mysql://x"], "DATABASE_URL must start with"),
+        (["request.timeout.ms": "10"], "REQUEST_TIMEOUT_MS"),
+    ])
+    func malformedSettingsAreRefusedWithTheirName(values: [String: String], reason: String) {
+        let error = #expect(throws: ConfigError.self) { _ = try Self.load(values) }
+        #expect(error?.reason.contains(reason) == true, "\(String(describing: error))")
+    }
+}

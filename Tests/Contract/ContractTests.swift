@@ -1,0 +1,112 @@
+import Foundation
+import Generated
+@testable import Handlers
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+@testable import Server
+import Testing
+import Yams
+
+@Suite("Contract: every route behaves as openapi.yaml says")
+struct ContractTests {
+    struct Run: Sendable, CustomTestStringConvertible {
+        let contractCase: ContractCase
+        let kind: DatabaseKind
+        var testDescription: String { "[\(kind.rawValue)] \(contractCase.testDescription)" }
+    }
+
+    static let runs: [Run] = Harness.kinds.flatMap { kind in ContractCases.all.map { Run(contractCase: $0, kind: kind) } }
+
+    @Test(arguments: runs)
+    func operationAnswersAsDocumented(run: Run) async throws {
+        let contractCase = run.contractCase
+        let route = try #require(RouteTable.all.first { $0.operationId == contractCase.operationId }, "no such operation")
+        #expect(route.method == contractCase.method)
+        #expect(route.matches(path: contractCase.path.split(separator: "?", maxSplits: 1)[0]), "\(contractCase.path) is not \(route.path)")
+        let sink = MemorySink()
+        let response = try await Self.send(contractCase, kind: run.kind, sink: sink)
+        #expect(response.status.code == contractCase.expectedStatus)
+        try Self.verify(response, against: route)
+        for line in sink.contents {
+            #expect(!line.contains(Harness.jwtSecretCanary), "a log line holds the JWT secret")
+        }
+    }
+
+    /// Checks one response against the spec: its status is documented for the operation, its body
+    /// decodes into the generated type for that status, and it carries a request id.
+    static func verify(_ response: TestResponse, against route: RouteDescriptor) throws {
+        let documented = route.responses.keys.sorted()
+        guard let bodyType = route.responses[Int(response.status.code)] else {
+            Issue.record("\(route.operationId) answered \(response.status.code), which the spec does not document (documented: \(documented))")
+            return
+        }
+        #expect(response.headers[.requestID]?.isEmpty == false, "no x-request-id")
+        if let bodyType {
+            #expect(response.headers[.contentType] == "application/json")
+            do {
+                _ = try APICoding.decoder.decode(bodyType, from: Data(response.body.readableBytesView))
+            } catch {
+                Issue.record("\(route.operationId) \(response.status.code): body does not decode into \(bodyType): \(error)\n\(String(buffer: response.body))")
+            }
+        } else {
+            #expect(response.body.readableBytes == 0, "\(route.operationId) \(response.status.code) documents no body")
+        }
+    }
+
+    static func send(_ contractCase: ContractCase, kind: DatabaseKind, sink: MemorySink) async throws -> TestResponse {
+        let body = contractCase.body.map { ByteBuffer(string: $0) }
+        switch contractCase.setup {
+        case .standard:
+            return try await Harness.withApp(kind, sink: sink) { client, _ in
+                try await client.execute(uri: contractCase.path, method: contractCase.method, headers: contractCase.headers, body: body)
+            }
+        case .unreachableDatabase:
+            // Nothing listens on port 1: every connection attempt is refused.
+            let location = try DatabaseLocation.parse("postgres://nobody@127.0.0.1:1/none?sslmode=disable", dataDirectory: "")
+            let database = try await DatabaseFactory.open(location, logger: Harness.logger(sink))
+            let router = buildRouter(api: BridgeAPI(database: database, readinessTimeout: .milliseconds(300)))
+            let app = Application(router: router, services: [DatabaseService(database: database)], logger: Harness.logger(sink))
+            let box = Box<TestResponse>()
+            try await app.test(.router) { client in
+                await box.set(try await client.execute(uri: contractCase.path, method: contractCase.method, headers: contractCase.headers, body: body))
+            }
+            return try await box.get()
+        }
+    }
+
+    /// A test fails when the spec has an operation, or a documented status, with no case.
+    @Test func everyOperationAndStatusHasACase() {
+        for route in RouteTable.all {
+            let cases = ContractCases.all.filter { $0.operationId == route.operationId }
+            #expect(!cases.isEmpty, "\(route.operationId) has no contract case")
+            for status in route.responses.keys.sorted() {
+                #expect(cases.contains { $0.expectedStatus == status }, "\(route.operationId) has no case for its documented \(status)")
+            }
+        }
+        for contractCase in ContractCases.all {
+            #expect(RouteTable.all.contains { $0.operationId == contractCase.operationId }, "\(contractCase.operationId) is not in the spec")
+        }
+    }
+
+    /// The route table is the spec: same operations, methods, paths and statuses as openapi.yaml.
+    @Test func routeTableMatchesTheSpecFile() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("openapi.yaml")
+        let spec = try #require(try Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any])
+        let paths = try #require(spec["paths"] as? [String: [String: Any]])
+        var fromSpec: Set<String> = []
+        for (path, item) in paths {
+            for (method, value) in item {
+                guard let operation = value as? [String: Any], let id = operation["operationId"] as? String else { continue }
+                let statuses = (operation["responses"] as? [String: Any] ?? [:]).keys.sorted().joined(separator: ",")
+                fromSpec.insert("\(id) \(method.uppercased()) \(path) \(statuses)")
+            }
+        }
+        let fromTable = Set(RouteTable.all.map { route in
+            "\(route.operationId) \(route.method.rawValue) \(route.path) \(route.responses.keys.sorted().map(String.init).joined(separator: ","))"
+        })
+        #expect(fromSpec == fromTable)
+    }
+}

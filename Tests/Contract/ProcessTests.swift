@@ -1,0 +1,214 @@
+import AsyncHTTPClient
+import Foundation
+import Generated
+import Handlers
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+@testable import Server
+import ServiceLifecycle
+import Testing
+
+/// The built `safeapi-bridge` executable, run as a new user would run it.
+@Suite("The server process", .serialized)
+struct ProcessTests {
+    static var executable: URL {
+        get throws {
+            let candidates = [
+                URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+                Bundle.main.bundleURL,
+                Bundle.main.bundleURL.deletingLastPathComponent(),
+            ]
+            for folder in candidates {
+                let url = folder.appendingPathComponent("safeapi-bridge")
+                if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+            }
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "safeapi-bridge next to the test bundle; run `swift build --build-tests`"])
+        }
+    }
+
+    /// A running server process whose stdout is collected line by line.
+    final class Server: @unchecked Sendable {
+        let process = Process()
+        private let output = Pipe()
+        private let errors = Pipe()
+        private let lock = NSLock()
+        private var buffer = Data()
+
+        init(arguments: [String] = [], environment: [String: String] = [:], directory: URL) throws {
+            process.executableURL = try ProcessTests.executable
+            process.arguments = arguments
+            process.currentDirectoryURL = directory
+            process.environment = ["PATH": "/usr/bin:/bin", "HOME": directory.path].merging(environment) { $1 }
+            process.standardOutput = output
+            process.standardError = errors
+            output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+                let data = handle.availableData
+                guard let self else { return }
+                self.lock.lock()
+                self.buffer.append(data)
+                self.lock.unlock()
+            }
+            try process.run()
+        }
+
+        var lines: [String] {
+            lock.lock()
+            defer { lock.unlock() }
+            return String(decoding: buffer, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+
+        var standardError: String {
+            String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+
+        /// The port from the "listening on" log line.
+        func port(within timeout: Duration = .seconds(20)) async throws -> Int {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if let line = lines.first(where: { $0.contains("listening on 127.0.0.1:") }),
+                    let text = line.split(separator: ":").last?.prefix(while: \.isNumber), let port = Int(text)
+                {
+                    return port
+                }
+                guard process.isRunning else { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw CancellationError()
+        }
+
+        func waitForExit(within timeout: Duration = .seconds(20)) async throws -> Int32 {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning {
+                guard ContinuousClock.now < deadline else {
+                    process.interrupt()
+                    throw CancellationError()
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return process.terminationStatus
+        }
+    }
+
+    static func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("safeapi-process-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    @Test func aNewUserRunsTheServerWithNoConfigurationAndStopsItWithSIGTERM() async throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try Server(environment: ["PORT": "0"], directory: folder)
+        let port = try await server.port()
+
+        let response = try await HTTPClient.shared.get(url: "http://127.0.0.1:\(port)/health").get()
+        #expect(response.status == .ok)
+        let requestId = try #require(response.headers.first(name: "x-request-id"))
+        let ready = try await HTTPClient.shared.get(url: "http://127.0.0.1:\(port)/ready").get()
+        #expect(ready.status == .ok)
+
+        // The development secret was generated once, readable by the owner only.
+        let secretPath = folder.appendingPathComponent("data/jwt-secret").path
+        let secret = try String(contentsOfFile: secretPath, encoding: .utf8)
+        #expect(secret.count == 64)
+        let permissions = try FileManager.default.attributesOfItem(atPath: secretPath)[.posixPermissions] as? Int
+        #expect(permissions == 0o600)
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("data/safeapi.sqlite").path))
+
+        server.process.terminate()  // SIGTERM
+        #expect(try await server.waitForExit() == 0)
+
+        let lines = server.lines
+        #expect(lines.contains { $0.contains("GENERATED a development secret") })
+        #expect(lines.contains { $0.contains("\"requestId\":\"\(requestId)\"") && $0.contains("/health") })
+        #expect(lines.last?.contains("\"msg\":\"stopped\"") == true)
+        for line in lines {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "not a JSON log line: \(line)")
+            #expect(!line.contains(secret), "the JWT secret was logged")
+        }
+
+        // A second start keeps the same secret.
+        let again = try Server(environment: ["PORT": "0"], directory: folder)
+        _ = try await again.port()
+        again.process.terminate()
+        #expect(try await again.waitForExit() == 0)
+        #expect(try String(contentsOfFile: secretPath, encoding: .utf8) == secret)
+        #expect(again.lines.contains { $0.contains("using the development secret") })
+    }
+
+    @Test func productionWithoutAJWTSecretRefusesToStartWithOneLine() async throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try Server(environment: ["PORT": "0", "APP_ENV": "production"], directory: folder)
+        #expect(try await server.waitForExit() == 78)
+        let message = server.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(message.hasPrefix("safeapi-bridge: configuration error: JWT_SECRET is required in production"))
+        #expect(!message.contains("\n"))
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("data/jwt-secret").path))
+    }
+
+    @Test func theDotEnvFileIsReadAndTheEnvironmentWins() async throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "APP_ENV=production\nJWT_SECRET=short\n".write(to: folder.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
+        let refused = try Server(environment: ["PORT": "0"], directory: folder)
+        #expect(try await refused.waitForExit() == 78)
+        #expect(refused.standardError.contains("JWT_SECRET is too weak"))
+        let accepted = try Server(environment: ["PORT": "0", "JWT_SECRET": "5b8e1f4a7c0d3e6b9a2c5f8e1b4d7a0c"], directory: folder)
+        _ = try await accepted.port()
+        accepted.process.terminate()
+        #expect(try await accepted.waitForExit() == 0)
+    }
+
+    @Test func migrateAppliesAndExits() async throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try Server(arguments: ["migrate", "--database-url", "sqlite://./db/test.sqlite"], directory: folder)
+        #expect(try await server.waitForExit() == 0)
+        #expect(server.lines.contains { $0.hasPrefix("migrations: applied \(Migrations.all.count), schema version") })
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("db/test.sqlite").path))
+    }
+}
+
+/// SIGTERM's order, in process: the server stops accepting, lets in-flight requests finish, then
+/// the services listed before it (the database) shut down.
+@Suite("Graceful shutdown")
+struct GracefulShutdownTests {
+    @Test func anInFlightRequestFinishesAfterShutdownStarts() async throws {
+        let sink = MemorySink()
+        let logger = Harness.logger(sink)
+        let database = try await SQLiteBackend.open(path: ":memory:", logger: logger)
+        let router = buildRouter(api: BridgeAPI(database: database))
+        router.get("/test/slow") { _, _ in
+            try await Task.sleep(for: .milliseconds(600))
+            return "done"
+        }
+        let port = Box<Int>()
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            services: [DatabaseService(database: database)],
+            onServerRunning: { await port.set($0.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let running = Task { try await group.run() }
+        var bound = 0
+        while bound == 0 {
+            try await Task.sleep(for: .milliseconds(20))
+            bound = (try? await port.get()) ?? 0
+        }
+        let url = "http://127.0.0.1:\(bound)/test/slow"
+        let inFlight = Task { try await HTTPClient.shared.get(url: url).get() }
+        try await Task.sleep(for: .milliseconds(200))
+        let started = ContinuousClock.now
+        await group.triggerGracefulShutdown()
+        let response = try await inFlight.value
+        #expect(response.status == .ok)
+        #expect(String(buffer: response.body ?? ByteBuffer()) == "done")
+        try await running.value
+        #expect(ContinuousClock.now - started >= .milliseconds(300), "shutdown did not wait for the request")
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Generated
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// The generated runtime: how `Input` values are decoded and what a malformed one reports.
+@Suite("Generated runtime: input decoding")
+struct InputDecodingTests {
+    private func request(_ pathAndQuery: String, headers: HTTPFields = [:], body: String? = nil) -> Request {
+        let head = HTTPRequest(method: body == nil ? .get : .post, scheme: "http", authority: "localhost", path: pathAndQuery, headerFields: headers)
+        return Request(head: head, body: .init(buffer: ByteBuffer(string: body ?? "")))
+    }
+
+    @Test func queryParametersDecodeIntoTheirTypes() throws {
+        let request = request("/x?limit=25&flag=true&at=2026-11-29T08:30:00Z&ratio=0.5")
+        #expect(try InputDecoding.query("limit", in: request) == Int32(25))
+        #expect(try InputDecoding.query("flag", in: request) == true)
+        #expect(try InputDecoding.query("ratio", in: request) == 0.5)
+        let at: Date? = try InputDecoding.query("at", in: request)
+        #expect(at == Date(timeIntervalSince1970: 1_795_941_000))
+        let missing: Int64? = try InputDecoding.query("absent", in: request)
+        #expect(missing == nil)
+    }
+
+    @Test(arguments: [
+        ("/x?limit=abc", "Query parameter 'limit': must be a 32-bit integer."),
+        ("/x?limit=99999999999", "Query parameter 'limit': must be a 32-bit integer."),
+        ("/x?limit=1&limit=2", "Query parameter 'limit': must be given once."),
+        ("/x", "Query parameter 'limit': is required."),
+    ])
+    func malformedQueriesAreInputErrors(path: String, message: String) {
+        let error = #expect(throws: InputError.self) {
+            let _: Int32 = try InputDecoding.requiredQuery("limit", in: request(path))
+        }
+        #expect(error?.description == message)
+        #expect(error?.location == .query)
+    }
+
+    @Test func headersDecodeAndMalformedOnesAreRefused() throws {
+        let good = request("/x", headers: [HTTPField.Name("X-Count")!: "3"])
+        #expect(try InputDecoding.header("X-Count", in: good) == Int64(3))
+        let bad = request("/x", headers: [HTTPField.Name("X-Count")!: "three"])
+        let error = #expect(throws: InputError.self) {
+            let _: Int64? = try InputDecoding.header("X-Count", in: bad)
+        }
+        #expect(error?.description == "Header parameter 'X-Count': must be an integer.")
+    }
+
+    struct Body: Decodable, Equatable {
+        struct Inner: Decodable, Equatable { let id: Int64 }
+        let name: String
+        let inner: Inner
+        let tags: [String]
+    }
+
+    private struct Context: RequestContext {
+        var coreContext: CoreRequestContextStorage
+        init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+    }
+
+    @Test func bodyDecodes() async throws {
+        let body = try await decode(#"{"name":"a","inner":{"id":7},"tags":["x"]}"#)
+        #expect(body == Body(name: "a", inner: .init(id: 7), tags: ["x"]))
+    }
+
+    @Test(arguments: [
+        (#"{"name":"a","inner":{"id":"seven"},"tags":[]}"#, "Request body field 'inner.id': must be an integer."),
+        (#"{"name":"a","inner":{},"tags":[]}"#, "Request body field 'inner.id': is required."),
+        (#"{"name":"a","inner":{"id":1},"tags":[1]}"#, "Request body field 'tags[0]': must be a string."),
+        (#"{"name":null,"inner":{"id":1},"tags":[]}"#, "Request body field 'name': must be a string, not null."),
+        (#"{"name":"a","#, "Request body: is not valid JSON."),
+        ("", "Request body: a JSON body is required."),
+    ])
+    func malformedBodiesAreInputErrorsThatNeverQuoteTheValue(json: String, message: String) async {
+        do {
+            _ = try await decode(json)
+            Issue.record("decoded")
+        } catch let error as InputError {
+            #expect(error.description == message)
+            #expect(!error.description.contains("seven"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    private func decode(_ json: String) async throws -> Body {
+        try await withContext { context in
+            try await InputDecoding.body(Body.self, from: request("/x", body: json), context: context)
+        }
+    }
+
+    /// Hummingbird's test framework gives us a real context source.
+    private func withContext<Value: Sendable>(_ body: @escaping @Sendable (Context) async throws -> Value) async throws -> Value {
+        let router = Router(context: Context.self)
+        let box = ResultBox<Value>()
+        router.post("/x") { request, context -> HTTPResponse.Status in
+            do {
+                await box.set(.success(try await body(context)))
+            } catch {
+                await box.set(.failure(error))
+            }
+            return .ok
+        }
+        let app = Application(router: router)
+        try await app.test(.router) { client in
+            _ = try await client.execute(uri: "/x", method: .post)
+        }
+        return try await box.get()
+    }
+
+    @Test func routeTemplatesMatchWholeSegments() {
+        let route = RouteDescriptor(operationId: "x", method: .get, path: "/users/{userId}/keys", tags: [], security: [], responses: [:])
+        #expect(route.matches(path: "/users/abc/keys"))
+        #expect(!route.matches(path: "/users//keys"))
+        #expect(!route.matches(path: "/users/abc"))
+        #expect(!route.matches(path: "/users/abc/keys/extra"))
+        #expect(!route.matches(path: "/users/abc/keyss"))
+    }
+
+    @Test func datesAreISO8601UTC() throws {
+        let date = Date(timeIntervalSince1970: 1_795_941_000)
+        #expect(APICoding.formatDate(date) == "2026-11-29T08:30:00Z")
+        #expect(APICoding.formatDate(date.addingTimeInterval(0.25)) == "2026-11-29T08:30:00.250Z")
+        #expect(APICoding.parseDate("2026-11-29T08:30:00.250Z") == date.addingTimeInterval(0.25))
+        #expect(APICoding.parseDate("2026-11-29") == nil)
+    }
+}
+
+/// Carries a value out of a route handler.
+actor ResultBox<Value: Sendable> {
+    private var result: Result<Value, any Error>?
+    func set(_ result: Result<Value, any Error>) { self.result = result }
+    func get() throws -> Value {
+        guard let result else { throw CancellationError() }
+        return try result.get()
+    }
+}

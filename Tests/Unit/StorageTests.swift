@@ -1,0 +1,143 @@
+import Handlers
+import SQLKit
+import Testing
+
+@Suite("Storage: migrations on SQLite and PostgreSQL")
+struct MigratorTests {
+    static let first = [
+        Migration(version: 1, name: "create_widgets", both: ["CREATE TABLE widgets (id BIGINT PRIMARY KEY, name TEXT NOT NULL)"]),
+        Migration(version: 2, name: "create_gadgets", both: ["CREATE TABLE gadgets (id BIGINT PRIMARY KEY)"]),
+    ]
+
+    @Test(arguments: TestDatabases.kinds)
+    func appliesPendingMigrationsInOrderAndRecordsThem(kind: DatabaseKind) async throws {
+        try await TestDatabases.withFresh(kind) { databases in
+            let database = databases[0]
+            let report = try await Migrator(migrations: Self.first).run(on: database, logger: TestDatabases.logger)
+            #expect(report == .init(applied: [1, 2], current: 2))
+            #expect(try await Migrator(migrations: Self.first).appliedVersions(on: database) == [1, 2])
+            try await database.withSQL { sql in
+                try await sql.raw("INSERT INTO widgets (id, name) VALUES (1, 'a')").run()
+                let count = try await sql.raw("SELECT COUNT(*) AS n FROM widgets").first()?.decode(column: "n", as: Int.self)
+                #expect(count == 1)
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabases.kinds)
+    func runningAgainChangesNothingAndLaterMigrationsApplyAlone(kind: DatabaseKind) async throws {
+        try await TestDatabases.withFresh(kind) { databases in
+            let database = databases[0]
+            try await Migrator(migrations: Self.first).run(on: database, logger: TestDatabases.logger)
+            let again = try await Migrator(migrations: Self.first).run(on: database, logger: TestDatabases.logger)
+            #expect(again == .init(applied: [], current: 2))
+            let third = Self.first + [Migration(version: 3, name: "add_color", both: ["ALTER TABLE widgets ADD COLUMN color TEXT"])]
+            let later = try await Migrator(migrations: third).run(on: database, logger: TestDatabases.logger)
+            #expect(later == .init(applied: [3], current: 3))
+        }
+    }
+
+    @Test(arguments: TestDatabases.kinds)
+    func aFailingMigrationLeavesNoTraceAndStopsTheRun(kind: DatabaseKind) async throws {
+        try await TestDatabases.withFresh(kind) { databases in
+            let database = databases[0]
+            let broken = [
+                Self.first[0],
+                Migration(version: 2, name: "half_done", both: ["CREATE TABLE half (id BIGINT)", "THIS IS NOT SQL"]),
+                Migration(version: 3, name: "never", both: ["CREATE TABLE never (id BIGINT)"]),
+            ]
+            await #expect(throws: MigrationError.self) {
+                try await Migrator(migrations: broken).run(on: database, logger: TestDatabases.logger)
+            }
+            let versions = try await Migrator(migrations: broken).appliedVersions(on: database)
+            #expect(versions == [1])
+            // The failed migration's first statement was rolled back with it.
+            await #expect(throws: (any Error).self) {
+                try await database.withSQL { try await $0.raw("SELECT * FROM half").run() }
+            }
+        }
+    }
+
+    /// Two instances starting at once on one PostgreSQL database: the advisory lock makes them
+    /// take turns, so each migration runs once (a second CREATE TABLE would fail).
+    @Test(.enabled(if: TestDatabases.postgresURL != nil))
+    func concurrentInstancesApplyEachMigrationOnce() async throws {
+        let many = (1...8).map { Migration(version: $0, name: "t\($0)", both: ["CREATE TABLE t\($0) (id BIGINT PRIMARY KEY)"]) }
+        try await TestDatabases.withFresh(.postgres, instances: 4) { databases in
+            let reports = try await withThrowingTaskGroup(of: Migrator.Report.self) { group in
+                for database in databases {
+                    group.addTask { try await Migrator(migrations: many).run(on: database, logger: TestDatabases.logger) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(reports.flatMap(\.applied).sorted() == Array(1...8))
+            #expect(reports.allSatisfy { $0.current == 8 })
+        }
+    }
+
+    @Test(arguments: TestDatabases.kinds)
+    func pingAnswers(kind: DatabaseKind) async throws {
+        try await TestDatabases.withFresh(kind) { databases in
+            try await databases[0].ping()
+            #expect(databases[0].kind == kind)
+        }
+    }
+}
+
+@Suite("DATABASE_URL")
+struct DatabaseLocationTests {
+    @Test func unsetMeansASQLiteFileInTheDataDirectory() throws {
+        #expect(try DatabaseLocation.parse(nil, dataDirectory: "./data") == .sqlite(path: "./data/safeapi.sqlite"))
+        #expect(try DatabaseLocation.parse("  ", dataDirectory: "/var/lib/x") == .sqlite(path: "/var/lib/x/safeapi.sqlite"))
+    }
+
+    @Test func sqliteSpellings() throws {
+        #expect(try DatabaseLocation.parse("sqlite:///abs/dev.db", dataDirectory: "") == .sqlite(path: "/abs/dev.db"))
+        #expect(try DatabaseLocation.parse("sqlite://rel/dev.db", dataDirectory: "") == .sqlite(path: "rel/dev.db"))
+        #expect(try DatabaseLocation.parse("file:./dev.db", dataDirectory: "") == .sqlite(path: "./dev.db"))
+        #expect(try DatabaseLocation.parse("sqlite::memory:", dataDirectory: "") == .sqlite(path: ":memory:"))
+    }
+
+    @Test func postgresURL() throws {
+        let location = try DatabaseLocation.parse("postgresql://app:p%40ss@db.internal:6543/bridge?sslmode=require&pool_max=40&search_path=tenant_a", dataDirectory: "")
+        guard case .postgres(let settings) = location else {
+            Issue.record("not postgres")
+            return
+        }
+        #expect(settings.host == "db.internal")
+        #expect(settings.port == 6543)
+        #expect(settings.username == "app")
+        #expect(settings.password?.value == "p@ss")
+        #expect(settings.database == "bridge")
+        #expect(settings.tls == .require)
+        #expect(settings.maximumConnections == 40)
+        #expect(settings.searchPath == "tenant_a")
+        #expect(!location.description.contains("p@ss"))
+        #expect(!location.description.contains("p%40ss"))
+        let plain = try DatabaseLocation.parse("postgres://u@localhost/db", dataDirectory: "")
+        guard case .postgres(let defaults) = plain else {
+            Issue.record("not postgres")
+            return
+        }
+        #expect(defaults.port == 5432)
+        #expect(defaults.tls == .prefer)
+        #expect(defaults.password == nil)
+    }
+
+    @Test(arguments: [
+        ("mysql://u@h/db", "must start with"),
+        ("postgres://h/db", "needs a user name"),
+        ("postgres://u@h", "needs a database name"),
+        ("postgres://u@h/db?sslmode=maybe", "sslmode must be"),
+        ("postgres://u@h/db?pool_max=0", "pool_max"),
+        ("postgres://u@h/db?search_path=a;drop", "search_path"),
+        ("postgres://u@h/db?color=red", "unknown option 'color'"),
+        ("sqlite:", "needs a file path"),
+    ])
+    func malformedURLsAreRefusedWithAReason(url: String, reason: String) {
+        let error = #expect(throws: DatabaseLocation.ParseError.self) {
+            _ = try DatabaseLocation.parse(url, dataDirectory: "")
+        }
+        #expect(error?.reason.contains(reason) == true, "\(String(describing: error))")
+    }
+}
