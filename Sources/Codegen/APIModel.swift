@@ -114,6 +114,19 @@ struct OperationModel: Equatable {
         var status: Int
         var caseName: String
         var body: SwiftType?
+        var headers: [Header] = []
+
+        /// The name of the struct that carries this response's headers (`TooManyRequestsHeaders`).
+        var headersTypeName: String { caseName.prefix(1).uppercased() + caseName.dropFirst() + "Headers" }
+    }
+
+    /// A documented response header: a scalar, required or not.
+    struct Header: Equatable {
+        var name: String
+        var swiftName: String
+        var type: SwiftType
+        var required: Bool
+        var doc: String?
     }
 
     var id: String

@@ -200,15 +200,17 @@ struct SpecReader {
                     throw CodegenError(file: file, pointer: pointer + "/tags", reason: "every operation needs a tag")
                 }
                 let typeName = Naming.upperCamel(id)
-                let parameters = try readParameters(operation.parameters, pointer: pointer, owner: "Operations.\(typeName).Input", enumNames: enumNames)
+                let parameters = try readParameters(operation.parameters, pointer: pointer, owner: "Operations.\(typeName).Input", enumNames: enumNames, components: document.components)
                 let body = try readBody(operation.requestBody, pointer: pointer + "/requestBody")
-                let responses = try readResponses(operation.responses, pointer: pointer + "/responses")
+                let responses = try readResponses(operation.responses, pointer: pointer + "/responses", components: document.components)
                 if (!parameters.isEmpty || body != nil) && !responses.contains(where: { $0.status == 400 }) {
                     throw CodegenError(file: file, pointer: pointer + "/responses", reason: "an operation with inputs must document 400 (invalid input)")
                 }
-                let security = (operation.security ?? defaultSecurity).flatMap { requirement in
-                    requirement.keys.compactMap(\.name)
+                let requirements = operation.security ?? defaultSecurity
+                if requirements.contains(where: { $0.count > 1 }) {
+                    throw CodegenError(file: file, pointer: pointer + "/security", reason: "a requirement naming several schemes at once is not supported; list alternatives instead")
                 }
+                let security = requirements.flatMap { requirement in requirement.keys.compactMap(\.name) }
                 let routerPath = try routerPath(path, parameters: parameters, pointer: pathPointer)
                 operations.append(OperationModel(
                     id: id,
@@ -228,13 +230,22 @@ struct SpecReader {
         return operations.sorted { ($0.path, $0.method) < ($1.path, $1.method) }
     }
 
-    private func readParameters(_ parameters: OpenAPI.Parameter.Array, pointer: String, owner: String, enumNames: Set<String>) throws -> [OperationModel.Parameter] {
+    private func readParameters(_ parameters: OpenAPI.Parameter.Array, pointer: String, owner: String, enumNames: Set<String>, components: OpenAPI.Components) throws -> [OperationModel.Parameter] {
         var models: [OperationModel.Parameter] = []
         var seen: Set<String> = ["body"]
         for (index, entry) in parameters.enumerated() {
-            let parameterPointer = pointer + "/parameters/\(index)"
-            guard let parameter = entry.b else {
-                throw CodegenError(file: file, pointer: parameterPointer, reason: "parameter references are not supported")
+            var parameterPointer = pointer + "/parameters/\(index)"
+            let parameter: OpenAPI.Parameter
+            if let reference = entry.a {
+                guard let name = reference.jsonReference.name, reference.jsonReference.isInternal,
+                    let key = OpenAPI.ComponentKey(rawValue: name), let found = components.parameters[key]?.b
+                else {
+                    throw CodegenError(file: file, pointer: parameterPointer, reason: "only references to components.parameters are supported")
+                }
+                parameter = found
+                parameterPointer = "/components/parameters/" + Self.escape(name)
+            } else {
+                parameter = entry.b!
             }
             let location: OperationModel.ParameterLocation
             switch parameter.location {
@@ -290,18 +301,24 @@ struct SpecReader {
         return .init(type: type, required: request.required)
     }
 
-    private func readResponses(_ responses: OpenAPI.Response.Map, pointer: String) throws -> [OperationModel.Response] {
+    private func readResponses(_ responses: OpenAPI.Response.Map, pointer: String, components: OpenAPI.Components) throws -> [OperationModel.Response] {
         var models: [OperationModel.Response] = []
         for (code, entry) in responses {
-            let responsePointer = pointer + "/" + Self.escape(code.rawValue)
+            var responsePointer = pointer + "/" + Self.escape(code.rawValue)
             guard case .status(let status) = code.value else {
                 throw CodegenError(file: file, pointer: responsePointer, reason: "document each status explicitly; ranges and 'default' are not supported")
             }
-            guard let response = entry.b else {
-                throw CodegenError(file: file, pointer: responsePointer, reason: "response references are not supported")
-            }
-            if let headers = response.headers, !headers.isEmpty {
-                throw CodegenError(file: file, pointer: responsePointer + "/headers", reason: "response headers are not supported yet")
+            let response: OpenAPI.Response
+            if let reference = entry.a {
+                guard let name = reference.jsonReference.name, reference.jsonReference.isInternal,
+                    let key = OpenAPI.ComponentKey(rawValue: name), let found = components.responses[key]?.b
+                else {
+                    throw CodegenError(file: file, pointer: responsePointer, reason: "only references to components.responses are supported")
+                }
+                response = found
+                responsePointer = "/components/responses/" + Self.escape(name)
+            } else {
+                response = entry.b!
             }
             var bodyType: SwiftType?
             if !response.content.isEmpty {
@@ -315,9 +332,41 @@ struct SpecReader {
                 }
                 bodyType = type
             }
-            models.append(.init(status: status, caseName: Naming.caseName(forStatus: status), body: bodyType))
+            let headers = try readHeaders(response.headers ?? [:], pointer: responsePointer + "/headers", components: components)
+            models.append(.init(status: status, caseName: Naming.caseName(forStatus: status), body: bodyType, headers: headers))
         }
         return models.sorted { $0.status < $1.status }
+    }
+
+    private func readHeaders(_ headers: OpenAPI.Header.Map, pointer: String, components: OpenAPI.Components) throws -> [OperationModel.Header] {
+        var models: [OperationModel.Header] = []
+        for (name, entry) in headers {
+            var headerPointer = pointer + "/" + Self.escape(name)
+            let header: OpenAPI.Header
+            if let reference = entry.a {
+                guard let refName = reference.jsonReference.name, reference.jsonReference.isInternal,
+                    let key = OpenAPI.ComponentKey(rawValue: refName), let found = components.headers[key]?.b
+                else {
+                    throw CodegenError(file: file, pointer: headerPointer, reason: "only references to components.headers are supported")
+                }
+                header = found
+                headerPointer = "/components/headers/" + Self.escape(refName)
+            } else {
+                header = entry.b!
+            }
+            guard let schema = header.schemaOrContent.a?.schema.b else {
+                throw CodegenError(file: file, pointer: headerPointer, reason: "a header needs an inline schema")
+            }
+            var collected: [EnumModel] = []
+            let type = try swiftType(schema, pointer: headerPointer + "/schema", owner: "", nestedName: nil, collected: &collected)
+            let isEnum: Bool
+            if case .named = type { isEnum = true } else { isEnum = false }
+            guard type.isScalar, !isEnum else {
+                throw CodegenError(file: file, pointer: headerPointer + "/schema", reason: "a header must be a string, integer, number or boolean")
+            }
+            models.append(.init(name: name, swiftName: Naming.lowerCamel(name), type: type, required: header.required, doc: header.description))
+        }
+        return models.sorted { $0.name < $1.name }
     }
 
     /// `/users/{userId}` becomes Hummingbird's `/users/:userId`; every template variable must be a

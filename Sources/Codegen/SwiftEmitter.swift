@@ -71,6 +71,28 @@ struct SwiftEmitter {
                 }
             }
             w.blank()
+            w.line("/// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.")
+            w.block("public init(from decoder: any Decoder) throws") { w in
+                w.line(object.properties.isEmpty ? "_ = try decoder.container(keyedBy: CodingKeys.self)" : "let container = try decoder.container(keyedBy: CodingKeys.self)")
+                for property in object.properties {
+                    let type = shortType(property.type, owner: object.name)
+                    let key = ".\(Naming.identifier(property.swiftName))"
+                    switch (property.required, property.nullable) {
+                    case (true, false):
+                        w.line("self.\(property.swiftName) = try container.decode(\(type).self, forKey: \(key))")
+                    case (false, false):
+                        w.line("self.\(property.swiftName) = container.contains(\(key)) ? try container.decode(\(type).self, forKey: \(key)) : nil")
+                    case (true, true):
+                        w.block("guard container.contains(\(key)) else") { w in
+                            w.line("throw DecodingError.keyNotFound(CodingKeys\(key), .init(codingPath: container.codingPath, debugDescription: \"required\"))")
+                        }
+                        w.line("self.\(property.swiftName) = try container.decodeIfPresent(\(type).self, forKey: \(key))")
+                    case (false, true):
+                        w.line("self.\(property.swiftName) = try container.decodeIfPresent(\(type).self, forKey: \(key))")
+                    }
+                }
+            }
+            w.blank()
             w.block("public enum CodingKeys: String, CodingKey, CaseIterable") { w in
                 for property in object.properties {
                     w.line("case \(Naming.identifier(property.swiftName)) = \(literal(property.jsonName))")
@@ -107,6 +129,7 @@ struct SwiftEmitter {
         w.raw(Self.header)
         let inputs = model.operations.flatMap { $0.parameters.map(\.type) + [$0.body?.type].compactMap { $0 } }
         if inputs.contains(where: \.usesFoundation) { w.line("public import Foundation") }
+        if model.operations.contains(where: { $0.responses.contains { !$0.headers.isEmpty } }) { w.line("import HTTPTypes") }
         w.line("public import Hummingbird")
         w.blank()
         w.line("/// One namespace per operation of the spec, each with its `Input` and `Output`.")
@@ -167,10 +190,26 @@ struct SwiftEmitter {
         w.block("public enum Output: Sendable, Equatable") { w in
             for response in operation.responses {
                 w.line("/// \(response.status)")
-                if let body = response.body {
-                    w.line("case \(response.caseName)(\(body.code))")
-                } else {
-                    w.line("case \(response.caseName)")
+                var payload: [String] = []
+                if let body = response.body { payload.append(body.code) }
+                if !response.headers.isEmpty { payload.append("headers: \(response.headersTypeName)") }
+                w.line("case \(response.caseName)" + (payload.isEmpty ? "" : "(\(payload.joined(separator: ", ")))"))
+            }
+            for response in operation.responses where !response.headers.isEmpty {
+                w.blank()
+                w.line("/// The headers of the \(response.status) response.")
+                w.block("public struct \(response.headersTypeName): Sendable, Equatable") { w in
+                    for header in response.headers {
+                        w.doc(header.doc ?? "`\(header.name)`")
+                        w.line("public var \(Naming.identifier(header.swiftName)): \(header.type.code)\(header.required ? "" : "?")")
+                    }
+                    w.blank()
+                    let arguments = response.headers.map { "\($0.swiftName): \($0.type.code)\($0.required ? "" : "? = nil")" }
+                    w.block("public init(\(arguments.joined(separator: ", ")))") { w in
+                        for header in response.headers {
+                            w.line("self.\(header.swiftName) = \(Naming.identifier(header.swiftName))")
+                        }
+                    }
                 }
             }
             w.blank()
@@ -187,10 +226,27 @@ struct SwiftEmitter {
             w.block("public func response() throws -> Response") { w in
                 w.block("switch self") { w in
                     for response in operation.responses {
-                        if response.body != nil {
-                            w.caseLine("case .\(response.caseName)(let body): try APIResponse.json(body, status: .init(code: \(response.status)))")
+                        var bindings: [String] = []
+                        if response.body != nil { bindings.append("let body") }
+                        if !response.headers.isEmpty { bindings.append("let headers") }
+                        let pattern = ".\(response.caseName)" + (bindings.isEmpty ? "" : "(\(bindings.joined(separator: ", ")))")
+                        let make = response.body != nil
+                            ? "try APIResponse.json(body, status: .init(code: \(response.status)))"
+                            : "APIResponse.empty(status: .init(code: \(response.status)))"
+                        if response.headers.isEmpty {
+                            w.caseLine("case \(pattern): return \(make)")
                         } else {
-                            w.caseLine("case .\(response.caseName): APIResponse.empty(status: .init(code: \(response.status)))")
+                            w.caseLine("case \(pattern):")
+                            w.line("var response = \(make)")
+                            for header in response.headers {
+                                let name = "HTTPField.Name(\(literal(header.name)))!"
+                                if header.required {
+                                    w.line("response.headers[\(name)] = headers.\(header.swiftName).parameterText")
+                                } else {
+                                    w.line("if let value = headers.\(header.swiftName) { response.headers[\(name)] = value.parameterText }")
+                                }
+                            }
+                            w.line("return response")
                         }
                     }
                 }
@@ -218,20 +274,32 @@ struct SwiftEmitter {
                         let bodies = operation.responses.map { response in
                             "\(response.status): \(response.body.map { "\($0.code).self" } ?? "nil")"
                         }
-                        w.line("responses: [\(bodies.joined(separator: ", "))]")
+                        w.line("responses: [\(bodies.joined(separator: ", "))],")
+                        let required = operation.responses.compactMap { response -> String? in
+                            let names = response.headers.filter(\.required).map { literal($0.name) }
+                            return names.isEmpty ? nil : "\(response.status): [\(names.joined(separator: ", "))]"
+                        }
+                        w.line("requiredHeaders: [\(required.isEmpty ? ":" : required.joined(separator: ", "))]")
                     }
                 }
             }
         }
         w.blank()
         w.block("extension APIProtocol") { w in
-            w.line("/// Registers every operation on `router`: decodes `Input` (a malformed one throws `InputError`),")
-            w.line("/// calls the handler and encodes its `Output`.")
-            w.block("public func registerRoutes(on router: some RouterMethods<Context>)") { w in
+            w.line("/// Registers every operation on `router`: authenticates it with `security` when the spec")
+            w.line("/// names schemes for it (before any input is read), decodes `Input` (a malformed one throws")
+            w.line("/// `InputError`), calls the handler and encodes its `Output`.")
+            w.block("public func registerRoutes(on router: some RouterMethods<Context>, security: some SecurityHandler<Context>)") { w in
                 for (index, operation) in model.operations.enumerated() {
                     if index > 0 { w.blank() }
                     let usesRequest = !operation.parameters.filter { $0.location != .path }.isEmpty || operation.body != nil
-                    w.block("router.on(\(literal(operation.routerPath)), method: \(methodExpression(operation.method))) { \(usesRequest ? "request" : "_"), context in") { w in
+                    let secured = !operation.security.isEmpty
+                    w.block("router.on(\(literal(operation.routerPath)), method: \(methodExpression(operation.method))) { \(usesRequest || secured ? "request" : "_"), context in") { w in
+                        if secured {
+                            w.line("var context = context")
+                            let schemes = operation.security.map(literal).joined(separator: ", ")
+                            w.line("try await security.authenticate(request, context: &context, schemes: [\(schemes)], operationId: \(literal(operation.id)))")
+                        }
                         emitInputDecoding(operation, into: &w)
                         w.line("return try await self.\(Naming.lowerCamel(operation.id))(input, context: context).response()")
                     }

@@ -16,10 +16,10 @@ enum TextDiff {
         while i < a.count || j < b.count {
             if i < a.count, j < b.count, a[i] == b[j] {
                 script.append((" ", a[i], i + 1)); i += 1; j += 1
-            } else if j < b.count, i == a.count || table[i][j + 1] >= table[i + 1][j] {
-                script.append(("+", b[j], i + 1)); j += 1
-            } else {
+            } else if i < a.count, j == b.count || table[i + 1][j] >= table[i][j + 1] {
                 script.append(("-", a[i], i + 1)); i += 1
+            } else {
+                script.append(("+", b[j], i + 1)); j += 1
             }
         }
         var output = ["--- \(oldName)", "+++ \(newName)"]

@@ -11,7 +11,8 @@ extension RouteTable {
             path: "/pets",
             tags: ["Pets"],
             security: ["bearerAuth"],
-            responses: [200: PetList.self, 400: APIError.self]
+            responses: [200: PetList.self, 400: APIError.self, 429: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]]
         ),
         RouteDescriptor(
             operationId: "createPet",
@@ -19,7 +20,8 @@ extension RouteTable {
             path: "/pets",
             tags: ["Pets"],
             security: [],
-            responses: [201: Pet.self, 400: APIError.self]
+            responses: [201: Pet.self, 400: APIError.self],
+            requiredHeaders: [:]
         ),
         RouteDescriptor(
             operationId: "deletePet",
@@ -27,16 +29,20 @@ extension RouteTable {
             path: "/pets/{petId}",
             tags: ["Pets"],
             security: [],
-            responses: [204: nil, 400: APIError.self, 404: APIError.self]
+            responses: [204: nil, 400: APIError.self, 404: APIError.self],
+            requiredHeaders: [:]
         ),
     ]
 }
 
 extension APIProtocol {
-    /// Registers every operation on `router`: decodes `Input` (a malformed one throws `InputError`),
-    /// calls the handler and encodes its `Output`.
-    public func registerRoutes(on router: some RouterMethods<Context>) {
+    /// Registers every operation on `router`: authenticates it with `security` when the spec
+    /// names schemes for it (before any input is read), decodes `Input` (a malformed one throws
+    /// `InputError`), calls the handler and encodes its `Output`.
+    public func registerRoutes(on router: some RouterMethods<Context>, security: some SecurityHandler<Context>) {
         router.on("/pets", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "listPets")
             let input = Operations.ListPets.Input(
                 limit: try InputDecoding.query("limit", in: request),
                 species: try InputDecoding.requiredQuery("species", in: request),

@@ -13,6 +13,14 @@ public struct APIError: Codable, Sendable, Equatable {
         self.requestId = requestId
     }
 
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.error = try container.decode(String.self, forKey: .error)
+        self.message = try container.decode(String.self, forKey: .message)
+        self.requestId = try container.decode(String.self, forKey: .requestId)
+    }
+
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case error = "error"
         case message = "message"
@@ -61,6 +69,27 @@ public struct Pet: Codable, Sendable, Equatable {
         self.counts = counts
     }
 
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.id = try container.decode(UUID.self, forKey: .id)
+        self.name = try container.decode(String.self, forKey: .name)
+        self.species = try container.decode(Species.self, forKey: .species)
+        self.size = container.contains(.size) ? try container.decode(Size.self, forKey: .size) : nil
+        self.born = try container.decode(Date.self, forKey: .born)
+        self.weightGrams = container.contains(.weightGrams) ? try container.decode(Int64.self, forKey: .weightGrams) : nil
+        self.age = container.contains(.age) ? try container.decode(Int32.self, forKey: .age) : nil
+        self.score = container.contains(.score) ? try container.decode(Double.self, forKey: .score) : nil
+        self.vaccinated = container.contains(.vaccinated) ? try container.decode(Bool.self, forKey: .vaccinated) : nil
+        guard container.contains(.ownerId) else {
+            throw DecodingError.keyNotFound(CodingKeys.ownerId, .init(codingPath: container.codingPath, debugDescription: "required"))
+        }
+        self.ownerId = try container.decodeIfPresent(String.self, forKey: .ownerId)
+        self.tags = try container.decode([String].self, forKey: .tags)
+        self.labels = container.contains(.labels) ? try container.decode(Labels.self, forKey: .labels) : nil
+        self.counts = container.contains(.counts) ? try container.decode([String: Int64].self, forKey: .counts) : nil
+    }
+
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case id = "id"
         case name = "name"
@@ -101,6 +130,12 @@ public struct PetList: Codable, Sendable, Equatable {
 
     public init(pets: [Pet]) {
         self.pets = pets
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.pets = try container.decode([Pet].self, forKey: .pets)
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
