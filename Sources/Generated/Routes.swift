@@ -11,7 +11,143 @@ extension RouteTable {
             path: "/",
             tags: ["System"],
             security: [],
-            responses: [200: ServiceInfo.self]
+            responses: [200: ServiceInfo.self],
+            requiredHeaders: [:]
+        ),
+        RouteDescriptor(
+            operationId: "listApps",
+            method: .get,
+            path: "/admin/apps",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: AppList.self, 401: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]]
+        ),
+        RouteDescriptor(
+            operationId: "createApp",
+            method: .post,
+            path: "/admin/apps",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [201: AppCredentials.self, 400: APIError.self, 401: APIError.self, 409: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]]
+        ),
+        RouteDescriptor(
+            operationId: "deleteApp",
+            method: .delete,
+            path: "/admin/apps/{appId}",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [204: nil, 400: APIError.self, 401: APIError.self, 404: APIError.self, 409: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]]
+        ),
+        RouteDescriptor(
+            operationId: "getApp",
+            method: .get,
+            path: "/admin/apps/{appId}",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: App.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]]
+        ),
+        RouteDescriptor(
+            operationId: "updateApp",
+            method: .patch,
+            path: "/admin/apps/{appId}",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: App.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]]
+        ),
+        RouteDescriptor(
+            operationId: "rotateAppSecret",
+            method: .post,
+            path: "/admin/apps/{appId}/rotate-secret",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: AppCredentials.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]]
+        ),
+        RouteDescriptor(
+            operationId: "listUsers",
+            method: .get,
+            path: "/admin/users",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: UserList.self, 400: APIError.self, 401: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]]
+        ),
+        RouteDescriptor(
+            operationId: "deleteUser",
+            method: .delete,
+            path: "/admin/users/{userId}",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [204: nil, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]]
+        ),
+        RouteDescriptor(
+            operationId: "getUser",
+            method: .get,
+            path: "/admin/users/{userId}",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: User.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]]
+        ),
+        RouteDescriptor(
+            operationId: "updateUser",
+            method: .patch,
+            path: "/admin/users/{userId}",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: User.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]]
+        ),
+        RouteDescriptor(
+            operationId: "logout",
+            method: .post,
+            path: "/auth/logout",
+            tags: ["Auth"],
+            security: ["bearerAuth"],
+            responses: [200: LogoutResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self],
+            requiredHeaders: [:]
+        ),
+        RouteDescriptor(
+            operationId: "refreshToken",
+            method: .post,
+            path: "/auth/refresh",
+            tags: ["Auth"],
+            security: [],
+            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self],
+            requiredHeaders: [:]
+        ),
+        RouteDescriptor(
+            operationId: "issueToken",
+            method: .post,
+            path: "/auth/token",
+            tags: ["Auth"],
+            security: [],
+            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self],
+            requiredHeaders: [:]
+        ),
+        RouteDescriptor(
+            operationId: "getTokenInfo",
+            method: .get,
+            path: "/auth/token-info",
+            tags: ["Auth"],
+            security: ["bearerAuth"],
+            responses: [200: TokenInfo.self, 401: APIError.self, 403: APIError.self],
+            requiredHeaders: [:]
+        ),
+        RouteDescriptor(
+            operationId: "verifyToken",
+            method: .get,
+            path: "/auth/verify",
+            tags: ["Auth"],
+            security: ["bearerAuth"],
+            responses: [200: VerifyResponse.self, 401: APIError.self, 403: APIError.self],
+            requiredHeaders: [:]
         ),
         RouteDescriptor(
             operationId: "getHealth",
@@ -19,7 +155,8 @@ extension RouteTable {
             path: "/health",
             tags: ["System"],
             security: [],
-            responses: [200: Health.self]
+            responses: [200: Health.self],
+            requiredHeaders: [:]
         ),
         RouteDescriptor(
             operationId: "getReadiness",
@@ -27,18 +164,149 @@ extension RouteTable {
             path: "/ready",
             tags: ["System"],
             security: [],
-            responses: [200: Readiness.self, 503: Readiness.self]
+            responses: [200: Readiness.self, 503: Readiness.self],
+            requiredHeaders: [:]
         ),
     ]
 }
 
 extension APIProtocol {
-    /// Registers every operation on `router`: decodes `Input` (a malformed one throws `InputError`),
-    /// calls the handler and encodes its `Output`.
-    public func registerRoutes(on router: some RouterMethods<Context>) {
+    /// Registers every operation on `router`: authenticates it with `security` when the spec
+    /// names schemes for it (before any input is read), decodes `Input` (a malformed one throws
+    /// `InputError`), calls the handler and encodes its `Output`.
+    public func registerRoutes(on router: some RouterMethods<Context>, security: some SecurityHandler<Context>) {
         router.on("/", method: .get) { _, context in
             let input = Operations.GetServiceInfo.Input()
             return try await self.getServiceInfo(input, context: context).response()
+        }
+
+        router.on("/admin/apps", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listApps")
+            let input = Operations.ListApps.Input()
+            return try await self.listApps(input, context: context).response()
+        }
+
+        router.on("/admin/apps", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "createApp")
+            let input = Operations.CreateApp.Input(
+                body: try await InputDecoding.body(CreateAppRequest.self, from: request, context: context)
+            )
+            return try await self.createApp(input, context: context).response()
+        }
+
+        router.on("/admin/apps/:appId", method: .delete) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "deleteApp")
+            let input = Operations.DeleteApp.Input(
+                appId: try InputDecoding.path("appId", context: context)
+            )
+            return try await self.deleteApp(input, context: context).response()
+        }
+
+        router.on("/admin/apps/:appId", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getApp")
+            let input = Operations.GetApp.Input(
+                appId: try InputDecoding.path("appId", context: context)
+            )
+            return try await self.getApp(input, context: context).response()
+        }
+
+        router.on("/admin/apps/:appId", method: .patch) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "updateApp")
+            let input = Operations.UpdateApp.Input(
+                appId: try InputDecoding.path("appId", context: context),
+                body: try await InputDecoding.body(UpdateAppRequest.self, from: request, context: context)
+            )
+            return try await self.updateApp(input, context: context).response()
+        }
+
+        router.on("/admin/apps/:appId/rotate-secret", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "rotateAppSecret")
+            let input = Operations.RotateAppSecret.Input(
+                appId: try InputDecoding.path("appId", context: context)
+            )
+            return try await self.rotateAppSecret(input, context: context).response()
+        }
+
+        router.on("/admin/users", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listUsers")
+            let input = Operations.ListUsers.Input(
+                appId: try InputDecoding.query("appId", in: request),
+                limit: try InputDecoding.query("limit", in: request),
+                offset: try InputDecoding.query("offset", in: request)
+            )
+            return try await self.listUsers(input, context: context).response()
+        }
+
+        router.on("/admin/users/:userId", method: .delete) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "deleteUser")
+            let input = Operations.DeleteUser.Input(
+                userId: try InputDecoding.path("userId", context: context)
+            )
+            return try await self.deleteUser(input, context: context).response()
+        }
+
+        router.on("/admin/users/:userId", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getUser")
+            let input = Operations.GetUser.Input(
+                userId: try InputDecoding.path("userId", context: context)
+            )
+            return try await self.getUser(input, context: context).response()
+        }
+
+        router.on("/admin/users/:userId", method: .patch) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "updateUser")
+            let input = Operations.UpdateUser.Input(
+                userId: try InputDecoding.path("userId", context: context),
+                body: try await InputDecoding.body(UpdateUserRequest.self, from: request, context: context)
+            )
+            return try await self.updateUser(input, context: context).response()
+        }
+
+        router.on("/auth/logout", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "logout")
+            let input = Operations.Logout.Input(
+                body: try await InputDecoding.optionalBody(LogoutRequest.self, from: request, context: context)
+            )
+            return try await self.logout(input, context: context).response()
+        }
+
+        router.on("/auth/refresh", method: .post) { request, context in
+            let input = Operations.RefreshToken.Input(
+                body: try await InputDecoding.body(RefreshRequest.self, from: request, context: context)
+            )
+            return try await self.refreshToken(input, context: context).response()
+        }
+
+        router.on("/auth/token", method: .post) { request, context in
+            let input = Operations.IssueToken.Input(
+                body: try await InputDecoding.body(TokenRequest.self, from: request, context: context)
+            )
+            return try await self.issueToken(input, context: context).response()
+        }
+
+        router.on("/auth/token-info", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "getTokenInfo")
+            let input = Operations.GetTokenInfo.Input()
+            return try await self.getTokenInfo(input, context: context).response()
+        }
+
+        router.on("/auth/verify", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "verifyToken")
+            let input = Operations.VerifyToken.Input()
+            return try await self.verifyToken(input, context: context).response()
         }
 
         router.on("/health", method: .get) { _, context in

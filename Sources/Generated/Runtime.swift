@@ -20,14 +20,25 @@ public struct RouteDescriptor: Sendable {
     public let security: [String]
     /// Every documented status, with the type its JSON body decodes into (nil: no body).
     public let responses: [Int: (any (Decodable & Sendable).Type)?]
+    /// The headers each status must carry.
+    public let requiredHeaders: [Int: [String]]
 
-    public init(operationId: String, method: HTTPRequest.Method, path: String, tags: [String], security: [String], responses: [Int: (any (Decodable & Sendable).Type)?]) {
+    public init(
+        operationId: String,
+        method: HTTPRequest.Method,
+        path: String,
+        tags: [String],
+        security: [String],
+        responses: [Int: (any (Decodable & Sendable).Type)?],
+        requiredHeaders: [Int: [String]] = [:]
+    ) {
         self.operationId = operationId
         self.method = method
         self.path = path
         self.tags = tags
         self.security = security
         self.responses = responses
+        self.requiredHeaders = requiredHeaders
     }
 
     /// Whether `requestPath` (no query) is an instance of this path template.
@@ -48,6 +59,15 @@ public struct RouteDescriptor: Sendable {
 
 /// The route table; its contents are generated in Routes.swift.
 public enum RouteTable {}
+
+/// Authenticates requests for the operations whose spec names security schemes. It runs before
+/// the input is decoded, and either fills in `context` or throws (the error middleware turns
+/// that into 401, 403, 429 or 503).
+public protocol SecurityHandler<Context>: Sendable {
+    associatedtype Context: APIRequestContext
+    /// `schemes`: the names from the spec, any one of which is enough.
+    func authenticate(_ request: Request, context: inout Context, schemes: [String], operationId: String) async throws
+}
 
 /// A path, query, header or body value that does not match the spec. Answered with 400.
 public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -79,6 +99,12 @@ public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
 public protocol ParameterValue: Sendable {
     init?(parameter: String)
     static var expectation: String { get }
+    /// The value as a parameter or header text.
+    var parameterText: String { get }
+}
+
+extension ParameterValue where Self: CustomStringConvertible {
+    public var parameterText: String { description }
 }
 
 extension String: ParameterValue {
@@ -118,6 +144,7 @@ extension Bool: ParameterValue {
 extension UUID: ParameterValue {
     public init?(parameter: String) { self.init(uuidString: parameter) }
     public static var expectation: String { "a UUID" }
+    public var parameterText: String { uuidString.lowercased() }
 }
 
 extension Date: ParameterValue {
@@ -126,6 +153,7 @@ extension Date: ParameterValue {
         self = date
     }
     public static var expectation: String { "an ISO 8601 date-time (2026-01-31T00:00:00Z)" }
+    public var parameterText: String { APICoding.formatDate(self) }
 }
 
 extension ParameterValue where Self: RawRepresentable & CaseIterable, RawValue == String {
@@ -133,13 +161,18 @@ extension ParameterValue where Self: RawRepresentable & CaseIterable, RawValue =
     public static var expectation: String {
         "one of " + allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
     }
+    public var parameterText: String { rawValue }
 }
 
 /// Decoding of `Input` values, used by the generated routes.
 public enum InputDecoding {
     public static func path<Value: ParameterValue>(_ name: String, context: some RequestContext) throws -> Value {
-        guard let text = context.parameters.get(name) else {
+        guard let raw = context.parameters.get(name) else {
             throw InputError(location: .path, name: name, reason: "is missing")
+        }
+        // The router hands over the segment as sent; `%40` is `@`.
+        guard let text = raw.removingPercentEncoding else {
+            throw InputError(location: .path, name: name, reason: "is not valid percent-encoding")
         }
         return try decode(text, name: name, location: .path)
     }

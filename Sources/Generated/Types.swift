@@ -20,11 +20,131 @@ public struct APIError: Codable, Sendable, Equatable {
         self.retryAfter = retryAfter
     }
 
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.error = try container.decode(String.self, forKey: .error)
+        self.message = try container.decode(String.self, forKey: .message)
+        self.requestId = try container.decode(String.self, forKey: .requestId)
+        self.retryAfter = container.contains(.retryAfter) ? try container.decode(Int64.self, forKey: .retryAfter) : nil
+    }
+
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case error = "error"
         case message = "message"
         case requestId = "requestId"
         case retryAfter = "retryAfter"
+    }
+}
+
+public struct App: Codable, Sendable, Equatable {
+    public var appId: String
+    public var name: String
+    public var description: String?
+    /// An inactive app gets no new tokens and cannot refresh.
+    public var active: Bool
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var secretRotatedAt: Date
+
+    public init(appId: String, name: String, description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date) {
+        self.appId = appId
+        self.name = name
+        self.description = description
+        self.active = active
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.secretRotatedAt = secretRotatedAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.appId = try container.decode(String.self, forKey: .appId)
+        self.name = try container.decode(String.self, forKey: .name)
+        self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
+        self.active = try container.decode(Bool.self, forKey: .active)
+        self.createdAt = try container.decode(Date.self, forKey: .createdAt)
+        self.updatedAt = try container.decode(Date.self, forKey: .updatedAt)
+        self.secretRotatedAt = try container.decode(Date.self, forKey: .secretRotatedAt)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case appId = "appId"
+        case name = "name"
+        case description = "description"
+        case active = "active"
+        case createdAt = "createdAt"
+        case updatedAt = "updatedAt"
+        case secretRotatedAt = "secretRotatedAt"
+    }
+}
+
+/// An app and its secret. The secret is shown only in this answer; the bridge keeps only a hash.
+public struct AppCredentials: Codable, Sendable, Equatable {
+    public var app: App
+    public var appSecret: String
+
+    public init(app: App, appSecret: String) {
+        self.app = app
+        self.appSecret = appSecret
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.app = try container.decode(App.self, forKey: .app)
+        self.appSecret = try container.decode(String.self, forKey: .appSecret)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case app = "app"
+        case appSecret = "appSecret"
+    }
+}
+
+public struct AppList: Codable, Sendable, Equatable {
+    public var apps: [App]
+
+    public init(apps: [App]) {
+        self.apps = apps
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.apps = try container.decode([App].self, forKey: .apps)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case apps = "apps"
+    }
+}
+
+public struct CreateAppRequest: Codable, Sendable, Equatable {
+    public var name: String
+    public var description: String?
+    /// Choose the id (for example to keep the one clients already send); random when absent.
+    public var appId: String?
+
+    public init(name: String, description: String? = nil, appId: String? = nil) {
+        self.name = name
+        self.description = description
+        self.appId = appId
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.name = try container.decode(String.self, forKey: .name)
+        self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
+        self.appId = container.contains(.appId) ? try container.decode(String.self, forKey: .appId) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case name = "name"
+        case description = "description"
+        case appId = "appId"
     }
 }
 
@@ -53,6 +173,14 @@ public struct DatabaseCheck: Codable, Sendable, Equatable {
         self.latencyMicros = latencyMicros
     }
 
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.status = try container.decode(Status.self, forKey: .status)
+        self.kind = try container.decode(Kind.self, forKey: .kind)
+        self.latencyMicros = container.contains(.latencyMicros) ? try container.decode(Int64.self, forKey: .latencyMicros) : nil
+    }
+
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case status = "status"
         case kind = "kind"
@@ -78,10 +206,116 @@ public struct Health: Codable, Sendable, Equatable {
         self.uptimeSeconds = uptimeSeconds
     }
 
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.status = try container.decode(Status.self, forKey: .status)
+        self.timestamp = try container.decode(Date.self, forKey: .timestamp)
+        self.uptimeSeconds = try container.decode(Int64.self, forKey: .uptimeSeconds)
+    }
+
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case status = "status"
         case timestamp = "timestamp"
         case uptimeSeconds = "uptimeSeconds"
+    }
+}
+
+public struct LogoutRequest: Codable, Sendable, Equatable {
+    /// Revoke every token of the user, on every device, not only this one.
+    public var all: Bool?
+
+    public init(all: Bool? = nil) {
+        self.all = all
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.all = container.contains(.all) ? try container.decode(Bool.self, forKey: .all) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case all = "all"
+    }
+}
+
+public struct LogoutResponse: Codable, Sendable, Equatable {
+    public var success: Bool
+    public var message: String
+    public var userId: String
+    /// True when every token of the user was revoked.
+    public var revokedAll: Bool
+
+    public init(success: Bool, message: String, userId: String, revokedAll: Bool) {
+        self.success = success
+        self.message = message
+        self.userId = userId
+        self.revokedAll = revokedAll
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.success = try container.decode(Bool.self, forKey: .success)
+        self.message = try container.decode(String.self, forKey: .message)
+        self.userId = try container.decode(String.self, forKey: .userId)
+        self.revokedAll = try container.decode(Bool.self, forKey: .revokedAll)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case success = "success"
+        case message = "message"
+        case userId = "userId"
+        case revokedAll = "revokedAll"
+    }
+}
+
+public struct QuotaUsage: Codable, Sendable, Equatable {
+    /// Requests counted so far this UTC day.
+    public var today: Int64
+    /// Requests counted so far this UTC month.
+    public var month: Int64
+
+    public init(today: Int64, month: Int64) {
+        self.today = today
+        self.month = month
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.today = try container.decode(Int64.self, forKey: .today)
+        self.month = try container.decode(Int64.self, forKey: .month)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case today = "today"
+        case month = "month"
+    }
+}
+
+public struct Quotas: Codable, Sendable, Equatable {
+    /// Requests allowed per UTC day.
+    public var daily: Int64
+    /// Requests allowed per UTC month.
+    public var monthly: Int64
+
+    public init(daily: Int64, monthly: Int64) {
+        self.daily = daily
+        self.monthly = monthly
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.daily = try container.decode(Int64.self, forKey: .daily)
+        self.monthly = try container.decode(Int64.self, forKey: .monthly)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case daily = "daily"
+        case monthly = "monthly"
     }
 }
 
@@ -102,10 +336,36 @@ public struct Readiness: Codable, Sendable, Equatable {
         self.database = database
     }
 
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.status = try container.decode(Status.self, forKey: .status)
+        self.timestamp = try container.decode(Date.self, forKey: .timestamp)
+        self.database = try container.decode(DatabaseCheck.self, forKey: .database)
+    }
+
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case status = "status"
         case timestamp = "timestamp"
         case database = "database"
+    }
+}
+
+public struct RefreshRequest: Codable, Sendable, Equatable {
+    public var refreshToken: String
+
+    public init(refreshToken: String) {
+        self.refreshToken = refreshToken
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.refreshToken = try container.decode(String.self, forKey: .refreshToken)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case refreshToken = "refreshToken"
     }
 }
 
@@ -127,10 +387,350 @@ public struct ServiceInfo: Codable, Sendable, Equatable {
         self.message = message
     }
 
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.service = try container.decode(String.self, forKey: .service)
+        self.status = try container.decode(Status.self, forKey: .status)
+        self.version = try container.decode(String.self, forKey: .version)
+        self.message = try container.decode(String.self, forKey: .message)
+    }
+
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case service = "service"
         case status = "status"
         case version = "version"
         case message = "message"
+    }
+}
+
+public struct TokenInfo: Codable, Sendable, Equatable {
+    public var user: TokenSubject
+    public var issuedAt: Date
+    public var expiresAt: Date
+    public var expiresInSeconds: Int64
+    /// Always false here, since a revoked token is refused before this answer.
+    public var revoked: Bool
+
+    public init(user: TokenSubject, issuedAt: Date, expiresAt: Date, expiresInSeconds: Int64, revoked: Bool) {
+        self.user = user
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.expiresInSeconds = expiresInSeconds
+        self.revoked = revoked
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.user = try container.decode(TokenSubject.self, forKey: .user)
+        self.issuedAt = try container.decode(Date.self, forKey: .issuedAt)
+        self.expiresAt = try container.decode(Date.self, forKey: .expiresAt)
+        self.expiresInSeconds = try container.decode(Int64.self, forKey: .expiresInSeconds)
+        self.revoked = try container.decode(Bool.self, forKey: .revoked)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case user = "user"
+        case issuedAt = "issuedAt"
+        case expiresAt = "expiresAt"
+        case expiresInSeconds = "expiresInSeconds"
+        case revoked = "revoked"
+    }
+}
+
+/// An app asks for a token for one of its users. The first token for a `userId` creates the
+/// user under that app. The old product's `{userId, appId}` without a secret works only when
+/// the server runs with `AUTH_ALLOW_ANONYMOUS_TOKENS=true` (never in production).
+public struct TokenRequest: Codable, Sendable, Equatable {
+    public var userId: String
+    public var appId: String
+    /// The app's secret from `POST /admin/apps`. Required unless anonymous tokens are allowed.
+    public var appSecret: String?
+
+    public init(userId: String, appId: String, appSecret: String? = nil) {
+        self.userId = userId
+        self.appId = appId
+        self.appSecret = appSecret
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userId = try container.decode(String.self, forKey: .userId)
+        self.appId = try container.decode(String.self, forKey: .appId)
+        self.appSecret = container.contains(.appSecret) ? try container.decode(String.self, forKey: .appSecret) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case userId = "userId"
+        case appId = "appId"
+        case appSecret = "appSecret"
+    }
+}
+
+public struct TokenResponse: Codable, Sendable, Equatable {
+    public enum TokenType: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case bearer = "Bearer"
+    }
+
+    /// The access token (JWT). Send it as `Authorization: Bearer <token>`.
+    public var token: String
+    public var tokenType: TokenType
+    /// Seconds until the access token expires.
+    public var expiresIn: Int64
+    /// Exchange it once at `POST /auth/refresh` for a new pair. Store it like a password.
+    public var refreshToken: String
+    /// Seconds until the refresh token expires.
+    public var refreshExpiresIn: Int64
+    public var user: UserSummary
+
+    public init(token: String, tokenType: TokenType, expiresIn: Int64, refreshToken: String, refreshExpiresIn: Int64, user: UserSummary) {
+        self.token = token
+        self.tokenType = tokenType
+        self.expiresIn = expiresIn
+        self.refreshToken = refreshToken
+        self.refreshExpiresIn = refreshExpiresIn
+        self.user = user
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.token = try container.decode(String.self, forKey: .token)
+        self.tokenType = try container.decode(TokenType.self, forKey: .tokenType)
+        self.expiresIn = try container.decode(Int64.self, forKey: .expiresIn)
+        self.refreshToken = try container.decode(String.self, forKey: .refreshToken)
+        self.refreshExpiresIn = try container.decode(Int64.self, forKey: .refreshExpiresIn)
+        self.user = try container.decode(UserSummary.self, forKey: .user)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case token = "token"
+        case tokenType = "tokenType"
+        case expiresIn = "expiresIn"
+        case refreshToken = "refreshToken"
+        case refreshExpiresIn = "refreshExpiresIn"
+        case user = "user"
+    }
+}
+
+/// Who a token speaks for, and its lifetime.
+public struct TokenSubject: Codable, Sendable, Equatable {
+    public var userId: String
+    public var appId: String
+    /// The token's `jti`.
+    public var tokenId: String
+    public var issuedAt: Date
+    public var expiresAt: Date
+
+    public init(userId: String, appId: String, tokenId: String, issuedAt: Date, expiresAt: Date) {
+        self.userId = userId
+        self.appId = appId
+        self.tokenId = tokenId
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userId = try container.decode(String.self, forKey: .userId)
+        self.appId = try container.decode(String.self, forKey: .appId)
+        self.tokenId = try container.decode(String.self, forKey: .tokenId)
+        self.issuedAt = try container.decode(Date.self, forKey: .issuedAt)
+        self.expiresAt = try container.decode(Date.self, forKey: .expiresAt)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case userId = "userId"
+        case appId = "appId"
+        case tokenId = "tokenId"
+        case issuedAt = "issuedAt"
+        case expiresAt = "expiresAt"
+    }
+}
+
+public struct UpdateAppRequest: Codable, Sendable, Equatable {
+    public var name: String?
+    public var description: String?
+    public var active: Bool?
+
+    public init(name: String? = nil, description: String? = nil, active: Bool? = nil) {
+        self.name = name
+        self.description = description
+        self.active = active
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.name = container.contains(.name) ? try container.decode(String.self, forKey: .name) : nil
+        self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
+        self.active = container.contains(.active) ? try container.decode(Bool.self, forKey: .active) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case name = "name"
+        case description = "description"
+        case active = "active"
+    }
+}
+
+/// The old product's field names. Absent fields are left as they are.
+public struct UpdateUserRequest: Codable, Sendable, Equatable {
+    public var dailyQuota: Int64?
+    public var monthlyQuota: Int64?
+    /// false revokes every token of the user at once.
+    public var active: Bool?
+
+    public init(dailyQuota: Int64? = nil, monthlyQuota: Int64? = nil, active: Bool? = nil) {
+        self.dailyQuota = dailyQuota
+        self.monthlyQuota = monthlyQuota
+        self.active = active
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.dailyQuota = container.contains(.dailyQuota) ? try container.decode(Int64.self, forKey: .dailyQuota) : nil
+        self.monthlyQuota = container.contains(.monthlyQuota) ? try container.decode(Int64.self, forKey: .monthlyQuota) : nil
+        self.active = container.contains(.active) ? try container.decode(Bool.self, forKey: .active) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case dailyQuota = "dailyQuota"
+        case monthlyQuota = "monthlyQuota"
+        case active = "active"
+    }
+}
+
+public struct User: Codable, Sendable, Equatable {
+    public var userId: String
+    public var appId: String
+    /// An inactive user's tokens are refused at once (403 `user_inactive`).
+    public var active: Bool
+    public var dailyQuota: Int64
+    public var monthlyQuota: Int64
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(userId: String, appId: String, active: Bool, dailyQuota: Int64, monthlyQuota: Int64, createdAt: Date, updatedAt: Date) {
+        self.userId = userId
+        self.appId = appId
+        self.active = active
+        self.dailyQuota = dailyQuota
+        self.monthlyQuota = monthlyQuota
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userId = try container.decode(String.self, forKey: .userId)
+        self.appId = try container.decode(String.self, forKey: .appId)
+        self.active = try container.decode(Bool.self, forKey: .active)
+        self.dailyQuota = try container.decode(Int64.self, forKey: .dailyQuota)
+        self.monthlyQuota = try container.decode(Int64.self, forKey: .monthlyQuota)
+        self.createdAt = try container.decode(Date.self, forKey: .createdAt)
+        self.updatedAt = try container.decode(Date.self, forKey: .updatedAt)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case userId = "userId"
+        case appId = "appId"
+        case active = "active"
+        case dailyQuota = "dailyQuota"
+        case monthlyQuota = "monthlyQuota"
+        case createdAt = "createdAt"
+        case updatedAt = "updatedAt"
+    }
+}
+
+public struct UserList: Codable, Sendable, Equatable {
+    public var users: [User]
+    /// Users matching the filter, on every page.
+    public var total: Int64
+    public var limit: Int64
+    public var offset: Int64
+
+    public init(users: [User], total: Int64, limit: Int64, offset: Int64) {
+        self.users = users
+        self.total = total
+        self.limit = limit
+        self.offset = offset
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.users = try container.decode([User].self, forKey: .users)
+        self.total = try container.decode(Int64.self, forKey: .total)
+        self.limit = try container.decode(Int64.self, forKey: .limit)
+        self.offset = try container.decode(Int64.self, forKey: .offset)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case users = "users"
+        case total = "total"
+        case limit = "limit"
+        case offset = "offset"
+    }
+}
+
+public struct UserSummary: Codable, Sendable, Equatable {
+    public var userId: String
+    public var appId: String
+    public var quotas: Quotas
+    public var usage: QuotaUsage
+
+    public init(userId: String, appId: String, quotas: Quotas, usage: QuotaUsage) {
+        self.userId = userId
+        self.appId = appId
+        self.quotas = quotas
+        self.usage = usage
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userId = try container.decode(String.self, forKey: .userId)
+        self.appId = try container.decode(String.self, forKey: .appId)
+        self.quotas = try container.decode(Quotas.self, forKey: .quotas)
+        self.usage = try container.decode(QuotaUsage.self, forKey: .usage)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case userId = "userId"
+        case appId = "appId"
+        case quotas = "quotas"
+        case usage = "usage"
+    }
+}
+
+public struct VerifyResponse: Codable, Sendable, Equatable {
+    public var valid: Bool
+    public var message: String
+    public var user: TokenSubject
+
+    public init(valid: Bool, message: String, user: TokenSubject) {
+        self.valid = valid
+        self.message = message
+        self.user = user
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.valid = try container.decode(Bool.self, forKey: .valid)
+        self.message = try container.decode(String.self, forKey: .message)
+        self.user = try container.decode(TokenSubject.self, forKey: .user)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case valid = "valid"
+        case message = "message"
+        case user = "user"
     }
 }

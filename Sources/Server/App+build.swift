@@ -6,32 +6,63 @@ import NIOCore
 import ServiceLifecycle
 
 /// Everything the application is made of, assembled in one place; tests call it directly.
+/// `config.jwtSecret` must be set (`Serve` generates one in development).
 func buildApplication(config: AppConfig, logger: Logger) async throws -> some ApplicationProtocol {
     let database = try await DatabaseFactory.open(config.database, logger: logger)
-    let router = buildRouter(api: BridgeAPI(database: database))
+    let parts = try await AppParts(config: config, database: database, logger: logger)
+    let (settings, revocations, tokenStore, userStore) = (parts.settings, parts.revocations, parts.tokenStore, parts.userStore)
     var app = Application(
-        router: router,
+        router: buildRouter(api: parts.api, security: parts.authenticator),
         server: .http1(configuration: .init(idleTimeout: TimeAmount.nanoseconds(Int64(config.requestTimeout.components.seconds) * 1_000_000_000))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
-        services: [DatabaseService(database: database)],
+        services: [
+            DatabaseService(database: database),
+            RevocationSync(list: revocations, tokens: tokenStore, users: userStore, interval: settings.revocationSyncInterval, logger: logger),
+        ],
         logger: logger
     )
     app.beforeServerStarts {
         let report = try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
+        try await revocations.reload(from: tokenStore, users: userStore)
         logger.info("database ready", metadata: [
             "database": .string(config.database.description),
             "schema.version": .stringConvertible(report.current),
         ])
+        if settings.adminAPIKey == nil { logger.notice("ADMIN_API_KEY is not set: admin routes answer 503 admin_disabled") }
+        if settings.allowAnonymousTokens { logger.warning("AUTH_ALLOW_ANONYMOUS_TOKENS=true: anyone can get a token for any user. Development only.") }
     }
     return app
 }
 
-/// The middleware, in the order a request passes through it, then the spec's routes.
-func buildRouter(api: BridgeAPI) -> Router<AppRequestContext> {
+/// The long-lived parts over one database, shared by the server and the tests.
+struct AppParts {
+    let settings: AuthSettings
+    let revocations: RevocationList
+    let tokenStore: TokenStore
+    let userStore: UserStore
+    let api: BridgeAPI
+    let authenticator: Authenticator
+
+    init(config: AppConfig, database: any Database, logger: Logger) async throws {
+        guard let jwtSecret = config.jwtSecret else { throw ConfigError(reason: "JWT_SECRET is not set") }
+        settings = config.authSettings(jwtSecret: jwtSecret)
+        let tokenService = await TokenService(settings: settings)
+        revocations = RevocationList()
+        tokenStore = TokenStore(database: database)
+        userStore = UserStore(database: database)
+        let auth = AuthService(database: database, tokenService: tokenService, revocations: revocations, settings: settings, logger: logger)
+        api = BridgeAPI(database: database, auth: auth, revocations: revocations, logger: logger, readinessTimeout: config.readinessTimeout)
+        authenticator = Authenticator(tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
+    }
+}
+
+/// The middleware, in the order a request passes through it, then the spec's routes (each
+/// authenticated by `security` as the spec says, before its input is read).
+func buildRouter(api: BridgeAPI, security: Authenticator) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ErrorMiddleware(routes: RouteTable.all))
-    api.registerRoutes(on: router)
+    api.registerRoutes(on: router, security: security)
     return router
 }

@@ -13,7 +13,7 @@ struct SafeAPIBridge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "safeapi-bridge",
         abstract: "A secure proxy between client apps and AI providers.",
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [Serve.self, Migrate.self, CreateApp.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -96,5 +96,36 @@ struct Migrate: AsyncParsableCommand {
             try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
         }
         print("migrations: applied \(report.applied.count), schema version \(report.current)")
+    }
+}
+
+struct CreateApp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create-app",
+        abstract: "Register an app and print its id and secret (shown once), without the admin API."
+    )
+
+    @Argument(help: "The app's name.") var name: String
+    @Option(help: "Choose the app id (3 to 128 of A-Z a-z 0-9 . _ @ -); random when absent.") var appId: String?
+    @Option(help: "A description.") var description: String?
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config = try await options.load()
+        let logger = Logs.bootstrap(level: .warning)
+        let settings = config.authSettings(jwtSecret: config.jwtSecret ?? Secret("unused-by-create-app"))
+        let (app, secret) = try await DatabaseFactory.with(config.database, logger: logger) { database in
+            try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
+            let auth = AuthService(database: database, tokenService: await TokenService(settings: settings), revocations: RevocationList(), settings: settings, logger: logger)
+            do {
+                return try await auth.registerApp(name: name, description: description, appId: appId)
+            } catch let error as AppError {
+                FileHandle.standardError.write(Data("safeapi-bridge: \(error.message)\n".utf8))
+                throw ExitCode(error == .appExists ? 75 : 65)
+            }
+        }
+        print("appId: \(app.appId)")
+        print("appSecret: \(secret)")
+        print("Store the secret in your app's backend now: it is not shown again.")
     }
 }

@@ -23,8 +23,38 @@ struct AppConfig: Sendable {
     var requestTimeout: Duration
     /// How long SIGTERM waits for in-flight requests and writers before cancelling them.
     var shutdownTimeout: Duration
+    /// Nil: admin routes answer 503 `admin_disabled`.
+    var adminAPIKey: Secret<String>? = nil
+    var accessTokenTTL: Duration = .seconds(900)
+    var refreshTokenTTL: Duration = .seconds(30 * 86_400)
+    var jwtIssuer = "safeapi-bridge"
+    var jwtAudience = "safeapi-bridge-clients"
+    var refreshReuseGrace: Duration = .seconds(5)
+    var allowAnonymousTokens = false
+    var revocationSyncInterval: Duration = .seconds(1)
+    var defaultDailyQuota: Int64 = 100
+    var defaultMonthlyQuota: Int64 = 3000
+    /// How long `/ready` waits for the database before answering 503.
+    var readinessTimeout: Duration = .seconds(2)
 
     var isProduction: Bool { environment == .production }
+
+    /// The auth settings, once the JWT secret is known (generated in development if unset).
+    func authSettings(jwtSecret: Secret<String>) -> AuthSettings {
+        AuthSettings(
+            jwtSecret: jwtSecret,
+            accessTokenTTL: accessTokenTTL,
+            refreshTokenTTL: refreshTokenTTL,
+            issuer: jwtIssuer,
+            audience: jwtAudience,
+            refreshReuseGrace: refreshReuseGrace,
+            allowAnonymousTokens: allowAnonymousTokens,
+            defaultDailyQuota: defaultDailyQuota,
+            defaultMonthlyQuota: defaultMonthlyQuota,
+            adminAPIKey: adminAPIKey,
+            revocationSyncInterval: revocationSyncInterval
+        )
+    }
 }
 
 /// A setting that is missing, malformed or unsafe: the server refuses to start with a one-line reason.
@@ -71,7 +101,15 @@ extension AppConfig {
         }
         let requestTimeout = try integer(reader, "request.timeout.ms", name: "REQUEST_TIMEOUT_MS", default: 30_000, range: 1_000...3_600_000)
         let shutdownTimeout = try integer(reader, "shutdown.timeout.ms", name: "SHUTDOWN_TIMEOUT_MS", default: 15_000, range: 0...600_000)
-        return AppConfig(
+        let adminAPIKey = reader.string(forKey: "admin.api.key", isSecret: true).flatMap { $0.isEmpty ? nil : Secret($0) }
+        if environment == .production, let key = adminAPIKey, let weakness = weakness(of: key.value) {
+            throw ConfigError(reason: "ADMIN_API_KEY is too weak for production: \(weakness)")
+        }
+        let allowAnonymous = try boolean(reader, "auth.allow.anonymous.tokens", name: "AUTH_ALLOW_ANONYMOUS_TOKENS")
+        if environment == .production && allowAnonymous {
+            throw ConfigError(reason: "AUTH_ALLOW_ANONYMOUS_TOKENS=true is for local development only; production refuses it")
+        }
+        var config = AppConfig(
             environment: environment,
             host: host,
             port: port,
@@ -82,6 +120,26 @@ extension AppConfig {
             requestTimeout: .milliseconds(requestTimeout),
             shutdownTimeout: .milliseconds(shutdownTimeout)
         )
+        config.adminAPIKey = adminAPIKey
+        config.allowAnonymousTokens = allowAnonymous
+        config.accessTokenTTL = .seconds(try integer(reader, "jwt.ttl.seconds", name: "JWT_TTL_SECONDS", default: 900, range: 30...86_400))
+        config.refreshTokenTTL = .seconds(try integer(reader, "refresh.ttl.seconds", name: "REFRESH_TTL_SECONDS", default: 30 * 86_400, range: 300...365 * 86_400))
+        config.refreshReuseGrace = .seconds(try integer(reader, "refresh.reuse.grace.seconds", name: "REFRESH_REUSE_GRACE_SECONDS", default: 5, range: 0...60))
+        config.revocationSyncInterval = .milliseconds(try integer(reader, "revocation.sync.ms", name: "REVOCATION_SYNC_MS", default: 1000, range: 100...60_000))
+        config.defaultDailyQuota = Int64(try integer(reader, "default.daily.quota", name: "DEFAULT_DAILY_QUOTA", default: 100, range: 0...1_000_000_000))
+        config.defaultMonthlyQuota = Int64(try integer(reader, "default.monthly.quota", name: "DEFAULT_MONTHLY_QUOTA", default: 3000, range: 0...1_000_000_000))
+        config.jwtIssuer = reader.string(forKey: "jwt.issuer") ?? config.jwtIssuer
+        config.jwtAudience = reader.string(forKey: "jwt.audience") ?? config.jwtAudience
+        return config
+    }
+
+    private static func boolean(_ reader: ConfigReader, _ key: ConfigKey, name: String) throws -> Bool {
+        guard let text = reader.string(forKey: key)?.trimmingCharacters(in: .whitespaces).lowercased(), !text.isEmpty else { return false }
+        switch text {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw ConfigError(reason: "\(name) must be true or false (got '\(text)')")
+        }
     }
 
     /// Why a secret is weak, or nil: shorter than 32 characters, a known default, or too few

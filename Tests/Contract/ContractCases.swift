@@ -2,6 +2,19 @@ import Foundation
 import Generated
 import Handlers
 import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+@testable import Server
+
+/// The request a case sends, after its preparation.
+struct RequestSpec: Sendable {
+    var method: HTTPRequest.Method
+    var path: String
+    var headers: HTTPFields = [:]
+    var body: String?
+}
 
 /// One request against one operation, and the status the spec says it gets.
 struct ContractCase: Sendable, CustomTestStringConvertible {
@@ -14,32 +27,317 @@ struct ContractCase: Sendable, CustomTestStringConvertible {
 
     let operationId: String
     let name: String
-    var setup: Setup = .standard
-    let method: HTTPRequest.Method
-    let path: String
-    var headers: HTTPFields = [:]
-    var body: String?
     let expectedStatus: Int
+    var expectedCode: String?
+    var setup: Setup = .standard
+    var configure: @Sendable (inout AppConfig) -> Void = { _ in }
+    /// Prepares what it needs through the running app, then names the request to check.
+    let prepare: @Sendable (Fixture) async throws -> RequestSpec
 
-    var testDescription: String { "\(operationId) → \(expectedStatus): \(name)" }
+    var testDescription: String { "\(operationId) → \(expectedStatus)\(expectedCode.map { " \($0)" } ?? ""): \(name)" }
 }
 
-import Testing
+/// Set-up helpers that go through the API itself, as a client would.
+struct Fixture: Sendable {
+    let client: any TestClientProtocol
+    static let admin: HTTPFields = [.adminKey: Harness.adminKeyCanary]
+
+    func send(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], json: String? = nil) async throws -> TestResponse {
+        var headers = headers
+        if json != nil { headers[.contentType] = "application/json" }
+        return try await client.execute(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
+        try APICoding.decoder.decode(T.self, from: Data(response.body.readableBytesView))
+    }
+
+    @discardableResult
+    func createApp(_ appId: String = "com.example.app") async throws -> AppCredentials {
+        let response = try await send(.post, "/admin/apps", headers: Self.admin, json: #"{"name":"Example","appId":"\#(appId)"}"#)
+        guard response.status == .created else { throw FixtureError("createApp: \(response.status)") }
+        return try decode(AppCredentials.self, response)
+    }
+
+    func signIn(_ userId: String = "user-1", appId: String = "com.example.app") async throws -> TokenResponse {
+        let app = try await createApp(appId)
+        return try await token(userId, app: app)
+    }
+
+    func token(_ userId: String, app: AppCredentials) async throws -> TokenResponse {
+        let response = try await send(.post, "/auth/token", json: #"{"userId":"\#(userId)","appId":"\#(app.app.appId)","appSecret":"\#(app.appSecret)"}"#)
+        guard response.status == .ok else { throw FixtureError("token: \(response.status) \(String(buffer: response.body))") }
+        return try decode(TokenResponse.self, response)
+    }
+
+    func deactivate(_ userId: String) async throws {
+        let response = try await send(.patch, "/admin/users/\(userId)", headers: Self.admin, json: #"{"active":false}"#)
+        guard response.status == .ok else { throw FixtureError("deactivate: \(response.status)") }
+    }
+
+    static func bearer(_ token: TokenResponse) -> HTTPFields { [.authorization: "Bearer \(token.token)"] }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
 
 /// Every operation's success and error statuses. `ContractTests.everyOperationAndStatusHasACase`
 /// fails when the spec gains an operation or a status that has no case here.
 enum ContractCases {
-    static let all: [ContractCase] = [
-        ContractCase(operationId: "getServiceInfo", name: "service info", method: .get, path: "/", expectedStatus: 200),
-        ContractCase(operationId: "getHealth", name: "liveness", method: .get, path: "/health", expectedStatus: 200),
-        ContractCase(
-            operationId: "getHealth", name: "unknown query parameters are ignored", method: .get, path: "/health?verbose=1",
-            expectedStatus: 200
-        ),
-        ContractCase(operationId: "getReadiness", name: "database reachable", method: .get, path: "/ready", expectedStatus: 200),
-        ContractCase(
-            operationId: "getReadiness", name: "database unreachable", setup: .unreachableDatabase, method: .get, path: "/ready",
-            expectedStatus: 503
-        ),
+    static var all: [ContractCase] { system + auth + admin + securedByAdminKey + securedByBearer }
+
+    static func request(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], json: String? = nil) -> RequestSpec {
+        var headers = headers
+        if json != nil { headers[.contentType] = "application/json" }
+        return RequestSpec(method: method, path: path, headers: headers, body: json)
+    }
+
+    static let system: [ContractCase] = [
+        ContractCase(operationId: "getServiceInfo", name: "service info", expectedStatus: 200) { _ in request(.get, "/") },
+        ContractCase(operationId: "getHealth", name: "liveness", expectedStatus: 200) { _ in request(.get, "/health") },
+        ContractCase(operationId: "getHealth", name: "unknown query parameters are ignored", expectedStatus: 200) { _ in request(.get, "/health?verbose=1") },
+        ContractCase(operationId: "getReadiness", name: "database reachable", expectedStatus: 200) { _ in request(.get, "/ready") },
+        ContractCase(operationId: "getReadiness", name: "database unreachable", expectedStatus: 503, setup: .unreachableDatabase) { _ in request(.get, "/ready") },
     ]
+
+    static let auth: [ContractCase] = [
+        ContractCase(operationId: "issueToken", name: "app secret buys a token", expectedStatus: 200) { fixture in
+            let app = try await fixture.createApp()
+            return request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"\#(app.app.appId)","appSecret":"\#(app.appSecret)"}"#)
+        },
+        ContractCase(operationId: "issueToken", name: "malformed userId", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            request(.post, "/auth/token", json: #"{"userId":"a b","appId":"com.example.app","appSecret":"x"}"#)
+        },
+        ContractCase(operationId: "issueToken", name: "missing body", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            request(.post, "/auth/token")
+        },
+        ContractCase(operationId: "issueToken", name: "wrong secret", expectedStatus: 401, expectedCode: "invalid_app_credentials") { fixture in
+            try await fixture.createApp()
+            return request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.app","appSecret":"sab_app_wrong"}"#)
+        },
+        ContractCase(operationId: "issueToken", name: "no secret while anonymous tokens are off", expectedStatus: 401, expectedCode: "invalid_app_credentials") { fixture in
+            try await fixture.createApp()
+            return request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.app"}"#)
+        },
+        ContractCase(operationId: "issueToken", name: "unknown app", expectedStatus: 401, expectedCode: "invalid_app_credentials") { _ in
+            request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"no.such.app","appSecret":"sab_app_x"}"#)
+        },
+        ContractCase(
+            operationId: "issueToken", name: "anonymous tokens when allowed (development)", expectedStatus: 200,
+            configure: { $0.allowAnonymousTokens = true }
+        ) { _ in
+            request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"legacy.app"}"#)
+        },
+        ContractCase(operationId: "issueToken", name: "deactivated user", expectedStatus: 403, expectedCode: "user_inactive") { fixture in
+            let app = try await fixture.createApp()
+            _ = try await fixture.token("user-1", app: app)
+            try await fixture.deactivate("user-1")
+            return request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"\#(app.app.appId)","appSecret":"\#(app.appSecret)"}"#)
+        },
+        ContractCase(operationId: "issueToken", name: "userId of another app", expectedStatus: 409, expectedCode: "user_app_conflict") { fixture in
+            _ = try await fixture.signIn("user-1", appId: "com.example.one")
+            let other = try await fixture.createApp("com.example.two")
+            return request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.two","appSecret":"\#(other.appSecret)"}"#)
+        },
+        ContractCase(operationId: "refreshToken", name: "rotation", expectedStatus: 200) { fixture in
+            let pair = try await fixture.signIn()
+            return request(.post, "/auth/refresh", json: #"{"refreshToken":"\#(pair.refreshToken)"}"#)
+        },
+        ContractCase(operationId: "refreshToken", name: "missing field", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            request(.post, "/auth/refresh", json: "{}")
+        },
+        ContractCase(operationId: "refreshToken", name: "unknown token", expectedStatus: 401, expectedCode: "invalid_refresh_token") { _ in
+            request(.post, "/auth/refresh", json: #"{"refreshToken":"sab_rt_unknown"}"#)
+        },
+        ContractCase(operationId: "refreshToken", name: "used token again within the grace", expectedStatus: 401, expectedCode: "refresh_token_already_used") { fixture in
+            let pair = try await fixture.signIn()
+            _ = try await fixture.send(.post, "/auth/refresh", json: #"{"refreshToken":"\#(pair.refreshToken)"}"#)
+            return request(.post, "/auth/refresh", json: #"{"refreshToken":"\#(pair.refreshToken)"}"#)
+        },
+        ContractCase(operationId: "refreshToken", name: "deactivated user", expectedStatus: 403, expectedCode: "user_inactive") { fixture in
+            let pair = try await fixture.signIn()
+            try await fixture.deactivate("user-1")
+            return request(.post, "/auth/refresh", json: #"{"refreshToken":"\#(pair.refreshToken)"}"#)
+        },
+        ContractCase(operationId: "verifyToken", name: "valid token", expectedStatus: 200) { fixture in
+            request(.get, "/auth/verify", headers: Fixture.bearer(try await fixture.signIn()))
+        },
+        ContractCase(operationId: "getTokenInfo", name: "valid token", expectedStatus: 200) { fixture in
+            request(.get, "/auth/token-info", headers: Fixture.bearer(try await fixture.signIn()))
+        },
+        ContractCase(operationId: "logout", name: "this token", expectedStatus: 200) { fixture in
+            request(.post, "/auth/logout", headers: Fixture.bearer(try await fixture.signIn()))
+        },
+        ContractCase(operationId: "logout", name: "every token", expectedStatus: 200) { fixture in
+            request(.post, "/auth/logout", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"all":true}"#)
+        },
+        ContractCase(operationId: "logout", name: "null for a non-nullable field", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            request(.post, "/auth/logout", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"all":null}"#)
+        },
+        ContractCase(operationId: "logout", name: "malformed body", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            request(.post, "/auth/logout", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"all":"yes"}"#)
+        },
+    ]
+
+    static let admin: [ContractCase] = [
+        ContractCase(operationId: "listApps", name: "list", expectedStatus: 200) { fixture in
+            try await fixture.createApp()
+            return request(.get, "/admin/apps", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "createApp", name: "with a chosen id", expectedStatus: 201) { _ in
+            request(.post, "/admin/apps", headers: Fixture.admin, json: #"{"name":"iOS","appId":"com.example.ios"}"#)
+        },
+        ContractCase(operationId: "createApp", name: "with a random id", expectedStatus: 201) { _ in
+            request(.post, "/admin/apps", headers: Fixture.admin, json: #"{"name":"Web","description":"the web client"}"#)
+        },
+        ContractCase(operationId: "createApp", name: "empty name", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            request(.post, "/admin/apps", headers: Fixture.admin, json: #"{"name":""}"#)
+        },
+        ContractCase(operationId: "createApp", name: "taken id", expectedStatus: 409, expectedCode: "app_exists") { fixture in
+            try await fixture.createApp()
+            return request(.post, "/admin/apps", headers: Fixture.admin, json: #"{"name":"Again","appId":"com.example.app"}"#)
+        },
+        ContractCase(operationId: "getApp", name: "found", expectedStatus: 200) { fixture in
+            try await fixture.createApp()
+            return request(.get, "/admin/apps/com.example.app", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "getApp", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            request(.get, "/admin/apps/a%20b", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "getApp", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
+            request(.get, "/admin/apps/no.such.app", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "updateApp", name: "deactivate", expectedStatus: 200) { fixture in
+            try await fixture.createApp()
+            return request(.patch, "/admin/apps/com.example.app", headers: Fixture.admin, json: #"{"active":false,"name":"Renamed"}"#)
+        },
+        ContractCase(operationId: "updateApp", name: "name too long", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            try await fixture.createApp()
+            return request(.patch, "/admin/apps/com.example.app", headers: Fixture.admin, json: #"{"name":"\#(String(repeating: "n", count: 201))"}"#)
+        },
+        ContractCase(operationId: "updateApp", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
+            request(.patch, "/admin/apps/no.such.app", headers: Fixture.admin, json: #"{"active":false}"#)
+        },
+        ContractCase(operationId: "deleteApp", name: "without users", expectedStatus: 204) { fixture in
+            try await fixture.createApp()
+            return request(.delete, "/admin/apps/com.example.app", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "deleteApp", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            request(.delete, "/admin/apps/x", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "deleteApp", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
+            request(.delete, "/admin/apps/no.such.app", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "deleteApp", name: "with users", expectedStatus: 409, expectedCode: "app_has_users") { fixture in
+            _ = try await fixture.signIn()
+            return request(.delete, "/admin/apps/com.example.app", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "rotateAppSecret", name: "rotate", expectedStatus: 200) { fixture in
+            try await fixture.createApp()
+            return request(.post, "/admin/apps/com.example.app/rotate-secret", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "rotateAppSecret", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            request(.post, "/admin/apps/%2F%2F/rotate-secret", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "rotateAppSecret", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
+            request(.post, "/admin/apps/no.such.app/rotate-secret", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "listUsers", name: "filtered page", expectedStatus: 200) { fixture in
+            _ = try await fixture.signIn()
+            return request(.get, "/admin/users?appId=com.example.app&limit=10&offset=0", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "listUsers", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            request(.get, "/admin/users?limit=0", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "listUsers", name: "limit not a number", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            request(.get, "/admin/users?limit=ten", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "getUser", name: "found", expectedStatus: 200) { fixture in
+            _ = try await fixture.signIn()
+            return request(.get, "/admin/users/user-1", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "getUser", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            request(.get, "/admin/users/u", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "getUser", name: "percent-encoded id", expectedStatus: 200) { fixture in
+            _ = try await fixture.token("me@example.com", app: try await fixture.createApp())
+            return request(.get, "/admin/users/me%40example.com", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "getUser", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
+            request(.get, "/admin/users/nobody", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "updateUser", name: "quotas", expectedStatus: 200) { fixture in
+            _ = try await fixture.signIn()
+            return request(.patch, "/admin/users/user-1", headers: Fixture.admin, json: #"{"dailyQuota":500,"monthlyQuota":10000}"#)
+        },
+        ContractCase(operationId: "updateUser", name: "negative quota", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            _ = try await fixture.signIn()
+            return request(.patch, "/admin/users/user-1", headers: Fixture.admin, json: #"{"dailyQuota":-1}"#)
+        },
+        ContractCase(operationId: "updateUser", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
+            request(.patch, "/admin/users/nobody", headers: Fixture.admin, json: #"{"active":false}"#)
+        },
+        ContractCase(operationId: "deleteUser", name: "delete", expectedStatus: 204) { fixture in
+            _ = try await fixture.signIn()
+            return request(.delete, "/admin/users/user-1", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "deleteUser", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            request(.delete, "/admin/users/no", headers: Fixture.admin)
+        },
+        ContractCase(operationId: "deleteUser", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
+            request(.delete, "/admin/users/nobody", headers: Fixture.admin)
+        },
+    ]
+
+    /// A concrete path for a route template.
+    static func concrete(_ path: String) -> String {
+        path.replacingOccurrences(of: "{appId}", with: "com.example.app").replacingOccurrences(of: "{userId}", with: "user-1")
+    }
+
+    /// Every admin-key route: no key, a wrong key, a locked-out address, admin disabled.
+    static var securedByAdminKey: [ContractCase] {
+        RouteTable.all.filter { $0.security.contains("adminKey") }.flatMap { route -> [ContractCase] in
+            let path = concrete(route.path)
+            return [
+                ContractCase(operationId: route.operationId, name: "no admin key", expectedStatus: 401, expectedCode: "admin_key_required") { _ in
+                    request(route.method, path)
+                },
+                ContractCase(operationId: route.operationId, name: "wrong admin key", expectedStatus: 401, expectedCode: "invalid_admin_key") { _ in
+                    request(route.method, path, headers: [.adminKey: "not-the-key"])
+                },
+                ContractCase(operationId: route.operationId, name: "locked out after five failures", expectedStatus: 429, expectedCode: "admin_locked_out") { fixture in
+                    for _ in 0..<5 { _ = try await fixture.send(.get, "/admin/apps", headers: [.adminKey: "guess"]) }
+                    return request(route.method, path, headers: Fixture.admin)
+                },
+                ContractCase(
+                    operationId: route.operationId, name: "ADMIN_API_KEY unset", expectedStatus: 503, expectedCode: "admin_disabled",
+                    configure: { $0.adminAPIKey = nil }
+                ) { _ in
+                    request(route.method, path, headers: Fixture.admin)
+                },
+            ]
+        }
+    }
+
+    /// Every bearer route: no token, a malformed one, a deactivated user's.
+    static var securedByBearer: [ContractCase] {
+        RouteTable.all.filter { $0.security.contains("bearerAuth") }.flatMap { route -> [ContractCase] in
+            let path = concrete(route.path)
+            return [
+                ContractCase(operationId: route.operationId, name: "no token", expectedStatus: 401, expectedCode: "token_missing") { _ in
+                    request(route.method, path)
+                },
+                ContractCase(operationId: route.operationId, name: "not a JWT", expectedStatus: 401, expectedCode: "token_malformed") { _ in
+                    request(route.method, path, headers: [.authorization: "Bearer not.a.jwt"])
+                },
+                ContractCase(operationId: route.operationId, name: "deactivated user", expectedStatus: 403, expectedCode: "user_inactive") { fixture in
+                    let pair = try await fixture.signIn()
+                    try await fixture.deactivate("user-1")
+                    return request(route.method, path, headers: Fixture.bearer(pair))
+                },
+            ]
+        }
+    }
 }

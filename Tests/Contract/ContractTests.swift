@@ -8,6 +8,7 @@ import NIOCore
 @testable import Server
 import Testing
 import Yams
+import HTTPTypes
 
 @Suite("Contract: every route behaves as openapi.yaml says")
 struct ContractTests {
@@ -23,14 +24,23 @@ struct ContractTests {
     func operationAnswersAsDocumented(run: Run) async throws {
         let contractCase = run.contractCase
         let route = try #require(RouteTable.all.first { $0.operationId == contractCase.operationId }, "no such operation")
-        #expect(route.method == contractCase.method)
-        #expect(route.matches(path: contractCase.path.split(separator: "?", maxSplits: 1)[0]), "\(contractCase.path) is not \(route.path)")
         let sink = MemorySink()
-        let response = try await Self.send(contractCase, kind: run.kind, sink: sink)
-        #expect(response.status.code == contractCase.expectedStatus)
+        let (request, response) = try await Self.send(contractCase, kind: run.kind, sink: sink)
+        #expect(route.method == request.method)
+        #expect(route.matches(path: request.path.split(separator: "?", maxSplits: 1)[0]), "\(request.path) is not \(route.path)")
+        #expect(response.status.code == contractCase.expectedStatus, "\(String(buffer: response.body))")
         try Self.verify(response, against: route)
-        for line in sink.contents {
-            #expect(!line.contains(Harness.jwtSecretCanary), "a log line holds the JWT secret")
+        if let code = contractCase.expectedCode {
+            let body = try? APICoding.decoder.decode(APIError.self, from: Data(response.body.readableBytesView))
+            #expect(body?.error == code)
+            #expect(body?.requestId == response.headers[.requestID])
+        }
+        let body = String(buffer: response.body)
+        for canary in [Harness.jwtSecretCanary, Harness.adminKeyCanary] {
+            #expect(!body.contains(canary), "a response holds a secret")
+            for line in sink.contents {
+                #expect(!line.contains(canary), "a log line holds a secret")
+            }
         }
     }
 
@@ -43,6 +53,9 @@ struct ContractTests {
             return
         }
         #expect(response.headers[.requestID]?.isEmpty == false, "no x-request-id")
+        for name in route.requiredHeaders[Int(response.status.code)] ?? [] {
+            #expect(response.headers[HTTPField.Name(name)!] != nil, "\(route.operationId) \(response.status.code) lacks the \(name) header")
+        }
         if let bodyType {
             #expect(response.headers[.contentType] == "application/json")
             do {
@@ -55,25 +68,38 @@ struct ContractTests {
         }
     }
 
-    static func send(_ contractCase: ContractCase, kind: DatabaseKind, sink: MemorySink) async throws -> TestResponse {
-        let body = contractCase.body.map { ByteBuffer(string: $0) }
+    static func send(_ contractCase: ContractCase, kind: DatabaseKind, sink: MemorySink) async throws -> (RequestSpec, TestResponse) {
         switch contractCase.setup {
         case .standard:
-            return try await Harness.withApp(kind, sink: sink) { client, _ in
-                try await client.execute(uri: contractCase.path, method: contractCase.method, headers: contractCase.headers, body: body)
+            return try await Harness.withApp(kind, sink: sink, configure: contractCase.configure) { client, _ in
+                let request = try await contractCase.prepare(Fixture(client: client))
+                let response = try await client.execute(uri: request.path, method: request.method, headers: request.headers, body: request.body.map { ByteBuffer(string: $0) })
+                return (request, response)
             }
         case .unreachableDatabase:
             // Nothing listens on port 1: every connection attempt is refused.
             let location = try DatabaseLocation.parse("postgres://nobody@127.0.0.1:1/none?sslmode=disable", dataDirectory: "")
             let database = try await DatabaseFactory.open(location, logger: Harness.logger(sink))
-            let router = buildRouter(api: BridgeAPI(database: database, readinessTimeout: .milliseconds(300)))
+            var config = Harness.config(database: location, dataDirectory: "")
+            config.readinessTimeout = .milliseconds(300)
+            let parts = try await AppParts(config: config, database: database, logger: Harness.logger(sink))
+            let router = buildRouter(api: parts.api, security: parts.authenticator)
             let app = Application(router: router, services: [DatabaseService(database: database)], logger: Harness.logger(sink))
             let box = Box<TestResponse>()
+            let request = try await contractCase.prepare(Fixture(client: NoClient()))
             try await app.test(.router) { client in
-                await box.set(try await client.execute(uri: contractCase.path, method: contractCase.method, headers: contractCase.headers, body: body))
+                await box.set(try await client.execute(uri: request.path, method: request.method, headers: request.headers, body: request.body.map { ByteBuffer(string: $0) }))
             }
-            return try await box.get()
+            return (request, try await box.get())
         }
+    }
+
+    /// Cases over an unreachable database prepare nothing through the app.
+    struct NoClient: TestClientProtocol {
+        func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse {
+            throw FixtureError("this case cannot prepare requests")
+        }
+        var port: Int? { nil }
     }
 
     /// A test fails when the spec has an operation, or a documented status, with no case.

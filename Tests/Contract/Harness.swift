@@ -17,9 +17,10 @@ enum Harness {
 
     /// A canary: if this string shows up in a log line or a response, a secret leaked.
     static let jwtSecretCanary = "canary-jwt-secret-7f3a9c2e5b1d4f6a8c0e2b4d6f8a0c2e"
+    static let adminKeyCanary = "canary-admin-key-4e6a8c0e2b4d6f8a0c2e7f3a9c2e5b1d"
 
     static func config(database: DatabaseLocation, dataDirectory: String) -> AppConfig {
-        AppConfig(
+        var config = AppConfig(
             environment: .test,
             host: "127.0.0.1",
             port: 0,
@@ -30,6 +31,8 @@ enum Harness {
             requestTimeout: .seconds(30),
             shutdownTimeout: .seconds(5)
         )
+        config.adminAPIKey = Secret(adminKeyCanary)
+        return config
     }
 
     static func logger(_ sink: MemorySink) -> Logger {
@@ -48,19 +51,24 @@ enum Harness {
             guard case .postgres(var settings) = try DatabaseLocation.parse(postgresURL, dataDirectory: folder) else {
                 fatalError("TEST_DATABASE_URL is not a postgres:// URL")
             }
-            let schema = "contract_" + Hex.encode(RandomBytes.make(count: 6))
-            let admin = PostgresBackend(configuration: settings.clientConfiguration, logger: Logger(label: "test-admin"))
-            let run = Task { await admin.client.run() }
-            defer { run.cancel() }
-            try await admin.withSQL { try await $0.raw(SQLQueryString("CREATE SCHEMA " + schema)).run() }
-            settings.searchPath = schema
-            do {
-                let result = try await body(config(database: .postgres(settings), dataDirectory: folder))
-                try await admin.withSQL { try await $0.raw(SQLQueryString("DROP SCHEMA " + schema + " CASCADE")).run() }
-                return result
-            } catch {
-                try? await admin.withSQL { try await $0.raw(SQLQueryString("DROP SCHEMA " + schema + " CASCADE")).run() }
-                throw error
+            // PostgreSQL allows 100 connections: a few cases at a time, with small pools.
+            return try await PostgresGate.shared.withPermit {
+                let schema = "contract_" + Hex.encode(RandomBytes.make(count: 6))
+                settings.maximumConnections = 1
+                let admin = PostgresBackend(configuration: settings.clientConfiguration, logger: Logger(label: "test-admin"))
+                let run = Task { await admin.client.run() }
+                defer { run.cancel() }
+                try await admin.withSQL { try await $0.raw(SQLQueryString("CREATE SCHEMA " + schema)).run() }
+                settings.searchPath = schema
+                settings.maximumConnections = 4
+                do {
+                    let result = try await body(config(database: .postgres(settings), dataDirectory: folder))
+                    try await admin.withSQL { try await $0.raw(SQLQueryString("DROP SCHEMA " + schema + " CASCADE")).run() }
+                    return result
+                } catch {
+                    try? await admin.withSQL { try await $0.raw(SQLQueryString("DROP SCHEMA " + schema + " CASCADE")).run() }
+                    throw error
+                }
             }
         }
     }
@@ -69,16 +77,77 @@ enum Harness {
     static func withApp<Result: Sendable>(
         _ kind: DatabaseKind,
         sink: MemorySink = MemorySink(),
+        configure: (inout AppConfig) -> Void = { _ in },
         _ body: @escaping @Sendable (any TestClientProtocol, AppConfig) async throws -> Result
     ) async throws -> Result {
         try await withFreshConfig(kind) { config in
-            let app = try await buildApplication(config: config, logger: logger(sink))
+            var configured = config
+            configure(&configured)
+            let final = configured
+            let app = try await buildApplication(config: final, logger: logger(sink))
             let box = Box<Result>()
             try await app.test(.router) { client in
-                await box.set(try await body(client, config))
+                await box.set(try await body(client, final))
             }
             return try await box.get()
         }
+    }
+}
+
+extension Harness {
+    /// Two instances of the application over one database, as two servers behind a load balancer.
+    static func withTwoInstances<Result: Sendable>(
+        _ kind: DatabaseKind,
+        sink: MemorySink = MemorySink(),
+        configure: (inout AppConfig) -> Void = { _ in },
+        _ body: @escaping @Sendable (Fixture, Fixture) async throws -> Result
+    ) async throws -> Result {
+        try await withFreshConfig(kind) { config in
+            var configured = config
+            configure(&configured)
+            let first = try await buildApplication(config: configured, logger: logger(sink))
+            let second = try await buildApplication(config: configured, logger: logger(sink))
+            let box = Box<Result>()
+            try await first.test(.router) { one in
+                try await second.test(.router) { two in
+                    await box.set(try await body(Fixture(client: one), Fixture(client: two)))
+                }
+            }
+            return try await box.get()
+        }
+    }
+}
+
+/// Lets a few PostgreSQL test cases run at once, so their pools fit in the server's connections.
+actor PostgresGate {
+    static let shared = PostgresGate(permits: 6)
+    private var available: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(permits: Int) { available = permits }
+
+    nonisolated func withPermit<Result>(_ body: () async throws -> Result) async throws -> Result {
+        await acquire()
+        do {
+            let result = try await body()
+            await release()
+            return result
+        } catch {
+            await release()
+            throw error
+        }
+    }
+
+    private func acquire() async {
+        if available > 0 {
+            available -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func release() {
+        if waiting.isEmpty { available += 1 } else { waiting.removeFirst().resume() }
     }
 }
 

@@ -180,7 +180,8 @@ struct GracefulShutdownTests {
         let sink = MemorySink()
         let logger = Harness.logger(sink)
         let database = try await SQLiteBackend.open(path: ":memory:", logger: logger)
-        let router = buildRouter(api: BridgeAPI(database: database))
+        let parts = try await AppParts(config: Harness.config(database: .sqlite(path: ":memory:"), dataDirectory: ""), database: database, logger: logger)
+        let router = buildRouter(api: parts.api, security: parts.authenticator)
         router.get("/test/slow") { _, _ in
             try await Task.sleep(for: .milliseconds(600))
             return "done"

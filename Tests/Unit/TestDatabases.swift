@@ -46,6 +46,7 @@ enum TestDatabases {
                 fatalError("TEST_DATABASE_URL is not a postgres:// URL")
             }
             let schema = "test_" + Hex.encode(RandomBytes.make(count: 6))
+            settings.maximumConnections = 2
             return try await withRunning(PostgresBackend(configuration: settings.clientConfiguration, logger: logger)) { admin in
                 try await admin.withSQL { try await $0.raw(SQLQueryString("CREATE SCHEMA " + schema)).run() }
                 settings.searchPath = schema
@@ -66,8 +67,14 @@ enum TestDatabases {
     /// Runs the pools' `run()` around `body`, as `DatabaseService` does in the server.
     private static func withRunning<Result>(_ databases: [PostgresBackend], _ body: ([any Database]) async throws -> Result) async throws -> Result {
         let tasks = databases.map { database in Task { await database.client.run() } }
-        defer { tasks.forEach { $0.cancel() } }
-        return try await body(databases)
+        do {
+            let result = try await body(databases)
+            for task in tasks { task.cancel(); await task.value }
+            return result
+        } catch {
+            for task in tasks { task.cancel(); await task.value }
+            throw error
+        }
     }
 
     private static func withRunning<Result>(_ database: PostgresBackend, _ body: (PostgresBackend) async throws -> Result) async throws -> Result {

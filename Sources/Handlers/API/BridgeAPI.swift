@@ -1,5 +1,6 @@
 import Foundation
 public import Generated
+public import Logging
 
 /// The `APIProtocol` conformance: thin, one file per tag (`BridgeAPI+System.swift`, …). Each
 /// operation maps its `Input` to a service call and the result to an `Output`.
@@ -10,12 +11,24 @@ public struct BridgeAPI: APIProtocol {
     public static let version = "2.0.0"
 
     let database: any Database
+    let auth: AuthService
+    let apps: AppStore
+    let users: UserStore
+    let tokens: TokenStore
+    let revocations: RevocationList
     let startedAt: ContinuousClock.Instant
     let readinessTimeout: Duration
+    let logger: Logger
 
-    public init(database: any Database, readinessTimeout: Duration = .seconds(2)) {
+    public init(database: any Database, auth: AuthService, revocations: RevocationList, logger: Logger, readinessTimeout: Duration = .seconds(2)) {
         self.database = database
+        self.auth = auth
+        self.apps = AppStore(database: database)
+        self.users = UserStore(database: database)
+        self.tokens = TokenStore(database: database)
+        self.revocations = revocations
         self.startedAt = .now
         self.readinessTimeout = readinessTimeout
+        self.logger = logger
     }
 }

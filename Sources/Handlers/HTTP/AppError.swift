@@ -3,6 +3,7 @@ public import Hummingbird
 
 /// Every error the bridge itself answers with, mapped to its status and stable code in one place.
 public enum AppError: Error, Sendable, Equatable {
+    // Input and routing
     /// A path, query, header or body value that does not match the spec.
     case invalidInput(InputError)
     /// No route has this path.
@@ -13,15 +14,55 @@ public enum AppError: Error, Sendable, Equatable {
     case payloadTooLarge
     /// A request the HTTP layer refused before it reached a route.
     case malformedRequest
+    /// No such resource (or not the caller's): `what` names it for the message.
+    case notFound(what: String)
+
+    // Access tokens (401 "who are you?", 403 "not allowed")
+    case tokenMissing
+    case tokenMalformed
+    case tokenInvalidSignature
+    case tokenExpired
+    case tokenNotYetValid
+    case tokenInvalidIssuer
+    case tokenInvalidAudience
+    case tokenRevoked
+    case userInactive
+
+    // Token issuing and refresh
+    case invalidAppCredentials
+    case userAppConflict
+    case invalidRefreshToken
+    case refreshTokenExpired
+    case refreshTokenRevoked
+    case refreshTokenAlreadyUsed
+    case refreshTokenReused
+
+    // Admin
+    case adminKeyRequired
+    case invalidAdminKey
+    case adminLockedOut(retryAfter: Int64)
+    case adminDisabled
+    case appExists
+    case appHasUsers
+
     /// Something failed that the client cannot fix. The cause is logged, never sent.
     case internalError
 
     public var status: HTTPResponse.Status {
         switch self {
         case .invalidInput, .malformedRequest: .badRequest
-        case .routeNotFound: .notFound
+        case .routeNotFound, .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .payloadTooLarge: .contentTooLarge
+        case .tokenMissing, .tokenMalformed, .tokenInvalidSignature, .tokenExpired, .tokenNotYetValid,
+            .tokenInvalidIssuer, .tokenInvalidAudience, .tokenRevoked, .invalidAppCredentials,
+            .invalidRefreshToken, .refreshTokenExpired, .refreshTokenRevoked, .refreshTokenAlreadyUsed,
+            .refreshTokenReused, .adminKeyRequired, .invalidAdminKey:
+            .unauthorized
+        case .userInactive: .forbidden
+        case .userAppConflict, .appExists, .appHasUsers: .conflict
+        case .adminLockedOut: .tooManyRequests
+        case .adminDisabled: .serviceUnavailable
         case .internalError: .internalServerError
         }
     }
@@ -30,9 +71,31 @@ public enum AppError: Error, Sendable, Equatable {
         switch self {
         case .invalidInput: "invalid_request"
         case .malformedRequest: "malformed_request"
-        case .routeNotFound: "not_found"
+        case .routeNotFound, .notFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
         case .payloadTooLarge: "payload_too_large"
+        case .tokenMissing: "token_missing"
+        case .tokenMalformed: "token_malformed"
+        case .tokenInvalidSignature: "token_invalid_signature"
+        case .tokenExpired: "token_expired"
+        case .tokenNotYetValid: "token_not_yet_valid"
+        case .tokenInvalidIssuer: "token_invalid_issuer"
+        case .tokenInvalidAudience: "token_invalid_audience"
+        case .tokenRevoked: "token_revoked"
+        case .userInactive: "user_inactive"
+        case .invalidAppCredentials: "invalid_app_credentials"
+        case .userAppConflict: "user_app_conflict"
+        case .invalidRefreshToken: "invalid_refresh_token"
+        case .refreshTokenExpired: "refresh_token_expired"
+        case .refreshTokenRevoked: "refresh_token_revoked"
+        case .refreshTokenAlreadyUsed: "refresh_token_already_used"
+        case .refreshTokenReused: "refresh_token_reused"
+        case .adminKeyRequired: "admin_key_required"
+        case .invalidAdminKey: "invalid_admin_key"
+        case .adminLockedOut: "admin_locked_out"
+        case .adminDisabled: "admin_disabled"
+        case .appExists: "app_exists"
+        case .appHasUsers: "app_has_users"
         case .internalError: "internal_error"
         }
     }
@@ -42,16 +105,45 @@ public enum AppError: Error, Sendable, Equatable {
         case .invalidInput(let input): input.description
         case .malformedRequest: "The request could not be read."
         case .routeNotFound: "No route matches this path."
+        case .notFound(let what): "No such \(what)."
         case .methodNotAllowed(let allowed):
             "This path does not accept this method. Allowed: \(allowed.map(\.rawValue).joined(separator: ", "))."
         case .payloadTooLarge: "The request body is larger than the server accepts."
+        case .tokenMissing: "An access token is required: send 'Authorization: Bearer <token>'."
+        case .tokenMalformed: "The access token is not a well-formed JWT."
+        case .tokenInvalidSignature: "The access token's signature or algorithm is not valid."
+        case .tokenExpired: "The access token has expired; refresh it."
+        case .tokenNotYetValid: "The access token is not valid yet."
+        case .tokenInvalidIssuer: "The access token was issued by someone else."
+        case .tokenInvalidAudience: "The access token is meant for another audience."
+        case .tokenRevoked: "The access token has been revoked; sign in again."
+        case .userInactive: "This user has been deactivated."
+        case .invalidAppCredentials: "The app id or app secret is not valid."
+        case .userAppConflict: "This userId belongs to another app."
+        case .invalidRefreshToken: "The refresh token is not valid."
+        case .refreshTokenExpired: "The refresh token has expired; sign in again."
+        case .refreshTokenRevoked: "The refresh token has been revoked; sign in again."
+        case .refreshTokenAlreadyUsed: "The refresh token was just used; use the new one it returned."
+        case .refreshTokenReused: "The refresh token was used before; every token of this sign-in is now revoked."
+        case .adminKeyRequired: "This route needs the X-Admin-Key header."
+        case .invalidAdminKey: "The admin key is not valid."
+        case .adminLockedOut: "Too many failed admin keys from this address; try again later."
+        case .adminDisabled: "Admin routes are disabled: the server has no ADMIN_API_KEY."
+        case .appExists: "An app with this appId exists already."
+        case .appHasUsers: "The app still has users: deactivate it, or delete its users first."
         case .internalError: "The server failed to handle the request. Quote the request id when you report it."
         }
     }
 
+    /// Seconds after which the same request may succeed, for limits and lockouts.
+    public var retryAfter: Int64? {
+        if case .adminLockedOut(let seconds) = self { return seconds }
+        return nil
+    }
+
     /// The standard error body (`Error` in the spec).
     public func body(requestId: String) -> APIError {
-        APIError(error: code, message: message, requestId: requestId)
+        APIError(error: code, message: message, requestId: requestId, retryAfter: retryAfter)
     }
 
     /// The response: the standard body plus the headers a client needs to act on it.
@@ -59,6 +151,12 @@ public enum AppError: Error, Sendable, Equatable {
         var response = (try? APIResponse.json(body(requestId: requestId), status: status)) ?? Response(status: status)
         if case .methodNotAllowed(let allowed) = self {
             response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+        }
+        if let retryAfter {
+            response.headers[.retryAfter] = String(retryAfter)
+        }
+        if status == .unauthorized, code.hasPrefix("token_") {
+            response.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
         }
         return response
     }

@@ -136,9 +136,3 @@ public struct MigrationError: Error, CustomStringConvertible {
     public let underlying: String
     public var description: String { "migration \(version) (\(name)) failed: \(underlying)" }
 }
-
-/// The bridge's schema, in order. Each issue that needs tables appends its migrations here;
-/// a released migration is never edited, only followed by another.
-public enum Migrations {
-    public static let all: [Migration] = []
-}

@@ -1,0 +1,128 @@
+import Foundation
+public import Generated
+import Logging
+import Hummingbird
+
+extension BridgeAPI {
+    // MARK: Apps
+
+    public func listApps(_ input: Operations.ListApps.Input, context: Context) async throws -> Operations.ListApps.Output {
+        .ok(AppList(apps: try await apps.list().map(Self.app)))
+    }
+
+    public func createApp(_ input: Operations.CreateApp.Input, context: Context) async throws -> Operations.CreateApp.Output {
+        let (record, secret) = try await auth.registerApp(name: input.body.name, description: input.body.description, appId: input.body.appId)
+        audit(context, "app.create", target: record.appId)
+        return .created(AppCredentials(app: Self.app(record), appSecret: secret))
+    }
+
+    public func getApp(_ input: Operations.GetApp.Input, context: Context) async throws -> Operations.GetApp.Output {
+        try Validate.identifier(input.appId, field: "appId", location: .path)
+        guard let app = try await apps.get(input.appId) else { throw AppError.notFound(what: "app") }
+        return .ok(Self.app(app))
+    }
+
+    public func updateApp(_ input: Operations.UpdateApp.Input, context: Context) async throws -> Operations.UpdateApp.Output {
+        try Validate.identifier(input.appId, field: "appId", location: .path)
+        try Validate.length(input.body.name, 1...200, field: "name")
+        try Validate.length(input.body.description, 0...1000, field: "description")
+        guard let app = try await apps.update(input.appId, name: input.body.name, description: input.body.description, active: input.body.active, now: Millis.now()) else {
+            throw AppError.notFound(what: "app")
+        }
+        audit(context, "app.update", target: app.appId)
+        return .ok(Self.app(app))
+    }
+
+    public func deleteApp(_ input: Operations.DeleteApp.Input, context: Context) async throws -> Operations.DeleteApp.Output {
+        try Validate.identifier(input.appId, field: "appId", location: .path)
+        switch try await apps.delete(input.appId) {
+        case .deleted:
+            audit(context, "app.delete", target: input.appId)
+            return .noContent
+        case .notFound: throw AppError.notFound(what: "app")
+        case .hasUsers: throw AppError.appHasUsers
+        }
+    }
+
+    public func rotateAppSecret(_ input: Operations.RotateAppSecret.Input, context: Context) async throws -> Operations.RotateAppSecret.Output {
+        try Validate.identifier(input.appId, field: "appId", location: .path)
+        let secret = Credentials.newAppSecret()
+        guard let app = try await apps.replaceSecret(input.appId, secretHash: Credentials.hash(secret), now: Millis.now()) else {
+            throw AppError.notFound(what: "app")
+        }
+        audit(context, "app.rotate_secret", target: app.appId)
+        return .ok(AppCredentials(app: Self.app(app), appSecret: secret))
+    }
+
+    // MARK: Users
+
+    public func listUsers(_ input: Operations.ListUsers.Input, context: Context) async throws -> Operations.ListUsers.Output {
+        if let appId = input.appId { try Validate.identifier(appId, field: "appId", location: .query) }
+        try Validate.range(input.limit, 1...200, field: "limit", location: .query)
+        try Validate.range(input.offset, 0...Int64(Int32.max), field: "offset", location: .query)
+        let limit = input.limit ?? 50
+        let offset = input.offset ?? 0
+        let page = try await users.list(appId: input.appId, limit: limit, offset: offset)
+        return .ok(UserList(users: page.users.map(Self.user), total: page.total, limit: limit, offset: offset))
+    }
+
+    public func getUser(_ input: Operations.GetUser.Input, context: Context) async throws -> Operations.GetUser.Output {
+        try Validate.identifier(input.userId, field: "userId", location: .path)
+        guard let user = try await users.get(input.userId) else { throw AppError.notFound(what: "user") }
+        return .ok(Self.user(user))
+    }
+
+    public func updateUser(_ input: Operations.UpdateUser.Input, context: Context) async throws -> Operations.UpdateUser.Output {
+        try Validate.identifier(input.userId, field: "userId", location: .path)
+        try Validate.range(input.body.dailyQuota, 0...1_000_000_000, field: "dailyQuota")
+        try Validate.range(input.body.monthlyQuota, 0...1_000_000_000, field: "monthlyQuota")
+        let now = Millis.now()
+        guard let user = try await users.update(input.userId, dailyQuota: input.body.dailyQuota, monthlyQuota: input.body.monthlyQuota, active: input.body.active, now: now) else {
+            throw AppError.notFound(what: "user")
+        }
+        if let active = input.body.active {
+            revocations.setInactive(user.userId, !active)
+            if !active {
+                try await auth.recordGenerationRevocation(userId: user.userId, generation: user.tokenGeneration, now: now)
+                try await tokens.revokeRefreshTokens(ofUser: user.userId, now: now)
+            }
+        }
+        audit(context, "user.update", target: user.userId)
+        return .ok(Self.user(user))
+    }
+
+    public func deleteUser(_ input: Operations.DeleteUser.Input, context: Context) async throws -> Operations.DeleteUser.Output {
+        try Validate.identifier(input.userId, field: "userId", location: .path)
+        let now = Millis.now()
+        guard let deleted = try await users.delete(input.userId) else { throw AppError.notFound(what: "user") }
+        try await tokens.deleteRefreshTokens(ofUser: deleted.userId)
+        try await auth.recordGenerationRevocation(userId: deleted.userId, generation: deleted.tokenGeneration + 1, now: now)
+        audit(context, "user.delete", target: deleted.userId)
+        return .noContent
+    }
+
+    // MARK: Mapping
+
+    static func app(_ record: AppRecord) -> App {
+        App(
+            appId: record.appId, name: record.name, description: record.description, active: record.active,
+            createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs),
+            secretRotatedAt: Millis.date(record.secretRotatedAtMs)
+        )
+    }
+
+    static func user(_ record: UserRecord) -> User {
+        User(
+            userId: record.userId, appId: record.appId, active: record.active, dailyQuota: record.dailyQuota,
+            monthlyQuota: record.monthlyQuota, createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
+        )
+    }
+
+    /// Until the audit log (analytics issue), admin mutations are logged with who, what and where.
+    private func audit(_ context: Context, _ action: String, target: String) {
+        context.logger.notice("admin mutation", metadata: [
+            "audit.action": .string(action), "audit.target": .string(target),
+            "admin.key": .string(context.adminKeyId ?? "unknown"), "client.ip": .string(context.clientIP),
+        ])
+    }
+}

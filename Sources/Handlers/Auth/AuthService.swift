@@ -1,0 +1,155 @@
+import Foundation
+public import Generated
+public import Logging
+
+/// Issues, refreshes and revokes tokens. Token checks on the request path happen in memory
+/// (`Authenticator`); these operations are the ones that write.
+public struct AuthService: Sendable {
+    let apps: AppStore
+    let users: UserStore
+    let tokens: TokenStore
+    let tokenService: TokenService
+    let revocations: RevocationList
+    let settings: AuthSettings
+    let logger: Logger
+
+    public init(database: any Database, tokenService: TokenService, revocations: RevocationList, settings: AuthSettings, logger: Logger) {
+        self.apps = AppStore(database: database)
+        self.users = UserStore(database: database)
+        self.tokens = TokenStore(database: database)
+        self.tokenService = tokenService
+        self.revocations = revocations
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// `POST /auth/token`: an app's secret buys a token pair for one of its users.
+    public func issueToken(_ request: TokenRequest, clientIP: String) async throws -> TokenResponse {
+        try Validate.identifier(request.userId, field: "userId")
+        try Validate.identifier(request.appId, field: "appId")
+        let now = Millis.now()
+        var app = try await apps.get(request.appId)
+        if let secret = request.appSecret {
+            guard let found = app, found.active, Credentials.matches(secret, hash: found.secretHash) else {
+                logger.warning("security: token request with bad app credentials", metadata: ["security.event": "invalid_app_credentials", "client.ip": .string(clientIP), "app.id": .string(request.appId)])
+                throw AppError.invalidAppCredentials
+            }
+        } else {
+            guard settings.allowAnonymousTokens else { throw AppError.invalidAppCredentials }
+            if app == nil {
+                // Development only: the old product's open tokens. The app gets a secret nobody sees.
+                let record = AppRecord(appId: request.appId, name: request.appId, description: "created by an anonymous token request", secretHash: Credentials.hash(Credentials.newAppSecret()), active: true, createdAtMs: now, updatedAtMs: now, secretRotatedAtMs: now)
+                _ = try await apps.insert(record)
+                app = try await apps.get(request.appId)
+            }
+            guard app?.active == true else { throw AppError.invalidAppCredentials }
+        }
+        let (user, created) = try await users.findOrCreate(
+            userId: request.userId, appId: request.appId,
+            dailyQuota: settings.defaultDailyQuota, monthlyQuota: settings.defaultMonthlyQuota, now: now
+        )
+        guard user.appId == request.appId else { throw AppError.userAppConflict }
+        guard user.active else { throw AppError.userInactive }
+        if created { logger.info("user created", metadata: ["user.id": .string(user.userId), "app.id": .string(user.appId)]) }
+        return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
+    }
+
+    /// Registers an app and returns it with its secret, which is never stored (only its hash).
+    /// Used by `POST /admin/apps` and `safeapi-bridge create-app`.
+    public func registerApp(name: String, description: String?, appId: String?) async throws -> (app: AppRecord, secret: String) {
+        try Validate.length(name, 1...200, field: "name")
+        try Validate.length(description, 0...1000, field: "description")
+        if let appId { try Validate.identifier(appId, field: "appId") }
+        let secret = Credentials.newAppSecret()
+        let now = Millis.now()
+        let record = AppRecord(
+            appId: appId ?? "app_" + Credentials.newId(), name: name, description: description,
+            secretHash: Credentials.hash(secret), active: true, createdAtMs: now, updatedAtMs: now, secretRotatedAtMs: now
+        )
+        guard try await apps.insert(record) else { throw AppError.appExists }
+        return (record, secret)
+    }
+
+    /// `POST /auth/refresh`: rotates a refresh token. See the spec for reuse and theft.
+    public func refresh(_ presented: String, clientIP: String) async throws -> TokenResponse {
+        let hash = Credentials.hash(presented)
+        let now = Millis.now()
+        if let row = try await tokens.consumeRefreshToken(hash: hash, now: now) {
+            guard let user = try await users.get(row.userId), user.appId == row.appId else { throw AppError.invalidRefreshToken }
+            guard user.active else { throw AppError.userInactive }
+            guard user.tokenGeneration == row.generation else { throw AppError.tokenRevoked }
+            guard let app = try await apps.get(row.appId), app.active else { throw AppError.invalidAppCredentials }
+            return try await issuePair(for: user, familyId: row.familyId, now: now)
+        }
+        guard let row = try await tokens.refreshToken(hash: hash) else { throw AppError.invalidRefreshToken }
+        // Deactivation revokes the user's refresh tokens; say why rather than just "revoked".
+        if let user = try await users.get(row.userId), !user.active { throw AppError.userInactive }
+        if row.revokedAtMs != nil { throw AppError.refreshTokenRevoked }
+        if let usedAt = row.usedAtMs {
+            if now - usedAt <= settings.refreshReuseGrace.milliseconds { throw AppError.refreshTokenAlreadyUsed }
+            try await revokeFamily(row.familyId, userId: row.userId, now: now)
+            logger.warning("security: rotated refresh token reused; family revoked", metadata: ["security.event": "refresh_token_reused", "client.ip": .string(clientIP), "user.id": .string(row.userId)])
+            throw AppError.refreshTokenReused
+        }
+        if row.expiresAtMs <= now { throw AppError.refreshTokenExpired }
+        throw AppError.invalidRefreshToken
+    }
+
+    /// `POST /auth/logout`: this token and its sign-in, or every token of the user.
+    public func logout(_ user: AuthenticatedUser, all: Bool) async throws {
+        let now = Millis.now()
+        if all {
+            try await revokeEverything(of: user.userId, now: now)
+        } else {
+            let revocation = RevocationRecord(kind: .token, value: user.tokenId, userId: user.userId, expiresAtMs: Int64(user.expiresAt.timeIntervalSince1970 * 1000) + 1000, createdAtMs: now)
+            try await tokens.addRevocation(revocation)
+            revocations.apply(revocation)
+            try await revokeFamily(user.familyId, userId: user.userId, now: now)
+        }
+    }
+
+    /// Every token of the user stops: a new generation, and every refresh token revoked.
+    public func revokeEverything(of userId: String, now: Int64) async throws {
+        guard let generation = try await users.bumpGeneration(userId, now: now) else { return }
+        try await recordGenerationRevocation(userId: userId, generation: generation, now: now)
+        try await tokens.revokeRefreshTokens(ofUser: userId, now: now)
+    }
+
+    /// Tokens of `userId` below `generation` are refused from now on, on every instance.
+    func recordGenerationRevocation(userId: String, generation: Int64, now: Int64) async throws {
+        let revocation = RevocationRecord(kind: .user, value: String(generation), userId: userId, expiresAtMs: now + settings.accessTokenTTL.milliseconds + 1000, createdAtMs: now)
+        try await tokens.addRevocation(revocation)
+        revocations.apply(revocation)
+    }
+
+    private func revokeFamily(_ familyId: String, userId: String, now: Int64) async throws {
+        try await tokens.revokeFamily(familyId, now: now)
+        let revocation = RevocationRecord(kind: .family, value: familyId, userId: userId, expiresAtMs: now + settings.accessTokenTTL.milliseconds + 1000, createdAtMs: now)
+        try await tokens.addRevocation(revocation)
+        revocations.apply(revocation)
+    }
+
+    private func issuePair(for user: UserRecord, familyId: String, now: Int64) async throws -> TokenResponse {
+        let refreshToken = Credentials.newRefreshToken()
+        try await tokens.insertRefreshToken(RefreshTokenRecord(
+            tokenHash: Credentials.hash(refreshToken), familyId: familyId, userId: user.userId, appId: user.appId,
+            generation: user.tokenGeneration, expiresAtMs: now + settings.refreshTokenTTL.milliseconds,
+            usedAtMs: nil, revokedAtMs: nil, createdAtMs: now
+        ))
+        let (token, _) = try await tokenService.issue(userId: user.userId, appId: user.appId, generation: user.tokenGeneration, familyId: familyId, now: Millis.date(now))
+        let date = Millis.date(now)
+        let usage = try await tokens.requestCounts(userId: user.userId, day: QuotaPeriod.day(date), month: QuotaPeriod.month(date))
+        return TokenResponse(
+            token: token,
+            tokenType: .bearer,
+            expiresIn: settings.accessTokenTTL.components.seconds,
+            refreshToken: refreshToken,
+            refreshExpiresIn: settings.refreshTokenTTL.components.seconds,
+            user: UserSummary(
+                userId: user.userId, appId: user.appId,
+                quotas: Quotas(daily: user.dailyQuota, monthly: user.monthlyQuota),
+                usage: QuotaUsage(today: usage.today, month: usage.month)
+            )
+        )
+    }
+}

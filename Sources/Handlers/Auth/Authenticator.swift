@@ -1,0 +1,52 @@
+public import Generated
+public import Hummingbird
+import Logging
+import Foundation
+public import HTTPTypes
+
+/// The spec's security schemes: `bearerAuth` (an access token, checked against the revocation
+/// list in memory) and `adminKey` (`X-Admin-Key`, through the admin guard).
+public struct Authenticator: SecurityHandler {
+    public typealias Context = AppRequestContext
+
+    let tokens: TokenService
+    let revocations: RevocationList
+    let adminGuard: AdminGuard
+
+    public init(tokens: TokenService, revocations: RevocationList, adminGuard: AdminGuard) {
+        self.tokens = tokens
+        self.revocations = revocations
+        self.adminGuard = adminGuard
+    }
+
+    public func authenticate(_ request: Request, context: inout Context, schemes: [String], operationId: String) async throws {
+        if schemes.contains("adminKey") {
+            context.adminKeyId = try adminGuard.authorize(presented: request.headers[.adminKey], clientIP: context.clientIP)
+        } else if schemes.contains("bearerAuth") {
+            do {
+                let user = try await tokens.verify(try Self.bearerToken(request))
+                try revocations.check(user)
+                context.user = user
+                context.logger[metadataKey: "user.id"] = .string(user.userId)
+            } catch {
+                context.logger.info("security: access token refused", metadata: ["security.event": .string(error.code), "client.ip": .string(context.clientIP)])
+                throw error
+            }
+        } else {
+            throw AppError.internalError
+        }
+    }
+
+    /// The token of `Authorization: Bearer <token>` (the scheme word in any case).
+    static func bearerToken(_ request: Request) throws(AppError) -> String {
+        guard let header = request.headers[.authorization] else { throw .tokenMissing }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw .tokenMalformed }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+}
+
+extension HTTPField.Name {
+    /// `X-Admin-Key`
+    public static let adminKey = Self("X-Admin-Key")!
+}

@@ -1,0 +1,105 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Revoked tokens, held in memory so that checking one costs no database round trip. The database
+/// is the shared truth (`token_revocations`, inactive users); every instance reloads it whole every
+/// `revocationSyncInterval` (1 s by default), so a revocation made on one instance holds on every
+/// other within that interval, and on the instance that made it at once. The list stays small: an
+/// entry lives only as long as the access tokens it concerns (15 minutes by default).
+public final class RevocationList: Sendable {
+    struct Snapshot: Sendable {
+        var tokens: Set<String> = []
+        var families: Set<String> = []
+        /// Tokens of a user issued under a lower generation are revoked.
+        var minimumGeneration: [String: Int64] = [:]
+        var inactiveUsers: Set<String> = []
+    }
+
+    private let snapshot = Mutex(Snapshot())
+
+    public init() {}
+
+    /// Throws when the user is inactive (403) or the token was revoked (401).
+    public func check(_ user: AuthenticatedUser) throws(AppError) {
+        let verdict: AppError? = snapshot.withLock { current in
+            if current.inactiveUsers.contains(user.userId) { return .userInactive }
+            if current.tokens.contains(user.tokenId) || current.families.contains(user.familyId) { return .tokenRevoked }
+            if let minimum = current.minimumGeneration[user.userId], user.generation < minimum { return .tokenRevoked }
+            return nil
+        }
+        if let verdict { throw verdict }
+    }
+
+    /// Applies a revocation made on this instance at once, before the next reload.
+    public func apply(_ revocation: RevocationRecord) {
+        snapshot.withLock { Self.add(revocation, to: &$0) }
+    }
+
+    public func setInactive(_ userId: String, _ inactive: Bool) {
+        snapshot.withLock { current in
+            if inactive { current.inactiveUsers.insert(userId) } else { current.inactiveUsers.remove(userId) }
+        }
+    }
+
+    /// Replaces the whole list with what the database holds now.
+    public func reload(from tokens: TokenStore, users: UserStore) async throws {
+        let revocations = try await tokens.liveRevocations(now: Millis.now())
+        let inactive = try await users.inactiveUserIds()
+        var fresh = Snapshot()
+        for revocation in revocations { Self.add(revocation, to: &fresh) }
+        fresh.inactiveUsers = Set(inactive)
+        snapshot.withLock { $0 = fresh }
+    }
+
+    private static func add(_ revocation: RevocationRecord, to snapshot: inout Snapshot) {
+        switch revocation.kind {
+        case .token: snapshot.tokens.insert(revocation.value)
+        case .family: snapshot.families.insert(revocation.value)
+        case .user:
+            let generation = Int64(revocation.value) ?? 0
+            snapshot.minimumGeneration[revocation.userId] = max(snapshot.minimumGeneration[revocation.userId] ?? 0, generation)
+        }
+    }
+}
+
+/// Keeps every instance's `RevocationList` in step with the database, and purges entries that no
+/// longer matter once a minute. The first load happens before the server accepts requests
+/// (after the migrations); this service reloads every interval after that.
+public struct RevocationSync: Service {
+    let list: RevocationList
+    let tokens: TokenStore
+    let users: UserStore
+    let interval: Duration
+    let logger: Logger
+
+    public init(list: RevocationList, tokens: TokenStore, users: UserStore, interval: Duration, logger: Logger) {
+        self.list = list
+        self.tokens = tokens
+        self.users = users
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var lastPurge = ContinuousClock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled else { return }
+                do {
+                    try await list.reload(from: tokens, users: users)
+                    if ContinuousClock.now - lastPurge > .seconds(60) {
+                        try await tokens.purgeExpired(now: Millis.now())
+                        lastPurge = .now
+                    }
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("revocation list reload failed; keeping the previous one", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
+                }
+            }
+        }
+    }
+}

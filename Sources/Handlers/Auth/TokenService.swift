@@ -1,0 +1,106 @@
+public import Foundation
+public import JWTKit
+
+/// The claims of an access token. `gen` is the user's token generation when it was issued and
+/// `fam` the refresh-token family it belongs to, so both can be revoked without a list of tokens.
+public struct AccessClaims: JWTPayload, Equatable {
+    public var sub: SubjectClaim
+    public var app: String
+    public var jti: IDClaim
+    public var iat: IssuedAtClaim
+    public var nbf: NotBeforeClaim
+    public var exp: ExpirationClaim
+    public var iss: IssuerClaim
+    public var aud: AudienceClaim
+    public var gen: Int64
+    public var fam: String
+
+    public init(sub: SubjectClaim, app: String, jti: IDClaim, iat: IssuedAtClaim, nbf: NotBeforeClaim, exp: ExpirationClaim, iss: IssuerClaim, aud: AudienceClaim, gen: Int64, fam: String) {
+        self.sub = sub
+        self.app = app
+        self.jti = jti
+        self.iat = iat
+        self.nbf = nbf
+        self.exp = exp
+        self.iss = iss
+        self.aud = aud
+        self.gen = gen
+        self.fam = fam
+    }
+
+    /// jwt-kit calls this after the signature checks out. The time, issuer and audience checks are
+    /// made by `TokenService.verify` right after, so that each failure gets its own error code.
+    public func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// Who an accepted access token speaks for.
+public struct AuthenticatedUser: Sendable, Equatable {
+    public let userId: String
+    public let appId: String
+    public let tokenId: String
+    public let familyId: String
+    public let generation: Int64
+    public let issuedAt: Date
+    public let expiresAt: Date
+}
+
+/// Signs and verifies access tokens: HS256 only, through jwt-kit.
+public struct TokenService: Sendable {
+    private let keys: JWTKeyCollection
+    let settings: AuthSettings
+
+    public init(settings: AuthSettings) async {
+        self.settings = settings
+        self.keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: settings.jwtSecret.value), digestAlgorithm: .sha256)
+    }
+
+    /// A signed access token for the user.
+    public func issue(userId: String, appId: String, generation: Int64, familyId: String, now: Date = Date()) async throws -> (token: String, claims: AccessClaims) {
+        let issuedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        let claims = AccessClaims(
+            sub: .init(value: userId),
+            app: appId,
+            jti: .init(value: Credentials.newId()),
+            iat: .init(value: issuedAt),
+            nbf: .init(value: issuedAt),
+            exp: .init(value: issuedAt.addingTimeInterval(Double(settings.accessTokenTTL.components.seconds))),
+            iss: .init(value: settings.issuer),
+            aud: .init(value: [settings.audience]),
+            gen: generation,
+            fam: familyId
+        )
+        return (try await keys.sign(claims), claims)
+    }
+
+    /// The user a token speaks for, or the reason it is refused (signature, then time, issuer and
+    /// audience). Revocation is the caller's check (`RevocationList`).
+    public func verify(_ token: String, now: Date = Date()) async throws(AppError) -> AuthenticatedUser {
+        let claims: AccessClaims
+        do {
+            claims = try await keys.verify(token, as: AccessClaims.self)
+        } catch let error as JWTError {
+            switch error.errorType {
+            case .signatureVerificationFailed, .signingAlgorithmFailure, .unsupportedAlgorithm, .unknownKID, .missingKIDHeader, .invalidHeaderField:
+                throw .tokenInvalidSignature
+            default:
+                throw .tokenMalformed
+            }
+        } catch {
+            throw .tokenMalformed
+        }
+        if now < claims.nbf.value { throw .tokenNotYetValid }
+        if now >= claims.exp.value { throw .tokenExpired }
+        if claims.iss.value != settings.issuer { throw .tokenInvalidIssuer }
+        if !claims.aud.value.contains(settings.audience) { throw .tokenInvalidAudience }
+        return AuthenticatedUser(
+            userId: claims.sub.value,
+            appId: claims.app,
+            tokenId: claims.jti.value,
+            familyId: claims.fam,
+            generation: claims.gen,
+            issuedAt: claims.iat.value,
+            expiresAt: claims.exp.value
+        )
+    }
+}

@@ -1,0 +1,7 @@
+public import Foundation
+
+/// Wall-clock milliseconds since 1970, the unit of every stored time.
+public enum Millis {
+    public static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+    public static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+}

@@ -1,0 +1,71 @@
+/// The bridge's schema, in order. Each issue that needs tables appends its migrations here;
+/// a released migration is never edited, only followed by another. Times are milliseconds since
+/// 1970 (UTC) in BIGINT columns, so both databases compare them the same way.
+public enum Migrations {
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "apps_users_tokens", both: [
+            """
+            CREATE TABLE apps (
+                app_id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                description TEXT,
+                secret_hash TEXT NOT NULL,
+                active BOOLEAN NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL,
+                secret_rotated_at_ms BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE users (
+                user_id TEXT PRIMARY KEY,
+                app_id TEXT NOT NULL REFERENCES apps (app_id),
+                active BOOLEAN NOT NULL,
+                daily_quota BIGINT NOT NULL,
+                monthly_quota BIGINT NOT NULL,
+                token_generation BIGINT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX users_by_app ON users (app_id, created_at_ms)",
+            "CREATE INDEX users_by_creation ON users (created_at_ms, user_id)",
+            """
+            CREATE TABLE refresh_tokens (
+                token_hash TEXT PRIMARY KEY,
+                family_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                app_id TEXT NOT NULL,
+                generation BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL,
+                used_at_ms BIGINT,
+                revoked_at_ms BIGINT,
+                created_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id)",
+            "CREATE INDEX refresh_tokens_by_user ON refresh_tokens (user_id)",
+            """
+            CREATE TABLE token_revocations (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                value TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                expires_at_ms BIGINT NOT NULL,
+                created_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX token_revocations_by_expiry ON token_revocations (expires_at_ms)",
+            """
+            CREATE TABLE quota_counters (
+                user_id TEXT NOT NULL,
+                period TEXT NOT NULL,
+                requests BIGINT NOT NULL DEFAULT 0,
+                tokens BIGINT NOT NULL DEFAULT 0,
+                cost_micros BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (user_id, period)
+            )
+            """,
+        ]),
+    ]
+}
