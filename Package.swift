@@ -80,6 +80,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
+            resources: [.copy("Resources/providers.json")],
             swiftSettings: strict
         ),
         // The executable: configuration, wiring, lifecycle.

@@ -103,6 +103,8 @@ struct OperationModel: Equatable {
         var type: SwiftType
         var required: Bool
         var doc: String?
+        /// `x-catch-all: true`: the rest of the path, any number of segments.
+        var catchAll: Bool = false
     }
 
     struct Body: Equatable {
@@ -140,4 +142,7 @@ struct OperationModel: Equatable {
     var parameters: [Parameter]
     var body: Body?
     var responses: [Response]
+    /// `x-raw-body: true`: the handler gets the request and returns the response itself, streamed;
+    /// statuses other than the documented ones are the upstream's (`default`).
+    var rawBody: Bool = false
 }

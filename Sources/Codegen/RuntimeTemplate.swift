@@ -24,6 +24,10 @@ enum RuntimeTemplate {
             public let responses: [Int: (any (Decodable & Sendable).Type)?]
             /// The headers each status must carry.
             public let requiredHeaders: [Int: [String]]
+            /// A raw operation: any status may be the upstream's, marked `x-safeapi-upstream-status`.
+            public let passesUpstreamResponses: Bool
+            /// The last path variable takes the rest of the path (`x-catch-all`).
+            public let catchAllTail: Bool
 
             public init(
                 operationId: String,
@@ -32,7 +36,9 @@ enum RuntimeTemplate {
                 tags: [String],
                 security: [String],
                 responses: [Int: (any (Decodable & Sendable).Type)?],
-                requiredHeaders: [Int: [String]] = [:]
+                requiredHeaders: [Int: [String]] = [:],
+                passesUpstreamResponses: Bool = false,
+                catchAllTail: Bool = false
             ) {
                 self.operationId = operationId
                 self.method = method
@@ -41,12 +47,21 @@ enum RuntimeTemplate {
                 self.security = security
                 self.responses = responses
                 self.requiredHeaders = requiredHeaders
+                self.passesUpstreamResponses = passesUpstreamResponses
+                self.catchAllTail = catchAllTail
             }
 
             /// Whether `requestPath` (no query) is an instance of this path template.
             public func matches(path requestPath: some StringProtocol) -> Bool {
                 let template = path.split(separator: "/", omittingEmptySubsequences: false)
                 let actual = requestPath.split(separator: "/", omittingEmptySubsequences: false)
+                if catchAllTail {
+                    // The tail takes one or more segments.
+                    guard actual.count >= template.count else { return false }
+                    return zip(template.dropLast(), actual).allSatisfy { expected, given in
+                        expected.hasPrefix("{") ? !given.isEmpty : expected == given
+                    }
+                }
                 guard template.count == actual.count else { return false }
                 for (expected, given) in zip(template, actual) {
                     if expected.hasPrefix("{") && expected.hasSuffix("}") {
@@ -177,6 +192,14 @@ enum RuntimeTemplate {
                     throw InputError(location: .path, name: name, reason: "is not valid percent-encoding")
                 }
                 return try decode(text, name: name, location: .path)
+            }
+
+            /// The rest of the path after a `**` route, exactly as sent (not decoded: the proxy's endpoint
+            /// policy decodes it once, itself).
+            public static func catchAll(context: some RequestContext) throws -> String {
+                let tail = context.parameters.getCatchAll().joined(separator: "/")
+                guard !tail.isEmpty else { throw InputError(location: .path, name: "endpoint", reason: "is missing") }
+                return "/" + tail
             }
 
             public static func query<Value: ParameterValue>(_ name: String, in request: Request) throws -> Value? {

@@ -200,10 +200,14 @@ struct SpecReader {
                     throw CodegenError(file: file, pointer: pointer + "/tags", reason: "every operation needs a tag")
                 }
                 let typeName = Naming.upperCamel(id)
+                let rawBody = (operation.vendorExtensions["x-raw-body"]?.value as? Bool) == true
                 let parameters = try readParameters(operation.parameters, pointer: pointer, owner: "Operations.\(typeName).Input", enumNames: enumNames, components: document.components)
-                let body = try readBody(operation.requestBody, pointer: pointer + "/requestBody")
-                let responses = try readResponses(operation.responses, pointer: pointer + "/responses", components: document.components)
-                if (!parameters.isEmpty || body != nil) && !responses.contains(where: { $0.status == 400 }) {
+                let body = rawBody ? nil : try readBody(operation.requestBody, pointer: pointer + "/requestBody")
+                let responses = try readResponses(operation.responses, pointer: pointer + "/responses", components: document.components, raw: rawBody)
+                if parameters.dropLast().contains(where: \.catchAll) {
+                    throw CodegenError(file: file, pointer: pointer + "/parameters", reason: "only the last parameter may be x-catch-all")
+                }
+                if (!parameters.isEmpty || body != nil || rawBody) && !responses.contains(where: { $0.status == 400 }) {
                     throw CodegenError(file: file, pointer: pointer + "/responses", reason: "an operation with inputs must document 400 (invalid input)")
                 }
                 let requirements = operation.security ?? defaultSecurity
@@ -223,7 +227,8 @@ struct SpecReader {
                     security: security.sorted(),
                     parameters: parameters,
                     body: body,
-                    responses: responses
+                    responses: responses,
+                    rawBody: rawBody
                 ))
             }
         }
@@ -280,7 +285,11 @@ struct SpecReader {
             guard seen.insert(swiftName).inserted else {
                 throw CodegenError(file: file, pointer: parameterPointer, reason: "parameter '\(parameter.name)' clashes with another input named '\(swiftName)'")
             }
-            models.append(.init(name: parameter.name, swiftName: swiftName, location: location, type: type, required: parameter.required, doc: parameter.description))
+            let catchAll = (parameter.vendorExtensions["x-catch-all"]?.value as? Bool) == true
+            if catchAll && (location != .path || type != .string) {
+                throw CodegenError(file: file, pointer: parameterPointer, reason: "x-catch-all is for a string path parameter")
+            }
+            models.append(.init(name: parameter.name, swiftName: swiftName, location: location, type: type, required: parameter.required, doc: parameter.description, catchAll: catchAll))
         }
         return models
     }
@@ -301,10 +310,11 @@ struct SpecReader {
         return .init(type: type, required: request.required)
     }
 
-    private func readResponses(_ responses: OpenAPI.Response.Map, pointer: String, components: OpenAPI.Components) throws -> [OperationModel.Response] {
+    private func readResponses(_ responses: OpenAPI.Response.Map, pointer: String, components: OpenAPI.Components, raw: Bool) throws -> [OperationModel.Response] {
         var models: [OperationModel.Response] = []
         for (code, entry) in responses {
             var responsePointer = pointer + "/" + Self.escape(code.rawValue)
+            if raw, case .default = code.value { continue }  // the upstream's own statuses
             guard case .status(let status) = code.value else {
                 throw CodegenError(file: file, pointer: responsePointer, reason: "document each status explicitly; ranges and 'default' are not supported")
             }
@@ -321,7 +331,10 @@ struct SpecReader {
                 response = entry.b!
             }
             var bodyType: SwiftType?
-            if !response.content.isEmpty {
+            if raw, response.content[.json]?.b?.schema?.reference == nil {
+                // A passthrough answer (the provider's JSON, SSE or binary): not ours to decode.
+                bodyType = nil
+            } else if !response.content.isEmpty {
                 guard response.content.count == 1, let schema = response.content[.json]?.b?.schema else {
                     throw CodegenError(file: file, pointer: responsePointer + "/content", reason: "a response must have exactly one application/json schema, or none")
                 }
@@ -380,7 +393,8 @@ struct SpecReader {
                 guard declared.remove(name) != nil else {
                     throw CodegenError(file: file, pointer: pointer, reason: "path variable '\(name)' has no path parameter")
                 }
-                segments.append(":" + name)
+                let catchAll = parameters.first { $0.name == name }?.catchAll == true
+                segments.append(catchAll ? "**" : ":" + name)
             } else if component.contains("{") || component.contains("}") {
                 throw CodegenError(file: file, pointer: pointer, reason: "a path variable must fill a whole segment")
             } else {

@@ -142,8 +142,10 @@ struct SwiftEmitter {
                     w.line("public static let id = \(literal(operation.id))")
                     w.blank()
                     emitInput(operation, into: &w)
-                    w.blank()
-                    emitOutput(operation, into: &w)
+                    if !operation.rawBody {
+                        w.blank()
+                        emitOutput(operation, into: &w)
+                    }
                 }
             }
         }
@@ -156,7 +158,13 @@ struct SwiftEmitter {
                 w.blank()
                 w.doc(operation.summary.map { "\($0): `\(operation.method) \(operation.path)`." })
                 let name = Naming.lowerCamel(operation.id)
-                w.line("func \(name)(_ input: Operations.\(operation.typeName).Input, context: Context) async throws -> Operations.\(operation.typeName).Output")
+                if operation.rawBody {
+                    w.line("/// Raw: the handler reads `request` itself and returns the response (streamed); statuses")
+                    w.line("/// other than the documented ones are the upstream's.")
+                    w.line("func \(name)(_ input: Operations.\(operation.typeName).Input, request: Request, context: Context) async throws -> Response")
+                } else {
+                    w.line("func \(name)(_ input: Operations.\(operation.typeName).Input, context: Context) async throws -> Operations.\(operation.typeName).Output")
+                }
             }
         }
         return w.text
@@ -279,7 +287,9 @@ struct SwiftEmitter {
                             let names = response.headers.filter(\.required).map { literal($0.name) }
                             return names.isEmpty ? nil : "\(response.status): [\(names.joined(separator: ", "))]"
                         }
-                        w.line("requiredHeaders: [\(required.isEmpty ? ":" : required.joined(separator: ", "))]")
+                        w.line("requiredHeaders: [\(required.isEmpty ? ":" : required.joined(separator: ", "))],")
+                        w.line("passesUpstreamResponses: \(operation.rawBody),")
+                        w.line("catchAllTail: \(operation.parameters.last?.catchAll == true)")
                     }
                 }
             }
@@ -292,7 +302,7 @@ struct SwiftEmitter {
             w.block("public func registerRoutes(on router: some RouterMethods<Context>, security: some SecurityHandler<Context>)") { w in
                 for (index, operation) in model.operations.enumerated() {
                     if index > 0 { w.blank() }
-                    let usesRequest = !operation.parameters.filter { $0.location != .path }.isEmpty || operation.body != nil
+                    let usesRequest = !operation.parameters.filter { $0.location != .path }.isEmpty || operation.body != nil || operation.rawBody
                     let secured = !operation.security.isEmpty
                     w.block("router.on(\(literal(operation.routerPath)), method: \(methodExpression(operation.method))) { \(usesRequest || secured ? "request" : "_"), context in") { w in
                         if secured {
@@ -301,7 +311,11 @@ struct SwiftEmitter {
                             w.line("try await security.authenticate(request, context: &context, schemes: [\(schemes)], operationId: \(literal(operation.id)))")
                         }
                         emitInputDecoding(operation, into: &w)
-                        w.line("return try await self.\(Naming.lowerCamel(operation.id))(input, context: context).response()")
+                        if operation.rawBody {
+                            w.line("return try await self.\(Naming.lowerCamel(operation.id))(input, request: request, context: context)")
+                        } else {
+                            w.line("return try await self.\(Naming.lowerCamel(operation.id))(input, context: context).response()")
+                        }
                     }
                 }
             }
@@ -314,7 +328,10 @@ struct SwiftEmitter {
         for parameter in operation.parameters {
             let source: String
             switch parameter.location {
-            case .path: source = "try InputDecoding.path(\(literal(parameter.name)), context: context)"
+            case .path:
+                source = parameter.catchAll
+                    ? "try InputDecoding.catchAll(context: context)"
+                    : "try InputDecoding.path(\(literal(parameter.name)), context: context)"
             case .query:
                 source = parameter.required
                     ? "try InputDecoding.requiredQuery(\(literal(parameter.name)), in: request)"

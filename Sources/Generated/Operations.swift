@@ -718,6 +718,147 @@ extension Operations {
 }
 
 extension Operations {
+    /// List providers: `GET /api/providers`.
+    public enum ListProviders {
+        public static let id = "listProviders"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(ProviderList)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Call a provider endpoint (shortcut): `POST /api/{provider}`.
+    public enum ProxyShortcut {
+        public static let id = "proxyShortcut"
+
+        public struct Input: Sendable, Equatable {
+            /// A provider id from `GET /api/providers`.
+            public var provider: String
+
+            public init(provider: String) {
+                self.provider = provider
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// A provider's endpoint allow-list: `GET /api/{provider}/endpoints`.
+    public enum GetProviderEndpoints {
+        public static let id = "getProviderEndpoints"
+
+        public struct Input: Sendable, Equatable {
+            /// A provider id from `GET /api/providers`.
+            public var provider: String
+
+            public init(provider: String) {
+                self.provider = provider
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(ProviderEndpoints)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Call a provider endpoint (query form): `GET /api/{provider}/proxy`.
+    public enum ProxyGet {
+        public static let id = "proxyGet"
+
+        public struct Input: Sendable, Equatable {
+            /// A provider id from `GET /api/providers`.
+            public var provider: String
+            /// The `endpoint` query parameter.
+            public var endpoint: String
+
+            public init(provider: String, endpoint: String) {
+                self.provider = provider
+                self.endpoint = endpoint
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Call a provider endpoint (body form): `POST /api/{provider}/proxy`.
+    public enum ProxyPost {
+        public static let id = "proxyPost"
+
+        public struct Input: Sendable, Equatable {
+            /// A provider id from `GET /api/providers`.
+            public var provider: String
+
+            public init(provider: String) {
+                self.provider = provider
+            }
+        }
+    }
+}
+
+extension Operations {
     /// Revoke this token, or every token of the user: `POST /auth/logout`.
     public enum Logout {
         public static let id = "logout"
@@ -972,6 +1113,101 @@ extension Operations {
 }
 
 extension Operations {
+    /// SDK base URL (DELETE): `DELETE /proxy/{provider}/{endpoint}`.
+    public enum SdkProxyDelete {
+        public static let id = "sdkProxyDelete"
+
+        public struct Input: Sendable, Equatable {
+            /// A provider id from `GET /api/providers`.
+            public var provider: String
+            /// The rest of the path, as the SDK sends it (`chat/completions`, `v1/messages`).
+            public var endpoint: String
+
+            public init(provider: String, endpoint: String) {
+                self.provider = provider
+                self.endpoint = endpoint
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// SDK base URL (GET): `GET /proxy/{provider}/{endpoint}`.
+    public enum SdkProxyGet {
+        public static let id = "sdkProxyGet"
+
+        public struct Input: Sendable, Equatable {
+            /// A provider id from `GET /api/providers`.
+            public var provider: String
+            /// The rest of the path, as the SDK sends it (`chat/completions`, `v1/messages`).
+            public var endpoint: String
+
+            public init(provider: String, endpoint: String) {
+                self.provider = provider
+                self.endpoint = endpoint
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// SDK base URL (PATCH): `PATCH /proxy/{provider}/{endpoint}`.
+    public enum SdkProxyPatch {
+        public static let id = "sdkProxyPatch"
+
+        public struct Input: Sendable, Equatable {
+            /// A provider id from `GET /api/providers`.
+            public var provider: String
+            /// The rest of the path, as the SDK sends it (`chat/completions`, `v1/messages`).
+            public var endpoint: String
+
+            public init(provider: String, endpoint: String) {
+                self.provider = provider
+                self.endpoint = endpoint
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// SDK base URL (POST): `POST /proxy/{provider}/{endpoint}`.
+    public enum SdkProxyPost {
+        public static let id = "sdkProxyPost"
+
+        public struct Input: Sendable, Equatable {
+            /// A provider id from `GET /api/providers`.
+            public var provider: String
+            /// The rest of the path, as the SDK sends it (`chat/completions`, `v1/messages`).
+            public var endpoint: String
+
+            public init(provider: String, endpoint: String) {
+                self.provider = provider
+                self.endpoint = endpoint
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// SDK base URL (PUT): `PUT /proxy/{provider}/{endpoint}`.
+    public enum SdkProxyPut {
+        public static let id = "sdkProxyPut"
+
+        public struct Input: Sendable, Equatable {
+            /// A provider id from `GET /api/providers`.
+            public var provider: String
+            /// The rest of the path, as the SDK sends it (`chat/completions`, `v1/messages`).
+            public var endpoint: String
+
+            public init(provider: String, endpoint: String) {
+                self.provider = provider
+                self.endpoint = endpoint
+            }
+        }
+    }
+}
+
+extension Operations {
     /// Readiness probe: `GET /ready`.
     public enum GetReadiness {
         public static let id = "getReadiness"
@@ -1044,6 +1280,27 @@ public protocol APIProtocol: Sendable {
     /// Change a user's quotas or deactivate them: `PATCH /admin/users/{userId}`.
     func updateUser(_ input: Operations.UpdateUser.Input, context: Context) async throws -> Operations.UpdateUser.Output
 
+    /// List providers: `GET /api/providers`.
+    func listProviders(_ input: Operations.ListProviders.Input, context: Context) async throws -> Operations.ListProviders.Output
+
+    /// Call a provider endpoint (shortcut): `POST /api/{provider}`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func proxyShortcut(_ input: Operations.ProxyShortcut.Input, request: Request, context: Context) async throws -> Response
+
+    /// A provider's endpoint allow-list: `GET /api/{provider}/endpoints`.
+    func getProviderEndpoints(_ input: Operations.GetProviderEndpoints.Input, context: Context) async throws -> Operations.GetProviderEndpoints.Output
+
+    /// Call a provider endpoint (query form): `GET /api/{provider}/proxy`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func proxyGet(_ input: Operations.ProxyGet.Input, request: Request, context: Context) async throws -> Response
+
+    /// Call a provider endpoint (body form): `POST /api/{provider}/proxy`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func proxyPost(_ input: Operations.ProxyPost.Input, request: Request, context: Context) async throws -> Response
+
     /// Revoke this token, or every token of the user: `POST /auth/logout`.
     func logout(_ input: Operations.Logout.Input, context: Context) async throws -> Operations.Logout.Output
 
@@ -1061,6 +1318,31 @@ public protocol APIProtocol: Sendable {
 
     /// Liveness probe: `GET /health`.
     func getHealth(_ input: Operations.GetHealth.Input, context: Context) async throws -> Operations.GetHealth.Output
+
+    /// SDK base URL (DELETE): `DELETE /proxy/{provider}/{endpoint}`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func sdkProxyDelete(_ input: Operations.SdkProxyDelete.Input, request: Request, context: Context) async throws -> Response
+
+    /// SDK base URL (GET): `GET /proxy/{provider}/{endpoint}`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func sdkProxyGet(_ input: Operations.SdkProxyGet.Input, request: Request, context: Context) async throws -> Response
+
+    /// SDK base URL (PATCH): `PATCH /proxy/{provider}/{endpoint}`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func sdkProxyPatch(_ input: Operations.SdkProxyPatch.Input, request: Request, context: Context) async throws -> Response
+
+    /// SDK base URL (POST): `POST /proxy/{provider}/{endpoint}`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func sdkProxyPost(_ input: Operations.SdkProxyPost.Input, request: Request, context: Context) async throws -> Response
+
+    /// SDK base URL (PUT): `PUT /proxy/{provider}/{endpoint}`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func sdkProxyPut(_ input: Operations.SdkProxyPut.Input, request: Request, context: Context) async throws -> Response
 
     /// Readiness probe: `GET /ready`.
     func getReadiness(_ input: Operations.GetReadiness.Input, context: Context) async throws -> Operations.GetReadiness.Output

@@ -12,7 +12,9 @@ extension RouteTable {
             tags: ["System"],
             security: [],
             responses: [200: ServiceInfo.self],
-            requiredHeaders: [:]
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "listApps",
@@ -21,7 +23,9 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: AppList.self, 401: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]]
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "createApp",
@@ -30,7 +34,9 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [201: AppCredentials.self, 400: APIError.self, 401: APIError.self, 409: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]]
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "deleteApp",
@@ -39,7 +45,9 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 404: APIError.self, 409: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]]
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "getApp",
@@ -48,7 +56,9 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: App.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]]
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "updateApp",
@@ -57,7 +67,9 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: App.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]]
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "rotateAppSecret",
@@ -66,7 +78,9 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: AppCredentials.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]]
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "listUsers",
@@ -75,7 +89,9 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: UserList.self, 400: APIError.self, 401: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]]
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "deleteUser",
@@ -84,7 +100,9 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]]
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "getUser",
@@ -93,7 +111,9 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: User.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]]
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "updateUser",
@@ -102,7 +122,64 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: User.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]]
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "listProviders",
+            method: .get,
+            path: "/api/providers",
+            tags: ["Proxy"],
+            security: ["bearerAuth"],
+            responses: [200: ProviderList.self, 401: APIError.self, 403: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "proxyShortcut",
+            method: .post,
+            path: "/api/{provider}",
+            tags: ["Proxy"],
+            security: ["bearerAuth"],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: true,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "getProviderEndpoints",
+            method: .get,
+            path: "/api/{provider}/endpoints",
+            tags: ["Proxy"],
+            security: ["bearerAuth"],
+            responses: [200: ProviderEndpoints.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "proxyGet",
+            method: .get,
+            path: "/api/{provider}/proxy",
+            tags: ["Proxy"],
+            security: ["bearerAuth"],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: true,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "proxyPost",
+            method: .post,
+            path: "/api/{provider}/proxy",
+            tags: ["Proxy"],
+            security: ["bearerAuth"],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: true,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "logout",
@@ -111,7 +188,9 @@ extension RouteTable {
             tags: ["Auth"],
             security: ["bearerAuth"],
             responses: [200: LogoutResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self],
-            requiredHeaders: [:]
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "refreshToken",
@@ -120,7 +199,9 @@ extension RouteTable {
             tags: ["Auth"],
             security: [],
             responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self],
-            requiredHeaders: [:]
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "issueToken",
@@ -129,7 +210,9 @@ extension RouteTable {
             tags: ["Auth"],
             security: [],
             responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self],
-            requiredHeaders: [:]
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "getTokenInfo",
@@ -138,7 +221,9 @@ extension RouteTable {
             tags: ["Auth"],
             security: ["bearerAuth"],
             responses: [200: TokenInfo.self, 401: APIError.self, 403: APIError.self],
-            requiredHeaders: [:]
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "verifyToken",
@@ -147,7 +232,9 @@ extension RouteTable {
             tags: ["Auth"],
             security: ["bearerAuth"],
             responses: [200: VerifyResponse.self, 401: APIError.self, 403: APIError.self],
-            requiredHeaders: [:]
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "getHealth",
@@ -156,7 +243,64 @@ extension RouteTable {
             tags: ["System"],
             security: [],
             responses: [200: Health.self],
-            requiredHeaders: [:]
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "sdkProxyDelete",
+            method: .delete,
+            path: "/proxy/{provider}/{endpoint}",
+            tags: ["Proxy"],
+            security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: true,
+            catchAllTail: true
+        ),
+        RouteDescriptor(
+            operationId: "sdkProxyGet",
+            method: .get,
+            path: "/proxy/{provider}/{endpoint}",
+            tags: ["Proxy"],
+            security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: true,
+            catchAllTail: true
+        ),
+        RouteDescriptor(
+            operationId: "sdkProxyPatch",
+            method: .patch,
+            path: "/proxy/{provider}/{endpoint}",
+            tags: ["Proxy"],
+            security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: true,
+            catchAllTail: true
+        ),
+        RouteDescriptor(
+            operationId: "sdkProxyPost",
+            method: .post,
+            path: "/proxy/{provider}/{endpoint}",
+            tags: ["Proxy"],
+            security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: true,
+            catchAllTail: true
+        ),
+        RouteDescriptor(
+            operationId: "sdkProxyPut",
+            method: .put,
+            path: "/proxy/{provider}/{endpoint}",
+            tags: ["Proxy"],
+            security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: true,
+            catchAllTail: true
         ),
         RouteDescriptor(
             operationId: "getReadiness",
@@ -165,7 +309,9 @@ extension RouteTable {
             tags: ["System"],
             security: [],
             responses: [200: Readiness.self, 503: Readiness.self],
-            requiredHeaders: [:]
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
     ]
 }
@@ -272,6 +418,50 @@ extension APIProtocol {
             return try await self.updateUser(input, context: context).response()
         }
 
+        router.on("/api/providers", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "listProviders")
+            let input = Operations.ListProviders.Input()
+            return try await self.listProviders(input, context: context).response()
+        }
+
+        router.on("/api/:provider", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "proxyShortcut")
+            let input = Operations.ProxyShortcut.Input(
+                provider: try InputDecoding.path("provider", context: context)
+            )
+            return try await self.proxyShortcut(input, request: request, context: context)
+        }
+
+        router.on("/api/:provider/endpoints", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "getProviderEndpoints")
+            let input = Operations.GetProviderEndpoints.Input(
+                provider: try InputDecoding.path("provider", context: context)
+            )
+            return try await self.getProviderEndpoints(input, context: context).response()
+        }
+
+        router.on("/api/:provider/proxy", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "proxyGet")
+            let input = Operations.ProxyGet.Input(
+                provider: try InputDecoding.path("provider", context: context),
+                endpoint: try InputDecoding.requiredQuery("endpoint", in: request)
+            )
+            return try await self.proxyGet(input, request: request, context: context)
+        }
+
+        router.on("/api/:provider/proxy", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "proxyPost")
+            let input = Operations.ProxyPost.Input(
+                provider: try InputDecoding.path("provider", context: context)
+            )
+            return try await self.proxyPost(input, request: request, context: context)
+        }
+
         router.on("/auth/logout", method: .post) { request, context in
             var context = context
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "logout")
@@ -312,6 +502,56 @@ extension APIProtocol {
         router.on("/health", method: .get) { _, context in
             let input = Operations.GetHealth.Input()
             return try await self.getHealth(input, context: context).response()
+        }
+
+        router.on("/proxy/:provider/**", method: .delete) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"], operationId: "sdkProxyDelete")
+            let input = Operations.SdkProxyDelete.Input(
+                provider: try InputDecoding.path("provider", context: context),
+                endpoint: try InputDecoding.catchAll(context: context)
+            )
+            return try await self.sdkProxyDelete(input, request: request, context: context)
+        }
+
+        router.on("/proxy/:provider/**", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"], operationId: "sdkProxyGet")
+            let input = Operations.SdkProxyGet.Input(
+                provider: try InputDecoding.path("provider", context: context),
+                endpoint: try InputDecoding.catchAll(context: context)
+            )
+            return try await self.sdkProxyGet(input, request: request, context: context)
+        }
+
+        router.on("/proxy/:provider/**", method: .patch) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"], operationId: "sdkProxyPatch")
+            let input = Operations.SdkProxyPatch.Input(
+                provider: try InputDecoding.path("provider", context: context),
+                endpoint: try InputDecoding.catchAll(context: context)
+            )
+            return try await self.sdkProxyPatch(input, request: request, context: context)
+        }
+
+        router.on("/proxy/:provider/**", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"], operationId: "sdkProxyPost")
+            let input = Operations.SdkProxyPost.Input(
+                provider: try InputDecoding.path("provider", context: context),
+                endpoint: try InputDecoding.catchAll(context: context)
+            )
+            return try await self.sdkProxyPost(input, request: request, context: context)
+        }
+
+        router.on("/proxy/:provider/**", method: .put) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"], operationId: "sdkProxyPut")
+            let input = Operations.SdkProxyPut.Input(
+                provider: try InputDecoding.path("provider", context: context),
+                endpoint: try InputDecoding.catchAll(context: context)
+            )
+            return try await self.sdkProxyPut(input, request: request, context: context)
         }
 
         router.on("/ready", method: .get) { _, context in

@@ -271,6 +271,123 @@ public struct LogoutResponse: Codable, Sendable, Equatable {
     }
 }
 
+public struct ProviderEndpoint: Codable, Sendable, Equatable {
+    public enum Methods: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case get = "GET"
+        case post = "POST"
+        case put = "PUT"
+        case patch = "PATCH"
+        case delete = "DELETE"
+    }
+
+    public var path: String
+    public var methods: [Methods]
+
+    public init(path: String, methods: [Methods]) {
+        self.path = path
+        self.methods = methods
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.path = try container.decode(String.self, forKey: .path)
+        self.methods = try container.decode([Methods].self, forKey: .methods)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case path = "path"
+        case methods = "methods"
+    }
+}
+
+public struct ProviderEndpoints: Codable, Sendable, Equatable {
+    public var provider: String
+    public var configured: Bool
+    public var endpoints: [ProviderEndpoint]
+
+    public init(provider: String, configured: Bool, endpoints: [ProviderEndpoint]) {
+        self.provider = provider
+        self.configured = configured
+        self.endpoints = endpoints
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.provider = try container.decode(String.self, forKey: .provider)
+        self.configured = try container.decode(Bool.self, forKey: .configured)
+        self.endpoints = try container.decode([ProviderEndpoint].self, forKey: .endpoints)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case provider = "provider"
+        case configured = "configured"
+        case endpoints = "endpoints"
+    }
+}
+
+public struct ProviderList: Codable, Sendable, Equatable {
+    public var providers: [ProviderSummary]
+
+    public init(providers: [ProviderSummary]) {
+        self.providers = providers
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.providers = try container.decode([ProviderSummary].self, forKey: .providers)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case providers = "providers"
+    }
+}
+
+public struct ProviderSummary: Codable, Sendable, Equatable {
+    public enum UsageFormat: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case openai = "openai"
+        case anthropic = "anthropic"
+        case gemini = "gemini"
+        case none = "none"
+    }
+
+    public var id: String
+    public var name: String
+    /// The server has a key for it (or it needs none). Never the key itself.
+    public var configured: Bool
+    public var usageFormat: UsageFormat
+    /// The base URL path to give an official SDK, relative to this server.
+    public var sdkBasePath: String
+
+    public init(id: String, name: String, configured: Bool, usageFormat: UsageFormat, sdkBasePath: String) {
+        self.id = id
+        self.name = name
+        self.configured = configured
+        self.usageFormat = usageFormat
+        self.sdkBasePath = sdkBasePath
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.id = try container.decode(String.self, forKey: .id)
+        self.name = try container.decode(String.self, forKey: .name)
+        self.configured = try container.decode(Bool.self, forKey: .configured)
+        self.usageFormat = try container.decode(UsageFormat.self, forKey: .usageFormat)
+        self.sdkBasePath = try container.decode(String.self, forKey: .sdkBasePath)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case id = "id"
+        case name = "name"
+        case configured = "configured"
+        case usageFormat = "usageFormat"
+        case sdkBasePath = "sdkBasePath"
+    }
+}
+
 public struct QuotaUsage: Codable, Sendable, Equatable {
     /// Requests counted so far this UTC day.
     public var today: Int64

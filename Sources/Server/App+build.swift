@@ -15,10 +15,7 @@ func buildApplication(config: AppConfig, logger: Logger) async throws -> some Ap
         router: buildRouter(api: parts.api, security: parts.authenticator),
         server: .http1(configuration: .init(idleTimeout: TimeAmount.nanoseconds(Int64(config.requestTimeout.components.seconds) * 1_000_000_000))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
-        services: [
-            DatabaseService(database: database),
-            RevocationSync(list: revocations, tokens: tokenStore, users: userStore, interval: settings.revocationSyncInterval, logger: logger),
-        ],
+        services: [DatabaseService(database: database)] + parts.services(logger: logger),
         logger: logger
     )
     app.beforeServerStarts {
@@ -42,8 +39,20 @@ struct AppParts {
     let userStore: UserStore
     let api: BridgeAPI
     let authenticator: Authenticator
+    let network: HTTPUpstream
+    let usage: UsageRecorder
 
-    init(config: AppConfig, database: any Database, logger: Logger) async throws {
+    /// The long-lived services over the database, in start order; shutdown runs in reverse, after
+    /// the HTTP server has drained: usage is flushed, the upstream client closed.
+    func services(logger: Logger) -> [any Service] {
+        [
+            RevocationSync(list: revocations, tokens: tokenStore, users: userStore, interval: settings.revocationSyncInterval, logger: logger),
+            network,
+            usage,
+        ]
+    }
+
+    init(config: AppConfig, database: any Database, logger: Logger, upstream: (any Upstream)? = nil) async throws {
         guard let jwtSecret = config.jwtSecret else { throw ConfigError(reason: "JWT_SECRET is not set") }
         settings = config.authSettings(jwtSecret: jwtSecret)
         let tokenService = await TokenService(settings: settings)
@@ -51,7 +60,10 @@ struct AppParts {
         tokenStore = TokenStore(database: database)
         userStore = UserStore(database: database)
         let auth = AuthService(database: database, tokenService: tokenService, revocations: revocations, settings: settings, logger: logger)
-        api = BridgeAPI(database: database, auth: auth, revocations: revocations, logger: logger, readinessTimeout: config.readinessTimeout)
+        network = HTTPUpstream(readTimeout: config.upstreamReadTimeout)
+        usage = UsageRecorder(database: database, logger: logger)
+        let proxy = ProxyService(registry: config.providers, network: upstream ?? network, usage: usage, deadline: config.upstreamTimeout, logger: logger)
+        api = BridgeAPI(database: database, auth: auth, revocations: revocations, proxy: proxy, logger: logger, readinessTimeout: config.readinessTimeout)
         authenticator = Authenticator(tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
     }
 }

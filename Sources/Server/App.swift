@@ -113,12 +113,10 @@ struct CreateApp: AsyncParsableCommand {
     func run() async throws {
         let config = try await options.load()
         let logger = Logs.bootstrap(level: .warning)
-        let settings = config.authSettings(jwtSecret: config.jwtSecret ?? Secret("unused-by-create-app"))
         let (app, secret) = try await DatabaseFactory.with(config.database, logger: logger) { database in
             try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
-            let auth = AuthService(database: database, tokenService: await TokenService(settings: settings), revocations: RevocationList(), settings: settings, logger: logger)
             do {
-                return try await auth.registerApp(name: name, description: description, appId: appId)
+                return try await AppStore(database: database).register(name: name, description: description, appId: appId)
             } catch let error as AppError {
                 FileHandle.standardError.write(Data("safeapi-bridge: \(error.message)\n".utf8))
                 throw ExitCode(error == .appExists ? 75 : 65)

@@ -36,6 +36,12 @@ struct AppConfig: Sendable {
     var defaultMonthlyQuota: Int64 = 3000
     /// How long `/ready` waits for the database before answering 503.
     var readinessTimeout: Duration = .seconds(2)
+    /// Every provider, with its key and base URL from the environment.
+    var providers = ProviderRegistry(providers: [])
+    /// Until the upstream's response head.
+    var upstreamTimeout: Duration = .seconds(60)
+    /// The longest silence allowed while a response (a stream) is being read.
+    var upstreamReadTimeout: Duration = .seconds(120)
 
     var isProduction: Bool { environment == .production }
 
@@ -87,6 +93,10 @@ extension AppConfig {
             throw ConfigError(reason: error.reason)
         }
         let jwtSecret = reader.string(forKey: "jwt.secret", isSecret: true).flatMap { $0.isEmpty ? nil : Secret($0) }
+        if let secret = jwtSecret, secret.value.utf8.count < 32 {
+            // HS256 wants a key at least as long as its hash, in every environment.
+            throw ConfigError(reason: "JWT_SECRET is too weak: it has \(secret.value.utf8.count) bytes; use at least 32 (openssl rand -hex 32), or unset it in development to have one generated")
+        }
         if environment == .production {
             guard let secret = jwtSecret else {
                 throw ConfigError(reason: "JWT_SECRET is required in production (at least 32 random characters, e.g. `openssl rand -hex 32`)")
@@ -128,9 +138,36 @@ extension AppConfig {
         config.revocationSyncInterval = .milliseconds(try integer(reader, "revocation.sync.ms", name: "REVOCATION_SYNC_MS", default: 1000, range: 100...60_000))
         config.defaultDailyQuota = Int64(try integer(reader, "default.daily.quota", name: "DEFAULT_DAILY_QUOTA", default: 100, range: 0...1_000_000_000))
         config.defaultMonthlyQuota = Int64(try integer(reader, "default.monthly.quota", name: "DEFAULT_MONTHLY_QUOTA", default: 3000, range: 0...1_000_000_000))
+        config.upstreamTimeout = .milliseconds(try integer(reader, "upstream.timeout.ms", name: "UPSTREAM_TIMEOUT_MS", default: 60_000, range: 1_000...600_000))
+        config.upstreamReadTimeout = .milliseconds(try integer(reader, "upstream.read.timeout.ms", name: "UPSTREAM_READ_TIMEOUT_MS", default: 120_000, range: 1_000...3_600_000))
+        config.providers = try providers(reader, environment: environment)
         config.jwtIssuer = reader.string(forKey: "jwt.issuer") ?? config.jwtIssuer
         config.jwtAudience = reader.string(forKey: "jwt.audience") ?? config.jwtAudience
         return config
+    }
+
+    /// The built-in providers, extended or replaced by `PROVIDERS_FILE`, with keys and base URLs
+    /// from the environment (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, …). The mock provider is on in
+    /// development and test, and in production only with `MOCK_PROVIDER=true`.
+    static func providers(_ reader: ConfigReader, environment: Environment) throws -> ProviderRegistry {
+        let defaults: ProvidersFile
+        var user: ProvidersFile?
+        do {
+            defaults = try ProvidersFile.defaults()
+            if let path = reader.string(forKey: "providers.file"), !path.isEmpty {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw ConfigError(reason: "PROVIDERS_FILE: cannot read \(path)")
+                }
+                user = try ProvidersFile.decode(data, source: "PROVIDERS_FILE \(path)")
+            }
+        } catch let error as ProvidersFile.LoadError {
+            throw ConfigError(reason: error.description)
+        }
+        let mockSetting = reader.string(forKey: "mock.provider")
+        let mockEnabled = try mockSetting.map { _ in try boolean(reader, "mock.provider", name: "MOCK_PROVIDER") } ?? (environment != .production)
+        return ProviderRegistry.resolve(ProvidersFile.merged(defaults: defaults, user: user), mockEnabled: mockEnabled) { name in
+            reader.string(forKey: ConfigKey(name.lowercased().split(separator: "_").map(String.init)), isSecret: true)
+        }
     }
 
     private static func boolean(_ reader: ConfigReader, _ key: ConfigKey, name: String) throws -> Bool {

@@ -48,6 +48,7 @@ struct ConfigTests {
         ([:], "JWT_SECRET is required in production"),
         (["jwt.secret": "default-secret-change-in-production"], "well-known default"),
         (["jwt.secret": "short-secret"], "use at least 32"),
+        (["jwt.secret": "only-thirty-one-characters-long"], "use at least 32"),
         (["jwt.secret": String(repeating: "ab", count: 20)], "too few distinct characters"),
     ])
     func productionRefusesAMissingOrWeakJWTSecret(values: [String: String], reason: String) {

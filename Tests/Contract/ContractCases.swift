@@ -86,7 +86,7 @@ struct FixtureError: Error, CustomStringConvertible {
 /// Every operation's success and error statuses. `ContractTests.everyOperationAndStatusHasACase`
 /// fails when the spec gains an operation or a status that has no case here.
 enum ContractCases {
-    static var all: [ContractCase] { system + auth + admin + securedByAdminKey + securedByBearer }
+    static var all: [ContractCase] { system + auth + admin + proxy + securedByAdminKey + securedByBearer }
 
     static func request(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], json: String? = nil) -> RequestSpec {
         var headers = headers
@@ -291,9 +291,84 @@ enum ContractCases {
         },
     ]
 
+    /// The proxy's routes: how each one names a provider, an endpoint and a body.
+    struct ProxyRoute: Sendable {
+        let operationId: String
+        let method: HTTPRequest.Method
+        let build: @Sendable (_ provider: String, _ endpoint: String, _ headers: HTTPFields) -> RequestSpec
+    }
+
+    static let proxyRoutes: [ProxyRoute] = [
+        ProxyRoute(operationId: "proxyPost", method: .post) { provider, endpoint, headers in
+            request(.post, "/api/\(provider)/proxy", headers: headers, json: #"{"endpoint":"\#(endpoint)","model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#)
+        },
+        ProxyRoute(operationId: "proxyShortcut", method: .post) { provider, endpoint, headers in
+            request(.post, "/api/\(provider)", headers: headers, json: #"{"endpoint":"\#(endpoint)","model":"gpt-4o-mini"}"#)
+        },
+        ProxyRoute(operationId: "proxyGet", method: .get) { provider, endpoint, headers in
+            request(.get, "/api/\(provider)/proxy?endpoint=\(endpoint.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")", headers: headers)
+        },
+        ProxyRoute(operationId: "sdkProxyGet", method: .get) { provider, endpoint, headers in request(.get, "/proxy/\(provider)\(endpoint)", headers: headers) },
+        ProxyRoute(operationId: "sdkProxyPost", method: .post) { provider, endpoint, headers in
+            request(.post, "/proxy/\(provider)\(endpoint)", headers: headers, json: #"{"model":"gpt-4o-mini","messages":[]}"#)
+        },
+        ProxyRoute(operationId: "sdkProxyPut", method: .put) { provider, endpoint, headers in request(.put, "/proxy/\(provider)\(endpoint)", headers: headers, json: "{}") },
+        ProxyRoute(operationId: "sdkProxyPatch", method: .patch) { provider, endpoint, headers in request(.patch, "/proxy/\(provider)\(endpoint)", headers: headers, json: "{}") },
+        ProxyRoute(operationId: "sdkProxyDelete", method: .delete) { provider, endpoint, headers in request(.delete, "/proxy/\(provider)\(endpoint)", headers: headers) },
+    ]
+
+    static var proxy: [ContractCase] {
+        let listing: [ContractCase] = [
+            ContractCase(operationId: "listProviders", name: "list", expectedStatus: 200) { fixture in
+                request(.get, "/api/providers", headers: Fixture.bearer(try await fixture.signIn()))
+            },
+            ContractCase(operationId: "getProviderEndpoints", name: "allow-list", expectedStatus: 200) { fixture in
+                request(.get, "/api/gemini/endpoints", headers: Fixture.bearer(try await fixture.signIn()))
+            },
+            ContractCase(operationId: "getProviderEndpoints", name: "malformed provider", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                request(.get, "/api/not%20a%20provider/endpoints", headers: Fixture.bearer(try await fixture.signIn()))
+            },
+            ContractCase(operationId: "getProviderEndpoints", name: "unknown provider", expectedStatus: 404, expectedCode: "provider_not_found") { fixture in
+                request(.get, "/api/nope/endpoints", headers: Fixture.bearer(try await fixture.signIn()))
+            },
+            ContractCase(operationId: "proxyPost", name: "body without endpoint", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                request(.post, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"model":"x"}"#)
+            },
+            ContractCase(operationId: "proxyShortcut", name: "body not JSON", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                request(.post, "/api/testai", headers: Fixture.bearer(try await fixture.signIn()), json: "not json")
+            },
+            ContractCase(operationId: "proxyGet", name: "no endpoint query", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                request(.get, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()))
+            },
+        ]
+        let perRoute = proxyRoutes.flatMap { route -> [ContractCase] in
+            let allowed = switch route.method {
+            case .get: "/models"
+            case .post: "/chat/completions"
+            default: "/things/1"
+            }
+            func make(_ name: String, _ status: Int, _ code: String?, provider: String, endpoint: String) -> ContractCase {
+                ContractCase(operationId: route.operationId, name: name, expectedStatus: status, expectedCode: code) { fixture in
+                    route.build(provider, endpoint, Fixture.bearer(try await fixture.signIn()))
+                }
+            }
+            return [
+                make("through to the provider", 200, nil, provider: "testai", endpoint: allowed),
+                make("encoded dot segments", 400, "invalid_endpoint", provider: "testai", endpoint: "/models/%2e%2e/files"),
+                make("not on the allow-list", 403, "endpoint_not_allowed", provider: "testai", endpoint: "/files"),
+                make("unknown provider", 404, "provider_not_found", provider: "nope", endpoint: allowed),
+                make("nothing listens upstream", 502, "upstream_unreachable", provider: "dead", endpoint: "/chat/completions"),
+                make("no key on the server", 503, "provider_not_configured", provider: "nokey", endpoint: "/chat/completions"),
+                make("no answer in time", 504, "upstream_timeout", provider: "slow", endpoint: "/chat/completions"),
+            ]
+        }
+        return listing + perRoute
+    }
+
     /// A concrete path for a route template.
     static func concrete(_ path: String) -> String {
         path.replacingOccurrences(of: "{appId}", with: "com.example.app").replacingOccurrences(of: "{userId}", with: "user-1")
+            .replacingOccurrences(of: "{provider}", with: "mock").replacingOccurrences(of: "{endpoint}", with: "chat/completions")
     }
 
     /// Every admin-key route: no key, a wrong key, a locked-out address, admin disabled.

@@ -19,6 +19,13 @@ enum Harness {
     static let jwtSecretCanary = "canary-jwt-secret-7f3a9c2e5b1d4f6a8c0e2b4d6f8a0c2e"
     static let adminKeyCanary = "canary-admin-key-4e6a8c0e2b4d6f8a0c2e7f3a9c2e5b1d"
 
+    /// The built-in providers (no keys: `openai` answers 503) and the mock servers' test providers.
+    static func providers() async throws -> ProviderRegistry {
+        let port = try await MockProviderServer.shared.port()
+        let definitions = try ProvidersFile.defaults().providers + MockProviderServer.shared.providers(port: port)
+        return ProviderRegistry.resolve(definitions, mockEnabled: true) { $0 == "TESTAI_API_KEY" ? MockProviderServer.upstreamKey : nil }
+    }
+
     static func config(database: DatabaseLocation, dataDirectory: String) -> AppConfig {
         var config = AppConfig(
             environment: .test,
@@ -32,6 +39,7 @@ enum Harness {
             shutdownTimeout: .seconds(5)
         )
         config.adminAPIKey = Secret(adminKeyCanary)
+        config.upstreamTimeout = .seconds(2)
         return config
     }
 
@@ -80,8 +88,10 @@ enum Harness {
         configure: (inout AppConfig) -> Void = { _ in },
         _ body: @escaping @Sendable (any TestClientProtocol, AppConfig) async throws -> Result
     ) async throws -> Result {
-        try await withFreshConfig(kind) { config in
+        let providers = try await providers()
+        return try await withFreshConfig(kind) { config in
             var configured = config
+            configured.providers = providers
             configure(&configured)
             let final = configured
             let app = try await buildApplication(config: final, logger: logger(sink))

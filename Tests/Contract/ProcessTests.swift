@@ -156,6 +156,9 @@ struct ProcessTests {
         let refused = try Server(environment: ["PORT": "0"], directory: folder)
         #expect(try await refused.waitForExit() == 78)
         #expect(refused.standardError.contains("JWT_SECRET is too weak"))
+        // Too short is refused in development as well (HS256 needs 32 bytes).
+        let short = try Server(environment: ["PORT": "0", "APP_ENV": "development", "JWT_SECRET": "dev"], directory: folder)
+        #expect(try await short.waitForExit() == 78)
         let accepted = try Server(environment: ["PORT": "0", "JWT_SECRET": "5b8e1f4a7c0d3e6b9a2c5f8e1b4d7a0c"], directory: folder)
         _ = try await accepted.port()
         accepted.process.terminate()
@@ -190,7 +193,7 @@ struct GracefulShutdownTests {
         let app = Application(
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            services: [DatabaseService(database: database)],
+            services: [DatabaseService(database: database)] + parts.services(logger: logger),
             onServerRunning: { await port.set($0.localAddress?.port ?? 0) },
             logger: logger
         )

@@ -16,11 +16,13 @@ public struct BridgeAPI: APIProtocol {
     let users: UserStore
     let tokens: TokenStore
     let revocations: RevocationList
+    let proxy: ProxyService
     let startedAt: ContinuousClock.Instant
     let readinessTimeout: Duration
     let logger: Logger
 
-    public init(database: any Database, auth: AuthService, revocations: RevocationList, logger: Logger, readinessTimeout: Duration = .seconds(2)) {
+    public init(database: any Database, auth: AuthService, revocations: RevocationList, proxy: ProxyService, logger: Logger, readinessTimeout: Duration = .seconds(2)) {
+        self.proxy = proxy
         self.database = database
         self.auth = auth
         self.apps = AppStore(database: database)

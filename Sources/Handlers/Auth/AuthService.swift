@@ -54,20 +54,9 @@ public struct AuthService: Sendable {
         return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
     }
 
-    /// Registers an app and returns it with its secret, which is never stored (only its hash).
-    /// Used by `POST /admin/apps` and `safeapi-bridge create-app`.
+    /// Registers an app (see `AppStore.register`).
     public func registerApp(name: String, description: String?, appId: String?) async throws -> (app: AppRecord, secret: String) {
-        try Validate.length(name, 1...200, field: "name")
-        try Validate.length(description, 0...1000, field: "description")
-        if let appId { try Validate.identifier(appId, field: "appId") }
-        let secret = Credentials.newAppSecret()
-        let now = Millis.now()
-        let record = AppRecord(
-            appId: appId ?? "app_" + Credentials.newId(), name: name, description: description,
-            secretHash: Credentials.hash(secret), active: true, createdAtMs: now, updatedAtMs: now, secretRotatedAtMs: now
-        )
-        guard try await apps.insert(record) else { throw AppError.appExists }
-        return (record, secret)
+        try await apps.register(name: name, description: description, appId: appId)
     }
 
     /// `POST /auth/refresh`: rotates a refresh token. See the spec for reuse and theft.

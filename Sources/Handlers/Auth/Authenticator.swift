@@ -24,7 +24,7 @@ public struct Authenticator: SecurityHandler {
             context.adminKeyId = try adminGuard.authorize(presented: request.headers[.adminKey], clientIP: context.clientIP)
         } else if schemes.contains("bearerAuth") {
             do {
-                let user = try await tokens.verify(try Self.bearerToken(request))
+                let user = try await tokens.verify(try Self.accessToken(request, schemes: schemes))
                 try revocations.check(user)
                 context.user = user
                 context.logger[metadataKey: "user.id"] = .string(user.userId)
@@ -35,6 +35,16 @@ public struct Authenticator: SecurityHandler {
         } else {
             throw AppError.internalError
         }
+    }
+
+    /// The access token: `Authorization: Bearer`, or on the SDK routes the header where each SDK
+    /// puts its key (`x-api-key`, `x-goog-api-key`).
+    static func accessToken(_ request: Request, schemes: [String]) throws(AppError) -> String {
+        if request.headers[.authorization] == nil {
+            if schemes.contains("sdkApiKey"), let token = request.headers[.sdkApiKey], !token.isEmpty { return token }
+            if schemes.contains("sdkGoogApiKey"), let token = request.headers[.sdkGoogApiKey], !token.isEmpty { return token }
+        }
+        return try bearerToken(request)
     }
 
     /// The token of `Authorization: Bearer <token>` (the scheme word in any case).
@@ -49,4 +59,6 @@ public struct Authenticator: SecurityHandler {
 extension HTTPField.Name {
     /// `X-Admin-Key`
     public static let adminKey = Self("X-Admin-Key")!
+    static let sdkApiKey = Self("x-api-key")!
+    static let sdkGoogApiKey = Self("x-goog-api-key")!
 }

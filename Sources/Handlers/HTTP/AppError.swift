@@ -45,6 +45,14 @@ public enum AppError: Error, Sendable, Equatable {
     case appExists
     case appHasUsers
 
+    // Proxy
+    case providerNotFound
+    case providerNotConfigured
+    case invalidEndpoint(reason: String)
+    case endpointNotAllowed
+    case upstreamUnreachable
+    case upstreamTimeout
+
     /// Something failed that the client cannot fix. The cause is logged, never sent.
     case internalError
 
@@ -61,6 +69,12 @@ public enum AppError: Error, Sendable, Equatable {
             .unauthorized
         case .userInactive: .forbidden
         case .userAppConflict, .appExists, .appHasUsers: .conflict
+        case .providerNotFound: .notFound
+        case .providerNotConfigured: .serviceUnavailable
+        case .invalidEndpoint: .badRequest
+        case .endpointNotAllowed: .forbidden
+        case .upstreamUnreachable: .badGateway
+        case .upstreamTimeout: .gatewayTimeout
         case .adminLockedOut: .tooManyRequests
         case .adminDisabled: .serviceUnavailable
         case .internalError: .internalServerError
@@ -96,6 +110,12 @@ public enum AppError: Error, Sendable, Equatable {
         case .adminDisabled: "admin_disabled"
         case .appExists: "app_exists"
         case .appHasUsers: "app_has_users"
+        case .providerNotFound: "provider_not_found"
+        case .providerNotConfigured: "provider_not_configured"
+        case .invalidEndpoint: "invalid_endpoint"
+        case .endpointNotAllowed: "endpoint_not_allowed"
+        case .upstreamUnreachable: "upstream_unreachable"
+        case .upstreamTimeout: "upstream_timeout"
         case .internalError: "internal_error"
         }
     }
@@ -131,6 +151,12 @@ public enum AppError: Error, Sendable, Equatable {
         case .adminDisabled: "Admin routes are disabled: the server has no ADMIN_API_KEY."
         case .appExists: "An app with this appId exists already."
         case .appHasUsers: "The app still has users: deactivate it, or delete its users first."
+        case .providerNotFound: "No such provider. GET /api/providers lists them."
+        case .providerNotConfigured: "This provider has no key on the server; send a BYOK split key or ask the operator to configure it."
+        case .invalidEndpoint(let reason): "The endpoint \(reason)."
+        case .endpointNotAllowed: "This endpoint is not on the provider's allow-list. GET /api/{provider}/endpoints lists it."
+        case .upstreamUnreachable: "The provider could not be reached."
+        case .upstreamTimeout: "The provider did not answer in time."
         case .internalError: "The server failed to handle the request. Quote the request id when you report it."
         }
     }

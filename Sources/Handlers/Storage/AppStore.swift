@@ -20,6 +20,22 @@ public struct AppStore: Sendable {
         self.database = database
     }
 
+    /// Registers an app and returns it with its secret, which is never stored (only its hash).
+    /// Used by `POST /admin/apps` and `safeapi-bridge create-app`.
+    public func register(name: String, description: String?, appId: String?) async throws -> (app: AppRecord, secret: String) {
+        try Validate.length(name, 1...200, field: "name")
+        try Validate.length(description, 0...1000, field: "description")
+        if let appId { try Validate.identifier(appId, field: "appId") }
+        let secret = Credentials.newAppSecret()
+        let now = Millis.now()
+        let record = AppRecord(
+            appId: appId ?? "app_" + Credentials.newId(), name: name, description: description,
+            secretHash: Credentials.hash(secret), active: true, createdAtMs: now, updatedAtMs: now, secretRotatedAtMs: now
+        )
+        guard try await insert(record) else { throw AppError.appExists }
+        return (record, secret)
+    }
+
     /// Inserts the app; false when the id is taken.
     public func insert(_ app: AppRecord) async throws -> Bool {
         try await database.withSQL { sql in

@@ -12,7 +12,9 @@ extension RouteTable {
             tags: ["Pets"],
             security: ["bearerAuth"],
             responses: [200: PetList.self, 400: APIError.self, 429: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]]
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "createPet",
@@ -21,7 +23,9 @@ extension RouteTable {
             tags: ["Pets"],
             security: [],
             responses: [201: Pet.self, 400: APIError.self],
-            requiredHeaders: [:]
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
         RouteDescriptor(
             operationId: "deletePet",
@@ -30,7 +34,9 @@ extension RouteTable {
             tags: ["Pets"],
             security: [],
             responses: [204: nil, 400: APIError.self, 404: APIError.self],
-            requiredHeaders: [:]
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
         ),
     ]
 }

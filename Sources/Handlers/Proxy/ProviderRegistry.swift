@@ -1,0 +1,46 @@
+/// A provider ready for use: its definition, its base URL after environment overrides, and the
+/// server's key for it (nil: not configured, unless it needs no key).
+public struct Provider: Sendable {
+    public let definition: ProviderDefinition
+    public let baseURL: String
+    public let key: Secret<String>?
+
+    public var id: String { definition.id }
+    /// Whether the server can call it: it has a key, or needs none.
+    public var isConfigured: Bool {
+        if case .none = definition.auth { return true }
+        return key != nil
+    }
+    public var isMock: Bool { baseURL == "internal:mock" }
+
+    public init(definition: ProviderDefinition, baseURL: String, key: Secret<String>?) {
+        self.definition = definition
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.key = key
+    }
+}
+
+/// Every provider by id, built once at start from the providers file and the environment.
+public struct ProviderRegistry: Sendable {
+    public let providers: [Provider]
+    private let byId: [String: Provider]
+
+    public init(providers: [Provider]) {
+        self.providers = providers
+        self.byId = Dictionary(providers.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
+    }
+
+    public func provider(_ id: String) -> Provider? { byId[id.lowercased()] }
+
+    /// Resolves definitions: `env` answers environment variables (the server's config reader).
+    /// `mockEnabled` false drops the built-in mock.
+    public static func resolve(_ definitions: [ProviderDefinition], mockEnabled: Bool, env: (String) -> String?) -> ProviderRegistry {
+        let providers = definitions.compactMap { definition -> Provider? in
+            let baseURL = definition.baseURLEnv.flatMap(env).flatMap { $0.isEmpty ? nil : $0 } ?? definition.baseURL
+            if baseURL == "internal:mock" && !mockEnabled { return nil }
+            let key = definition.keyEnv.flatMap(env).flatMap { $0.isEmpty ? nil : Secret($0) }
+            return Provider(definition: definition, baseURL: baseURL, key: key)
+        }
+        return ProviderRegistry(providers: providers)
+    }
+}

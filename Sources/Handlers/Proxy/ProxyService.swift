@@ -1,0 +1,263 @@
+import Foundation
+public import HTTPTypes
+import Generated
+public import Hummingbird
+public import Logging
+public import NIOCore
+
+/// What a client asked the proxy for, whichever route it came by.
+public struct ProxyCall: Sendable {
+    public var provider: String
+    public var method: HTTPRequest.Method
+    /// The endpoint exactly as the client sent it; `EndpointPolicy` decodes and checks it.
+    public var endpoint: String
+    /// Query parameters to forward (the GET forms), already decoded.
+    public var query: [(name: String, value: String)]
+    /// The body to forward, or nil.
+    public var body: ByteBuffer?
+    public var clientHeaders: HTTPFields
+    public var user: AuthenticatedUser
+    public var clientIP: String
+    public var requestId: String
+
+    public init(provider: String, method: HTTPRequest.Method, endpoint: String, query: [(name: String, value: String)], body: ByteBuffer?, clientHeaders: HTTPFields, user: AuthenticatedUser, clientIP: String, requestId: String) {
+        self.provider = provider
+        self.method = method
+        self.endpoint = endpoint
+        self.query = query
+        self.body = body
+        self.clientHeaders = clientHeaders
+        self.user = user
+        self.clientIP = clientIP
+        self.requestId = requestId
+    }
+}
+
+/// The proxy's request path after authentication: provider, endpoint policy, key, upstream call
+/// (streamed back as it arrives), usage. Every check that can refuse a request runs before any
+/// byte goes upstream.
+public struct ProxyService: Sendable {
+    let registry: ProviderRegistry
+    let network: any Upstream
+    let mock: any Upstream
+    let usage: UsageRecorder
+    let deadline: Duration
+    let logger: Logger
+
+    public init(registry: ProviderRegistry, network: any Upstream, mock: any Upstream = MockUpstream(), usage: UsageRecorder, deadline: Duration, logger: Logger) {
+        self.registry = registry
+        self.network = network
+        self.mock = mock
+        self.usage = usage
+        self.deadline = deadline
+        self.logger = logger
+    }
+
+    /// Body fields the old product stripped before forwarding; they never go upstream.
+    static let strippedFields = ["endpoint", "apiKey", "token", "password"]
+
+    /// Upstream response headers a client may see; everything else (cookies, hop-by-hop, server
+    /// details) stays behind.
+    static let forwardedResponseHeaders: Set<String> = [
+        "content-type", "content-disposition", "retry-after", "openai-processing-ms", "openai-version",
+    ]
+    static let forwardedResponsePrefixes = ["x-ratelimit-", "anthropic-ratelimit-", "ratelimit-"]
+
+    public func provider(_ id: String) throws(AppError) -> Provider {
+        let valid = (1...32).contains(id.utf8.count) && id.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
+        }
+        guard valid else { throw .invalidInput(InputError(location: .path, name: "provider", reason: "must be 1 to 32 of letters, digits or '-'")) }
+        guard let provider = registry.provider(id) else { throw .providerNotFound }
+        return provider
+    }
+
+    /// Runs a call and answers with the provider's response, streamed.
+    public func forward(_ call: ProxyCall, watching request: Request?) async throws -> Response {
+        let started = ContinuousClock.now
+        let provider = try provider(call.provider)
+        let path: String
+        switch EndpointPolicy.check(call.endpoint, method: call.method.rawValue, endpoints: provider.definition.endpoints) {
+        case .allowed(let clean): path = clean
+        case .invalid(let reason):
+            logger.info("security: endpoint refused", metadata: ["security.event": "invalid_endpoint", "provider": .string(provider.id), "client.ip": .string(call.clientIP)])
+            throw AppError.invalidEndpoint(reason: reason)
+        case .notAllowed:
+            logger.info("security: endpoint not allowed", metadata: ["security.event": "endpoint_not_allowed", "provider": .string(provider.id), "client.ip": .string(call.clientIP)])
+            throw AppError.endpointNotAllowed
+        }
+        guard provider.isConfigured else { throw AppError.providerNotConfigured }
+
+        let body = provider.definition.requestStreamUsage ? Self.askingForStreamUsage(call.body) : call.body
+        let outbound = UpstreamRequest(
+            method: call.method,
+            url: Self.url(provider: provider, path: path, query: call.query),
+            headers: Self.upstreamHeaders(provider: provider, client: call.clientHeaders, hasBody: body != nil),
+            body: body
+        )
+        let upstream: UpstreamResponse
+        do {
+            upstream = try await (provider.isMock ? mock : network).send(outbound, deadline: deadline)
+        } catch UpstreamError.timeout {
+            record(call, provider: provider, path: path, status: 504, usage: TokenUsage(), started: started, firstByte: nil, streamed: false, cancelled: false)
+            throw AppError.upstreamTimeout
+        } catch is UpstreamError {
+            record(call, provider: provider, path: path, status: 502, usage: TokenUsage(), started: started, firstByte: nil, streamed: false, cancelled: false)
+            throw AppError.upstreamUnreachable
+        }
+
+        var headers = HTTPFields()
+        for field in upstream.headers {
+            let name = field.name.canonicalName
+            if Self.forwardedResponseHeaders.contains(name) || Self.forwardedResponsePrefixes.contains(where: name.hasPrefix) {
+                headers.append(field)
+            }
+        }
+        if let upstreamId = upstream.headers[HTTPField.Name("x-request-id")!] ?? upstream.headers[HTTPField.Name("request-id")!] {
+            headers[HTTPField.Name("x-upstream-request-id")!] = upstreamId
+        }
+        headers[.upstreamStatus] = String(upstream.status)
+        headers[.cacheControl] = headers[.cacheControl] ?? "no-store"
+        let isEventStream = upstream.headers[.contentType]?.lowercased().hasPrefix("text/event-stream") == true
+        let status = HTTPResponse.Status(code: upstream.status)
+
+        // An error body is small: read it whole, so a provider that quotes the key cannot leak it.
+        if upstream.status >= 400 {
+            var collected = ByteBuffer()
+            try await upstream.body { chunk in
+                var chunk = chunk
+                if collected.readableBytes < 1 << 20 { collected.writeBuffer(&chunk) }
+            }
+            let safe = Self.redacting(provider.key, in: collected)
+            record(call, provider: provider, path: path, status: upstream.status, usage: TokenUsage(), started: started, firstByte: nil, streamed: false, cancelled: false)
+            return Response(status: status, headers: headers, body: .init(byteBuffer: safe))
+        }
+
+        let format = provider.definition.usage
+        let service = self
+        let responseBody = ResponseBody { writer in
+            let relay = RelayState(meter: UsageMeter(format: format, isEventStream: isEventStream))
+            let copy: @Sendable (inout any ResponseBodyWriter) async throws -> Void = { writer in
+                try await upstream.body { chunk in
+                    relay.observe(chunk)
+                    try await writer.write(chunk)
+                }
+            }
+            do {
+                if isEventStream, let request {
+                    // A stream can be silent for long: stop as soon as the client hangs up.
+                    var inner = writer
+                    try await request.body.consumeWithCancellationOnInboundClose { _ in try await copy(&inner) }
+                    writer = inner
+                } else {
+                    try await copy(&writer)
+                }
+                try await writer.finish(nil)
+            } catch {
+                service.record(call, provider: provider, path: path, status: upstream.status, usage: relay.finish(), started: started, firstByte: relay.firstByte, streamed: isEventStream, cancelled: true)
+                throw error
+            }
+            service.record(call, provider: provider, path: path, status: upstream.status, usage: relay.finish(), started: started, firstByte: relay.firstByte, streamed: isEventStream, cancelled: false)
+        }
+        return Response(status: status, headers: headers, body: responseBody)
+    }
+
+    func record(_ call: ProxyCall, provider: Provider, path: String, status: Int, usage tokens: TokenUsage, started: ContinuousClock.Instant, firstByte: ContinuousClock.Instant?, streamed: Bool, cancelled: Bool) {
+        let price = tokens.model.flatMap { provider.definition.prices[$0] }
+        usage.record(UsageRecord(
+            requestId: call.requestId, userId: call.user.userId, appId: call.user.appId, provider: provider.id, endpoint: path,
+            model: tokens.model, status: Int64(status), inputTokens: tokens.input, outputTokens: tokens.output, cachedTokens: tokens.cached,
+            costMicros: tokens.costMicros(price), latencyMs: (ContinuousClock.now - started).milliseconds,
+            ttfbMs: firstByte.map { ($0 - started).milliseconds }, streamed: streamed, cancelled: cancelled, keySource: "server",
+            splitKeyId: nil, clientIp: call.clientIP, userAgent: call.clientHeaders[.userAgent], createdAtMs: Millis.now()
+        ))
+    }
+
+    /// The base URL plus the checked path plus encoded query parameters; the key goes in the query
+    /// only for providers that take it nowhere else.
+    static func url(provider: Provider, path: String, query: [(name: String, value: String)]) -> String {
+        var items = query
+        if case .query(let name) = provider.definition.auth, let key = provider.key { items.append((name, key.value)) }
+        var url = provider.baseURL + (path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path)
+        if !items.isEmpty {
+            var allowed = CharacterSet.urlQueryAllowed
+            allowed.remove(charactersIn: "&=+?#")
+            url += "?" + items.map { ($0.name.addingPercentEncoding(withAllowedCharacters: allowed) ?? "") + "=" + ($0.value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "") }.joined(separator: "&")
+        }
+        return url
+    }
+
+    /// Built from scratch: the provider's auth, its fixed headers, the content type, and the few
+    /// client headers the provider allows through. The client's Authorization, cookies and
+    /// hop-by-hop headers never go upstream.
+    static func upstreamHeaders(provider: Provider, client: HTTPFields, hasBody: Bool) -> HTTPFields {
+        var headers = HTTPFields()
+        switch provider.definition.auth {
+        case .bearer:
+            if let key = provider.key { headers[.authorization] = "Bearer \(key.value)" }
+        case .header(let name, let prefix):
+            if let key = provider.key, let field = HTTPField.Name(name) { headers[field] = prefix + key.value }
+        case .query, .none:
+            break
+        }
+        for (name, value) in provider.definition.headers.sorted(by: { $0.key < $1.key }) {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        if hasBody { headers[.contentType] = client[.contentType] ?? "application/json" }
+        headers[.accept] = client[.accept] ?? "*/*"
+        headers[.userAgent] = "safeapi-bridge/\(BridgeVersion.current)"
+        for name in provider.definition.passHeaders {
+            if let field = HTTPField.Name(name), let value = client[field] { headers[field] = value }
+        }
+        return headers
+    }
+
+    /// An OpenAI-style streaming request gets `stream_options.include_usage: true` when it did not
+    /// ask, so the stream ends with a usage chunk. Other bodies are left byte for byte.
+    static func askingForStreamUsage(_ body: ByteBuffer?) -> ByteBuffer? {
+        guard let body, body.readableBytesView.firstRange(of: Array("\"stream\"".utf8)) != nil,
+            var object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+            object["stream"] as? Bool == true
+        else { return body }
+        var options = object["stream_options"] as? [String: Any] ?? [:]
+        guard options["include_usage"] == nil else { return body }
+        options["include_usage"] = true
+        object["stream_options"] = options
+        guard let data = try? JSONSerialization.data(withJSONObject: object) else { return body }
+        return ByteBuffer(bytes: data)
+    }
+
+    /// The body with every occurrence of the provider key replaced.
+    static func redacting(_ key: Secret<String>?, in body: ByteBuffer) -> ByteBuffer {
+        guard let key, key.value.count >= 8, let text = body.getString(at: body.readerIndex, length: body.readableBytes), text.contains(key.value) else {
+            return body
+        }
+        return ByteBuffer(string: text.replacingOccurrences(of: key.value, with: "[redacted]"))
+    }
+}
+
+/// The meter of one relayed body. Only the task relaying that body touches it, one chunk at a
+/// time; it is a reference so that a relay cut short still reports the tokens it saw.
+final class RelayState: @unchecked Sendable {
+    private var meter: UsageMeter
+    private(set) var firstByte: ContinuousClock.Instant?
+
+    init(meter: UsageMeter) { self.meter = meter }
+
+    func observe(_ chunk: ByteBuffer) {
+        if firstByte == nil { firstByte = .now }
+        meter.observe(chunk)
+    }
+
+    func finish() -> TokenUsage { meter.finish() }
+}
+
+public enum BridgeVersion {
+    public static let current = "2.0.0"
+}
+
+extension HTTPField.Name {
+    /// `x-safeapi-upstream-status`: present when the status and body are the provider's.
+    public static let upstreamStatus = Self("x-safeapi-upstream-status")!
+}

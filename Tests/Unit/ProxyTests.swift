@@ -1,0 +1,280 @@
+import Foundation
+import Generated
+@testable import Handlers
+import HTTPTypes
+import Logging
+import NIOCore
+import Synchronization
+import Testing
+
+/// An upstream that records every request it gets and answers with a fixed JSON body.
+final class RecordingUpstream: Upstream {
+    private let requests = Mutex<[UpstreamRequest]>([])
+    var received: [UpstreamRequest] { requests.withLock { $0 } }
+
+    func send(_ request: UpstreamRequest, deadline: Duration) async throws -> UpstreamResponse {
+        requests.withLock { $0.append(request) }
+        return UpstreamResponse(status: 200, headers: [.contentType: "application/json"]) { handler in
+            try await handler(ByteBuffer(string: #"{"ok":true}"#))
+        }
+    }
+}
+
+enum ProxyFixtures {
+    static let openAILike = try! JSONDecoder().decode(ProviderDefinition.self, from: Data(#"""
+        {"id":"acme","baseURL":"https://api.acme.test/v1","keyEnv":"ACME_API_KEY","auth":{"style":"bearer"},
+         "headers":{"acme-version":"7"},"passHeaders":["acme-beta"],
+         "endpoints":[{"path":"/chat/completions","methods":["POST"]},{"path":"/models","methods":["GET"]},
+                      {"path":"/models/{model}:generateContent","methods":["POST"]},{"path":"/files/{id}","methods":["GET","DELETE"]}],
+         "usage":"openai","requestStreamUsage":true,
+         "prices":{"m":{"inputMicrosPerMillion":1000000,"outputMicrosPerMillion":3000000,"cachedInputMicrosPerMillion":250000}}}
+        """#.utf8))
+    static let key = "sk-canary-provider-key-000111222333"
+
+    /// One in-memory database for the process: the recorder needs one, these tests read none.
+    static let database = Task { try await SQLiteBackend.open(path: ":memory:", logger: TestDatabases.logger) }
+
+    static func service(_ upstream: RecordingUpstream, definition: ProviderDefinition = openAILike) async throws -> ProxyService {
+        let database = try await database.value
+        let registry = ProviderRegistry(providers: [Provider(definition: definition, baseURL: definition.baseURL, key: Secret(key))])
+        return ProxyService(registry: registry, network: upstream, usage: UsageRecorder(database: database, logger: TestDatabases.logger), deadline: .seconds(5), logger: TestDatabases.logger)
+    }
+
+    static let user = AuthenticatedUser(userId: "u-1", appId: "app", tokenId: "t", familyId: "f", generation: 0, issuedAt: Date(), expiresAt: Date().addingTimeInterval(60))
+
+    static func call(_ endpoint: String, method: HTTPRequest.Method = .post, headers: HTTPFields = [:], body: String? = "{}") -> ProxyCall {
+        ProxyCall(provider: "acme", method: method, endpoint: endpoint, query: [], body: body.map { ByteBuffer(string: $0) }, clientHeaders: headers, user: user, clientIP: "127.0.0.1", requestId: "r")
+    }
+}
+
+@Suite("Endpoint policy: traversal and SSRF payloads never reach the upstream")
+struct EndpointPolicyTests {
+    /// Each is refused as 400 invalid_endpoint, and the upstream sees nothing.
+    static let invalid: [String] = [
+        "/models/../files", "/models/..", "/../secrets", "/./chat/completions", "/chat/./completions", "/chat/completions/..",
+        "/models/%2e%2e/files", "/models/%2E%2E/files", "/models/.%2e/files", "/models/%2e./files", "/%2e%2e/%2e%2e/etc/passwd",
+        "/models/%252e%252e/files", "/models%2f..%2ffiles", "/models%2F..%2Ffiles", "/chat%2fcompletions", "/models/%252f",
+        "/models/..%5cfiles", "/models\\..\\files", "/chat\\completions", "/models%5c..%5cfiles",
+        "//evil.example.com/v1/chat/completions", "/chat//completions", "///chat/completions",
+        "https://evil.example.com/chat/completions", "http://169.254.169.254/latest/meta-data", "evil.example.com/chat/completions",
+        "chat/completions", "/chat/completions?admin=true", "/chat/completions#frag", "/chat/completions%3Fx=1",
+        "/chat/completions%23x", "/@evil.example.com/chat/completions", "/chat/completions@evil", "/models/x%40evil",
+        "/chat/completions\u{0}", "/chat/completions%00", "/chat/completions%0d%0aHost:%20evil", "/chat/completions\r\nX: y",
+        "/chat/com pletions", "/chat/completions%20", "/chat/completions\t", "/chat/completions%7f",
+        "/models/%", "/models/%zz", "/models/%2", "", "/", "/chat/completions/",
+        "/%2e", "/.%2E/models", "/models/%u002e%u002e", String(repeating: "/a", count: 1100),
+    ]
+
+    /// Clean paths that match no pattern: 403 endpoint_not_allowed, upstream untouched.
+    static let notAllowed: [(String, HTTPRequest.Method)] = [
+        ("/files", .post), ("/chat/completions/extra", .post), ("/models", .post), ("/chat", .post), ("/completions", .post),
+        ("/models/m:generateContentX", .post), ("/models/:generateContent", .post), ("/files/1/content", .get), ("/CHAT/COMPLETIONS", .post),
+        ("/chat/completionsx", .post), ("/fine_tuning/jobs", .post), ("/files/1", .post),
+    ]
+
+    @Test func atLeastFortyInvalidPayloads() {
+        #expect(Self.invalid.count >= 40)
+    }
+
+    @Test(arguments: invalid)
+    func invalidEndpointIsRefusedBeforeAnyUpstreamRequest(endpoint: String) async throws {
+        let upstream = RecordingUpstream()
+        let service = try await ProxyFixtures.service(upstream)
+        await #expect {
+            _ = try await service.forward(ProxyFixtures.call(endpoint), watching: nil)
+        } throws: { error in
+            if case .invalidEndpoint = error as? AppError { return true }
+            return false
+        }
+        #expect(upstream.received.isEmpty)
+    }
+
+    @Test(arguments: notAllowed)
+    func unlistedEndpointIsForbiddenBeforeAnyUpstreamRequest(endpoint: String, method: HTTPRequest.Method) async throws {
+        let upstream = RecordingUpstream()
+        let service = try await ProxyFixtures.service(upstream)
+        await #expect(throws: AppError.endpointNotAllowed) {
+            _ = try await service.forward(ProxyFixtures.call(endpoint, method: method), watching: nil)
+        }
+        #expect(upstream.received.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("/chat/completions", HTTPRequest.Method.post), ("/models", .get), ("/models/gemini-1.5-flash:generateContent", .post),
+        ("/files/file-abc", .get), ("/files/file-abc", .delete), ("/models/m%3AgenerateContent", .post),
+    ])
+    func listedEndpointsGoToTheBaseURLPlusTheCleanPath(endpoint: String, method: HTTPRequest.Method) async throws {
+        let upstream = RecordingUpstream()
+        let service = try await ProxyFixtures.service(upstream)
+        _ = try await service.forward(ProxyFixtures.call(endpoint, method: method), watching: nil)
+        let sent = try #require(upstream.received.first)
+        let decoded = endpoint.removingPercentEncoding!
+        #expect(sent.url == "https://api.acme.test/v1" + decoded)
+        #expect(sent.method == method)
+    }
+
+    @Test func upstreamHeadersAreBuiltFromScratch() async throws {
+        let upstream = RecordingUpstream()
+        let service = try await ProxyFixtures.service(upstream)
+        var client: HTTPFields = [
+            .authorization: "Bearer the-bridge-jwt", .cookie: "session=1", .contentType: "application/json",
+            HTTPField.Name("acme-beta")!: "tools", HTTPField.Name("x-forwarded-for")!: "1.2.3.4", .connection: "keep-alive",
+        ]
+        client[HTTPField.Name("x-api-key")!] = "someone-else"
+        _ = try await service.forward(ProxyFixtures.call("/chat/completions", headers: client), watching: nil)
+        let headers = try #require(upstream.received.first).headers
+        #expect(headers[.authorization] == "Bearer \(ProxyFixtures.key)")
+        #expect(headers[HTTPField.Name("acme-version")!] == "7")
+        #expect(headers[HTTPField.Name("acme-beta")!] == "tools")
+        #expect(headers[.cookie] == nil)
+        #expect(headers[HTTPField.Name("x-forwarded-for")!] == nil)
+        #expect(headers[HTTPField.Name("x-api-key")!] == nil)
+        #expect(headers[.connection] == nil)
+        #expect(!headers.contains { $0.value.contains("the-bridge-jwt") })
+    }
+
+    @Test func queryStyleKeysAndForwardedParametersAreEncoded() {
+        let definition = try! JSONDecoder().decode(ProviderDefinition.self, from: Data(#"{"id":"q","baseURL":"https://q.test/v1","auth":{"style":"query","name":"key"},"endpoints":[]}"#.utf8))
+        let provider = Provider(definition: definition, baseURL: definition.baseURL, key: Secret("k&y=1"))
+        let url = ProxyService.url(provider: provider, path: "/search", query: [("q", "a b&c=d")])
+        #expect(url == "https://q.test/v1/search?q=a%20b%26c%3Dd&key=k%26y%3D1")
+    }
+
+    @Test func streamingOpenAIRequestsAskForUsageOnlyWhenTheyDidNot() {
+        let asked = ProxyService.askingForStreamUsage(ByteBuffer(string: #"{"stream":true,"model":"m"}"#))
+        let object = try! JSONSerialization.jsonObject(with: Data(asked!.readableBytesView)) as! [String: Any]
+        #expect((object["stream_options"] as? [String: Any])?["include_usage"] as? Bool == true)
+        let untouched = ByteBuffer(string: #"{"stream": true, "stream_options": {"include_usage": false}}"#)
+        #expect(ProxyService.askingForStreamUsage(untouched) == untouched)
+        let notStreaming = ByteBuffer(string: #"{ "model" : "m" }"#)
+        #expect(ProxyService.askingForStreamUsage(notStreaming) == notStreaming)
+    }
+
+    @Test func anErrorBodyQuotingTheKeyIsRedacted() {
+        let body = ByteBuffer(string: #"{"error":"Incorrect API key provided: \#(ProxyFixtures.key)"}"#)
+        let safe = ProxyService.redacting(Secret(ProxyFixtures.key), in: body)
+        #expect(String(buffer: safe) == #"{"error":"Incorrect API key provided: [redacted]"}"#)
+    }
+}
+
+@Suite("Usage and cost: OpenAI, Anthropic and Gemini, streamed and not")
+struct UsageTests {
+    static func meter(_ format: ProviderDefinition.UsageFormat, stream: Bool, _ chunks: [String]) -> TokenUsage {
+        var meter = UsageMeter(format: format, isEventStream: stream)
+        for chunk in chunks { meter.observe(ByteBuffer(string: chunk)) }
+        return meter.finish()
+    }
+
+    @Test func openAIBody() {
+        let usage = Self.meter(.openai, stream: false, [#"{"model":"gpt-4o-mini","usage":{"prompt_tokens":"#, #"120,"completion_tokens":30,"prompt_tokens_details":{"cached_tokens":100}}}"#])
+        #expect(usage == TokenUsage(input: 120, output: 30, cached: 100, model: "gpt-4o-mini"))
+    }
+
+    @Test func openAIStreamWithTheFinalUsageChunkSplitAcrossReads() {
+        let stream = [
+            "data: {\"model\":\"gpt-4o\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n",
+            "data: {\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,",
+            "\"completion_tokens\":7}}\r\n\r\ndata: [DONE]\n\n",
+        ]
+        #expect(Self.meter(.openai, stream: true, stream) == TokenUsage(input: 11, output: 7, cached: 0, model: "gpt-4o"))
+    }
+
+    @Test func anthropicBodyAndStream() {
+        let body = #"{"model":"claude-3-5-haiku-latest","usage":{"input_tokens":50,"cache_read_input_tokens":200,"output_tokens":12}}"#
+        #expect(Self.meter(.anthropic, stream: false, [body]) == TokenUsage(input: 250, output: 12, cached: 200, model: "claude-3-5-haiku-latest"))
+        let stream = [
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-3-5-haiku-latest\",\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"Hi\"}}\n\n",
+            "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":15}}\n\n",
+        ]
+        #expect(Self.meter(.anthropic, stream: true, stream) == TokenUsage(input: 25, output: 15, cached: 0, model: "claude-3-5-haiku-latest"))
+    }
+
+    @Test func geminiBodyStreamAndArray() {
+        let body = #"{"modelVersion":"gemini-1.5-flash","usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":20,"cachedContentTokenCount":4}}"#
+        #expect(Self.meter(.gemini, stream: false, [body]) == TokenUsage(input: 8, output: 20, cached: 4, model: "gemini-1.5-flash"))
+        let stream = [
+            "data: {\"usageMetadata\":{\"promptTokenCount\":8,\"candidatesTokenCount\":3},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
+            "data: {\"usageMetadata\":{\"promptTokenCount\":8,\"candidatesTokenCount\":9,\"thoughtsTokenCount\":2},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
+        ]
+        #expect(Self.meter(.gemini, stream: true, stream) == TokenUsage(input: 8, output: 11, cached: 0, model: "gemini-1.5-flash"))
+        let array = #"[{"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":1}},{"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":6}}]"#
+        #expect(Self.meter(.gemini, stream: false, [array]) == TokenUsage(input: 5, output: 6))
+    }
+
+    @Test func aStreamCutShortKeepsWhatItSaw() {
+        let partial = ["event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":40,\"output_tokens\":1}}}\n\n", "event: message_delta\ndata: {\"type\":\"message_del"]
+        #expect(Self.meter(.anthropic, stream: true, partial) == TokenUsage(input: 40, output: 1))
+    }
+
+    @Test func costIsIntegerMicroDollars() {
+        let price = ProviderDefinition.Price(inputMicrosPerMillion: 150_000, outputMicrosPerMillion: 600_000, cachedInputMicrosPerMillion: 75_000)
+        // 1000 uncached input + 1000 cached + 500 output: 150 + 75 + 300 micro-dollars.
+        #expect(TokenUsage(input: 2000, output: 500, cached: 1000).costMicros(price) == 525)
+        #expect(TokenUsage(input: 1, output: 0).costMicros(price) == 0)
+        #expect(TokenUsage(input: 4, output: 0).costMicros(price) == 1)
+        #expect(TokenUsage(input: 10, output: 10).costMicros(nil) == 0)
+    }
+}
+
+@Suite("Providers file")
+struct ProvidersFileTests {
+    @Test func theBuiltInProvidersLoad() throws {
+        let file = try ProvidersFile.defaults()
+        let ids = Set(file.providers.map(\.id))
+        #expect(ids.isSuperset(of: ["openai", "gemini", "claude", "groq", "mistral", "deepseek", "together", "openrouter", "fireworks", "perplexity", "mock"]))
+        let claude = try #require(file.providers.first { $0.id == "claude" })
+        #expect(claude.headers["anthropic-version"] == "2023-06-01")
+        let gemini = try #require(file.providers.first { $0.id == "gemini" })
+        #expect(gemini.auth == .header(name: "x-goog-api-key", prefix: ""))
+    }
+
+    /// Everything the old product supported can be expressed: the example file ships them.
+    @Test func theExampleFileWithTheOldProductsOtherProvidersLoads() throws {
+        let url = Paths.root.appendingPathComponent("docs/examples/providers.example.json")
+        let file = try ProvidersFile.decode(try Data(contentsOf: url), source: "example")
+        let ids = Set(file.providers.map(\.id))
+        #expect(ids == ["zai", "github", "replicate", "stability", "fal", "elevenlabs", "brave", "deepl", "openmeteo"])
+        let deepl = try #require(file.providers.first { $0.id == "deepl" })
+        #expect(deepl.auth == .header(name: "Authorization", prefix: "DeepL-Auth-Key "))
+        #expect(file.providers.first { $0.id == "openmeteo" }?.auth == ProviderDefinition.AuthStyle.none)
+        let merged = ProvidersFile.merged(defaults: try ProvidersFile.defaults(), user: file)
+        #expect(merged.count == 11 + 9)
+    }
+
+    @Test func mergingOverridesByIdAndReplaceReplaces() throws {
+        let user = try ProvidersFile.decode(Data(#"{"providers":[{"id":"openai","baseURL":"https://proxy.internal/v1","endpoints":[{"path":"/chat/completions","methods":["POST"]}]}]}"#.utf8), source: "t")
+        let merged = ProvidersFile.merged(defaults: try ProvidersFile.defaults(), user: user)
+        #expect(merged.first { $0.id == "openai" }?.baseURL == "https://proxy.internal/v1")
+        #expect(merged.contains { $0.id == "claude" })
+        var replacing = user
+        replacing.replace = true
+        #expect(ProvidersFile.merged(defaults: try ProvidersFile.defaults(), user: replacing).map(\.id) == ["openai"])
+    }
+
+    @Test(arguments: [
+        (#"{"providers":[{"id":"Bad Id","baseURL":"https://x.test","endpoints":[]}]}"#, "provider id"),
+        (#"{"providers":[{"id":"x","baseURL":"ftp://x.test","endpoints":[]}]}"#, "baseURL"),
+        (#"{"providers":[{"id":"x","baseURL":"https://x.test?key=1","endpoints":[]}]}"#, "baseURL"),
+        (#"{"providers":[{"id":"x","baseURL":"https://x.test","endpoints":[{"path":"models","methods":["GET"]}]}]}"#, "endpoint 'models'"),
+        (#"{"providers":[{"id":"x","baseURL":"https://x.test","endpoints":[{"path":"/a/{b","methods":["GET"]}]}]}"#, "unclosed"),
+        (#"{"providers":[{"id":"x","baseURL":"https://x.test","endpoints":[{"path":"/a","methods":["TRACE"]}]}]}"#, "TRACE"),
+        (#"{"providers":[{"id":"x","baseURL":"https://x.test","auth":{"style":"magic"},"endpoints":[]}]}"#, "auth style"),
+        (#"{"providers":[{"id":"x","endpoints":[]}]}"#, "baseURL is required"),
+        (#"{"providers":[{"id":"x","baseURL":"https://x.test","endpoints":[]},{"id":"x","baseURL":"https://y.test","endpoints":[]}]}"#, "twice"),
+    ])
+    func aBadFileIsRefusedWithAReason(json: String, reason: String) {
+        let error = #expect(throws: ProvidersFile.LoadError.self) { _ = try ProvidersFile.decode(Data(json.utf8), source: "t") }
+        #expect(error?.description.contains(reason) == true, "\(String(describing: error))")
+    }
+
+    @Test func environmentSuppliesKeysAndBaseURLs() throws {
+        let env = ["OPENAI_API_KEY": "sk-1", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1/"]
+        let registry = ProviderRegistry.resolve(try ProvidersFile.defaults().providers, mockEnabled: false) { env[$0] }
+        #expect(registry.provider("openai")?.key?.value == "sk-1")
+        #expect(registry.provider("openai")?.baseURL == "http://127.0.0.1:9/v1")
+        #expect(registry.provider("OpenAI")?.isConfigured == true)
+        #expect(registry.provider("claude")?.isConfigured == false)
+        #expect(registry.provider("mock") == nil)
+    }
+}
