@@ -1,4 +1,5 @@
-import Handlers
+@testable import Handlers
+import ServiceLifecycle
 import SQLKit
 import Testing
 
@@ -139,5 +140,38 @@ struct DatabaseLocationTests {
             _ = try DatabaseLocation.parse(url, dataDirectory: "")
         }
         #expect(error?.reason.contains(reason) == true, "\(String(describing: error))")
+    }
+}
+
+@Suite("Usage recorder")
+struct UsageRecorderTests {
+    static func record(_ index: Int, model: String?) -> UsageRecord {
+        UsageRecord(
+            requestId: "r\(index)", userId: "u", appId: "a", provider: "p", endpoint: "/e", model: model, status: 200, inputTokens: Int64(index),
+            outputTokens: 1, cachedTokens: 0, costMicros: 2, latencyMs: 3, ttfbMs: model == nil ? nil : 1, streamed: false, cancelled: false,
+            keySource: "server", splitKeyId: nil, clientIp: "127.0.0.1", userAgent: nil, createdAtMs: Millis.now()
+        )
+    }
+
+    /// Rows with and without optional values in one batch, and everything queued is written on shutdown.
+    @Test(arguments: TestDatabases.kinds)
+    func aMixedBatchIsWrittenWholeAndFlushedOnShutdown(kind: DatabaseKind) async throws {
+        try await TestDatabases.withFresh(kind) { databases in
+            let database = databases[0]
+            try await Migrator(migrations: Migrations.all).run(on: database, logger: TestDatabases.logger)
+            let recorder = UsageRecorder(database: database, logger: TestDatabases.logger)
+            for index in 0..<450 { recorder.record(Self.record(index, model: index.isMultiple(of: 2) ? "m" : nil)) }
+            let group = ServiceGroup(configuration: .init(services: [recorder], logger: TestDatabases.logger))
+            let running = Task { try await group.run() }
+            try await Task.sleep(for: .milliseconds(50))
+            await group.triggerGracefulShutdown()
+            try await running.value
+            let (count, sum) = try await database.withSQL { sql in
+                let row = try await sql.raw("SELECT COUNT(*) AS n, CAST(SUM(input_tokens) AS BIGINT) AS s FROM usage_records").first()
+                return (try row?.decode(column: "n", as: Int.self), try row?.decode(column: "s", as: Int.self))
+            }
+            #expect(count == 450)
+            #expect(sum == (0..<450).reduce(0, +))
+        }
     }
 }

@@ -90,7 +90,7 @@ public final class UsageRecorder: Service {
         guard !rows.isEmpty else { return }
         do {
             try await database.withSQL { sql in
-                try await sql.insert(into: "usage_records").models(rows, keyEncodingStrategy: .convertToSnakeCase).run()
+                try await sql.insert(into: "usage_records").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
             }
         } catch {
             logger.error("usage records could not be written", metadata: ["count": .stringConvertible(rows.count), "error.type": .string(String(reflecting: type(of: error)))])
