@@ -53,6 +53,14 @@ struct HTTPBehaviourTests {
         #expect(body.error == "method_not_allowed")
     }
 
+    @Test func theAllowHeaderFollowsTheRoutersPrecedence() async throws {
+        let response = try await Harness.withApp(.sqlite) { client, _ in
+            try await client.execute(uri: "/api/providers", method: .delete)
+        }
+        #expect(response.status == .methodNotAllowed)
+        #expect(response.headers[.allow] == "GET")
+    }
+
     @Test func errorsOfTheHTTPLayerAreMappedToStableCodes() {
         let middleware = ErrorMiddleware(routes: RouteTable.all)
         let request = Request(head: .init(method: .get, scheme: "http", authority: "x", path: "/health"), body: .init(buffer: ByteBuffer()))

@@ -48,8 +48,12 @@ public struct ErrorMiddleware: RouterMiddleware {
         }
     }
 
+    /// 405 with the methods of the most specific matching paths (a literal segment beats a
+    /// variable, as in the router: `/api/providers` answers GET only, not `/api/{provider}`'s POST).
     private func notFound(_ request: Request) -> AppError {
-        let allowed = routes.filter { $0.matches(path: request.uri.path) }.map(\.method)
-        return allowed.isEmpty ? .routeNotFound : .methodNotAllowed(allowed: allowed)
+        let matching = routes.filter { $0.matches(path: request.uri.path) }
+        let literalSegments: (RouteDescriptor) -> Int = { route in route.path.split(separator: "/").filter { !$0.hasPrefix("{") }.count }
+        guard let best = matching.map(literalSegments).max() else { return .routeNotFound }
+        return .methodNotAllowed(allowed: matching.filter { literalSegments($0) == best }.map(\.method))
     }
 }
