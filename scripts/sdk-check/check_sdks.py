@@ -1,0 +1,51 @@
+"""The official SDKs against the bridge, as a client team would use them.
+
+Each SDK gets `{bridge}/proxy/{provider}` as its base URL and the bridge's access token as its
+API key; the bridge calls the mock provider with the server's key. One call each, streamed and
+not. Usage: python3 check_sdks.py BRIDGE_URL TOKEN MOCK_LOG PROVIDER_KEY
+"""
+import json
+import sys
+
+import anthropic
+import openai
+from google import genai
+from google.genai import types
+
+bridge, token, mock_log, provider_key = sys.argv[1:5]
+checks = []
+
+
+def check(name, text, expected):
+    assert expected in text, f"{name}: got {text!r}"
+    checks.append(name)
+    print(f"ok  {name}: {text!r}")
+
+
+client = openai.OpenAI(base_url=f"{bridge}/proxy/openai", api_key=token)
+reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+check("openai", reply.choices[0].message.content, "Hello from OpenAI")
+stream = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}], stream=True)
+check("openai stream", "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices), "Hello from OpenAI")
+
+claude = anthropic.Anthropic(base_url=f"{bridge}/proxy/claude", api_key=token)
+message = claude.messages.create(model="claude-3-5-haiku-latest", max_tokens=20, messages=[{"role": "user", "content": "Hi"}])
+check("anthropic", message.content[0].text, "Hello from Claude")
+with claude.messages.stream(model="claude-3-5-haiku-latest", max_tokens=20, messages=[{"role": "user", "content": "Hi"}]) as events:
+    check("anthropic stream", "".join(events.text_stream), "Hello from Claude")
+
+gemini = genai.Client(api_key=token, http_options=types.HttpOptions(base_url=f"{bridge}/proxy/gemini"))
+answer = gemini.models.generate_content(model="gemini-2.0-flash", contents="Hi")
+check("google-genai", answer.text, "Hello from Gemini")
+streamed = "".join(chunk.text or "" for chunk in gemini.models.generate_content_stream(model="gemini-2.0-flash", contents="Hi"))
+check("google-genai stream", streamed, "Hello from Gemini")
+
+# What reached the provider: its key in its own header, never the bridge's token.
+seen = [json.loads(line) for line in open(mock_log)]
+assert len(seen) == 6, f"the mock saw {len(seen)} requests"
+for request in seen:
+    assert token not in json.dumps(request), f"the bridge token went upstream: {request['path']}"
+assert all(r["authorization"] == f"Bearer {provider_key}" for r in seen if r["path"].startswith("/openai/"))
+assert all(r["x-api-key"] == provider_key and r["anthropic-version"] == "2023-06-01" for r in seen if r["path"].startswith("/anthropic/"))
+assert all(r["x-goog-api-key"] == provider_key for r in seen if r["path"].startswith("/gemini/"))
+print(f"sdk: {len(checks)} passed, 0 failed")
