@@ -34,6 +34,13 @@ struct SpecReader {
             return nil
         })
         let operations = try readOperations(document, enumNames: enumNames)
+        let schemaNames = Set(schemas.map(\.name))
+        for operation in operations where schemaNames.contains(operation.typeName) {
+            throw CodegenError(
+                file: file, pointer: "/paths/" + Self.escape(operation.path) + "/" + operation.method.lowercased() + "/operationId",
+                reason: "operationId '\(operation.id)' makes Operations.\(operation.typeName), which would shadow the schema \(operation.typeName); rename one"
+            )
+        }
         return APIModel(title: document.info.title, version: document.info.version, schemas: schemas, operations: operations)
     }
 

@@ -441,6 +441,144 @@ extension Operations {
 }
 
 extension Operations {
+    /// List split keys (metadata only): `GET /admin/split-keys`.
+    public enum AdminListSplitKeys {
+        public static let id = "adminListSplitKeys"
+
+        public struct Input: Sendable, Equatable {
+            /// The `userId` query parameter.
+            public var userId: String?
+            /// The `provider` query parameter.
+            public var provider: String?
+
+            public init(userId: String? = nil, provider: String? = nil) {
+                self.userId = userId
+                self.provider = provider
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(SplitKeyList)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .tooManyRequests: .init(code: 429)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Delete a user's split key: `DELETE /admin/split-keys/{keyId}`.
+    public enum AdminDeleteSplitKey {
+        public static let id = "adminDeleteSplitKey"
+
+        public struct Input: Sendable, Equatable {
+            /// The split key's id (the caller's own).
+            public var keyId: String
+            /// The `userId` query parameter.
+            public var userId: String
+
+            public init(keyId: String, userId: String) {
+                self.keyId = keyId
+                self.userId = userId
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 204
+            case noContent
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .noContent: .init(code: 204)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .notFound: .init(code: 404)
+                case .tooManyRequests: .init(code: 429)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .noContent: return APIResponse.empty(status: .init(code: 204))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
     /// List users: `GET /admin/users`.
     public enum ListUsers {
         public static let id = "listUsers"
@@ -757,6 +895,331 @@ extension Operations {
 }
 
 extension Operations {
+    /// The caller's split keys: `GET /api/split-key`.
+    public enum ListSplitKeys {
+        public static let id = "listSplitKeys"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(SplitKeyList)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Split a provider key: `POST /api/split-key/split`.
+    public enum CreateSplitKey {
+        public static let id = "createSplitKey"
+
+        public struct Input: Sendable, Equatable {
+            /// The JSON request body.
+            public var body: SplitKeyRequest
+
+            public init(body: SplitKeyRequest) {
+                self.body = body
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 201
+            case created(SplitKeyCreated)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 409
+            case conflict(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .created: .init(code: 201)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .conflict: .init(code: 409)
+                case .tooManyRequests: .init(code: 429)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .created(let body): return try APIResponse.json(body, status: .init(code: 201))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Check a split key: `POST /api/split-key/validate`.
+    public enum ValidateSplitKey {
+        public static let id = "validateSplitKey"
+
+        public struct Input: Sendable, Equatable {
+            /// The `X-Partial-Key-Id` header parameter.
+            public var xPartialKeyId: String
+            /// The `X-Partial-Key` header parameter.
+            public var xPartialKey: String
+
+            public init(xPartialKeyId: String, xPartialKey: String) {
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(SplitKeyValidation)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Delete a split key: `DELETE /api/split-key/{keyId}`.
+    public enum DeleteSplitKey {
+        public static let id = "deleteSplitKey"
+
+        public struct Input: Sendable, Equatable {
+            /// The split key's id (the caller's own).
+            public var keyId: String
+
+            public init(keyId: String) {
+                self.keyId = keyId
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 204
+            case noContent
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .noContent: .init(code: 204)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .noContent: return APIResponse.empty(status: .init(code: 204))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// One of the caller's split keys: `GET /api/split-key/{keyId}`.
+    public enum GetSplitKey {
+        public static let id = "getSplitKey"
+
+        public struct Input: Sendable, Equatable {
+            /// The split key's id (the caller's own).
+            public var keyId: String
+
+            public init(keyId: String) {
+                self.keyId = keyId
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(SplitKey)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Re-encrypt under a new client part: `POST /api/split-key/{keyId}/rotate`.
+    public enum RotateSplitKey {
+        public static let id = "rotateSplitKey"
+
+        public struct Input: Sendable, Equatable {
+            /// The split key's id (the caller's own).
+            public var keyId: String
+            /// The `X-Partial-Key` header parameter.
+            public var xPartialKey: String
+
+            public init(keyId: String, xPartialKey: String) {
+                self.keyId = keyId
+                self.xPartialKey = xPartialKey
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(SplitKeyRotated)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
     /// Call a provider endpoint (shortcut): `POST /api/{provider}`.
     public enum ProxyShortcut {
         public static let id = "proxyShortcut"
@@ -764,9 +1227,15 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// A provider id from `GET /api/providers`.
             public var provider: String
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
 
-            public init(provider: String) {
+            public init(provider: String, xPartialKeyId: String? = nil, xPartialKey: String? = nil) {
                 self.provider = provider
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
             }
         }
     }
@@ -780,9 +1249,15 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// A provider id from `GET /api/providers`.
             public var provider: String
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
 
-            public init(provider: String) {
+            public init(provider: String, xPartialKeyId: String? = nil, xPartialKey: String? = nil) {
                 self.provider = provider
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
             }
         }
 
@@ -831,11 +1306,17 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// A provider id from `GET /api/providers`.
             public var provider: String
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
             /// The `endpoint` query parameter.
             public var endpoint: String
 
-            public init(provider: String, endpoint: String) {
+            public init(provider: String, xPartialKeyId: String? = nil, xPartialKey: String? = nil, endpoint: String) {
                 self.provider = provider
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
                 self.endpoint = endpoint
             }
         }
@@ -850,9 +1331,15 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// A provider id from `GET /api/providers`.
             public var provider: String
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
 
-            public init(provider: String) {
+            public init(provider: String, xPartialKeyId: String? = nil, xPartialKey: String? = nil) {
                 self.provider = provider
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
             }
         }
     }
@@ -1120,11 +1607,17 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// A provider id from `GET /api/providers`.
             public var provider: String
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
             /// The rest of the path, as the SDK sends it (`chat/completions`, `v1/messages`).
             public var endpoint: String
 
-            public init(provider: String, endpoint: String) {
+            public init(provider: String, xPartialKeyId: String? = nil, xPartialKey: String? = nil, endpoint: String) {
                 self.provider = provider
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
                 self.endpoint = endpoint
             }
         }
@@ -1139,11 +1632,17 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// A provider id from `GET /api/providers`.
             public var provider: String
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
             /// The rest of the path, as the SDK sends it (`chat/completions`, `v1/messages`).
             public var endpoint: String
 
-            public init(provider: String, endpoint: String) {
+            public init(provider: String, xPartialKeyId: String? = nil, xPartialKey: String? = nil, endpoint: String) {
                 self.provider = provider
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
                 self.endpoint = endpoint
             }
         }
@@ -1158,11 +1657,17 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// A provider id from `GET /api/providers`.
             public var provider: String
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
             /// The rest of the path, as the SDK sends it (`chat/completions`, `v1/messages`).
             public var endpoint: String
 
-            public init(provider: String, endpoint: String) {
+            public init(provider: String, xPartialKeyId: String? = nil, xPartialKey: String? = nil, endpoint: String) {
                 self.provider = provider
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
                 self.endpoint = endpoint
             }
         }
@@ -1177,11 +1682,17 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// A provider id from `GET /api/providers`.
             public var provider: String
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
             /// The rest of the path, as the SDK sends it (`chat/completions`, `v1/messages`).
             public var endpoint: String
 
-            public init(provider: String, endpoint: String) {
+            public init(provider: String, xPartialKeyId: String? = nil, xPartialKey: String? = nil, endpoint: String) {
                 self.provider = provider
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
                 self.endpoint = endpoint
             }
         }
@@ -1196,11 +1707,17 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// A provider id from `GET /api/providers`.
             public var provider: String
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
             /// The rest of the path, as the SDK sends it (`chat/completions`, `v1/messages`).
             public var endpoint: String
 
-            public init(provider: String, endpoint: String) {
+            public init(provider: String, xPartialKeyId: String? = nil, xPartialKey: String? = nil, endpoint: String) {
                 self.provider = provider
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
                 self.endpoint = endpoint
             }
         }
@@ -1268,6 +1785,12 @@ public protocol APIProtocol: Sendable {
     /// Replace an app's secret: `POST /admin/apps/{appId}/rotate-secret`.
     func rotateAppSecret(_ input: Operations.RotateAppSecret.Input, context: Context) async throws -> Operations.RotateAppSecret.Output
 
+    /// List split keys (metadata only): `GET /admin/split-keys`.
+    func adminListSplitKeys(_ input: Operations.AdminListSplitKeys.Input, context: Context) async throws -> Operations.AdminListSplitKeys.Output
+
+    /// Delete a user's split key: `DELETE /admin/split-keys/{keyId}`.
+    func adminDeleteSplitKey(_ input: Operations.AdminDeleteSplitKey.Input, context: Context) async throws -> Operations.AdminDeleteSplitKey.Output
+
     /// List users: `GET /admin/users`.
     func listUsers(_ input: Operations.ListUsers.Input, context: Context) async throws -> Operations.ListUsers.Output
 
@@ -1282,6 +1805,24 @@ public protocol APIProtocol: Sendable {
 
     /// List providers: `GET /api/providers`.
     func listProviders(_ input: Operations.ListProviders.Input, context: Context) async throws -> Operations.ListProviders.Output
+
+    /// The caller's split keys: `GET /api/split-key`.
+    func listSplitKeys(_ input: Operations.ListSplitKeys.Input, context: Context) async throws -> Operations.ListSplitKeys.Output
+
+    /// Split a provider key: `POST /api/split-key/split`.
+    func createSplitKey(_ input: Operations.CreateSplitKey.Input, context: Context) async throws -> Operations.CreateSplitKey.Output
+
+    /// Check a split key: `POST /api/split-key/validate`.
+    func validateSplitKey(_ input: Operations.ValidateSplitKey.Input, context: Context) async throws -> Operations.ValidateSplitKey.Output
+
+    /// Delete a split key: `DELETE /api/split-key/{keyId}`.
+    func deleteSplitKey(_ input: Operations.DeleteSplitKey.Input, context: Context) async throws -> Operations.DeleteSplitKey.Output
+
+    /// One of the caller's split keys: `GET /api/split-key/{keyId}`.
+    func getSplitKey(_ input: Operations.GetSplitKey.Input, context: Context) async throws -> Operations.GetSplitKey.Output
+
+    /// Re-encrypt under a new client part: `POST /api/split-key/{keyId}/rotate`.
+    func rotateSplitKey(_ input: Operations.RotateSplitKey.Input, context: Context) async throws -> Operations.RotateSplitKey.Output
 
     /// Call a provider endpoint (shortcut): `POST /api/{provider}`.
     /// Raw: the handler reads `request` itself and returns the response (streamed); statuses

@@ -83,6 +83,28 @@ extension RouteTable {
             catchAllTail: false
         ),
         RouteDescriptor(
+            operationId: "adminListSplitKeys",
+            method: .get,
+            path: "/admin/split-keys",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: SplitKeyList.self, 400: APIError.self, 401: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "adminDeleteSplitKey",
+            method: .delete,
+            path: "/admin/split-keys/{keyId}",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [204: nil, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
             operationId: "listUsers",
             method: .get,
             path: "/admin/users",
@@ -133,6 +155,72 @@ extension RouteTable {
             tags: ["Proxy"],
             security: ["bearerAuth"],
             responses: [200: ProviderList.self, 401: APIError.self, 403: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "listSplitKeys",
+            method: .get,
+            path: "/api/split-key",
+            tags: ["SplitKeys"],
+            security: ["bearerAuth"],
+            responses: [200: SplitKeyList.self, 401: APIError.self, 403: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "createSplitKey",
+            method: .post,
+            path: "/api/split-key/split",
+            tags: ["SplitKeys"],
+            security: ["bearerAuth"],
+            responses: [201: SplitKeyCreated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 429: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "validateSplitKey",
+            method: .post,
+            path: "/api/split-key/validate",
+            tags: ["SplitKeys"],
+            security: ["bearerAuth"],
+            responses: [200: SplitKeyValidation.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 503: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "deleteSplitKey",
+            method: .delete,
+            path: "/api/split-key/{keyId}",
+            tags: ["SplitKeys"],
+            security: ["bearerAuth"],
+            responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "getSplitKey",
+            method: .get,
+            path: "/api/split-key/{keyId}",
+            tags: ["SplitKeys"],
+            security: ["bearerAuth"],
+            responses: [200: SplitKey.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "rotateSplitKey",
+            method: .post,
+            path: "/api/split-key/{keyId}/rotate",
+            tags: ["SplitKeys"],
+            security: ["bearerAuth"],
+            responses: [200: SplitKeyRotated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 503: APIError.self],
             requiredHeaders: [:],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -379,6 +467,26 @@ extension APIProtocol {
             return try await self.rotateAppSecret(input, context: context).response()
         }
 
+        router.on("/admin/split-keys", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "adminListSplitKeys")
+            let input = Operations.AdminListSplitKeys.Input(
+                userId: try InputDecoding.query("userId", in: request),
+                provider: try InputDecoding.query("provider", in: request)
+            )
+            return try await self.adminListSplitKeys(input, context: context).response()
+        }
+
+        router.on("/admin/split-keys/:keyId", method: .delete) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "adminDeleteSplitKey")
+            let input = Operations.AdminDeleteSplitKey.Input(
+                keyId: try InputDecoding.path("keyId", context: context),
+                userId: try InputDecoding.requiredQuery("userId", in: request)
+            )
+            return try await self.adminDeleteSplitKey(input, context: context).response()
+        }
+
         router.on("/admin/users", method: .get) { request, context in
             var context = context
             try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listUsers")
@@ -425,11 +533,67 @@ extension APIProtocol {
             return try await self.listProviders(input, context: context).response()
         }
 
+        router.on("/api/split-key", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "listSplitKeys")
+            let input = Operations.ListSplitKeys.Input()
+            return try await self.listSplitKeys(input, context: context).response()
+        }
+
+        router.on("/api/split-key/split", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "createSplitKey")
+            let input = Operations.CreateSplitKey.Input(
+                body: try await InputDecoding.body(SplitKeyRequest.self, from: request, context: context)
+            )
+            return try await self.createSplitKey(input, context: context).response()
+        }
+
+        router.on("/api/split-key/validate", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "validateSplitKey")
+            let input = Operations.ValidateSplitKey.Input(
+                xPartialKeyId: try InputDecoding.requiredHeader("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.requiredHeader("X-Partial-Key", in: request)
+            )
+            return try await self.validateSplitKey(input, context: context).response()
+        }
+
+        router.on("/api/split-key/:keyId", method: .delete) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "deleteSplitKey")
+            let input = Operations.DeleteSplitKey.Input(
+                keyId: try InputDecoding.path("keyId", context: context)
+            )
+            return try await self.deleteSplitKey(input, context: context).response()
+        }
+
+        router.on("/api/split-key/:keyId", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "getSplitKey")
+            let input = Operations.GetSplitKey.Input(
+                keyId: try InputDecoding.path("keyId", context: context)
+            )
+            return try await self.getSplitKey(input, context: context).response()
+        }
+
+        router.on("/api/split-key/:keyId/rotate", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "rotateSplitKey")
+            let input = Operations.RotateSplitKey.Input(
+                keyId: try InputDecoding.path("keyId", context: context),
+                xPartialKey: try InputDecoding.requiredHeader("X-Partial-Key", in: request)
+            )
+            return try await self.rotateSplitKey(input, context: context).response()
+        }
+
         router.on("/api/:provider", method: .post) { request, context in
             var context = context
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "proxyShortcut")
             let input = Operations.ProxyShortcut.Input(
-                provider: try InputDecoding.path("provider", context: context)
+                provider: try InputDecoding.path("provider", context: context),
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request)
             )
             return try await self.proxyShortcut(input, request: request, context: context)
         }
@@ -438,7 +602,9 @@ extension APIProtocol {
             var context = context
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "getProviderEndpoints")
             let input = Operations.GetProviderEndpoints.Input(
-                provider: try InputDecoding.path("provider", context: context)
+                provider: try InputDecoding.path("provider", context: context),
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request)
             )
             return try await self.getProviderEndpoints(input, context: context).response()
         }
@@ -448,6 +614,8 @@ extension APIProtocol {
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "proxyGet")
             let input = Operations.ProxyGet.Input(
                 provider: try InputDecoding.path("provider", context: context),
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.requiredQuery("endpoint", in: request)
             )
             return try await self.proxyGet(input, request: request, context: context)
@@ -457,7 +625,9 @@ extension APIProtocol {
             var context = context
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "proxyPost")
             let input = Operations.ProxyPost.Input(
-                provider: try InputDecoding.path("provider", context: context)
+                provider: try InputDecoding.path("provider", context: context),
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request)
             )
             return try await self.proxyPost(input, request: request, context: context)
         }
@@ -509,6 +679,8 @@ extension APIProtocol {
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"], operationId: "sdkProxyDelete")
             let input = Operations.SdkProxyDelete.Input(
                 provider: try InputDecoding.path("provider", context: context),
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.catchAll(context: context)
             )
             return try await self.sdkProxyDelete(input, request: request, context: context)
@@ -519,6 +691,8 @@ extension APIProtocol {
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"], operationId: "sdkProxyGet")
             let input = Operations.SdkProxyGet.Input(
                 provider: try InputDecoding.path("provider", context: context),
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.catchAll(context: context)
             )
             return try await self.sdkProxyGet(input, request: request, context: context)
@@ -529,6 +703,8 @@ extension APIProtocol {
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"], operationId: "sdkProxyPatch")
             let input = Operations.SdkProxyPatch.Input(
                 provider: try InputDecoding.path("provider", context: context),
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.catchAll(context: context)
             )
             return try await self.sdkProxyPatch(input, request: request, context: context)
@@ -539,6 +715,8 @@ extension APIProtocol {
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"], operationId: "sdkProxyPost")
             let input = Operations.SdkProxyPost.Input(
                 provider: try InputDecoding.path("provider", context: context),
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.catchAll(context: context)
             )
             return try await self.sdkProxyPost(input, request: request, context: context)
@@ -549,6 +727,8 @@ extension APIProtocol {
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"], operationId: "sdkProxyPut")
             let input = Operations.SdkProxyPut.Input(
                 provider: try InputDecoding.path("provider", context: context),
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.catchAll(context: context)
             )
             return try await self.sdkProxyPut(input, request: request, context: context)

@@ -521,6 +521,209 @@ public struct ServiceInfo: Codable, Sendable, Equatable {
     }
 }
 
+/// Metadata only; never the key or a part of it.
+public struct SplitKey: Codable, Sendable, Equatable {
+    public var keyId: String
+    public var userId: String
+    public var provider: String
+    public var version: Int64
+    public var description: String?
+    /// false once deleted (the ciphertext is erased).
+    public var active: Bool
+    public var useCount: Int64
+    public var lastUsedAt: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(keyId: String, userId: String, provider: String, version: Int64, description: String? = nil, active: Bool, useCount: Int64, lastUsedAt: Date? = nil, createdAt: Date, updatedAt: Date) {
+        self.keyId = keyId
+        self.userId = userId
+        self.provider = provider
+        self.version = version
+        self.description = description
+        self.active = active
+        self.useCount = useCount
+        self.lastUsedAt = lastUsedAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try container.decode(String.self, forKey: .keyId)
+        self.userId = try container.decode(String.self, forKey: .userId)
+        self.provider = try container.decode(String.self, forKey: .provider)
+        self.version = try container.decode(Int64.self, forKey: .version)
+        self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
+        self.active = try container.decode(Bool.self, forKey: .active)
+        self.useCount = try container.decode(Int64.self, forKey: .useCount)
+        self.lastUsedAt = container.contains(.lastUsedAt) ? try container.decode(Date.self, forKey: .lastUsedAt) : nil
+        self.createdAt = try container.decode(Date.self, forKey: .createdAt)
+        self.updatedAt = try container.decode(Date.self, forKey: .updatedAt)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case keyId = "keyId"
+        case userId = "userId"
+        case provider = "provider"
+        case version = "version"
+        case description = "description"
+        case active = "active"
+        case useCount = "useCount"
+        case lastUsedAt = "lastUsedAt"
+        case createdAt = "createdAt"
+        case updatedAt = "updatedAt"
+    }
+}
+
+public struct SplitKeyCreated: Codable, Sendable, Equatable {
+    public var keyId: String
+    /// Shown only here. Send it as `X-Partial-Key` with `X-Partial-Key-Id`. The server does not keep it.
+    public var clientPart: String
+    public var provider: String
+    public var version: Int64
+    public var createdAt: Date
+
+    public init(keyId: String, clientPart: String, provider: String, version: Int64, createdAt: Date) {
+        self.keyId = keyId
+        self.clientPart = clientPart
+        self.provider = provider
+        self.version = version
+        self.createdAt = createdAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try container.decode(String.self, forKey: .keyId)
+        self.clientPart = try container.decode(String.self, forKey: .clientPart)
+        self.provider = try container.decode(String.self, forKey: .provider)
+        self.version = try container.decode(Int64.self, forKey: .version)
+        self.createdAt = try container.decode(Date.self, forKey: .createdAt)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case keyId = "keyId"
+        case clientPart = "clientPart"
+        case provider = "provider"
+        case version = "version"
+        case createdAt = "createdAt"
+    }
+}
+
+public struct SplitKeyList: Codable, Sendable, Equatable {
+    public var keys: [SplitKey]
+
+    public init(keys: [SplitKey]) {
+        self.keys = keys
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.keys = try container.decode([SplitKey].self, forKey: .keys)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case keys = "keys"
+    }
+}
+
+/// The old product's names `originalKey` and `apiProvider` are accepted too.
+public struct SplitKeyRequest: Codable, Sendable, Equatable {
+    /// The user's provider key. Never stored in clear
+    public var apiKey: String?
+    public var originalKey: String?
+    public var provider: String?
+    public var apiProvider: String?
+    public var description: String?
+    /// Choose the id; random when absent.
+    public var keyId: String?
+
+    public init(apiKey: String? = nil, originalKey: String? = nil, provider: String? = nil, apiProvider: String? = nil, description: String? = nil, keyId: String? = nil) {
+        self.apiKey = apiKey
+        self.originalKey = originalKey
+        self.provider = provider
+        self.apiProvider = apiProvider
+        self.description = description
+        self.keyId = keyId
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.apiKey = container.contains(.apiKey) ? try container.decode(String.self, forKey: .apiKey) : nil
+        self.originalKey = container.contains(.originalKey) ? try container.decode(String.self, forKey: .originalKey) : nil
+        self.provider = container.contains(.provider) ? try container.decode(String.self, forKey: .provider) : nil
+        self.apiProvider = container.contains(.apiProvider) ? try container.decode(String.self, forKey: .apiProvider) : nil
+        self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
+        self.keyId = container.contains(.keyId) ? try container.decode(String.self, forKey: .keyId) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case apiKey = "apiKey"
+        case originalKey = "originalKey"
+        case provider = "provider"
+        case apiProvider = "apiProvider"
+        case description = "description"
+        case keyId = "keyId"
+    }
+}
+
+public struct SplitKeyRotated: Codable, Sendable, Equatable {
+    public var keyId: String
+    /// The new client part; the old one stopped working.
+    public var clientPart: String
+    public var version: Int64
+
+    public init(keyId: String, clientPart: String, version: Int64) {
+        self.keyId = keyId
+        self.clientPart = clientPart
+        self.version = version
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try container.decode(String.self, forKey: .keyId)
+        self.clientPart = try container.decode(String.self, forKey: .clientPart)
+        self.version = try container.decode(Int64.self, forKey: .version)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case keyId = "keyId"
+        case clientPart = "clientPart"
+        case version = "version"
+    }
+}
+
+public struct SplitKeyValidation: Codable, Sendable, Equatable {
+    public var valid: Bool
+    public var keyId: String
+    public var provider: String
+
+    public init(valid: Bool, keyId: String, provider: String) {
+        self.valid = valid
+        self.keyId = keyId
+        self.provider = provider
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.valid = try container.decode(Bool.self, forKey: .valid)
+        self.keyId = try container.decode(String.self, forKey: .keyId)
+        self.provider = try container.decode(String.self, forKey: .provider)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case valid = "valid"
+        case keyId = "keyId"
+        case provider = "provider"
+    }
+}
+
 public struct TokenInfo: Codable, Sendable, Equatable {
     public var user: TokenSubject
     public var issuedAt: Date

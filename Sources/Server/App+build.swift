@@ -62,8 +62,12 @@ struct AppParts {
         let auth = AuthService(database: database, tokenService: tokenService, revocations: revocations, settings: settings, logger: logger)
         network = HTTPUpstream(readTimeout: config.upstreamReadTimeout)
         usage = UsageRecorder(database: database, logger: logger)
-        let proxy = ProxyService(registry: config.providers, network: upstream ?? network, usage: usage, deadline: config.upstreamTimeout, logger: logger)
-        api = BridgeAPI(database: database, auth: auth, revocations: revocations, proxy: proxy, logger: logger, readinessTimeout: config.readinessTimeout)
+        let splitKeys = SplitKeyService(
+            database: database, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) }, registry: config.providers,
+            splitsPerMinute: config.byokSplitsPerMinute, logger: logger
+        )
+        let proxy = ProxyService(registry: config.providers, network: upstream ?? network, usage: usage, deadline: config.upstreamTimeout, logger: logger, splitKeys: splitKeys)
+        api = BridgeAPI(database: database, auth: auth, revocations: revocations, proxy: proxy, splitKeys: splitKeys, logger: logger, readinessTimeout: config.readinessTimeout)
         authenticator = Authenticator(tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
     }
 }

@@ -71,6 +71,7 @@ struct Serve: AsyncParsableCommand {
         var config = try await options.load()
         let logger = Logs.bootstrap(level: config.logLevel)
         config.jwtSecret = try DevelopmentSecrets.jwtSecret(config: config, logger: logger)
+        config.byokMasterKey = try DevelopmentSecrets.byokMasterKey(config: config, logger: logger)
         let app = try await buildApplication(config: config, logger: logger)
         logger.info("starting", metadata: [
             "environment": .string(config.environment.rawValue),

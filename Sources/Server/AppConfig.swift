@@ -38,6 +38,10 @@ struct AppConfig: Sendable {
     var readinessTimeout: Duration = .seconds(2)
     /// Every provider, with its key and base URL from the environment.
     var providers = ProviderRegistry(providers: [])
+    /// BYOK: 32 bytes. Nil: generated in development (see `DevelopmentSecrets`); in production
+    /// split keys are off (503 `byok_disabled`).
+    var byokMasterKey: Secret<[UInt8]>?
+    var byokSplitsPerMinute = 10
     /// Until the upstream's response head.
     var upstreamTimeout: Duration = .seconds(60)
     /// The longest silence allowed while a response (a stream) is being read.
@@ -141,6 +145,13 @@ extension AppConfig {
         config.upstreamTimeout = .milliseconds(try integer(reader, "upstream.timeout.ms", name: "UPSTREAM_TIMEOUT_MS", default: 60_000, range: 1_000...600_000))
         config.upstreamReadTimeout = .milliseconds(try integer(reader, "upstream.read.timeout.ms", name: "UPSTREAM_READ_TIMEOUT_MS", default: 120_000, range: 1_000...3_600_000))
         config.providers = try providers(reader, environment: environment)
+        if let text = reader.string(forKey: "byok.master.key", isSecret: true), !text.isEmpty {
+            guard let bytes = KeyVault.parseMasterKey(text) else {
+                throw ConfigError(reason: "BYOK_MASTER_KEY must be 32 bytes as 64 hex digits or base64 (openssl rand -hex 32)")
+            }
+            config.byokMasterKey = Secret(bytes)
+        }
+        config.byokSplitsPerMinute = try integer(reader, "byok.splits.per.minute", name: "BYOK_SPLITS_PER_MINUTE", default: 10, range: 1...10_000)
         config.jwtIssuer = reader.string(forKey: "jwt.issuer") ?? config.jwtIssuer
         config.jwtAudience = reader.string(forKey: "jwt.audience") ?? config.jwtAudience
         return config

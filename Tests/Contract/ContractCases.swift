@@ -1,12 +1,12 @@
 import Foundation
 import Generated
-import Handlers
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
 @testable import Server
+@testable import Handlers
 
 /// The request a case sends, after its preparation.
 struct RequestSpec: Sendable {
@@ -86,7 +86,150 @@ struct FixtureError: Error, CustomStringConvertible {
 /// Every operation's success and error statuses. `ContractTests.everyOperationAndStatusHasACase`
 /// fails when the spec gains an operation or a status that has no case here.
 enum ContractCases {
-    static var all: [ContractCase] { system + auth + admin + proxy + securedByAdminKey + securedByBearer }
+    static var all: [ContractCase] { system + auth + admin + proxy + splitKeys + securedByAdminKey + securedByBearer }
+
+    static func splitJSON(_ keyId: String = "key-00000001", provider: String = "testai") -> String {
+        #"{"apiKey":"sk-user-own-key-0123456789","provider":"\#(provider)","keyId":"\#(keyId)","description":"laptop"}"#
+    }
+
+    @Sendable static func signedIn(_ fixture: Fixture) async throws -> (TokenResponse, HTTPFields) {
+        let pair = try await fixture.signIn()
+        return (pair, Fixture.bearer(pair))
+    }
+
+    @Sendable static func split(_ fixture: Fixture, _ auth: HTTPFields, keyId: String = "key-00000001", provider: String = "testai") async throws -> SplitKeyCreated {
+        let response = try await fixture.send(.post, "/api/split-key/split", headers: auth, json: splitJSON(keyId, provider: provider))
+        guard response.status == .created else { throw FixtureError("split: \(response.status) \(String(buffer: response.body))") }
+        return try fixture.decode(SplitKeyCreated.self, response)
+    }
+
+    @Sendable static func withPart(_ auth: HTTPFields, id: String, part: String) -> HTTPFields {
+        var headers = auth
+        headers[.partialKeyId] = id
+        headers[.partialKey] = part
+        return headers
+    }
+
+    static var splitKeys: [ContractCase] {
+        let wrongPart = ClientPart.encode([UInt8](repeating: 7, count: 32))
+        return [
+            ContractCase(operationId: "createSplitKey", name: "split", expectedStatus: 201) { fixture in
+                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: splitJSON())
+            },
+            ContractCase(operationId: "createSplitKey", name: "the old field names", expectedStatus: 201) { fixture in
+                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"originalKey":"sk-own-0123456789","apiProvider":"TESTAI"}"#)
+            },
+            ContractCase(operationId: "createSplitKey", name: "no key", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"provider":"testai"}"#)
+            },
+            ContractCase(operationId: "createSplitKey", name: "a provider that takes no key", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"apiKey":"k","provider":"mock"}"#)
+            },
+            ContractCase(operationId: "createSplitKey", name: "own id taken", expectedStatus: 409, expectedCode: "split_key_exists") { fixture in
+                let auth = try await signedIn(fixture).1
+                _ = try await split(fixture, auth)
+                return request(.post, "/api/split-key/split", headers: auth, json: splitJSON())
+            },
+            ContractCase(operationId: "createSplitKey", name: "too many splits", expectedStatus: 429, expectedCode: "rate_limited", configure: { $0.byokSplitsPerMinute = 2 }) { fixture in
+                let auth = try await signedIn(fixture).1
+                _ = try await split(fixture, auth, keyId: "key-00000001")
+                _ = try await split(fixture, auth, keyId: "key-00000002")
+                return request(.post, "/api/split-key/split", headers: auth, json: splitJSON("key-00000003"))
+            },
+            ContractCase(operationId: "createSplitKey", name: "no master key", expectedStatus: 503, expectedCode: "byok_disabled", configure: { $0.byokMasterKey = nil }) { fixture in
+                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: splitJSON())
+            },
+            ContractCase(operationId: "listSplitKeys", name: "own keys", expectedStatus: 200) { fixture in
+                let auth = try await signedIn(fixture).1
+                _ = try await split(fixture, auth)
+                return request(.get, "/api/split-key", headers: auth)
+            },
+            ContractCase(operationId: "validateSplitKey", name: "opens", expectedStatus: 200) { fixture in
+                let auth = try await signedIn(fixture).1
+                let key = try await split(fixture, auth)
+                return request(.post, "/api/split-key/validate", headers: withPart(auth, id: key.keyId, part: key.clientPart))
+            },
+            ContractCase(operationId: "validateSplitKey", name: "missing part", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                var auth = try await signedIn(fixture).1
+                auth[.partialKeyId] = "key-00000001"
+                return request(.post, "/api/split-key/validate", headers: auth)
+            },
+            ContractCase(operationId: "validateSplitKey", name: "wrong part", expectedStatus: 401, expectedCode: "split_key_invalid") { fixture in
+                let auth = try await signedIn(fixture).1
+                let key = try await split(fixture, auth)
+                return request(.post, "/api/split-key/validate", headers: withPart(auth, id: key.keyId, part: wrongPart))
+            },
+            ContractCase(operationId: "validateSplitKey", name: "no master key", expectedStatus: 503, expectedCode: "byok_disabled", configure: { $0.byokMasterKey = nil }) { fixture in
+                request(.post, "/api/split-key/validate", headers: withPart(try await signedIn(fixture).1, id: "key-00000001", part: wrongPart))
+            },
+            ContractCase(operationId: "getSplitKey", name: "own key", expectedStatus: 200) { fixture in
+                let auth = try await signedIn(fixture).1
+                let key = try await split(fixture, auth)
+                return request(.get, "/api/split-key/\(key.keyId)", headers: auth)
+            },
+            ContractCase(operationId: "getSplitKey", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                request(.get, "/api/split-key/short", headers: try await signedIn(fixture).1)
+            },
+            ContractCase(operationId: "getSplitKey", name: "unknown id", expectedStatus: 404, expectedCode: "split_key_not_found") { fixture in
+                request(.get, "/api/split-key/key-unknown-1", headers: try await signedIn(fixture).1)
+            },
+            ContractCase(operationId: "deleteSplitKey", name: "delete", expectedStatus: 204) { fixture in
+                let auth = try await signedIn(fixture).1
+                let key = try await split(fixture, auth)
+                return request(.delete, "/api/split-key/\(key.keyId)", headers: auth)
+            },
+            ContractCase(operationId: "deleteSplitKey", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                request(.delete, "/api/split-key/bad%20id%20here", headers: try await signedIn(fixture).1)
+            },
+            ContractCase(operationId: "deleteSplitKey", name: "unknown id", expectedStatus: 404, expectedCode: "split_key_not_found") { fixture in
+                request(.delete, "/api/split-key/key-unknown-1", headers: try await signedIn(fixture).1)
+            },
+            ContractCase(operationId: "rotateSplitKey", name: "rotate", expectedStatus: 200) { fixture in
+                let auth = try await signedIn(fixture).1
+                let key = try await split(fixture, auth)
+                var headers = auth
+                headers[.partialKey] = key.clientPart
+                return request(.post, "/api/split-key/\(key.keyId)/rotate", headers: headers)
+            },
+            ContractCase(operationId: "rotateSplitKey", name: "no current part", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                request(.post, "/api/split-key/key-00000001/rotate", headers: try await signedIn(fixture).1)
+            },
+            ContractCase(operationId: "rotateSplitKey", name: "wrong current part", expectedStatus: 401, expectedCode: "split_key_invalid") { fixture in
+                let auth = try await signedIn(fixture).1
+                let key = try await split(fixture, auth)
+                var headers = auth
+                headers[.partialKey] = wrongPart
+                return request(.post, "/api/split-key/\(key.keyId)/rotate", headers: headers)
+            },
+            ContractCase(operationId: "rotateSplitKey", name: "unknown id", expectedStatus: 404, expectedCode: "split_key_not_found") { fixture in
+                var headers = try await signedIn(fixture).1
+                headers[.partialKey] = wrongPart
+                return request(.post, "/api/split-key/key-unknown-1/rotate", headers: headers)
+            },
+            ContractCase(operationId: "rotateSplitKey", name: "no master key", expectedStatus: 503, expectedCode: "byok_disabled", configure: { $0.byokMasterKey = nil }) { fixture in
+                var headers = try await signedIn(fixture).1
+                headers[.partialKey] = wrongPart
+                return request(.post, "/api/split-key/key-00000001/rotate", headers: headers)
+            },
+            ContractCase(operationId: "adminListSplitKeys", name: "by user and provider", expectedStatus: 200) { fixture in
+                _ = try await split(fixture, try await signedIn(fixture).1)
+                return request(.get, "/admin/split-keys?userId=user-1&provider=testai", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "adminListSplitKeys", name: "malformed user", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.get, "/admin/split-keys?userId=a", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "adminDeleteSplitKey", name: "delete", expectedStatus: 204) { fixture in
+                let key = try await split(fixture, try await signedIn(fixture).1)
+                return request(.delete, "/admin/split-keys/\(key.keyId)?userId=user-1", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "adminDeleteSplitKey", name: "no owner named", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.delete, "/admin/split-keys/key-00000001", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "adminDeleteSplitKey", name: "unknown", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.delete, "/admin/split-keys/key-00000001?userId=nobody", headers: Fixture.admin)
+            },
+        ]
+    }
 
     static func request(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], json: String? = nil) -> RequestSpec {
         var headers = headers
@@ -369,6 +512,7 @@ enum ContractCases {
     static func concrete(_ path: String) -> String {
         path.replacingOccurrences(of: "{appId}", with: "com.example.app").replacingOccurrences(of: "{userId}", with: "user-1")
             .replacingOccurrences(of: "{provider}", with: "mock").replacingOccurrences(of: "{endpoint}", with: "chat/completions")
+            .replacingOccurrences(of: "{keyId}", with: "key-00000001")
     }
 
     /// Every admin-key route: no key, a wrong key, a locked-out address, admin disabled.

@@ -18,6 +18,7 @@ enum Harness {
     /// A canary: if this string shows up in a log line or a response, a secret leaked.
     static let jwtSecretCanary = "canary-jwt-secret-7f3a9c2e5b1d4f6a8c0e2b4d6f8a0c2e"
     static let adminKeyCanary = "canary-admin-key-4e6a8c0e2b4d6f8a0c2e7f3a9c2e5b1d"
+    static let byokMasterKey = RandomBytes.make(count: 32)
 
     /// The built-in providers (no keys: `openai` answers 503) and the mock servers' test providers.
     static func providers() async throws -> ProviderRegistry {
@@ -39,6 +40,7 @@ enum Harness {
             shutdownTimeout: .seconds(5)
         )
         config.adminAPIKey = Secret(adminKeyCanary)
+        config.byokMasterKey = Secret(byokMasterKey)
         config.upstreamTimeout = .seconds(2)
         return config
     }

@@ -116,6 +116,10 @@ struct ProcessTests {
         let permissions = try FileManager.default.attributesOfItem(atPath: secretPath)[.posixPermissions] as? Int
         #expect(permissions == 0o600)
         #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("data/safeapi.sqlite").path))
+        let masterPath = folder.appendingPathComponent("data/byok-master-key").path
+        let master = try String(contentsOfFile: masterPath, encoding: .utf8)
+        #expect(master.count == 64)
+        #expect(try FileManager.default.attributesOfItem(atPath: masterPath)[.posixPermissions] as? Int == 0o600)
 
         server.process.terminate()  // SIGTERM
         #expect(try await server.waitForExit() == 0)
@@ -127,6 +131,7 @@ struct ProcessTests {
         for line in lines {
             #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "not a JSON log line: \(line)")
             #expect(!line.contains(secret), "the JWT secret was logged")
+            #expect(!line.contains(master), "the BYOK master key was logged")
         }
 
         // A second start keeps the same secret.

@@ -281,6 +281,25 @@ struct CodegenErrorTests {
         }
     }
 
+    @Test func anOperationNamedLikeASchemaIsRefused() {
+        let yaml = Self.spec(schemas: """
+                Thing:
+                  type: object
+                  properties:
+                    x: {type: string}
+            """, operation: """
+                  operationId: thing
+                  tags: [T]
+                  parameters:
+                    - {name: id, in: path, required: true, schema: {type: string}}
+                  responses:
+                    '200': {description: ok}
+                    '400': {description: bad}
+            """)
+        let error = #expect(throws: CodegenError.self) { _ = try Generator.generate(yaml: yaml, file: "spec.yaml") }
+        #expect(error?.reason.contains("would shadow the schema Thing") == true)
+    }
+
     @Test func invalidYAMLIsReported() {
         #expect(throws: CodegenError.self) {
             _ = try Generator.generate(yaml: "openapi: [this is not", file: "spec.yaml")

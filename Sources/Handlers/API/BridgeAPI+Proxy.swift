@@ -2,6 +2,12 @@ import Foundation
 public import Generated
 public import Hummingbird
 import NIOCore
+import HTTPTypes
+
+extension HTTPField.Name {
+    static let partialKeyId = Self("X-Partial-Key-Id")!
+    static let partialKey = Self("X-Partial-Key")!
+}
 
 extension BridgeAPI {
     public func listProviders(_ input: Operations.ListProviders.Input, context: Context) async throws -> Operations.ListProviders.Output {
@@ -94,9 +100,15 @@ extension BridgeAPI {
     }
 
     private func makeCall(provider: String, method: HTTPRequest.Method, endpoint: String, query: [(name: String, value: String)], body: ByteBuffer?, request: Request, context: Context) throws -> ProxyCall {
-        ProxyCall(
+        let keyId = request.headers[.partialKeyId]
+        let part = request.headers[.partialKey]
+        if (keyId == nil) != (part == nil) {
+            throw AppError.invalidInput(InputError(location: .header, name: keyId == nil ? "X-Partial-Key-Id" : "X-Partial-Key", reason: "is required with the other split-key header"))
+        }
+        return ProxyCall(
             provider: provider, method: method, endpoint: endpoint, query: query, body: body, clientHeaders: request.headers,
-            user: try context.requireUser(), clientIP: context.clientIP, requestId: context.requestId
+            user: try context.requireUser(), clientIP: context.clientIP, requestId: context.requestId,
+            splitKey: keyId.flatMap { id in part.map { (id, $0) } }
         )
     }
 }

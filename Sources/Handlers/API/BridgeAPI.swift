@@ -17,12 +17,14 @@ public struct BridgeAPI: APIProtocol {
     let tokens: TokenStore
     let revocations: RevocationList
     let proxy: ProxyService
+    let splitKeys: SplitKeyService
     let startedAt: ContinuousClock.Instant
     let readinessTimeout: Duration
     let logger: Logger
 
-    public init(database: any Database, auth: AuthService, revocations: RevocationList, proxy: ProxyService, logger: Logger, readinessTimeout: Duration = .seconds(2)) {
+    public init(database: any Database, auth: AuthService, revocations: RevocationList, proxy: ProxyService, splitKeys: SplitKeyService, logger: Logger, readinessTimeout: Duration = .seconds(2)) {
         self.proxy = proxy
+        self.splitKeys = splitKeys
         self.database = database
         self.auth = auth
         self.apps = AppStore(database: database)

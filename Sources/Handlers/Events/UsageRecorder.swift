@@ -89,8 +89,19 @@ public final class UsageRecorder: Service {
         let rows = records.filter { $0 != .flushMarker }
         guard !rows.isEmpty else { return }
         do {
+            // Split-key use counts ride along with the batch, off the request path.
+            var uses: [String: (userId: String, keyId: String, count: Int64, lastAtMs: Int64)] = [:]
+            for row in rows {
+                guard let keyId = row.splitKeyId, row.keySource == "byok" else { continue }
+                let key = row.userId + "\u{0}" + keyId
+                let previous = uses[key]
+                uses[key] = (row.userId, keyId, (previous?.count ?? 0) + 1, max(previous?.lastAtMs ?? 0, row.createdAtMs))
+            }
+            let store = SplitKeyStore(database: database)
+            let counted = Array(uses.values)
             try await database.withSQL { sql in
                 try await sql.insert(into: "usage_records").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+                if !counted.isEmpty { try await store.recordUses(counted, on: sql) }
             }
         } catch {
             logger.error("usage records could not be written", metadata: ["count": .stringConvertible(rows.count), "error.type": .string(String(reflecting: type(of: error)))])

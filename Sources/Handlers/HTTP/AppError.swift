@@ -53,6 +53,15 @@ public enum AppError: Error, Sendable, Equatable {
     case upstreamUnreachable
     case upstreamTimeout
 
+    // BYOK and limits
+    case byokDisabled
+    case splitKeyNotFound
+    case splitKeyInvalid
+    case splitKeyRevoked
+    case splitKeyWrongProvider
+    case splitKeyExists
+    case rateLimited(retryAfter: Int64)
+
     /// Something failed that the client cannot fix. The cause is logged, never sent.
     case internalError
 
@@ -75,6 +84,12 @@ public enum AppError: Error, Sendable, Equatable {
         case .endpointNotAllowed: .forbidden
         case .upstreamUnreachable: .badGateway
         case .upstreamTimeout: .gatewayTimeout
+        case .byokDisabled: .serviceUnavailable
+        case .splitKeyNotFound: .notFound
+        case .splitKeyInvalid, .splitKeyRevoked: .unauthorized
+        case .splitKeyWrongProvider: .forbidden
+        case .splitKeyExists: .conflict
+        case .rateLimited: .tooManyRequests
         case .adminLockedOut: .tooManyRequests
         case .adminDisabled: .serviceUnavailable
         case .internalError: .internalServerError
@@ -116,6 +131,13 @@ public enum AppError: Error, Sendable, Equatable {
         case .endpointNotAllowed: "endpoint_not_allowed"
         case .upstreamUnreachable: "upstream_unreachable"
         case .upstreamTimeout: "upstream_timeout"
+        case .byokDisabled: "byok_disabled"
+        case .splitKeyNotFound: "split_key_not_found"
+        case .splitKeyInvalid: "split_key_invalid"
+        case .splitKeyRevoked: "split_key_revoked"
+        case .splitKeyWrongProvider: "split_key_wrong_provider"
+        case .splitKeyExists: "split_key_exists"
+        case .rateLimited: "rate_limited"
         case .internalError: "internal_error"
         }
     }
@@ -157,14 +179,23 @@ public enum AppError: Error, Sendable, Equatable {
         case .endpointNotAllowed: "This endpoint is not on the provider's allow-list. GET /api/{provider}/endpoints lists it."
         case .upstreamUnreachable: "The provider could not be reached."
         case .upstreamTimeout: "The provider did not answer in time."
+        case .byokDisabled: "Split keys are disabled: the server has no BYOK_MASTER_KEY."
+        case .splitKeyNotFound: "You have no split key with this id."
+        case .splitKeyInvalid: "The split key could not be opened."
+        case .splitKeyRevoked: "This split key has been deleted."
+        case .splitKeyWrongProvider: "This split key belongs to another provider."
+        case .splitKeyExists: "You already have a split key with this id."
+        case .rateLimited: "Too many requests of this kind; try again later."
         case .internalError: "The server failed to handle the request. Quote the request id when you report it."
         }
     }
 
     /// Seconds after which the same request may succeed, for limits and lockouts.
     public var retryAfter: Int64? {
-        if case .adminLockedOut(let seconds) = self { return seconds }
-        return nil
+        switch self {
+        case .adminLockedOut(let seconds), .rateLimited(let seconds): seconds
+        default: nil
+        }
     }
 
     /// The standard error body (`Error` in the spec).

@@ -19,8 +19,11 @@ public struct ProxyCall: Sendable {
     public var user: AuthenticatedUser
     public var clientIP: String
     public var requestId: String
+    /// `X-Partial-Key-Id` and `X-Partial-Key`: use the caller's split key instead of the server's.
+    public var splitKey: (id: String, part: String)?
 
-    public init(provider: String, method: HTTPRequest.Method, endpoint: String, query: [(name: String, value: String)], body: ByteBuffer?, clientHeaders: HTTPFields, user: AuthenticatedUser, clientIP: String, requestId: String) {
+    public init(provider: String, method: HTTPRequest.Method, endpoint: String, query: [(name: String, value: String)], body: ByteBuffer?, clientHeaders: HTTPFields, user: AuthenticatedUser, clientIP: String, requestId: String, splitKey: (id: String, part: String)? = nil) {
+        self.splitKey = splitKey
         self.provider = provider
         self.method = method
         self.endpoint = endpoint
@@ -43,8 +46,10 @@ public struct ProxyService: Sendable {
     let usage: UsageRecorder
     let deadline: Duration
     let logger: Logger
+    let splitKeys: SplitKeyService?
 
-    public init(registry: ProviderRegistry, network: any Upstream, mock: any Upstream = MockUpstream(), usage: UsageRecorder, deadline: Duration, logger: Logger) {
+    public init(registry: ProviderRegistry, network: any Upstream, mock: any Upstream = MockUpstream(), usage: UsageRecorder, deadline: Duration, logger: Logger, splitKeys: SplitKeyService? = nil) {
+        self.splitKeys = splitKeys
         self.registry = registry
         self.network = network
         self.mock = mock
@@ -87,13 +92,21 @@ public struct ProxyService: Sendable {
             logger.info("security: endpoint not allowed", metadata: ["security.event": "endpoint_not_allowed", "provider": .string(provider.id), "client.ip": .string(call.clientIP)])
             throw AppError.endpointNotAllowed
         }
-        guard provider.isConfigured else { throw AppError.providerNotConfigured }
+        // The key: the caller's split key when named (and it must open), else the server's.
+        var key = provider.key
+        if let splitKey = call.splitKey {
+            guard let splitKeys else { throw AppError.byokDisabled }
+            key = try await splitKeys.keyForRequest(keyId: splitKey.id, part: splitKey.part, user: call.user, provider: provider.id)
+        } else if !provider.isConfigured {
+            throw AppError.providerNotConfigured
+        }
+        let keyed = Provider(definition: provider.definition, baseURL: provider.baseURL, key: key)
 
         let body = provider.definition.requestStreamUsage ? Self.askingForStreamUsage(call.body) : call.body
         let outbound = UpstreamRequest(
             method: call.method,
-            url: Self.url(provider: provider, path: path, query: call.query),
-            headers: Self.upstreamHeaders(provider: provider, client: call.clientHeaders, hasBody: body != nil),
+            url: Self.url(provider: keyed, path: path, query: call.query),
+            headers: Self.upstreamHeaders(provider: keyed, client: call.clientHeaders, hasBody: body != nil),
             body: body
         )
         let upstream: UpstreamResponse
@@ -129,7 +142,7 @@ public struct ProxyService: Sendable {
                 var chunk = chunk
                 if collected.readableBytes < 1 << 20 { collected.writeBuffer(&chunk) }
             }
-            let safe = Self.redacting(provider.key, in: collected)
+            let safe = Self.redacting(key, in: collected)
             record(call, provider: provider, path: path, status: upstream.status, usage: TokenUsage(), started: started, firstByte: nil, streamed: false, cancelled: false)
             return Response(status: status, headers: headers, body: .init(byteBuffer: safe))
         }
@@ -169,8 +182,8 @@ public struct ProxyService: Sendable {
             requestId: call.requestId, userId: call.user.userId, appId: call.user.appId, provider: provider.id, endpoint: path,
             model: tokens.model, status: Int64(status), inputTokens: tokens.input, outputTokens: tokens.output, cachedTokens: tokens.cached,
             costMicros: tokens.costMicros(price), latencyMs: (ContinuousClock.now - started).milliseconds,
-            ttfbMs: firstByte.map { ($0 - started).milliseconds }, streamed: streamed, cancelled: cancelled, keySource: "server",
-            splitKeyId: nil, clientIp: call.clientIP, userAgent: call.clientHeaders[.userAgent], createdAtMs: Millis.now()
+            ttfbMs: firstByte.map { ($0 - started).milliseconds }, streamed: streamed, cancelled: cancelled,
+            keySource: call.splitKey == nil ? "server" : "byok", splitKeyId: call.splitKey?.id, clientIp: call.clientIP, userAgent: call.clientHeaders[.userAgent], createdAtMs: Millis.now()
         ))
     }
 

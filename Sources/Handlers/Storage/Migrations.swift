@@ -68,6 +68,7 @@ public enum Migrations {
             """,
         ]),
         usageRecords,
+        splitKeys,
     ]
 }
 
@@ -129,5 +130,30 @@ extension Migrations {
         """,
         "CREATE INDEX usage_by_user_time ON usage_records (user_id, created_at_ms)",
         "CREATE INDEX usage_by_time ON usage_records (created_at_ms)",
+    ])
+}
+
+extension Migrations {
+    /// BYOK split keys (the split-key issue). The primary key is (owner, key id): ids are per user.
+    static let splitKeys = Migration(version: 3, name: "split_keys", both: [
+        """
+        CREATE TABLE split_keys (
+            user_id TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            ciphertext TEXT,
+            nonce TEXT,
+            tag TEXT,
+            description TEXT,
+            use_count BIGINT NOT NULL DEFAULT 0,
+            last_used_at_ms BIGINT,
+            created_at_ms BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL,
+            revoked_at_ms BIGINT,
+            PRIMARY KEY (user_id, key_id)
+        )
+        """,
+        "CREATE INDEX split_keys_by_provider ON split_keys (provider, created_at_ms)",
     ])
 }

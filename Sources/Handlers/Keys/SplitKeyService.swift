@@ -1,0 +1,177 @@
+import Foundation
+public import Generated
+public import Logging
+import Synchronization
+
+/// Splitting, listing, rotating, deleting and using BYOK keys. A key is found only among the
+/// caller's own (ids are per user), used only for its own provider, and in clear only in memory.
+public struct SplitKeyService: Sendable {
+    let store: SplitKeyStore
+    /// Nil: split keys are off (`byok_disabled`).
+    let vault: KeyVault?
+    let registry: ProviderRegistry
+    let splitLimiter: WindowLimiter
+    let logger: Logger
+
+    public init(database: any Database, vault: KeyVault?, registry: ProviderRegistry, splitsPerMinute: Int, logger: Logger) {
+        self.store = SplitKeyStore(database: database)
+        self.vault = vault
+        self.registry = registry
+        self.splitLimiter = WindowLimiter(limit: splitsPerMinute, window: .seconds(60))
+        self.logger = logger
+    }
+
+    func requireVault() throws(AppError) -> KeyVault {
+        guard let vault else { throw .byokDisabled }
+        return vault
+    }
+
+    public func split(_ request: SplitKeyRequest, user: AuthenticatedUser) async throws -> SplitKeyCreated {
+        let vault = try requireVault()
+        guard let apiKey = request.apiKey ?? request.originalKey, !apiKey.isEmpty else {
+            throw AppError.invalidInput(InputError(location: .body, name: "apiKey", reason: "is required (or originalKey)"))
+        }
+        guard let providerId = (request.provider ?? request.apiProvider)?.lowercased() else {
+            throw AppError.invalidInput(InputError(location: .body, name: "provider", reason: "is required (or apiProvider)"))
+        }
+        guard let provider = registry.provider(providerId), !provider.isMock, provider.definition.auth != .none else {
+            throw AppError.invalidInput(InputError(location: .body, name: "provider", reason: "must be a provider that takes a key (GET /api/providers)"))
+        }
+        try Validate.length(apiKey, 1...4096, field: "apiKey")
+        try Validate.length(request.description, 0...500, field: "description")
+        if let keyId = request.keyId { try Self.validateKeyId(keyId, location: .body) }
+        if let wait = splitLimiter.admit(user.userId) { throw AppError.rateLimited(retryAfter: wait) }
+        let keyId = request.keyId ?? "sk_" + Credentials.newId()
+        let now = Millis.now()
+        let (sealed, clientPart) = try vault.seal(apiKey, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: provider.id, version: 1))
+        let record = SplitKeyRecord(
+            userId: user.userId, keyId: keyId, provider: provider.id, version: 1,
+            ciphertext: Hex.encode(sealed.ciphertext), nonce: Hex.encode(sealed.nonce), tag: Hex.encode(sealed.tag),
+            description: request.description, useCount: 0, lastUsedAtMs: nil, createdAtMs: now, updatedAtMs: now, revokedAtMs: nil
+        )
+        guard try await store.insert(record) else { throw AppError.splitKeyExists }
+        logger.notice("split key created", metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId), "provider": .string(provider.id)])
+        return SplitKeyCreated(keyId: keyId, clientPart: ClientPart.encode(clientPart), provider: provider.id, version: 1, createdAt: Millis.date(now))
+    }
+
+    public func list(user: AuthenticatedUser) async throws -> [SplitKey] {
+        try await store.list(userId: user.userId, provider: nil).map(Self.metadata)
+    }
+
+    public func adminList(userId: String?, provider: String?) async throws -> [SplitKey] {
+        try await store.list(userId: userId, provider: provider).map(Self.metadata)
+    }
+
+    public func get(_ keyId: String, user: AuthenticatedUser) async throws -> SplitKey {
+        try Self.validateKeyId(keyId, location: .path)
+        guard let record = try await store.get(userId: user.userId, keyId: keyId) else { throw AppError.splitKeyNotFound }
+        return Self.metadata(record)
+    }
+
+    public func delete(_ keyId: String, owner: String) async throws {
+        try Self.validateKeyId(keyId, location: .path)
+        guard try await store.revoke(userId: owner, keyId: keyId, now: Millis.now()) else { throw AppError.splitKeyNotFound }
+        logger.notice("split key deleted", metadata: ["user.id": .string(owner), "split_key.id": .string(keyId)])
+    }
+
+    /// Re-encrypts under a new client part; the old part stops working.
+    public func rotate(_ keyId: String, currentPart: String, user: AuthenticatedUser) async throws -> SplitKeyRotated {
+        let vault = try requireVault()
+        try Self.validateKeyId(keyId, location: .path)
+        guard let record = try await store.get(userId: user.userId, keyId: keyId) else { throw AppError.splitKeyNotFound }
+        let apiKey = try open(record, clientPart: currentPart, vault: vault)
+        let (sealed, clientPart) = try vault.seal(apiKey.value, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: record.provider, version: record.version + 1))
+        guard try await store.reseal(userId: user.userId, keyId: keyId, version: record.version, sealed: sealed, now: Millis.now()) else {
+            throw AppError.splitKeyInvalid  // rotated or deleted meanwhile
+        }
+        logger.notice("split key rotated", metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId)])
+        return SplitKeyRotated(keyId: keyId, clientPart: ClientPart.encode(clientPart), version: record.version + 1)
+    }
+
+    /// Whether the key opens: every failure is the same `split_key_invalid`.
+    public func validate(keyId: String, part: String, user: AuthenticatedUser) async throws -> SplitKeyValidation {
+        let vault = try requireVault()
+        do {
+            guard let record = try await store.get(userId: user.userId, keyId: keyId) else { throw AppError.splitKeyInvalid }
+            _ = try open(record, clientPart: part, vault: vault)
+            return SplitKeyValidation(valid: true, keyId: keyId, provider: record.provider)
+        } catch is AppError {
+            logger.info("security: split key validation failed", metadata: ["security.event": "split_key_invalid", "user.id": .string(user.userId)])
+            throw AppError.splitKeyInvalid
+        }
+    }
+
+    /// The caller's key for one upstream request to `provider`: another user's id is not found,
+    /// another provider's key is refused, a deleted key is revoked, a wrong part does not open.
+    public func keyForRequest(keyId: String, part: String, user: AuthenticatedUser, provider: String) async throws -> Secret<String> {
+        let vault = try requireVault()
+        guard (try? Self.validateKeyId(keyId, location: .header)) != nil, let record = try await store.get(userId: user.userId, keyId: keyId) else {
+            logger.info("security: unknown split key", metadata: ["security.event": "split_key_not_found", "user.id": .string(user.userId)])
+            throw AppError.splitKeyNotFound
+        }
+        guard record.provider == provider else {
+            logger.info("security: split key used for another provider", metadata: ["security.event": "split_key_wrong_provider", "user.id": .string(user.userId)])
+            throw AppError.splitKeyWrongProvider
+        }
+        do {
+            return try open(record, clientPart: part, vault: vault)
+        } catch {
+            logger.info("security: split key did not open", metadata: ["security.event": .string(error.code), "user.id": .string(user.userId)])
+            throw error
+        }
+    }
+
+    private func open(_ record: SplitKeyRecord, clientPart: String, vault: KeyVault) throws(AppError) -> Secret<String> {
+        guard record.revokedAtMs == nil else { throw .splitKeyRevoked }
+        guard let sealed = record.sealed, let part = ClientPart.decode(clientPart) else { throw .splitKeyInvalid }
+        do {
+            return try vault.open(sealed, clientPart: part, binding: SplitKeyBinding(keyId: record.keyId, owner: record.userId, provider: record.provider, version: record.version))
+        } catch {
+            throw .splitKeyInvalid
+        }
+    }
+
+    static func validateKeyId(_ keyId: String, location: InputError.Location) throws(AppError) {
+        let valid = (8...64).contains(keyId.utf8.count) && keyId.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        }
+        if !valid { throw .invalidInput(InputError(location: location, name: "keyId", reason: "must be 8 to 64 of letters, digits, '_' or '-'")) }
+    }
+
+    static func metadata(_ record: SplitKeyRecord) -> SplitKey {
+        SplitKey(
+            keyId: record.keyId, userId: record.userId, provider: record.provider, version: record.version, description: record.description,
+            active: record.revokedAtMs == nil, useCount: record.useCount, lastUsedAt: record.lastUsedAtMs.map(Millis.date),
+            createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
+        )
+    }
+}
+
+/// At most `limit` events per key in any `window`, in memory, per instance (sliding log).
+public final class WindowLimiter: Sendable {
+    let limit: Int
+    let window: Duration
+    private let events = Mutex<[String: [ContinuousClock.Instant]]>([:])
+
+    public init(limit: Int, window: Duration) {
+        self.limit = limit
+        self.window = window
+    }
+
+    /// Nil when admitted (and counted); otherwise the seconds to wait.
+    public func admit(_ key: String, now: ContinuousClock.Instant = .now) -> Int64? {
+        events.withLock { events in
+            var recent = (events[key] ?? []).filter { now - $0 < window }
+            if recent.count >= limit, let oldest = recent.first {
+                let wait = window - (now - oldest)
+                events[key] = recent
+                return max(1, wait.components.seconds + (wait.components.attoseconds > 0 ? 1 : 0))
+            }
+            recent.append(now)
+            events[key] = recent
+            if events.count > 100_000 { events = events.filter { !$0.value.isEmpty && now - $0.value.last! < window } }
+            return nil
+        }
+    }
+}
