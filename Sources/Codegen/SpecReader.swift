@@ -70,6 +70,17 @@ struct SpecReader {
                     throw CodegenError(file: file, pointer: pointer, reason: "a top-level string schema must be an enum")
                 }
                 models.append(.stringEnum(try readEnum(name: name, doc: core.description, values: values, pointer: pointer)))
+            case .all(let parts, let core):
+                // An object plus constraints that add no fields (`anyOf` of `required` lists): the
+                // type is the object; the handler enforces the constraints.
+                let objects = parts.compactMap { part -> JSONSchema.ObjectContext? in
+                    guard case .object(_, let object) = part.value, !Self.isConstraintOnly(part) else { return nil }
+                    return object
+                }
+                guard objects.count == 1, let object = objects.first, parts.allSatisfy({ Self.isConstraintOnly($0) || $0.objectContext == object }) else {
+                    throw CodegenError(file: file, pointer: pointer, reason: "allOf is supported only as an object plus anyOf/oneOf of required lists")
+                }
+                models.append(.object(try readObject(name: name, doc: core.description ?? parts.compactMap(\.description).first, object: object, pointer: pointer)))
             default:
                 throw CodegenError(file: file, pointer: pointer, reason: "only object, map and string-enum schemas are supported in components.schemas")
             }
@@ -412,6 +423,21 @@ struct SpecReader {
             throw CodegenError(file: file, pointer: pointer, reason: "path parameter '\(extra)' is not in the path")
         }
         return "/" + segments.joined(separator: "/")
+    }
+
+    /// A schema that only constrains which properties are present (`required` lists combined with
+    /// anyOf/oneOf/allOf), adding no property of its own.
+    static func isConstraintOnly(_ schema: JSONSchema) -> Bool {
+        switch schema.value {
+        case .fragment: return true
+        case .any(let members, _), .one(let members, _), .all(let members, _): return members.allSatisfy(isConstraintOnly)
+        case .object(_, let object):
+            return object.additionalProperties == nil && object.properties.values.allSatisfy { property in
+                if case .fragment = property.value { return true }
+                return false
+            }
+        default: return false
+        }
     }
 
     /// JSON pointer escaping (RFC 6901).

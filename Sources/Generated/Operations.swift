@@ -956,6 +956,8 @@ extension Operations {
             case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
             /// 409
             case conflict(APIError)
             /// 429
@@ -980,6 +982,7 @@ extension Operations {
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
                 case .conflict: .init(code: 409)
                 case .tooManyRequests: .init(code: 429)
                 case .serviceUnavailable: .init(code: 503)
@@ -993,6 +996,7 @@ extension Operations {
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))

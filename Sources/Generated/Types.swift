@@ -630,7 +630,7 @@ public struct SplitKeyList: Codable, Sendable, Equatable {
     }
 }
 
-/// The old product's names `originalKey` and `apiProvider` are accepted too.
+/// The key and its provider; the old product's names `originalKey` and `apiProvider` are accepted too.
 public struct SplitKeyRequest: Codable, Sendable, Equatable {
     /// The user's provider key. Never stored in clear
     public var apiKey: String?

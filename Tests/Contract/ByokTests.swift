@@ -98,6 +98,15 @@ struct ByokTests {
                 #expect(Int(response.status.code) == status, "\(name)")
                 #expect(try fixture.decode(APIError.self, response).error == code, "\(name)")
             }
+            // One header without the other never falls back to the server's key.
+            var idOnly = owner
+            idOnly[.partialKeyId] = key.keyId
+            let noPart = try await fixture.send(.post, "/proxy/testai/chat/completions", headers: idOnly, json: #"{"note":"\#(marker)"}"#)
+            #expect(try fixture.decode(APIError.self, noPart).error == "split_key_invalid")
+            var partOnly = owner
+            partOnly[.partialKey] = key.clientPart
+            let noId = try await fixture.send(.post, "/proxy/testai/chat/completions", headers: partOnly, json: #"{"note":"\#(marker)"}"#)
+            #expect(try fixture.decode(APIError.self, noId).error == "split_key_not_found")
             #expect(MockProviderServer.shared.requests(marker: marker).isEmpty, "a refused split key reached the provider")
             // The same keys used rightly still work: the refusals came from what was wrong.
             #expect(try await Self.proxy(fixture, auth: owner, keyId: rotated.keyId, part: newPart.clientPart, marker: marker).status == .ok)

@@ -122,7 +122,7 @@ enum ContractCases {
             ContractCase(operationId: "createSplitKey", name: "no key", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
                 request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"provider":"testai"}"#)
             },
-            ContractCase(operationId: "createSplitKey", name: "a provider that takes no key", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            ContractCase(operationId: "createSplitKey", name: "a provider that takes no key", expectedStatus: 404, expectedCode: "provider_not_found") { fixture in
                 request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"apiKey":"k","provider":"mock"}"#)
             },
             ContractCase(operationId: "createSplitKey", name: "own id taken", expectedStatus: 409, expectedCode: "split_key_exists") { fixture in

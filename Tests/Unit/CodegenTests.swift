@@ -281,6 +281,51 @@ struct CodegenErrorTests {
         }
     }
 
+    @Test func allOfAnObjectAndRequiredAlternativesIsTheObject() throws {
+        let accepted = Self.spec(schemas: """
+                Pick:
+                  allOf:
+                    - type: object
+                      properties:
+                        a: {type: string}
+                        b: {type: string}
+                    - anyOf:
+                        - required: [a]
+                        - required: [b]
+            """, operation: """
+                  operationId: getThing
+                  tags: [T]
+                  parameters:
+                    - {name: id, in: path, required: true, schema: {type: string}}
+                  responses:
+                    '200': {description: ok}
+                    '400': {description: bad}
+            """)
+        let types = try #require(try Generator.generate(yaml: accepted, file: "spec.yaml")["Types.swift"])
+        #expect(types.contains("public struct Pick: Codable, Sendable, Equatable"))
+        #expect(types.contains("public var a: String?"))
+        let refused = Self.spec(schemas: """
+                Pick:
+                  allOf:
+                    - type: object
+                      properties:
+                        a: {type: string}
+                    - type: object
+                      properties:
+                        b: {type: integer}
+            """, operation: """
+                  operationId: getThing
+                  tags: [T]
+                  parameters:
+                    - {name: id, in: path, required: true, schema: {type: string}}
+                  responses:
+                    '200': {description: ok}
+                    '400': {description: bad}
+            """)
+        let error = #expect(throws: CodegenError.self) { _ = try Generator.generate(yaml: refused, file: "spec.yaml") }
+        #expect(error?.pointer == "/components/schemas/Pick")
+    }
+
     @Test func anOperationNamedLikeASchemaIsRefused() {
         let yaml = Self.spec(schemas: """
                 Thing:

@@ -100,15 +100,15 @@ extension BridgeAPI {
     }
 
     private func makeCall(provider: String, method: HTTPRequest.Method, endpoint: String, query: [(name: String, value: String)], body: ByteBuffer?, request: Request, context: Context) throws -> ProxyCall {
+        // Either split-key header asks for the caller's own key: a part without an id names no key
+        // (404), an id without its part proves nothing (401). Never a silent fall back to the
+        // server's key.
         let keyId = request.headers[.partialKeyId]
         let part = request.headers[.partialKey]
-        if (keyId == nil) != (part == nil) {
-            throw AppError.invalidInput(InputError(location: .header, name: keyId == nil ? "X-Partial-Key-Id" : "X-Partial-Key", reason: "is required with the other split-key header"))
-        }
+        let splitKey: (id: String, part: String)? = keyId == nil && part == nil ? nil : (keyId ?? "", part ?? "")
         return ProxyCall(
             provider: provider, method: method, endpoint: endpoint, query: query, body: body, clientHeaders: request.headers,
-            user: try context.requireUser(), clientIP: context.clientIP, requestId: context.requestId,
-            splitKey: keyId.flatMap { id in part.map { (id, $0) } }
+            user: try context.requireUser(), clientIP: context.clientIP, requestId: context.requestId, splitKey: splitKey
         )
     }
 }

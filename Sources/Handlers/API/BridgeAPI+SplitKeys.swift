@@ -29,6 +29,7 @@ extension BridgeAPI {
 
     public func adminListSplitKeys(_ input: Operations.AdminListSplitKeys.Input, context: Context) async throws -> Operations.AdminListSplitKeys.Output {
         if let userId = input.userId { try Validate.identifier(userId, field: "userId", location: .query) }
+        if let provider = input.provider { try Validate.providerId(provider, location: .query) }
         return .ok(SplitKeyList(keys: try await splitKeys.adminList(userId: input.userId, provider: input.provider?.lowercased())))
     }
 

@@ -34,8 +34,9 @@ public struct SplitKeyService: Sendable {
         guard let providerId = (request.provider ?? request.apiProvider)?.lowercased() else {
             throw AppError.invalidInput(InputError(location: .body, name: "provider", reason: "is required (or apiProvider)"))
         }
+        // No such provider, or one that takes no key: nothing to hold a key for.
         guard let provider = registry.provider(providerId), !provider.isMock, provider.definition.auth != .none else {
-            throw AppError.invalidInput(InputError(location: .body, name: "provider", reason: "must be a provider that takes a key (GET /api/providers)"))
+            throw AppError.providerNotFound
         }
         try Validate.length(apiKey, 1...4096, field: "apiKey")
         try Validate.length(request.description, 0...500, field: "description")

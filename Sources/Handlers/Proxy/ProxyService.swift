@@ -69,11 +69,7 @@ public struct ProxyService: Sendable {
     static let forwardedResponsePrefixes = ["x-ratelimit-", "anthropic-ratelimit-", "ratelimit-"]
 
     public func provider(_ id: String) throws(AppError) -> Provider {
-        let valid = (1...32).contains(id.utf8.count) && id.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
-        }
-        guard valid else { throw .invalidInput(InputError(location: .path, name: "provider", reason: "must be 1 to 32 of letters, digits or '-'")) }
+        try Validate.providerId(id, location: .path)
         guard let provider = registry.provider(id) else { throw .providerNotFound }
         return provider
     }

@@ -31,4 +31,13 @@ public enum Validate {
             throw .invalidInput(InputError(location: location, name: field, reason: "must be from \(range.lowerBound) to \(range.upperBound)"))
         }
     }
+
+    /// `^[A-Za-z0-9-]{1,32}$`, the shape of provider ids.
+    public static func providerId(_ value: String, location: InputError.Location) throws(AppError) {
+        let valid = (1...32).contains(value.utf8.count) && value.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
+        }
+        if !valid { throw .invalidInput(InputError(location: location, name: "provider", reason: "must be 1 to 32 of letters, digits or '-'")) }
+    }
 }
