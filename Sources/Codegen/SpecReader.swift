@@ -257,19 +257,7 @@ struct SpecReader {
         var models: [OperationModel.Parameter] = []
         var seen: Set<String> = ["body"]
         for (index, entry) in parameters.enumerated() {
-            var parameterPointer = pointer + "/parameters/\(index)"
-            let parameter: OpenAPI.Parameter
-            if let reference = entry.a {
-                guard let name = reference.jsonReference.name, reference.jsonReference.isInternal,
-                    let key = OpenAPI.ComponentKey(rawValue: name), let found = components.parameters[key]?.b
-                else {
-                    throw CodegenError(file: file, pointer: parameterPointer, reason: "only references to components.parameters are supported")
-                }
-                parameter = found
-                parameterPointer = "/components/parameters/" + Self.escape(name)
-            } else {
-                parameter = entry.b!
-            }
+            let (parameter, parameterPointer) = try resolve(entry, in: components.parameters, kind: "parameters", pointer: pointer + "/parameters/\(index)")
             let location: OperationModel.ParameterLocation
             switch parameter.location {
             case .path: location = .path
@@ -331,23 +319,12 @@ struct SpecReader {
     private func readResponses(_ responses: OpenAPI.Response.Map, pointer: String, components: OpenAPI.Components, raw: Bool) throws -> [OperationModel.Response] {
         var models: [OperationModel.Response] = []
         for (code, entry) in responses {
-            var responsePointer = pointer + "/" + Self.escape(code.rawValue)
+            let statusPointer = pointer + "/" + Self.escape(code.rawValue)
             if raw, case .default = code.value { continue }  // the upstream's own statuses
             guard case .status(let status) = code.value else {
-                throw CodegenError(file: file, pointer: responsePointer, reason: "document each status explicitly; ranges and 'default' are not supported")
+                throw CodegenError(file: file, pointer: statusPointer, reason: "document each status explicitly; ranges and 'default' are not supported")
             }
-            let response: OpenAPI.Response
-            if let reference = entry.a {
-                guard let name = reference.jsonReference.name, reference.jsonReference.isInternal,
-                    let key = OpenAPI.ComponentKey(rawValue: name), let found = components.responses[key]?.b
-                else {
-                    throw CodegenError(file: file, pointer: responsePointer, reason: "only references to components.responses are supported")
-                }
-                response = found
-                responsePointer = "/components/responses/" + Self.escape(name)
-            } else {
-                response = entry.b!
-            }
+            let (response, responsePointer) = try resolve(entry, in: components.responses, kind: "responses", pointer: statusPointer)
             var bodyType: SwiftType?
             if raw, response.content[.json]?.b?.schema?.reference == nil {
                 // A passthrough answer (the provider's JSON, SSE or binary): not ours to decode.
@@ -372,19 +349,7 @@ struct SpecReader {
     private func readHeaders(_ headers: OpenAPI.Header.Map, pointer: String, components: OpenAPI.Components) throws -> [OperationModel.Header] {
         var models: [OperationModel.Header] = []
         for (name, entry) in headers {
-            var headerPointer = pointer + "/" + Self.escape(name)
-            let header: OpenAPI.Header
-            if let reference = entry.a {
-                guard let refName = reference.jsonReference.name, reference.jsonReference.isInternal,
-                    let key = OpenAPI.ComponentKey(rawValue: refName), let found = components.headers[key]?.b
-                else {
-                    throw CodegenError(file: file, pointer: headerPointer, reason: "only references to components.headers are supported")
-                }
-                header = found
-                headerPointer = "/components/headers/" + Self.escape(refName)
-            } else {
-                header = entry.b!
-            }
+            let (header, headerPointer) = try resolve(entry, in: components.headers, kind: "headers", pointer: pointer + "/" + Self.escape(name))
             guard let schema = header.schemaOrContent.a?.schema.b else {
                 throw CodegenError(file: file, pointer: headerPointer, reason: "a header needs an inline schema")
             }
@@ -423,6 +388,23 @@ struct SpecReader {
             throw CodegenError(file: file, pointer: pointer, reason: "path parameter '\(extra)' is not in the path")
         }
         return "/" + segments.joined(separator: "/")
+    }
+
+    /// An inline value, or the one a local `$ref` names in `components.<kind>`, with the pointer
+    /// where it is written (for errors).
+    private func resolve<Value>(
+        _ entry: Either<OpenAPI.Reference<Value>, Value>,
+        in dictionary: OpenAPI.ComponentReferenceDictionary<Value>,
+        kind: String,
+        pointer: String
+    ) throws -> (Value, String) {
+        guard let reference = entry.a else { return (entry.b!, pointer) }
+        guard let name = reference.jsonReference.name, reference.jsonReference.isInternal,
+            let key = OpenAPI.ComponentKey(rawValue: name), let found = dictionary[key]?.b
+        else {
+            throw CodegenError(file: file, pointer: pointer, reason: "only references to components.\(kind) are supported")
+        }
+        return (found, "/components/\(kind)/" + Self.escape(name))
     }
 
     /// A schema that only constrains which properties are present (`required` lists combined with

@@ -21,17 +21,7 @@ public struct RequestIDMiddleware: RouterMiddleware {
     }
 
     static func isWellFormed(_ id: String) -> Bool {
-        guard (1...128).contains(id.utf8.count) else { return false }
-        return id.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: ":"), UInt8(ascii: "-"):
-                true
-            default:
-                false
-            }
-        }
+        Validate.hasShape(id, length: 1...128, extra: "._:-")
     }
 
     /// 128 random bits as 32 lowercase hex digits.

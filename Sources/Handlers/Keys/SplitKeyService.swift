@@ -133,11 +133,7 @@ public struct SplitKeyService: Sendable {
     }
 
     static func validateKeyId(_ keyId: String, location: InputError.Location) throws(AppError) {
-        let valid = (8...64).contains(keyId.utf8.count) && keyId.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-        }
-        if !valid { throw .invalidInput(InputError(location: location, name: "keyId", reason: "must be 8 to 64 of letters, digits, '_' or '-'")) }
+        try Validate.keyId(keyId, location: location)
     }
 
     static func metadata(_ record: SplitKeyRecord) -> SplitKey {

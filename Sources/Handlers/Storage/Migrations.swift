@@ -73,11 +73,17 @@ public enum Migrations {
 }
 
 extension Migrations {
-    /// Usage records, one per proxied request (the proxy issue).
-    static let usageRecords = Migration(version: 2, name: "usage_records", sqlite: [
-        """
+    /// Usage records, one per proxied request (the proxy issue). Only the id column differs.
+    static let usageRecords = Migration(
+        version: 2, name: "usage_records",
+        sqlite: usageRecordsTable(id: "id INTEGER PRIMARY KEY AUTOINCREMENT") + usageRecordsIndexes,
+        postgres: usageRecordsTable(id: "id BIGSERIAL PRIMARY KEY") + usageRecordsIndexes
+    )
+
+    private static func usageRecordsTable(id: String) -> [String] {
+        ["""
         CREATE TABLE usage_records (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            \(id),
             request_id TEXT NOT NULL,
             user_id TEXT NOT NULL,
             app_id TEXT NOT NULL,
@@ -99,38 +105,13 @@ extension Migrations {
             user_agent TEXT,
             created_at_ms BIGINT NOT NULL
         )
-        """,
+        """]
+    }
+
+    private static let usageRecordsIndexes = [
         "CREATE INDEX usage_by_user_time ON usage_records (user_id, created_at_ms)",
         "CREATE INDEX usage_by_time ON usage_records (created_at_ms)",
-    ], postgres: [
-        """
-        CREATE TABLE usage_records (
-            id BIGSERIAL PRIMARY KEY,
-            request_id TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            app_id TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            endpoint TEXT NOT NULL,
-            model TEXT,
-            status BIGINT NOT NULL,
-            input_tokens BIGINT NOT NULL,
-            output_tokens BIGINT NOT NULL,
-            cached_tokens BIGINT NOT NULL,
-            cost_micros BIGINT NOT NULL,
-            latency_ms BIGINT NOT NULL,
-            ttfb_ms BIGINT,
-            streamed BOOLEAN NOT NULL,
-            cancelled BOOLEAN NOT NULL,
-            key_source TEXT NOT NULL,
-            split_key_id TEXT,
-            client_ip TEXT NOT NULL,
-            user_agent TEXT,
-            created_at_ms BIGINT NOT NULL
-        )
-        """,
-        "CREATE INDEX usage_by_user_time ON usage_records (user_id, created_at_ms)",
-        "CREATE INDEX usage_by_time ON usage_records (created_at_ms)",
-    ])
+    ]
 }
 
 extension Migrations {
