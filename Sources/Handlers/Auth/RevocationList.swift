@@ -18,6 +18,15 @@ public final class RevocationList: Sendable {
     }
 
     private let snapshot = Mutex(Snapshot())
+    /// This instance's own changes of the last few seconds: a reload whose query ran before one of
+    /// them was written must not wipe it, so each reload re-applies them.
+    private let recent = Mutex<[(at: ContinuousClock.Instant, change: Change)]>([])
+    static let recentWindow: Duration = .seconds(10)
+
+    enum Change {
+        case revocation(RevocationRecord)
+        case inactive(String, Bool)
+    }
 
     public init() {}
 
@@ -34,12 +43,20 @@ public final class RevocationList: Sendable {
 
     /// Applies a revocation made on this instance at once, before the next reload.
     public func apply(_ revocation: RevocationRecord) {
-        snapshot.withLock { Self.add(revocation, to: &$0) }
+        remember(.revocation(revocation))
+        snapshot.withLock { Self.apply(.revocation(revocation), to: &$0) }
     }
 
     public func setInactive(_ userId: String, _ inactive: Bool) {
-        snapshot.withLock { current in
-            if inactive { current.inactiveUsers.insert(userId) } else { current.inactiveUsers.remove(userId) }
+        remember(.inactive(userId, inactive))
+        snapshot.withLock { Self.apply(.inactive(userId, inactive), to: &$0) }
+    }
+
+    private func remember(_ change: Change) {
+        let now = ContinuousClock.now
+        recent.withLock { recent in
+            recent.removeAll { now - $0.at > Self.recentWindow }
+            recent.append((now, change))
         }
     }
 
@@ -50,7 +67,19 @@ public final class RevocationList: Sendable {
         var fresh = Snapshot()
         for revocation in revocations { Self.add(revocation, to: &fresh) }
         fresh.inactiveUsers = Set(inactive)
+        // The read may predate this instance's latest changes: lay them over it, in order.
+        let now = ContinuousClock.now
+        let ownChanges = recent.withLock { recent in recent.filter { now - $0.at <= Self.recentWindow }.map(\.change) }
+        for change in ownChanges { Self.apply(change, to: &fresh) }
         snapshot.withLock { $0 = fresh }
+    }
+
+    private static func apply(_ change: Change, to snapshot: inout Snapshot) {
+        switch change {
+        case .revocation(let revocation): add(revocation, to: &snapshot)
+        case .inactive(let userId, true): snapshot.inactiveUsers.insert(userId)
+        case .inactive(let userId, false): snapshot.inactiveUsers.remove(userId)
+        }
     }
 
     private static func add(_ revocation: RevocationRecord, to snapshot: inout Snapshot) {
