@@ -74,6 +74,18 @@ struct AppParts {
 
 /// The middleware, in the order a request passes through it, then the spec's routes (each
 /// authenticated by `security` as the spec says, before its input is read).
+///
+/// The whole path of a proxied request, in order (DESIGN.md, "The proxy pipeline"):
+///  1. `RequestIDMiddleware`: the request id, on the logger and the response
+///  2. `AccessLogMiddleware`: one redacted line per request (path, status, duration)
+///  3. `ErrorMiddleware`: every thrown error becomes the standard JSON error (404/405 too)
+///  4. generated route: `Authenticator` (JWT from memory, revocation list in memory, no DB)
+///  5. generated route: input decoding (400 on malformed input)
+///  6. `ProxyService.forward`: provider, `EndpointPolicy`, key (server's, or the caller's
+///     split key via `SplitKeyService`: the one DB read, only for BYOK), upstream call streamed
+///     both ways, `UsageMeter` on the passing bytes, `UsageRecorder` (batched, off the path)
+/// Still to come (issue 6): security headers, CORS, HTTPS policy, body and connection limits, IP
+/// rules and rate limits before step 4, and quota admission in step 6 right before the call.
 func buildRouter(api: BridgeAPI, security: Authenticator) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
