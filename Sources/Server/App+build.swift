@@ -67,7 +67,7 @@ struct AppParts {
             splitsPerMinute: config.byokSplitsPerMinute, logger: logger
         )
         let proxy = ProxyService(registry: config.providers, network: upstream ?? network, usage: usage, deadline: config.upstreamTimeout, logger: logger, splitKeys: splitKeys)
-        api = BridgeAPI(database: database, auth: auth, revocations: revocations, proxy: proxy, splitKeys: splitKeys, logger: logger, readinessTimeout: config.readinessTimeout)
+        api = BridgeAPI(database: database, auth: auth, proxy: proxy, splitKeys: splitKeys, logger: logger, readinessTimeout: config.readinessTimeout)
         authenticator = Authenticator(tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
     }
 }

@@ -76,16 +76,8 @@ extension BridgeAPI {
         try Validate.identifier(input.userId, field: "userId", location: .path)
         try Validate.range(input.body.dailyQuota, 0...1_000_000_000, field: "dailyQuota")
         try Validate.range(input.body.monthlyQuota, 0...1_000_000_000, field: "monthlyQuota")
-        let now = Millis.now()
-        guard let user = try await users.update(input.userId, dailyQuota: input.body.dailyQuota, monthlyQuota: input.body.monthlyQuota, active: input.body.active, now: now) else {
+        guard let user = try await auth.updateUser(input.userId, dailyQuota: input.body.dailyQuota, monthlyQuota: input.body.monthlyQuota, active: input.body.active) else {
             throw AppError.notFound(what: "user")
-        }
-        if let active = input.body.active {
-            revocations.setInactive(user.userId, !active)
-            if !active {
-                try await auth.recordGenerationRevocation(userId: user.userId, generation: user.tokenGeneration, now: now)
-                try await tokens.revokeRefreshTokens(ofUser: user.userId, now: now)
-            }
         }
         audit(context, "user.update", target: user.userId)
         return .ok(Self.user(user))
@@ -93,10 +85,7 @@ extension BridgeAPI {
 
     public func deleteUser(_ input: Operations.DeleteUser.Input, context: Context) async throws -> Operations.DeleteUser.Output {
         try Validate.identifier(input.userId, field: "userId", location: .path)
-        let now = Millis.now()
-        guard let deleted = try await users.delete(input.userId) else { throw AppError.notFound(what: "user") }
-        try await tokens.deleteRefreshTokens(ofUser: deleted.userId)
-        try await auth.recordGenerationRevocation(userId: deleted.userId, generation: deleted.tokenGeneration + 1, now: now)
+        guard let deleted = try await auth.deleteUser(input.userId) else { throw AppError.notFound(what: "user") }
         audit(context, "user.delete", target: deleted.userId)
         return .noContent
     }

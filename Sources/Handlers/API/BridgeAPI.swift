@@ -14,23 +14,19 @@ public struct BridgeAPI: APIProtocol {
     let auth: AuthService
     let apps: AppStore
     let users: UserStore
-    let tokens: TokenStore
-    let revocations: RevocationList
     let proxy: ProxyService
     let splitKeys: SplitKeyService
     let startedAt: ContinuousClock.Instant
     let readinessTimeout: Duration
     let logger: Logger
 
-    public init(database: any Database, auth: AuthService, revocations: RevocationList, proxy: ProxyService, splitKeys: SplitKeyService, logger: Logger, readinessTimeout: Duration = .seconds(2)) {
+    public init(database: any Database, auth: AuthService, proxy: ProxyService, splitKeys: SplitKeyService, logger: Logger, readinessTimeout: Duration = .seconds(2)) {
         self.proxy = proxy
         self.splitKeys = splitKeys
         self.database = database
         self.auth = auth
         self.apps = AppStore(database: database)
         self.users = UserStore(database: database)
-        self.tokens = TokenStore(database: database)
-        self.revocations = revocations
         self.startedAt = .now
         self.readinessTimeout = readinessTimeout
         self.logger = logger

@@ -97,6 +97,31 @@ public struct AuthService: Sendable {
         }
     }
 
+    /// Applies an admin's change to a user. Deactivating stops every token of the user at once (a new
+    /// generation, revoked refresh tokens, the inactive flag on this instance now and on the others
+    /// within the sync interval); reactivating lets new sign-ins through.
+    public func updateUser(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?) async throws -> UserRecord? {
+        let now = Millis.now()
+        guard let user = try await users.update(userId, dailyQuota: dailyQuota, monthlyQuota: monthlyQuota, active: active, now: now) else { return nil }
+        if let active {
+            revocations.setInactive(user.userId, !active)
+            if !active {
+                try await recordGenerationRevocation(userId: user.userId, generation: user.tokenGeneration, now: now)
+                try await tokens.revokeRefreshTokens(ofUser: user.userId, now: now)
+            }
+        }
+        return user
+    }
+
+    /// Deletes a user; their tokens are refused from now on, and a user recreated with the same id
+    /// starts above the revoked generation.
+    public func deleteUser(_ userId: String) async throws -> UserRecord? {
+        guard let deleted = try await users.delete(userId) else { return nil }
+        try await tokens.deleteRefreshTokens(ofUser: deleted.userId)
+        try await recordGenerationRevocation(userId: deleted.userId, generation: deleted.tokenGeneration + 1, now: Millis.now())
+        return deleted
+    }
+
     /// Every token of the user stops: a new generation, and every refresh token revoked.
     public func revokeEverything(of userId: String, now: Int64) async throws {
         guard let generation = try await users.bumpGeneration(userId, now: now) else { return }
