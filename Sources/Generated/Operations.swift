@@ -856,6 +856,45 @@ extension Operations {
 }
 
 extension Operations {
+    /// The caller's quotas, budgets and usage: `GET /api/me/quota`.
+    public enum GetMyQuota {
+        public static let id = "getMyQuota"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(MyQuota)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
     /// List providers: `GET /api/providers`.
     public enum ListProviders {
         public static let id = "listProviders"
@@ -1125,6 +1164,60 @@ extension Operations {
 
             public init(keyId: String) {
                 self.keyId = keyId
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(SplitKey)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Change a split key's description or budgets: `PATCH /api/split-key/{keyId}`.
+    public enum UpdateSplitKey {
+        public static let id = "updateSplitKey"
+
+        public struct Input: Sendable, Equatable {
+            /// The split key's id (the caller's own).
+            public var keyId: String
+            /// The JSON request body.
+            public var body: UpdateSplitKeyRequest
+
+            public init(keyId: String, body: UpdateSplitKeyRequest) {
+                self.keyId = keyId
+                self.body = body
             }
         }
 
@@ -1807,6 +1900,9 @@ public protocol APIProtocol: Sendable {
     /// Change a user's quotas or deactivate them: `PATCH /admin/users/{userId}`.
     func updateUser(_ input: Operations.UpdateUser.Input, context: Context) async throws -> Operations.UpdateUser.Output
 
+    /// The caller's quotas, budgets and usage: `GET /api/me/quota`.
+    func getMyQuota(_ input: Operations.GetMyQuota.Input, context: Context) async throws -> Operations.GetMyQuota.Output
+
     /// List providers: `GET /api/providers`.
     func listProviders(_ input: Operations.ListProviders.Input, context: Context) async throws -> Operations.ListProviders.Output
 
@@ -1824,6 +1920,9 @@ public protocol APIProtocol: Sendable {
 
     /// One of the caller's split keys: `GET /api/split-key/{keyId}`.
     func getSplitKey(_ input: Operations.GetSplitKey.Input, context: Context) async throws -> Operations.GetSplitKey.Output
+
+    /// Change a split key's description or budgets: `PATCH /api/split-key/{keyId}`.
+    func updateSplitKey(_ input: Operations.UpdateSplitKey.Input, context: Context) async throws -> Operations.UpdateSplitKey.Output
 
     /// Re-encrypt under a new client part: `POST /api/split-key/{keyId}/rotate`.
     func rotateSplitKey(_ input: Operations.RotateSplitKey.Input, context: Context) async throws -> Operations.RotateSplitKey.Output

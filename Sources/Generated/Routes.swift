@@ -149,6 +149,17 @@ extension RouteTable {
             catchAllTail: false
         ),
         RouteDescriptor(
+            operationId: "getMyQuota",
+            method: .get,
+            path: "/api/me/quota",
+            tags: ["Proxy"],
+            security: ["bearerAuth"],
+            responses: [200: MyQuota.self, 401: APIError.self, 403: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
             operationId: "listProviders",
             method: .get,
             path: "/api/providers",
@@ -215,6 +226,17 @@ extension RouteTable {
             catchAllTail: false
         ),
         RouteDescriptor(
+            operationId: "updateSplitKey",
+            method: .patch,
+            path: "/api/split-key/{keyId}",
+            tags: ["SplitKeys"],
+            security: ["bearerAuth"],
+            responses: [200: SplitKey.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
             operationId: "rotateSplitKey",
             method: .post,
             path: "/api/split-key/{keyId}/rotate",
@@ -231,8 +253,8 @@ extension RouteTable {
             path: "/api/{provider}",
             tags: ["Proxy"],
             security: ["bearerAuth"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: false
         ),
@@ -253,8 +275,8 @@ extension RouteTable {
             path: "/api/{provider}/proxy",
             tags: ["Proxy"],
             security: ["bearerAuth"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: false
         ),
@@ -264,8 +286,8 @@ extension RouteTable {
             path: "/api/{provider}/proxy",
             tags: ["Proxy"],
             security: ["bearerAuth"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: false
         ),
@@ -341,8 +363,8 @@ extension RouteTable {
             path: "/proxy/{provider}/{endpoint}",
             tags: ["Proxy"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -352,8 +374,8 @@ extension RouteTable {
             path: "/proxy/{provider}/{endpoint}",
             tags: ["Proxy"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -363,8 +385,8 @@ extension RouteTable {
             path: "/proxy/{provider}/{endpoint}",
             tags: ["Proxy"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -374,8 +396,8 @@ extension RouteTable {
             path: "/proxy/{provider}/{endpoint}",
             tags: ["Proxy"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -385,8 +407,8 @@ extension RouteTable {
             path: "/proxy/{provider}/{endpoint}",
             tags: ["Proxy"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -526,6 +548,13 @@ extension APIProtocol {
             return try await self.updateUser(input, context: context).response()
         }
 
+        router.on("/api/me/quota", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "getMyQuota")
+            let input = Operations.GetMyQuota.Input()
+            return try await self.getMyQuota(input, context: context).response()
+        }
+
         router.on("/api/providers", method: .get) { request, context in
             var context = context
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "listProviders")
@@ -575,6 +604,16 @@ extension APIProtocol {
                 keyId: try InputDecoding.path("keyId", context: context)
             )
             return try await self.getSplitKey(input, context: context).response()
+        }
+
+        router.on("/api/split-key/:keyId", method: .patch) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "updateSplitKey")
+            let input = Operations.UpdateSplitKey.Input(
+                keyId: try InputDecoding.path("keyId", context: context),
+                body: try await InputDecoding.body(UpdateSplitKeyRequest.self, from: request, context: context)
+            )
+            return try await self.updateSplitKey(input, context: context).response()
         }
 
         router.on("/api/split-key/:keyId/rotate", method: .post) { request, context in

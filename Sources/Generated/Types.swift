@@ -12,12 +12,14 @@ public struct APIError: Codable, Sendable, Equatable {
     public var requestId: String
     /// Seconds after which the request may succeed (limits and lockouts).
     public var retryAfter: Int64?
+    public var quota: QuotaBreach?
 
-    public init(error: String, message: String, requestId: String, retryAfter: Int64? = nil) {
+    public init(error: String, message: String, requestId: String, retryAfter: Int64? = nil, quota: QuotaBreach? = nil) {
         self.error = error
         self.message = message
         self.requestId = requestId
         self.retryAfter = retryAfter
+        self.quota = quota
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
@@ -27,6 +29,7 @@ public struct APIError: Codable, Sendable, Equatable {
         self.message = try container.decode(String.self, forKey: .message)
         self.requestId = try container.decode(String.self, forKey: .requestId)
         self.retryAfter = container.contains(.retryAfter) ? try container.decode(Int64.self, forKey: .retryAfter) : nil
+        self.quota = container.contains(.quota) ? try container.decode(QuotaBreach.self, forKey: .quota) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -34,6 +37,7 @@ public struct APIError: Codable, Sendable, Equatable {
         case message = "message"
         case requestId = "requestId"
         case retryAfter = "retryAfter"
+        case quota = "quota"
     }
 }
 
@@ -118,6 +122,39 @@ public struct AppList: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case apps = "apps"
+    }
+}
+
+/// Optional token and cost budgets (cost in millionths of a US dollar, from the provider's
+/// prices). An absent field means no budget. A budget is checked when a request is admitted and
+/// charged when its usage is known, so it can be passed by at most the requests in flight.
+public struct Budgets: Codable, Sendable, Equatable {
+    public var dailyTokens: Int64?
+    public var monthlyTokens: Int64?
+    public var dailyCostMicros: Int64?
+    public var monthlyCostMicros: Int64?
+
+    public init(dailyTokens: Int64? = nil, monthlyTokens: Int64? = nil, dailyCostMicros: Int64? = nil, monthlyCostMicros: Int64? = nil) {
+        self.dailyTokens = dailyTokens
+        self.monthlyTokens = monthlyTokens
+        self.dailyCostMicros = dailyCostMicros
+        self.monthlyCostMicros = monthlyCostMicros
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.dailyTokens = container.contains(.dailyTokens) ? try container.decode(Int64.self, forKey: .dailyTokens) : nil
+        self.monthlyTokens = container.contains(.monthlyTokens) ? try container.decode(Int64.self, forKey: .monthlyTokens) : nil
+        self.dailyCostMicros = container.contains(.dailyCostMicros) ? try container.decode(Int64.self, forKey: .dailyCostMicros) : nil
+        self.monthlyCostMicros = container.contains(.monthlyCostMicros) ? try container.decode(Int64.self, forKey: .monthlyCostMicros) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case dailyTokens = "dailyTokens"
+        case monthlyTokens = "monthlyTokens"
+        case dailyCostMicros = "dailyCostMicros"
+        case monthlyCostMicros = "monthlyCostMicros"
     }
 }
 
@@ -271,6 +308,33 @@ public struct LogoutResponse: Codable, Sendable, Equatable {
     }
 }
 
+/// The caller's quotas and budgets for the current UTC day and month. `tokens` and `costMicros` are present only when a budget is set.
+public struct MyQuota: Codable, Sendable, Equatable {
+    public var userId: String
+    public var day: QuotaPeriodState
+    public var month: QuotaPeriodState
+
+    public init(userId: String, day: QuotaPeriodState, month: QuotaPeriodState) {
+        self.userId = userId
+        self.day = day
+        self.month = month
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userId = try container.decode(String.self, forKey: .userId)
+        self.day = try container.decode(QuotaPeriodState.self, forKey: .day)
+        self.month = try container.decode(QuotaPeriodState.self, forKey: .month)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case userId = "userId"
+        case day = "day"
+        case month = "month"
+    }
+}
+
 public struct ProviderEndpoint: Codable, Sendable, Equatable {
     public enum Methods: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
         case get = "GET"
@@ -385,6 +449,139 @@ public struct ProviderSummary: Codable, Sendable, Equatable {
         case configured = "configured"
         case usageFormat = "usageFormat"
         case sdkBasePath = "sdkBasePath"
+    }
+}
+
+/// The limit a `quota_exceeded` refusal hit.
+public struct QuotaBreach: Codable, Sendable, Equatable {
+    /// What is counted; `costMicros` is cost in millionths of a US dollar.
+    public enum Metric: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case requests = "requests"
+        case tokens = "tokens"
+        case costMicros = "costMicros"
+    }
+
+    /// Whose limit (the user's
+    public enum Scope: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case user = "user"
+        case splitKey = "splitKey"
+    }
+
+    /// What is counted; `costMicros` is cost in millionths of a US dollar.
+    public var metric: Metric
+    public var period: QuotaPeriod
+    /// Whose limit (the user's
+    public var scope: Scope?
+    public var limit: Int64
+    public var used: Int64
+    public var remaining: Int64
+    /// When the period ends and the counter starts again at 0.
+    public var resetAt: Date
+
+    public init(metric: Metric, period: QuotaPeriod, scope: Scope? = nil, limit: Int64, used: Int64, remaining: Int64, resetAt: Date) {
+        self.metric = metric
+        self.period = period
+        self.scope = scope
+        self.limit = limit
+        self.used = used
+        self.remaining = remaining
+        self.resetAt = resetAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.metric = try container.decode(Metric.self, forKey: .metric)
+        self.period = try container.decode(QuotaPeriod.self, forKey: .period)
+        self.scope = container.contains(.scope) ? try container.decode(Scope.self, forKey: .scope) : nil
+        self.limit = try container.decode(Int64.self, forKey: .limit)
+        self.used = try container.decode(Int64.self, forKey: .used)
+        self.remaining = try container.decode(Int64.self, forKey: .remaining)
+        self.resetAt = try container.decode(Date.self, forKey: .resetAt)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case metric = "metric"
+        case period = "period"
+        case scope = "scope"
+        case limit = "limit"
+        case used = "used"
+        case remaining = "remaining"
+        case resetAt = "resetAt"
+    }
+}
+
+public struct QuotaCounter: Codable, Sendable, Equatable {
+    public var limit: Int64
+    public var used: Int64
+    public var remaining: Int64
+
+    public init(limit: Int64, used: Int64, remaining: Int64) {
+        self.limit = limit
+        self.used = used
+        self.remaining = remaining
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.limit = try container.decode(Int64.self, forKey: .limit)
+        self.used = try container.decode(Int64.self, forKey: .used)
+        self.remaining = try container.decode(Int64.self, forKey: .remaining)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case limit = "limit"
+        case used = "used"
+        case remaining = "remaining"
+    }
+}
+
+/// A UTC day (reset at 00:00 UTC) or a UTC month (reset on the 1st).
+public enum QuotaPeriod: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+    case day = "day"
+    case month = "month"
+}
+
+public struct QuotaPeriodState: Codable, Sendable, Equatable {
+    public var period: QuotaPeriod
+    public var resetAt: Date
+    public var requests: QuotaCounter
+    public var tokensUsed: Int64
+    public var costMicrosUsed: Int64
+    public var tokens: QuotaCounter?
+    public var costMicros: QuotaCounter?
+
+    public init(period: QuotaPeriod, resetAt: Date, requests: QuotaCounter, tokensUsed: Int64, costMicrosUsed: Int64, tokens: QuotaCounter? = nil, costMicros: QuotaCounter? = nil) {
+        self.period = period
+        self.resetAt = resetAt
+        self.requests = requests
+        self.tokensUsed = tokensUsed
+        self.costMicrosUsed = costMicrosUsed
+        self.tokens = tokens
+        self.costMicros = costMicros
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.period = try container.decode(QuotaPeriod.self, forKey: .period)
+        self.resetAt = try container.decode(Date.self, forKey: .resetAt)
+        self.requests = try container.decode(QuotaCounter.self, forKey: .requests)
+        self.tokensUsed = try container.decode(Int64.self, forKey: .tokensUsed)
+        self.costMicrosUsed = try container.decode(Int64.self, forKey: .costMicrosUsed)
+        self.tokens = container.contains(.tokens) ? try container.decode(QuotaCounter.self, forKey: .tokens) : nil
+        self.costMicros = container.contains(.costMicros) ? try container.decode(QuotaCounter.self, forKey: .costMicros) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case period = "period"
+        case resetAt = "resetAt"
+        case requests = "requests"
+        case tokensUsed = "tokensUsed"
+        case costMicrosUsed = "costMicrosUsed"
+        case tokens = "tokens"
+        case costMicros = "costMicros"
     }
 }
 
@@ -528,6 +725,7 @@ public struct SplitKey: Codable, Sendable, Equatable {
     public var provider: String
     public var version: Int64
     public var description: String?
+    public var budgets: Budgets
     /// false once deleted (the ciphertext is erased).
     public var active: Bool
     public var useCount: Int64
@@ -535,12 +733,13 @@ public struct SplitKey: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(keyId: String, userId: String, provider: String, version: Int64, description: String? = nil, active: Bool, useCount: Int64, lastUsedAt: Date? = nil, createdAt: Date, updatedAt: Date) {
+    public init(keyId: String, userId: String, provider: String, version: Int64, description: String? = nil, budgets: Budgets, active: Bool, useCount: Int64, lastUsedAt: Date? = nil, createdAt: Date, updatedAt: Date) {
         self.keyId = keyId
         self.userId = userId
         self.provider = provider
         self.version = version
         self.description = description
+        self.budgets = budgets
         self.active = active
         self.useCount = useCount
         self.lastUsedAt = lastUsedAt
@@ -556,6 +755,7 @@ public struct SplitKey: Codable, Sendable, Equatable {
         self.provider = try container.decode(String.self, forKey: .provider)
         self.version = try container.decode(Int64.self, forKey: .version)
         self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
+        self.budgets = try container.decode(Budgets.self, forKey: .budgets)
         self.active = try container.decode(Bool.self, forKey: .active)
         self.useCount = try container.decode(Int64.self, forKey: .useCount)
         self.lastUsedAt = container.contains(.lastUsedAt) ? try container.decode(Date.self, forKey: .lastUsedAt) : nil
@@ -569,6 +769,7 @@ public struct SplitKey: Codable, Sendable, Equatable {
         case provider = "provider"
         case version = "version"
         case description = "description"
+        case budgets = "budgets"
         case active = "active"
         case useCount = "useCount"
         case lastUsedAt = "lastUsedAt"
@@ -640,14 +841,16 @@ public struct SplitKeyRequest: Codable, Sendable, Equatable {
     public var description: String?
     /// Choose the id; random when absent.
     public var keyId: String?
+    public var budgets: Budgets?
 
-    public init(apiKey: String? = nil, originalKey: String? = nil, provider: String? = nil, apiProvider: String? = nil, description: String? = nil, keyId: String? = nil) {
+    public init(apiKey: String? = nil, originalKey: String? = nil, provider: String? = nil, apiProvider: String? = nil, description: String? = nil, keyId: String? = nil, budgets: Budgets? = nil) {
         self.apiKey = apiKey
         self.originalKey = originalKey
         self.provider = provider
         self.apiProvider = apiProvider
         self.description = description
         self.keyId = keyId
+        self.budgets = budgets
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
@@ -659,6 +862,7 @@ public struct SplitKeyRequest: Codable, Sendable, Equatable {
         self.apiProvider = container.contains(.apiProvider) ? try container.decode(String.self, forKey: .apiProvider) : nil
         self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
         self.keyId = container.contains(.keyId) ? try container.decode(String.self, forKey: .keyId) : nil
+        self.budgets = container.contains(.budgets) ? try container.decode(Budgets.self, forKey: .budgets) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -668,6 +872,7 @@ public struct SplitKeyRequest: Codable, Sendable, Equatable {
         case apiProvider = "apiProvider"
         case description = "description"
         case keyId = "keyId"
+        case budgets = "budgets"
     }
 }
 
@@ -897,17 +1102,43 @@ public struct UpdateAppRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// Absent fields are left as they are; `budgets`, when present, replaces all four budgets.
+public struct UpdateSplitKeyRequest: Codable, Sendable, Equatable {
+    public var description: String?
+    public var budgets: Budgets?
+
+    public init(description: String? = nil, budgets: Budgets? = nil) {
+        self.description = description
+        self.budgets = budgets
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
+        self.budgets = container.contains(.budgets) ? try container.decode(Budgets.self, forKey: .budgets) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case description = "description"
+        case budgets = "budgets"
+    }
+}
+
 /// The old product's field names. Absent fields are left as they are.
 public struct UpdateUserRequest: Codable, Sendable, Equatable {
     public var dailyQuota: Int64?
     public var monthlyQuota: Int64?
     /// false revokes every token of the user at once.
     public var active: Bool?
+    /// When present, replaces all four budgets; `{}` removes them.
+    public var budgets: Budgets?
 
-    public init(dailyQuota: Int64? = nil, monthlyQuota: Int64? = nil, active: Bool? = nil) {
+    public init(dailyQuota: Int64? = nil, monthlyQuota: Int64? = nil, active: Bool? = nil, budgets: Budgets? = nil) {
         self.dailyQuota = dailyQuota
         self.monthlyQuota = monthlyQuota
         self.active = active
+        self.budgets = budgets
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
@@ -916,12 +1147,14 @@ public struct UpdateUserRequest: Codable, Sendable, Equatable {
         self.dailyQuota = container.contains(.dailyQuota) ? try container.decode(Int64.self, forKey: .dailyQuota) : nil
         self.monthlyQuota = container.contains(.monthlyQuota) ? try container.decode(Int64.self, forKey: .monthlyQuota) : nil
         self.active = container.contains(.active) ? try container.decode(Bool.self, forKey: .active) : nil
+        self.budgets = container.contains(.budgets) ? try container.decode(Budgets.self, forKey: .budgets) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case dailyQuota = "dailyQuota"
         case monthlyQuota = "monthlyQuota"
         case active = "active"
+        case budgets = "budgets"
     }
 }
 
@@ -930,17 +1163,21 @@ public struct User: Codable, Sendable, Equatable {
     public var appId: String
     /// An inactive user's tokens are refused at once (403 `user_inactive`).
     public var active: Bool
+    /// Proxied requests per UTC day; 0 blocks the user's proxy calls.
     public var dailyQuota: Int64
+    /// Proxied requests per UTC month.
     public var monthlyQuota: Int64
+    public var budgets: Budgets
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(userId: String, appId: String, active: Bool, dailyQuota: Int64, monthlyQuota: Int64, createdAt: Date, updatedAt: Date) {
+    public init(userId: String, appId: String, active: Bool, dailyQuota: Int64, monthlyQuota: Int64, budgets: Budgets, createdAt: Date, updatedAt: Date) {
         self.userId = userId
         self.appId = appId
         self.active = active
         self.dailyQuota = dailyQuota
         self.monthlyQuota = monthlyQuota
+        self.budgets = budgets
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
@@ -953,6 +1190,7 @@ public struct User: Codable, Sendable, Equatable {
         self.active = try container.decode(Bool.self, forKey: .active)
         self.dailyQuota = try container.decode(Int64.self, forKey: .dailyQuota)
         self.monthlyQuota = try container.decode(Int64.self, forKey: .monthlyQuota)
+        self.budgets = try container.decode(Budgets.self, forKey: .budgets)
         self.createdAt = try container.decode(Date.self, forKey: .createdAt)
         self.updatedAt = try container.decode(Date.self, forKey: .updatedAt)
     }
@@ -963,6 +1201,7 @@ public struct User: Codable, Sendable, Equatable {
         case active = "active"
         case dailyQuota = "dailyQuota"
         case monthlyQuota = "monthlyQuota"
+        case budgets = "budgets"
         case createdAt = "createdAt"
         case updatedAt = "updatedAt"
     }

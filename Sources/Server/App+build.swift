@@ -66,7 +66,7 @@ struct AppParts {
             database: database, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) }, registry: config.providers,
             splitsPerMinute: config.byokSplitsPerMinute, logger: logger
         )
-        let proxy = ProxyService(registry: config.providers, network: upstream ?? network, usage: usage, deadline: config.upstreamTimeout, logger: logger, splitKeys: splitKeys)
+        let proxy = ProxyService(registry: config.providers, network: upstream ?? network, usage: usage, deadline: config.upstreamTimeout, logger: logger, splitKeys: splitKeys, quotas: QuotaLedger(database: database))
         api = BridgeAPI(database: database, auth: auth, proxy: proxy, splitKeys: splitKeys, logger: logger, readinessTimeout: config.readinessTimeout)
         authenticator = Authenticator(tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
     }

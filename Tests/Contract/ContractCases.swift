@@ -113,6 +113,19 @@ enum ContractCases {
     static var splitKeys: [ContractCase] {
         let wrongPart = ClientPart.encode([UInt8](repeating: 7, count: 32))
         return [
+            ContractCase(operationId: "updateSplitKey", name: "set budgets", expectedStatus: 200) { fixture in
+                let auth = try await signedIn(fixture).1
+                _ = try await split(fixture, auth)
+                return request(.patch, "/api/split-key/key-00000001", headers: auth, json: #"{"budgets":{"dailyTokens":1000,"monthlyCostMicros":5000000}}"#)
+            },
+            ContractCase(operationId: "updateSplitKey", name: "negative budget", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                let auth = try await signedIn(fixture).1
+                _ = try await split(fixture, auth)
+                return request(.patch, "/api/split-key/key-00000001", headers: auth, json: #"{"budgets":{"dailyTokens":-1}}"#)
+            },
+            ContractCase(operationId: "updateSplitKey", name: "not the caller's", expectedStatus: 404, expectedCode: "split_key_not_found") { fixture in
+                request(.patch, "/api/split-key/key-00000001", headers: try await signedIn(fixture).1, json: #"{"description":"x"}"#)
+            },
             ContractCase(operationId: "createSplitKey", name: "split", expectedStatus: 201) { fixture in
                 request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: splitJSON())
             },
@@ -483,6 +496,9 @@ enum ContractCases {
             ContractCase(operationId: "proxyGet", name: "no endpoint query", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
                 request(.get, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()))
             },
+            ContractCase(operationId: "getMyQuota", name: "standing", expectedStatus: 200) { fixture in
+                request(.get, "/api/me/quota", headers: Fixture.bearer(try await fixture.signIn()))
+            },
         ]
         let perRoute = proxyRoutes.flatMap { route -> [ContractCase] in
             let allowed = switch route.method {
@@ -490,8 +506,8 @@ enum ContractCases {
             case .post: "/chat/completions"
             default: "/things/1"
             }
-            func make(_ name: String, _ status: Int, _ code: String?, provider: String, endpoint: String) -> ContractCase {
-                ContractCase(operationId: route.operationId, name: name, expectedStatus: status, expectedCode: code) { fixture in
+            func make(_ name: String, _ status: Int, _ code: String?, provider: String, endpoint: String, configure: @escaping @Sendable (inout AppConfig) -> Void = { _ in }) -> ContractCase {
+                ContractCase(operationId: route.operationId, name: name, expectedStatus: status, expectedCode: code, configure: configure) { fixture in
                     route.build(provider, endpoint, Fixture.bearer(try await fixture.signIn()))
                 }
             }
@@ -503,6 +519,7 @@ enum ContractCases {
                 make("nothing listens upstream", 502, "upstream_unreachable", provider: "dead", endpoint: "/chat/completions"),
                 make("no key on the server", 503, "provider_not_configured", provider: "nokey", endpoint: "/chat/completions"),
                 make("no answer in time", 504, "upstream_timeout", provider: "slow", endpoint: "/chat/completions"),
+                make("daily quota of 0", 429, "quota_exceeded", provider: "testai", endpoint: allowed, configure: { $0.defaultDailyQuota = 0 }),
             ]
         }
         return listing + perRoute

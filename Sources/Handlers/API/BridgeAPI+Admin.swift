@@ -76,7 +76,9 @@ extension BridgeAPI {
         try Validate.identifier(input.userId, field: "userId", location: .path)
         try Validate.range(input.body.dailyQuota, 0...1_000_000_000, field: "dailyQuota")
         try Validate.range(input.body.monthlyQuota, 0...1_000_000_000, field: "monthlyQuota")
-        guard let user = try await auth.updateUser(input.userId, dailyQuota: input.body.dailyQuota, monthlyQuota: input.body.monthlyQuota, active: input.body.active) else {
+        let budgets = input.body.budgets.map(BudgetLimits.init)
+        if let budgets { try SplitKeyService.validate(budgets) }
+        guard let user = try await auth.updateUser(input.userId, dailyQuota: input.body.dailyQuota, monthlyQuota: input.body.monthlyQuota, active: input.body.active, budgets: budgets) else {
             throw AppError.notFound(what: "user")
         }
         audit(context, "user.update", target: user.userId)
@@ -103,7 +105,7 @@ extension BridgeAPI {
     static func user(_ record: UserRecord) -> User {
         User(
             userId: record.userId, appId: record.appId, active: record.active, dailyQuota: record.dailyQuota,
-            monthlyQuota: record.monthlyQuota, createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
+            monthlyQuota: record.monthlyQuota, budgets: record.budgets.api, createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
         )
     }
 

@@ -10,6 +10,11 @@ extension HTTPField.Name {
 }
 
 extension BridgeAPI {
+    public func getMyQuota(_ input: Operations.GetMyQuota.Input, context: Context) async throws -> Operations.GetMyQuota.Output {
+        guard let user = try await users.get(try context.requireUser().userId) else { throw AppError.userInactive }
+        return .ok(try await quotas.standing(of: user))
+    }
+
     public func listProviders(_ input: Operations.ListProviders.Input, context: Context) async throws -> Operations.ListProviders.Output {
         .ok(ProviderList(providers: proxy.registry.providers.map { provider in
             ProviderSummary(

@@ -14,6 +14,10 @@ extension BridgeAPI {
         .ok(try await splitKeys.get(input.keyId, user: try context.requireUser()))
     }
 
+    public func updateSplitKey(_ input: Operations.UpdateSplitKey.Input, context: Context) async throws -> Operations.UpdateSplitKey.Output {
+        .ok(try await splitKeys.update(input.keyId, description: input.body.description, budgets: input.body.budgets, user: try context.requireUser()))
+    }
+
     public func deleteSplitKey(_ input: Operations.DeleteSplitKey.Input, context: Context) async throws -> Operations.DeleteSplitKey.Output {
         try await splitKeys.delete(input.keyId, owner: try context.requireUser().userId)
         return .noContent

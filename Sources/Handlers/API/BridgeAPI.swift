@@ -14,6 +14,7 @@ public struct BridgeAPI: APIProtocol {
     let auth: AuthService
     let apps: AppStore
     let users: UserStore
+    let quotas: QuotaLedger
     let proxy: ProxyService
     let splitKeys: SplitKeyService
     let startedAt: ContinuousClock.Instant
@@ -27,6 +28,7 @@ public struct BridgeAPI: APIProtocol {
         self.auth = auth
         self.apps = AppStore(database: database)
         self.users = UserStore(database: database)
+        self.quotas = QuotaLedger(database: database)
         self.startedAt = .now
         self.readinessTimeout = readinessTimeout
         self.logger = logger

@@ -100,9 +100,9 @@ public struct AuthService: Sendable {
     /// Applies an admin's change to a user. Deactivating stops every token of the user at once (a new
     /// generation, revoked refresh tokens, the inactive flag on this instance now and on the others
     /// within the sync interval); reactivating lets new sign-ins through.
-    public func updateUser(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?) async throws -> UserRecord? {
+    public func updateUser(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?, budgets: BudgetLimits? = nil) async throws -> UserRecord? {
         let now = Millis.now()
-        guard let user = try await users.update(userId, dailyQuota: dailyQuota, monthlyQuota: monthlyQuota, active: active, now: now) else { return nil }
+        guard let user = try await users.update(userId, dailyQuota: dailyQuota, monthlyQuota: monthlyQuota, active: active, budgets: budgets, now: now) else { return nil }
         if let active {
             revocations.setInactive(user.userId, !active)
             if !active {
@@ -152,7 +152,7 @@ public struct AuthService: Sendable {
         ))
         let (token, _) = try await tokenService.issue(userId: user.userId, appId: user.appId, generation: user.tokenGeneration, familyId: familyId, now: Millis.date(now))
         let date = Millis.date(now)
-        let usage = try await tokens.requestCounts(userId: user.userId, day: QuotaPeriod.day(date), month: QuotaPeriod.month(date))
+        let usage = try await tokens.requestCounts(userId: user.userId, day: QuotaPeriodKey.day(date), month: QuotaPeriodKey.month(date))
         return TokenResponse(
             token: token,
             tokenType: .bearer,

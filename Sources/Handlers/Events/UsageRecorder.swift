@@ -1,6 +1,8 @@
+import Foundation
 public import Logging
 import SQLKit
 public import ServiceLifecycle
+import Synchronization
 
 /// One proxied request, as written to `usage_records`.
 public struct UsageRecord: Sendable, Equatable, Codable {
@@ -27,69 +29,67 @@ public struct UsageRecord: Sendable, Equatable, Codable {
     public var createdAtMs: Int64
 }
 
-/// Writes usage records off the request path: `record` only enqueues; this service inserts them
-/// in batches (up to 200 rows, at least every 250 ms) and flushes what is queued on shutdown,
-/// after the HTTP server has drained. A crash (not a SIGTERM) loses at most the records of the
-/// last 250 ms. If the database falls behind, the queue holds 100 000 records, then drops the
-/// newest and logs how many.
+/// Writes usage records off the request path: `record` only enqueues. The writer takes whatever
+/// is queued the moment it is free (up to 200 rows) and writes it in one go, so under load rows
+/// are batched and at rest a row is written at once: a budget is charged within one write of the
+/// response ending. What is queued is flushed on shutdown, after the HTTP server has drained. If
+/// the database falls behind, the queue holds 100 000 records, then drops the newest and logs it.
 public final class UsageRecorder: Service {
-    private let stream: AsyncStream<UsageRecord>
-    private let continuation: AsyncStream<UsageRecord>.Continuation
+    private let queue = Mutex<[UsageRecord]>([])
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
     private let database: any Database
     private let logger: Logger
     static let batchSize = 200
-    static let interval: Duration = .milliseconds(250)
+    static let capacity = 100_000
 
     public init(database: any Database, logger: Logger) {
-        (stream, continuation) = AsyncStream.makeStream(of: UsageRecord.self, bufferingPolicy: .bufferingOldest(100_000))
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.database = database
         self.logger = logger
     }
 
     public func record(_ record: UsageRecord) {
-        if case .dropped = continuation.yield(record) {
+        let accepted = queue.withLock { queue in
+            guard queue.count < Self.capacity else { return false }
+            queue.append(record)
+            return true
+        }
+        if accepted {
+            wake.yield()
+        } else {
             logger.error("usage queue full: a usage record was dropped", metadata: ["request.id": .string(record.requestId)])
         }
     }
 
     public func run() async throws {
-        // Stop taking records only once the server has drained, then write what is left.
-        let finisher = Task { [continuation] in
+        // Stop waiting only once the server has drained, then write what is left.
+        let finisher = Task { [wake] in
             try? await gracefulShutdown()
-            continuation.finish()
+            wake.finish()
         }
         defer { finisher.cancel() }
-        var batch: [UsageRecord] = []
-        var lastFlush = ContinuousClock.now
-        for await record in stream {
-            batch.append(record)
-            if batch.count >= Self.batchSize || ContinuousClock.now - lastFlush >= Self.interval {
-                await write(batch)
-                batch.removeAll(keepingCapacity: true)
-                lastFlush = .now
-            }
-            if batch.count == 1 {
-                // A lone record waits at most one interval for company.
-                Task { [weak self] in
-                    try? await Task.sleep(for: Self.interval)
-                    self?.continuation.yield(.flushMarker)
-                }
-            }
-            if batch.last == .flushMarker {
-                batch.removeLast()
-                await write(batch)
-                batch.removeAll(keepingCapacity: true)
-                lastFlush = .now
-            }
+        for await _ in wakeups {
+            await drain()
         }
-        await write(batch.filter { $0 != .flushMarker })
+        await drain()
     }
 
-    private func write(_ records: [UsageRecord]) async {
-        let rows = records.filter { $0 != .flushMarker }
-        guard !rows.isEmpty else { return }
+    private func drain() async {
+        while true {
+            let batch = queue.withLock { queue in
+                let taken = Array(queue.prefix(Self.batchSize))
+                queue.removeFirst(taken.count)
+                return taken
+            }
+            guard !batch.isEmpty else { return }
+            await write(batch)
+        }
+    }
+
+    private func write(_ rows: [UsageRecord]) async {
         do {
-            // Split-key use counts ride along with the batch, off the request path.
+            // Split-key use counts and budget charges ride along with the batch, off the request path.
             var uses: [String: (userId: String, keyId: String, count: Int64, lastAtMs: Int64)] = [:]
             for row in rows {
                 guard let keyId = row.splitKeyId, row.keySource == "byok" else { continue }
@@ -99,9 +99,11 @@ public final class UsageRecorder: Service {
             }
             let store = SplitKeyStore(database: database)
             let counted = Array(uses.values)
+            let charges = QuotaCharges(rows)
             try await database.withSQL { sql in
                 try await sql.insert(into: "usage_records").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
                 if !counted.isEmpty { try await store.recordUses(counted, on: sql) }
+                try await charges.apply(on: sql)
             }
         } catch {
             logger.error("usage records could not be written", metadata: ["count": .stringConvertible(rows.count), "error.type": .string(String(reflecting: type(of: error)))])
@@ -109,11 +111,3 @@ public final class UsageRecorder: Service {
     }
 }
 
-extension UsageRecord {
-    /// Not a record: tells the writer to flush a batch that has waited long enough.
-    static let flushMarker = UsageRecord(
-        requestId: "", userId: "", appId: "", provider: "", endpoint: "", model: nil, status: -1, inputTokens: 0, outputTokens: 0,
-        cachedTokens: 0, costMicros: 0, latencyMs: 0, ttfbMs: nil, streamed: false, cancelled: false, keySource: "", splitKeyId: nil,
-        clientIp: "", userAgent: nil, createdAtMs: 0
-    )
-}

@@ -60,7 +60,9 @@ public enum AppError: Error, Sendable, Equatable {
     case splitKeyRevoked
     case splitKeyWrongProvider
     case splitKeyExists
-    case rateLimited(retryAfter: Int64)
+    case rateLimited(retryAfter: Int64, limit: Int64? = nil)
+    /// A request quota or a token or cost budget is used up.
+    case quotaExceeded(QuotaBreach, retryAfter: Int64)
 
     /// Something failed that the client cannot fix. The cause is logged, never sent.
     case internalError
@@ -89,7 +91,7 @@ public enum AppError: Error, Sendable, Equatable {
         case .splitKeyInvalid, .splitKeyRevoked: .unauthorized
         case .splitKeyWrongProvider: .forbidden
         case .splitKeyExists: .conflict
-        case .rateLimited: .tooManyRequests
+        case .rateLimited, .quotaExceeded: .tooManyRequests
         case .adminLockedOut: .tooManyRequests
         case .adminDisabled: .serviceUnavailable
         case .internalError: .internalServerError
@@ -138,6 +140,7 @@ public enum AppError: Error, Sendable, Equatable {
         case .splitKeyWrongProvider: "split_key_wrong_provider"
         case .splitKeyExists: "split_key_exists"
         case .rateLimited: "rate_limited"
+        case .quotaExceeded: "quota_exceeded"
         case .internalError: "internal_error"
         }
     }
@@ -186,6 +189,8 @@ public enum AppError: Error, Sendable, Equatable {
         case .splitKeyWrongProvider: "This split key belongs to another provider."
         case .splitKeyExists: "You already have a split key with this id."
         case .rateLimited: "Too many requests of this kind; try again later."
+        case .quotaExceeded(let breach, _):
+            "The \(breach.period == .day ? "daily" : "monthly") \(Self.metricName(breach)) is used up; it resets at \(APICoding.formatDate(breach.resetAt))."
         case .internalError: "The server failed to handle the request. Quote the request id when you report it."
         }
     }
@@ -193,14 +198,25 @@ public enum AppError: Error, Sendable, Equatable {
     /// Seconds after which the same request may succeed, for limits and lockouts.
     public var retryAfter: Int64? {
         switch self {
-        case .adminLockedOut(let seconds), .rateLimited(let seconds): seconds
+        case .adminLockedOut(let seconds), .rateLimited(let seconds, _), .quotaExceeded(_, let seconds): seconds
         default: nil
         }
     }
 
     /// The standard error body (`Error` in the spec).
     public func body(requestId: String) -> APIError {
-        APIError(error: code, message: message, requestId: requestId, retryAfter: retryAfter)
+        var quota: QuotaBreach?
+        if case .quotaExceeded(let breach, _) = self { quota = breach }
+        return APIError(error: code, message: message, requestId: requestId, retryAfter: retryAfter, quota: quota)
+    }
+
+    private static func metricName(_ breach: QuotaBreach) -> String {
+        let owner = breach.scope == .splitKey ? "split key's " : ""
+        switch breach.metric {
+        case .requests: return "\(owner)request quota"
+        case .tokens: return "\(owner)token budget"
+        case .costMicros: return "\(owner)cost budget"
+        }
     }
 
     /// The response: the standard body plus the headers a client needs to act on it.
@@ -211,6 +227,14 @@ public enum AppError: Error, Sendable, Equatable {
         }
         if let retryAfter {
             response.headers[.retryAfter] = String(retryAfter)
+        }
+        switch self {
+        case .quotaExceeded(let breach, let seconds):
+            LimitStanding(limit: breach.limit, remaining: 0, resetSeconds: seconds).write(to: &response.headers)
+        case .rateLimited(let seconds, let limit?):
+            LimitStanding(limit: limit, remaining: 0, resetSeconds: seconds).write(to: &response.headers)
+        default:
+            break
         }
         if status == .unauthorized, code.hasPrefix("token_") {
             response.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""

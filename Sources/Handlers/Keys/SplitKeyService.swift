@@ -41,6 +41,8 @@ public struct SplitKeyService: Sendable {
         try Validate.length(apiKey, 1...4096, field: "apiKey")
         try Validate.length(request.description, 0...500, field: "description")
         if let keyId = request.keyId { try Self.validateKeyId(keyId, location: .body) }
+        let budgets = request.budgets.map(BudgetLimits.init) ?? BudgetLimits()
+        try Self.validate(budgets)
         if let wait = splitLimiter.admit(user.userId) { throw AppError.rateLimited(retryAfter: wait) }
         let keyId = request.keyId ?? "sk_" + Credentials.newId()
         let now = Millis.now()
@@ -48,7 +50,9 @@ public struct SplitKeyService: Sendable {
         let record = SplitKeyRecord(
             userId: user.userId, keyId: keyId, provider: provider.id, version: 1,
             ciphertext: Hex.encode(sealed.ciphertext), nonce: Hex.encode(sealed.nonce), tag: Hex.encode(sealed.tag),
-            description: request.description, useCount: 0, lastUsedAtMs: nil, createdAtMs: now, updatedAtMs: now, revokedAtMs: nil
+            description: request.description, useCount: 0, lastUsedAtMs: nil, createdAtMs: now, updatedAtMs: now, revokedAtMs: nil,
+            dailyTokenBudget: budgets.dailyTokens, monthlyTokenBudget: budgets.monthlyTokens,
+            dailyCostBudgetMicros: budgets.dailyCostMicros, monthlyCostBudgetMicros: budgets.monthlyCostMicros
         )
         guard try await store.insert(record) else { throw AppError.splitKeyExists }
         logger.notice("split key created", metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId), "provider": .string(provider.id)])
@@ -67,6 +71,29 @@ public struct SplitKeyService: Sendable {
         try Self.validateKeyId(keyId, location: .path)
         guard let record = try await store.get(userId: user.userId, keyId: keyId) else { throw AppError.splitKeyNotFound }
         return Self.metadata(record)
+    }
+
+    /// The owner changes the description or the budgets (all four at once).
+    public func update(_ keyId: String, description: String?, budgets: Budgets?, user: AuthenticatedUser) async throws -> SplitKey {
+        try Self.validateKeyId(keyId, location: .path)
+        try Validate.length(description, 0...500, field: "description")
+        let limits = budgets.map(BudgetLimits.init)
+        if let limits { try Self.validate(limits) }
+        guard let record = try await store.update(userId: user.userId, keyId: keyId, description: description, budgets: limits, now: Millis.now()) else {
+            throw AppError.splitKeyNotFound
+        }
+        return Self.metadata(record)
+    }
+
+    /// Budgets are whole numbers from 0 to 10^12.
+    public static func validate(_ budgets: BudgetLimits) throws(AppError) {
+        let fields: [(String, Int64?)] = [
+            ("budgets.dailyTokens", budgets.dailyTokens), ("budgets.monthlyTokens", budgets.monthlyTokens),
+            ("budgets.dailyCostMicros", budgets.dailyCostMicros), ("budgets.monthlyCostMicros", budgets.monthlyCostMicros),
+        ]
+        for (name, value) in fields {
+            try Validate.range(value, 0...1_000_000_000_000, field: name)
+        }
     }
 
     public func delete(_ keyId: String, owner: String) async throws {
@@ -104,7 +131,7 @@ public struct SplitKeyService: Sendable {
 
     /// The caller's key for one upstream request to `provider`: another user's id is not found,
     /// another provider's key is refused, a deleted key is revoked, a wrong part does not open.
-    public func keyForRequest(keyId: String, part: String, user: AuthenticatedUser, provider: String) async throws -> Secret<String> {
+    public func keyForRequest(keyId: String, part: String, user: AuthenticatedUser, provider: String) async throws -> (key: Secret<String>, budgets: BudgetLimits) {
         let vault = try requireVault()
         guard (try? Self.validateKeyId(keyId, location: .header)) != nil, let record = try await store.get(userId: user.userId, keyId: keyId) else {
             logger.info("security: unknown split key", metadata: ["security.event": "split_key_not_found", "user.id": .string(user.userId)])
@@ -115,7 +142,7 @@ public struct SplitKeyService: Sendable {
             throw AppError.splitKeyWrongProvider
         }
         do {
-            return try open(record, clientPart: part, vault: vault)
+            return (try open(record, clientPart: part, vault: vault), record.budgets)
         } catch {
             logger.info("security: split key did not open", metadata: ["security.event": .string(error.code), "user.id": .string(user.userId)])
             throw error
@@ -138,7 +165,7 @@ public struct SplitKeyService: Sendable {
 
     static func metadata(_ record: SplitKeyRecord) -> SplitKey {
         SplitKey(
-            keyId: record.keyId, userId: record.userId, provider: record.provider, version: record.version, description: record.description,
+            keyId: record.keyId, userId: record.userId, provider: record.provider, version: record.version, description: record.description, budgets: record.budgets.api,
             active: record.revokedAtMs == nil, useCount: record.useCount, lastUsedAt: record.lastUsedAtMs.map(Millis.date),
             createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
         )

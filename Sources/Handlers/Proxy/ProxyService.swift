@@ -47,9 +47,11 @@ public struct ProxyService: Sendable {
     let deadline: Duration
     let logger: Logger
     let splitKeys: SplitKeyService?
+    let quotas: QuotaLedger?
 
-    public init(registry: ProviderRegistry, network: any Upstream, mock: any Upstream = MockUpstream(), usage: UsageRecorder, deadline: Duration, logger: Logger, splitKeys: SplitKeyService? = nil) {
+    public init(registry: ProviderRegistry, network: any Upstream, mock: any Upstream = MockUpstream(), usage: UsageRecorder, deadline: Duration, logger: Logger, splitKeys: SplitKeyService? = nil, quotas: QuotaLedger? = nil) {
         self.splitKeys = splitKeys
+        self.quotas = quotas
         self.registry = registry
         self.network = network
         self.mock = mock
@@ -66,7 +68,7 @@ public struct ProxyService: Sendable {
     static let forwardedResponseHeaders: Set<String> = [
         "content-type", "content-disposition", "retry-after", "openai-processing-ms", "openai-version",
     ]
-    static let forwardedResponsePrefixes = ["x-ratelimit-", "anthropic-ratelimit-", "ratelimit-"]
+    static let forwardedResponsePrefixes = ["x-ratelimit-", "anthropic-ratelimit-"]
 
     public func provider(_ id: String) throws(AppError) -> Provider {
         try Validate.providerId(id, location: .path)
@@ -92,10 +94,14 @@ public struct ProxyService: Sendable {
         var key = provider.key
         if let splitKey = call.splitKey {
             guard let splitKeys else { throw AppError.byokDisabled }
-            key = try await splitKeys.keyForRequest(keyId: splitKey.id, part: splitKey.part, user: call.user, provider: provider.id)
+            let opened = try await splitKeys.keyForRequest(keyId: splitKey.id, part: splitKey.part, user: call.user, provider: provider.id)
+            key = opened.key
+            try await quotas?.checkSplitKey(userId: call.user.userId, keyId: splitKey.id, budgets: opened.budgets)
         } else if !provider.isConfigured {
             throw AppError.providerNotConfigured
         }
+        // Admission: the last check, so a request refused for any other reason is never counted.
+        let standing = try await quotas?.admit(userId: call.user.userId)
         let keyed = Provider(definition: provider.definition, baseURL: provider.baseURL, key: key)
 
         let body = provider.definition.requestStreamUsage ? Self.askingForStreamUsage(call.body) : call.body
@@ -128,6 +134,7 @@ public struct ProxyService: Sendable {
         }
         headers[.upstreamStatus] = String(upstream.status)
         headers[.cacheControl] = headers[.cacheControl] ?? "no-store"
+        standing?.write(to: &headers)
         let isEventStream = upstream.headers[.contentType]?.lowercased().hasPrefix("text/event-stream") == true
         let status = HTTPResponse.Status(code: upstream.status)
 

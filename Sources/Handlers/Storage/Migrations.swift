@@ -69,6 +69,7 @@ public enum Migrations {
         ]),
         usageRecords,
         splitKeys,
+        budgets,
     ]
 }
 
@@ -136,5 +137,30 @@ extension Migrations {
         )
         """,
         "CREATE INDEX split_keys_by_provider ON split_keys (provider, created_at_ms)",
+    ])
+}
+
+extension Migrations {
+    /// Token and cost budgets (the quotas issue): per user and per split key, NULL for none. Split
+    /// keys get their own counters; a user's live in `quota_counters` beside the request counts.
+    static let budgets = Migration(version: 4, name: "budgets", both: [
+        "ALTER TABLE users ADD COLUMN daily_token_budget BIGINT",
+        "ALTER TABLE users ADD COLUMN monthly_token_budget BIGINT",
+        "ALTER TABLE users ADD COLUMN daily_cost_budget_micros BIGINT",
+        "ALTER TABLE users ADD COLUMN monthly_cost_budget_micros BIGINT",
+        "ALTER TABLE split_keys ADD COLUMN daily_token_budget BIGINT",
+        "ALTER TABLE split_keys ADD COLUMN monthly_token_budget BIGINT",
+        "ALTER TABLE split_keys ADD COLUMN daily_cost_budget_micros BIGINT",
+        "ALTER TABLE split_keys ADD COLUMN monthly_cost_budget_micros BIGINT",
+        """
+        CREATE TABLE split_key_counters (
+            user_id TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            period TEXT NOT NULL,
+            tokens BIGINT NOT NULL DEFAULT 0,
+            cost_micros BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, key_id, period)
+        )
+        """,
     ])
 }

@@ -15,6 +15,14 @@ public struct SplitKeyRecord: Sendable, Equatable, Codable {
     public var createdAtMs: Int64
     public var updatedAtMs: Int64
     public var revokedAtMs: Int64?
+    public var dailyTokenBudget: Int64?
+    public var monthlyTokenBudget: Int64?
+    public var dailyCostBudgetMicros: Int64?
+    public var monthlyCostBudgetMicros: Int64?
+
+    public var budgets: BudgetLimits {
+        BudgetLimits(dailyTokens: dailyTokenBudget, monthlyTokens: monthlyTokenBudget, dailyCostMicros: dailyCostBudgetMicros, monthlyCostMicros: monthlyCostBudgetMicros)
+    }
 
     var sealed: SealedKey? {
         guard let ciphertext = ciphertext.flatMap(Hex.decode), let nonce = nonce.flatMap(Hex.decode), let tag = tag.flatMap(Hex.decode) else { return nil }
@@ -34,9 +42,11 @@ public struct SplitKeyStore: Sendable {
     func insert(_ record: SplitKeyRecord) async throws -> Bool {
         try await database.withSQL { sql in
             try await sql.raw("""
-                INSERT INTO split_keys (user_id, key_id, provider, version, ciphertext, nonce, tag, description, use_count, created_at_ms, updated_at_ms)
+                INSERT INTO split_keys (user_id, key_id, provider, version, ciphertext, nonce, tag, description, use_count, created_at_ms, updated_at_ms,
+                                        daily_token_budget, monthly_token_budget, daily_cost_budget_micros, monthly_cost_budget_micros)
                 VALUES (\(bind: record.userId), \(bind: record.keyId), \(bind: record.provider), \(bind: record.version), \(bind: record.ciphertext),
-                        \(bind: record.nonce), \(bind: record.tag), \(bind: record.description), 0, \(bind: record.createdAtMs), \(bind: record.updatedAtMs))
+                        \(bind: record.nonce), \(bind: record.tag), \(bind: record.description), 0, \(bind: record.createdAtMs), \(bind: record.updatedAtMs),
+                        \(bind: record.dailyTokenBudget), \(bind: record.monthlyTokenBudget), \(bind: record.dailyCostBudgetMicros), \(bind: record.monthlyCostBudgetMicros))
                 ON CONFLICT (user_id, key_id) DO NOTHING
                 RETURNING key_id
                 """).first() != nil
@@ -69,6 +79,23 @@ public struct SplitKeyStore: Sendable {
                 WHERE user_id = \(bind: userId) AND key_id = \(bind: keyId) AND version = \(bind: version) AND revoked_at_ms IS NULL
                 RETURNING key_id
                 """).first() != nil
+        }
+    }
+
+    /// Changes the description and, when given, all four budgets; nil when there is no such key.
+    func update(userId: String, keyId: String, description: String?, budgets: BudgetLimits?, now: Int64) async throws -> SplitKeyRecord? {
+        let setBudgets: SQLQueryString = budgets.map { budgets in
+            """
+            daily_token_budget = \(bind: budgets.dailyTokens), monthly_token_budget = \(bind: budgets.monthlyTokens),
+            daily_cost_budget_micros = \(bind: budgets.dailyCostMicros), monthly_cost_budget_micros = \(bind: budgets.monthlyCostMicros),
+            """
+        } ?? ""
+        return try await database.withSQL { sql in
+            try await sql.raw("""
+                UPDATE split_keys SET description = COALESCE(\(bind: description), description), \(setBudgets) updated_at_ms = \(bind: now)
+                WHERE user_id = \(bind: userId) AND key_id = \(bind: keyId)
+                RETURNING *
+                """).first(decoding: SplitKeyRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 

@@ -11,6 +11,14 @@ public struct UserRecord: Sendable, Equatable, Codable {
     public var tokenGeneration: Int64
     public var createdAtMs: Int64
     public var updatedAtMs: Int64
+    public var dailyTokenBudget: Int64?
+    public var monthlyTokenBudget: Int64?
+    public var dailyCostBudgetMicros: Int64?
+    public var monthlyCostBudgetMicros: Int64?
+
+    public var budgets: BudgetLimits {
+        BudgetLimits(dailyTokens: dailyTokenBudget, monthlyTokens: monthlyTokenBudget, dailyCostMicros: dailyCostBudgetMicros, monthlyCostMicros: monthlyCostBudgetMicros)
+    }
 }
 
 /// The `users` table.
@@ -69,15 +77,22 @@ public struct UserStore: Sendable {
         }
     }
 
-    /// Applies the fields that are not nil. Deactivating also bumps the token generation, so every
-    /// token of the user stops at once.
-    public func update(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?, now: Int64) async throws -> UserRecord? {
+    /// Applies the fields that are not nil; `budgets`, when given, replaces all four. Deactivating
+    /// also bumps the token generation, so every token of the user stops at once.
+    public func update(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?, budgets: BudgetLimits? = nil, now: Int64) async throws -> UserRecord? {
         let bump: Int64 = active == false ? 1 : 0
+        let setBudgets: SQLQueryString = budgets.map { budgets in
+            """
+            daily_token_budget = \(bind: budgets.dailyTokens), monthly_token_budget = \(bind: budgets.monthlyTokens),
+            daily_cost_budget_micros = \(bind: budgets.dailyCostMicros), monthly_cost_budget_micros = \(bind: budgets.monthlyCostMicros),
+            """
+        } ?? ""
         return try await database.withSQL { sql in
             try await sql.raw("""
                 UPDATE users SET
                     daily_quota = COALESCE(\(bind: dailyQuota), daily_quota),
                     monthly_quota = COALESCE(\(bind: monthlyQuota), monthly_quota),
+                    \(setBudgets)
                     token_generation = token_generation + \(bind: bump),
                     active = COALESCE(\(bind: active), active),
                     updated_at_ms = \(bind: now)

@@ -1,0 +1,300 @@
+public import Foundation
+public import Generated
+public import HTTPTypes
+import SQLKit
+
+/// Token and cost budgets of a user or a split key; nil means none.
+public struct BudgetLimits: Sendable, Equatable {
+    public var dailyTokens: Int64?
+    public var monthlyTokens: Int64?
+    public var dailyCostMicros: Int64?
+    public var monthlyCostMicros: Int64?
+
+    public init(dailyTokens: Int64? = nil, monthlyTokens: Int64? = nil, dailyCostMicros: Int64? = nil, monthlyCostMicros: Int64? = nil) {
+        self.dailyTokens = dailyTokens
+        self.monthlyTokens = monthlyTokens
+        self.dailyCostMicros = dailyCostMicros
+        self.monthlyCostMicros = monthlyCostMicros
+    }
+
+    public var isEmpty: Bool { self == BudgetLimits() }
+
+    func tokens(_ period: QuotaPeriod) -> Int64? { period == .day ? dailyTokens : monthlyTokens }
+    func costMicros(_ period: QuotaPeriod) -> Int64? { period == .day ? dailyCostMicros : monthlyCostMicros }
+
+    public init(_ budgets: Budgets) {
+        self.init(dailyTokens: budgets.dailyTokens, monthlyTokens: budgets.monthlyTokens, dailyCostMicros: budgets.dailyCostMicros, monthlyCostMicros: budgets.monthlyCostMicros)
+    }
+
+    public var api: Budgets {
+        Budgets(dailyTokens: dailyTokens, monthlyTokens: monthlyTokens, dailyCostMicros: dailyCostMicros, monthlyCostMicros: monthlyCostMicros)
+    }
+}
+
+/// The UTC day or month a counter row belongs to, and when it ends.
+public struct QuotaWindow: Sendable, Equatable {
+    public let period: QuotaPeriod
+    /// The counter row's `period` key (`d:2026-11-29`, `m:2026-11`).
+    public let key: String
+    public let resetAt: Date
+
+    public static func current(_ period: QuotaPeriod, at now: Date) -> QuotaWindow {
+        switch period {
+        case .day:
+            let start = QuotaPeriodKey.utc.startOfDay(for: now)
+            return QuotaWindow(period: .day, key: QuotaPeriodKey.day(now), resetAt: QuotaPeriodKey.utc.date(byAdding: .day, value: 1, to: start)!)
+        case .month:
+            let start = QuotaPeriodKey.utc.date(from: QuotaPeriodKey.utc.dateComponents([.year, .month], from: now))!
+            return QuotaWindow(period: .month, key: QuotaPeriodKey.month(now), resetAt: QuotaPeriodKey.utc.date(byAdding: .month, value: 1, to: start)!)
+        }
+    }
+
+    /// Whole seconds until the reset, at least 1.
+    public func secondsLeft(from now: Date) -> Int64 { max(1, Int64(resetAt.timeIntervalSince(now).rounded(.up))) }
+
+    /// The `users` columns that hold this window's limits. Fixed names, never input.
+    var userColumns: (requests: String, tokens: String, cost: String) {
+        period == .day
+            ? ("daily_quota", "daily_token_budget", "daily_cost_budget_micros")
+            : ("monthly_quota", "monthly_token_budget", "monthly_cost_budget_micros")
+    }
+}
+
+/// Where an admitted request stands against its tightest request quota: what the `RateLimit-*`
+/// headers of the response say.
+public struct LimitStanding: Sendable, Equatable {
+    public var limit: Int64
+    public var remaining: Int64
+    public var resetSeconds: Int64
+
+    public init(limit: Int64, remaining: Int64, resetSeconds: Int64) {
+        self.limit = limit
+        self.remaining = remaining
+        self.resetSeconds = resetSeconds
+    }
+
+    /// The tighter of two standings (fewer left; on a tie, the later reset).
+    public func tighter(_ other: LimitStanding?) -> LimitStanding {
+        guard let other else { return self }
+        if other.remaining != remaining { return other.remaining < remaining ? other : self }
+        return other.resetSeconds > resetSeconds ? other : self
+    }
+}
+
+/// Quota admission (DESIGN.md, "Quotas and budgets"). A proxied request is admitted by one
+/// statement per window that counts it only while the user is under the request quota and under
+/// any token and cost budget: an upsert into the UTC day's row, then the month's. So N concurrent
+/// requests against a quota of Q let exactly Q through, on SQLite and on PostgreSQL, across any
+/// number of instances. Tokens and cost are charged when the response's usage is known (the usage
+/// writer), so a budget can be passed by at most the requests in flight.
+public struct QuotaLedger: Sendable {
+    let database: any Database
+
+    public init(database: any Database) {
+        self.database = database
+    }
+
+    /// Counts the request against the user's day and month, or throws `quotaExceeded` without
+    /// counting it anywhere.
+    public func admit(userId: String, now: Date = Date()) async throws -> LimitStanding {
+        let day = QuotaWindow.current(.day, at: now)
+        let month = QuotaWindow.current(.month, at: now)
+        guard let dayCount = try await count(userId: userId, in: day) else {
+            throw try await refusal(userId: userId, window: day, now: now)
+        }
+        guard let monthCount = try await count(userId: userId, in: month) else {
+            try await giveBack(userId: userId, in: day)
+            throw try await refusal(userId: userId, window: month, now: now)
+        }
+        return LimitStanding(limit: dayCount.limit, remaining: max(0, dayCount.limit - dayCount.used), resetSeconds: day.secondsLeft(from: now))
+            .tighter(LimitStanding(limit: monthCount.limit, remaining: max(0, monthCount.limit - monthCount.used), resetSeconds: month.secondsLeft(from: now)))
+    }
+
+    /// One atomic statement: +1 while under every limit of the window; nil when a limit refuses.
+    private func count(userId: String, in window: QuotaWindow) async throws -> (used: Int64, limit: Int64)? {
+        let column = window.userColumns
+        let requests = SQLQueryString(stringLiteral: column.requests)
+        let tokens = SQLQueryString(stringLiteral: column.tokens)
+        let cost = SQLQueryString(stringLiteral: column.cost)
+        return try await database.withSQL { sql in
+            guard let row = try await sql.raw("""
+                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
+                SELECT user_id, \(bind: window.key), 1, 0, 0 FROM users
+                WHERE user_id = \(bind: userId) AND \(requests) > 0 AND COALESCE(\(tokens), 1) > 0 AND COALESCE(\(cost), 1) > 0
+                ON CONFLICT (user_id, period) DO UPDATE SET requests = quota_counters.requests + 1
+                WHERE EXISTS (
+                    SELECT 1 FROM users u WHERE u.user_id = quota_counters.user_id
+                    AND quota_counters.requests < u.\(requests)
+                    AND (u.\(tokens) IS NULL OR quota_counters.tokens < u.\(tokens))
+                    AND (u.\(cost) IS NULL OR quota_counters.cost_micros < u.\(cost)))
+                RETURNING requests, (SELECT u.\(requests) FROM users u WHERE u.user_id = quota_counters.user_id) AS quota_limit
+                """).first()
+            else { return nil }
+            return (try row.decode(column: "requests", as: Int64.self), try row.decode(column: "quota_limit", as: Int64.self))
+        }
+    }
+
+    private func giveBack(userId: String, in window: QuotaWindow) async throws {
+        try await database.withSQL { sql in
+            try await sql.raw("""
+                UPDATE quota_counters SET requests = requests - 1
+                WHERE user_id = \(bind: userId) AND period = \(bind: window.key) AND requests > 0
+                """).run()
+        }
+    }
+
+    /// Why the window refused: read only on the refusal path.
+    private func refusal(userId: String, window: QuotaWindow, now: Date) async throws -> AppError {
+        guard let user = try await UserStore(database: database).get(userId) else { return .userInactive }
+        let used = try await usage(userId: userId, keys: [window.key])[window.key] ?? CounterRow()
+        let budgets = user.budgets
+        let breach: QuotaBreach
+        let limit = window.period == .day ? user.dailyQuota : user.monthlyQuota
+        if used.requests >= limit {
+            breach = Self.breach(.requests, window, limit: limit, used: used.requests, scope: .user)
+        } else if let tokens = budgets.tokens(window.period), used.tokens >= tokens {
+            breach = Self.breach(.tokens, window, limit: tokens, used: used.tokens, scope: .user)
+        } else if let cost = budgets.costMicros(window.period), used.costMicros >= cost {
+            breach = Self.breach(.costMicros, window, limit: cost, used: used.costMicros, scope: .user)
+        } else {
+            // A concurrent request took the last unit between the two statements.
+            breach = Self.breach(.requests, window, limit: limit, used: max(used.requests, limit), scope: .user)
+        }
+        return .quotaExceeded(breach, retryAfter: window.secondsLeft(from: now))
+    }
+
+    static func breach(_ metric: QuotaBreach.Metric, _ window: QuotaWindow, limit: Int64, used: Int64, scope: QuotaBreach.Scope) -> QuotaBreach {
+        QuotaBreach(metric: metric, period: window.period, scope: scope, limit: limit, used: used, remaining: max(0, limit - used), resetAt: window.resetAt)
+    }
+
+    struct CounterRow: Sendable, Decodable {
+        var requests: Int64 = 0
+        var tokens: Int64 = 0
+        var costMicros: Int64 = 0
+    }
+
+    func usage(userId: String, keys: [String]) async throws -> [String: CounterRow] {
+        try await database.withSQL { sql in
+            var result: [String: CounterRow] = [:]
+            for row in try await sql.raw("SELECT period, requests, tokens, cost_micros FROM quota_counters WHERE user_id = \(bind: userId) AND period IN (\(binds: keys))").all() {
+                result[try row.decode(column: "period", as: String.self)] = CounterRow(
+                    requests: try row.decode(column: "requests", as: Int64.self),
+                    tokens: try row.decode(column: "tokens", as: Int64.self),
+                    costMicros: try row.decode(column: "cost_micros", as: Int64.self)
+                )
+            }
+            return result
+        }
+    }
+
+    /// Refuses a split key whose token or cost budget for the day or month is used up. A read, not
+    /// a count: the key's counters grow only by the usage charged after each response.
+    public func checkSplitKey(userId: String, keyId: String, budgets: BudgetLimits, now: Date = Date()) async throws {
+        guard !budgets.isEmpty else { return }
+        let windows = [QuotaWindow.current(.day, at: now), QuotaWindow.current(.month, at: now)]
+        let rows = try await database.withSQL { sql in
+            try await sql.raw("""
+                SELECT period, tokens, cost_micros FROM split_key_counters
+                WHERE user_id = \(bind: userId) AND key_id = \(bind: keyId) AND period IN (\(binds: windows.map(\.key)))
+                """).all()
+        }
+        var used: [String: (tokens: Int64, cost: Int64)] = [:]
+        for row in rows {
+            used[try row.decode(column: "period", as: String.self)] = (try row.decode(column: "tokens", as: Int64.self), try row.decode(column: "cost_micros", as: Int64.self))
+        }
+        for window in windows {
+            let spent = used[window.key] ?? (0, 0)
+            if let limit = budgets.tokens(window.period), spent.tokens >= limit {
+                throw AppError.quotaExceeded(Self.breach(.tokens, window, limit: limit, used: spent.tokens, scope: .splitKey), retryAfter: window.secondsLeft(from: now))
+            }
+            if let limit = budgets.costMicros(window.period), spent.cost >= limit {
+                throw AppError.quotaExceeded(Self.breach(.costMicros, window, limit: limit, used: spent.cost, scope: .splitKey), retryAfter: window.secondsLeft(from: now))
+            }
+        }
+    }
+
+    /// The caller's standing for `GET /api/me/quota`.
+    public func standing(of user: UserRecord, now: Date = Date()) async throws -> MyQuota {
+        let day = QuotaWindow.current(.day, at: now)
+        let month = QuotaWindow.current(.month, at: now)
+        let rows = try await usage(userId: user.userId, keys: [day.key, month.key])
+        func state(_ window: QuotaWindow, requestLimit: Int64) -> QuotaPeriodState {
+            let used = rows[window.key] ?? CounterRow()
+            let counter = { (limit: Int64, used: Int64) in QuotaCounter(limit: limit, used: used, remaining: max(0, limit - used)) }
+            return QuotaPeriodState(
+                period: window.period, resetAt: window.resetAt, requests: counter(requestLimit, used.requests),
+                tokensUsed: used.tokens, costMicrosUsed: used.costMicros,
+                tokens: user.budgets.tokens(window.period).map { counter($0, used.tokens) },
+                costMicros: user.budgets.costMicros(window.period).map { counter($0, used.costMicros) }
+            )
+        }
+        return MyQuota(userId: user.userId, day: state(day, requestLimit: user.dailyQuota), month: state(month, requestLimit: user.monthlyQuota))
+    }
+}
+
+/// The tokens and cost of a batch of usage records, summed per counter row and added in one
+/// statement per row: the user's day and month, and the split key's.
+struct QuotaCharges {
+    struct Charge { var tokens: Int64 = 0; var cost: Int64 = 0 }
+    private(set) var users: [String: Charge] = [:]
+    private(set) var keys: [String: Charge] = [:]
+    private var owners: [String: (userId: String, keyId: String?, period: String)] = [:]
+
+    init(_ records: [UsageRecord]) {
+        for record in records {
+            let tokens = record.inputTokens + record.outputTokens
+            guard tokens > 0 || record.costMicros > 0 else { continue }
+            let date = Millis.date(record.createdAtMs)
+            for period in [QuotaPeriodKey.day(date), QuotaPeriodKey.month(date)] {
+                let userKey = record.userId + "\u{0}" + period
+                owners[userKey] = (record.userId, nil, period)
+                users[userKey, default: Charge()].tokens += tokens
+                users[userKey, default: Charge()].cost += record.costMicros
+                if let keyId = record.splitKeyId, record.keySource == "byok" {
+                    let splitKey = record.userId + "\u{0}" + keyId + "\u{0}" + period
+                    owners[splitKey] = (record.userId, keyId, period)
+                    keys[splitKey, default: Charge()].tokens += tokens
+                    keys[splitKey, default: Charge()].cost += record.costMicros
+                }
+            }
+        }
+    }
+
+    func apply(on sql: any SQLDatabase) async throws {
+        for (key, charge) in users.sorted(by: { $0.key < $1.key }) {
+            guard let owner = owners[key] else { continue }
+            try await sql.raw("""
+                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
+                VALUES (\(bind: owner.userId), \(bind: owner.period), 0, \(bind: charge.tokens), \(bind: charge.cost))
+                ON CONFLICT (user_id, period) DO UPDATE SET tokens = quota_counters.tokens + excluded.tokens,
+                    cost_micros = quota_counters.cost_micros + excluded.cost_micros
+                """).run()
+        }
+        for (key, charge) in keys.sorted(by: { $0.key < $1.key }) {
+            guard let owner = owners[key], let keyId = owner.keyId else { continue }
+            try await sql.raw("""
+                INSERT INTO split_key_counters (user_id, key_id, period, tokens, cost_micros)
+                VALUES (\(bind: owner.userId), \(bind: keyId), \(bind: owner.period), \(bind: charge.tokens), \(bind: charge.cost))
+                ON CONFLICT (user_id, key_id, period) DO UPDATE SET tokens = split_key_counters.tokens + excluded.tokens,
+                    cost_micros = split_key_counters.cost_micros + excluded.cost_micros
+                """).run()
+        }
+    }
+}
+
+extension LimitStanding {
+    /// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (IETF draft, seconds), kept
+    /// tighter than whatever another limit already wrote.
+    public func write(to headers: inout HTTPFields) {
+        if let written = headers[.rateLimitRemaining].flatMap(Int64.init), written < remaining { return }
+        headers[.rateLimitLimit] = String(limit)
+        headers[.rateLimitRemaining] = String(remaining)
+        headers[.rateLimitReset] = String(resetSeconds)
+    }
+}
+
+extension HTTPField.Name {
+    public static let rateLimitLimit = Self("RateLimit-Limit")!
+    public static let rateLimitRemaining = Self("RateLimit-Remaining")!
+    public static let rateLimitReset = Self("RateLimit-Reset")!
+}
