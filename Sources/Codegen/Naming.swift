@@ -47,6 +47,13 @@ enum Naming {
         return joined.first?.isNumber == true ? "_" + joined : joined
     }
 
+    /// The name of a type nested in another, from a property or parameter name. `Type`, `Protocol`
+    /// and `Self` cannot name a member type, so they get a `Value` suffix (`type` → `TypeValue`).
+    static func nestedTypeName(_ raw: String) -> String {
+        let name = upperCamel(raw)
+        return ["Type", "Protocol", "Self"].contains(name) ? name + "Value" : name
+    }
+
     static func typeName(forSchema raw: String) -> String {
         let name = upperCamel(raw)
         return shadowedTypes.contains(name) ? "API" + name : name

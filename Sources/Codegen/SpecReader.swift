@@ -99,7 +99,7 @@ struct SpecReader {
                 throw CodegenError(file: file, pointer: propertyPointer, reason: "two properties map to the Swift name '\(swiftName)'")
             }
             var collected: [EnumModel] = []
-            let type = try swiftType(schema, pointer: propertyPointer, owner: name, nestedName: Naming.upperCamel(jsonName), collected: &collected)
+            let type = try swiftType(schema, pointer: propertyPointer, owner: name, nestedName: Naming.nestedTypeName(jsonName), collected: &collected)
             nested.append(contentsOf: collected)
             properties.append(PropertyModel(
                 jsonName: jsonName,
@@ -279,7 +279,7 @@ struct SpecReader {
                 }
                 type = .named(Naming.typeName(forSchema: name))
             } else {
-                type = try swiftType(schemaOrReference.b!, pointer: parameterPointer + "/schema", owner: owner, nestedName: Naming.upperCamel(parameter.name), collected: &collected)
+                type = try swiftType(schemaOrReference.b!, pointer: parameterPointer + "/schema", owner: owner, nestedName: Naming.nestedTypeName(parameter.name), collected: &collected)
             }
             guard type.isScalar else {
                 throw CodegenError(file: file, pointer: parameterPointer + "/schema", reason: "parameters must be scalars (string, integer, number, boolean or string enum)")

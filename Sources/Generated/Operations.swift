@@ -19,11 +19,30 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(ServiceInfo)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 403
+            case forbidden(APIError)
+            /// 431
+            case status431(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .forbidden: .init(code: 403)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -31,6 +50,12 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -50,12 +75,28 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(AppList)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
@@ -71,8 +112,11 @@ extension Operations {
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -81,11 +125,17 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -114,10 +164,16 @@ extension Operations {
             case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 409
             case conflict(APIError)
+            /// 413
+            case contentTooLarge(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
 
@@ -137,8 +193,11 @@ extension Operations {
                 case .created: .init(code: 201)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .conflict: .init(code: 409)
+                case .contentTooLarge: .init(code: 413)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -149,11 +208,14 @@ extension Operations {
                 case .created(let body): return try APIResponse.json(body, status: .init(code: 201))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -182,12 +244,16 @@ extension Operations {
             case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 404
             case notFound(APIError)
             /// 409
             case conflict(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
 
@@ -207,9 +273,11 @@ extension Operations {
                 case .noContent: .init(code: 204)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .conflict: .init(code: 409)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -220,12 +288,14 @@ extension Operations {
                 case .noContent: return APIResponse.empty(status: .init(code: 204))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -250,16 +320,32 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(App)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 400
             case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 404
             case notFound(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
@@ -275,10 +361,13 @@ extension Operations {
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -287,13 +376,19 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -325,10 +420,16 @@ extension Operations {
             case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 404
             case notFound(APIError)
+            /// 413
+            case contentTooLarge(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
 
@@ -348,8 +449,11 @@ extension Operations {
                 case .ok: .init(code: 200)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
+                case .contentTooLarge: .init(code: 413)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -360,11 +464,14 @@ extension Operations {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -393,10 +500,14 @@ extension Operations {
             case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 404
             case notFound(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
 
@@ -416,8 +527,10 @@ extension Operations {
                 case .ok: .init(code: 200)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -428,11 +541,329 @@ extension Operations {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// List IP rules: `GET /admin/ip-rules`.
+    public enum ListIPRules {
+        public static let id = "listIPRules"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(IPRuleList)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Add an IP rule: `POST /admin/ip-rules`.
+    public enum CreateIPRule {
+        public static let id = "createIPRule"
+
+        public struct Input: Sendable, Equatable {
+            /// The JSON request body.
+            public var body: CreateIPRuleRequest
+
+            public init(body: CreateIPRuleRequest) {
+                self.body = body
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 201
+            case created(IPRule)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 413
+            case contentTooLarge(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .created: .init(code: 201)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .contentTooLarge: .init(code: 413)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .created(let body): return try APIResponse.json(body, status: .init(code: 201))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Remove an IP rule: `DELETE /admin/ip-rules/{ruleId}`.
+    public enum DeleteIPRule {
+        public static let id = "deleteIPRule"
+
+        public struct Input: Sendable, Equatable {
+            /// The IP rule's id.
+            public var ruleId: String
+
+            public init(ruleId: String) {
+                self.ruleId = ruleId
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 204
+            case noContent
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .noContent: .init(code: 204)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .noContent: return APIResponse.empty(status: .init(code: 204))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Change an IP rule: `PATCH /admin/ip-rules/{ruleId}`.
+    public enum UpdateIPRule {
+        public static let id = "updateIPRule"
+
+        public struct Input: Sendable, Equatable {
+            /// The IP rule's id.
+            public var ruleId: String
+            /// The JSON request body.
+            public var body: UpdateIPRuleRequest
+
+            public init(ruleId: String, body: UpdateIPRuleRequest) {
+                self.ruleId = ruleId
+                self.body = body
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(IPRule)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 413
+            case contentTooLarge(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                case .contentTooLarge: .init(code: 413)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -460,14 +891,30 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(SplitKeyList)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 400
             case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
@@ -483,9 +930,12 @@ extension Operations {
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -494,12 +944,18 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -531,10 +987,14 @@ extension Operations {
             case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 404
             case notFound(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
 
@@ -554,8 +1014,10 @@ extension Operations {
                 case .noContent: .init(code: 204)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -566,11 +1028,13 @@ extension Operations {
                 case .noContent: return APIResponse.empty(status: .init(code: 204))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -601,14 +1065,30 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(UserList)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 400
             case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
@@ -624,9 +1104,12 @@ extension Operations {
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -635,12 +1118,18 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -669,10 +1158,14 @@ extension Operations {
             case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 404
             case notFound(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
 
@@ -692,8 +1185,10 @@ extension Operations {
                 case .noContent: .init(code: 204)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -704,11 +1199,13 @@ extension Operations {
                 case .noContent: return APIResponse.empty(status: .init(code: 204))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -733,16 +1230,32 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(User)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 400
             case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 404
             case notFound(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
@@ -758,10 +1271,13 @@ extension Operations {
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -770,13 +1286,19 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -808,10 +1330,16 @@ extension Operations {
             case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
             /// 404
             case notFound(APIError)
+            /// 413
+            case contentTooLarge(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
 
@@ -831,8 +1359,11 @@ extension Operations {
                 case .ok: .init(code: 200)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
+                case .contentTooLarge: .init(code: 413)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -843,11 +1374,14 @@ extension Operations {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -868,17 +1402,55 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(MyQuota)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 401
             case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// The limit that is closest to being reached (requests, or tokens or micro-dollars for a budget).
+                public var rateLimitLimit: Int64
+                /// What is left of that limit in its current window.
+                public var rateLimitRemaining: Int64
+                /// Seconds until that window resets.
+                public var rateLimitReset: Int64
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                    self.rateLimitLimit = rateLimitLimit
+                    self.rateLimitRemaining = rateLimitRemaining
+                    self.rateLimitReset = rateLimitReset
+                    self.retryAfter = retryAfter
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -886,8 +1458,20 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -907,17 +1491,55 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(ProviderList)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 401
             case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// The limit that is closest to being reached (requests, or tokens or micro-dollars for a budget).
+                public var rateLimitLimit: Int64
+                /// What is left of that limit in its current window.
+                public var rateLimitRemaining: Int64
+                /// Seconds until that window resets.
+                public var rateLimitReset: Int64
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                    self.rateLimitLimit = rateLimitLimit
+                    self.rateLimitRemaining = rateLimitRemaining
+                    self.rateLimitReset = rateLimitReset
+                    self.retryAfter = retryAfter
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -925,8 +1547,20 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -946,17 +1580,55 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(SplitKeyList)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 401
             case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// The limit that is closest to being reached (requests, or tokens or micro-dollars for a budget).
+                public var rateLimitLimit: Int64
+                /// What is left of that limit in its current window.
+                public var rateLimitRemaining: Int64
+                /// Seconds until that window resets.
+                public var rateLimitReset: Int64
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                    self.rateLimitLimit = rateLimitLimit
+                    self.rateLimitRemaining = rateLimitRemaining
+                    self.rateLimitReset = rateLimitReset
+                    self.retryAfter = retryAfter
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -964,8 +1636,20 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -999,17 +1683,30 @@ extension Operations {
             case notFound(APIError)
             /// 409
             case conflict(APIError)
+            /// 413
+            case contentTooLarge(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// The limit that is closest to being reached (requests, or tokens or micro-dollars for a budget).
+                public var rateLimitLimit: Int64
+                /// What is left of that limit in its current window.
+                public var rateLimitRemaining: Int64
+                /// Seconds until that window resets.
+                public var rateLimitReset: Int64
                 /// Seconds until the request may succeed.
                 public var retryAfter: Int64
 
-                public init(retryAfter: Int64) {
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                    self.rateLimitLimit = rateLimitLimit
+                    self.rateLimitRemaining = rateLimitRemaining
+                    self.rateLimitReset = rateLimitReset
                     self.retryAfter = retryAfter
                 }
             }
@@ -1023,7 +1720,9 @@ extension Operations {
                 case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .conflict: .init(code: 409)
+                case .contentTooLarge: .init(code: 413)
                 case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -1037,10 +1736,15 @@ extension Operations {
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
                     return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -1074,8 +1778,31 @@ extension Operations {
             case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// The limit that is closest to being reached (requests, or tokens or micro-dollars for a budget).
+                public var rateLimitLimit: Int64
+                /// What is left of that limit in its current window.
+                public var rateLimitRemaining: Int64
+                /// Seconds until that window resets.
+                public var rateLimitReset: Int64
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                    self.rateLimitLimit = rateLimitLimit
+                    self.rateLimitRemaining = rateLimitRemaining
+                    self.rateLimitReset = rateLimitReset
+                    self.retryAfter = retryAfter
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
@@ -1084,6 +1811,8 @@ extension Operations {
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -1095,6 +1824,14 @@ extension Operations {
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -1127,6 +1864,29 @@ extension Operations {
             case forbidden(APIError)
             /// 404
             case notFound(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// The limit that is closest to being reached (requests, or tokens or micro-dollars for a budget).
+                public var rateLimitLimit: Int64
+                /// What is left of that limit in its current window.
+                public var rateLimitRemaining: Int64
+                /// Seconds until that window resets.
+                public var rateLimitReset: Int64
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                    self.rateLimitLimit = rateLimitLimit
+                    self.rateLimitRemaining = rateLimitRemaining
+                    self.rateLimitReset = rateLimitReset
+                    self.retryAfter = retryAfter
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
@@ -1136,6 +1896,8 @@ extension Operations {
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -1147,6 +1909,14 @@ extension Operations {
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -1170,6 +1940,8 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(SplitKey)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 400
             case badRequest(APIError)
             /// 401
@@ -1178,15 +1950,51 @@ extension Operations {
             case forbidden(APIError)
             /// 404
             case notFound(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// The limit that is closest to being reached (requests, or tokens or micro-dollars for a budget).
+                public var rateLimitLimit: Int64
+                /// What is left of that limit in its current window.
+                public var rateLimitRemaining: Int64
+                /// Seconds until that window resets.
+                public var rateLimitReset: Int64
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                    self.rateLimitLimit = rateLimitLimit
+                    self.rateLimitRemaining = rateLimitRemaining
+                    self.rateLimitReset = rateLimitReset
+                    self.retryAfter = retryAfter
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -1194,10 +2002,22 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -1232,6 +2052,31 @@ extension Operations {
             case forbidden(APIError)
             /// 404
             case notFound(APIError)
+            /// 413
+            case contentTooLarge(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// The limit that is closest to being reached (requests, or tokens or micro-dollars for a budget).
+                public var rateLimitLimit: Int64
+                /// What is left of that limit in its current window.
+                public var rateLimitRemaining: Int64
+                /// Seconds until that window resets.
+                public var rateLimitReset: Int64
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                    self.rateLimitLimit = rateLimitLimit
+                    self.rateLimitRemaining = rateLimitRemaining
+                    self.rateLimitReset = rateLimitReset
+                    self.retryAfter = retryAfter
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
@@ -1241,6 +2086,9 @@ extension Operations {
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
+                case .contentTooLarge: .init(code: 413)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -1252,6 +2100,15 @@ extension Operations {
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -1286,8 +2143,31 @@ extension Operations {
             case forbidden(APIError)
             /// 404
             case notFound(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// The limit that is closest to being reached (requests, or tokens or micro-dollars for a budget).
+                public var rateLimitLimit: Int64
+                /// What is left of that limit in its current window.
+                public var rateLimitRemaining: Int64
+                /// Seconds until that window resets.
+                public var rateLimitReset: Int64
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                    self.rateLimitLimit = rateLimitLimit
+                    self.rateLimitRemaining = rateLimitRemaining
+                    self.rateLimitReset = rateLimitReset
+                    self.retryAfter = retryAfter
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
@@ -1297,6 +2177,8 @@ extension Operations {
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -1309,6 +2191,14 @@ extension Operations {
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -1361,6 +2251,8 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(ProviderEndpoints)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 400
             case badRequest(APIError)
             /// 401
@@ -1369,15 +2261,51 @@ extension Operations {
             case forbidden(APIError)
             /// 404
             case notFound(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// The limit that is closest to being reached (requests, or tokens or micro-dollars for a budget).
+                public var rateLimitLimit: Int64
+                /// What is left of that limit in its current window.
+                public var rateLimitRemaining: Int64
+                /// Seconds until that window resets.
+                public var rateLimitReset: Int64
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                    self.rateLimitLimit = rateLimitLimit
+                    self.rateLimitRemaining = rateLimitRemaining
+                    self.rateLimitReset = rateLimitReset
+                    self.retryAfter = retryAfter
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -1385,10 +2313,22 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -1465,6 +2405,10 @@ extension Operations {
             case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
+            /// 413
+            case contentTooLarge(APIError)
+            /// 431
+            case status431(APIError)
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
@@ -1473,6 +2417,8 @@ extension Operations {
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
+                case .contentTooLarge: .init(code: 413)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -1483,6 +2429,8 @@ extension Operations {
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -1512,6 +2460,10 @@ extension Operations {
             case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
+            /// 413
+            case contentTooLarge(APIError)
+            /// 431
+            case status431(APIError)
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
@@ -1520,6 +2472,8 @@ extension Operations {
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
+                case .contentTooLarge: .init(code: 413)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -1530,6 +2484,8 @@ extension Operations {
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -1561,6 +2517,10 @@ extension Operations {
             case forbidden(APIError)
             /// 409
             case conflict(APIError)
+            /// 413
+            case contentTooLarge(APIError)
+            /// 431
+            case status431(APIError)
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
@@ -1570,6 +2530,8 @@ extension Operations {
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .conflict: .init(code: 409)
+                case .contentTooLarge: .init(code: 413)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -1581,6 +2543,8 @@ extension Operations {
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -1600,17 +2564,33 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(TokenInfo)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 401
             case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
+            /// 431
+            case status431(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -1618,8 +2598,13 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -1639,17 +2624,33 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(VerifyResponse)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
             /// 401
             case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
+            /// 431
+            case status431(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -1657,8 +2658,13 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -1678,11 +2684,14 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(Health)
+            /// 431
+            case status431(APIError)
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .status431: .init(code: 431)
                 }
             }
 
@@ -1690,6 +2699,7 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
         }
@@ -1834,13 +2844,32 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(Readiness)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 403
+            case forbidden(APIError)
+            /// 431
+            case status431(APIError)
             /// 503
             case serviceUnavailable(Readiness)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .forbidden: .init(code: 403)
+                case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
                 }
             }
@@ -1849,6 +2878,12 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
                 }
             }
@@ -1881,6 +2916,18 @@ public protocol APIProtocol: Sendable {
 
     /// Replace an app's secret: `POST /admin/apps/{appId}/rotate-secret`.
     func rotateAppSecret(_ input: Operations.RotateAppSecret.Input, context: Context) async throws -> Operations.RotateAppSecret.Output
+
+    /// List IP rules: `GET /admin/ip-rules`.
+    func listIPRules(_ input: Operations.ListIPRules.Input, context: Context) async throws -> Operations.ListIPRules.Output
+
+    /// Add an IP rule: `POST /admin/ip-rules`.
+    func createIPRule(_ input: Operations.CreateIPRule.Input, context: Context) async throws -> Operations.CreateIPRule.Output
+
+    /// Remove an IP rule: `DELETE /admin/ip-rules/{ruleId}`.
+    func deleteIPRule(_ input: Operations.DeleteIPRule.Input, context: Context) async throws -> Operations.DeleteIPRule.Output
+
+    /// Change an IP rule: `PATCH /admin/ip-rules/{ruleId}`.
+    func updateIPRule(_ input: Operations.UpdateIPRule.Input, context: Context) async throws -> Operations.UpdateIPRule.Output
 
     /// List split keys (metadata only): `GET /admin/split-keys`.
     func adminListSplitKeys(_ input: Operations.AdminListSplitKeys.Input, context: Context) async throws -> Operations.AdminListSplitKeys.Output

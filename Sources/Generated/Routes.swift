@@ -11,8 +11,8 @@ extension RouteTable {
             path: "/",
             tags: ["System"],
             security: [],
-            responses: [200: ServiceInfo.self],
-            requiredHeaders: [:],
+            responses: [200: ServiceInfo.self, 308: nil, 403: APIError.self, 431: APIError.self],
+            requiredHeaders: [308: ["Location"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -22,8 +22,8 @@ extension RouteTable {
             path: "/admin/apps",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: AppList.self, 401: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            responses: [200: AppList.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -33,7 +33,7 @@ extension RouteTable {
             path: "/admin/apps",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [201: AppCredentials.self, 400: APIError.self, 401: APIError.self, 409: APIError.self, 429: APIError.self, 503: APIError.self],
+            responses: [201: AppCredentials.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -44,7 +44,7 @@ extension RouteTable {
             path: "/admin/apps/{appId}",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [204: nil, 400: APIError.self, 401: APIError.self, 404: APIError.self, 409: APIError.self, 429: APIError.self, 503: APIError.self],
+            responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 409: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -55,8 +55,8 @@ extension RouteTable {
             path: "/admin/apps/{appId}",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: App.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            responses: [200: App.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -66,7 +66,7 @@ extension RouteTable {
             path: "/admin/apps/{appId}",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: App.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            responses: [200: App.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -77,7 +77,51 @@ extension RouteTable {
             path: "/admin/apps/{appId}/rotate-secret",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: AppCredentials.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            responses: [200: AppCredentials.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "listIPRules",
+            method: .get,
+            path: "/admin/ip-rules",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: IPRuleList.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "createIPRule",
+            method: .post,
+            path: "/admin/ip-rules",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [201: IPRule.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "deleteIPRule",
+            method: .delete,
+            path: "/admin/ip-rules/{ruleId}",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "updateIPRule",
+            method: .patch,
+            path: "/admin/ip-rules/{ruleId}",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: IPRule.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -88,8 +132,8 @@ extension RouteTable {
             path: "/admin/split-keys",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: SplitKeyList.self, 400: APIError.self, 401: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            responses: [200: SplitKeyList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -99,7 +143,7 @@ extension RouteTable {
             path: "/admin/split-keys/{keyId}",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [204: nil, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -110,8 +154,8 @@ extension RouteTable {
             path: "/admin/users",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: UserList.self, 400: APIError.self, 401: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            responses: [200: UserList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -121,7 +165,7 @@ extension RouteTable {
             path: "/admin/users/{userId}",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [204: nil, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -132,8 +176,8 @@ extension RouteTable {
             path: "/admin/users/{userId}",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: User.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            responses: [200: User.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -143,7 +187,7 @@ extension RouteTable {
             path: "/admin/users/{userId}",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: User.self, 400: APIError.self, 401: APIError.self, 404: APIError.self, 429: APIError.self, 503: APIError.self],
+            responses: [200: User.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -154,8 +198,8 @@ extension RouteTable {
             path: "/api/me/quota",
             tags: ["Proxy"],
             security: ["bearerAuth"],
-            responses: [200: MyQuota.self, 401: APIError.self, 403: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: MyQuota.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -165,8 +209,8 @@ extension RouteTable {
             path: "/api/providers",
             tags: ["Proxy"],
             security: ["bearerAuth"],
-            responses: [200: ProviderList.self, 401: APIError.self, 403: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: ProviderList.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -176,8 +220,8 @@ extension RouteTable {
             path: "/api/split-key",
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
-            responses: [200: SplitKeyList.self, 401: APIError.self, 403: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: SplitKeyList.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -187,8 +231,8 @@ extension RouteTable {
             path: "/api/split-key/split",
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
-            responses: [201: SplitKeyCreated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 409: APIError.self, 429: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            responses: [201: SplitKeyCreated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 409: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -198,8 +242,8 @@ extension RouteTable {
             path: "/api/split-key/validate",
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
-            responses: [200: SplitKeyValidation.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 503: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: SplitKeyValidation.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -209,8 +253,8 @@ extension RouteTable {
             path: "/api/split-key/{keyId}",
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
-            responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self],
-            requiredHeaders: [:],
+            responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -220,8 +264,8 @@ extension RouteTable {
             path: "/api/split-key/{keyId}",
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
-            responses: [200: SplitKey.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: SplitKey.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -231,8 +275,8 @@ extension RouteTable {
             path: "/api/split-key/{keyId}",
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
-            responses: [200: SplitKey.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: SplitKey.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -242,8 +286,8 @@ extension RouteTable {
             path: "/api/split-key/{keyId}/rotate",
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
-            responses: [200: SplitKeyRotated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 503: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: SplitKeyRotated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -253,8 +297,8 @@ extension RouteTable {
             path: "/api/{provider}",
             tags: ["Proxy"],
             security: ["bearerAuth"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: false
         ),
@@ -264,8 +308,8 @@ extension RouteTable {
             path: "/api/{provider}/endpoints",
             tags: ["Proxy"],
             security: ["bearerAuth"],
-            responses: [200: ProviderEndpoints.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: ProviderEndpoints.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -275,8 +319,8 @@ extension RouteTable {
             path: "/api/{provider}/proxy",
             tags: ["Proxy"],
             security: ["bearerAuth"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            responses: [200: nil, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: false
         ),
@@ -286,8 +330,8 @@ extension RouteTable {
             path: "/api/{provider}/proxy",
             tags: ["Proxy"],
             security: ["bearerAuth"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: false
         ),
@@ -297,7 +341,7 @@ extension RouteTable {
             path: "/auth/logout",
             tags: ["Auth"],
             security: ["bearerAuth"],
-            responses: [200: LogoutResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self],
+            responses: [200: LogoutResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 431: APIError.self],
             requiredHeaders: [:],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -308,7 +352,7 @@ extension RouteTable {
             path: "/auth/refresh",
             tags: ["Auth"],
             security: [],
-            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self],
+            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 431: APIError.self],
             requiredHeaders: [:],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -319,7 +363,7 @@ extension RouteTable {
             path: "/auth/token",
             tags: ["Auth"],
             security: [],
-            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self],
+            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 431: APIError.self],
             requiredHeaders: [:],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -330,8 +374,8 @@ extension RouteTable {
             path: "/auth/token-info",
             tags: ["Auth"],
             security: ["bearerAuth"],
-            responses: [200: TokenInfo.self, 401: APIError.self, 403: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: TokenInfo.self, 308: nil, 401: APIError.self, 403: APIError.self, 431: APIError.self],
+            requiredHeaders: [308: ["Location"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -341,8 +385,8 @@ extension RouteTable {
             path: "/auth/verify",
             tags: ["Auth"],
             security: ["bearerAuth"],
-            responses: [200: VerifyResponse.self, 401: APIError.self, 403: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: VerifyResponse.self, 308: nil, 401: APIError.self, 403: APIError.self, 431: APIError.self],
+            requiredHeaders: [308: ["Location"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -352,7 +396,7 @@ extension RouteTable {
             path: "/health",
             tags: ["System"],
             security: [],
-            responses: [200: Health.self],
+            responses: [200: Health.self, 431: APIError.self],
             requiredHeaders: [:],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -363,8 +407,8 @@ extension RouteTable {
             path: "/proxy/{provider}/{endpoint}",
             tags: ["Proxy"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -374,8 +418,8 @@ extension RouteTable {
             path: "/proxy/{provider}/{endpoint}",
             tags: ["Proxy"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            responses: [200: nil, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -385,8 +429,8 @@ extension RouteTable {
             path: "/proxy/{provider}/{endpoint}",
             tags: ["Proxy"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -396,8 +440,8 @@ extension RouteTable {
             path: "/proxy/{provider}/{endpoint}",
             tags: ["Proxy"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -407,8 +451,8 @@ extension RouteTable {
             path: "/proxy/{provider}/{endpoint}",
             tags: ["Proxy"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
-            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            responses: [200: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 502: APIError.self, 503: APIError.self, 504: APIError.self],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -418,8 +462,8 @@ extension RouteTable {
             path: "/ready",
             tags: ["System"],
             security: [],
-            responses: [200: Readiness.self, 503: Readiness.self],
-            requiredHeaders: [:],
+            responses: [200: Readiness.self, 308: nil, 403: APIError.self, 431: APIError.self, 503: Readiness.self],
+            requiredHeaders: [308: ["Location"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -487,6 +531,41 @@ extension APIProtocol {
                 appId: try InputDecoding.path("appId", context: context)
             )
             return try await self.rotateAppSecret(input, context: context).response()
+        }
+
+        router.on("/admin/ip-rules", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listIPRules")
+            let input = Operations.ListIPRules.Input()
+            return try await self.listIPRules(input, context: context).response()
+        }
+
+        router.on("/admin/ip-rules", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "createIPRule")
+            let input = Operations.CreateIPRule.Input(
+                body: try await InputDecoding.body(CreateIPRuleRequest.self, from: request, context: context)
+            )
+            return try await self.createIPRule(input, context: context).response()
+        }
+
+        router.on("/admin/ip-rules/:ruleId", method: .delete) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "deleteIPRule")
+            let input = Operations.DeleteIPRule.Input(
+                ruleId: try InputDecoding.path("ruleId", context: context)
+            )
+            return try await self.deleteIPRule(input, context: context).response()
+        }
+
+        router.on("/admin/ip-rules/:ruleId", method: .patch) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "updateIPRule")
+            let input = Operations.UpdateIPRule.Input(
+                ruleId: try InputDecoding.path("ruleId", context: context),
+                body: try await InputDecoding.body(UpdateIPRuleRequest.self, from: request, context: context)
+            )
+            return try await self.updateIPRule(input, context: context).response()
         }
 
         router.on("/admin/split-keys", method: .get) { request, context in

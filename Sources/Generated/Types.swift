@@ -185,6 +185,42 @@ public struct CreateAppRequest: Codable, Sendable, Equatable {
     }
 }
 
+public struct CreateIPRuleRequest: Codable, Sendable, Equatable {
+    public enum TypeValue: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case allow = "allow"
+        case deny = "deny"
+    }
+
+    /// An IPv4 or IPv6 address or CIDR; IPv4-mapped IPv6 is the IPv4 address.
+    public var cidr: String
+    public var type: TypeValue
+    public var reason: String?
+    public var expiresAt: Date?
+
+    public init(cidr: String, type: TypeValue, reason: String? = nil, expiresAt: Date? = nil) {
+        self.cidr = cidr
+        self.type = type
+        self.reason = reason
+        self.expiresAt = expiresAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.cidr = try container.decode(String.self, forKey: .cidr)
+        self.type = try container.decode(TypeValue.self, forKey: .type)
+        self.reason = container.contains(.reason) ? try container.decode(String.self, forKey: .reason) : nil
+        self.expiresAt = container.contains(.expiresAt) ? try container.decode(Date.self, forKey: .expiresAt) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case cidr = "cidr"
+        case type = "type"
+        case reason = "reason"
+        case expiresAt = "expiresAt"
+    }
+}
+
 /// The result of a `SELECT 1` against the configured database.
 public struct DatabaseCheck: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
@@ -255,6 +291,83 @@ public struct Health: Codable, Sendable, Equatable {
         case status = "status"
         case timestamp = "timestamp"
         case uptimeSeconds = "uptimeSeconds"
+    }
+}
+
+public struct IPRule: Codable, Sendable, Equatable {
+    public enum TypeValue: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case allow = "allow"
+        case deny = "deny"
+    }
+
+    public var id: String
+    /// Normalised: `10.0.0.0/8`, `2001:db8::/32`; one address is `/32` or `/128`.
+    public var cidr: String
+    public var type: TypeValue
+    public var reason: String?
+    /// After this the rule no longer applies.
+    public var expiresAt: Date?
+    /// false once expired.
+    public var active: Bool
+    /// The fingerprint of the admin key that made it.
+    public var createdBy: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: String, cidr: String, type: TypeValue, reason: String? = nil, expiresAt: Date? = nil, active: Bool, createdBy: String? = nil, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.cidr = cidr
+        self.type = type
+        self.reason = reason
+        self.expiresAt = expiresAt
+        self.active = active
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.id = try container.decode(String.self, forKey: .id)
+        self.cidr = try container.decode(String.self, forKey: .cidr)
+        self.type = try container.decode(TypeValue.self, forKey: .type)
+        self.reason = container.contains(.reason) ? try container.decode(String.self, forKey: .reason) : nil
+        self.expiresAt = container.contains(.expiresAt) ? try container.decode(Date.self, forKey: .expiresAt) : nil
+        self.active = try container.decode(Bool.self, forKey: .active)
+        self.createdBy = container.contains(.createdBy) ? try container.decode(String.self, forKey: .createdBy) : nil
+        self.createdAt = try container.decode(Date.self, forKey: .createdAt)
+        self.updatedAt = try container.decode(Date.self, forKey: .updatedAt)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case id = "id"
+        case cidr = "cidr"
+        case type = "type"
+        case reason = "reason"
+        case expiresAt = "expiresAt"
+        case active = "active"
+        case createdBy = "createdBy"
+        case createdAt = "createdAt"
+        case updatedAt = "updatedAt"
+    }
+}
+
+public struct IPRuleList: Codable, Sendable, Equatable {
+    public var rules: [IPRule]
+
+    public init(rules: [IPRule]) {
+        self.rules = rules
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.rules = try container.decode([IPRule].self, forKey: .rules)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case rules = "rules"
     }
 }
 
@@ -1099,6 +1212,42 @@ public struct UpdateAppRequest: Codable, Sendable, Equatable {
         case name = "name"
         case description = "description"
         case active = "active"
+    }
+}
+
+/// Absent fields are left as they are.
+public struct UpdateIPRuleRequest: Codable, Sendable, Equatable {
+    public enum TypeValue: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case allow = "allow"
+        case deny = "deny"
+    }
+
+    public var cidr: String?
+    public var type: TypeValue?
+    public var reason: String?
+    public var expiresAt: Date?
+
+    public init(cidr: String? = nil, type: TypeValue? = nil, reason: String? = nil, expiresAt: Date? = nil) {
+        self.cidr = cidr
+        self.type = type
+        self.reason = reason
+        self.expiresAt = expiresAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.cidr = container.contains(.cidr) ? try container.decode(String.self, forKey: .cidr) : nil
+        self.type = container.contains(.type) ? try container.decode(TypeValue.self, forKey: .type) : nil
+        self.reason = container.contains(.reason) ? try container.decode(String.self, forKey: .reason) : nil
+        self.expiresAt = container.contains(.expiresAt) ? try container.decode(Date.self, forKey: .expiresAt) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case cidr = "cidr"
+        case type = "type"
+        case reason = "reason"
+        case expiresAt = "expiresAt"
     }
 }
 

@@ -1,6 +1,9 @@
 import Generated
 import Handlers
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -12,8 +15,8 @@ func buildApplication(config: AppConfig, logger: Logger) async throws -> some Ap
     let parts = try await AppParts(config: config, database: database, logger: logger)
     let (settings, revocations, tokenStore, userStore) = (parts.settings, parts.revocations, parts.tokenStore, parts.userStore)
     var app = Application(
-        router: buildRouter(api: parts.api, security: parts.authenticator),
-        server: .http1(configuration: .init(idleTimeout: TimeAmount.nanoseconds(Int64(config.requestTimeout.components.seconds) * 1_000_000_000))),
+        router: buildRouter(api: parts.api, security: parts.authenticator, edge: config.edge, ipRules: parts.ipRules),
+        server: try serverBuilder(config),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
         services: [DatabaseService(database: database)] + parts.services(logger: logger),
         logger: logger
@@ -21,6 +24,12 @@ func buildApplication(config: AppConfig, logger: Logger) async throws -> some Ap
     app.beforeServerStarts {
         let report = try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
         try await revocations.reload(from: tokenStore, users: userStore)
+        try await parts.ipRules.reload(from: parts.ipRuleStore)
+        if config.edge.requireHTTPS {
+            logger.notice("production without TLS_CERT_FILE: only requests forwarded as HTTPS by a TRUSTED_PROXIES peer are served", metadata: [
+                "public.url": .string(config.edge.publicURL ?? "unset (GETs get 403 instead of a redirect)"),
+            ])
+        }
         logger.info("database ready", metadata: [
             "database": .string(config.database.description),
             "schema.version": .stringConvertible(report.current),
@@ -41,12 +50,16 @@ struct AppParts {
     let authenticator: Authenticator
     let network: HTTPUpstream
     let usage: UsageRecorder
+    let ipRules: IPRuleSet
+    let ipRuleStore: IPRuleStore
+    let ipRulesSyncInterval: Duration
 
     /// The long-lived services over the database, in start order; shutdown runs in reverse, after
     /// the HTTP server has drained: usage is flushed, the upstream client closed.
     func services(logger: Logger) -> [any Service] {
         [
             RevocationSync(list: revocations, tokens: tokenStore, users: userStore, interval: settings.revocationSyncInterval, logger: logger),
+            IPRuleSync(rules: ipRules, store: ipRuleStore, interval: ipRulesSyncInterval, logger: logger),
             network,
             usage,
         ]
@@ -66,8 +79,15 @@ struct AppParts {
             database: database, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) }, registry: config.providers,
             splitsPerMinute: config.byokSplitsPerMinute, logger: logger
         )
-        let proxy = ProxyService(registry: config.providers, network: upstream ?? network, usage: usage, deadline: config.upstreamTimeout, logger: logger, splitKeys: splitKeys, quotas: QuotaLedger(database: database))
-        api = BridgeAPI(database: database, auth: auth, proxy: proxy, splitKeys: splitKeys, logger: logger, readinessTimeout: config.readinessTimeout)
+        let userLimiter = config.edge.userRateLimit > 0 ? RateLimiter(limit: config.edge.userRateLimit, window: config.edge.userRateWindow) : nil
+        let proxy = ProxyService(
+            registry: config.providers, network: upstream ?? network, usage: usage, deadline: config.upstreamTimeout, logger: logger,
+            splitKeys: splitKeys, quotas: QuotaLedger(database: database), userLimiter: userLimiter
+        )
+        ipRules = IPRuleSet()
+        ipRuleStore = IPRuleStore(database: database)
+        ipRulesSyncInterval = config.ipRulesSyncInterval
+        api = BridgeAPI(database: database, auth: auth, proxy: proxy, splitKeys: splitKeys, ipRules: ipRules, logger: logger, readinessTimeout: config.readinessTimeout)
         authenticator = Authenticator(tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
     }
 }
@@ -84,13 +104,45 @@ struct AppParts {
 ///  6. `ProxyService.forward`: provider, `EndpointPolicy`, key (server's, or the caller's
 ///     split key via `SplitKeyService`: the one DB read, only for BYOK), upstream call streamed
 ///     both ways, `UsageMeter` on the passing bytes, `UsageRecorder` (batched, off the path)
-/// Still to come (issue 6): security headers, CORS, HTTPS policy, body and connection limits, IP
-/// rules and rate limits before step 4, and quota admission in step 6 right before the call.
-func buildRouter(api: BridgeAPI, security: Authenticator) -> Router<AppRequestContext> {
+func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = EdgePolicy(), ipRules: IPRuleSet = IPRuleSet()) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: edge.trustedProxies)))
     router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: SecurityHeadersMiddleware())
+    router.add(middleware: CORSMiddleware(origins: edge.allowedOrigins, allowNoOrigin: edge.allowNoOrigin))
     router.add(middleware: ErrorMiddleware(routes: RouteTable.all))
+    if edge.requireHTTPS { router.add(middleware: HTTPSPolicyMiddleware(publicURL: edge.publicURL)) }
+    router.add(middleware: IPRuleMiddleware(rules: ipRules))
+    router.add(middleware: RequestLimitsMiddleware(maxBodyBytes: edge.maxBodyBytes, maxHeaderBytes: edge.maxHeaderBytes, maxHeaderCount: edge.maxHeaderCount))
+    router.add(middleware: RateLimitMiddleware(limiter: edge.ipRateLimit > 0 ? RateLimiter(limit: edge.ipRateLimit, window: edge.ipRateWindow) : nil))
     api.registerRoutes(on: router, security: security)
     return router
+}
+
+/// HTTP/1.1, over native TLS when `TLS_CERT_FILE` and `TLS_KEY_FILE` are set, with the
+/// connection guards: a cap on open connections, a deadline for each request head and body
+/// (slowloris), the idle timeout, and the parser's hard header limits (a backstop above
+/// `MAX_HEADER_BYTES`, which the router answers with 431 JSON).
+func serverBuilder(_ config: AppConfig) throws -> HTTPServerBuilder {
+    let counter = ConnectionCounter(maximum: config.maxConnections)
+    let head = TimeAmount.milliseconds(config.headerTimeout.milliseconds)
+    let body = TimeAmount.milliseconds(config.bodyTimeout.milliseconds)
+    let http1 = HTTPServerBuilder.http1(configuration: .init(
+        additionalChannelHandlers: [ConnectionCapHandler(counter: counter), ReadDeadlineHandler(headTimeout: head, bodyTimeout: body)],
+        idleTimeout: .milliseconds(config.requestTimeout.milliseconds),
+        httpDecoderConfiguration: .init(maxHeaderFieldSize: 64 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 500)
+    ))
+    guard let certFile = config.tlsCertFile, let keyFile = config.tlsKeyFile else { return http1 }
+    do {
+        let chain = try NIOSSLCertificate.fromPEMFile(certFile).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        return try .tls(http1, tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+    } catch {
+        throw ConfigError(reason: "TLS_CERT_FILE/TLS_KEY_FILE could not be loaded: \(error)")
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

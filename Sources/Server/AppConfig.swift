@@ -46,6 +46,16 @@ struct AppConfig: Sendable {
     var upstreamTimeout: Duration = .seconds(60)
     /// The longest silence allowed while a response (a stream) is being read.
     var upstreamReadTimeout: Duration = .seconds(120)
+    /// Trusted proxies, CORS, rate limits, HTTPS policy, request size limits.
+    var edge = EdgePolicy()
+    /// Native TLS: both files or neither.
+    var tlsCertFile: String?
+    var tlsKeyFile: String?
+    /// A request head must arrive within this (slowloris guard); its body within `bodyTimeout`.
+    var headerTimeout: Duration = .seconds(10)
+    var bodyTimeout: Duration = .seconds(30)
+    var maxConnections = 1024
+    var ipRulesSyncInterval: Duration = .seconds(1)
 
     var isProduction: Bool { environment == .production }
 
@@ -154,7 +164,54 @@ extension AppConfig {
         config.byokSplitsPerMinute = try integer(reader, "byok.splits.per.minute", name: "BYOK_SPLITS_PER_MINUTE", default: 10, range: 1...10_000)
         config.jwtIssuer = reader.string(forKey: "jwt.issuer") ?? config.jwtIssuer
         config.jwtAudience = reader.string(forKey: "jwt.audience") ?? config.jwtAudience
+        try loadEdge(reader, into: &config)
         return config
+    }
+
+    /// Trusted proxies, rate limits, CORS, HTTPS and TLS, request limits.
+    static func loadEdge(_ reader: ConfigReader, into config: inout AppConfig) throws {
+        var edge = EdgePolicy()
+        for item in list(reader.string(forKey: "trusted.proxies")) {
+            guard let cidr = CIDR(item) else { throw ConfigError(reason: "TRUSTED_PROXIES: '\(item)' is not an IP address or CIDR") }
+            edge.trustedProxies.append(cidr)
+        }
+        edge.ipRateWindow = .milliseconds(try integer(reader, "rate.limit.window.ms", name: "RATE_LIMIT_WINDOW_MS", default: 3_600_000, range: 1_000...86_400_000))
+        edge.ipRateLimit = try integer(reader, "rate.limit.max.requests", name: "RATE_LIMIT_MAX_REQUESTS", default: 100, range: 0...10_000_000)
+        edge.userRateWindow = .milliseconds(try integer(reader, "user.rate.limit.window.ms", name: "USER_RATE_LIMIT_WINDOW_MS", default: 60_000, range: 1_000...86_400_000))
+        edge.userRateLimit = try integer(reader, "user.rate.limit.max.requests", name: "USER_RATE_LIMIT_MAX_REQUESTS", default: 60, range: 0...10_000_000)
+        for item in list(reader.string(forKey: "allowed.origins")) {
+            guard let pattern = OriginPattern(item) else {
+                throw ConfigError(reason: "ALLOWED_ORIGINS: '\(item)' is not an origin (scheme://host[:port], or https://*.example.com)")
+            }
+            edge.allowedOrigins.append(pattern)
+        }
+        edge.allowNoOrigin = try boolean(reader, "allow.mobile.no.origin", name: "ALLOW_MOBILE_NO_ORIGIN", default: true)
+        if let url = reader.string(forKey: "public.url"), !url.isEmpty {
+            guard url.hasPrefix("https://"), let parsed = URL(string: url), parsed.host != nil, parsed.query == nil, parsed.fragment == nil else {
+                throw ConfigError(reason: "PUBLIC_URL must be an https:// URL without query or fragment (got '\(url)')")
+            }
+            edge.publicURL = url
+        }
+        let cert = reader.string(forKey: "tls.cert.file").flatMap { $0.isEmpty ? nil : $0 }
+        let key = reader.string(forKey: "tls.key.file").flatMap { $0.isEmpty ? nil : $0 }
+        guard (cert == nil) == (key == nil) else { throw ConfigError(reason: "TLS_CERT_FILE and TLS_KEY_FILE must be set together") }
+        config.tlsCertFile = cert
+        config.tlsKeyFile = key
+        edge.tlsEnabled = cert != nil
+        edge.requireHTTPS = config.environment == .production && !edge.tlsEnabled
+        edge.maxBodyBytes = try integer(reader, "max.body.bytes", name: "MAX_BODY_BYTES", default: 2 * 1024 * 1024, range: 1024...1024 * 1024 * 1024)
+        edge.maxHeaderBytes = try integer(reader, "max.header.bytes", name: "MAX_HEADER_BYTES", default: 16 * 1024, range: 1024...64 * 1024)
+        edge.maxHeaderCount = try integer(reader, "max.header.count", name: "MAX_HEADER_COUNT", default: 100, range: 10...500)
+        config.edge = edge
+        config.headerTimeout = .milliseconds(try integer(reader, "header.timeout.ms", name: "HEADER_TIMEOUT_MS", default: 10_000, range: 100...600_000))
+        config.bodyTimeout = .milliseconds(try integer(reader, "body.timeout.ms", name: "BODY_TIMEOUT_MS", default: 30_000, range: 100...3_600_000))
+        config.maxConnections = try integer(reader, "max.connections", name: "MAX_CONNECTIONS", default: 1024, range: 1...1_000_000)
+        config.ipRulesSyncInterval = .milliseconds(try integer(reader, "ip.rules.sync.ms", name: "IP_RULES_SYNC_MS", default: 1000, range: 100...60_000))
+    }
+
+    /// A comma-separated list, trimmed, without empty items.
+    static func list(_ text: String?) -> [String] {
+        (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// The built-in providers, extended or replaced by `PROVIDERS_FILE`, with keys and base URLs
@@ -181,8 +238,8 @@ extension AppConfig {
         }
     }
 
-    private static func boolean(_ reader: ConfigReader, _ key: ConfigKey, name: String) throws -> Bool {
-        guard let text = reader.string(forKey: key)?.trimmingCharacters(in: .whitespaces).lowercased(), !text.isEmpty else { return false }
+    private static func boolean(_ reader: ConfigReader, _ key: ConfigKey, name: String, default value: Bool = false) throws -> Bool {
+        guard let text = reader.string(forKey: key)?.trimmingCharacters(in: .whitespaces).lowercased(), !text.isEmpty else { return value }
         switch text {
         case "true", "1", "yes": return true
         case "false", "0", "no": return false

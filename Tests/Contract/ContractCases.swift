@@ -86,7 +86,7 @@ struct FixtureError: Error, CustomStringConvertible {
 /// Every operation's success and error statuses. `ContractTests.everyOperationAndStatusHasACase`
 /// fails when the spec gains an operation or a status that has no case here.
 enum ContractCases {
-    static var all: [ContractCase] { system + auth + admin + proxy + splitKeys + securedByAdminKey + securedByBearer }
+    static var all: [ContractCase] { system + auth + admin + ipRules + proxy + splitKeys + securedByAdminKey + securedByBearer + edge }
 
     static func splitJSON(_ keyId: String = "key-00000001", provider: String = "testai") -> String {
         #"{"apiKey":"sk-user-own-key-0123456789","provider":"\#(provider)","keyId":"\#(keyId)","description":"laptop"}"#
@@ -554,6 +554,108 @@ enum ContractCases {
                     request(route.method, path, headers: Fixture.admin)
                 },
             ]
+        }
+    }
+
+    static var ipRules: [ContractCase] {
+        let create = #"{"cidr":"203.0.113.0/24","type":"deny","reason":"scraping"}"#
+        @Sendable func made(_ fixture: Fixture) async throws -> IPRule {
+            let response = try await fixture.send(.post, "/admin/ip-rules", headers: Fixture.admin, json: create)
+            guard response.status == .created else { throw FixtureError("createIPRule: \(response.status)") }
+            return try fixture.decode(IPRule.self, response)
+        }
+        return [
+            ContractCase(operationId: "createIPRule", name: "deny a network", expectedStatus: 201) { _ in
+                request(.post, "/admin/ip-rules", headers: Fixture.admin, json: create)
+            },
+            ContractCase(operationId: "createIPRule", name: "not a CIDR", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.post, "/admin/ip-rules", headers: Fixture.admin, json: #"{"cidr":"10.0.0.0/33","type":"deny"}"#)
+            },
+            ContractCase(operationId: "listIPRules", name: "list", expectedStatus: 200) { fixture in
+                _ = try await made(fixture)
+                return request(.get, "/admin/ip-rules", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "updateIPRule", name: "turn into allow", expectedStatus: 200) { fixture in
+                let rule = try await made(fixture)
+                return request(.patch, "/admin/ip-rules/\(rule.id)", headers: Fixture.admin, json: #"{"type":"allow","cidr":"::ffff:203.0.113.7"}"#)
+            },
+            ContractCase(operationId: "updateIPRule", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.patch, "/admin/ip-rules/bad", headers: Fixture.admin, json: #"{"type":"allow"}"#)
+            },
+            ContractCase(operationId: "updateIPRule", name: "no such rule", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.patch, "/admin/ip-rules/ipr_00000000", headers: Fixture.admin, json: #"{"type":"allow"}"#)
+            },
+            ContractCase(operationId: "deleteIPRule", name: "remove", expectedStatus: 204) { fixture in
+                let rule = try await made(fixture)
+                return request(.delete, "/admin/ip-rules/\(rule.id)", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "deleteIPRule", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.delete, "/admin/ip-rules/bad", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "deleteIPRule", name: "no such rule", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.delete, "/admin/ip-rules/ipr_00000000", headers: Fixture.admin)
+            },
+        ]
+    }
+
+    /// What the edge answers, derived for every route that documents it: a foreign origin (403),
+    /// too many headers (431), a body over the limit (413), plain HTTP in production (308), the
+    /// per-IP limit (429 on `/api` and `/proxy`).
+    static var edge: [ContractCase] {
+        RouteTable.all.flatMap { route -> [ContractCase] in
+            let path = concrete(route.path)
+            let statuses = route.responses.keys
+            @Sendable func credentials(_ fixture: Fixture) async throws -> HTTPFields {
+                if route.security.contains("adminKey") { return Fixture.admin }
+                if route.security.contains("bearerAuth") { return Fixture.bearer(try await fixture.signIn()) }
+                return [:]
+            }
+            var cases: [ContractCase] = []
+            if statuses.contains(403) {
+                cases.append(ContractCase(operationId: route.operationId, name: "an origin not allowed", expectedStatus: 403, expectedCode: "cors_forbidden") { _ in
+                    request(route.method, path, headers: [.origin: "https://evil.example"])
+                })
+            }
+            if statuses.contains(431) {
+                cases.append(ContractCase(operationId: route.operationId, name: "too many headers", expectedStatus: 431, expectedCode: "headers_too_large") { _ in
+                    var headers = HTTPFields()
+                    for index in 0..<120 { headers.append(HTTPField(name: HTTPField.Name("x-filler-\(index)")!, value: "1")) }
+                    return request(route.method, path, headers: headers)
+                })
+            }
+            if statuses.contains(413) {
+                cases.append(ContractCase(
+                    operationId: route.operationId, name: "a body over MAX_BODY_BYTES", expectedStatus: 413, expectedCode: "payload_too_large",
+                    configure: { $0.edge.maxBodyBytes = 1024 }
+                ) { fixture in
+                    var headers = try await credentials(fixture)
+                    let body = #"{"endpoint":"/chat/completions","pad":""# + String(repeating: "x", count: 2048) + #""}"#
+                    headers[.contentLength] = String(body.utf8.count)
+                    return request(route.method, path, headers: headers, json: body)
+                })
+            }
+            if statuses.contains(308) {
+                cases.append(ContractCase(
+                    operationId: route.operationId, name: "plain HTTP in production", expectedStatus: 308,
+                    configure: {
+                        $0.edge.requireHTTPS = true
+                        $0.edge.publicURL = "https://api.example.com"
+                    }
+                ) { _ in
+                    request(route.method, path)
+                })
+            }
+            if statuses.contains(429), path.hasPrefix("/api/") || path.hasPrefix("/proxy/") {
+                cases.append(ContractCase(
+                    operationId: route.operationId, name: "over the per-IP limit", expectedStatus: 429, expectedCode: "rate_limited",
+                    configure: { $0.edge.ipRateLimit = 1 }
+                ) { fixture in
+                    let headers = try await credentials(fixture)
+                    _ = try await fixture.send(.get, "/api/providers", headers: headers)
+                    return request(route.method, path, headers: headers)
+                })
+            }
+            return cases
         }
     }
 

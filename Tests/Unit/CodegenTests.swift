@@ -375,6 +375,8 @@ struct NamingTests {
         #expect(Naming.lowerCamel("requestId") == "requestId")
         #expect(Naming.upperCamel("getHealth") == "GetHealth")
         #expect(Naming.upperCamel("sea-lion") == "SeaLion")
+        #expect(Naming.nestedTypeName("type") == "TypeValue")
+        #expect(Naming.nestedTypeName("kind") == "Kind")
         #expect(Naming.lowerCamel("2fa") == "_2fa")
     }
 

@@ -110,10 +110,76 @@ extension BridgeAPI {
     }
 
     /// Until the audit log (analytics issue), admin mutations are logged with who, what and where.
-    private func audit(_ context: Context, _ action: String, target: String) {
+    func audit(_ context: Context, _ action: String, target: String) {
         context.logger.notice("admin mutation", metadata: [
             "audit.action": .string(action), "audit.target": .string(target),
             "admin.key": .string(context.adminKeyId ?? "unknown"), "client.ip": .string(context.clientIP),
         ])
+    }
+}
+
+// MARK: IP rules
+
+extension BridgeAPI {
+    public func listIPRules(_ input: Operations.ListIPRules.Input, context: Context) async throws -> Operations.ListIPRules.Output {
+        let now = Millis.now()
+        return .ok(IPRuleList(rules: try await ipRuleStore.all().map { Self.ipRule($0, now: now) }))
+    }
+
+    public func createIPRule(_ input: Operations.CreateIPRule.Input, context: Context) async throws -> Operations.CreateIPRule.Output {
+        let cidr = try Self.parseCIDR(input.body.cidr)
+        try Validate.length(input.body.reason, 0...500, field: "reason")
+        let now = Millis.now()
+        let record = IPRuleRecord(
+            id: "ipr_" + Credentials.newId(), cidr: cidr.description, type: input.body.type.rawValue, reason: input.body.reason,
+            expiresAtMs: input.body.expiresAt.map(Millis.from), createdBy: context.adminKeyId, createdAtMs: now, updatedAtMs: now
+        )
+        try await ipRuleStore.insert(record)
+        try await ipRules.reload(from: ipRuleStore)
+        audit(context, "ip_rule.create", target: record.id)
+        return .created(Self.ipRule(record, now: now))
+    }
+
+    public func updateIPRule(_ input: Operations.UpdateIPRule.Input, context: Context) async throws -> Operations.UpdateIPRule.Output {
+        try Self.validateRuleId(input.ruleId)
+        let cidr = try input.body.cidr.map(Self.parseCIDR)
+        try Validate.length(input.body.reason, 0...500, field: "reason")
+        let now = Millis.now()
+        guard let record = try await ipRuleStore.update(
+            id: input.ruleId, cidr: cidr?.description, type: input.body.type?.rawValue, reason: input.body.reason,
+            expiresAtMs: input.body.expiresAt.map(Millis.from), now: now
+        ) else { throw AppError.notFound(what: "IP rule") }
+        try await ipRules.reload(from: ipRuleStore)
+        audit(context, "ip_rule.update", target: record.id)
+        return .ok(Self.ipRule(record, now: now))
+    }
+
+    public func deleteIPRule(_ input: Operations.DeleteIPRule.Input, context: Context) async throws -> Operations.DeleteIPRule.Output {
+        try Self.validateRuleId(input.ruleId)
+        guard try await ipRuleStore.delete(id: input.ruleId) else { throw AppError.notFound(what: "IP rule") }
+        try await ipRules.reload(from: ipRuleStore)
+        audit(context, "ip_rule.delete", target: input.ruleId)
+        return .noContent
+    }
+
+    static func parseCIDR(_ text: String) throws(AppError) -> CIDR {
+        guard let cidr = CIDR(text) else {
+            throw .invalidInput(InputError(location: .body, name: "cidr", reason: "is not an IPv4 or IPv6 address or CIDR"))
+        }
+        return cidr
+    }
+
+    static func validateRuleId(_ id: String) throws(AppError) {
+        guard Validate.hasShape(id, length: 8...64, extra: "_-") else {
+            throw .invalidInput(InputError(location: .path, name: "ruleId", reason: "must be 8 to 64 characters of [A-Za-z0-9_-]"))
+        }
+    }
+
+    static func ipRule(_ record: IPRuleRecord, now: Int64) -> IPRule {
+        IPRule(
+            id: record.id, cidr: record.cidr, type: IPRule.TypeValue(rawValue: record.type) ?? .deny, reason: record.reason,
+            expiresAt: record.expiresAtMs.map(Millis.date), active: (record.expiresAtMs ?? .max) > now, createdBy: record.createdBy,
+            createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
+        )
     }
 }

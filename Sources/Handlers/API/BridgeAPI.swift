@@ -15,13 +15,17 @@ public struct BridgeAPI: APIProtocol {
     let apps: AppStore
     let users: UserStore
     let quotas: QuotaLedger
+    let ipRules: IPRuleSet
+    let ipRuleStore: IPRuleStore
     let proxy: ProxyService
     let splitKeys: SplitKeyService
     let startedAt: ContinuousClock.Instant
     let readinessTimeout: Duration
     let logger: Logger
 
-    public init(database: any Database, auth: AuthService, proxy: ProxyService, splitKeys: SplitKeyService, logger: Logger, readinessTimeout: Duration = .seconds(2)) {
+    public init(database: any Database, auth: AuthService, proxy: ProxyService, splitKeys: SplitKeyService, ipRules: IPRuleSet = IPRuleSet(), logger: Logger, readinessTimeout: Duration = .seconds(2)) {
+        self.ipRules = ipRules
+        self.ipRuleStore = IPRuleStore(database: database)
         self.proxy = proxy
         self.splitKeys = splitKeys
         self.database = database

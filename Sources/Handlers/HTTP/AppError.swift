@@ -14,6 +14,14 @@ public enum AppError: Error, Sendable, Equatable {
     case payloadTooLarge
     /// A request the HTTP layer refused before it reached a route.
     case malformedRequest
+    /// Too many request headers, or too many bytes of them.
+    case headersTooLarge
+    /// The `Origin` is not allowed, or absent where one is required.
+    case corsForbidden
+    /// An IP rule refuses the client's address.
+    case ipForbidden
+    /// Plain HTTP where HTTPS is required (a non-GET request; GETs are redirected).
+    case httpsRequired
     /// No such resource (or not the caller's): `what` names it for the message.
     case notFound(what: String)
 
@@ -73,6 +81,8 @@ public enum AppError: Error, Sendable, Equatable {
         case .routeNotFound, .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .payloadTooLarge: .contentTooLarge
+        case .headersTooLarge: .requestHeaderFieldsTooLarge
+        case .corsForbidden, .ipForbidden, .httpsRequired: .forbidden
         case .tokenMissing, .tokenMalformed, .tokenInvalidSignature, .tokenExpired, .tokenNotYetValid,
             .tokenInvalidIssuer, .tokenInvalidAudience, .tokenRevoked, .invalidAppCredentials,
             .invalidRefreshToken, .refreshTokenExpired, .refreshTokenRevoked, .refreshTokenAlreadyUsed,
@@ -105,6 +115,10 @@ public enum AppError: Error, Sendable, Equatable {
         case .routeNotFound, .notFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
         case .payloadTooLarge: "payload_too_large"
+        case .headersTooLarge: "headers_too_large"
+        case .corsForbidden: "cors_forbidden"
+        case .ipForbidden: "ip_forbidden"
+        case .httpsRequired: "https_required"
         case .tokenMissing: "token_missing"
         case .tokenMalformed: "token_malformed"
         case .tokenInvalidSignature: "token_invalid_signature"
@@ -154,6 +168,10 @@ public enum AppError: Error, Sendable, Equatable {
         case .methodNotAllowed(let allowed):
             "This path does not accept this method. Allowed: \(allowed.map(\.rawValue).joined(separator: ", "))."
         case .payloadTooLarge: "The request body is larger than the server accepts."
+        case .headersTooLarge: "The request has too many headers, or too many bytes of them."
+        case .corsForbidden: "This origin is not allowed to call the API."
+        case .ipForbidden: "Requests from this address are not allowed."
+        case .httpsRequired: "This server accepts only HTTPS."
         case .tokenMissing: "An access token is required: send 'Authorization: Bearer <token>'."
         case .tokenMalformed: "The access token is not a well-formed JWT."
         case .tokenInvalidSignature: "The access token's signature or algorithm is not valid."

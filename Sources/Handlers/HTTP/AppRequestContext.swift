@@ -8,8 +8,16 @@ public struct AppRequestContext: APIRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The id of this request: the client's `x-request-id` when well formed, else generated.
     public var requestId: String
-    /// The socket peer's address (trusted proxies come with the limits issue).
-    public let clientIP: String
+    /// The client's address: the socket peer, or the address a trusted proxy forwarded
+    /// (`ClientAddressMiddleware`).
+    public var clientIP: String
+    /// The socket peer's address.
+    public let peerIP: String?
+    /// The request came through a trusted proxy that said the client used HTTPS.
+    public var forwardedHTTPS = false
+    /// The body limit (`MAX_BODY_BYTES`), set by `RequestLimitsMiddleware`.
+    public var maxBodyBytes = 2 * 1024 * 1024
+    public var maxUploadSize: Int { maxBodyBytes }
     /// Set by the authenticator for operations secured by `bearerAuth`.
     public var user: AuthenticatedUser?
     /// Set by the authenticator for operations secured by `adminKey`: a short fingerprint of the key.
@@ -18,7 +26,8 @@ public struct AppRequestContext: APIRequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestId = ""
-        self.clientIP = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        self.peerIP = source.channel.remoteAddress?.ipAddress
+        self.clientIP = peerIP ?? "unknown"
     }
 
     /// The authenticated user; only operations secured by `bearerAuth` call it.

@@ -43,7 +43,7 @@ public struct SplitKeyService: Sendable {
         if let keyId = request.keyId { try Self.validateKeyId(keyId, location: .body) }
         let budgets = request.budgets.map(BudgetLimits.init) ?? BudgetLimits()
         try Self.validate(budgets)
-        if let wait = splitLimiter.admit(user.userId) { throw AppError.rateLimited(retryAfter: wait) }
+        if let wait = splitLimiter.admit(user.userId) { throw AppError.rateLimited(retryAfter: wait, limit: Int64(splitLimiter.limit)) }
         let keyId = request.keyId ?? "sk_" + Credentials.newId()
         let now = Millis.now()
         let (sealed, clientPart) = try vault.seal(apiKey, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: provider.id, version: 1))

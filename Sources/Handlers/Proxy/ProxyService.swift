@@ -48,8 +48,10 @@ public struct ProxyService: Sendable {
     let logger: Logger
     let splitKeys: SplitKeyService?
     let quotas: QuotaLedger?
+    let userLimiter: RateLimiter?
 
-    public init(registry: ProviderRegistry, network: any Upstream, mock: any Upstream = MockUpstream(), usage: UsageRecorder, deadline: Duration, logger: Logger, splitKeys: SplitKeyService? = nil, quotas: QuotaLedger? = nil) {
+    public init(registry: ProviderRegistry, network: any Upstream, mock: any Upstream = MockUpstream(), usage: UsageRecorder, deadline: Duration, logger: Logger, splitKeys: SplitKeyService? = nil, quotas: QuotaLedger? = nil, userLimiter: RateLimiter? = nil) {
+        self.userLimiter = userLimiter
         self.splitKeys = splitKeys
         self.quotas = quotas
         self.registry = registry
@@ -100,8 +102,18 @@ public struct ProxyService: Sendable {
         } else if !provider.isConfigured {
             throw AppError.providerNotConfigured
         }
-        // Admission: the last check, so a request refused for any other reason is never counted.
-        let standing = try await quotas?.admit(userId: call.user.userId)
+        // The user's rate (in memory), then quota admission: the last check, so a request refused
+        // for any other reason is never counted.
+        var userRate: LimitStanding?
+        if let userLimiter {
+            let decision = userLimiter.admit("user:" + call.user.userId)
+            guard decision.allowed else {
+                logger.info("security: rate limit hit", metadata: ["security.event": "rate_limited", "limit.scope": "user", "user.id": .string(call.user.userId)])
+                throw AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit)
+            }
+            userRate = decision.standing
+        }
+        let standing = try await quotas?.admit(userId: call.user.userId).tighter(userRate) ?? userRate
         let keyed = Provider(definition: provider.definition, baseURL: provider.baseURL, key: key)
 
         let body = provider.definition.requestStreamUsage ? Self.askingForStreamUsage(call.body) : call.body

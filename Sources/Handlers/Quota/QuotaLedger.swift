@@ -261,15 +261,7 @@ struct QuotaCharges {
     }
 
     func apply(on sql: any SQLDatabase) async throws {
-        for (key, charge) in users.sorted(by: { $0.key < $1.key }) {
-            guard let owner = owners[key] else { continue }
-            try await sql.raw("""
-                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
-                VALUES (\(bind: owner.userId), \(bind: owner.period), 0, \(bind: charge.tokens), \(bind: charge.cost))
-                ON CONFLICT (user_id, period) DO UPDATE SET tokens = quota_counters.tokens + excluded.tokens,
-                    cost_micros = quota_counters.cost_micros + excluded.cost_micros
-                """).run()
-        }
+        // The split key's first: once a user's charge is visible, the key's is too.
         for (key, charge) in keys.sorted(by: { $0.key < $1.key }) {
             guard let owner = owners[key], let keyId = owner.keyId else { continue }
             try await sql.raw("""
@@ -277,6 +269,15 @@ struct QuotaCharges {
                 VALUES (\(bind: owner.userId), \(bind: keyId), \(bind: owner.period), \(bind: charge.tokens), \(bind: charge.cost))
                 ON CONFLICT (user_id, key_id, period) DO UPDATE SET tokens = split_key_counters.tokens + excluded.tokens,
                     cost_micros = split_key_counters.cost_micros + excluded.cost_micros
+                """).run()
+        }
+        for (key, charge) in users.sorted(by: { $0.key < $1.key }) {
+            guard let owner = owners[key] else { continue }
+            try await sql.raw("""
+                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
+                VALUES (\(bind: owner.userId), \(bind: owner.period), 0, \(bind: charge.tokens), \(bind: charge.cost))
+                ON CONFLICT (user_id, period) DO UPDATE SET tokens = quota_counters.tokens + excluded.tokens,
+                    cost_micros = quota_counters.cost_micros + excluded.cost_micros
                 """).run()
         }
     }

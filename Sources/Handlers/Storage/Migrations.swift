@@ -70,6 +70,7 @@ public enum Migrations {
         usageRecords,
         splitKeys,
         budgets,
+        ipRules,
     ]
 }
 
@@ -160,6 +161,24 @@ extension Migrations {
             tokens BIGINT NOT NULL DEFAULT 0,
             cost_micros BIGINT NOT NULL DEFAULT 0,
             PRIMARY KEY (user_id, key_id, period)
+        )
+        """,
+    ])
+}
+
+extension Migrations {
+    /// IP allow and deny rules (the limits issue). `cidr` is stored normalised.
+    static let ipRules = Migration(version: 5, name: "ip_rules", both: [
+        """
+        CREATE TABLE ip_rules (
+            id TEXT PRIMARY KEY,
+            cidr TEXT NOT NULL,
+            type TEXT NOT NULL,
+            reason TEXT,
+            expires_at_ms BIGINT,
+            created_by TEXT,
+            created_at_ms BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL
         )
         """,
     ])
