@@ -95,15 +95,27 @@ struct AppParts {
 /// The middleware, in the order a request passes through it, then the spec's routes (each
 /// authenticated by `security` as the spec says, before its input is read).
 ///
-/// The whole path of a proxied request, in order (DESIGN.md, "The proxy pipeline"):
+/// The whole path of a proxied request, in order (DESIGN.md, "The proxy pipeline"). Before any
+/// of it, on the connection: the connection cap, the head and body deadlines, the idle timeout.
 ///  1. `RequestIDMiddleware`: the request id, on the logger and the response
-///  2. `AccessLogMiddleware`: one redacted line per request (path, status, duration)
-///  3. `ErrorMiddleware`: every thrown error becomes the standard JSON error (404/405 too)
-///  4. generated route: `Authenticator` (JWT from memory, revocation list in memory, no DB)
-///  5. generated route: input decoding (400 on malformed input)
-///  6. `ProxyService.forward`: provider, `EndpointPolicy`, key (server's, or the caller's
-///     split key via `SplitKeyService`: the one DB read, only for BYOK), upstream call streamed
-///     both ways, `UsageMeter` on the passing bytes, `UsageRecorder` (batched, off the path)
+///  2. `ClientAddressMiddleware`: the client's address (socket peer, or `X-Forwarded-For` walked
+///     past `TRUSTED_PROXIES`), and whether a trusted proxy saw HTTPS
+///  3. `AccessLogMiddleware`: one redacted line per request (path, status, duration)
+///  4. `SecurityHeadersMiddleware`: HSTS, nosniff, frame and referrer policy, CSP; no-store on
+///     credential routes (on every response, errors included)
+///  5. `CORSMiddleware`: origin check, preflight answered here (403 `cors_forbidden`)
+///  6. `RateLimitMiddleware`: per IP on `/api` and `/proxy`, in memory (429, `RateLimit-*`)
+///  7. `ErrorMiddleware`: every error thrown below becomes the standard JSON error (404/405 too)
+///  8. `HTTPSPolicyMiddleware` (production without TLS): 308 to `PUBLIC_URL` or 403
+///  9. `IPRuleMiddleware`: allow/deny rules from memory (403 `ip_forbidden`)
+/// 10. `RequestLimitsMiddleware`: header count and bytes (431), declared body size (413)
+/// 11. generated route: `Authenticator` (JWT from memory, revocation list in memory, no DB)
+/// 12. generated route: input decoding (400 on malformed input; bodies capped at `MAX_BODY_BYTES`)
+/// 13. `ProxyService.forward`: provider, `EndpointPolicy`, key (server's, or the caller's split
+///     key via `SplitKeyService`: one DB read, only for BYOK, plus one for a key with budgets),
+///     the per-user rate limit (memory), quota admission (`QuotaLedger`: one statement per UTC
+///     day and month), the upstream call streamed both ways, `UsageMeter` on the passing bytes,
+///     `UsageRecorder` (usage rows and budget charges, off the path)
 func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = EdgePolicy(), ipRules: IPRuleSet = IPRuleSet()) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -111,11 +123,11 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: CORSMiddleware(origins: edge.allowedOrigins, allowNoOrigin: edge.allowNoOrigin))
+    router.add(middleware: RateLimitMiddleware(limiter: edge.ipRateLimit > 0 ? RateLimiter(limit: edge.ipRateLimit, window: edge.ipRateWindow) : nil))
     router.add(middleware: ErrorMiddleware(routes: RouteTable.all))
     if edge.requireHTTPS { router.add(middleware: HTTPSPolicyMiddleware(publicURL: edge.publicURL)) }
     router.add(middleware: IPRuleMiddleware(rules: ipRules))
     router.add(middleware: RequestLimitsMiddleware(maxBodyBytes: edge.maxBodyBytes, maxHeaderBytes: edge.maxHeaderBytes, maxHeaderCount: edge.maxHeaderCount))
-    router.add(middleware: RateLimitMiddleware(limiter: edge.ipRateLimit > 0 ? RateLimiter(limit: edge.ipRateLimit, window: edge.ipRateWindow) : nil))
     api.registerRoutes(on: router, security: security)
     return router
 }

@@ -39,6 +39,43 @@ struct ConfigTests {
         #expect(config.requestTimeout == .seconds(5))
     }
 
+    @Test func edgeSettingsAreReadWithTheOldProductsDefaults() throws {
+        let defaults = try Self.load([:])
+        #expect(defaults.edge.ipRateLimit == 100)
+        #expect(defaults.edge.ipRateWindow == .seconds(3600))
+        #expect(defaults.edge.maxBodyBytes == 2 * 1024 * 1024)
+        #expect(defaults.edge.allowNoOrigin)
+        #expect(defaults.edge.allowedOrigins.isEmpty)
+        #expect(!defaults.edge.requireHTTPS)
+        let config = try Self.load([
+            "app.env": "production", "jwt.secret": Self.strongSecret,
+            "trusted.proxies": "10.0.0.0/8, 127.0.0.1", "allowed.origins": "https://app.example.com,https://*.example.org",
+            "allow.mobile.no.origin": "false", "rate.limit.max.requests": "0", "public.url": "https://api.example.com",
+            "max.body.bytes": "4096", "user.rate.limit.max.requests": "5", "user.rate.limit.window.ms": "1000",
+        ])
+        #expect(config.edge.trustedProxies.map(\.description) == ["10.0.0.0/8", "127.0.0.1/32"])
+        #expect(config.edge.allowedOrigins.map(\.description) == ["https://app.example.com", "https://*.example.org"])
+        #expect(!config.edge.allowNoOrigin)
+        #expect(config.edge.ipRateLimit == 0)
+        #expect(config.edge.userRateLimit == 5)
+        #expect(config.edge.requireHTTPS)
+        #expect(config.edge.publicURL == "https://api.example.com")
+        #expect(config.edge.maxBodyBytes == 4096)
+    }
+
+    @Test(arguments: [
+        (["trusted.proxies": "10.0.0.0/33"], "TRUSTED_PROXIES"),
+        (["allowed.origins": "https://*"], "ALLOWED_ORIGINS"),
+        (["public.url": "http://api.example.com"], "PUBLIC_URL"),
+        (["tls.cert.file": "/tmp/cert.pem"], "TLS_CERT_FILE and TLS_KEY_FILE"),
+        (["allow.mobile.no.origin": "maybe"], "ALLOW_MOBILE_NO_ORIGIN"),
+        (["max.body.bytes": "10"], "MAX_BODY_BYTES"),
+    ])
+    func badEdgeSettingsAreRefusedWithTheirName(_ values: [String: String], _ name: String) throws {
+        let error = try #require(throws: ConfigError.self) { try Self.load(values) }
+        #expect(error.reason.contains(name))
+    }
+
     @Test func nodeEnvIsAcceptedAndAppEnvWins() throws {
         #expect(try Self.load(["node.env": "production", "jwt.secret": Self.strongSecret]).isProduction)
         #expect(try !Self.load(["node.env": "production", "app.env": "development"]).isProduction)

@@ -6,7 +6,7 @@ import Synchronization
 /// Checks `X-Admin-Key` in constant time and locks out an IP after repeated failures: 5 failures
 /// within 15 minutes lock that IP out of admin routes for 15 minutes (429 with Retry-After).
 /// Successful calls are never throttled, and a success clears the IP's failures. The state is per
-/// instance, in memory (shared lockouts come with the limits issue).
+/// instance, in memory, like the rate limits (docs/limits.md).
 public final class AdminGuard: Sendable {
     public static let maximumFailures = 5
     public static let window: Duration = .seconds(15 * 60)

@@ -174,7 +174,8 @@ public struct RequestLimitsMiddleware: RouterMiddleware {
     }
 }
 
-/// The per-IP limit on `/api` and `/proxy` routes, with `RateLimit-*` on every answer there.
+/// The per-IP limit on `/api` and `/proxy` routes, with `RateLimit-*` on every answer there,
+/// errors included: it sits outside `ErrorMiddleware` and answers its own refusal.
 public struct RateLimitMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
     let limiter: RateLimiter?
@@ -188,7 +189,7 @@ public struct RateLimitMiddleware: RouterMiddleware {
         let decision = limiter.admit("ip:" + context.clientIP)
         guard decision.allowed else {
             context.logger.info("security: rate limit hit", metadata: ["security.event": "rate_limited", "limit.scope": "ip"])
-            throw AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit)
+            return AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit).response(requestId: context.requestId)
         }
         var response = try await next(request, context)
         decision.standing.write(to: &response.headers)
