@@ -1215,7 +1215,7 @@ public struct UpdateAppRequest: Codable, Sendable, Equatable {
     }
 }
 
-/// Absent fields are left as they are.
+/// Absent fields are left as they are (an expiry cannot be removed; delete the rule and create it again).
 public struct UpdateIPRuleRequest: Codable, Sendable, Equatable {
     public enum TypeValue: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
         case allow = "allow"

@@ -56,7 +56,8 @@ public final class ConnectionCapHandler: ChannelInboundHandler, RemovableChannel
 /// `headTimeout` of the connection opening or the previous response ending, and its body within
 /// `bodyTimeout` of the head. A client that trickles bytes (slowloris) is disconnected; the
 /// idle timeout alone would not catch it, since every byte resets it. No deadline runs while the
-/// server is working on a response, however long it streams.
+/// server is working on a response, however long it streams, nor while a pipelined request waits
+/// for its turn. An idle keep-alive connection is closed after `headTimeout`.
 public final class ReadDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTPRequestPart
     public typealias InboundOut = HTTPRequestPart
@@ -66,6 +67,8 @@ public final class ReadDeadlineHandler: ChannelDuplexHandler, RemovableChannelHa
     let headTimeout: TimeAmount
     let bodyTimeout: TimeAmount
     private var deadline: Scheduled<Void>?
+    /// Requests whose head has arrived and whose response has not ended.
+    private var pending = 0
 
     public init(headTimeout: TimeAmount, bodyTimeout: TimeAmount) {
         self.headTimeout = headTimeout
@@ -90,7 +93,9 @@ public final class ReadDeadlineHandler: ChannelDuplexHandler, RemovableChannelHa
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head: arm(context, bodyTimeout)
+        case .head:
+            pending += 1
+            arm(context, bodyTimeout)
         case .end: disarm()
         case .body: break
         }
@@ -98,7 +103,10 @@ public final class ReadDeadlineHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { arm(context, headTimeout) }
+        if case .end = unwrapOutboundIn(data) {
+            pending = max(0, pending - 1)
+            if pending == 0 { arm(context, headTimeout) }
+        }
         context.write(data, promise: promise)
     }
 

@@ -39,7 +39,6 @@ public struct SecurityHeadersMiddleware: RouterMiddleware {
         (.referrerPolicy, "no-referrer"),
         (.contentSecurityPolicy, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
         (.crossOriginOpenerPolicy, "same-origin"),
-        (.permissionsPolicy, "()"),
     ]
 
     static func isSensitive(_ path: String) -> Bool {
@@ -206,5 +205,4 @@ extension HTTPField.Name {
     static let referrerPolicy = Self("Referrer-Policy")!
     static let contentSecurityPolicy = Self("Content-Security-Policy")!
     static let crossOriginOpenerPolicy = Self("Cross-Origin-Opener-Policy")!
-    static let permissionsPolicy = Self("Permissions-Policy")!
 }
