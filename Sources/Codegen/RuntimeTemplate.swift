@@ -343,8 +343,60 @@ enum RuntimeTemplate {
                 return date.formatted(hasFraction ? fractional : whole)
             }
 
+            /// An RFC 3339 date-time: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, `T` and `Z` in
+            /// either case, every field range-checked (leap years and leap seconds included).
             public static func parseDate(_ text: String) -> Date? {
-                (try? Date(text, strategy: whole)) ?? (try? Date(text, strategy: fractional))
+                let bytes = Array(text.utf8)
+                guard bytes.count >= 20, bytes.count <= 64 else { return nil }
+                func number(_ range: Range<Int>) -> Int? {
+                    var value = 0
+                    for index in range {
+                        guard index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 else { return nil }
+                        value = value * 10 + Int(bytes[index] - 48)
+                    }
+                    return value
+                }
+                guard let year = number(0..<4), bytes[4] == 45, let month = number(5..<7), bytes[7] == 45, let day = number(8..<10),
+                    bytes[10] == 84 || bytes[10] == 116, let hour = number(11..<13), bytes[13] == 58, let minute = number(14..<16),
+                    bytes[16] == 58, let second = number(17..<19)
+                else { return nil }
+                var index = 19
+                var fraction = 0.0
+                if bytes[index] == 46 {
+                    index += 1
+                    var scale = 0.1
+                    let start = index
+                    while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
+                        fraction += Double(bytes[index] - 48) * scale
+                        scale /= 10
+                        index += 1
+                    }
+                    guard index > start, index < bytes.count else { return nil }
+                }
+                var offset = 0
+                switch bytes[index] {
+                case 90, 122:
+                    guard index + 1 == bytes.count else { return nil }
+                case 43, 45:
+                    guard index + 6 == bytes.count, let hours = number(index + 1..<index + 3), bytes[index + 3] == 58,
+                        let minutes = number(index + 4..<index + 6), hours <= 23, minutes <= 59
+                    else { return nil }
+                    offset = (hours * 60 + minutes) * 60 * (bytes[index] == 43 ? 1 : -1)
+                default:
+                    return nil
+                }
+                let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+                let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+                guard (1...12).contains(month), (1...days[month - 1]).contains(day), hour <= 23, minute <= 59, second <= 60 else { return nil }
+                // Days since 1970-01-01 in the proleptic Gregorian calendar.
+                let shifted = month <= 2 ? year - 1 : year
+                let era = (shifted >= 0 ? shifted : shifted - 399) / 400
+                let yearOfEra = shifted - era * 400
+                let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+                let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+                let epochDays = era * 146_097 + dayOfEra - 719_468
+                let seconds = Double(epochDays * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction
+                return Date(timeIntervalSince1970: seconds)
             }
 
             private static let whole = Date.ISO8601FormatStyle(timeZone: .gmt)

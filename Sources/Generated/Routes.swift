@@ -83,6 +83,50 @@ extension RouteTable {
             catchAllTail: false
         ),
         RouteDescriptor(
+            operationId: "listAuditLogs",
+            method: .get,
+            path: "/admin/audit-logs",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: AuditLogPage.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "listFailedAuditLogs",
+            method: .get,
+            path: "/admin/audit-logs/failed",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: AuditLogList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "getAuditStats",
+            method: .get,
+            path: "/admin/audit-logs/stats",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: AuditStats.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "verifyAuditLog",
+            method: .get,
+            path: "/admin/audit-logs/verify",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: AuditVerification.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
             operationId: "listIPRules",
             method: .get,
             path: "/admin/ip-rules",
@@ -531,6 +575,47 @@ extension APIProtocol {
                 appId: try InputDecoding.path("appId", context: context)
             )
             return try await self.rotateAppSecret(input, context: context).response()
+        }
+
+        router.on("/admin/audit-logs", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listAuditLogs")
+            let input = Operations.ListAuditLogs.Input(
+                action: try InputDecoding.query("action", in: request),
+                actorId: try InputDecoding.query("actorId", in: request),
+                target: try InputDecoding.query("target", in: request),
+                success: try InputDecoding.query("success", in: request),
+                from: try InputDecoding.query("from", in: request),
+                to: try InputDecoding.query("to", in: request),
+                limit: try InputDecoding.query("limit", in: request),
+                offset: try InputDecoding.query("offset", in: request)
+            )
+            return try await self.listAuditLogs(input, context: context).response()
+        }
+
+        router.on("/admin/audit-logs/failed", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listFailedAuditLogs")
+            let input = Operations.ListFailedAuditLogs.Input(
+                limit: try InputDecoding.query("limit", in: request)
+            )
+            return try await self.listFailedAuditLogs(input, context: context).response()
+        }
+
+        router.on("/admin/audit-logs/stats", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getAuditStats")
+            let input = Operations.GetAuditStats.Input(
+                days: try InputDecoding.query("days", in: request)
+            )
+            return try await self.getAuditStats(input, context: context).response()
+        }
+
+        router.on("/admin/audit-logs/verify", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "verifyAuditLog")
+            let input = Operations.VerifyAuditLog.Input()
+            return try await self.verifyAuditLog(input, context: context).response()
         }
 
         router.on("/admin/ip-rules", method: .get) { request, context in

@@ -125,6 +125,273 @@ public struct AppList: Codable, Sendable, Equatable {
     }
 }
 
+public struct AuditActionCount: Codable, Sendable, Equatable {
+    public var action: String
+    public var count: Int64
+
+    public init(action: String, count: Int64) {
+        self.action = action
+        self.count = count
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.action = try container.decode(String.self, forKey: .action)
+        self.count = try container.decode(Int64.self, forKey: .count)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case action = "action"
+        case count = "count"
+    }
+}
+
+public struct AuditBreak: Codable, Sendable, Equatable {
+    public enum Reason: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case hashMismatch = "hash_mismatch"
+        case chainBroken = "chain_broken"
+        case gap = "gap"
+    }
+
+    public var seq: Int64
+    public var id: String
+    public var reason: Reason
+
+    public init(seq: Int64, id: String, reason: Reason) {
+        self.seq = seq
+        self.id = id
+        self.reason = reason
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.seq = try container.decode(Int64.self, forKey: .seq)
+        self.id = try container.decode(String.self, forKey: .id)
+        self.reason = try container.decode(Reason.self, forKey: .reason)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case seq = "seq"
+        case id = "id"
+        case reason = "reason"
+    }
+}
+
+/// One audited operation. `hash` chains it to the entry before (`prevHash`), so an edited or removed row is found by `GET /admin/audit-logs/verify`.
+public struct AuditLogEntry: Codable, Sendable, Equatable {
+    public enum ActorType: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case admin = "admin"
+        case user = "user"
+    }
+
+    /// Position in the chain
+    public var seq: Int64
+    public var id: String
+    public var at: Date
+    public var actorType: ActorType
+    /// The admin key's fingerprint (`admin-…`) or the user id.
+    public var actorId: String
+    public var action: String
+    public var target: String?
+    /// The target before the change, as JSON text (secrets never included).
+    public var before: String?
+    /// The target after the change, as JSON text (secrets never included).
+    public var after: String?
+    public var ip: String?
+    public var userAgent: String?
+    public var requestId: String?
+    public var success: Bool
+    /// The error code when the operation failed.
+    public var error: String?
+    public var prevHash: String
+    public var hash: String
+
+    public init(seq: Int64, id: String, at: Date, actorType: ActorType, actorId: String, action: String, target: String? = nil, before: String? = nil, after: String? = nil, ip: String? = nil, userAgent: String? = nil, requestId: String? = nil, success: Bool, error: String? = nil, prevHash: String, hash: String) {
+        self.seq = seq
+        self.id = id
+        self.at = at
+        self.actorType = actorType
+        self.actorId = actorId
+        self.action = action
+        self.target = target
+        self.before = before
+        self.after = after
+        self.ip = ip
+        self.userAgent = userAgent
+        self.requestId = requestId
+        self.success = success
+        self.error = error
+        self.prevHash = prevHash
+        self.hash = hash
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.seq = try container.decode(Int64.self, forKey: .seq)
+        self.id = try container.decode(String.self, forKey: .id)
+        self.at = try container.decode(Date.self, forKey: .at)
+        self.actorType = try container.decode(ActorType.self, forKey: .actorType)
+        self.actorId = try container.decode(String.self, forKey: .actorId)
+        self.action = try container.decode(String.self, forKey: .action)
+        self.target = container.contains(.target) ? try container.decode(String.self, forKey: .target) : nil
+        self.before = container.contains(.before) ? try container.decode(String.self, forKey: .before) : nil
+        self.after = container.contains(.after) ? try container.decode(String.self, forKey: .after) : nil
+        self.ip = container.contains(.ip) ? try container.decode(String.self, forKey: .ip) : nil
+        self.userAgent = container.contains(.userAgent) ? try container.decode(String.self, forKey: .userAgent) : nil
+        self.requestId = container.contains(.requestId) ? try container.decode(String.self, forKey: .requestId) : nil
+        self.success = try container.decode(Bool.self, forKey: .success)
+        self.error = container.contains(.error) ? try container.decode(String.self, forKey: .error) : nil
+        self.prevHash = try container.decode(String.self, forKey: .prevHash)
+        self.hash = try container.decode(String.self, forKey: .hash)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case seq = "seq"
+        case id = "id"
+        case at = "at"
+        case actorType = "actorType"
+        case actorId = "actorId"
+        case action = "action"
+        case target = "target"
+        case before = "before"
+        case after = "after"
+        case ip = "ip"
+        case userAgent = "userAgent"
+        case requestId = "requestId"
+        case success = "success"
+        case error = "error"
+        case prevHash = "prevHash"
+        case hash = "hash"
+    }
+}
+
+public struct AuditLogList: Codable, Sendable, Equatable {
+    public var logs: [AuditLogEntry]
+
+    public init(logs: [AuditLogEntry]) {
+        self.logs = logs
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.logs = try container.decode([AuditLogEntry].self, forKey: .logs)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case logs = "logs"
+    }
+}
+
+public struct AuditLogPage: Codable, Sendable, Equatable {
+    public var logs: [AuditLogEntry]
+    public var total: Int64
+    public var limit: Int64
+    public var offset: Int64
+
+    public init(logs: [AuditLogEntry], total: Int64, limit: Int64, offset: Int64) {
+        self.logs = logs
+        self.total = total
+        self.limit = limit
+        self.offset = offset
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.logs = try container.decode([AuditLogEntry].self, forKey: .logs)
+        self.total = try container.decode(Int64.self, forKey: .total)
+        self.limit = try container.decode(Int64.self, forKey: .limit)
+        self.offset = try container.decode(Int64.self, forKey: .offset)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case logs = "logs"
+        case total = "total"
+        case limit = "limit"
+        case offset = "offset"
+    }
+}
+
+public struct AuditStats: Codable, Sendable, Equatable {
+    public var days: Int64
+    public var from: Date
+    public var total: Int64
+    public var successful: Int64
+    public var failed: Int64
+    /// Percent of successful entries (100 when there are none).
+    public var successRate: Double
+    /// The ten most frequent actions.
+    public var topActions: [AuditActionCount]
+
+    public init(days: Int64, from: Date, total: Int64, successful: Int64, failed: Int64, successRate: Double, topActions: [AuditActionCount]) {
+        self.days = days
+        self.from = from
+        self.total = total
+        self.successful = successful
+        self.failed = failed
+        self.successRate = successRate
+        self.topActions = topActions
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.days = try container.decode(Int64.self, forKey: .days)
+        self.from = try container.decode(Date.self, forKey: .from)
+        self.total = try container.decode(Int64.self, forKey: .total)
+        self.successful = try container.decode(Int64.self, forKey: .successful)
+        self.failed = try container.decode(Int64.self, forKey: .failed)
+        self.successRate = try container.decode(Double.self, forKey: .successRate)
+        self.topActions = try container.decode([AuditActionCount].self, forKey: .topActions)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case days = "days"
+        case from = "from"
+        case total = "total"
+        case successful = "successful"
+        case failed = "failed"
+        case successRate = "successRate"
+        case topActions = "topActions"
+    }
+}
+
+public struct AuditVerification: Codable, Sendable, Equatable {
+    public var valid: Bool
+    /// Entries checked.
+    public var checked: Int64
+    /// The last entry's hash; record it elsewhere to detect a rewrite of the whole chain.
+    public var headHash: String?
+    public var firstBroken: AuditBreak?
+
+    public init(valid: Bool, checked: Int64, headHash: String? = nil, firstBroken: AuditBreak? = nil) {
+        self.valid = valid
+        self.checked = checked
+        self.headHash = headHash
+        self.firstBroken = firstBroken
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.valid = try container.decode(Bool.self, forKey: .valid)
+        self.checked = try container.decode(Int64.self, forKey: .checked)
+        self.headHash = container.contains(.headHash) ? try container.decode(String.self, forKey: .headHash) : nil
+        self.firstBroken = container.contains(.firstBroken) ? try container.decode(AuditBreak.self, forKey: .firstBroken) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case valid = "valid"
+        case checked = "checked"
+        case headHash = "headHash"
+        case firstBroken = "firstBroken"
+    }
+}
+
 /// Optional token and cost budgets (cost in millionths of a US dollar, from the provider's
 /// prices). An absent field means no budget. A budget is checked when a request is admitted and
 /// charged when its usage is known, so it can be passed by at most the requests in flight.
@@ -191,7 +458,7 @@ public struct CreateIPRuleRequest: Codable, Sendable, Equatable {
         case deny = "deny"
     }
 
-    /// An IPv4 or IPv6 address or CIDR; IPv4-mapped IPv6 is the IPv4 address.
+    /// An IPv4 or IPv6 address, or a network in CIDR notation; IPv4-mapped IPv6 (`::ffff:10.0.0.1`) is the IPv4 address.
     public var cidr: String
     public var type: TypeValue
     public var reason: String?
@@ -1222,6 +1489,7 @@ public struct UpdateIPRuleRequest: Codable, Sendable, Equatable {
         case deny = "deny"
     }
 
+    /// An IPv4 or IPv6 address, or a network in CIDR notation; IPv4-mapped IPv6 (`::ffff:10.0.0.1`) is the IPv4 address.
     public var cidr: String?
     public var type: TypeValue?
     public var reason: String?

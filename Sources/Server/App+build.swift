@@ -109,9 +109,11 @@ struct AppParts {
 ///  8. `HTTPSPolicyMiddleware` (production without TLS): 308 to `PUBLIC_URL` or 403
 ///  9. `IPRuleMiddleware`: allow/deny rules from memory (403 `ip_forbidden`)
 /// 10. `RequestLimitsMiddleware`: header count and bytes (431), declared body size (413)
-/// 11. generated route: `Authenticator` (JWT from memory, revocation list in memory, no DB)
-/// 12. generated route: input decoding (400 on malformed input; bodies capped at `MAX_BODY_BYTES`)
-/// 13. `ProxyService.forward`: provider, `EndpointPolicy`, key (server's, or the caller's split
+/// 11. `AuditMiddleware`: for admin mutations and split-key operations, one hash-chained audit
+///     entry (actor, target, before and after) written before the response leaves
+/// 12. generated route: `Authenticator` (JWT from memory, revocation list in memory, no DB)
+/// 13. generated route: input decoding (400 on malformed input; bodies capped at `MAX_BODY_BYTES`)
+/// 14. `ProxyService.forward`: provider, `EndpointPolicy`, key (server's, or the caller's split
 ///     key via `SplitKeyService`: one DB read, only for BYOK, plus one for a key with budgets),
 ///     the per-user rate limit (memory), quota admission (`QuotaLedger`: one statement per UTC
 ///     day and month), the upstream call streamed both ways, `UsageMeter` on the passing bytes,
@@ -128,6 +130,7 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
     if edge.requireHTTPS { router.add(middleware: HTTPSPolicyMiddleware(publicURL: edge.publicURL)) }
     router.add(middleware: IPRuleMiddleware(rules: ipRules))
     router.add(middleware: RequestLimitsMiddleware(maxBodyBytes: edge.maxBodyBytes, maxHeaderBytes: edge.maxHeaderBytes, maxHeaderCount: edge.maxHeaderCount))
+    router.add(middleware: AuditMiddleware(log: api.audit, routes: RouteTable.all))
     api.registerRoutes(on: router, security: security)
     return router
 }

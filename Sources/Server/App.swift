@@ -54,11 +54,23 @@ struct ConfigOptions: ParsableArguments {
 }
 
 enum Logs {
-    /// JSON lines on stdout for every logger of the process.
-    static func bootstrap(level: Logger.Level) -> Logger {
+    /// JSON lines on stdout for every logger of the process; the lines with `security.event` also
+    /// go to the security log file when `securityLog` is given.
+    static func bootstrap(level: Logger.Level, securityLog: SecurityLogFile? = nil) -> Logger {
         let sink = StandardOutputSink()
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, sink: sink) }
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, sink: sink, securitySink: securityLog) }
         return Logger(label: "safeapi-bridge")
+    }
+
+    /// The security log file of the server, or exit 78 when its folder cannot be made.
+    static func securityFile(_ config: AppConfig) throws -> SecurityLogFile? {
+        guard let directory = config.logDirectory else { return nil }
+        do {
+            return try SecurityLogFile(directory: directory, retentionDays: config.securityLogRetentionDays)
+        } catch {
+            FileHandle.standardError.write(Data("safeapi-bridge: configuration error: LOG_DIR \(directory) cannot be created\n".utf8))
+            throw ExitCode(78)
+        }
     }
 }
 
@@ -69,7 +81,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         var config = try await options.load()
-        let logger = Logs.bootstrap(level: config.logLevel)
+        let logger = Logs.bootstrap(level: config.logLevel, securityLog: try Logs.securityFile(config))
         config.jwtSecret = try DevelopmentSecrets.jwtSecret(config: config, logger: logger)
         config.byokMasterKey = try DevelopmentSecrets.byokMasterKey(config: config, logger: logger)
         let app = try await buildApplication(config: config, logger: logger)

@@ -56,6 +56,9 @@ struct AppConfig: Sendable {
     var bodyTimeout: Duration = .seconds(30)
     var maxConnections = 1024
     var ipRulesSyncInterval: Duration = .seconds(1)
+    /// Where the security log file goes (`security-YYYY-MM-DD.log`); nil: no file.
+    var logDirectory: String? = nil
+    var securityLogRetentionDays = 90
 
     var isProduction: Bool { environment == .production }
 
@@ -165,6 +168,9 @@ extension AppConfig {
         config.jwtIssuer = reader.string(forKey: "jwt.issuer") ?? config.jwtIssuer
         config.jwtAudience = reader.string(forKey: "jwt.audience") ?? config.jwtAudience
         try loadEdge(reader, into: &config)
+        let logDirectory = reader.string(forKey: "log.dir") ?? (dataDirectory as NSString).appendingPathComponent("logs")
+        config.logDirectory = try boolean(reader, "security.log.file", name: "SECURITY_LOG_FILE", default: true) && !logDirectory.isEmpty ? logDirectory : nil
+        config.securityLogRetentionDays = try integer(reader, "security.log.retention.days", name: "SECURITY_LOG_RETENTION_DAYS", default: 90, range: 1...3650)
         return config
     }
 

@@ -86,7 +86,7 @@ struct FixtureError: Error, CustomStringConvertible {
 /// Every operation's success and error statuses. `ContractTests.everyOperationAndStatusHasACase`
 /// fails when the spec gains an operation or a status that has no case here.
 enum ContractCases {
-    static var all: [ContractCase] { system + auth + admin + ipRules + proxy + splitKeys + securedByAdminKey + securedByBearer + edge }
+    static var all: [ContractCase] { system + auth + admin + ipRules + audit + proxy + splitKeys + securedByAdminKey + securedByBearer + edge }
 
     static func splitJSON(_ keyId: String = "key-00000001", provider: String = "testai") -> String {
         #"{"apiKey":"sk-user-own-key-0123456789","provider":"\#(provider)","keyId":"\#(keyId)","description":"laptop"}"#
@@ -555,6 +555,36 @@ enum ContractCases {
                 },
             ]
         }
+    }
+
+    static var audit: [ContractCase] {
+        [
+            ContractCase(operationId: "listAuditLogs", name: "after a mutation", expectedStatus: 200) { fixture in
+                _ = try await fixture.createApp()
+                return request(.get, "/admin/audit-logs?action=app.&success=true&from=2020-01-01T00:00:00Z", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "listAuditLogs", name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.get, "/admin/audit-logs?from=yesterday", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "getAuditStats", name: "stats", expectedStatus: 200) { fixture in
+                _ = try await fixture.createApp()
+                return request(.get, "/admin/audit-logs/stats?days=30", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "getAuditStats", name: "days out of range", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.get, "/admin/audit-logs/stats?days=0", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "listFailedAuditLogs", name: "failed ones", expectedStatus: 200) { fixture in
+                _ = try await fixture.send(.delete, "/admin/users/nobody-here", headers: Fixture.admin)
+                return request(.get, "/admin/audit-logs/failed", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "listFailedAuditLogs", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.get, "/admin/audit-logs/failed?limit=501", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "verifyAuditLog", name: "an intact chain", expectedStatus: 200) { fixture in
+                _ = try await fixture.createApp()
+                return request(.get, "/admin/audit-logs/verify", headers: Fixture.admin)
+            },
+        ]
     }
 
     static var ipRules: [ContractCase] {

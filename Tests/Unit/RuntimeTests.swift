@@ -137,3 +137,25 @@ actor ResultBox<Value: Sendable> {
         return try result.get()
     }
 }
+
+@Suite("RFC 3339 date-times")
+struct DateTimeParsingTests {
+    @Test func validDateTimesParseToTheInstantTheyName() throws {
+        #expect(APICoding.parseDate("1970-01-01T00:00:00Z")?.timeIntervalSince1970 == 0)
+        #expect(APICoding.parseDate("1970-01-01t00:00:00z")?.timeIntervalSince1970 == 0)
+        #expect(APICoding.parseDate("2026-11-29T10:00:00+02:00") == APICoding.parseDate("2026-11-29T08:00:00Z"))
+        #expect(APICoding.parseDate("2026-11-29T00:30:00-23:59") == APICoding.parseDate("2026-11-30T00:29:00Z"))
+        #expect(APICoding.parseDate("2024-02-29T12:00:00.5Z")?.timeIntervalSince1970 == 1_709_208_000.5)
+        #expect(APICoding.parseDate("2026-11-29T10:00:00Z") == (try Date("2026-11-29T10:00:00Z", strategy: .iso8601)))
+        #expect(APICoding.parseDate("0171-11-10T03:53:27+18:51") != nil)
+        #expect(APICoding.parseDate("1600-03-01T00:00:00Z")?.timeIntervalSince1970 == -11_670_912_000)
+    }
+
+    @Test func anythingElseIsRefused() {
+        for text in ["2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-31T00:00:00Z", "2026-11-29T24:00:00Z", "2026-11-29T10:60:00Z",
+                     "2026-11-29T10:00:00", "2026-11-29", "2026-11-29T10:00:00+24:00", "2026-11-29T10:00:00.Z", "2026-11-29 10:00:00Z",
+                     "2026-11-29T10:00:00Zjunk", "yesterday", ""] {
+            #expect(APICoding.parseDate(text) == nil, "\(text)")
+        }
+    }
+}

@@ -12,7 +12,7 @@ extension BridgeAPI {
 
     public func createApp(_ input: Operations.CreateApp.Input, context: Context) async throws -> Operations.CreateApp.Output {
         let (record, secret) = try await auth.registerApp(name: input.body.name, description: input.body.description, appId: input.body.appId)
-        audit(context, "app.create", target: record.appId)
+        audit(context, "app.create", target: record.appId, after: Self.app(record))
         return .created(AppCredentials(app: Self.app(record), appSecret: secret))
     }
 
@@ -26,15 +26,17 @@ extension BridgeAPI {
         try Validate.identifier(input.appId, field: "appId", location: .path)
         try Validate.length(input.body.name, 1...200, field: "name")
         try Validate.length(input.body.description, 0...1000, field: "description")
+        AuditTrail.note(target: input.appId, before: try await apps.get(input.appId).map(Self.app))
         guard let app = try await apps.update(input.appId, name: input.body.name, description: input.body.description, active: input.body.active, now: Millis.now()) else {
             throw AppError.notFound(what: "app")
         }
-        audit(context, "app.update", target: app.appId)
+        audit(context, "app.update", target: app.appId, after: Self.app(app))
         return .ok(Self.app(app))
     }
 
     public func deleteApp(_ input: Operations.DeleteApp.Input, context: Context) async throws -> Operations.DeleteApp.Output {
         try Validate.identifier(input.appId, field: "appId", location: .path)
+        AuditTrail.note(target: input.appId, before: try await apps.get(input.appId).map(Self.app))
         switch try await apps.delete(input.appId) {
         case .deleted:
             audit(context, "app.delete", target: input.appId)
@@ -50,7 +52,7 @@ extension BridgeAPI {
         guard let app = try await apps.replaceSecret(input.appId, secretHash: Credentials.hash(secret), now: Millis.now()) else {
             throw AppError.notFound(what: "app")
         }
-        audit(context, "app.rotate_secret", target: app.appId)
+        audit(context, "app.rotate_secret", target: app.appId, after: Self.app(app))
         return .ok(AppCredentials(app: Self.app(app), appSecret: secret))
     }
 
@@ -78,17 +80,18 @@ extension BridgeAPI {
         try Validate.range(input.body.monthlyQuota, 0...1_000_000_000, field: "monthlyQuota")
         let budgets = input.body.budgets.map(BudgetLimits.init)
         if let budgets { try SplitKeyService.validate(budgets) }
+        AuditTrail.note(target: input.userId, before: try await users.get(input.userId).map(Self.user))
         guard let user = try await auth.updateUser(input.userId, dailyQuota: input.body.dailyQuota, monthlyQuota: input.body.monthlyQuota, active: input.body.active, budgets: budgets) else {
             throw AppError.notFound(what: "user")
         }
-        audit(context, "user.update", target: user.userId)
+        audit(context, "user.update", target: user.userId, after: Self.user(user))
         return .ok(Self.user(user))
     }
 
     public func deleteUser(_ input: Operations.DeleteUser.Input, context: Context) async throws -> Operations.DeleteUser.Output {
         try Validate.identifier(input.userId, field: "userId", location: .path)
         guard let deleted = try await auth.deleteUser(input.userId) else { throw AppError.notFound(what: "user") }
-        audit(context, "user.delete", target: deleted.userId)
+        audit(context, "user.delete", target: deleted.userId, before: Self.user(deleted))
         return .noContent
     }
 
@@ -109,8 +112,10 @@ extension BridgeAPI {
         )
     }
 
-    /// Until the audit log (analytics issue), admin mutations are logged with who, what and where.
-    func audit(_ context: Context, _ action: String, target: String) {
+    /// Names the target and its states for the audit entry (`AuditMiddleware` writes it), and
+    /// logs the mutation with who, what and where.
+    func audit(_ context: Context, _ action: String, target: String, before: (any Encodable)? = nil, after: (any Encodable)? = nil) {
+        AuditTrail.note(target: target, before: before, after: after)
         context.logger.notice("admin mutation", metadata: [
             "audit.action": .string(action), "audit.target": .string(target),
             "admin.key": .string(context.adminKeyId ?? "unknown"), "client.ip": .string(context.clientIP),
@@ -136,7 +141,7 @@ extension BridgeAPI {
         )
         try await ipRuleStore.insert(record)
         try await ipRules.reload(from: ipRuleStore)
-        audit(context, "ip_rule.create", target: record.id)
+        audit(context, "ip_rule.create", target: record.id, after: Self.ipRule(record, now: now))
         return .created(Self.ipRule(record, now: now))
     }
 
@@ -145,17 +150,19 @@ extension BridgeAPI {
         let cidr = try input.body.cidr.map(Self.parseCIDR)
         try Validate.length(input.body.reason, 0...500, field: "reason")
         let now = Millis.now()
+        AuditTrail.note(target: input.ruleId, before: try await ipRuleStore.all().first { $0.id == input.ruleId }.map { Self.ipRule($0, now: now) })
         guard let record = try await ipRuleStore.update(
             id: input.ruleId, cidr: cidr?.description, type: input.body.type?.rawValue, reason: input.body.reason,
             expiresAtMs: input.body.expiresAt.map(Millis.from), now: now
         ) else { throw AppError.notFound(what: "IP rule") }
         try await ipRules.reload(from: ipRuleStore)
-        audit(context, "ip_rule.update", target: record.id)
+        audit(context, "ip_rule.update", target: record.id, after: Self.ipRule(record, now: now))
         return .ok(Self.ipRule(record, now: now))
     }
 
     public func deleteIPRule(_ input: Operations.DeleteIPRule.Input, context: Context) async throws -> Operations.DeleteIPRule.Output {
         try Self.validateRuleId(input.ruleId)
+        AuditTrail.note(target: input.ruleId, before: try await ipRuleStore.all().first { $0.id == input.ruleId }.map { Self.ipRule($0, now: Millis.now()) })
         guard try await ipRuleStore.delete(id: input.ruleId) else { throw AppError.notFound(what: "IP rule") }
         try await ipRules.reload(from: ipRuleStore)
         audit(context, "ip_rule.delete", target: input.ruleId)
@@ -181,5 +188,58 @@ extension BridgeAPI {
             expiresAt: record.expiresAtMs.map(Millis.date), active: (record.expiresAtMs ?? .max) > now, createdBy: record.createdBy,
             createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
         )
+    }
+}
+
+// MARK: Audit log
+
+extension BridgeAPI {
+    public func listAuditLogs(_ input: Operations.ListAuditLogs.Input, context: Context) async throws -> Operations.ListAuditLogs.Output {
+        try Validate.range(input.limit, 1...500, field: "limit", location: .query)
+        try Validate.range(input.offset, 0...Int64(Int32.max), field: "offset", location: .query)
+        if let action = input.action, !(1...64).contains(action.count) || !action.allSatisfy({ ("a"..."z").contains($0) || $0 == "_" || $0 == "." }) {
+            throw AppError.invalidInput(InputError(location: .query, name: "action", reason: "must be 1 to 64 characters of [a-z_.]"))
+        }
+        if let actorId = input.actorId, !Validate.hasShape(actorId, length: 1...128, extra: "._@-") {
+            throw AppError.invalidInput(InputError(location: .query, name: "actorId", reason: "must be 1 to 128 characters of letters, digits, '.', '_', '@' or '-'"))
+        }
+        try Validate.length(input.target, 1...256, field: "target", location: .query)
+        let filter = AuditLog.Filter(
+            action: input.action, actorId: input.actorId, target: input.target, success: input.success,
+            fromMs: input.from.map(Millis.from), toMs: input.to.map(Millis.from)
+        )
+        let limit = input.limit ?? 50
+        let offset = input.offset ?? 0
+        let page = try await auditLog.list(filter, limit: limit, offset: offset)
+        return .ok(AuditLogPage(logs: page.records.map(AuditLog.entry), total: page.total, limit: limit, offset: offset))
+    }
+
+    public func getAuditStats(_ input: Operations.GetAuditStats.Input, context: Context) async throws -> Operations.GetAuditStats.Output {
+        try Validate.range(input.days, 1...3650, field: "days", location: .query)
+        let days = input.days ?? 7
+        let since = Millis.now() - days * 86_400_000
+        let stats = try await auditLog.stats(sinceMs: since)
+        let rate = stats.total == 0 ? 100 : (Double(stats.successful) / Double(stats.total) * 10_000).rounded() / 100
+        return .ok(AuditStats(
+            days: days, from: Millis.date(since), total: stats.total, successful: stats.successful, failed: stats.total - stats.successful,
+            successRate: rate, topActions: stats.top.map { AuditActionCount(action: $0.action, count: $0.count) }
+        ))
+    }
+
+    public func listFailedAuditLogs(_ input: Operations.ListFailedAuditLogs.Input, context: Context) async throws -> Operations.ListFailedAuditLogs.Output {
+        try Validate.range(input.limit, 1...500, field: "limit", location: .query)
+        let page = try await auditLog.list(AuditLog.Filter(success: false), limit: input.limit ?? 20, offset: 0)
+        return .ok(AuditLogList(logs: page.records.map(AuditLog.entry)))
+    }
+
+    public func verifyAuditLog(_ input: Operations.VerifyAuditLog.Input, context: Context) async throws -> Operations.VerifyAuditLog.Output {
+        let result = try await auditLog.verify()
+        if let broken = result.broken {
+            context.logger.error("security: the audit log's hash chain is broken", metadata: ["security.event": "audit_chain_broken", "audit.seq": .stringConvertible(broken.seq)])
+        }
+        return .ok(AuditVerification(
+            valid: result.broken == nil, checked: result.checked, headHash: result.headHash,
+            firstBroken: result.broken.map { AuditBreak(seq: $0.seq, id: $0.id, reason: AuditBreak.Reason(rawValue: $0.reason) ?? .hashMismatch) }
+        ))
     }
 }

@@ -17,6 +17,9 @@ public struct BridgeAPI: APIProtocol {
     let quotas: QuotaLedger
     let ipRules: IPRuleSet
     let ipRuleStore: IPRuleStore
+    let auditLog: AuditLog
+    /// The audit log, for the middleware that writes it.
+    public var audit: AuditLog { auditLog }
     let proxy: ProxyService
     let splitKeys: SplitKeyService
     let startedAt: ContinuousClock.Instant
@@ -26,6 +29,7 @@ public struct BridgeAPI: APIProtocol {
     public init(database: any Database, auth: AuthService, proxy: ProxyService, splitKeys: SplitKeyService, ipRules: IPRuleSet = IPRuleSet(), logger: Logger, readinessTimeout: Duration = .seconds(2)) {
         self.ipRules = ipRules
         self.ipRuleStore = IPRuleStore(database: database)
+        self.auditLog = AuditLog(database: database)
         self.proxy = proxy
         self.splitKeys = splitKeys
         self.database = database

@@ -21,12 +21,15 @@ public struct Authenticator: SecurityHandler {
 
     public func authenticate(_ request: Request, context: inout Context, schemes: [String], operationId: String) async throws {
         if schemes.contains("adminKey") {
-            context.adminKeyId = try adminGuard.authorize(presented: request.headers[.adminKey], clientIP: context.clientIP)
+            let keyId = try adminGuard.authorize(presented: request.headers[.adminKey], clientIP: context.clientIP)
+            context.adminKeyId = keyId
+            AuditTrail.actor("admin", keyId)
         } else if schemes.contains("bearerAuth") {
             do {
                 let user = try await tokens.verify(try Self.accessToken(request, schemes: schemes))
                 try revocations.check(user)
                 context.user = user
+                AuditTrail.actor("user", user.userId)
                 context.logger[metadataKey: "user.id"] = .string(user.userId)
             } catch {
                 context.logger.info("security: access token refused", metadata: ["security.event": .string(error.code), "client.ip": .string(context.clientIP)])

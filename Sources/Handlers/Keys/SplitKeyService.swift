@@ -55,6 +55,7 @@ public struct SplitKeyService: Sendable {
             dailyCostBudgetMicros: budgets.dailyCostMicros, monthlyCostBudgetMicros: budgets.monthlyCostMicros
         )
         guard try await store.insert(record) else { throw AppError.splitKeyExists }
+        AuditTrail.note(target: keyId, after: Self.metadata(record))
         logger.notice("split key created", metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId), "provider": .string(provider.id)])
         return SplitKeyCreated(keyId: keyId, clientPart: ClientPart.encode(clientPart), provider: provider.id, version: 1, createdAt: Millis.date(now))
     }
@@ -79,9 +80,11 @@ public struct SplitKeyService: Sendable {
         try Validate.length(description, 0...500, field: "description")
         let limits = budgets.map(BudgetLimits.init)
         if let limits { try Self.validate(limits) }
+        AuditTrail.note(target: keyId, before: try await store.get(userId: user.userId, keyId: keyId).map(Self.metadata))
         guard let record = try await store.update(userId: user.userId, keyId: keyId, description: description, budgets: limits, now: Millis.now()) else {
             throw AppError.splitKeyNotFound
         }
+        AuditTrail.note(after: Self.metadata(record))
         return Self.metadata(record)
     }
 
@@ -98,12 +101,14 @@ public struct SplitKeyService: Sendable {
 
     public func delete(_ keyId: String, owner: String) async throws {
         try Self.validateKeyId(keyId, location: .path)
+        AuditTrail.note(target: keyId, before: try await store.get(userId: owner, keyId: keyId).map(Self.metadata))
         guard try await store.revoke(userId: owner, keyId: keyId, now: Millis.now()) else { throw AppError.splitKeyNotFound }
         logger.notice("split key deleted", metadata: ["user.id": .string(owner), "split_key.id": .string(keyId)])
     }
 
     /// Re-encrypts under a new client part; the old part stops working.
     public func rotate(_ keyId: String, currentPart: String, user: AuthenticatedUser) async throws -> SplitKeyRotated {
+        AuditTrail.note(target: keyId)
         let vault = try requireVault()
         try Self.validateKeyId(keyId, location: .path)
         guard let record = try await store.get(userId: user.userId, keyId: keyId) else { throw AppError.splitKeyNotFound }
@@ -118,6 +123,7 @@ public struct SplitKeyService: Sendable {
 
     /// Whether the key opens: every failure is the same `split_key_invalid`.
     public func validate(keyId: String, part: String, user: AuthenticatedUser) async throws -> SplitKeyValidation {
+        AuditTrail.note(target: keyId)
         let vault = try requireVault()
         do {
             guard let record = try await store.get(userId: user.userId, keyId: keyId) else { throw AppError.splitKeyInvalid }

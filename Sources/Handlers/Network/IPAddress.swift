@@ -52,13 +52,16 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
     public init?(_ text: some StringProtocol) {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let address = IPAddress(parts[0]) else { return nil }
-        let maximum = address.isIPv4 ? 32 : 128
+        // Dotted IPv4 takes an IPv4 prefix (0-32); anything written as IPv6, IPv4-mapped
+        // included, takes an IPv6 prefix (0-128).
+        let writtenAsIPv4 = !parts[0].contains(":")
+        let maximum = writtenAsIPv4 ? 32 : 128
         var length = maximum
         if parts.count == 2 {
             guard parts[1].count <= 3, parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(parts[1]), (0...maximum).contains(value) else { return nil }
             length = value
         }
-        prefixLength = length + (address.isIPv4 ? 96 : 0)
+        prefixLength = length + (writtenAsIPv4 ? 96 : 0)
         network = IPAddress(bytes: Self.masked(address.bytes, prefixLength))
     }
 
@@ -68,7 +71,7 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
 
     /// Normalised: the network address and the prefix as written for its family.
     public var description: String {
-        "\(network)/\(network.isIPv4 ? prefixLength - 96 : prefixLength)"
+        network.isIPv4 && prefixLength >= 96 ? "\(network)/\(prefixLength - 96)" : "\(network)/\(prefixLength)"
     }
 
     static func masked(_ bytes: [UInt8], _ length: Int) -> [UInt8] {

@@ -41,9 +41,12 @@ public struct JSONLogHandler: LogHandler {
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
     private let sink: any LogSink
+    /// Also gets every line that carries `security.event` (the security log file).
+    private let securitySink: (any LogSink)?
 
-    public init(label: String, level: Logger.Level, sink: any LogSink, metadataProvider: Logger.MetadataProvider? = nil) {
+    public init(label: String, level: Logger.Level, sink: any LogSink, securitySink: (any LogSink)? = nil, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
+        self.securitySink = securitySink
         self.logLevel = level
         self.sink = sink
         self.metadataProvider = metadataProvider
@@ -68,7 +71,9 @@ public struct JSONLogHandler: LogHandler {
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) where !["ts", "level", "logger", "msg"].contains(key) {
             object.append((key, Self.json(value)))
         }
-        sink.write("{" + object.map { Self.quote($0.0) + ":" + $0.1 }.joined(separator: ",") + "}")
+        let line = "{" + object.map { Self.quote($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
+        sink.write(line)
+        if let securitySink, fields["security.event"] != nil { securitySink.write(line) }
     }
 
     static func json(_ value: Logger.Metadata.Value) -> String {

@@ -71,6 +71,7 @@ public enum Migrations {
         splitKeys,
         budgets,
         ipRules,
+        auditLog,
     ]
 }
 
@@ -181,5 +182,33 @@ extension Migrations {
             updated_at_ms BIGINT NOT NULL
         )
         """,
+    ])
+}
+
+extension Migrations {
+    /// The audit log (the analytics and audit issue): an append-only hash chain, `seq` from 1.
+    static let auditLog = Migration(version: 6, name: "audit_log", both: [
+        """
+        CREATE TABLE audit_log (
+            seq BIGINT PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            at_ms BIGINT NOT NULL,
+            actor_type TEXT NOT NULL,
+            actor_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT,
+            before_json TEXT,
+            after_json TEXT,
+            ip TEXT,
+            user_agent TEXT,
+            request_id TEXT,
+            success BOOLEAN NOT NULL,
+            error TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX audit_log_by_time ON audit_log (at_ms)",
+        "CREATE INDEX audit_log_by_action ON audit_log (action, at_ms)",
     ])
 }

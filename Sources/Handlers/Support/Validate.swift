@@ -32,10 +32,10 @@ public enum Validate {
         }
     }
 
-    public static func length(_ value: String?, _ range: ClosedRange<Int>, field: String) throws(AppError) {
+    public static func length(_ value: String?, _ range: ClosedRange<Int>, field: String, location: InputError.Location = .body) throws(AppError) {
         guard let value else { return }
         if !range.contains(value.count) {
-            throw .invalidInput(InputError(location: .body, name: field, reason: "must be \(range.lowerBound) to \(range.upperBound) characters"))
+            throw .invalidInput(InputError(location: location, name: field, reason: "must be \(range.lowerBound) to \(range.upperBound) characters"))
         }
     }
 
