@@ -142,7 +142,9 @@ struct OperationModel: Equatable {
     var parameters: [Parameter]
     var body: Body?
     var responses: [Response]
-    /// `x-raw-body: true`: the handler gets the request and returns the response itself, streamed;
-    /// statuses other than the documented ones are the upstream's (`default`).
+    /// `x-raw-body: true`: the handler gets the request and returns the response itself, streamed.
     var rawBody: Bool = false
+    /// A raw operation with a `default` response: statuses other than the documented ones are the
+    /// upstream's.
+    var passesUpstream: Bool = false
 }

@@ -246,7 +246,8 @@ struct SpecReader {
                     parameters: parameters,
                     body: body,
                     responses: responses,
-                    rawBody: rawBody
+                    rawBody: rawBody,
+                    passesUpstream: rawBody && operation.responses.contains { $0.key.value == .default }
                 ))
             }
         }
@@ -330,7 +331,8 @@ struct SpecReader {
                 // A passthrough answer (the provider's JSON, SSE or binary): not ours to decode.
                 bodyType = nil
             } else if !response.content.isEmpty {
-                guard response.content.count == 1, let schema = response.content[.json]?.b?.schema else {
+                // A raw operation may also answer other media types (CSV, say); its JSON is still typed.
+                guard raw || response.content.count == 1, let schema = response.content[.json]?.b?.schema else {
                     throw CodegenError(file: file, pointer: responsePointer + "/content", reason: "a response must have exactly one application/json schema, or none")
                 }
                 var unused: [EnumModel] = []

@@ -288,7 +288,7 @@ struct SwiftEmitter {
                             return names.isEmpty ? nil : "\(response.status): [\(names.joined(separator: ", "))]"
                         }
                         w.line("requiredHeaders: [\(required.isEmpty ? ":" : required.joined(separator: ", "))],")
-                        w.line("passesUpstreamResponses: \(operation.rawBody),")
+                        w.line("passesUpstreamResponses: \(operation.passesUpstream),")
                         w.line("catchAllTail: \(operation.parameters.last?.catchAll == true)")
                     }
                 }

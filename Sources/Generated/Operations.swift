@@ -1760,6 +1760,629 @@ extension Operations {
 }
 
 extension Operations {
+    /// Cost per provider: `GET /analytics/costs`.
+    public enum GetAnalyticsCosts {
+        public static let id = "getAnalyticsCosts"
+
+        public struct Input: Sendable, Equatable {
+            /// Start (RFC 3339); `startDate` is the old name.
+            public var from: Date?
+            /// End, exclusive (RFC 3339); `endDate` is the old name.
+            public var to: Date?
+            /// The `startDate` query parameter.
+            public var startDate: Date?
+            /// The `endDate` query parameter.
+            public var endDate: Date?
+
+            public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil) {
+                self.from = from
+                self.to = to
+                self.startDate = startDate
+                self.endDate = endDate
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(CostBreakdown)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Failed requests: `GET /analytics/errors`.
+    public enum GetAnalyticsErrors {
+        public static let id = "getAnalyticsErrors"
+
+        public struct Input: Sendable, Equatable {
+            /// Start (RFC 3339); `startDate` is the old name.
+            public var from: Date?
+            /// End, exclusive (RFC 3339); `endDate` is the old name.
+            public var to: Date?
+            /// The `startDate` query parameter.
+            public var startDate: Date?
+            /// The `endDate` query parameter.
+            public var endDate: Date?
+
+            public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil) {
+                self.from = from
+                self.to = to
+                self.startDate = startDate
+                self.endDate = endDate
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(ErrorStats)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// The caller's own usage: `GET /analytics/my-stats`.
+    public enum GetMyStats {
+        public static let id = "getMyStats"
+
+        public struct Input: Sendable, Equatable {
+            /// Start (RFC 3339); `startDate` is the old name.
+            public var from: Date?
+            /// End, exclusive (RFC 3339); `endDate` is the old name.
+            public var to: Date?
+            /// The `startDate` query parameter.
+            public var startDate: Date?
+            /// The `endDate` query parameter.
+            public var endDate: Date?
+
+            public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil) {
+                self.from = from
+                self.to = to
+                self.startDate = startDate
+                self.endDate = endDate
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(UserAnalytics)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 431
+            case status431(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .status431: .init(code: 431)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Totals, providers, top users and the hour-of-day profile: `GET /analytics/overview`.
+    public enum GetAnalyticsOverview {
+        public static let id = "getAnalyticsOverview"
+
+        public struct Input: Sendable, Equatable {
+            /// Start (RFC 3339); `startDate` is the old name.
+            public var from: Date?
+            /// End, exclusive (RFC 3339); `endDate` is the old name.
+            public var to: Date?
+            /// The `startDate` query parameter.
+            public var startDate: Date?
+            /// The `endDate` query parameter.
+            public var endDate: Date?
+
+            public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil) {
+                self.from = from
+                self.to = to
+                self.startDate = startDate
+                self.endDate = endDate
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(AnalyticsOverview)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Usage over time: `GET /analytics/timeseries`.
+    public enum GetAnalyticsTimeseries {
+        public static let id = "getAnalyticsTimeseries"
+
+        public struct Input: Sendable, Equatable {
+            /// Start (RFC 3339); `startDate` is the old name.
+            public var from: Date?
+            /// End, exclusive (RFC 3339); `endDate` is the old name.
+            public var to: Date?
+            /// The `startDate` query parameter.
+            public var startDate: Date?
+            /// The `endDate` query parameter.
+            public var endDate: Date?
+            /// The `granularity` query parameter.
+            public var granularity: Granularity?
+            /// The `groupBy` query parameter.
+            public var groupBy: GroupBy?
+
+            public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil, granularity: Granularity? = nil, groupBy: GroupBy? = nil) {
+                self.from = from
+                self.to = to
+                self.startDate = startDate
+                self.endDate = endDate
+                self.granularity = granularity
+                self.groupBy = groupBy
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(Timeseries)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// The usage records: `GET /analytics/usage`.
+    public enum ListUsage {
+        public static let id = "listUsage"
+
+        public struct Input: Sendable, Equatable {
+            /// Start (RFC 3339); `startDate` is the old name.
+            public var from: Date?
+            /// End, exclusive (RFC 3339); `endDate` is the old name.
+            public var to: Date?
+            /// The `startDate` query parameter.
+            public var startDate: Date?
+            /// The `endDate` query parameter.
+            public var endDate: Date?
+            /// The `userId` query parameter.
+            public var userId: String?
+            /// The `provider` query parameter.
+            public var provider: String?
+            /// The `model` query parameter.
+            public var model: String?
+            /// true: only statuses of 400 or more; false: only the others.
+            public var failed: Bool?
+            /// The `limit` query parameter.
+            public var limit: Int64?
+            /// The `offset` query parameter.
+            public var offset: Int64?
+
+            public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil, userId: String? = nil, provider: String? = nil, model: String? = nil, failed: Bool? = nil, limit: Int64? = nil, offset: Int64? = nil) {
+                self.from = from
+                self.to = to
+                self.startDate = startDate
+                self.endDate = endDate
+                self.userId = userId
+                self.provider = provider
+                self.model = model
+                self.failed = failed
+                self.limit = limit
+                self.offset = offset
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// One user's usage: `GET /analytics/user/{userId}`.
+    public enum GetUserAnalytics {
+        public static let id = "getUserAnalytics"
+
+        public struct Input: Sendable, Equatable {
+            /// Start (RFC 3339); `startDate` is the old name.
+            public var from: Date?
+            /// End, exclusive (RFC 3339); `endDate` is the old name.
+            public var to: Date?
+            /// The `startDate` query parameter.
+            public var startDate: Date?
+            /// The `endDate` query parameter.
+            public var endDate: Date?
+            /// The user's id within the bridge.
+            public var userId: String
+
+            public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil, userId: String) {
+                self.from = from
+                self.to = to
+                self.startDate = startDate
+                self.endDate = endDate
+                self.userId = userId
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(UserAnalytics)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
     /// The caller's quotas, budgets and usage: `GET /api/me/quota`.
     public enum GetMyQuota {
         public static let id = "getMyQuota"
@@ -3328,6 +3951,29 @@ public protocol APIProtocol: Sendable {
 
     /// Change a user's quotas or deactivate them: `PATCH /admin/users/{userId}`.
     func updateUser(_ input: Operations.UpdateUser.Input, context: Context) async throws -> Operations.UpdateUser.Output
+
+    /// Cost per provider: `GET /analytics/costs`.
+    func getAnalyticsCosts(_ input: Operations.GetAnalyticsCosts.Input, context: Context) async throws -> Operations.GetAnalyticsCosts.Output
+
+    /// Failed requests: `GET /analytics/errors`.
+    func getAnalyticsErrors(_ input: Operations.GetAnalyticsErrors.Input, context: Context) async throws -> Operations.GetAnalyticsErrors.Output
+
+    /// The caller's own usage: `GET /analytics/my-stats`.
+    func getMyStats(_ input: Operations.GetMyStats.Input, context: Context) async throws -> Operations.GetMyStats.Output
+
+    /// Totals, providers, top users and the hour-of-day profile: `GET /analytics/overview`.
+    func getAnalyticsOverview(_ input: Operations.GetAnalyticsOverview.Input, context: Context) async throws -> Operations.GetAnalyticsOverview.Output
+
+    /// Usage over time: `GET /analytics/timeseries`.
+    func getAnalyticsTimeseries(_ input: Operations.GetAnalyticsTimeseries.Input, context: Context) async throws -> Operations.GetAnalyticsTimeseries.Output
+
+    /// The usage records: `GET /analytics/usage`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func listUsage(_ input: Operations.ListUsage.Input, request: Request, context: Context) async throws -> Response
+
+    /// One user's usage: `GET /analytics/user/{userId}`.
+    func getUserAnalytics(_ input: Operations.GetUserAnalytics.Input, context: Context) async throws -> Operations.GetUserAnalytics.Output
 
     /// The caller's quotas, budgets and usage: `GET /api/me/quota`.
     func getMyQuota(_ input: Operations.GetMyQuota.Input, context: Context) async throws -> Operations.GetMyQuota.Output

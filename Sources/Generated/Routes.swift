@@ -237,6 +237,83 @@ extension RouteTable {
             catchAllTail: false
         ),
         RouteDescriptor(
+            operationId: "getAnalyticsCosts",
+            method: .get,
+            path: "/analytics/costs",
+            tags: ["Analytics"],
+            security: ["adminKey"],
+            responses: [200: CostBreakdown.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "getAnalyticsErrors",
+            method: .get,
+            path: "/analytics/errors",
+            tags: ["Analytics"],
+            security: ["adminKey"],
+            responses: [200: ErrorStats.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "getMyStats",
+            method: .get,
+            path: "/analytics/my-stats",
+            tags: ["Analytics"],
+            security: ["bearerAuth"],
+            responses: [200: UserAnalytics.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 431: APIError.self],
+            requiredHeaders: [308: ["Location"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "getAnalyticsOverview",
+            method: .get,
+            path: "/analytics/overview",
+            tags: ["Analytics"],
+            security: ["adminKey"],
+            responses: [200: AnalyticsOverview.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "getAnalyticsTimeseries",
+            method: .get,
+            path: "/analytics/timeseries",
+            tags: ["Analytics"],
+            security: ["adminKey"],
+            responses: [200: Timeseries.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "listUsage",
+            method: .get,
+            path: "/analytics/usage",
+            tags: ["Analytics"],
+            security: ["adminKey"],
+            responses: [200: UsagePage.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "getUserAnalytics",
+            method: .get,
+            path: "/analytics/user/{userId}",
+            tags: ["Analytics"],
+            security: ["adminKey"],
+            responses: [200: UserAnalytics.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
             operationId: "getMyQuota",
             method: .get,
             path: "/api/me/quota",
@@ -710,6 +787,99 @@ extension APIProtocol {
                 body: try await InputDecoding.body(UpdateUserRequest.self, from: request, context: context)
             )
             return try await self.updateUser(input, context: context).response()
+        }
+
+        router.on("/analytics/costs", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getAnalyticsCosts")
+            let input = Operations.GetAnalyticsCosts.Input(
+                from: try InputDecoding.query("from", in: request),
+                to: try InputDecoding.query("to", in: request),
+                startDate: try InputDecoding.query("startDate", in: request),
+                endDate: try InputDecoding.query("endDate", in: request)
+            )
+            return try await self.getAnalyticsCosts(input, context: context).response()
+        }
+
+        router.on("/analytics/errors", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getAnalyticsErrors")
+            let input = Operations.GetAnalyticsErrors.Input(
+                from: try InputDecoding.query("from", in: request),
+                to: try InputDecoding.query("to", in: request),
+                startDate: try InputDecoding.query("startDate", in: request),
+                endDate: try InputDecoding.query("endDate", in: request)
+            )
+            return try await self.getAnalyticsErrors(input, context: context).response()
+        }
+
+        router.on("/analytics/my-stats", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "getMyStats")
+            let input = Operations.GetMyStats.Input(
+                from: try InputDecoding.query("from", in: request),
+                to: try InputDecoding.query("to", in: request),
+                startDate: try InputDecoding.query("startDate", in: request),
+                endDate: try InputDecoding.query("endDate", in: request)
+            )
+            return try await self.getMyStats(input, context: context).response()
+        }
+
+        router.on("/analytics/overview", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getAnalyticsOverview")
+            let input = Operations.GetAnalyticsOverview.Input(
+                from: try InputDecoding.query("from", in: request),
+                to: try InputDecoding.query("to", in: request),
+                startDate: try InputDecoding.query("startDate", in: request),
+                endDate: try InputDecoding.query("endDate", in: request)
+            )
+            return try await self.getAnalyticsOverview(input, context: context).response()
+        }
+
+        router.on("/analytics/timeseries", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getAnalyticsTimeseries")
+            let input = Operations.GetAnalyticsTimeseries.Input(
+                from: try InputDecoding.query("from", in: request),
+                to: try InputDecoding.query("to", in: request),
+                startDate: try InputDecoding.query("startDate", in: request),
+                endDate: try InputDecoding.query("endDate", in: request),
+                granularity: try InputDecoding.query("granularity", in: request),
+                groupBy: try InputDecoding.query("groupBy", in: request)
+            )
+            return try await self.getAnalyticsTimeseries(input, context: context).response()
+        }
+
+        router.on("/analytics/usage", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listUsage")
+            let input = Operations.ListUsage.Input(
+                from: try InputDecoding.query("from", in: request),
+                to: try InputDecoding.query("to", in: request),
+                startDate: try InputDecoding.query("startDate", in: request),
+                endDate: try InputDecoding.query("endDate", in: request),
+                userId: try InputDecoding.query("userId", in: request),
+                provider: try InputDecoding.query("provider", in: request),
+                model: try InputDecoding.query("model", in: request),
+                failed: try InputDecoding.query("failed", in: request),
+                limit: try InputDecoding.query("limit", in: request),
+                offset: try InputDecoding.query("offset", in: request)
+            )
+            return try await self.listUsage(input, request: request, context: context)
+        }
+
+        router.on("/analytics/user/:userId", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getUserAnalytics")
+            let input = Operations.GetUserAnalytics.Input(
+                from: try InputDecoding.query("from", in: request),
+                to: try InputDecoding.query("to", in: request),
+                startDate: try InputDecoding.query("startDate", in: request),
+                endDate: try InputDecoding.query("endDate", in: request),
+                userId: try InputDecoding.path("userId", context: context)
+            )
+            return try await self.getUserAnalytics(input, context: context).response()
         }
 
         router.on("/api/me/quota", method: .get) { request, context in

@@ -41,6 +41,64 @@ public struct APIError: Codable, Sendable, Equatable {
     }
 }
 
+public struct AnalyticsOverview: Codable, Sendable, Equatable {
+    public var from: Date?
+    public var to: Date?
+    public var totalRequests: Int64
+    /// Users with at least one request in the range.
+    public var totalUsers: Int64
+    public var totalTokens: Int64
+    public var totalCostMicros: Int64
+    /// US dollars.
+    public var totalCost: Double
+    public var apiStats: [ProviderStats]
+    /// The ten users with the most requests.
+    public var topUsers: [UserUsage]
+    /// Requests per hour of the day (UTC), 24 entries.
+    public var hourlyDistribution: [HourCount]
+
+    public init(from: Date? = nil, to: Date? = nil, totalRequests: Int64, totalUsers: Int64, totalTokens: Int64, totalCostMicros: Int64, totalCost: Double, apiStats: [ProviderStats], topUsers: [UserUsage], hourlyDistribution: [HourCount]) {
+        self.from = from
+        self.to = to
+        self.totalRequests = totalRequests
+        self.totalUsers = totalUsers
+        self.totalTokens = totalTokens
+        self.totalCostMicros = totalCostMicros
+        self.totalCost = totalCost
+        self.apiStats = apiStats
+        self.topUsers = topUsers
+        self.hourlyDistribution = hourlyDistribution
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.from = container.contains(.from) ? try container.decode(Date.self, forKey: .from) : nil
+        self.to = container.contains(.to) ? try container.decode(Date.self, forKey: .to) : nil
+        self.totalRequests = try container.decode(Int64.self, forKey: .totalRequests)
+        self.totalUsers = try container.decode(Int64.self, forKey: .totalUsers)
+        self.totalTokens = try container.decode(Int64.self, forKey: .totalTokens)
+        self.totalCostMicros = try container.decode(Int64.self, forKey: .totalCostMicros)
+        self.totalCost = try container.decode(Double.self, forKey: .totalCost)
+        self.apiStats = try container.decode([ProviderStats].self, forKey: .apiStats)
+        self.topUsers = try container.decode([UserUsage].self, forKey: .topUsers)
+        self.hourlyDistribution = try container.decode([HourCount].self, forKey: .hourlyDistribution)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case from = "from"
+        case to = "to"
+        case totalRequests = "totalRequests"
+        case totalUsers = "totalUsers"
+        case totalTokens = "totalTokens"
+        case totalCostMicros = "totalCostMicros"
+        case totalCost = "totalCost"
+        case apiStats = "apiStats"
+        case topUsers = "topUsers"
+        case hourlyDistribution = "hourlyDistribution"
+    }
+}
+
 public struct App: Codable, Sendable, Equatable {
     public var appId: String
     public var name: String
@@ -425,6 +483,72 @@ public struct Budgets: Codable, Sendable, Equatable {
     }
 }
 
+public struct CostBreakdown: Codable, Sendable, Equatable {
+    public var breakdown: [CostLine]
+    public var totalCostMicros: Int64
+    /// US dollars.
+    public var total: Double
+
+    public init(breakdown: [CostLine], totalCostMicros: Int64, total: Double) {
+        self.breakdown = breakdown
+        self.totalCostMicros = totalCostMicros
+        self.total = total
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.breakdown = try container.decode([CostLine].self, forKey: .breakdown)
+        self.totalCostMicros = try container.decode(Int64.self, forKey: .totalCostMicros)
+        self.total = try container.decode(Double.self, forKey: .total)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case breakdown = "breakdown"
+        case totalCostMicros = "totalCostMicros"
+        case total = "total"
+    }
+}
+
+public struct CostLine: Codable, Sendable, Equatable {
+    public var provider: String
+    public var requests: Int64
+    public var tokens: Int64
+    public var costMicros: Int64
+    public var cost: Double
+    /// Share of the total cost
+    public var percentage: Double
+
+    public init(provider: String, requests: Int64, tokens: Int64, costMicros: Int64, cost: Double, percentage: Double) {
+        self.provider = provider
+        self.requests = requests
+        self.tokens = tokens
+        self.costMicros = costMicros
+        self.cost = cost
+        self.percentage = percentage
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.provider = try container.decode(String.self, forKey: .provider)
+        self.requests = try container.decode(Int64.self, forKey: .requests)
+        self.tokens = try container.decode(Int64.self, forKey: .tokens)
+        self.costMicros = try container.decode(Int64.self, forKey: .costMicros)
+        self.cost = try container.decode(Double.self, forKey: .cost)
+        self.percentage = try container.decode(Double.self, forKey: .percentage)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case provider = "provider"
+        case requests = "requests"
+        case tokens = "tokens"
+        case costMicros = "costMicros"
+        case cost = "cost"
+        case percentage = "percentage"
+    }
+}
+
 public struct CreateAppRequest: Codable, Sendable, Equatable {
     public var name: String
     public var description: String?
@@ -528,6 +652,51 @@ public struct DatabaseCheck: Codable, Sendable, Equatable {
     }
 }
 
+public struct ErrorStats: Codable, Sendable, Equatable {
+    public var total: Int64
+    public var successful: Int64
+    /// Requests answered with a status of 400 or more (the provider's or ours after admission).
+    public var failed: Int64
+    /// Percent
+    public var errorRate: Double
+
+    public init(total: Int64, successful: Int64, failed: Int64, errorRate: Double) {
+        self.total = total
+        self.successful = successful
+        self.failed = failed
+        self.errorRate = errorRate
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.total = try container.decode(Int64.self, forKey: .total)
+        self.successful = try container.decode(Int64.self, forKey: .successful)
+        self.failed = try container.decode(Int64.self, forKey: .failed)
+        self.errorRate = try container.decode(Double.self, forKey: .errorRate)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case total = "total"
+        case successful = "successful"
+        case failed = "failed"
+        case errorRate = "errorRate"
+    }
+}
+
+/// UTC hours or UTC days (default hour).
+public enum Granularity: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+    case hour = "hour"
+    case day = "day"
+}
+
+public enum GroupBy: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+    case provider = "provider"
+    case model = "model"
+    case user = "user"
+    case app = "app"
+}
+
 /// Liveness. The process is up and serving HTTP; no dependency is checked.
 public struct Health: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
@@ -558,6 +727,29 @@ public struct Health: Codable, Sendable, Equatable {
         case status = "status"
         case timestamp = "timestamp"
         case uptimeSeconds = "uptimeSeconds"
+    }
+}
+
+public struct HourCount: Codable, Sendable, Equatable {
+    /// Hour of the day
+    public var hour: Int64
+    public var count: Int64
+
+    public init(hour: Int64, count: Int64) {
+        self.hour = hour
+        self.count = count
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.hour = try container.decode(Int64.self, forKey: .hour)
+        self.count = try container.decode(Int64.self, forKey: .count)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case hour = "hour"
+        case count = "count"
     }
 }
 
@@ -786,6 +978,44 @@ public struct ProviderList: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case providers = "providers"
+    }
+}
+
+public struct ProviderStats: Codable, Sendable, Equatable {
+    public var provider: String
+    public var requests: Int64
+    public var failed: Int64
+    public var tokens: Int64
+    public var costMicros: Int64
+    public var avgLatencyMs: Double
+
+    public init(provider: String, requests: Int64, failed: Int64, tokens: Int64, costMicros: Int64, avgLatencyMs: Double) {
+        self.provider = provider
+        self.requests = requests
+        self.failed = failed
+        self.tokens = tokens
+        self.costMicros = costMicros
+        self.avgLatencyMs = avgLatencyMs
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.provider = try container.decode(String.self, forKey: .provider)
+        self.requests = try container.decode(Int64.self, forKey: .requests)
+        self.failed = try container.decode(Int64.self, forKey: .failed)
+        self.tokens = try container.decode(Int64.self, forKey: .tokens)
+        self.costMicros = try container.decode(Int64.self, forKey: .costMicros)
+        self.avgLatencyMs = try container.decode(Double.self, forKey: .avgLatencyMs)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case provider = "provider"
+        case requests = "requests"
+        case failed = "failed"
+        case tokens = "tokens"
+        case costMicros = "costMicros"
+        case avgLatencyMs = "avgLatencyMs"
     }
 }
 
@@ -1309,6 +1539,73 @@ public struct SplitKeyValidation: Codable, Sendable, Equatable {
     }
 }
 
+public struct TimePoint: Codable, Sendable, Equatable {
+    /// Start of the hour or day (UTC).
+    public var bucket: Date
+    /// The provider
+    public var group: String?
+    public var requests: Int64
+    public var failed: Int64
+    public var tokens: Int64
+    public var costMicros: Int64
+
+    public init(bucket: Date, group: String? = nil, requests: Int64, failed: Int64, tokens: Int64, costMicros: Int64) {
+        self.bucket = bucket
+        self.group = group
+        self.requests = requests
+        self.failed = failed
+        self.tokens = tokens
+        self.costMicros = costMicros
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.bucket = try container.decode(Date.self, forKey: .bucket)
+        self.group = container.contains(.group) ? try container.decode(String.self, forKey: .group) : nil
+        self.requests = try container.decode(Int64.self, forKey: .requests)
+        self.failed = try container.decode(Int64.self, forKey: .failed)
+        self.tokens = try container.decode(Int64.self, forKey: .tokens)
+        self.costMicros = try container.decode(Int64.self, forKey: .costMicros)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case bucket = "bucket"
+        case group = "group"
+        case requests = "requests"
+        case failed = "failed"
+        case tokens = "tokens"
+        case costMicros = "costMicros"
+    }
+}
+
+public struct Timeseries: Codable, Sendable, Equatable {
+    public var granularity: Granularity
+    public var groupBy: GroupBy?
+    /// Buckets with at least one request, in time order (then by group).
+    public var points: [TimePoint]
+
+    public init(granularity: Granularity, groupBy: GroupBy? = nil, points: [TimePoint]) {
+        self.granularity = granularity
+        self.groupBy = groupBy
+        self.points = points
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.granularity = try container.decode(Granularity.self, forKey: .granularity)
+        self.groupBy = container.contains(.groupBy) ? try container.decode(GroupBy.self, forKey: .groupBy) : nil
+        self.points = try container.decode([TimePoint].self, forKey: .points)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case granularity = "granularity"
+        case groupBy = "groupBy"
+        case points = "points"
+    }
+}
+
 public struct TokenInfo: Codable, Sendable, Equatable {
     public var user: TokenSubject
     public var issuedAt: Date
@@ -1575,6 +1872,127 @@ public struct UpdateUserRequest: Codable, Sendable, Equatable {
     }
 }
 
+public struct UsagePage: Codable, Sendable, Equatable {
+    public var records: [UsageRecordView]
+    public var total: Int64
+    public var limit: Int64
+    public var offset: Int64
+
+    public init(records: [UsageRecordView], total: Int64, limit: Int64, offset: Int64) {
+        self.records = records
+        self.total = total
+        self.limit = limit
+        self.offset = offset
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.records = try container.decode([UsageRecordView].self, forKey: .records)
+        self.total = try container.decode(Int64.self, forKey: .total)
+        self.limit = try container.decode(Int64.self, forKey: .limit)
+        self.offset = try container.decode(Int64.self, forKey: .offset)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case records = "records"
+        case total = "total"
+        case limit = "limit"
+        case offset = "offset"
+    }
+}
+
+public struct UsageRecordView: Codable, Sendable, Equatable {
+    public enum KeySource: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case server = "server"
+        case byok = "byok"
+    }
+
+    public var requestId: String
+    public var userId: String
+    public var appId: String
+    public var provider: String
+    public var endpoint: String
+    public var model: String?
+    public var status: Int64
+    public var inputTokens: Int64
+    public var outputTokens: Int64
+    public var cachedTokens: Int64
+    public var costMicros: Int64
+    public var latencyMs: Int64
+    public var ttfbMs: Int64?
+    public var streamed: Bool
+    public var cancelled: Bool
+    public var keySource: KeySource
+    public var splitKeyId: String?
+    public var createdAt: Date
+
+    public init(requestId: String, userId: String, appId: String, provider: String, endpoint: String, model: String? = nil, status: Int64, inputTokens: Int64, outputTokens: Int64, cachedTokens: Int64, costMicros: Int64, latencyMs: Int64, ttfbMs: Int64? = nil, streamed: Bool, cancelled: Bool, keySource: KeySource, splitKeyId: String? = nil, createdAt: Date) {
+        self.requestId = requestId
+        self.userId = userId
+        self.appId = appId
+        self.provider = provider
+        self.endpoint = endpoint
+        self.model = model
+        self.status = status
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.cachedTokens = cachedTokens
+        self.costMicros = costMicros
+        self.latencyMs = latencyMs
+        self.ttfbMs = ttfbMs
+        self.streamed = streamed
+        self.cancelled = cancelled
+        self.keySource = keySource
+        self.splitKeyId = splitKeyId
+        self.createdAt = createdAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.requestId = try container.decode(String.self, forKey: .requestId)
+        self.userId = try container.decode(String.self, forKey: .userId)
+        self.appId = try container.decode(String.self, forKey: .appId)
+        self.provider = try container.decode(String.self, forKey: .provider)
+        self.endpoint = try container.decode(String.self, forKey: .endpoint)
+        self.model = container.contains(.model) ? try container.decode(String.self, forKey: .model) : nil
+        self.status = try container.decode(Int64.self, forKey: .status)
+        self.inputTokens = try container.decode(Int64.self, forKey: .inputTokens)
+        self.outputTokens = try container.decode(Int64.self, forKey: .outputTokens)
+        self.cachedTokens = try container.decode(Int64.self, forKey: .cachedTokens)
+        self.costMicros = try container.decode(Int64.self, forKey: .costMicros)
+        self.latencyMs = try container.decode(Int64.self, forKey: .latencyMs)
+        self.ttfbMs = container.contains(.ttfbMs) ? try container.decode(Int64.self, forKey: .ttfbMs) : nil
+        self.streamed = try container.decode(Bool.self, forKey: .streamed)
+        self.cancelled = try container.decode(Bool.self, forKey: .cancelled)
+        self.keySource = try container.decode(KeySource.self, forKey: .keySource)
+        self.splitKeyId = container.contains(.splitKeyId) ? try container.decode(String.self, forKey: .splitKeyId) : nil
+        self.createdAt = try container.decode(Date.self, forKey: .createdAt)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case requestId = "requestId"
+        case userId = "userId"
+        case appId = "appId"
+        case provider = "provider"
+        case endpoint = "endpoint"
+        case model = "model"
+        case status = "status"
+        case inputTokens = "inputTokens"
+        case outputTokens = "outputTokens"
+        case cachedTokens = "cachedTokens"
+        case costMicros = "costMicros"
+        case latencyMs = "latencyMs"
+        case ttfbMs = "ttfbMs"
+        case streamed = "streamed"
+        case cancelled = "cancelled"
+        case keySource = "keySource"
+        case splitKeyId = "splitKeyId"
+        case createdAt = "createdAt"
+    }
+}
+
 public struct User: Codable, Sendable, Equatable {
     public var userId: String
     public var appId: String
@@ -1621,6 +2039,57 @@ public struct User: Codable, Sendable, Equatable {
         case budgets = "budgets"
         case createdAt = "createdAt"
         case updatedAt = "updatedAt"
+    }
+}
+
+public struct UserAnalytics: Codable, Sendable, Equatable {
+    public var userId: String
+    public var totalRequests: Int64
+    public var successfulRequests: Int64
+    public var failedRequests: Int64
+    public var totalTokens: Int64
+    public var totalCostMicros: Int64
+    public var totalCost: Double
+    public var apiBreakdown: [ProviderStats]
+    /// The last 20 requests in the range, newest first.
+    public var recentRequests: [UsageRecordView]
+
+    public init(userId: String, totalRequests: Int64, successfulRequests: Int64, failedRequests: Int64, totalTokens: Int64, totalCostMicros: Int64, totalCost: Double, apiBreakdown: [ProviderStats], recentRequests: [UsageRecordView]) {
+        self.userId = userId
+        self.totalRequests = totalRequests
+        self.successfulRequests = successfulRequests
+        self.failedRequests = failedRequests
+        self.totalTokens = totalTokens
+        self.totalCostMicros = totalCostMicros
+        self.totalCost = totalCost
+        self.apiBreakdown = apiBreakdown
+        self.recentRequests = recentRequests
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userId = try container.decode(String.self, forKey: .userId)
+        self.totalRequests = try container.decode(Int64.self, forKey: .totalRequests)
+        self.successfulRequests = try container.decode(Int64.self, forKey: .successfulRequests)
+        self.failedRequests = try container.decode(Int64.self, forKey: .failedRequests)
+        self.totalTokens = try container.decode(Int64.self, forKey: .totalTokens)
+        self.totalCostMicros = try container.decode(Int64.self, forKey: .totalCostMicros)
+        self.totalCost = try container.decode(Double.self, forKey: .totalCost)
+        self.apiBreakdown = try container.decode([ProviderStats].self, forKey: .apiBreakdown)
+        self.recentRequests = try container.decode([UsageRecordView].self, forKey: .recentRequests)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case userId = "userId"
+        case totalRequests = "totalRequests"
+        case successfulRequests = "successfulRequests"
+        case failedRequests = "failedRequests"
+        case totalTokens = "totalTokens"
+        case totalCostMicros = "totalCostMicros"
+        case totalCost = "totalCost"
+        case apiBreakdown = "apiBreakdown"
+        case recentRequests = "recentRequests"
     }
 }
 
@@ -1682,6 +2151,40 @@ public struct UserSummary: Codable, Sendable, Equatable {
         case appId = "appId"
         case quotas = "quotas"
         case usage = "usage"
+    }
+}
+
+public struct UserUsage: Codable, Sendable, Equatable {
+    public var userId: String
+    public var appId: String
+    public var requests: Int64
+    public var tokens: Int64
+    public var costMicros: Int64
+
+    public init(userId: String, appId: String, requests: Int64, tokens: Int64, costMicros: Int64) {
+        self.userId = userId
+        self.appId = appId
+        self.requests = requests
+        self.tokens = tokens
+        self.costMicros = costMicros
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userId = try container.decode(String.self, forKey: .userId)
+        self.appId = try container.decode(String.self, forKey: .appId)
+        self.requests = try container.decode(Int64.self, forKey: .requests)
+        self.tokens = try container.decode(Int64.self, forKey: .tokens)
+        self.costMicros = try container.decode(Int64.self, forKey: .costMicros)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case userId = "userId"
+        case appId = "appId"
+        case requests = "requests"
+        case tokens = "tokens"
+        case costMicros = "costMicros"
     }
 }
 

@@ -53,6 +53,7 @@ struct AppParts {
     let ipRules: IPRuleSet
     let ipRuleStore: IPRuleStore
     let ipRulesSyncInterval: Duration
+    let retention: UsageRetention
 
     /// The long-lived services over the database, in start order; shutdown runs in reverse, after
     /// the HTTP server has drained: usage is flushed, the upstream client closed.
@@ -60,6 +61,7 @@ struct AppParts {
         [
             RevocationSync(list: revocations, tokens: tokenStore, users: userStore, interval: settings.revocationSyncInterval, logger: logger),
             IPRuleSync(rules: ipRules, store: ipRuleStore, interval: ipRulesSyncInterval, logger: logger),
+            retention,
             network,
             usage,
         ]
@@ -87,6 +89,7 @@ struct AppParts {
         ipRules = IPRuleSet()
         ipRuleStore = IPRuleStore(database: database)
         ipRulesSyncInterval = config.ipRulesSyncInterval
+        retention = UsageRetention(store: AnalyticsStore(database: database), days: config.usageRetentionDays, logger: logger)
         api = BridgeAPI(database: database, auth: auth, proxy: proxy, splitKeys: splitKeys, ipRules: ipRules, logger: logger, readinessTimeout: config.readinessTimeout)
         authenticator = Authenticator(tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
     }

@@ -13,7 +13,7 @@ struct SafeAPIBridge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "safeapi-bridge",
         abstract: "A secure proxy between client apps and AI providers.",
-        subcommands: [Serve.self, Migrate.self, CreateApp.self],
+        subcommands: [Serve.self, Migrate.self, CreateApp.self, RebuildRollups.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -109,6 +109,25 @@ struct Migrate: AsyncParsableCommand {
             try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
         }
         print("migrations: applied \(report.applied.count), schema version \(report.current)")
+    }
+}
+
+struct RebuildRollups: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild-rollups",
+        abstract: "Recompute the hourly usage rollups from the usage rows (after importing or restoring rows). Run it with the server stopped."
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config = try await options.load()
+        let logger = Logs.bootstrap(level: config.logLevel)
+        let hours = try await DatabaseFactory.with(config.database, logger: logger) { database in
+            try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
+            return try await AnalyticsStore(database: database).rebuildRollups()
+        }
+        print("rollups: \(hours) rows")
     }
 }
 

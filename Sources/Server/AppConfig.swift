@@ -59,6 +59,8 @@ struct AppConfig: Sendable {
     /// Where the security log file goes (`security-YYYY-MM-DD.log`); nil: no file.
     var logDirectory: String? = nil
     var securityLogRetentionDays = 90
+    /// Usage rows older than this are deleted (the hourly rollups stay); 0 keeps them.
+    var usageRetentionDays = 90
 
     var isProduction: Bool { environment == .production }
 
@@ -170,6 +172,7 @@ extension AppConfig {
         try loadEdge(reader, into: &config)
         let logDirectory = reader.string(forKey: "log.dir") ?? (dataDirectory as NSString).appendingPathComponent("logs")
         config.logDirectory = try boolean(reader, "security.log.file", name: "SECURITY_LOG_FILE", default: true) && !logDirectory.isEmpty ? logDirectory : nil
+        config.usageRetentionDays = try integer(reader, "usage.retention.days", name: "USAGE_RETENTION_DAYS", default: 90, range: 0...36_500)
         config.securityLogRetentionDays = try integer(reader, "security.log.retention.days", name: "SECURITY_LOG_RETENTION_DAYS", default: 90, range: 1...3650)
         return config
     }

@@ -86,7 +86,7 @@ struct FixtureError: Error, CustomStringConvertible {
 /// Every operation's success and error statuses. `ContractTests.everyOperationAndStatusHasACase`
 /// fails when the spec gains an operation or a status that has no case here.
 enum ContractCases {
-    static var all: [ContractCase] { system + auth + admin + ipRules + audit + proxy + splitKeys + securedByAdminKey + securedByBearer + edge }
+    static var all: [ContractCase] { system + auth + admin + ipRules + audit + analytics + proxy + splitKeys + securedByAdminKey + securedByBearer + edge }
 
     static func splitJSON(_ keyId: String = "key-00000001", provider: String = "testai") -> String {
         #"{"apiKey":"sk-user-own-key-0123456789","provider":"\#(provider)","keyId":"\#(keyId)","description":"laptop"}"#
@@ -555,6 +555,43 @@ enum ContractCases {
                 },
             ]
         }
+    }
+
+    static var analytics: [ContractCase] {
+        let backwards = "?from=2026-02-30T00:00:00Z"
+        var cases: [ContractCase] = []
+        for (operation, path) in [
+            ("getAnalyticsOverview", "/analytics/overview"), ("getAnalyticsCosts", "/analytics/costs"), ("getAnalyticsErrors", "/analytics/errors"),
+            ("getAnalyticsTimeseries", "/analytics/timeseries"), ("getUserAnalytics", "/analytics/user/user-1"),
+        ] {
+            cases.append(ContractCase(operationId: operation, name: "after a proxied call", expectedStatus: 200) { fixture in
+                _ = try await fixture.send(.post, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"endpoint":"/chat/completions","model":"m"}"#)
+                return request(.get, path + "?startDate=2020-01-01T00:00:00Z", headers: Fixture.admin)
+            })
+            cases.append(ContractCase(operationId: operation, name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                _ = try await fixture.signIn()
+                return request(.get, path + backwards, headers: Fixture.admin)
+            })
+        }
+        cases += [
+            ContractCase(operationId: "getUserAnalytics", name: "no such user", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.get, "/analytics/user/nobody-here", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "getMyStats", name: "own figures", expectedStatus: 200) { fixture in
+                request(.get, "/analytics/my-stats", headers: Fixture.bearer(try await fixture.signIn()))
+            },
+            ContractCase(operationId: "getMyStats", name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+                request(.get, "/analytics/my-stats?from=2026-02-30T00:00:00Z", headers: Fixture.bearer(try await fixture.signIn()))
+            },
+            ContractCase(operationId: "listUsage", name: "records", expectedStatus: 200) { fixture in
+                _ = try await fixture.send(.post, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"endpoint":"/chat/completions","model":"m"}"#)
+                return request(.get, "/analytics/usage?provider=testai&failed=false", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "listUsage", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.get, "/analytics/usage?limit=0", headers: Fixture.admin)
+            },
+        ]
+        return cases
     }
 
     static var audit: [ContractCase] {

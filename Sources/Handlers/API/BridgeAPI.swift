@@ -18,6 +18,7 @@ public struct BridgeAPI: APIProtocol {
     let ipRules: IPRuleSet
     let ipRuleStore: IPRuleStore
     let auditLog: AuditLog
+    let analytics: AnalyticsStore
     /// The audit log, for the middleware that writes it.
     public var audit: AuditLog { auditLog }
     let proxy: ProxyService
@@ -30,6 +31,7 @@ public struct BridgeAPI: APIProtocol {
         self.ipRules = ipRules
         self.ipRuleStore = IPRuleStore(database: database)
         self.auditLog = AuditLog(database: database)
+        self.analytics = AnalyticsStore(database: database)
         self.proxy = proxy
         self.splitKeys = splitKeys
         self.database = database

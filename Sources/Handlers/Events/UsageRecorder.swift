@@ -87,7 +87,7 @@ public final class UsageRecorder: Service {
         }
     }
 
-    private func write(_ rows: [UsageRecord]) async {
+    func write(_ rows: [UsageRecord]) async {
         do {
             // Split-key use counts and budget charges ride along with the batch, off the request path.
             var uses: [String: (userId: String, keyId: String, count: Int64, lastAtMs: Int64)] = [:]
@@ -104,6 +104,7 @@ public final class UsageRecorder: Service {
                 try await sql.insert(into: "usage_records").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
                 if !counted.isEmpty { try await store.recordUses(counted, on: sql) }
                 try await charges.apply(on: sql)
+                try await UsageRollup.add(rows, on: sql)
             }
         } catch {
             logger.error("usage records could not be written", metadata: ["count": .stringConvertible(rows.count), "error.type": .string(String(reflecting: type(of: error)))])

@@ -72,6 +72,7 @@ public enum Migrations {
         budgets,
         ipRules,
         auditLog,
+        usageRollups,
     ]
 }
 
@@ -211,4 +212,59 @@ extension Migrations {
         "CREATE INDEX audit_log_by_time ON audit_log (at_ms)",
         "CREATE INDEX audit_log_by_action ON audit_log (action, at_ms)",
     ])
+}
+
+extension Migrations {
+    /// Usage rollups (the analytics issue), kept by the usage writer and filled here from the usage
+    /// rows already written: per hour, user, provider and model (one user's figures); per hour, app,
+    /// provider and model (the totals); per day and user (top users). Analytics read these, never
+    /// the raw rows, except for lists.
+    static let usageRollups = Migration(version: 7, name: "usage_rollups", both: [
+        """
+        CREATE TABLE usage_hourly (
+            hour_ms BIGINT NOT NULL,
+            user_id TEXT NOT NULL,
+            app_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            requests BIGINT NOT NULL,
+            failed BIGINT NOT NULL,
+            input_tokens BIGINT NOT NULL,
+            output_tokens BIGINT NOT NULL,
+            cost_micros BIGINT NOT NULL,
+            latency_ms BIGINT NOT NULL,
+            PRIMARY KEY (hour_ms, user_id, provider, model)
+        )
+        """,
+        "CREATE INDEX usage_hourly_by_user ON usage_hourly (user_id, hour_ms)",
+        """
+        CREATE TABLE usage_hourly_totals (
+            hour_ms BIGINT NOT NULL,
+            app_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            requests BIGINT NOT NULL,
+            failed BIGINT NOT NULL,
+            input_tokens BIGINT NOT NULL,
+            output_tokens BIGINT NOT NULL,
+            cost_micros BIGINT NOT NULL,
+            latency_ms BIGINT NOT NULL,
+            PRIMARY KEY (hour_ms, app_id, provider, model)
+        )
+        """,
+        """
+        CREATE TABLE usage_daily_users (
+            day_ms BIGINT NOT NULL,
+            user_id TEXT NOT NULL,
+            app_id TEXT NOT NULL,
+            requests BIGINT NOT NULL,
+            failed BIGINT NOT NULL,
+            input_tokens BIGINT NOT NULL,
+            output_tokens BIGINT NOT NULL,
+            cost_micros BIGINT NOT NULL,
+            latency_ms BIGINT NOT NULL,
+            PRIMARY KEY (day_ms, user_id)
+        )
+        """,
+    ] + UsageRollup.rebuildStatements)
 }
