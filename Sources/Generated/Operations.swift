@@ -1760,6 +1760,578 @@ extension Operations {
 }
 
 extension Operations {
+    /// List webhooks: `GET /admin/webhooks`.
+    public enum ListWebhooks {
+        public static let id = "listWebhooks"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(WebhookList)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Add a webhook: `POST /admin/webhooks`.
+    public enum CreateWebhook {
+        public static let id = "createWebhook"
+
+        public struct Input: Sendable, Equatable {
+            /// The JSON request body.
+            public var body: CreateWebhookRequest
+
+            public init(body: CreateWebhookRequest) {
+                self.body = body
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 201
+            case created(WebhookWithSecret)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 413
+            case contentTooLarge(APIError)
+            /// 422
+            case unprocessableContent(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .created: .init(code: 201)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .contentTooLarge: .init(code: 413)
+                case .unprocessableContent: .init(code: 422)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .created(let body): return try APIResponse.json(body, status: .init(code: 201))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unprocessableContent(let body): return try APIResponse.json(body, status: .init(code: 422))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Remove a webhook and its pending deliveries: `DELETE /admin/webhooks/{webhookId}`.
+    public enum DeleteWebhook {
+        public static let id = "deleteWebhook"
+
+        public struct Input: Sendable, Equatable {
+            /// The `webhookId` path parameter.
+            public var webhookId: String
+
+            public init(webhookId: String) {
+                self.webhookId = webhookId
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 204
+            case noContent
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .noContent: .init(code: 204)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .noContent: return APIResponse.empty(status: .init(code: 204))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Change a webhook: `PATCH /admin/webhooks/{webhookId}`.
+    public enum UpdateWebhook {
+        public static let id = "updateWebhook"
+
+        public struct Input: Sendable, Equatable {
+            /// The `webhookId` path parameter.
+            public var webhookId: String
+            /// The JSON request body.
+            public var body: UpdateWebhookRequest
+
+            public init(webhookId: String, body: UpdateWebhookRequest) {
+                self.webhookId = webhookId
+                self.body = body
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(Webhook)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 413
+            case contentTooLarge(APIError)
+            /// 422
+            case unprocessableContent(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                case .contentTooLarge: .init(code: 413)
+                case .unprocessableContent: .init(code: 422)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unprocessableContent(let body): return try APIResponse.json(body, status: .init(code: 422))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// The latest deliveries of a webhook: `GET /admin/webhooks/{webhookId}/deliveries`.
+    public enum ListWebhookDeliveries {
+        public static let id = "listWebhookDeliveries"
+
+        public struct Input: Sendable, Equatable {
+            /// The `webhookId` path parameter.
+            public var webhookId: String
+            /// The `limit` query parameter.
+            public var limit: Int64?
+
+            public init(webhookId: String, limit: Int64? = nil) {
+                self.webhookId = webhookId
+                self.limit = limit
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(WebhookDeliveryList)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Replace the signing secret: `POST /admin/webhooks/{webhookId}/rotate-secret`.
+    public enum RotateWebhookSecret {
+        public static let id = "rotateWebhookSecret"
+
+        public struct Input: Sendable, Equatable {
+            /// The `webhookId` path parameter.
+            public var webhookId: String
+
+            public init(webhookId: String) {
+                self.webhookId = webhookId
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(WebhookWithSecret)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Queue a `test` event: `POST /admin/webhooks/{webhookId}/test`.
+    public enum TestWebhook {
+        public static let id = "testWebhook"
+
+        public struct Input: Sendable, Equatable {
+            /// The `webhookId` path parameter.
+            public var webhookId: String
+
+            public init(webhookId: String) {
+                self.webhookId = webhookId
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 202
+            case accepted(WebhookDelivery)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .accepted: .init(code: 202)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .accepted(let body): return try APIResponse.json(body, status: .init(code: 202))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
     /// Cost per provider: `GET /analytics/costs`.
     public enum GetAnalyticsCosts {
         public static let id = "getAnalyticsCosts"
@@ -3951,6 +4523,27 @@ public protocol APIProtocol: Sendable {
 
     /// Change a user's quotas or deactivate them: `PATCH /admin/users/{userId}`.
     func updateUser(_ input: Operations.UpdateUser.Input, context: Context) async throws -> Operations.UpdateUser.Output
+
+    /// List webhooks: `GET /admin/webhooks`.
+    func listWebhooks(_ input: Operations.ListWebhooks.Input, context: Context) async throws -> Operations.ListWebhooks.Output
+
+    /// Add a webhook: `POST /admin/webhooks`.
+    func createWebhook(_ input: Operations.CreateWebhook.Input, context: Context) async throws -> Operations.CreateWebhook.Output
+
+    /// Remove a webhook and its pending deliveries: `DELETE /admin/webhooks/{webhookId}`.
+    func deleteWebhook(_ input: Operations.DeleteWebhook.Input, context: Context) async throws -> Operations.DeleteWebhook.Output
+
+    /// Change a webhook: `PATCH /admin/webhooks/{webhookId}`.
+    func updateWebhook(_ input: Operations.UpdateWebhook.Input, context: Context) async throws -> Operations.UpdateWebhook.Output
+
+    /// The latest deliveries of a webhook: `GET /admin/webhooks/{webhookId}/deliveries`.
+    func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input, context: Context) async throws -> Operations.ListWebhookDeliveries.Output
+
+    /// Replace the signing secret: `POST /admin/webhooks/{webhookId}/rotate-secret`.
+    func rotateWebhookSecret(_ input: Operations.RotateWebhookSecret.Input, context: Context) async throws -> Operations.RotateWebhookSecret.Output
+
+    /// Queue a `test` event: `POST /admin/webhooks/{webhookId}/test`.
+    func testWebhook(_ input: Operations.TestWebhook.Input, context: Context) async throws -> Operations.TestWebhook.Output
 
     /// Cost per provider: `GET /analytics/costs`.
     func getAnalyticsCosts(_ input: Operations.GetAnalyticsCosts.Input, context: Context) async throws -> Operations.GetAnalyticsCosts.Output

@@ -237,6 +237,83 @@ extension RouteTable {
             catchAllTail: false
         ),
         RouteDescriptor(
+            operationId: "listWebhooks",
+            method: .get,
+            path: "/admin/webhooks",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: WebhookList.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "createWebhook",
+            method: .post,
+            path: "/admin/webhooks",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [201: WebhookWithSecret.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "deleteWebhook",
+            method: .delete,
+            path: "/admin/webhooks/{webhookId}",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "updateWebhook",
+            method: .patch,
+            path: "/admin/webhooks/{webhookId}",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: Webhook.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "listWebhookDeliveries",
+            method: .get,
+            path: "/admin/webhooks/{webhookId}/deliveries",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: WebhookDeliveryList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "rotateWebhookSecret",
+            method: .post,
+            path: "/admin/webhooks/{webhookId}/rotate-secret",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: WebhookWithSecret.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
+            operationId: "testWebhook",
+            method: .post,
+            path: "/admin/webhooks/{webhookId}/test",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [202: WebhookDelivery.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
             operationId: "getAnalyticsCosts",
             method: .get,
             path: "/analytics/costs",
@@ -787,6 +864,69 @@ extension APIProtocol {
                 body: try await InputDecoding.body(UpdateUserRequest.self, from: request, context: context)
             )
             return try await self.updateUser(input, context: context).response()
+        }
+
+        router.on("/admin/webhooks", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listWebhooks")
+            let input = Operations.ListWebhooks.Input()
+            return try await self.listWebhooks(input, context: context).response()
+        }
+
+        router.on("/admin/webhooks", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "createWebhook")
+            let input = Operations.CreateWebhook.Input(
+                body: try await InputDecoding.body(CreateWebhookRequest.self, from: request, context: context)
+            )
+            return try await self.createWebhook(input, context: context).response()
+        }
+
+        router.on("/admin/webhooks/:webhookId", method: .delete) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "deleteWebhook")
+            let input = Operations.DeleteWebhook.Input(
+                webhookId: try InputDecoding.path("webhookId", context: context)
+            )
+            return try await self.deleteWebhook(input, context: context).response()
+        }
+
+        router.on("/admin/webhooks/:webhookId", method: .patch) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "updateWebhook")
+            let input = Operations.UpdateWebhook.Input(
+                webhookId: try InputDecoding.path("webhookId", context: context),
+                body: try await InputDecoding.body(UpdateWebhookRequest.self, from: request, context: context)
+            )
+            return try await self.updateWebhook(input, context: context).response()
+        }
+
+        router.on("/admin/webhooks/:webhookId/deliveries", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listWebhookDeliveries")
+            let input = Operations.ListWebhookDeliveries.Input(
+                webhookId: try InputDecoding.path("webhookId", context: context),
+                limit: try InputDecoding.query("limit", in: request)
+            )
+            return try await self.listWebhookDeliveries(input, context: context).response()
+        }
+
+        router.on("/admin/webhooks/:webhookId/rotate-secret", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "rotateWebhookSecret")
+            let input = Operations.RotateWebhookSecret.Input(
+                webhookId: try InputDecoding.path("webhookId", context: context)
+            )
+            return try await self.rotateWebhookSecret(input, context: context).response()
+        }
+
+        router.on("/admin/webhooks/:webhookId/test", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "testWebhook")
+            let input = Operations.TestWebhook.Input(
+                webhookId: try InputDecoding.path("webhookId", context: context)
+            )
+            return try await self.testWebhook(input, context: context).response()
         }
 
         router.on("/analytics/costs", method: .get) { request, context in

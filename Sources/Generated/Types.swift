@@ -612,6 +612,38 @@ public struct CreateIPRuleRequest: Codable, Sendable, Equatable {
     }
 }
 
+public struct CreateWebhookRequest: Codable, Sendable, Equatable {
+    /// https only in production; a private, loopback, link-local or metadata address is refused.
+    public var url: String
+    /// Any of `user.created`, `quota.warning`, `quota.exceeded`, `key.split`, `key.rotated`, `key.revoked`, `api.error`, `security.alert`, `test`; another name is 422.
+    public var events: [String]
+    public var description: String?
+    public var active: Bool?
+
+    public init(url: String, events: [String], description: String? = nil, active: Bool? = nil) {
+        self.url = url
+        self.events = events
+        self.description = description
+        self.active = active
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.url = try container.decode(String.self, forKey: .url)
+        self.events = try container.decode([String].self, forKey: .events)
+        self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
+        self.active = container.contains(.active) ? try container.decode(Bool.self, forKey: .active) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case url = "url"
+        case events = "events"
+        case description = "description"
+        case active = "active"
+    }
+}
+
 /// The result of a `SELECT 1` against the configured database.
 public struct DatabaseCheck: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
@@ -1872,6 +1904,37 @@ public struct UpdateUserRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// Absent fields are left as they are.
+public struct UpdateWebhookRequest: Codable, Sendable, Equatable {
+    public var url: String?
+    public var events: [String]?
+    public var description: String?
+    public var active: Bool?
+
+    public init(url: String? = nil, events: [String]? = nil, description: String? = nil, active: Bool? = nil) {
+        self.url = url
+        self.events = events
+        self.description = description
+        self.active = active
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.url = container.contains(.url) ? try container.decode(String.self, forKey: .url) : nil
+        self.events = container.contains(.events) ? try container.decode([String].self, forKey: .events) : nil
+        self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
+        self.active = container.contains(.active) ? try container.decode(Bool.self, forKey: .active) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case url = "url"
+        case events = "events"
+        case description = "description"
+        case active = "active"
+    }
+}
+
 public struct UsagePage: Codable, Sendable, Equatable {
     public var records: [UsageRecordView]
     public var total: Int64
@@ -2211,5 +2274,169 @@ public struct VerifyResponse: Codable, Sendable, Equatable {
         case valid = "valid"
         case message = "message"
         case user = "user"
+    }
+}
+
+public struct Webhook: Codable, Sendable, Equatable {
+    public var id: String
+    public var url: String
+    public var events: [String]
+    public var description: String?
+    public var active: Bool
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var secretRotatedAt: Date
+
+    public init(id: String, url: String, events: [String], description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date) {
+        self.id = id
+        self.url = url
+        self.events = events
+        self.description = description
+        self.active = active
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.secretRotatedAt = secretRotatedAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.id = try container.decode(String.self, forKey: .id)
+        self.url = try container.decode(String.self, forKey: .url)
+        self.events = try container.decode([String].self, forKey: .events)
+        self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
+        self.active = try container.decode(Bool.self, forKey: .active)
+        self.createdAt = try container.decode(Date.self, forKey: .createdAt)
+        self.updatedAt = try container.decode(Date.self, forKey: .updatedAt)
+        self.secretRotatedAt = try container.decode(Date.self, forKey: .secretRotatedAt)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case id = "id"
+        case url = "url"
+        case events = "events"
+        case description = "description"
+        case active = "active"
+        case createdAt = "createdAt"
+        case updatedAt = "updatedAt"
+        case secretRotatedAt = "secretRotatedAt"
+    }
+}
+
+public struct WebhookDelivery: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case pending = "pending"
+        case delivered = "delivered"
+        case failed = "failed"
+    }
+
+    /// The event id (the `webhook-id` header); the same on every attempt.
+    public var id: String
+    public var event: String
+    public var status: Status
+    public var attempts: Int64
+    /// The receiver's last HTTP status.
+    public var lastStatus: Int64?
+    public var lastError: String?
+    public var createdAt: Date
+    public var nextAttemptAt: Date?
+    public var deliveredAt: Date?
+
+    public init(id: String, event: String, status: Status, attempts: Int64, lastStatus: Int64? = nil, lastError: String? = nil, createdAt: Date, nextAttemptAt: Date? = nil, deliveredAt: Date? = nil) {
+        self.id = id
+        self.event = event
+        self.status = status
+        self.attempts = attempts
+        self.lastStatus = lastStatus
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.nextAttemptAt = nextAttemptAt
+        self.deliveredAt = deliveredAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.id = try container.decode(String.self, forKey: .id)
+        self.event = try container.decode(String.self, forKey: .event)
+        self.status = try container.decode(Status.self, forKey: .status)
+        self.attempts = try container.decode(Int64.self, forKey: .attempts)
+        self.lastStatus = container.contains(.lastStatus) ? try container.decode(Int64.self, forKey: .lastStatus) : nil
+        self.lastError = container.contains(.lastError) ? try container.decode(String.self, forKey: .lastError) : nil
+        self.createdAt = try container.decode(Date.self, forKey: .createdAt)
+        self.nextAttemptAt = container.contains(.nextAttemptAt) ? try container.decode(Date.self, forKey: .nextAttemptAt) : nil
+        self.deliveredAt = container.contains(.deliveredAt) ? try container.decode(Date.self, forKey: .deliveredAt) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case id = "id"
+        case event = "event"
+        case status = "status"
+        case attempts = "attempts"
+        case lastStatus = "lastStatus"
+        case lastError = "lastError"
+        case createdAt = "createdAt"
+        case nextAttemptAt = "nextAttemptAt"
+        case deliveredAt = "deliveredAt"
+    }
+}
+
+public struct WebhookDeliveryList: Codable, Sendable, Equatable {
+    public var deliveries: [WebhookDelivery]
+
+    public init(deliveries: [WebhookDelivery]) {
+        self.deliveries = deliveries
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.deliveries = try container.decode([WebhookDelivery].self, forKey: .deliveries)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case deliveries = "deliveries"
+    }
+}
+
+public struct WebhookList: Codable, Sendable, Equatable {
+    public var webhooks: [Webhook]
+
+    public init(webhooks: [Webhook]) {
+        self.webhooks = webhooks
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.webhooks = try container.decode([Webhook].self, forKey: .webhooks)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case webhooks = "webhooks"
+    }
+}
+
+/// The webhook and its signing secret. The secret is shown only in this answer.
+public struct WebhookWithSecret: Codable, Sendable, Equatable {
+    public var webhook: Webhook
+    /// `whsec_` and base64 of 32 random bytes: the key of the Standard Webhooks HMAC-SHA256 signature.
+    public var secret: String
+
+    public init(webhook: Webhook, secret: String) {
+        self.webhook = webhook
+        self.secret = secret
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.webhook = try container.decode(Webhook.self, forKey: .webhook)
+        self.secret = try container.decode(String.self, forKey: .secret)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case webhook = "webhook"
+        case secret = "secret"
     }
 }

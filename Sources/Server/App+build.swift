@@ -54,6 +54,7 @@ struct AppParts {
     let ipRuleStore: IPRuleStore
     let ipRulesSyncInterval: Duration
     let retention: UsageRetention
+    let webhookWorker: WebhookWorker
 
     /// The long-lived services over the database, in start order; shutdown runs in reverse, after
     /// the HTTP server has drained: usage is flushed, the upstream client closed.
@@ -62,6 +63,7 @@ struct AppParts {
             RevocationSync(list: revocations, tokens: tokenStore, users: userStore, interval: settings.revocationSyncInterval, logger: logger),
             IPRuleSync(rules: ipRules, store: ipRuleStore, interval: ipRulesSyncInterval, logger: logger),
             retention,
+            webhookWorker,
             network,
             usage,
         ]
@@ -84,13 +86,19 @@ struct AppParts {
         let userLimiter = config.edge.userRateLimit > 0 ? RateLimiter(limit: config.edge.userRateLimit, window: config.edge.userRateWindow) : nil
         let proxy = ProxyService(
             registry: config.providers, network: upstream ?? network, usage: usage, deadline: config.upstreamTimeout, logger: logger,
-            splitKeys: splitKeys, quotas: QuotaLedger(database: database), userLimiter: userLimiter
+            splitKeys: splitKeys, quotas: QuotaLedger(database: database, events: WebhookEvents(store: WebhookStore(database: database), logger: logger)),
+            userLimiter: userLimiter, events: WebhookEvents(store: WebhookStore(database: database), logger: logger)
         )
         ipRules = IPRuleSet()
         ipRuleStore = IPRuleStore(database: database)
         ipRulesSyncInterval = config.ipRulesSyncInterval
         retention = UsageRetention(store: AnalyticsStore(database: database), days: config.usageRetentionDays, logger: logger)
-        api = BridgeAPI(database: database, auth: auth, proxy: proxy, splitKeys: splitKeys, ipRules: ipRules, logger: logger, readinessTimeout: config.readinessTimeout)
+        let webhookStore = WebhookStore(database: database)
+        let webhookCrypto = WebhookCrypto(jwtSecret: jwtSecret)
+        let guardrail = WebhookURLGuard(httpsOnly: config.isProduction, allowPrivate: config.webhookAllowPrivate)
+        let webhooks = WebhookService(store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, events: WebhookEvents(store: webhookStore, logger: logger))
+        webhookWorker = WebhookWorker(store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, pollInterval: config.webhookPollInterval, retryBase: config.webhookRetryBase, logger: logger)
+        api = BridgeAPI(database: database, auth: auth, proxy: proxy, splitKeys: splitKeys, webhooks: webhooks, ipRules: ipRules, logger: logger, readinessTimeout: config.readinessTimeout)
         authenticator = Authenticator(tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
     }
 }

@@ -61,6 +61,11 @@ struct AppConfig: Sendable {
     var securityLogRetentionDays = 90
     /// Usage rows older than this are deleted (the hourly rollups stay); 0 keeps them.
     var usageRetentionDays = 90
+    /// Webhooks: deliver to private addresses (tests only), how often the outbox is polled, and
+    /// the first retry delay (doubled each attempt, with jitter).
+    var webhookAllowPrivate = false
+    var webhookPollInterval: Duration = .milliseconds(500)
+    var webhookRetryBase: Duration = .seconds(2)
 
     var isProduction: Bool { environment == .production }
 
@@ -172,6 +177,12 @@ extension AppConfig {
         try loadEdge(reader, into: &config)
         let logDirectory = reader.string(forKey: "log.dir") ?? (dataDirectory as NSString).appendingPathComponent("logs")
         config.logDirectory = try boolean(reader, "security.log.file", name: "SECURITY_LOG_FILE", default: true) && !logDirectory.isEmpty ? logDirectory : nil
+        config.webhookAllowPrivate = try boolean(reader, "webhook.allow.private", name: "WEBHOOK_ALLOW_PRIVATE")
+        if environment == .production && config.webhookAllowPrivate {
+            throw ConfigError(reason: "WEBHOOK_ALLOW_PRIVATE=true is for tests only; production refuses it")
+        }
+        config.webhookPollInterval = .milliseconds(try integer(reader, "webhook.poll.ms", name: "WEBHOOK_POLL_MS", default: 500, range: 50...60_000))
+        config.webhookRetryBase = .milliseconds(try integer(reader, "webhook.retry.base.ms", name: "WEBHOOK_RETRY_BASE_MS", default: 2000, range: 10...3_600_000))
         config.usageRetentionDays = try integer(reader, "usage.retention.days", name: "USAGE_RETENTION_DAYS", default: 90, range: 0...36_500)
         config.securityLogRetentionDays = try integer(reader, "security.log.retention.days", name: "SECURITY_LOG_RETENTION_DAYS", default: 90, range: 1...3650)
         return config

@@ -86,7 +86,7 @@ struct FixtureError: Error, CustomStringConvertible {
 /// Every operation's success and error statuses. `ContractTests.everyOperationAndStatusHasACase`
 /// fails when the spec gains an operation or a status that has no case here.
 enum ContractCases {
-    static var all: [ContractCase] { system + auth + admin + ipRules + audit + analytics + proxy + splitKeys + securedByAdminKey + securedByBearer + edge }
+    static var all: [ContractCase] { system + auth + admin + ipRules + audit + analytics + webhooks + proxy + splitKeys + securedByAdminKey + securedByBearer + edge }
 
     static func splitJSON(_ keyId: String = "key-00000001", provider: String = "testai") -> String {
         #"{"apiKey":"sk-user-own-key-0123456789","provider":"\#(provider)","keyId":"\#(keyId)","description":"laptop"}"#
@@ -592,6 +592,91 @@ enum ContractCases {
             },
         ]
         return cases
+    }
+
+    static var webhooks: [ContractCase] {
+        let body = #"{"url":"http://127.0.0.1:9/hook","events":["user.created","key.split"],"description":"ops"}"#
+        let open: @Sendable (inout AppConfig) -> Void = { $0.webhookAllowPrivate = true }
+        @Sendable func made(_ fixture: Fixture) async throws -> Webhook {
+            let response = try await fixture.send(.post, "/admin/webhooks", headers: Fixture.admin, json: body)
+            guard response.status == .created else { throw FixtureError("createWebhook: \(response.status) \(String(buffer: response.body))") }
+            return try fixture.decode(WebhookWithSecret.self, response).webhook
+        }
+        let missing = "/admin/webhooks/wh_00000000"
+        return [
+            ContractCase(operationId: "listWebhooks", name: "list", expectedStatus: 200, configure: open) { fixture in
+                _ = try await made(fixture)
+                return request(.get, "/admin/webhooks", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "createWebhook", name: "create", expectedStatus: 201, configure: open) { _ in
+                request(.post, "/admin/webhooks", headers: Fixture.admin, json: body)
+            },
+            ContractCase(operationId: "createWebhook", name: "no events", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"https://hooks.example.com/x"}"#)
+            },
+            ContractCase(operationId: "createWebhook", name: "an unknown event", expectedStatus: 422, expectedCode: "unknown_event", configure: open) { _ in
+                request(.post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"http://127.0.0.1:9/hook","events":["user.deleted"]}"#)
+            },
+            ContractCase(operationId: "createWebhook", name: "a loopback URL", expectedStatus: 422, expectedCode: "webhook_url_refused") { _ in
+                request(.post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"https://127.0.0.1/hook","events":["test"]}"#)
+            },
+            ContractCase(operationId: "updateWebhook", name: "deactivate", expectedStatus: 200, configure: open) { fixture in
+                let hook = try await made(fixture)
+                return request(.patch, "/admin/webhooks/\(hook.id)", headers: Fixture.admin, json: #"{"active":false,"events":["test"]}"#)
+            },
+            ContractCase(operationId: "updateWebhook", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.patch, "/admin/webhooks/bad", headers: Fixture.admin, json: #"{"active":false}"#)
+            },
+            ContractCase(operationId: "updateWebhook", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.patch, missing, headers: Fixture.admin, json: #"{"active":false}"#)
+            },
+            ContractCase(operationId: "updateWebhook", name: "a metadata URL", expectedStatus: 422, expectedCode: "webhook_url_refused", configure: open) { fixture in
+                let hook = try await made(fixture)
+                return request(.patch, "/admin/webhooks/\(hook.id)", headers: Fixture.admin, json: #"{"url":"ftp://169.254.169.254/latest"}"#)
+            },
+            ContractCase(operationId: "deleteWebhook", name: "remove", expectedStatus: 204, configure: open) { fixture in
+                let hook = try await made(fixture)
+                return request(.delete, "/admin/webhooks/\(hook.id)", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "deleteWebhook", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.delete, "/admin/webhooks/bad", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "deleteWebhook", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.delete, missing, headers: Fixture.admin)
+            },
+            ContractCase(operationId: "rotateWebhookSecret", name: "rotate", expectedStatus: 200, configure: open) { fixture in
+                let hook = try await made(fixture)
+                return request(.post, "/admin/webhooks/\(hook.id)/rotate-secret", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "rotateWebhookSecret", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.post, "/admin/webhooks/bad/rotate-secret", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "rotateWebhookSecret", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.post, missing + "/rotate-secret", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "testWebhook", name: "queue a test", expectedStatus: 202, configure: open) { fixture in
+                let hook = try await made(fixture)
+                return request(.post, "/admin/webhooks/\(hook.id)/test", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "testWebhook", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.post, "/admin/webhooks/bad/test", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "testWebhook", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.post, missing + "/test", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "listWebhookDeliveries", name: "deliveries", expectedStatus: 200, configure: open) { fixture in
+                let hook = try await made(fixture)
+                _ = try await fixture.send(.post, "/admin/webhooks/\(hook.id)/test", headers: Fixture.admin)
+                return request(.get, "/admin/webhooks/\(hook.id)/deliveries", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "listWebhookDeliveries", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request", configure: open) { fixture in
+                let hook = try await made(fixture)
+                return request(.get, "/admin/webhooks/\(hook.id)/deliveries?limit=0", headers: Fixture.admin)
+            },
+            ContractCase(operationId: "listWebhookDeliveries", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.get, missing + "/deliveries", headers: Fixture.admin)
+            },
+        ]
     }
 
     static var audit: [ContractCase] {

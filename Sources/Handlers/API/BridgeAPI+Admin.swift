@@ -236,6 +236,7 @@ extension BridgeAPI {
         let result = try await auditLog.verify()
         if let broken = result.broken {
             context.logger.error("security: the audit log's hash chain is broken", metadata: ["security.event": "audit_chain_broken", "audit.seq": .stringConvertible(broken.seq)])
+            await webhooks.events.emit("security.alert", ["kind": "audit_chain_broken", "seq": String(broken.seq), "reason": broken.reason], onceFor: "audit|\(broken.seq)|\(broken.reason)")
         }
         return .ok(AuditVerification(
             valid: result.broken == nil, checked: result.checked, headHash: result.headHash,

@@ -19,6 +19,7 @@ public struct BridgeAPI: APIProtocol {
     let ipRuleStore: IPRuleStore
     let auditLog: AuditLog
     let analytics: AnalyticsStore
+    let webhooks: WebhookService
     /// The audit log, for the middleware that writes it.
     public var audit: AuditLog { auditLog }
     let proxy: ProxyService
@@ -27,7 +28,8 @@ public struct BridgeAPI: APIProtocol {
     let readinessTimeout: Duration
     let logger: Logger
 
-    public init(database: any Database, auth: AuthService, proxy: ProxyService, splitKeys: SplitKeyService, ipRules: IPRuleSet = IPRuleSet(), logger: Logger, readinessTimeout: Duration = .seconds(2)) {
+    public init(database: any Database, auth: AuthService, proxy: ProxyService, splitKeys: SplitKeyService, webhooks: WebhookService, ipRules: IPRuleSet = IPRuleSet(), logger: Logger, readinessTimeout: Duration = .seconds(2)) {
+        self.webhooks = webhooks
         self.ipRules = ipRules
         self.ipRuleStore = IPRuleStore(database: database)
         self.auditLog = AuditLog(database: database)

@@ -20,6 +20,8 @@ public struct AuditMiddleware: RouterMiddleware {
         "adminDeleteSplitKey": "split_key.admin_delete",
         "createSplitKey": "split_key.create", "updateSplitKey": "split_key.update", "deleteSplitKey": "split_key.delete",
         "rotateSplitKey": "split_key.rotate", "validateSplitKey": "split_key.validate",
+        "createWebhook": "webhook.create", "updateWebhook": "webhook.update", "deleteWebhook": "webhook.delete",
+        "rotateWebhookSecret": "webhook.rotate_secret", "testWebhook": "webhook.test",
     ]
 
     public init(log: AuditLog, routes: [RouteDescriptor]) {

@@ -13,10 +13,13 @@ public struct AuthService: Sendable {
     let settings: AuthSettings
     let logger: Logger
 
+    let events: WebhookEvents
+
     public init(database: any Database, tokenService: TokenService, revocations: RevocationList, settings: AuthSettings, logger: Logger) {
         self.apps = AppStore(database: database)
         self.users = UserStore(database: database)
         self.tokens = TokenStore(database: database)
+        self.events = WebhookEvents(store: WebhookStore(database: database), logger: logger)
         self.tokenService = tokenService
         self.revocations = revocations
         self.settings = settings
@@ -50,7 +53,10 @@ public struct AuthService: Sendable {
         )
         guard user.appId == request.appId else { throw AppError.userAppConflict }
         guard user.active else { throw AppError.userInactive }
-        if created { logger.info("user created", metadata: ["user.id": .string(user.userId), "app.id": .string(user.appId)]) }
+        if created {
+            logger.info("user created", metadata: ["user.id": .string(user.userId), "app.id": .string(user.appId)])
+            await events.emit("user.created", ["userId": user.userId, "appId": user.appId])
+        }
         return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
     }
 
@@ -78,6 +84,7 @@ public struct AuthService: Sendable {
             if now - usedAt <= settings.refreshReuseGrace.milliseconds { throw AppError.refreshTokenAlreadyUsed }
             try await revokeFamily(row.familyId, userId: row.userId, now: now)
             logger.warning("security: rotated refresh token reused; family revoked", metadata: ["security.event": "refresh_token_reused", "client.ip": .string(clientIP), "user.id": .string(row.userId)])
+            await events.emit("security.alert", ["kind": "refresh_token_reused", "userId": row.userId, "clientIp": clientIP])
             throw AppError.refreshTokenReused
         }
         if row.expiresAtMs <= now { throw AppError.refreshTokenExpired }

@@ -72,6 +72,9 @@ public enum AppError: Error, Sendable, Equatable {
     /// A request quota or a token or cost budget is used up.
     case quotaExceeded(QuotaBreach, retryAfter: Int64)
 
+    /// Well-formed but not acceptable (422), with its own code.
+    case unprocessable(code: String, message: String)
+
     /// Something failed that the client cannot fix. The cause is logged, never sent.
     case internalError
 
@@ -105,6 +108,7 @@ public enum AppError: Error, Sendable, Equatable {
         case .adminLockedOut: .tooManyRequests
         case .adminDisabled: .serviceUnavailable
         case .internalError: .internalServerError
+        case .unprocessable: .unprocessableContent
         }
     }
 
@@ -156,6 +160,7 @@ public enum AppError: Error, Sendable, Equatable {
         case .rateLimited: "rate_limited"
         case .quotaExceeded: "quota_exceeded"
         case .internalError: "internal_error"
+        case .unprocessable(let code, _): code
         }
     }
 
@@ -210,6 +215,7 @@ public enum AppError: Error, Sendable, Equatable {
         case .quotaExceeded(let breach, _):
             "The \(breach.period == .day ? "daily" : "monthly") \(Self.metricName(breach)) is used up; it resets at \(APICoding.formatDate(breach.resetAt))."
         case .internalError: "The server failed to handle the request. Quote the request id when you report it."
+        case .unprocessable(_, let message): message
         }
     }
 

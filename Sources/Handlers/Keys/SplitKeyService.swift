@@ -13,8 +13,11 @@ public struct SplitKeyService: Sendable {
     let splitLimiter: WindowLimiter
     let logger: Logger
 
+    let events: WebhookEvents
+
     public init(database: any Database, vault: KeyVault?, registry: ProviderRegistry, splitsPerMinute: Int, logger: Logger) {
         self.store = SplitKeyStore(database: database)
+        self.events = WebhookEvents(store: WebhookStore(database: database), logger: logger)
         self.vault = vault
         self.registry = registry
         self.splitLimiter = WindowLimiter(limit: splitsPerMinute, window: .seconds(60))
@@ -56,6 +59,7 @@ public struct SplitKeyService: Sendable {
         )
         guard try await store.insert(record) else { throw AppError.splitKeyExists }
         AuditTrail.note(target: keyId, after: Self.metadata(record))
+        await events.emit("key.split", ["userId": user.userId, "keyId": keyId, "provider": provider.id])
         logger.notice("split key created", metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId), "provider": .string(provider.id)])
         return SplitKeyCreated(keyId: keyId, clientPart: ClientPart.encode(clientPart), provider: provider.id, version: 1, createdAt: Millis.date(now))
     }
@@ -104,6 +108,7 @@ public struct SplitKeyService: Sendable {
         AuditTrail.note(target: keyId, before: try await store.get(userId: owner, keyId: keyId).map(Self.metadata))
         guard try await store.revoke(userId: owner, keyId: keyId, now: Millis.now()) else { throw AppError.splitKeyNotFound }
         logger.notice("split key deleted", metadata: ["user.id": .string(owner), "split_key.id": .string(keyId)])
+        await events.emit("key.revoked", ["userId": owner, "keyId": keyId])
     }
 
     /// Re-encrypts under a new client part; the old part stops working.
@@ -118,6 +123,7 @@ public struct SplitKeyService: Sendable {
             throw AppError.splitKeyInvalid  // rotated or deleted meanwhile
         }
         logger.notice("split key rotated", metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId)])
+        await events.emit("key.rotated", ["userId": user.userId, "keyId": keyId, "version": String(record.version + 1)])
         return SplitKeyRotated(keyId: keyId, clientPart: ClientPart.encode(clientPart), version: record.version + 1)
     }
 

@@ -49,9 +49,11 @@ public struct ProxyService: Sendable {
     let splitKeys: SplitKeyService?
     let quotas: QuotaLedger?
     let userLimiter: RateLimiter?
+    let events: WebhookEvents?
 
-    public init(registry: ProviderRegistry, network: any Upstream, mock: any Upstream = MockUpstream(), usage: UsageRecorder, deadline: Duration, logger: Logger, splitKeys: SplitKeyService? = nil, quotas: QuotaLedger? = nil, userLimiter: RateLimiter? = nil) {
+    public init(registry: ProviderRegistry, network: any Upstream, mock: any Upstream = MockUpstream(), usage: UsageRecorder, deadline: Duration, logger: Logger, splitKeys: SplitKeyService? = nil, quotas: QuotaLedger? = nil, userLimiter: RateLimiter? = nil, events: WebhookEvents? = nil) {
         self.userLimiter = userLimiter
+        self.events = events
         self.splitKeys = splitKeys
         self.quotas = quotas
         self.registry = registry
@@ -128,9 +130,11 @@ public struct ProxyService: Sendable {
             upstream = try await (provider.isMock ? mock : network).send(outbound, deadline: deadline)
         } catch UpstreamError.timeout {
             record(call, provider: provider, path: path, status: 504, usage: TokenUsage(), started: started, firstByte: nil, streamed: false, cancelled: false)
+            await events?.emit("api.error", ["userId": call.user.userId, "provider": provider.id, "endpoint": path, "status": "504", "error": "upstream_timeout", "requestId": call.requestId])
             throw AppError.upstreamTimeout
         } catch is UpstreamError {
             record(call, provider: provider, path: path, status: 502, usage: TokenUsage(), started: started, firstByte: nil, streamed: false, cancelled: false)
+            await events?.emit("api.error", ["userId": call.user.userId, "provider": provider.id, "endpoint": path, "status": "502", "error": "upstream_unreachable", "requestId": call.requestId])
             throw AppError.upstreamUnreachable
         }
 

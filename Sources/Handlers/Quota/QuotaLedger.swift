@@ -89,9 +89,12 @@ public struct LimitStanding: Sendable, Equatable {
 /// writer), so a budget can be passed by at most the requests in flight.
 public struct QuotaLedger: Sendable {
     let database: any Database
+    /// `quota.warning` (80 %, once per period) and `quota.exceeded` (once per period and metric).
+    let events: WebhookEvents?
 
-    public init(database: any Database) {
+    public init(database: any Database, events: WebhookEvents? = nil) {
         self.database = database
+        self.events = events
     }
 
     /// Counts the request against the user's day and month, or throws `quotaExceeded` without
@@ -105,6 +108,12 @@ public struct QuotaLedger: Sendable {
         guard let monthCount = try await count(userId: userId, in: month) else {
             try await giveBack(userId: userId, in: day)
             throw try await refusal(userId: userId, window: month, now: now)
+        }
+        // The one request that takes the count to 80 % of a quota announces it: counts are atomic,
+        // so exactly one request sees that number in a period.
+        for (window, counted) in [(day, dayCount), (month, monthCount)] where counted.used == (counted.limit * 8 + 9) / 10 {
+            await events?.emit("quota.warning", ["userId": userId, "period": window.period.rawValue, "limit": String(counted.limit), "used": String(counted.used)],
+                               onceFor: userId + "|" + window.key)
         }
         return LimitStanding(limit: dayCount.limit, remaining: max(0, dayCount.limit - dayCount.used), resetSeconds: day.secondsLeft(from: now))
             .tighter(LimitStanding(limit: monthCount.limit, remaining: max(0, monthCount.limit - monthCount.used), resetSeconds: month.secondsLeft(from: now)))
@@ -160,6 +169,9 @@ public struct QuotaLedger: Sendable {
             // A concurrent request took the last unit between the two statements.
             breach = Self.breach(.requests, window, limit: limit, used: max(used.requests, limit), scope: .user)
         }
+        await events?.emit("quota.exceeded", [
+            "userId": userId, "period": window.period.rawValue, "metric": breach.metric.rawValue, "limit": String(breach.limit),
+        ], onceFor: userId + "|" + window.key + "|" + breach.metric.rawValue)
         return .quotaExceeded(breach, retryAfter: window.secondsLeft(from: now))
     }
 

@@ -73,6 +73,7 @@ public enum Migrations {
         ipRules,
         auditLog,
         usageRollups,
+        webhooks,
     ]
 }
 
@@ -267,4 +268,43 @@ extension Migrations {
         )
         """,
     ] + UsageRollup.rebuildStatements)
+}
+
+extension Migrations {
+    /// Webhooks and their outbox (the analytics issue). The signing secret is stored sealed
+    /// (AES-GCM under a key derived from JWT_SECRET), never in clear.
+    static let webhooks = Migration(version: 8, name: "webhooks", both: [
+        """
+        CREATE TABLE webhooks (
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            events TEXT NOT NULL,
+            description TEXT,
+            active BOOLEAN NOT NULL,
+            secret_sealed TEXT NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL,
+            secret_rotated_at_ms BIGINT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE webhook_outbox (
+            id TEXT NOT NULL,
+            webhook_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts BIGINT NOT NULL,
+            next_attempt_ms BIGINT NOT NULL,
+            locked_until_ms BIGINT NOT NULL,
+            last_status BIGINT,
+            last_error TEXT,
+            created_at_ms BIGINT NOT NULL,
+            delivered_at_ms BIGINT,
+            PRIMARY KEY (id, webhook_id)
+        )
+        """,
+        "CREATE INDEX webhook_outbox_due ON webhook_outbox (status, next_attempt_ms)",
+        "CREATE INDEX webhook_outbox_by_webhook ON webhook_outbox (webhook_id, created_at_ms)",
+    ])
 }

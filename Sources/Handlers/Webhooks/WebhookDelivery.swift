@@ -1,0 +1,156 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+public import Logging
+import NIOCore
+import NIOHTTP1
+public import ServiceLifecycle
+
+/// Queues events: one row per subscribed webhook in the outbox, in one statement, off nothing but
+/// the database; delivery happens later in `WebhookWorker`, never in the request.
+public struct WebhookEvents: Sendable {
+    let store: WebhookStore
+    let logger: Logger
+
+    public init(store: WebhookStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    public static let names: Set<String> = [
+        "user.created", "quota.warning", "quota.exceeded", "key.split", "key.rotated", "key.revoked", "api.error", "security.alert", "test",
+    ]
+
+    /// The delivered body: `{"type": event, "timestamp": ISO 8601, "data": data}`.
+    static func payload(_ event: String, data: [String: String], now: Int64) -> String {
+        let object: [String: Any] = ["type": event, "timestamp": APICodingDate.format(now), "data": data]
+        let encoded = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: encoded, as: UTF8.self)
+    }
+
+    /// Queues `event`; a failure is logged, never thrown into the caller's request. With
+    /// `onceFor`, the event id is derived from it, so the event is queued once per key (per
+    /// webhook) however often it is emitted.
+    public func emit(_ event: String, _ data: [String: String], webhookId: String? = nil, onceFor key: String? = nil) async {
+        let now = Millis.now()
+        let eventId = key.map { "msg_" + Hex.encode(Array(SHA256.hash(data: Data(($0 + "|" + event).utf8)).prefix(16))) } ?? "msg_" + Credentials.newId()
+        do {
+            try await store.enqueue(eventId: eventId, event: event, payload: Self.payload(event, data: data, now: now), webhookId: webhookId, now: now)
+        } catch {
+            logger.error("webhook event could not be queued", metadata: ["webhook.event": .string(event), "error.type": .string(String(reflecting: type(of: error)))])
+        }
+    }
+}
+
+enum APICodingDate {
+    static func format(_ millis: Int64) -> String {
+        Millis.date(millis).formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+}
+
+/// Delivers the outbox: every `pollInterval` it leases the due events (on any instance, each
+/// event to one worker at a time), posts each signed body, and records the outcome. A 2xx is
+/// delivered; anything else is retried after `base × 2^(attempt-1)` (at most an hour) with full
+/// jitter, until `maxAttempts`, then failed. State lives in the database, so a restart resumes
+/// where it stopped; an attempt cut by a crash after the receiver answered can repeat (the
+/// `webhook-id` lets receivers drop it).
+public struct WebhookWorker: Service {
+    let store: WebhookStore
+    let crypto: WebhookCrypto
+    let guardrail: WebhookURLGuard
+    let pollInterval: Duration
+    let retryBase: Duration
+    let maxAttempts: Int64
+    let logger: Logger
+
+    public init(store: WebhookStore, crypto: WebhookCrypto, guardrail: WebhookURLGuard, pollInterval: Duration, retryBase: Duration, maxAttempts: Int64 = 8, logger: Logger) {
+        self.store = store
+        self.crypto = crypto
+        self.guardrail = guardrail
+        self.pollInterval = pollInterval
+        self.retryBase = retryBase
+        self.maxAttempts = maxAttempts
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        // Its own client: no redirects (a receiver cannot bounce a signed body elsewhere), made
+        // here and shut down here, so it never outlives the service.
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
+        configuration.httpVersion = .http1Only
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await deliverDue(client)
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("webhook delivery round failed", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
+                }
+                try? await Task.sleep(for: pollInterval)
+            }
+        }
+        try? await client.shutdown()
+    }
+
+    func deliverDue(_ client: HTTPClient) async throws {
+        let now = Millis.now()
+        let due = try await store.claimDue(now: now, leaseUntil: now + 60_000, limit: 20)
+        guard !due.isEmpty else { return }
+        await withTaskGroup(of: Void.self) { group in
+            for record in due { group.addTask { await deliver(record, client: client) } }
+        }
+    }
+
+    func deliver(_ record: OutboxRecord, client: HTTPClient) async {
+        var httpStatus: Int64?
+        var failure: String?
+        if let webhook = try? await store.get(record.webhookId), webhook.active, let secret = crypto.open(webhook.secretSealed) {
+            if let refusal = await guardrail.refusal(webhook.url) {
+                failure = "url refused: \(refusal)"
+            } else {
+                let timestamp = Millis.now() / 1000
+                let body = Data(record.payload.utf8)
+                var request = HTTPClientRequest(url: webhook.url)
+                request.method = .POST
+                request.headers.add(name: "content-type", value: "application/json")
+                request.headers.add(name: "user-agent", value: "safeapi-bridge-webhooks/\(BridgeVersion.current)")
+                request.headers.add(name: "webhook-id", value: record.id)
+                request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+                request.headers.add(name: "webhook-signature", value: WebhookCrypto.signature(secret: secret, id: record.id, timestamp: timestamp, body: body) ?? "")
+                request.body = .bytes(ByteBuffer(bytes: body))
+                do {
+                    let response = try await client.execute(request, timeout: .seconds(10))
+                    _ = try? await response.body.collect(upTo: 64 * 1024)
+                    httpStatus = Int64(response.status.code)
+                    if !(200..<300).contains(response.status.code) { failure = "HTTP \(response.status.code)" }
+                } catch {
+                    failure = "unreachable"
+                }
+            }
+        } else {
+            failure = "webhook gone, inactive or its secret unreadable"
+        }
+        let now = Millis.now()
+        let status: String
+        var next = now
+        if failure == nil {
+            status = "delivered"
+        } else if record.attempts >= maxAttempts {
+            status = "failed"
+        } else {
+            status = "pending"
+            let ceiling = min(retryBase.milliseconds << min(record.attempts - 1, 20), 3_600_000)
+            next = now + Int64.random(in: ceiling / 2...max(ceiling / 2, ceiling))
+        }
+        do {
+            try await store.finish(record, status: status, httpStatus: httpStatus, error: failure, nextAttemptMs: next, now: now)
+        } catch {
+            logger.error("webhook delivery state could not be saved", metadata: ["webhook.id": .string(record.webhookId)])
+        }
+        if failure != nil {
+            logger.info("webhook delivery failed", metadata: ["webhook.id": .string(record.webhookId), "webhook.event": .string(record.event), "attempt": .stringConvertible(record.attempts), "reason": .string(failure ?? "")])
+        }
+    }
+}

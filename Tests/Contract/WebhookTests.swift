@@ -1,0 +1,167 @@
+import Foundation
+import Generated
+@testable import Handlers
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+@testable import Server
+import Synchronization
+import Testing
+
+/// A webhook receiver on 127.0.0.1 that checks every signature and fails the first attempts.
+final class WebhookReceiver: Sendable {
+    struct Attempt: Sendable {
+        var id: String
+        var timestamp: String
+        var signatureValid: Bool
+        var body: String
+        var answered: Int
+    }
+    let failFirst: Int
+    let secret = Mutex<String?>(nil)
+    let attempts = Mutex<[Attempt]>([])
+
+    init(failFirst: Int) { self.failFirst = failFirst }
+
+    var received: [Attempt] { attempts.withLock { $0 } }
+    var delivered: [Attempt] { received.filter { $0.answered == 204 } }
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("/hook") { request, context -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let id = request.headers[HTTPField.Name("webhook-id")!] ?? ""
+            let timestamp = request.headers[HTTPField.Name("webhook-timestamp")!] ?? ""
+            let signature = request.headers[HTTPField.Name("webhook-signature")!] ?? ""
+            let expected = self.secret.withLock { $0 }.flatMap {
+                WebhookCrypto.signature(secret: $0, id: id, timestamp: Int64(timestamp) ?? -1, body: Data(body.readableBytesView))
+            }
+            let status = self.attempts.withLock { attempts in
+                let answer = attempts.count < self.failFirst ? 500 : 204
+                attempts.append(Attempt(id: id, timestamp: timestamp, signatureValid: expected != nil && expected == signature, body: String(buffer: body), answered: answer))
+                return answer
+            }
+            return Response(status: HTTPResponse.Status(code: status))
+        }
+        return router
+    }
+}
+
+@Suite("Webhooks", .serialized)
+struct WebhookTests {
+    static func configure(_ config: inout AppConfig, providers: ProviderRegistry) {
+        config.providers = providers
+        config.webhookAllowPrivate = true
+        config.webhookPollInterval = .milliseconds(40)
+        config.webhookRetryBase = .milliseconds(40)
+    }
+
+    static func waitUntil(_ limit: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+        let start = ContinuousClock.now
+        while !condition(), ContinuousClock.now - start < limit { try await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    static func createHook(_ fixture: Fixture, port: Int, events: [String]) async throws -> WebhookWithSecret {
+        let events = events.map { "\"\($0)\"" }.joined(separator: ",")
+        let response = try await fixture.send(.post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"http://127.0.0.1:\#(port)/hook","events":[\#(events)]}"#)
+        #expect(response.status == .created, "\(String(buffer: response.body))")
+        return try fixture.decode(WebhookWithSecret.self, response)
+    }
+
+    @Test(arguments: Harness.kinds)
+    func aReceiverThatFailsThreeTimesGetsTheEventOnceSigned(_ kind: DatabaseKind) async throws {
+        let receiver = WebhookReceiver(failFirst: 3)
+        let providers = try await Harness.providers()
+        try await Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { hookClient in
+            let port = try #require(hookClient.port)
+            try await Harness.withFreshConfig(kind) { base in
+                var config = base
+                Self.configure(&config, providers: providers)
+                let app = try await buildApplication(config: config, logger: Harness.logger(MemorySink()))
+                try await app.test(.router) { client in
+                    let fixture = Fixture(client: client)
+                    let hook = try await Self.createHook(fixture, port: port, events: ["user.created", "key.split"])
+                    #expect(hook.secret.hasPrefix("whsec_"))
+                    receiver.secret.withLock { $0 = hook.secret }
+                    _ = try await fixture.signIn("new-user")
+                    try await Self.waitUntil { !receiver.delivered.isEmpty }
+                    try await Task.sleep(for: .milliseconds(200))  // time for a wrong extra delivery to show
+                    let attempts = receiver.received
+                    #expect(attempts.count == 4)
+                    #expect(receiver.delivered.count == 1)
+                    #expect(Set(attempts.map(\.id)).count == 1)
+                    #expect(attempts.allSatisfy { $0.signatureValid })
+                    #expect(attempts.first?.body.contains("\"type\":\"user.created\"") == true)
+                    #expect(attempts.first?.body.contains("new-user") == true)
+                    let deliveries = try fixture.decode(WebhookDeliveryList.self, try await fixture.send(.get, "/admin/webhooks/\(hook.webhook.id)/deliveries", headers: Fixture.admin))
+                    #expect(deliveries.deliveries.first?.status == .delivered)
+                    #expect(deliveries.deliveries.first?.attempts == 4)
+                    #expect(deliveries.deliveries.first?.lastStatus == 204)
+                    // The secret is in no answer but the one that created it, and not in clear in the database.
+                    let listed = try await fixture.send(.get, "/admin/webhooks", headers: Fixture.admin)
+                    #expect(!String(buffer: listed.body).contains(hook.secret))
+                }
+                let secret = receiver.secret.withLock { $0 } ?? "unset"
+                try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in
+                    let stored = try await WebhookStore(database: database).all()
+                    #expect(stored.count == 1)
+                    #expect(stored.allSatisfy { !$0.secretSealed.contains(secret) && !$0.secretSealed.contains(String(secret.dropFirst(6))) })
+                }
+            }
+        }
+    }
+
+    @Test func deliveryResumesAfterARestartAndStillArrivesOnce() async throws {
+        let receiver = WebhookReceiver(failFirst: 3)
+        let providers = try await Harness.providers()
+        try await Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { hookClient in
+            let port = try #require(hookClient.port)
+            try await Harness.withFreshConfig(.sqlite) { base in
+                var config = base
+                Self.configure(&config, providers: providers)
+                config.webhookRetryBase = .milliseconds(300)
+                let first = try await buildApplication(config: config, logger: Harness.logger(MemorySink()))
+                try await first.test(.router) { client in
+                    let fixture = Fixture(client: client)
+                    let hook = try await Self.createHook(fixture, port: port, events: ["test"])
+                    receiver.secret.withLock { $0 = hook.secret }
+                    #expect(try await fixture.send(.post, "/admin/webhooks/\(hook.webhook.id)/test", headers: Fixture.admin).status == .accepted)
+                    try await Self.waitUntil { receiver.received.count >= 2 }
+                }
+                // The first server is gone after two failed attempts; a new one picks the event up.
+                let before = receiver.received.count
+                #expect(before >= 2 && before < 4)
+                let second = try await buildApplication(config: config, logger: Harness.logger(MemorySink()))
+                try await second.test(.router) { _ in
+                    try await Self.waitUntil { !receiver.delivered.isEmpty }
+                    try await Task.sleep(for: .milliseconds(400))
+                }
+                #expect(receiver.delivered.count == 1)
+                #expect(receiver.received.count == 4)
+                #expect(Set(receiver.received.map(\.id)).count == 1)
+                #expect(receiver.received.allSatisfy { $0.signatureValid })
+            }
+        }
+    }
+
+    @Test func theGuardRefusesPrivateAndMetadataAddresses() async {
+        let guardrail = WebhookURLGuard(httpsOnly: true, allowPrivate: false)
+        for url in ["https://127.0.0.1/x", "https://10.1.2.3/x", "https://[::1]/x", "https://[fd00::1]/x", "https://[fe80::1]/x", "https://[::ffff:7f00:1]/x",
+                    "https://169.254.169.254/latest", "https://100.100.100.200/x", "https://metadata.google.internal/x", "https://localhost/x",
+                    "http://93.184.216.34/x", "https://user:pw@93.184.216.34/x", "not a url", "https://no-such-host.invalid/x"] {
+            #expect(await guardrail.refusal(url) != nil, "\(url)")
+        }
+        #expect(await guardrail.refusal("https://93.184.216.34/hook") == nil)
+        #expect(await WebhookURLGuard(httpsOnly: false, allowPrivate: true).refusal("http://127.0.0.1:9/hook") == nil)
+    }
+
+    @Test func signaturesFollowStandardWebhooks() {
+        // The Standard Webhooks reference example.
+        let signature = WebhookCrypto.signature(
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330,
+            body: Data(#"{"test": 2432232314}"#.utf8)
+        )
+        #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+    }
+}
