@@ -145,6 +145,26 @@ struct WebhookTests {
         }
     }
 
+    /// Twenty first tokens at once for one new user: one user, and one `user.created` event,
+    /// written in the same transaction as the user.
+    @Test(arguments: Harness.kinds)
+    func aNewUserAndItsEventAreWrittenTogetherOnce(_ kind: DatabaseKind) async throws {
+        try await Harness.withApp(kind, configure: { $0.webhookAllowPrivate = true; $0.webhookPollInterval = .seconds(60) }) { client, _ in
+            let fixture = Fixture(client: client)
+            let app = try await fixture.createApp()
+            let hook = try await Self.createHook(fixture, port: 9, events: ["user.created", "key.split", "key.revoked"])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<20 { group.addTask { _ = try await fixture.token("twin", app: app) } }
+                try await group.waitForAll()
+            }
+            let auth = Fixture.bearer(try await fixture.token("twin", app: app))
+            _ = try await ContractCases.split(fixture, auth)
+            #expect(try await fixture.send(.delete, "/api/split-key/key-00000001", headers: auth).status == .noContent)
+            let deliveries = try fixture.decode(WebhookDeliveryList.self, try await fixture.send(.get, "/admin/webhooks/\(hook.webhook.id)/deliveries", headers: Fixture.admin))
+            #expect(deliveries.deliveries.map(\.event).sorted() == ["key.revoked", "key.split", "user.created"])
+        }
+    }
+
     @Test func theGuardRefusesPrivateAndMetadataAddresses() async {
         let guardrail = WebhookURLGuard(httpsOnly: true, allowPrivate: false)
         for url in ["https://127.0.0.1/x", "https://10.1.2.3/x", "https://[::1]/x", "https://[fd00::1]/x", "https://[fe80::1]/x", "https://[::ffff:7f00:1]/x",

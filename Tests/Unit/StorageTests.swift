@@ -175,3 +175,64 @@ struct UsageRecorderTests {
         }
     }
 }
+
+@Suite("Storage: transactions")
+struct TransactionTests {
+    static let table = Migration(version: 1, name: "items", both: ["CREATE TABLE items (id BIGINT PRIMARY KEY, source TEXT NOT NULL)"])
+
+    static func count(_ database: any Database, _ source: String) async throws -> Int64 {
+        try await database.withSQL { sql in
+            try await sql.raw("SELECT COUNT(*) AS n FROM items WHERE source = \(bind: source)").first()?.decode(column: "n", as: Int64.self) ?? -1
+        }
+    }
+
+    @Test(arguments: TestDatabases.kinds)
+    func aThrownBodyLeavesNothingAndAReturnedOneEverything(kind: DatabaseKind) async throws {
+        try await TestDatabases.withFresh(kind) { databases in
+            let database = databases[0]
+            _ = try await Migrator(migrations: [Self.table]).run(on: database, logger: TestDatabases.logger)
+            struct Boom: Error {}
+            await #expect(throws: Boom.self) {
+                try await database.transaction { sql in
+                    try await sql.raw("INSERT INTO items (id, source) VALUES (1, 'rolled')").run()
+                    try await sql.raw("INSERT INTO items (id, source) VALUES (2, 'rolled')").run()
+                    throw Boom()
+                }
+            }
+            #expect(try await Self.count(database, "rolled") == 0)
+            try await database.transaction { sql in
+                try await sql.raw("INSERT INTO items (id, source) VALUES (1, 'kept')").run()
+                try await sql.raw("INSERT INTO items (id, source) VALUES (2, 'kept')").run()
+            }
+            #expect(try await Self.count(database, "kept") == 2)
+        }
+    }
+
+    /// Transactions and plain statements from many tasks at once: every one lands, none waits forever.
+    @Test(arguments: TestDatabases.kinds)
+    func concurrentTransactionsAndStatementsAllLand(kind: DatabaseKind) async throws {
+        try await TestDatabases.withFresh(kind) { databases in
+            let database = databases[0]
+            _ = try await Migrator(migrations: [Self.table]).run(on: database, logger: TestDatabases.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        if index % 2 == 0 {
+                            try await database.transaction { sql in
+                                try await sql.raw("INSERT INTO items (id, source) VALUES (\(bind: Int64(index * 10)), 'tx')").run()
+                                try await sql.raw("INSERT INTO items (id, source) VALUES (\(bind: Int64(index * 10 + 1)), 'tx')").run()
+                            }
+                        } else {
+                            try await database.withSQL { sql in
+                                try await sql.raw("INSERT INTO items (id, source) VALUES (\(bind: Int64(index * 10)), 'plain')").run()
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await Self.count(database, "tx") == 40)
+            #expect(try await Self.count(database, "plain") == 20)
+        }
+    }
+}

@@ -14,8 +14,10 @@ public struct AuthService: Sendable {
     let logger: Logger
 
     let events: WebhookEvents
+    let database: any Database
 
     public init(database: any Database, tokenService: TokenService, revocations: RevocationList, settings: AuthSettings, logger: Logger) {
+        self.database = database
         self.apps = AppStore(database: database)
         self.users = UserStore(database: database)
         self.tokens = TokenStore(database: database)
@@ -47,16 +49,19 @@ public struct AuthService: Sendable {
             }
             guard app?.active == true else { throw AppError.invalidAppCredentials }
         }
-        let (user, created) = try await users.findOrCreate(
-            userId: request.userId, appId: request.appId,
-            dailyQuota: settings.defaultDailyQuota, monthlyQuota: settings.defaultMonthlyQuota, now: now
-        )
+        // A new user and its `user.created` event are written together, or not at all.
+        let (users, events, settings) = (self.users, self.events, self.settings)
+        let (user, created) = try await database.transaction { sql in
+            let found = try await users.findOrCreate(
+                userId: request.userId, appId: request.appId,
+                dailyQuota: settings.defaultDailyQuota, monthlyQuota: settings.defaultMonthlyQuota, now: now, on: sql
+            )
+            if found.created { try await events.queue("user.created", ["userId": found.user.userId, "appId": found.user.appId], on: sql) }
+            return found
+        }
         guard user.appId == request.appId else { throw AppError.userAppConflict }
         guard user.active else { throw AppError.userInactive }
-        if created {
-            logger.info("user created", metadata: ["user.id": .string(user.userId), "app.id": .string(user.appId)])
-            await events.emit("user.created", ["userId": user.userId, "appId": user.appId])
-        }
+        if created { logger.info("user created", metadata: ["user.id": .string(user.userId), "app.id": .string(user.appId)]) }
         return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
     }
 

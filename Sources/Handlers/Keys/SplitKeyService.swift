@@ -57,9 +57,15 @@ public struct SplitKeyService: Sendable {
             dailyTokenBudget: budgets.dailyTokens, monthlyTokenBudget: budgets.monthlyTokens,
             dailyCostBudgetMicros: budgets.dailyCostMicros, monthlyCostBudgetMicros: budgets.monthlyCostMicros
         )
-        guard try await store.insert(record) else { throw AppError.splitKeyExists }
+        // The key and its `key.split` event are written together, or not at all.
+        let (store, events) = (self.store, self.events)
+        let inserted = try await store.database.transaction { sql in
+            guard try await store.insert(record, on: sql) else { return false }
+            try await events.queue("key.split", ["userId": user.userId, "keyId": keyId, "provider": provider.id], on: sql)
+            return true
+        }
+        guard inserted else { throw AppError.splitKeyExists }
         AuditTrail.note(target: keyId, after: Self.metadata(record))
-        await events.emit("key.split", ["userId": user.userId, "keyId": keyId, "provider": provider.id])
         logger.notice("split key created", metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId), "provider": .string(provider.id)])
         return SplitKeyCreated(keyId: keyId, clientPart: ClientPart.encode(clientPart), provider: provider.id, version: 1, createdAt: Millis.date(now))
     }
@@ -106,9 +112,14 @@ public struct SplitKeyService: Sendable {
     public func delete(_ keyId: String, owner: String) async throws {
         try Self.validateKeyId(keyId, location: .path)
         AuditTrail.note(target: keyId, before: try await store.get(userId: owner, keyId: keyId).map(Self.metadata))
-        guard try await store.revoke(userId: owner, keyId: keyId, now: Millis.now()) else { throw AppError.splitKeyNotFound }
+        let (store, events) = (self.store, self.events)
+        let revoked = try await store.database.transaction { sql in
+            guard try await store.revoke(userId: owner, keyId: keyId, now: Millis.now(), on: sql) else { return false }
+            try await events.queue("key.revoked", ["userId": owner, "keyId": keyId], on: sql)
+            return true
+        }
+        guard revoked else { throw AppError.splitKeyNotFound }
         logger.notice("split key deleted", metadata: ["user.id": .string(owner), "split_key.id": .string(keyId)])
-        await events.emit("key.revoked", ["userId": owner, "keyId": keyId])
     }
 
     /// Re-encrypts under a new client part; the old part stops working.
@@ -119,11 +130,16 @@ public struct SplitKeyService: Sendable {
         guard let record = try await store.get(userId: user.userId, keyId: keyId) else { throw AppError.splitKeyNotFound }
         let apiKey = try open(record, clientPart: currentPart, vault: vault)
         let (sealed, clientPart) = try vault.seal(apiKey.value, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: record.provider, version: record.version + 1))
-        guard try await store.reseal(userId: user.userId, keyId: keyId, version: record.version, sealed: sealed, now: Millis.now()) else {
+        let (store, events, version) = (self.store, self.events, record.version)
+        let resealed = try await store.database.transaction { sql in
+            guard try await store.reseal(userId: user.userId, keyId: keyId, version: version, sealed: sealed, now: Millis.now(), on: sql) else { return false }
+            try await events.queue("key.rotated", ["userId": user.userId, "keyId": keyId, "version": String(version + 1)], on: sql)
+            return true
+        }
+        guard resealed else {
             throw AppError.splitKeyInvalid  // rotated or deleted meanwhile
         }
         logger.notice("split key rotated", metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId)])
-        await events.emit("key.rotated", ["userId": user.userId, "keyId": keyId, "version": String(record.version + 1)])
         return SplitKeyRotated(keyId: keyId, clientPart: ClientPart.encode(clientPart), version: record.version + 1)
     }
 

@@ -12,9 +12,19 @@ public protocol Database: Sendable {
     /// Runs `body` with one connection: every statement inside it runs on the same session,
     /// so a transaction or an advisory lock taken inside holds for the whole closure.
     func withSQL<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    /// `body` must use only the `SQLDatabase` it is given.
+    func transaction<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
 }
 
 extension Database {
+    /// `body` on `sql` when given (inside a transaction), else on a connection of its own.
+    func using<Result: Sendable>(_ sql: (any SQLDatabase)?, _ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+        if let sql { return try await body(sql) }
+        return try await withSQL(body)
+    }
+
     /// A trivial round trip (`SELECT 1`), for readiness.
     public func ping() async throws {
         try await withSQL { sql in

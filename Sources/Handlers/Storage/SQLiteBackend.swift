@@ -3,15 +3,27 @@ public import Logging
 public import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import NIOCore
+import NIOPosix
 
 /// SQLite through one SQLiteNIO connection (it has no pool). Single statements from many tasks are
-/// safe on it; callers that need a multi-statement transaction must serialize (see STACK-NOTES).
+/// safe on it. A transaction runs on a second connection to the same file, one transaction at a
+/// time: SQLite's own write lock (WAL, `busy_timeout`) then keeps every other writer out until it
+/// commits, while reads go on. (An in-memory database has no second connection: there, the
+/// transaction's statements run on the shared one, without that isolation.)
 public final class SQLiteBackend: Database {
     public let kind = DatabaseKind.sqlite
     private let connection: SQLiteConnection
+    private let writer: SQLiteConnection?
+    /// The writer's own thread: a statement of the shared connection waiting on the write lock
+    /// blocks a thread of the shared pool, and must not block the transaction that holds the lock.
+    private let writerThread: NIOThreadPool?
+    private let turns = TransactionTurns()
 
-    private init(connection: SQLiteConnection) {
+    private init(connection: SQLiteConnection, writer: SQLiteConnection?, writerThread: NIOThreadPool?) {
         self.connection = connection
+        self.writer = writer
+        self.writerThread = writerThread
     }
 
     /// Opens (creating it and its folder if needed) the file at `path`, or an in-memory database
@@ -26,8 +38,17 @@ public final class SQLiteBackend: Database {
             storage = .file(path: path)
         }
         let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
-        let database = SQLiteBackend(connection: connection)
-        try await database.withSQL { sql in
+        var writer: SQLiteConnection?
+        var writerThread: NIOThreadPool?
+        if path != ":memory:" {
+            let thread = NIOThreadPool(numberOfThreads: 1)
+            thread.start()
+            writerThread = thread
+            writer = try await SQLiteConnection.open(storage: storage, threadPool: thread, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        }
+        let database = SQLiteBackend(connection: connection, writer: writer, writerThread: writerThread)
+        for each in [connection] + (writer.map { [$0] } ?? []) {
+            let sql = each.sql(queryLogLevel: nil)
             if path != ":memory:" {
                 _ = try await sql.raw("PRAGMA journal_mode=WAL").all()
             }
@@ -41,9 +62,49 @@ public final class SQLiteBackend: Database {
         try await body(connection.sql(queryLogLevel: nil))
     }
 
+    public func transaction<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+        await turns.acquire()
+        let sql = (writer ?? connection).sql(queryLogLevel: nil)
+        do {
+            try await sql.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(sql)
+                try await sql.raw("COMMIT").run()
+                await turns.release()
+                return result
+            } catch {
+                try? await sql.raw("ROLLBACK").run()
+                throw error
+            }
+        } catch {
+            await turns.release()
+            throw error
+        }
+    }
+
     /// Closes the connection. It runs even from a cancelled task (shutdown cancels services), so it
     /// uses the future-based close: the async one refuses to start once its task is cancelled.
     public func close() async throws {
+        try await writer?.close().get()
         try await connection.close().get()
+        try await writerThread?.shutdownGracefully()
+    }
+}
+
+/// One transaction at a time on the writer connection, in arrival order.
+actor TransactionTurns {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
     }
 }

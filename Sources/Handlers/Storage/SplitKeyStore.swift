@@ -39,8 +39,8 @@ public struct SplitKeyStore: Sendable {
     }
 
     /// Inserts the key; false when the owner already has this id.
-    func insert(_ record: SplitKeyRecord) async throws -> Bool {
-        try await database.withSQL { sql in
+    func insert(_ record: SplitKeyRecord, on transaction: (any SQLDatabase)? = nil) async throws -> Bool {
+        try await database.using(transaction) { sql in
             try await sql.raw("""
                 INSERT INTO split_keys (user_id, key_id, provider, version, ciphertext, nonce, tag, description, use_count, created_at_ms, updated_at_ms,
                                         daily_token_budget, monthly_token_budget, daily_cost_budget_micros, monthly_cost_budget_micros)
@@ -71,8 +71,8 @@ public struct SplitKeyStore: Sendable {
     }
 
     /// Replaces the sealed key with a new version, only if the row is still at `version`.
-    func reseal(userId: String, keyId: String, version: Int64, sealed: SealedKey, now: Int64) async throws -> Bool {
-        try await database.withSQL { sql in
+    func reseal(userId: String, keyId: String, version: Int64, sealed: SealedKey, now: Int64, on transaction: (any SQLDatabase)? = nil) async throws -> Bool {
+        try await database.using(transaction) { sql in
             try await sql.raw("""
                 UPDATE split_keys SET version = \(bind: version + 1), ciphertext = \(bind: Hex.encode(sealed.ciphertext)),
                     nonce = \(bind: Hex.encode(sealed.nonce)), tag = \(bind: Hex.encode(sealed.tag)), updated_at_ms = \(bind: now)
@@ -100,8 +100,8 @@ public struct SplitKeyStore: Sendable {
     }
 
     /// Erases the ciphertext; the row stays as an inactive tombstone. False when there is no such key.
-    func revoke(userId: String, keyId: String, now: Int64) async throws -> Bool {
-        try await database.withSQL { sql in
+    func revoke(userId: String, keyId: String, now: Int64, on transaction: (any SQLDatabase)? = nil) async throws -> Bool {
+        try await database.using(transaction) { sql in
             try await sql.raw("""
                 UPDATE split_keys SET ciphertext = NULL, nonce = NULL, tag = NULL,
                     revoked_at_ms = COALESCE(revoked_at_ms, \(bind: now)), updated_at_ms = \(bind: now)

@@ -32,8 +32,8 @@ public struct UserStore: Sendable {
     /// The user, created under `appId` when absent. Concurrent first tokens for one userId agree:
     /// the insert is `ON CONFLICT DO NOTHING`, then everyone reads the one row. `created` tells
     /// whether this call made it. A recreated user starts above any generation still revoked.
-    public func findOrCreate(userId: String, appId: String, dailyQuota: Int64, monthlyQuota: Int64, now: Int64) async throws -> (user: UserRecord, created: Bool) {
-        try await database.withSQL { sql in
+    func findOrCreate(userId: String, appId: String, dailyQuota: Int64, monthlyQuota: Int64, now: Int64, on transaction: (any SQLDatabase)? = nil) async throws -> (user: UserRecord, created: Bool) {
+        try await database.using(transaction) { sql in
             let inserted = try await sql.raw("""
                 INSERT INTO users (user_id, app_id, active, daily_quota, monthly_quota, token_generation, created_at_ms, updated_at_ms)
                 VALUES (\(bind: userId), \(bind: appId), \(bind: true), \(bind: dailyQuota), \(bind: monthlyQuota),

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import SQLKit
 public import Logging
 import NIOCore
 import NIOHTTP1
@@ -28,7 +29,14 @@ public struct WebhookEvents: Sendable {
         return String(decoding: encoded, as: UTF8.self)
     }
 
-    /// Queues `event`; a failure is logged, never thrown into the caller's request. With
+    /// Queues `event` inside the caller's transaction, so the event exists exactly when its cause
+    /// does (both committed, or neither).
+    func queue(_ event: String, _ data: [String: String], on sql: any SQLDatabase) async throws {
+        let now = Millis.now()
+        try await store.enqueue(eventId: "msg_" + Credentials.newId(), event: event, payload: Self.payload(event, data: data, now: now), now: now, on: sql)
+    }
+
+    /// Queues `event` on its own; a failure is logged, never thrown into the caller's request. With
     /// `onceFor`, the event id is derived from it, so the event is queued once per key (per
     /// webhook) however often it is emitted.
     public func emit(_ event: String, _ data: [String: String], webhookId: String? = nil, onceFor key: String? = nil) async {
