@@ -134,7 +134,7 @@ struct WebhookTests {
                 #expect(before >= 2 && before < 4)
                 let second = try await buildApplication(config: config, logger: Harness.logger(MemorySink()))
                 try await second.test(.router) { _ in
-                    try await Self.waitUntil { !receiver.delivered.isEmpty }
+                    try await Self.waitUntil(.seconds(30)) { !receiver.delivered.isEmpty }
                     try await Task.sleep(for: .milliseconds(400))
                 }
                 #expect(receiver.delivered.count == 1)

@@ -61,7 +61,7 @@ enum APICodingDate {
 /// delivered; anything else is retried after `base × 2^(attempt-1)` (at most an hour) with full
 /// jitter, until `maxAttempts`, then failed. State lives in the database, so a restart resumes
 /// where it stopped; an attempt cut by a crash after the receiver answered can repeat (the
-/// `webhook-id` lets receivers drop it).
+/// `webhook-id` lets receivers drop it; a crashed worker's lease runs out after 30 s).
 public struct WebhookWorker: Service {
     let store: WebhookStore
     let crypto: WebhookCrypto
@@ -87,15 +87,15 @@ public struct WebhookWorker: Service {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
         configuration.httpVersion = .http1Only
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await deliverDue(client)
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.warning("webhook delivery round failed", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
-                }
+        // A round in progress finishes on shutdown (its attempts are recorded and their leases
+        // released), then the loop ends; only the wait between rounds is cut short.
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                try await deliverDue(client)
+            } catch {
+                logger.warning("webhook delivery round failed", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
+            }
+            await cancelWhenGracefulShutdown {
                 try? await Task.sleep(for: pollInterval)
             }
         }
@@ -104,7 +104,7 @@ public struct WebhookWorker: Service {
 
     func deliverDue(_ client: HTTPClient) async throws {
         let now = Millis.now()
-        let due = try await store.claimDue(now: now, leaseUntil: now + 60_000, limit: 20)
+        let due = try await store.claimDue(now: now, leaseUntil: now + 30_000, limit: 20)
         guard !due.isEmpty else { return }
         await withTaskGroup(of: Void.self) { group in
             for record in due { group.addTask { await deliver(record, client: client) } }
