@@ -169,6 +169,3 @@ func serverBuilder(_ config: AppConfig) throws -> HTTPServerBuilder {
     }
 }
 
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}

@@ -217,8 +217,8 @@ extension AppConfig {
         guard (cert == nil) == (key == nil) else { throw ConfigError(reason: "TLS_CERT_FILE and TLS_KEY_FILE must be set together") }
         config.tlsCertFile = cert
         config.tlsKeyFile = key
-        edge.tlsEnabled = cert != nil
-        edge.requireHTTPS = config.environment == .production && !edge.tlsEnabled
+        // Native TLS: every request arrives over HTTPS, so only production without it needs the policy.
+        edge.requireHTTPS = config.environment == .production && cert == nil
         edge.maxBodyBytes = try integer(reader, "max.body.bytes", name: "MAX_BODY_BYTES", default: 2 * 1024 * 1024, range: 1024...1024 * 1024 * 1024)
         edge.maxHeaderBytes = try integer(reader, "max.header.bytes", name: "MAX_HEADER_BYTES", default: 16 * 1024, range: 1024...64 * 1024)
         edge.maxHeaderCount = try integer(reader, "max.header.count", name: "MAX_HEADER_COUNT", default: 100, range: 10...500)

@@ -147,7 +147,6 @@ struct EdgeLiveTests {
             try await Self.withLiveApp(configure: {
                 $0.tlsCertFile = cert
                 $0.tlsKeyFile = key
-                $0.edge.tlsEnabled = true
             }) { _, port, _ in
                 let response = try await Self.get("https://127.0.0.1:\(port)/health", client: client)
                 #expect(response.status == 200)

@@ -78,7 +78,7 @@ extension BridgeAPI {
         try Validate.identifier(input.userId, field: "userId", location: .path)
         try Validate.range(input.body.dailyQuota, 0...1_000_000_000, field: "dailyQuota")
         try Validate.range(input.body.monthlyQuota, 0...1_000_000_000, field: "monthlyQuota")
-        let budgets = input.body.budgets.map(BudgetLimits.init)
+        let budgets = input.body.budgets
         if let budgets { try SplitKeyService.validate(budgets) }
         AuditTrail.note(target: input.userId, before: try await users.get(input.userId).map(Self.user))
         guard let user = try await auth.updateUser(input.userId, dailyQuota: input.body.dailyQuota, monthlyQuota: input.body.monthlyQuota, active: input.body.active, budgets: budgets) else {
@@ -108,7 +108,7 @@ extension BridgeAPI {
     static func user(_ record: UserRecord) -> User {
         User(
             userId: record.userId, appId: record.appId, active: record.active, dailyQuota: record.dailyQuota,
-            monthlyQuota: record.monthlyQuota, budgets: record.budgets.api, createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
+            monthlyQuota: record.monthlyQuota, budgets: record.budgets, createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
         )
     }
 

@@ -189,14 +189,10 @@ public struct AuditLog: Sendable {
         }
     }
 
-    public struct Verification: Sendable, Equatable {
+    public struct Verification: Sendable {
         public var checked: Int64
         public var headHash: String?
         public var broken: (seq: Int64, id: String, reason: String)?
-
-        public static func == (lhs: Self, rhs: Self) -> Bool {
-            lhs.checked == rhs.checked && lhs.headHash == rhs.headHash && lhs.broken?.seq == rhs.broken?.seq && lhs.broken?.reason == rhs.broken?.reason
-        }
     }
 
     /// Walks the chain in pages of 1000, in order. The first entry whose hash is not its own

@@ -112,7 +112,7 @@ public struct AuthService: Sendable {
     /// Applies an admin's change to a user. Deactivating stops every token of the user at once (a new
     /// generation, revoked refresh tokens, the inactive flag on this instance now and on the others
     /// within the sync interval); reactivating lets new sign-ins through.
-    public func updateUser(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?, budgets: BudgetLimits? = nil) async throws -> UserRecord? {
+    public func updateUser(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?, budgets: Budgets? = nil) async throws -> UserRecord? {
         let now = Millis.now()
         guard let user = try await users.update(userId, dailyQuota: dailyQuota, monthlyQuota: monthlyQuota, active: active, budgets: budgets, now: now) else { return nil }
         if let active {

@@ -18,8 +18,6 @@ public struct EdgePolicy: Sendable {
     /// Refuse plain HTTP (production without native TLS): redirect GETs to `publicURL`.
     public var requireHTTPS = false
     public var publicURL: String?
-    /// Native TLS is on: every request arrived over HTTPS.
-    public var tlsEnabled = false
     public var maxBodyBytes = 2 * 1024 * 1024
     public var maxHeaderBytes = 16 * 1024
     public var maxHeaderCount = 100

@@ -1,7 +1,6 @@
 import Foundation
 public import Generated
 public import Logging
-import Synchronization
 
 /// Splitting, listing, rotating, deleting and using BYOK keys. A key is found only among the
 /// caller's own (ids are per user), used only for its own provider, and in clear only in memory.
@@ -10,7 +9,7 @@ public struct SplitKeyService: Sendable {
     /// Nil: split keys are off (`byok_disabled`).
     let vault: KeyVault?
     let registry: ProviderRegistry
-    let splitLimiter: WindowLimiter
+    let splitLimiter: RateLimiter
     let logger: Logger
 
     let events: WebhookEvents
@@ -20,7 +19,7 @@ public struct SplitKeyService: Sendable {
         self.events = WebhookEvents(store: WebhookStore(database: database), logger: logger)
         self.vault = vault
         self.registry = registry
-        self.splitLimiter = WindowLimiter(limit: splitsPerMinute, window: .seconds(60))
+        self.splitLimiter = RateLimiter(limit: splitsPerMinute, window: .seconds(60))
         self.logger = logger
     }
 
@@ -44,9 +43,10 @@ public struct SplitKeyService: Sendable {
         try Validate.length(apiKey, 1...4096, field: "apiKey")
         try Validate.length(request.description, 0...500, field: "description")
         if let keyId = request.keyId { try Self.validateKeyId(keyId, location: .body) }
-        let budgets = request.budgets.map(BudgetLimits.init) ?? BudgetLimits()
+        let budgets = request.budgets ?? Budgets()
         try Self.validate(budgets)
-        if let wait = splitLimiter.admit(user.userId) { throw AppError.rateLimited(retryAfter: wait, limit: Int64(splitLimiter.limit)) }
+        let decision = splitLimiter.admit("split:" + user.userId)
+        guard decision.allowed else { throw AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit) }
         let keyId = request.keyId ?? "sk_" + Credentials.newId()
         let now = Millis.now()
         let (sealed, clientPart) = try vault.seal(apiKey, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: provider.id, version: 1))
@@ -88,7 +88,7 @@ public struct SplitKeyService: Sendable {
     public func update(_ keyId: String, description: String?, budgets: Budgets?, user: AuthenticatedUser) async throws -> SplitKey {
         try Self.validateKeyId(keyId, location: .path)
         try Validate.length(description, 0...500, field: "description")
-        let limits = budgets.map(BudgetLimits.init)
+        let limits = budgets
         if let limits { try Self.validate(limits) }
         AuditTrail.note(target: keyId, before: try await store.get(userId: user.userId, keyId: keyId).map(Self.metadata))
         guard let record = try await store.update(userId: user.userId, keyId: keyId, description: description, budgets: limits, now: Millis.now()) else {
@@ -99,7 +99,7 @@ public struct SplitKeyService: Sendable {
     }
 
     /// Budgets are whole numbers from 0 to 10^12.
-    public static func validate(_ budgets: BudgetLimits) throws(AppError) {
+    public static func validate(_ budgets: Budgets) throws(AppError) {
         let fields: [(String, Int64?)] = [
             ("budgets.dailyTokens", budgets.dailyTokens), ("budgets.monthlyTokens", budgets.monthlyTokens),
             ("budgets.dailyCostMicros", budgets.dailyCostMicros), ("budgets.monthlyCostMicros", budgets.monthlyCostMicros),
@@ -159,7 +159,7 @@ public struct SplitKeyService: Sendable {
 
     /// The caller's key for one upstream request to `provider`: another user's id is not found,
     /// another provider's key is refused, a deleted key is revoked, a wrong part does not open.
-    public func keyForRequest(keyId: String, part: String, user: AuthenticatedUser, provider: String) async throws -> (key: Secret<String>, budgets: BudgetLimits) {
+    public func keyForRequest(keyId: String, part: String, user: AuthenticatedUser, provider: String) async throws -> (key: Secret<String>, budgets: Budgets) {
         let vault = try requireVault()
         guard (try? Self.validateKeyId(keyId, location: .header)) != nil, let record = try await store.get(userId: user.userId, keyId: keyId) else {
             logger.info("security: unknown split key", metadata: ["security.event": "split_key_not_found", "user.id": .string(user.userId)])
@@ -193,37 +193,9 @@ public struct SplitKeyService: Sendable {
 
     static func metadata(_ record: SplitKeyRecord) -> SplitKey {
         SplitKey(
-            keyId: record.keyId, userId: record.userId, provider: record.provider, version: record.version, description: record.description, budgets: record.budgets.api,
+            keyId: record.keyId, userId: record.userId, provider: record.provider, version: record.version, description: record.description, budgets: record.budgets,
             active: record.revokedAtMs == nil, useCount: record.useCount, lastUsedAt: record.lastUsedAtMs.map(Millis.date),
             createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
         )
-    }
-}
-
-/// At most `limit` events per key in any `window`, in memory, per instance (sliding log).
-public final class WindowLimiter: Sendable {
-    let limit: Int
-    let window: Duration
-    private let events = Mutex<[String: [ContinuousClock.Instant]]>([:])
-
-    public init(limit: Int, window: Duration) {
-        self.limit = limit
-        self.window = window
-    }
-
-    /// Nil when admitted (and counted); otherwise the seconds to wait.
-    public func admit(_ key: String, now: ContinuousClock.Instant = .now) -> Int64? {
-        events.withLock { events in
-            var recent = (events[key] ?? []).filter { now - $0 < window }
-            if recent.count >= limit, let oldest = recent.first {
-                let wait = window - (now - oldest)
-                events[key] = recent
-                return max(1, wait.components.seconds + (wait.components.attoseconds > 0 ? 1 : 0))
-            }
-            recent.append(now)
-            events[key] = recent
-            if events.count > 100_000 { events = events.filter { !$0.value.isEmpty && now - $0.value.last! < window } }
-            return nil
-        }
     }
 }

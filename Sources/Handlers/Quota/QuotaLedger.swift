@@ -3,32 +3,12 @@ public import Generated
 public import HTTPTypes
 import SQLKit
 
-/// Token and cost budgets of a user or a split key; nil means none.
-public struct BudgetLimits: Sendable, Equatable {
-    public var dailyTokens: Int64?
-    public var monthlyTokens: Int64?
-    public var dailyCostMicros: Int64?
-    public var monthlyCostMicros: Int64?
-
-    public init(dailyTokens: Int64? = nil, monthlyTokens: Int64? = nil, dailyCostMicros: Int64? = nil, monthlyCostMicros: Int64? = nil) {
-        self.dailyTokens = dailyTokens
-        self.monthlyTokens = monthlyTokens
-        self.dailyCostMicros = dailyCostMicros
-        self.monthlyCostMicros = monthlyCostMicros
-    }
-
-    public var isEmpty: Bool { self == BudgetLimits() }
+/// Token and cost budgets of a user or a split key (the spec's `Budgets`); nil means none.
+extension Budgets {
+    public var isEmpty: Bool { self == Budgets() }
 
     func tokens(_ period: QuotaPeriod) -> Int64? { period == .day ? dailyTokens : monthlyTokens }
     func costMicros(_ period: QuotaPeriod) -> Int64? { period == .day ? dailyCostMicros : monthlyCostMicros }
-
-    public init(_ budgets: Budgets) {
-        self.init(dailyTokens: budgets.dailyTokens, monthlyTokens: budgets.monthlyTokens, dailyCostMicros: budgets.dailyCostMicros, monthlyCostMicros: budgets.monthlyCostMicros)
-    }
-
-    public var api: Budgets {
-        Budgets(dailyTokens: dailyTokens, monthlyTokens: monthlyTokens, dailyCostMicros: dailyCostMicros, monthlyCostMicros: monthlyCostMicros)
-    }
 }
 
 /// The UTC day or month a counter row belongs to, and when it ends.
@@ -201,7 +181,7 @@ public struct QuotaLedger: Sendable {
 
     /// Refuses a split key whose token or cost budget for the day or month is used up. A read, not
     /// a count: the key's counters grow only by the usage charged after each response.
-    public func checkSplitKey(userId: String, keyId: String, budgets: BudgetLimits, now: Date = Date()) async throws {
+    public func checkSplitKey(userId: String, keyId: String, budgets: Budgets, now: Date = Date()) async throws {
         guard !budgets.isEmpty else { return }
         let windows = [QuotaWindow.current(.day, at: now), QuotaWindow.current(.month, at: now)]
         let rows = try await database.withSQL { sql in

@@ -1,3 +1,4 @@
+public import Generated
 import SQLKit
 
 /// A split key's row. The ciphertext, nonce and tag are hex, and nil once the key is deleted.
@@ -20,8 +21,8 @@ public struct SplitKeyRecord: Sendable, Equatable, Codable {
     public var dailyCostBudgetMicros: Int64?
     public var monthlyCostBudgetMicros: Int64?
 
-    public var budgets: BudgetLimits {
-        BudgetLimits(dailyTokens: dailyTokenBudget, monthlyTokens: monthlyTokenBudget, dailyCostMicros: dailyCostBudgetMicros, monthlyCostMicros: monthlyCostBudgetMicros)
+    public var budgets: Budgets {
+        Budgets(dailyTokens: dailyTokenBudget, monthlyTokens: monthlyTokenBudget, dailyCostMicros: dailyCostBudgetMicros, monthlyCostMicros: monthlyCostBudgetMicros)
     }
 
     var sealed: SealedKey? {
@@ -83,7 +84,7 @@ public struct SplitKeyStore: Sendable {
     }
 
     /// Changes the description and, when given, all four budgets; nil when there is no such key.
-    func update(userId: String, keyId: String, description: String?, budgets: BudgetLimits?, now: Int64) async throws -> SplitKeyRecord? {
+    func update(userId: String, keyId: String, description: String?, budgets: Budgets?, now: Int64) async throws -> SplitKeyRecord? {
         let setBudgets: SQLQueryString = budgets.map { budgets in
             """
             daily_token_budget = \(bind: budgets.dailyTokens), monthly_token_budget = \(bind: budgets.monthlyTokens),

@@ -1,3 +1,4 @@
+public import Generated
 import SQLKit
 
 /// A user of an app. `tokenGeneration` goes up when every token of the user is revoked; access
@@ -16,8 +17,8 @@ public struct UserRecord: Sendable, Equatable, Codable {
     public var dailyCostBudgetMicros: Int64?
     public var monthlyCostBudgetMicros: Int64?
 
-    public var budgets: BudgetLimits {
-        BudgetLimits(dailyTokens: dailyTokenBudget, monthlyTokens: monthlyTokenBudget, dailyCostMicros: dailyCostBudgetMicros, monthlyCostMicros: monthlyCostBudgetMicros)
+    public var budgets: Budgets {
+        Budgets(dailyTokens: dailyTokenBudget, monthlyTokens: monthlyTokenBudget, dailyCostMicros: dailyCostBudgetMicros, monthlyCostMicros: monthlyCostBudgetMicros)
     }
 }
 
@@ -79,7 +80,7 @@ public struct UserStore: Sendable {
 
     /// Applies the fields that are not nil; `budgets`, when given, replaces all four. Deactivating
     /// also bumps the token generation, so every token of the user stops at once.
-    public func update(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?, budgets: BudgetLimits? = nil, now: Int64) async throws -> UserRecord? {
+    public func update(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?, budgets: Budgets? = nil, now: Int64) async throws -> UserRecord? {
         let bump: Int64 = active == false ? 1 : 0
         let setBudgets: SQLQueryString = budgets.map { budgets in
             """

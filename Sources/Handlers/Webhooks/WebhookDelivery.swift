@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import Generated
 import SQLKit
 public import Logging
 import NIOCore
@@ -24,7 +25,7 @@ public struct WebhookEvents: Sendable {
 
     /// The delivered body: `{"type": event, "timestamp": ISO 8601, "data": data}`.
     static func payload(_ event: String, data: [String: String], now: Int64) -> String {
-        let object: [String: Any] = ["type": event, "timestamp": APICodingDate.format(now), "data": data]
+        let object: [String: Any] = ["type": event, "timestamp": APICoding.formatDate(Millis.date(now)), "data": data]
         let encoded = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: encoded, as: UTF8.self)
     }
@@ -39,20 +40,14 @@ public struct WebhookEvents: Sendable {
     /// Queues `event` on its own; a failure is logged, never thrown into the caller's request. With
     /// `onceFor`, the event id is derived from it, so the event is queued once per key (per
     /// webhook) however often it is emitted.
-    public func emit(_ event: String, _ data: [String: String], webhookId: String? = nil, onceFor key: String? = nil) async {
+    public func emit(_ event: String, _ data: [String: String], onceFor key: String? = nil) async {
         let now = Millis.now()
         let eventId = key.map { "msg_" + Hex.encode(Array(SHA256.hash(data: Data(($0 + "|" + event).utf8)).prefix(16))) } ?? "msg_" + Credentials.newId()
         do {
-            try await store.enqueue(eventId: eventId, event: event, payload: Self.payload(event, data: data, now: now), webhookId: webhookId, now: now)
+            try await store.enqueue(eventId: eventId, event: event, payload: Self.payload(event, data: data, now: now), now: now)
         } catch {
             logger.error("webhook event could not be queued", metadata: ["webhook.event": .string(event), "error.type": .string(String(reflecting: type(of: error)))])
         }
-    }
-}
-
-enum APICodingDate {
-    static func format(_ millis: Int64) -> String {
-        Millis.date(millis).formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 }
 

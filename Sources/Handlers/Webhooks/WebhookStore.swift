@@ -80,13 +80,13 @@ public struct WebhookStore: Sendable {
         }
     }
 
-    /// One statement: a row per active webhook subscribed to `event` (or only `webhookId`).
+    /// One statement: a row per active webhook subscribed to `event`.
     @discardableResult
-    func enqueue(eventId: String, event: String, payload: String, webhookId: String? = nil, now: Int64, on sql: (any SQLDatabase)? = nil) async throws -> Int {
+    func enqueue(eventId: String, event: String, payload: String, now: Int64, on sql: (any SQLDatabase)? = nil) async throws -> Int {
         let statement: SQLQueryString = """
             INSERT INTO webhook_outbox (id, webhook_id, event, payload, status, attempts, next_attempt_ms, locked_until_ms, created_at_ms)
             SELECT \(bind: eventId), id, \(bind: event), \(bind: payload), 'pending', 0, \(bind: now), 0, \(bind: now) FROM webhooks
-            WHERE active = \(bind: true) AND events LIKE \(bind: "%," + event + ",%") AND (\(bind: webhookId) IS NULL OR id = \(bind: webhookId))
+            WHERE active = \(bind: true) AND events LIKE \(bind: "%," + event + ",%")
             ON CONFLICT (id, webhook_id) DO NOTHING
             RETURNING webhook_id
             """
