@@ -52,6 +52,10 @@ struct EdgeTests {
         #expect(resolver.resolve(peer: "10.0.0.2", forwardedFor: ["evil, 10.0.0.9"]).address == "10.0.0.9")
         #expect(resolver.resolve(peer: "::ffff:10.0.0.2", forwardedFor: ["::ffff:198.51.100.7"]).address == "198.51.100.7")
         #expect(resolver.resolve(peer: "10.0.0.2", forwardedFor: []).address == "10.0.0.2")
+        // Whether the peer is a trusted proxy (its X-Forwarded-Proto believed), with or without XFF.
+        #expect(resolver.resolve(peer: "10.0.0.2", forwardedFor: []).peerTrusted)
+        #expect(resolver.resolve(peer: "10.0.0.2", forwardedFor: ["198.51.100.7"]).peerTrusted)
+        #expect(!resolver.resolve(peer: "198.51.100.7", forwardedFor: ["1.2.3.4"]).peerTrusted)
         #expect(resolver.resolve(peer: nil, forwardedFor: ["1.2.3.4"]).address == "unknown")
     }
 

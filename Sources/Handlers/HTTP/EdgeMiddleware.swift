@@ -17,7 +17,7 @@ public struct ClientAddressMiddleware: RouterMiddleware {
         let forwarded = request.headers[values: .xForwardedFor]
         let resolved = resolver.resolve(peer: context.peerIP, forwardedFor: forwarded)
         context.clientIP = resolved.address
-        if resolved.viaTrustedProxy || (context.peerIP.flatMap(IPAddress.init).map(resolver.isTrusted) ?? false) {
+        if resolved.peerTrusted {
             context.forwardedHTTPS = request.headers[.xForwardedProto]?.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() == "https"
         }
         context.logger[metadataKey: "client.ip"] = .string(resolved.address)

@@ -98,9 +98,10 @@ public struct ClientAddressResolver: Sendable {
 
     /// `forwardedFor`: every `X-Forwarded-For` value, in order. Answers the client's address and
     /// whether the peer was a trusted proxy (whose `X-Forwarded-Proto` may then be believed).
-    public func resolve(peer: String?, forwardedFor: [String]) -> (address: String, viaTrustedProxy: Bool) {
+    public func resolve(peer: String?, forwardedFor: [String]) -> (address: String, peerTrusted: Bool) {
         guard let peer, let peerAddress = IPAddress(peer) else { return (peer ?? "unknown", false) }
-        guard isTrusted(peerAddress), !forwardedFor.isEmpty else { return (peerAddress.description, false) }
+        guard isTrusted(peerAddress) else { return (peerAddress.description, false) }
+        guard !forwardedFor.isEmpty else { return (peerAddress.description, true) }
         var client = peerAddress
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
         for hop in hops.reversed() {
