@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+"""The proxy side by side with a direct call and with nginx, measured in one run.
+
+    python3 bench/proxy.py                       # SQLite (the embedded default)
+    DATABASE_URL=postgres://... python3 bench/proxy.py
+
+Installs nginx and wrk from Debian when missing, builds the release server, and starts:
+  - a static mock upstream: nginx answering /v1/chat/completions with canned OpenAI JSON, or with a
+    canned SSE stream when the request accepts text/event-stream;
+  - nginx as a reverse proxy to it (HTTP/1.1 keep-alive upstream connections, access log on);
+  - our server (release) with the whole pipeline on: JWT auth with the revocation check, IP rules
+    (an allow rule for loopback and a deny rule), per-IP and per-user rate limits set high, quota
+    admission in the database, usage recording, access log.
+Then it runs wrk against the three, alternating in every round, and prints the median of the
+rounds: requests/s and p50/p99 at 32 connections, p50 at 1 connection, non-streamed and streamed;
+the time to the first SSE event at 1 connection; CPU per request; our peak RSS; the ratios to
+nginx. It stops everything it started. Method and figures: docs/performance.md."""
+import argparse, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.error, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ADMIN_KEY = "bench-admin-key-" + "0123456789abcdef" * 2
+PROVIDER_KEY = "sk-bench-" + "5" * 40
+TICKS = os.sysconf("SC_CLK_TCK")
+
+COMPLETION = {
+    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1764400000, "model": "gpt-4o-mini",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello! How can I help you today?"}, "logprobs": None, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21},
+}
+
+
+def sse_stream():
+    words = ["Hello", "!", " How", " can", " I", " help", " you", " today", "?"]
+    events = []
+    for i, word in enumerate(words):
+        delta = {"role": "assistant", "content": word} if i == 0 else {"content": word}
+        events.append({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1764400000, "model": "gpt-4o-mini",
+                       "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+    events.append({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1764400000, "model": "gpt-4o-mini",
+                   "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21}})
+    return "".join(f"data: {json.dumps(e, separators=(',', ':'))}\n\n" for e in events) + "data: [DONE]\n\n"
+
+
+def nginx_string(text):
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_tools():
+    missing = [tool for tool in ("nginx", "wrk") if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}")]
+    if missing:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        print(f"installing {', '.join(missing)} from Debian", file=sys.stderr)
+        subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
+        packages = ["nginx-light" if m == "nginx" else m for m in missing]
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq"] + packages, check=True, stdout=subprocess.DEVNULL,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    return shutil.which("nginx") or "/usr/sbin/nginx", shutil.which("wrk")
+
+
+def nginx_conf(work, name, port, body):
+    prefix = os.path.join(work, name)
+    os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = f"""{user}
+worker_processes auto;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port} reuseport backlog=4096;
+{body}
+    }}
+}}
+"""
+    path = os.path.join(prefix, "nginx.conf")
+    with open(path, "w") as f:
+        f.write(conf)
+    return prefix, path
+
+
+def start_nginx(nginx, prefix, conf):
+    return subprocess.Popen([nginx, "-p", prefix, "-c", conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_http(url, headers=None, timeout=60, data=None):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            request = urllib.request.Request(url, headers=headers or {}, data=data)
+            with urllib.request.urlopen(request, timeout=2) as response:
+                return response.read()
+        except Exception:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def call(base, method, path, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method,
+                                     headers={"content-type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+def parse_duration(value, unit):
+    return float(value) * {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
+
+
+def run_wrk(wrk, script, url, connections, seconds):
+    threads = 1 if connections == 1 else 2
+    out = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url],
+                         capture_output=True, text=True, check=True).stdout
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        result[f"p{pct}"] = parse_duration(m.group(1), m.group(2))
+    m = re.search(r"(\d+) requests in", out)
+    result["requests"] = int(m.group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    result["bad"] = int(bad.group(1)) if bad else 0
+    if errors and re.search(r"[1-9]", errors.group(1).split("timeout")[0]):
+        result["bad"] += 1
+        print(f"wrk socket errors on {url}: {errors.group(1)}", file=sys.stderr)
+    return result
+
+
+def quota_used(standing):
+    return standing["day"]["requests"]["used"]
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except FileNotFoundError:
+            pass
+    return total / TICKS
+
+
+def nginx_pids(master):
+    pids = [master.pid]
+    try:
+        with open(f"/proc/{master.pid}/task/{master.pid}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        pass
+    return pids
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def first_event_us(port, path, headers, body, count):
+    """Time from the request's last byte to the first `data:` byte, over one keep-alive connection."""
+    payload = json.dumps(body).encode()
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + f"Content-Length: {len(payload)}\r\n\r\n"
+    request = head.encode() + payload
+    samples = []
+    connection = None
+    for _ in range(count):
+        for attempt in (1, 2):
+            # A server that closes the connection after a stream costs a reconnect, which is timed.
+            started = time.perf_counter_ns()
+            if connection is None:
+                connection = socket.create_connection(("127.0.0.1", port))
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection.sendall(request)
+            buffer, first = b"", None
+            while True:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                if first is None and b"data:" in buffer:
+                    first = time.perf_counter_ns()
+                if b"data: [DONE]" in buffer and (b"\r\n0\r\n\r\n" in buffer or b"Content-Length" in buffer.split(b"\r\n\r\n")[0]):
+                    break
+            if chunk:
+                break
+            connection.close()
+            connection = None
+            if first is not None:
+                break
+            if attempt == 2:
+                raise RuntimeError(f"port {port}: connection closed after {buffer[:300]!r}")
+        samples.append((first - started) / 1000)
+    if connection:
+        connection.close()
+    return statistics.median(samples)
+
+
+WRK_SCRIPT = """wrk.method = "POST"
+wrk.body = [[{body}]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+{extra}
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; every round measures the three targets in turn")
+    parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/safeapi-bridge"))
+    parser.add_argument("--no-build", action="store_true", help="use the binary as it is")
+    parser.add_argument("--only", choices=["plain", "stream"], help="one of the two request kinds")
+    parser.add_argument("--serve", action="store_true", help="set everything up, print the URLs and the token, and wait (for experiments)")
+    parser.add_argument("--profile", metavar="FILE", help="instead of the table: record a CPU profile of our server (perf) under 32 connections")
+    args = parser.parse_args()
+
+    nginx, wrk = ensure_tools()
+    if not args.no_build:
+        print("building the release server", file=sys.stderr)
+        subprocess.run(["swift", "build", "-c", "release", "--product", "safeapi-bridge"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    work = tempfile.mkdtemp(prefix="safeapi-bench-")
+    processes = []
+    try:
+        mock_port, nginx_port, our_port = free_port(), free_port(), free_port()
+        mock = nginx_conf(work, "mock", mock_port, f"""
+        access_log off;
+        location = /v1/chat/completions {{
+            if ($http_accept ~ event-stream) {{ rewrite ^ /sse last; }}
+            default_type application/json;
+            add_header x-request-id req_bench;
+            return 200 {nginx_string(json.dumps(COMPLETION, separators=(',', ':')))};
+        }}
+        location = /sse {{
+            internal;
+            default_type text/event-stream;
+            return 200 {nginx_string(sse_stream())};
+        }}""")
+        proxy = nginx_conf(work, "proxy", nginx_port, f"""
+        access_log {work}/proxy/logs/access.log;
+        location / {{
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}""")
+        # The upstream block belongs in http{}, before the server.
+        with open(proxy[1]) as f:
+            text = f.read()
+        text = text.replace("    server {", f"    upstream mock {{ server 127.0.0.1:{mock_port}; keepalive 64; }}\n    server {{", 1)
+        with open(proxy[1], "w") as f:
+            f.write(text)
+        mock_process = start_nginx(nginx, *mock)
+        processes.append(mock_process)
+        nginx_process = start_nginx(nginx, *proxy)
+        processes.append(nginx_process)
+
+        env = dict(os.environ, DATA_DIR=os.path.join(work, "data"), PORT=str(our_port), ADMIN_API_KEY=ADMIN_KEY,
+                   OPENAI_API_KEY=PROVIDER_KEY, OPENAI_BASE_URL=f"http://127.0.0.1:{mock_port}/v1",
+                   RATE_LIMIT_MAX_REQUESTS="10000000", USER_RATE_LIMIT_MAX_REQUESTS="10000000",
+                   DEFAULT_DAILY_QUOTA="1000000000", DEFAULT_MONTHLY_QUOTA="1000000000", JWT_TTL_SECONDS="86400",
+                   SECURITY_LOG_FILE="false", LOG_DIR=os.path.join(work, "logs"))
+        database = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
+        server_log = open(os.path.join(work, "server.log"), "w")
+        server = subprocess.Popen([args.binary, "serve"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
+        processes.append(server)
+        ours = f"http://127.0.0.1:{our_port}"
+        wait_http(ours + "/health")
+        wait_http(f"http://127.0.0.1:{nginx_port}/v1/chat/completions", data=b"{}")
+        admin = {"X-Admin-Key": ADMIN_KEY}
+        # Fresh ids each run: a PostgreSQL database given by DATABASE_URL outlives the run.
+        run_id = os.urandom(4).hex()
+        app = call(ours, "POST", "/admin/apps", {"name": "bench", "appId": f"bench.{run_id}"}, admin)
+        token = call(ours, "POST", "/auth/token", {"userId": f"bench-user-{run_id}", "appId": f"bench.{run_id}", "appSecret": app["appSecret"]})["token"]
+        for rule in ({"cidr": "127.0.0.0/8", "type": "allow", "reason": "bench loopback"}, {"cidr": "203.0.113.0/24", "type": "deny", "reason": "bench deny"}):
+            try:
+                call(ours, "POST", "/admin/ip-rules", rule, admin)
+            except urllib.error.HTTPError as error:
+                if error.code != 409:  # kept from an earlier run on the same PostgreSQL database
+                    raise
+        time.sleep(1.5)  # the rules reach memory (IP_RULES_SYNC_MS)
+
+        targets = [
+            ("direct", f"http://127.0.0.1:{mock_port}/v1/chat/completions", mock_port, "/v1/chat/completions", lambda: nginx_pids(mock_process)),
+            ("nginx", f"http://127.0.0.1:{nginx_port}/v1/chat/completions", nginx_port, "/v1/chat/completions", lambda: nginx_pids(nginx_process)),
+            ("ours", f"{ours}/proxy/openai/chat/completions", our_port, "/proxy/openai/chat/completions", lambda: [server.pid]),
+        ]
+        message = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello."}]}
+        kinds = {
+            "plain": (message, ""),
+            "stream": ({**message, "stream": True, "stream_options": {"include_usage": True}}, 'wrk.headers["Accept"] = "text/event-stream"'),
+        }
+        if args.only:
+            kinds = {args.only: kinds[args.only]}
+        scripts = {}
+        for kind, (body, extra) in kinds.items():
+            path = os.path.join(work, f"{kind}.lua")
+            with open(path, "w") as f:
+                f.write(WRK_SCRIPT.format(body=json.dumps(body), token=token, extra=extra))
+            scripts[kind] = path
+
+        # Every target answers the canned completion, and the stream, before anything is measured.
+        for name, url, *_ in targets:
+            for accept in ("application/json", "text/event-stream"):
+                answer = wait_http(url, {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": accept},
+                                   timeout=5, data=json.dumps(message).encode()).decode()
+                if "chatcmpl-bench" not in answer or (accept == "text/event-stream") != answer.startswith("data:"):
+                    sys.exit(f"{name} did not answer the canned {accept}: {answer[:200]}")
+        # Warm-up: connections, code paths, the database's pages.
+        for kind, script in scripts.items():
+            for name, url, *_ in targets:
+                run_wrk(wrk, script, url, 32, 2)
+
+        if args.serve:
+            print(json.dumps({"direct": targets[0][1], "nginx": targets[1][1], "ours": targets[2][1], "base": ours, "token": token, "scripts": scripts, "pid": server.pid}), flush=True)
+            server.wait()
+            return
+        if args.profile:
+            kind, script = next(iter(scripts.items()))
+            perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999", "-g", "-p", str(server.pid), "-o", args.profile, "--", "sleep", str(args.seconds)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            loaded = run_wrk(wrk, script, targets[2][1], 32, args.seconds)
+            perf.wait()
+            print(f"{kind}: {loaded['rps']:.0f} requests/s while profiling; `perf report -i {args.profile} --no-children`")
+            return
+        results = {}  # (kind, target, metric) -> [values]
+        def add(kind, name, metric, value):
+            results.setdefault((kind, name, metric), []).append(value)
+        bad = 0
+        for round_ in range(args.rounds):
+            print(f"round {round_ + 1}/{args.rounds}", file=sys.stderr)
+            order = targets if round_ % 2 == 0 else list(reversed(targets))
+            for kind, script in scripts.items():
+                for name, url, port, path, pids in order:
+                    before = cpu_seconds(pids())
+                    loaded = run_wrk(wrk, script, url, 32, args.seconds)
+                    spent = cpu_seconds(pids()) - before
+                    single = run_wrk(wrk, script, url, 1, args.seconds)
+                    bad += loaded["bad"] + single["bad"]
+                    add(kind, name, "rps", loaded["rps"])
+                    add(kind, name, "p50", loaded["p50"])
+                    add(kind, name, "p99", loaded["p99"])
+                    add(kind, name, "p50_1", single["p50"])
+                    add(kind, name, "cpu", spent / max(loaded["requests"], 1) * 1e6)
+                    if kind == "stream":
+                        add(kind, name, "first", first_event_us(port, path, {"Authorization": f"Bearer {token}"}, kinds["stream"][0], 2000))
+        rss = peak_rss_mb(server.pid)
+
+        def median(kind, name, metric):
+            return statistics.median(results[(kind, name, metric)])
+
+        print()
+        print(f"SafeAPI Bridge proxy benchmark: {database}, {os.cpu_count()} cores, wrk on the same machine, "
+              f"{args.rounds} rounds of {args.seconds} s per figure (median of rounds)")
+        print()
+        header = f"{'':34}{'direct':>12}{'nginx':>12}{'ours':>12}{'ours/nginx':>12}{'ours-direct':>13}"
+        print(header)
+        print("-" * len(header))
+        labels = [("rps", "requests/s, 32 connections", "{:.0f}"), ("p50", "p50 latency, 32 conn (µs)", "{:.0f}"),
+                  ("p99", "p99 latency, 32 conn (µs)", "{:.0f}"), ("p50_1", "p50 latency, 1 conn (µs)", "{:.0f}"),
+                  ("first", "first SSE event, 1 conn (µs)", "{:.0f}"), ("cpu", "CPU per request (µs)", "{:.1f}")]
+        for kind in scripts:
+            print(f"{'streamed (SSE)' if kind == 'stream' else 'non-streamed (JSON)'}")
+            for metric, label, fmt in labels:
+                if (kind, "ours", metric) not in results:
+                    continue
+                d, n, o = (median(kind, t, metric) for t in ("direct", "nginx", "ours"))
+                ratio = f"{o / n:.2f}x" if n else "-"
+                added = f"+{o - d:.0f}" if metric in ("p50", "p99", "p50_1", "first") else ""
+                print(f"  {label:32}{fmt.format(d):>12}{fmt.format(n):>12}{fmt.format(o):>12}{ratio:>12}{added:>13}")
+        print()
+        print(f"our peak RSS: {rss:.1f} MB")
+        if bad:
+            print(f"WARNING: {bad} runs had errors or non-2xx answers (see {work})")
+        quota = call(ours, "GET", "/api/me/quota", headers={"Authorization": f"Bearer {token}"})
+        print(f"proxied calls admitted and counted by the quota today: {quota_used(quota)}")
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
