@@ -32,12 +32,20 @@ public struct QuotaWindow: Sendable, Equatable {
     /// Whole seconds until the reset, at least 1.
     public func secondsLeft(from now: Date) -> Int64 { max(1, Int64(resetAt.timeIntervalSince(now).rounded(.up))) }
 
-    /// The `users` columns that hold this window's limits. Fixed names, never input.
-    var userColumns: (requests: String, tokens: String, cost: String) {
-        period == .day
-            ? ("daily_quota", "daily_token_budget", "daily_cost_budget_micros")
-            : ("monthly_quota", "monthly_token_budget", "monthly_cost_budget_micros")
+    struct Columns {
+        var requests: String
+        var tokens: String
+        var cost: String
     }
+
+    /// The `users` columns that hold a window's limits. Fixed names, never input.
+    static func userColumns(_ period: QuotaPeriod) -> Columns {
+        period == .day
+            ? Columns(requests: "daily_quota", tokens: "daily_token_budget", cost: "daily_cost_budget_micros")
+            : Columns(requests: "monthly_quota", tokens: "monthly_token_budget", cost: "monthly_cost_budget_micros")
+    }
+
+    var userColumns: Columns { Self.userColumns(period) }
 }
 
 /// Where an admitted request stands against its tightest request quota: what the `RateLimit-*`
@@ -61,20 +69,23 @@ public struct LimitStanding: Sendable, Equatable {
     }
 }
 
-/// Quota admission (DESIGN.md, "Quotas and budgets"). A proxied request is admitted by one
-/// statement per window that counts it only while the user is under the request quota and under
-/// any token and cost budget: an upsert into the UTC day's row, then the month's. So N concurrent
-/// requests against a quota of Q let exactly Q through, on SQLite and on PostgreSQL, across any
-/// number of instances. Tokens and cost are charged when the response's usage is known (the usage
+/// Quota admission (DESIGN.md, "Quotas and budgets"). A proxied request is counted only while the
+/// user is under the request quota and under any token and cost budget, by atomic upserts into
+/// the UTC day's and month's rows: requests waiting together are admitted by one statement
+/// (`AdmissionBatch`), and what a batch cannot settle whole goes one request at a time, day then
+/// month. So N concurrent requests against a quota of Q let exactly Q through, on SQLite and on
+/// PostgreSQL, across any number of instances. Tokens and cost are charged when the response's usage is known (the usage
 /// writer), so a budget can be passed by at most the requests in flight.
 public struct QuotaLedger: Sendable {
     let database: any Database
     /// `quota.warning` (80 %, once per period) and `quota.exceeded` (once per period and metric).
     let events: WebhookEvents?
+    private let batch: AdmissionBatch
 
     public init(database: any Database, events: WebhookEvents? = nil) {
         self.database = database
         self.events = events
+        self.batch = AdmissionBatch(database: database)
     }
 
     /// Counts the request against the user's day and month, or throws `quotaExceeded` without
@@ -82,12 +93,22 @@ public struct QuotaLedger: Sendable {
     public func admit(userId: String, now: Date = Date()) async throws -> LimitStanding {
         let day = QuotaWindow.current(.day, at: now)
         let month = QuotaWindow.current(.month, at: now)
-        guard let dayCount = try await count(userId: userId, in: day) else {
-            throw try await refusal(userId: userId, window: day, now: now)
-        }
-        guard let monthCount = try await count(userId: userId, in: month) else {
-            try await giveBack(userId: userId, in: day)
-            throw try await refusal(userId: userId, window: month, now: now)
+        let dayCount: (used: Int64, limit: Int64)
+        let monthCount: (used: Int64, limit: Int64)
+        if case .admitted(let dayCounted, let monthCounted) = await batch.admit(userId: userId, day: day, month: month) {
+            dayCount = (dayCounted.used, dayCounted.limit)
+            monthCount = (monthCounted.used, monthCounted.limit)
+        } else {
+            // One request at a time: near a limit, or when the batch's statement failed.
+            guard let counted = try await count(userId: userId, in: day) else {
+                throw try await refusal(userId: userId, window: day, now: now)
+            }
+            dayCount = counted
+            guard let counted = try await count(userId: userId, in: month) else {
+                try await giveBack(userId: userId, in: day)
+                throw try await refusal(userId: userId, window: month, now: now)
+            }
+            monthCount = counted
         }
         // The one request that takes the count to 80 % of a quota announces it: counts are atomic,
         // so exactly one request sees that number in a period.

@@ -1,0 +1,194 @@
+import Foundation
+import Generated
+import SQLKit
+import Synchronization
+
+/// Group commit for quota admission. Requests that arrive while a batch is in the database wait
+/// for the next one, which admits all of them with one statement: for each user and window, the
+/// counter grows by the number of waiting requests only if all of them fit (the same conditions
+/// as one request: under the quota, under any token and cost budget). Under load a statement
+/// admits many requests; alone, a request costs one statement for its day and month together.
+///
+/// Whatever the batch cannot settle whole (a user near a limit, a window that refused while the
+/// other admitted, a failed statement) goes through `QuotaLedger`'s one-request path, one request
+/// at a time, so the counts stay exact: N concurrent requests against a quota of Q let exactly Q
+/// through, whichever way they were batched.
+final class AdmissionBatch: Sendable {
+    /// What the batch decided for one request.
+    enum Verdict: Sendable {
+        /// Counted in both windows; the counts after it, and the limits.
+        case admitted(day: Counted, month: Counted)
+        /// Not settled: the caller takes the one-request path.
+        case single
+    }
+
+    struct Counted: Sendable {
+        var used: Int64
+        var limit: Int64
+    }
+
+    private struct Waiting {
+        var userId: String
+        var day: QuotaWindow
+        var month: QuotaWindow
+        var continuation: CheckedContinuation<Verdict, Never>
+    }
+
+    private struct State: ~Copyable {
+        var waiting: [Waiting] = []
+        var leading = false
+    }
+
+    private let database: any Database
+    private let state = Mutex(State())
+
+    init(database: any Database) {
+        self.database = database
+    }
+
+    /// Waits for the batch that settles this request. The first request to find no batch running
+    /// runs batches (in a task of its own) until none is waiting.
+    func admit(userId: String, day: QuotaWindow, month: QuotaWindow) async -> Verdict {
+        await withCheckedContinuation { continuation in
+            let lead = state.withLock { state in
+                state.waiting.append(Waiting(userId: userId, day: day, month: month, continuation: continuation))
+                guard !state.leading else { return false }
+                state.leading = true
+                return true
+            }
+            if lead {
+                Task { await self.lead() }
+            }
+        }
+    }
+
+    private func lead() async {
+        while true {
+            let batch = state.withLock { state in
+                let batch = state.waiting
+                state.waiting.removeAll(keepingCapacity: true)
+                if batch.isEmpty { state.leading = false }
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            await settle(batch)
+        }
+    }
+
+    /// The requests of one user in the same day and month.
+    private struct Group {
+        var userId: String
+        var day: QuotaWindow
+        var month: QuotaWindow
+        var members: [Int]
+    }
+
+    private func settle(_ batch: [Waiting]) async {
+        var groups: [Group] = []
+        var index: [String: Int] = [:]
+        for (position, waiting) in batch.enumerated() {
+            let key = waiting.userId + "\u{0}" + waiting.day.key + "\u{0}" + waiting.month.key
+            if let existing = index[key] {
+                groups[existing].members.append(position)
+            } else {
+                index[key] = groups.count
+                groups.append(Group(userId: waiting.userId, day: waiting.day, month: waiting.month, members: [position]))
+            }
+        }
+        var verdicts = [Verdict](repeating: .single, count: batch.count)
+        // A statement that fails counts nothing: then every request takes the one-request path.
+        if let counted = try? await count(groups) {
+            var partial: [(userId: String, key: String, by: Int64)] = []
+            for group in groups {
+                let day = counted[RowKey(userId: group.userId, period: group.day.key)]
+                let month = counted[RowKey(userId: group.userId, period: group.month.key)]
+                let size = Int64(group.members.count)
+                if let day, let month {
+                    for (offset, position) in group.members.enumerated() {
+                        let before = size - Int64(offset) - 1
+                        verdicts[position] = .admitted(
+                            day: Counted(used: day.used - before, limit: day.limit),
+                            month: Counted(used: month.used - before, limit: month.limit)
+                        )
+                    }
+                } else if day != nil {
+                    partial.append((group.userId, group.day.key, size))
+                } else if month != nil {
+                    partial.append((group.userId, group.month.key, size))
+                }
+            }
+            // Should the give-back fail, the window keeps counts no request used: the user loses
+            // them for the period, and nothing is ever admitted over a limit.
+            if !partial.isEmpty { try? await giveBack(partial) }
+        }
+        for (waiting, verdict) in zip(batch, verdicts) {
+            waiting.continuation.resume(returning: verdict)
+        }
+    }
+
+    private struct RowKey: Hashable {
+        var userId: String
+        var period: String
+    }
+
+    /// One statement for the whole batch: for every group, its day row and its month row grow by
+    /// the group's size, each only if the whole group fits. The rows that grew come back.
+    private func count(_ groups: [Group]) async throws -> [RowKey: Counted] {
+        var rowsWanted: [SQLQueryString] = []
+        for group in groups.sorted(by: { $0.userId < $1.userId }) {
+            let size = Int64(group.members.count)
+            // Rows in user order, day before month: concurrent batches on PostgreSQL take the
+            // row locks in one order.
+            rowsWanted.append("(CAST(\(bind: group.userId) AS TEXT), CAST(\(bind: group.day.key) AS TEXT), CAST(\(bind: size) AS BIGINT))")
+            rowsWanted.append("(CAST(\(bind: group.userId) AS TEXT), CAST(\(bind: group.month.key) AS TEXT), CAST(\(bind: size) AS BIGINT))")
+        }
+        // The window's limits: the day's columns for `d:` rows, the month's for `m:` rows.
+        func limit(_ column: KeyPath<QuotaWindow.Columns, String>, of period: String) -> SQLQueryString {
+            let day = QuotaWindow.userColumns(.day)[keyPath: column]
+            let month = QuotaWindow.userColumns(.month)[keyPath: column]
+            return SQLQueryString(stringLiteral: "(CASE WHEN substr(\(period), 1, 2) = 'd:' THEN u.\(day) ELSE u.\(month) END)")
+        }
+        let requests = limit(\.requests, of: "quota_counters.period")
+        let tokens = limit(\.tokens, of: "quota_counters.period")
+        let cost = limit(\.cost, of: "quota_counters.period")
+        let wantedRequests = limit(\.requests, of: "w.period")
+        let wantedTokens = limit(\.tokens, of: "w.period")
+        let wantedCost = limit(\.cost, of: "w.period")
+        let values = rowsWanted.joined(separator: ", ")
+        let rows = try await database.withSQL { sql in
+            try await sql.raw("""
+                WITH wanted (user_id, period, size) AS (VALUES \(values))
+                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
+                SELECT u.user_id, w.period, w.size, 0, 0 FROM wanted w JOIN users u ON u.user_id = w.user_id
+                WHERE \(wantedRequests) >= w.size AND COALESCE(\(wantedTokens), 1) > 0 AND COALESCE(\(wantedCost), 1) > 0
+                ORDER BY u.user_id, w.period
+                ON CONFLICT (user_id, period) DO UPDATE SET requests = quota_counters.requests + excluded.requests
+                WHERE EXISTS (
+                    SELECT 1 FROM users u WHERE u.user_id = quota_counters.user_id
+                    AND quota_counters.requests + excluded.requests <= \(requests)
+                    AND (\(tokens) IS NULL OR quota_counters.tokens < \(tokens))
+                    AND (\(cost) IS NULL OR quota_counters.cost_micros < \(cost)))
+                RETURNING user_id, period, requests,
+                    (SELECT \(requests) FROM users u WHERE u.user_id = quota_counters.user_id) AS quota_limit
+                """).all()
+        }
+        var counted: [RowKey: Counted] = [:]
+        for row in rows {
+            let key = RowKey(userId: try row.decode(column: "user_id", as: String.self), period: try row.decode(column: "period", as: String.self))
+            counted[key] = Counted(used: try row.decode(column: "requests", as: Int64.self), limit: try row.decode(column: "quota_limit", as: Int64.self))
+        }
+        return counted
+    }
+
+    /// Takes back what a group counted in one window when the other refused it.
+    private func giveBack(_ rows: [(userId: String, key: String, by: Int64)]) async throws {
+        try await database.withSQL { sql in
+            for row in rows {
+                try await sql.raw("""
+                    UPDATE quota_counters SET requests = requests - \(bind: row.by)
+                    WHERE user_id = \(bind: row.userId) AND period = \(bind: row.key) AND requests >= \(bind: row.by)
+                    """).run()
+            }
+        }
+    }
+}

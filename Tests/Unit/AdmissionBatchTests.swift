@@ -1,0 +1,66 @@
+import Foundation
+import Generated
+@testable import Handlers
+import Testing
+
+/// Quota admission in batches: however the concurrent requests of many users are grouped, each
+/// user gets exactly its quota, and every admitted request sees its own count.
+@Suite("Admission batches")
+struct AdmissionBatchTests {
+    static let quotas: [String: Int64] = ["user-a": 30, "user-b": 7, "user-c": 1, "user-d": 0]
+
+    static func seed(_ database: any Database) async throws {
+        _ = try await Migrator(migrations: Migrations.all).run(on: database, logger: TestDatabases.logger)
+        let (app, _) = try await AppStore(database: database).register(name: "batch", description: nil, appId: "batch.app")
+        for (userId, quota) in quotas {
+            _ = try await UserStore(database: database).findOrCreate(userId: userId, appId: app.appId, dailyQuota: quota, monthlyQuota: 1000, now: 0)
+        }
+    }
+
+    /// 40 requests per user, all at once over `ledgers` (one per instance).
+    static func burst(_ ledgers: [QuotaLedger]) async -> [String: [LimitStanding?]] {
+        await withTaskGroup(of: (String, LimitStanding?).self) { group in
+            for round in 0..<40 {
+                for (index, userId) in quotas.keys.sorted().enumerated() {
+                    let ledger = ledgers[(round + index) % ledgers.count]
+                    group.addTask { (userId, try? await ledger.admit(userId: userId)) }
+                }
+            }
+            var results: [String: [LimitStanding?]] = [:]
+            for await (userId, standing) in group { results[userId, default: []].append(standing) }
+            return results
+        }
+    }
+
+    static func check(_ results: [String: [LimitStanding?]]) {
+        for (userId, quota) in quotas {
+            let admitted = results[userId, default: []].compactMap { $0 }
+            #expect(Int64(admitted.count) == quota, "\(userId): \(admitted.count) admitted, quota \(quota)")
+            // Each admitted request was told its own place: remaining runs from quota-1 down to 0.
+            #expect(admitted.map(\.remaining).sorted() == (0..<quota).map { $0 }, "\(userId)")
+        }
+    }
+
+    @Test(arguments: TestDatabases.kinds)
+    func everyUserGetsExactlyItsQuotaAndEachRequestItsOwnCount(kind: DatabaseKind) async throws {
+        try await TestDatabases.withFresh(kind) { databases in
+            try await Self.seed(databases[0])
+            let results = await Self.burst([QuotaLedger(database: databases[0])])
+            Self.check(results)
+            // The counters agree with what was admitted.
+            let ledger = QuotaLedger(database: databases[0])
+            for (userId, quota) in Self.quotas {
+                let day = QuotaWindow.current(.day, at: Date())
+                #expect(try await ledger.usage(userId: userId, keys: [day.key])[day.key]?.requests ?? 0 == quota)
+            }
+        }
+    }
+
+    @Test(.enabled(if: TestDatabases.postgresURL != nil))
+    func batchesOfThreeInstancesShareOneCount() async throws {
+        try await TestDatabases.withFresh(.postgres, instances: 3) { databases in
+            try await Self.seed(databases[0])
+            Self.check(await Self.burst(databases.map { QuotaLedger(database: $0) }))
+        }
+    }
+}
