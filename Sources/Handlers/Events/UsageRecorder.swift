@@ -29,24 +29,27 @@ public struct UsageRecord: Sendable, Equatable, Codable {
     public var createdAtMs: Int64
 }
 
-/// Writes usage records off the request path: `record` only enqueues. The writer takes whatever
-/// is queued the moment it is free (up to 200 rows) and writes it in one go, so under load rows
-/// are batched and at rest a row is written at once: a budget is charged within one write of the
-/// response ending. What is queued is flushed on shutdown, after the HTTP server has drained. If
-/// the database falls behind, the queue holds 100 000 records, then drops the newest and logs it.
+/// Writes usage records off the request path: `record` only enqueues. Woken by a record, the
+/// writer lets `linger` pass (20 ms), then writes whatever is queued in batches of up to 200 rows,
+/// so rows are batched at any load and the writes leave the database free for quota admission
+/// in between: a budget is charged within `linger` plus one write of the response ending. What is
+/// queued is flushed on shutdown, after the HTTP server has drained. If the database falls
+/// behind, the queue holds 100 000 records, then drops the newest and logs it.
 public final class UsageRecorder: Service {
     private let queue = Mutex<[UsageRecord]>([])
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let database: any Database
     private let logger: Logger
+    private let linger: Duration
     static let batchSize = 200
     static let capacity = 100_000
 
-    public init(database: any Database, logger: Logger) {
+    public init(database: any Database, logger: Logger, linger: Duration = .milliseconds(20)) {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.database = database
         self.logger = logger
+        self.linger = linger
     }
 
     public func record(_ record: UsageRecord) {
@@ -70,6 +73,8 @@ public final class UsageRecorder: Service {
         }
         defer { finisher.cancel() }
         for await _ in wakeups {
+            // Cancelled at shutdown: then it returns at once and what is queued is written.
+            try? await Task.sleep(for: linger)
             await drain()
         }
         await drain()
