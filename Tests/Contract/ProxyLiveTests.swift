@@ -8,6 +8,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import SQLKit
 @testable import Server
 import Testing
@@ -80,6 +81,55 @@ struct ProxyLiveTests {
         #expect(times == times.sorted())
         let span = times.last! - times.first!
         #expect(span >= .milliseconds(200), "all events arrived within \(span): buffered")
+    }
+
+    /// Sends one request on an open connection and reads its whole response (by `Content-Length`
+    /// or to the last chunk).
+    static func exchange(_ inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, _ request: String) async throws -> String {
+        try await outbound.write(ByteBuffer(string: request))
+        var text = ""
+        while let chunk = try await inbound.next() {
+            text += String(buffer: chunk)
+            guard let split = text.range(of: "\r\n\r\n") else { continue }
+            let head = text[..<split.lowerBound].lowercased()
+            if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+               let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) {
+                if text.utf8.count - text.utf8.distance(from: text.startIndex, to: split.upperBound) >= length { return text }
+            } else if text.hasSuffix("\r\n0\r\n\r\n") {
+                return text
+            }
+        }
+        throw CancellationError()
+    }
+
+    @Test func streamsAndAnswersShareOneKeptAliveConnection() async throws {
+        try await Self.withLiveApp { base, token, _ in
+            let port = try #require(URL(string: base)?.port)
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+            func request(_ json: String) -> String {
+                "POST /proxy/testai/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n\r\n\(json)"
+            }
+            let stream = request(#"{"model":"gpt-4o-mini","stream":true,"chunks":2}"#)
+            let plain = request(#"{"model":"gpt-4o-mini","messages":[]}"#)
+            try await channel.executeThenClose { inbound, outbound in
+                var iterator = inbound.makeAsyncIterator()
+                for (index, request) in [stream, plain, stream, plain].enumerated() {
+                    let response = try await Self.exchange(&iterator, outbound, request)
+                    #expect(response.hasPrefix("HTTP/1.1 200"), "answer \(index): \(response.prefix(200))")
+                    if request == stream {
+                        #expect(response.contains("data: "), "answer \(index) is the stream")
+                    } else {
+                        // A small JSON answer goes out whole, with its length, in one write.
+                        let head = response.components(separatedBy: "\r\n\r\n")[0].lowercased()
+                        #expect(head.contains("content-length: "))
+                        #expect(!head.contains("transfer-encoding"))
+                    }
+                }
+            }
+        }
     }
 
     @Test func aClientThatHangsUpCancelsTheUpstreamRequestAndItsTokensAreRecorded() async throws {

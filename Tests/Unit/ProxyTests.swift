@@ -81,7 +81,7 @@ struct EndpointPolicyTests {
         let upstream = RecordingUpstream()
         let service = try await ProxyFixtures.service(upstream)
         await #expect {
-            _ = try await service.forward(ProxyFixtures.call(endpoint), watching: nil)
+            _ = try await service.forward(ProxyFixtures.call(endpoint), connectionClosed: nil)
         } throws: { error in
             if case .invalidEndpoint = error as? AppError { return true }
             return false
@@ -94,7 +94,7 @@ struct EndpointPolicyTests {
         let upstream = RecordingUpstream()
         let service = try await ProxyFixtures.service(upstream)
         await #expect(throws: AppError.endpointNotAllowed) {
-            _ = try await service.forward(ProxyFixtures.call(endpoint, method: method), watching: nil)
+            _ = try await service.forward(ProxyFixtures.call(endpoint, method: method), connectionClosed: nil)
         }
         #expect(upstream.received.isEmpty)
     }
@@ -106,7 +106,7 @@ struct EndpointPolicyTests {
     func listedEndpointsGoToTheBaseURLPlusTheCleanPath(endpoint: String, method: HTTPRequest.Method) async throws {
         let upstream = RecordingUpstream()
         let service = try await ProxyFixtures.service(upstream)
-        _ = try await service.forward(ProxyFixtures.call(endpoint, method: method), watching: nil)
+        _ = try await service.forward(ProxyFixtures.call(endpoint, method: method), connectionClosed: nil)
         let sent = try #require(upstream.received.first)
         let decoded = endpoint.removingPercentEncoding!
         #expect(sent.url == "https://api.acme.test/v1" + decoded)
@@ -121,7 +121,7 @@ struct EndpointPolicyTests {
             HTTPField.Name("acme-beta")!: "tools", HTTPField.Name("x-forwarded-for")!: "1.2.3.4", .connection: "keep-alive",
         ]
         client[HTTPField.Name("x-api-key")!] = "someone-else"
-        _ = try await service.forward(ProxyFixtures.call("/chat/completions", headers: client), watching: nil)
+        _ = try await service.forward(ProxyFixtures.call("/chat/completions", headers: client), connectionClosed: nil)
         let headers = try #require(upstream.received.first).headers
         #expect(headers[.authorization] == "Bearer \(ProxyFixtures.key)")
         #expect(headers[HTTPField.Name("acme-version")!] == "7")

@@ -44,7 +44,7 @@ extension BridgeAPI {
     public func proxyGet(_ input: Operations.ProxyGet.Input, request: Request, context: Context) async throws -> Response {
         let query = request.uri.queryParameters.filter { $0.key != "endpoint" }.map { (name: String($0.key), value: String($0.value)) }
         let call = try makeCall(provider: input.provider, method: .get, endpoint: input.endpoint, query: query, body: nil, request: request, context: context)
-        return try await proxy.forward(call, watching: request)
+        return try await proxy.forward(call, connectionClosed: context.connectionClosed)
     }
 
     public func sdkProxyGet(_ input: Operations.SdkProxyGet.Input, request: Request, context: Context) async throws -> Response {
@@ -83,7 +83,7 @@ extension BridgeAPI {
         for field in ProxyService.strippedFields { object.removeValue(forKey: field) }
         let body = try JSONSerialization.data(withJSONObject: object)
         let call = try makeCall(provider: provider, method: .post, endpoint: endpoint, query: [], body: ByteBuffer(bytes: body), request: request, context: context)
-        return try await proxy.forward(call, watching: request)
+        return try await proxy.forward(call, connectionClosed: context.connectionClosed)
     }
 
     /// The official SDKs' form: the body as sent; the SDK's path prefix mapped onto the base URL.
@@ -101,7 +101,7 @@ extension BridgeAPI {
             .filter { !["key", "api_key", "apikey", "access_token"].contains($0.key.lowercased()) }
             .map { (name: String($0.key), value: String($0.value)) }
         let call = try makeCall(provider: id, method: request.method, endpoint: path, query: query, body: buffer.readableBytes > 0 ? buffer : nil, request: request, context: context)
-        return try await proxy.forward(call, watching: request)
+        return try await proxy.forward(call, connectionClosed: context.connectionClosed)
     }
 
     private func makeCall(provider: String, method: HTTPRequest.Method, endpoint: String, query: [(name: String, value: String)], body: ByteBuffer?, request: Request, context: Context) throws -> ProxyCall {

@@ -1,7 +1,7 @@
 public import Generated
 public import Hummingbird
 import Logging
-import NIOCore
+public import NIOCore
 
 /// Per-request state, filled in by the middleware and the authenticator as the request passes.
 public struct AppRequestContext: APIRequestContext {
@@ -13,6 +13,8 @@ public struct AppRequestContext: APIRequestContext {
     public var clientIP: String
     /// The socket peer's address.
     public let peerIP: String?
+    /// Completes when the client's connection closes (a stream relay stops then).
+    public let connectionClosed: EventLoopFuture<Void>
     /// The request came through a trusted proxy that said the client used HTTPS.
     public var forwardedHTTPS = false
     /// The body limit (`MAX_BODY_BYTES`), set by `RequestLimitsMiddleware`.
@@ -27,6 +29,7 @@ public struct AppRequestContext: APIRequestContext {
         self.coreContext = .init(source: source)
         self.requestId = ""
         self.peerIP = source.channel.remoteAddress?.ipAddress
+        self.connectionClosed = source.channel.closeFuture
         self.clientIP = peerIP ?? "unknown"
     }
 

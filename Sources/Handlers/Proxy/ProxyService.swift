@@ -80,8 +80,14 @@ public struct ProxyService: Sendable {
         return provider
     }
 
-    /// Runs a call and answers with the provider's response, streamed.
-    public func forward(_ call: ProxyCall, watching request: Request?) async throws -> Response {
+    /// A non-streamed answer up to this size, with its length declared, is read whole and sent in
+    /// one write with its `Content-Length`; anything else is relayed chunk by chunk as it arrives.
+    static let wholeBodyLimit = 1 << 20
+
+    /// Runs a call and answers with the provider's response. An event stream (and any large or
+    /// unsized body) is relayed as it arrives; a stream stops as soon as `connectionClosed`
+    /// completes (the client hung up), without closing a connection that stays open.
+    public func forward(_ call: ProxyCall, connectionClosed: EventLoopFuture<Void>?) async throws -> Response {
         let started = ContinuousClock.now
         let provider = try provider(call.provider)
         let path: String
@@ -167,23 +173,47 @@ public struct ProxyService: Sendable {
         }
 
         let format = provider.definition.usage
+        // A small answer of known length (a JSON completion): one read, one write, no chunking.
+        if !isEventStream, let length = upstream.headers[.contentLength].flatMap(Int.init), length <= Self.wholeBodyLimit {
+            var collected = ByteBuffer()
+            collected.reserveCapacity(length)
+            var meter = UsageMeter(format: format, isEventStream: false)
+            var firstByte: ContinuousClock.Instant?
+            do {
+                try await upstream.body { chunk in
+                    if firstByte == nil { firstByte = .now }
+                    meter.observe(chunk)
+                    var chunk = chunk
+                    collected.writeBuffer(&chunk)
+                }
+            } catch {
+                record(call, provider: provider, path: path, status: upstream.status, usage: meter.finish(), started: started, firstByte: firstByte, streamed: false, cancelled: true)
+                throw error
+            }
+            record(call, provider: provider, path: path, status: upstream.status, usage: meter.finish(), started: started, firstByte: firstByte, streamed: false, cancelled: false)
+            return Response(status: status, headers: headers, body: .init(byteBuffer: collected))
+        }
+
         let service = self
         let responseBody = ResponseBody { writer in
             let relay = RelayState(meter: UsageMeter(format: format, isEventStream: isEventStream))
-            let copy: @Sendable (inout any ResponseBodyWriter) async throws -> Void = { writer in
-                try await upstream.body { chunk in
-                    relay.observe(chunk)
-                    try await writer.write(chunk)
-                }
-            }
             do {
-                if isEventStream, let request {
-                    // A stream can be silent for long: stop as soon as the client hangs up.
-                    var inner = writer
-                    try await request.body.consumeWithCancellationOnInboundClose { _ in try await copy(&inner) }
-                    writer = inner
+                if isEventStream, let connectionClosed {
+                    // A stream can be silent for long: stop as soon as the client hangs up. The
+                    // relay runs in a child task, so the writer travels there and back in a box.
+                    let box = WriterBox(writer)
+                    try await Self.cancelling(when: connectionClosed) {
+                        try await upstream.body { chunk in
+                            relay.observe(chunk)
+                            try await box.writer.write(chunk)
+                        }
+                    }
+                    writer = box.writer
                 } else {
-                    try await copy(&writer)
+                    try await upstream.body { chunk in
+                        relay.observe(chunk)
+                        try await writer.write(chunk)
+                    }
                 }
                 try await writer.finish(nil)
             } catch {
@@ -193,6 +223,26 @@ public struct ProxyService: Sendable {
             service.record(call, provider: provider, path: path, status: upstream.status, usage: relay.finish(), started: started, firstByte: relay.firstByte, streamed: isEventStream, cancelled: false)
         }
         return Response(status: status, headers: headers, body: responseBody)
+    }
+
+    /// Runs `operation`, cancelled if `closed` completes first. The connection itself is left
+    /// alone (Hummingbird's inbound-close helper closes it after the response, so every stream
+    /// cost a new connection). The callback left on `closed` holds only an empty stream until the
+    /// connection ends.
+    static func cancelling(when closed: EventLoopFuture<Void>, _ operation: @escaping @Sendable () async throws -> Void) async throws {
+        let (barrier, hangUp) = AsyncStream<Void>.makeStream()
+        closed.whenComplete { _ in hangUp.finish() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in barrier {}
+                // The connection closed (or this task was cancelled because the operation ended).
+                throw CancellationError()
+            }
+            group.addTask(operation: operation)
+            try await group.next()
+            group.cancelAll()
+        }
+        hangUp.finish()
     }
 
     func record(_ call: ProxyCall, provider: Provider, path: String, status: Int, usage tokens: TokenUsage, started: ContinuousClock.Instant, firstByte: ContinuousClock.Instant?, streamed: Bool, cancelled: Bool) {
@@ -285,6 +335,13 @@ final class RelayState: @unchecked Sendable {
     func finish() -> TokenUsage { meter.finish() }
 }
 
+/// A response writer handed to the child task that relays a stream; only that task uses it until
+/// the relay ends, then only the response's own task again.
+final class WriterBox: @unchecked Sendable {
+    var writer: any ResponseBodyWriter
+    init(_ writer: any ResponseBodyWriter) { self.writer = writer }
+}
+
 public enum BridgeVersion {
     public static let current = "2.0.0"
 }
@@ -293,3 +350,4 @@ extension HTTPField.Name {
     /// `x-safeapi-upstream-status`: present when the status and body are the provider's.
     public static let upstreamStatus = Self("x-safeapi-upstream-status")!
 }
+
