@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 public import Logging
 import Synchronization
 
@@ -7,15 +10,28 @@ public protocol LogSink: Sendable {
     func write(_ line: String)
 }
 
-/// Writes each line to standard output, whole, under a lock.
+/// Writes each line to standard output, whole, under a lock, with one `write(2)` when it can.
 public final class StandardOutputSink: LogSink {
     private let lock = Mutex(())
 
     public init() {}
 
     public func write(_ line: String) {
+        var line = line + "\n"
         lock.withLock { _ in
-            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            line.withUTF8 { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = Glibc.write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        return  // stdout is gone: nothing else can be done with the line
+                    }
+                }
+            }
         }
     }
 }
@@ -62,28 +78,79 @@ public struct JSONLogHandler: LogHandler {
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
         if let extra = event.metadata { fields.merge(extra) { _, new in new } }
         if let id = fields.removeValue(forKey: "hb.request.id") { fields["requestId"] = id }
-        var object: [(String, String)] = [
-            ("ts", Self.quote(Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)))),
-            ("level", Self.quote(event.level.rawValue)),
-            ("logger", Self.quote(label)),
-            ("msg", Self.quote(event.message.description)),
-        ]
+        var line = "{\"ts\":\""
+        line.reserveCapacity(256)
+        Self.appendTimestamp(Date(), to: &line)
+        line += "\",\"level\":\""
+        line += event.level.rawValue
+        line += "\",\"logger\":"
+        Self.appendQuoted(label, to: &line)
+        line += ",\"msg\":"
+        Self.appendQuoted(event.message.description, to: &line)
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) where !["ts", "level", "logger", "msg"].contains(key) {
-            object.append((key, Self.json(value)))
+            line += ","
+            Self.appendQuoted(key, to: &line)
+            line += ":"
+            line += Self.json(value)
         }
-        let line = "{" + object.map { Self.quote($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
+        line += "}"
         sink.write(line)
         if let securitySink, fields["security.event"] != nil { securitySink.write(line) }
     }
 
+    /// `2026-11-29T13:57:58.911Z` (UTC, milliseconds), without Foundation's formatters: they
+    /// cost more than the rest of the line.
+    static func appendTimestamp(_ date: Date, to line: inout String) {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(millis / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func digits(_ value: Int32, _ count: Int) {
+            var text = String(value)
+            if text.count < count { text = String(repeating: "0", count: count - text.count) + text }
+            line += text
+        }
+        digits(parts.tm_year + 1900, 4)
+        line += "-"
+        digits(parts.tm_mon + 1, 2)
+        line += "-"
+        digits(parts.tm_mday, 2)
+        line += "T"
+        digits(parts.tm_hour, 2)
+        line += ":"
+        digits(parts.tm_min, 2)
+        line += ":"
+        digits(parts.tm_sec, 2)
+        line += "."
+        digits(Int32(millis % 1000), 3)
+        line += "Z"
+    }
+
     static func json(_ value: Logger.Metadata.Value) -> String {
         switch value {
-        case .string(let string): quote(string)
-        case .stringConvertible(let convertible): quote(convertible.description)
+        case .string(let string): quoted(string)
+        case .stringConvertible(let convertible): quoted(convertible.description)
         case .array(let values): "[" + values.map(json).joined(separator: ",") + "]"
         case .dictionary(let dictionary):
             "{" + dictionary.sorted { $0.key < $1.key }.map { quote($0.key) + ":" + json($0.value) }.joined(separator: ",") + "}"
         }
+    }
+
+    static func appendQuoted(_ string: String, to line: inout String) {
+        // Most values need no escaping: copy them whole.
+        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            line += "\""
+            line += string
+            line += "\""
+        } else {
+            line += quote(string)
+        }
+    }
+
+    static func quoted(_ string: String) -> String {
+        var line = ""
+        appendQuoted(string, to: &line)
+        return line
     }
 
     static func quote(_ string: String) -> String {
