@@ -20,8 +20,27 @@ public struct ProviderDefinition: Codable, Sendable, Equatable {
 
     public struct Endpoint: Codable, Sendable, Equatable {
         /// `/chat/completions`, `/models/{model}`, `/models/{model}:generateContent`
-        public var path: String
+        public var path: String {
+            didSet { pattern = try? EndpointPattern(path) }
+        }
         public var methods: [String]
+        /// `path`, parsed once (nil when it is not a valid pattern: such an endpoint allows nothing).
+        private(set) var pattern: EndpointPattern?
+
+        public init(path: String, methods: [String]) {
+            self.path = path
+            self.methods = methods
+            self.pattern = try? EndpointPattern(path)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case path, methods
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(path: try container.decode(String.self, forKey: .path), methods: try container.decode([String].self, forKey: .methods))
+        }
     }
 
     /// Micro-dollars per million tokens: integers, so accounting never rounds a float.

@@ -298,7 +298,7 @@ public struct ProxyService: Sendable {
     /// An OpenAI-style streaming request gets `stream_options.include_usage: true` when it did not
     /// ask, so the stream ends with a usage chunk. Other bodies are left byte for byte.
     static func askingForStreamUsage(_ body: ByteBuffer?) -> ByteBuffer? {
-        guard let body, body.readableBytesView.firstRange(of: Array("\"stream\"".utf8)) != nil,
+        guard let body, body.contains(Self.streamKey),
             var object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
             object["stream"] as? Bool == true
         else { return body }
@@ -309,6 +309,8 @@ public struct ProxyService: Sendable {
         guard let data = try? JSONSerialization.data(withJSONObject: object) else { return body }
         return ByteBuffer(bytes: data)
     }
+
+    static let streamKey = Array("\"stream\"".utf8)
 
     /// The body with every occurrence of the provider key replaced.
     static func redacting(_ key: Secret<String>?, in body: ByteBuffer) -> ByteBuffer {
@@ -333,6 +335,27 @@ final class RelayState: @unchecked Sendable {
     }
 
     func finish() -> TokenUsage { meter.finish() }
+}
+
+extension ByteBuffer {
+    /// Whether the readable bytes contain `needle` (a plain scan; the generic `firstRange(of:)`
+    /// showed in the request path's profile).
+    func contains(_ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, readableBytes >= needle.count else { return needle.isEmpty }
+        return withUnsafeReadableBytes { bytes in
+            var index = 0
+            let last = bytes.count - needle.count
+            while index <= last {
+                if bytes[index] == first {
+                    var matched = 1
+                    while matched < needle.count && bytes[index + matched] == needle[matched] { matched += 1 }
+                    if matched == needle.count { return true }
+                }
+                index += 1
+            }
+            return false
+        }
+    }
 }
 
 /// A response writer handed to the child task that relays a stream; only that task uses it until

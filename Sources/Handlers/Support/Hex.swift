@@ -40,7 +40,14 @@ public enum Hex {
 /// Bytes from the system's cryptographically secure generator (getrandom on Linux).
 public enum RandomBytes {
     public static func make(count: Int) -> [UInt8] {
+        // Eight bytes per call to the system generator, not one.
         var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 7)
+        while bytes.count < count {
+            withUnsafeBytes(of: generator.next()) { bytes.append(contentsOf: $0) }
+        }
+        bytes.removeLast(bytes.count - count)
+        return bytes
     }
 }
