@@ -34,4 +34,28 @@ struct QuotaWindowTests {
         let equal = LimitStanding(limit: 50, remaining: 10, resetSeconds: 7200)
         #expect(day.tighter(equal) == equal)
     }
+
+    /// The integer calendar agrees with Foundation's on random instants from 1900 to 2400, on
+    /// every day around leap days and year ends, and on the last millisecond before midnight.
+    @Test func periodKeysAndResetsAgreeWithFoundationsCalendar() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        var generator = SystemRandomNumberGenerator()
+        var instants = (0..<5000).map { _ in Date(timeIntervalSince1970: TimeInterval(Int64.random(in: -2_208_988_800_000...13_569_465_600_000, using: &generator)) / 1000) }
+        for year in [1900, 1970, 1999, 2000, 2024, 2026, 2100] {
+            let start = calendar.date(from: DateComponents(year: year, month: 2, day: 27))!
+            instants += (0..<5).map { start.addingTimeInterval(TimeInterval($0 * 86_400)) }
+            instants.append(calendar.date(from: DateComponents(year: year + 1, month: 1, day: 1))!.addingTimeInterval(-0.001))
+        }
+        for instant in instants {
+            let parts = calendar.dateComponents([.year, .month, .day], from: instant)
+            let day = String(format: "d:%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+            #expect(QuotaPeriodKey.day(instant) == day, "\(instant.timeIntervalSince1970)")
+            #expect(QuotaPeriodKey.month(instant) == String(day.prefix(9)).replacingOccurrences(of: "d:", with: "m:"))
+            let midnight = calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: instant))!
+            #expect(QuotaPeriodKey.nextDay(after: instant) == midnight)
+            let monthStart = calendar.date(from: DateComponents(year: parts.year, month: parts.month, day: 1))!
+            #expect(QuotaPeriodKey.nextMonth(after: instant) == calendar.date(byAdding: .month, value: 1, to: monthStart)!)
+        }
+    }
 }

@@ -21,11 +21,9 @@ public struct QuotaWindow: Sendable, Equatable {
     public static func current(_ period: QuotaPeriod, at now: Date) -> QuotaWindow {
         switch period {
         case .day:
-            let start = QuotaPeriodKey.utc.startOfDay(for: now)
-            return QuotaWindow(period: .day, key: QuotaPeriodKey.day(now), resetAt: QuotaPeriodKey.utc.date(byAdding: .day, value: 1, to: start)!)
+            return QuotaWindow(period: .day, key: QuotaPeriodKey.day(now), resetAt: QuotaPeriodKey.nextDay(after: now))
         case .month:
-            let start = QuotaPeriodKey.utc.date(from: QuotaPeriodKey.utc.dateComponents([.year, .month], from: now))!
-            return QuotaWindow(period: .month, key: QuotaPeriodKey.month(now), resetAt: QuotaPeriodKey.utc.date(byAdding: .month, value: 1, to: start)!)
+            return QuotaWindow(period: .month, key: QuotaPeriodKey.month(now), resetAt: QuotaPeriodKey.nextMonth(after: now))
         }
     }
 
