@@ -29,6 +29,25 @@ public struct UsageRecord: Sendable, Equatable, Codable {
     public var createdAtMs: Int64
 }
 
+extension UsageRecord {
+    /// The `usage_records` columns, in the order of `sqlValues`.
+    static let columns = [
+        "request_id", "user_id", "app_id", "provider", "endpoint", "model", "status", "input_tokens", "output_tokens", "cached_tokens",
+        "cost_micros", "latency_ms", "ttfb_ms", "streamed", "cancelled", "key_source", "split_key_id", "client_ip", "user_agent", "created_at_ms",
+    ]
+
+    /// The row's values, bound one by one (encoding the whole record through `Codable` cost more
+    /// than the rest of the write).
+    var sqlValues: [any SQLExpression] {
+        func optional(_ value: (some Encodable & Sendable)?) -> any SQLExpression { value.map { SQLBind($0) } ?? SQLLiteral.null }
+        return [
+            SQLBind(requestId), SQLBind(userId), SQLBind(appId), SQLBind(provider), SQLBind(endpoint), optional(model), SQLBind(status),
+            SQLBind(inputTokens), SQLBind(outputTokens), SQLBind(cachedTokens), SQLBind(costMicros), SQLBind(latencyMs), optional(ttfbMs),
+            SQLBind(streamed), SQLBind(cancelled), SQLBind(keySource), optional(splitKeyId), SQLBind(clientIp), optional(userAgent), SQLBind(createdAtMs),
+        ]
+    }
+}
+
 /// Writes usage records off the request path: `record` only enqueues. Woken by a record, the
 /// writer lets `linger` pass (20 ms), then writes whatever is queued in batches of up to 200 rows,
 /// so rows are batched at any load and the writes leave the database free for quota admission
@@ -106,7 +125,7 @@ public final class UsageRecorder: Service {
             let counted = Array(uses.values)
             let charges = QuotaCharges(rows)
             try await database.withSQL { sql in
-                try await sql.insert(into: "usage_records").models(rows, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+                try await sql.insert(into: "usage_records").columns(UsageRecord.columns).rows(rows.map(\.sqlValues)).run()
                 if !counted.isEmpty { try await store.recordUses(counted, on: sql) }
                 try await charges.apply(on: sql)
                 try await UsageRollup.add(rows, on: sql)
