@@ -179,6 +179,20 @@ struct UsageTests {
         #expect(Self.meter(.openai, stream: true, stream) == TokenUsage(input: 11, output: 7, cached: 0, model: "gpt-4o"))
     }
 
+    /// Events without a usage object are not parsed once the model is known; the usage object is
+    /// found however it is spaced, and a text that only mentions "usage" changes nothing.
+    @Test func openAIStreamWithNullUsageOnEveryChunkAndASpacedFinalOne() {
+        let stream = [
+            "data: {\"model\":\"gpt-4o\",\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":null}\n\n",
+            "data: {\"model\":\"gpt-4o\",\"choices\":[{\"delta\":{\"content\":\"the \\\"usage\\\": {\\\"prompt_tokens\\\": 999}\"}}],\"usage\":null}\n\n",
+            // One event over two data lines: its data is joined with a newline.
+            "data: {\"model\":\"gpt-4o\",\"choices\":[],\"usage\" :\ndata:  {\"prompt_tokens\":11,\"completion_tokens\":7}}\n\ndata: [DONE]\n\n",
+        ]
+        #expect(Self.meter(.openai, stream: true, stream) == TokenUsage(input: 11, output: 7, cached: 0, model: "gpt-4o"))
+        #expect(UsageMeter.hasObject(named: Array("\"usage\"".utf8), in: Array(#"{"usage" :  {"a":1}}"#.utf8)))
+        #expect(!UsageMeter.hasObject(named: Array("\"usage\"".utf8), in: Array(#"{"usage":null,"text":"\"usage\": {"}"#.utf8)))
+    }
+
     @Test func anthropicBodyAndStream() {
         let body = #"{"model":"claude-3-5-haiku-latest","usage":{"input_tokens":50,"cache_read_input_tokens":200,"output_tokens":12}}"#
         #expect(Self.meter(.anthropic, stream: false, [body]) == TokenUsage(input: 250, output: 12, cached: 200, model: "claude-3-5-haiku-latest"))

@@ -99,7 +99,40 @@ public struct UsageMeter: Sendable {
     private mutating func dispatchEvent() {
         defer { eventData.removeAll(keepingCapacity: true) }
         guard !eventData.isEmpty, eventData != Array("[DONE]".utf8) else { return }
+        // Most events are text deltas: once the model is known, only an event with a usage object
+        // (`"usage": {`, `"usageMetadata": {`) can change the figures, so only those are parsed.
+        if usage.model != nil, let key = Self.usageKey(format), !Self.hasObject(named: key, in: eventData) { return }
         apply(Data(eventData))
+    }
+
+    static func usageKey(_ format: ProviderDefinition.UsageFormat) -> [UInt8]? {
+        switch format {
+        case .openai, .anthropic: Array("\"usage\"".utf8)
+        case .gemini: Array("\"usageMetadata\"".utf8)
+        case .none: nil
+        }
+    }
+
+    /// Whether `bytes` have `key` (quoted) followed by `:` and an object. Inside a JSON string a
+    /// quote is escaped, so the quoted key matches only a key (or a string value, which is then
+    /// not followed by `:`); a false match only costs a parse.
+    static func hasObject(named key: [UInt8], in bytes: [UInt8]) -> Bool {
+        guard bytes.count > key.count else { return false }
+        var index = 0
+        while index <= bytes.count - key.count {
+            if bytes[index] == key[0] && bytes[index..<(index + key.count)].elementsEqual(key) {
+                var next = index + key.count
+                func skipSpaces() { while next < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[next]) { next += 1 } }
+                skipSpaces()
+                if next < bytes.count, bytes[next] == UInt8(ascii: ":") {
+                    next += 1
+                    skipSpaces()
+                    if next < bytes.count, bytes[next] == UInt8(ascii: "{") { return true }
+                }
+            }
+            index += 1
+        }
+        return false
     }
 
     /// Reads the usage fields of one JSON value: a body, one event, or an array of either (Gemini
