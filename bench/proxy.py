@@ -379,7 +379,7 @@ def main():
                     continue
                 d, n, o = (median(kind, t, metric) for t in ("direct", "nginx", "ours"))
                 ratio = f"{o / n:.2f}x" if n else "-"
-                added = f"+{o - d:.0f}" if metric in ("p50", "p99", "p50_1", "first") else ""
+                added = f"{o - d:+.0f}" if metric in ("p50", "p99", "p50_1", "first") else ""
                 print(f"  {label:32}{fmt.format(d):>12}{fmt.format(n):>12}{fmt.format(o):>12}{ratio:>12}{added:>13}")
         print()
         print(f"our peak RSS: {rss:.1f} MB")

@@ -45,6 +45,9 @@ public final class HTTPUpstream: Upstream, Service {
             decompression: .disabled
         )
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = maximumConnectionsPerHost
+        // No distributed tracing here: without a tracer the client skips building a span and its
+        // attributes for every request (2 % of a proxied call's CPU).
+        configuration.tracing.tracer = nil
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
