@@ -226,7 +226,7 @@ def main():
     parser.add_argument("--no-build", action="store_true", help="use the binary as it is")
     parser.add_argument("--only", choices=["plain", "stream"], help="one of the two request kinds")
     parser.add_argument("--serve", action="store_true", help="set everything up, print the URLs and the token, and wait (for experiments)")
-    parser.add_argument("--profile", metavar="FILE", help="instead of the table: record a CPU profile of our server (perf) under 32 connections")
+    parser.add_argument("--profile", metavar="FILE", help="instead of the table: record a CPU profile of our server under 32 connections (needs perf: apt-get install linux-perf)")
     args = parser.parse_args()
 
     nginx, wrk = ensure_tools()

@@ -58,6 +58,13 @@ final class MockProviderServer: Sendable {
             let key = request.headers[.authorization] ?? ""
             return Self.json(#"{"error":{"message":"Incorrect API key provided: \#(key.replacingOccurrences(of: "Bearer ", with: ""))"}}"#, status: .unauthorized)
         }
+        // Declares 1 000 bytes, sends 20, and breaks off.
+        router.post("/openai/v1/truncated") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json", .contentLength: "1000"], body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: #"{"model":"gpt-4o-mi"#))
+                throw CancellationError()
+            })
+        }
         router.post("/anthropic/v1/messages") { request, context in try await self.anthropic(request, context: context) }
         router.post("/gemini/v1beta/models/:model") { request, context in try await self.gemini(request, context: context) }
         for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
@@ -173,7 +180,8 @@ final class MockProviderServer: Sendable {
           {"id":"testai","baseURL":"\#(base)/openai/v1","keyEnv":"TESTAI_API_KEY","auth":{"style":"bearer"},"usage":"openai","requestStreamUsage":true,
            "passHeaders":["openai-organization"],
            "endpoints":[{"path":"/chat/completions","methods":["POST"]},{"path":"/models","methods":["GET"]},{"path":"/audio/speech","methods":["POST"]},
-                        {"path":"/embeddings","methods":["POST"]},{"path":"/things/{id}","methods":["PUT","PATCH","DELETE"]}],
+                        {"path":"/embeddings","methods":["POST"]},{"path":"/things/{id}","methods":["PUT","PATCH","DELETE"]},
+                        {"path":"/truncated","methods":["POST"]}],
            "prices":{"gpt-4o-mini":{"inputMicrosPerMillion":150000,"outputMicrosPerMillion":600000,"cachedInputMicrosPerMillion":75000}}},
           {"id":"testclaude","baseURL":"\#(base)/anthropic/v1","keyEnv":"TESTAI_API_KEY","auth":{"style":"header","name":"x-api-key"},
            "headers":{"anthropic-version":"2023-06-01"},"passHeaders":["anthropic-beta"],"sdkPrefixes":["/v1"],"usage":"anthropic",

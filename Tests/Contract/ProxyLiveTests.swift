@@ -155,6 +155,15 @@ struct ProxyLiveTests {
         #expect(row.inputTokens == 300, "message_start's input tokens, seen before the hang-up")
     }
 
+    @Test func anAnswerTheProviderBreaksOffIsA502NotHalfAnAnswer() async throws {
+        try await Self.withLiveApp { base, token, _ in
+            let response = try await HTTPClient.shared.execute(Self.post("\(base)/proxy/testai/truncated", token: token, json: "{}"), timeout: .seconds(10))
+            #expect(response.status.code == 502)
+            let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            #expect(body.contains("\"upstream_unreachable\""), "\(body)")
+        }
+    }
+
     @Test func binaryAnswersPassThroughByteForByte() async throws {
         try await Self.withLiveApp { base, token, _ in
             let request = Self.post("\(base)/proxy/testai/audio/speech", token: token, json: #"{"input":"hello","voice":"alloy"}"#)

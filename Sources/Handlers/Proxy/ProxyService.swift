@@ -186,9 +186,15 @@ public struct ProxyService: Sendable {
                     var chunk = chunk
                     collected.writeBuffer(&chunk)
                 }
-            } catch {
+            } catch is CancellationError {
                 record(call, provider: provider, path: path, status: upstream.status, usage: meter.finish(), started: started, firstByte: firstByte, streamed: false, cancelled: true)
-                throw error
+                throw CancellationError()
+            } catch {
+                // Nothing has gone to the client yet: the provider broke off its answer (or went
+                // silent), which is a 502 (504), never a 500 nor half an answer.
+                let timedOut = error as? UpstreamError == .timeout
+                record(call, provider: provider, path: path, status: timedOut ? 504 : 502, usage: meter.finish(), started: started, firstByte: firstByte, streamed: false, cancelled: false)
+                throw timedOut ? AppError.upstreamTimeout : AppError.upstreamUnreachable
             }
             record(call, provider: provider, path: path, status: upstream.status, usage: meter.finish(), started: started, firstByte: firstByte, streamed: false, cancelled: false)
             return Response(status: status, headers: headers, body: .init(byteBuffer: collected))
