@@ -217,6 +217,16 @@ wrk.headers["Authorization"] = "Bearer {token}"
 {extra}
 """
 
+# With --users N: each request in turn carries the next user's token (built per request by wrk).
+WRK_USERS = """tokens = {{{tokens}}}
+counter = 0
+request = function()
+    counter = counter + 1
+    wrk.headers["Authorization"] = "Bearer " .. tokens[(counter % #tokens) + 1]
+    return wrk.format()
+end
+"""
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -225,6 +235,7 @@ def main():
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/safeapi-bridge"))
     parser.add_argument("--no-build", action="store_true", help="use the binary as it is")
     parser.add_argument("--only", choices=["plain", "stream"], help="one of the two request kinds")
+    parser.add_argument("--users", type=int, default=1, help="spread the calls over this many users, round robin (default 1)")
     parser.add_argument("--serve", action="store_true", help="set everything up, print the URLs and the token, and wait (for experiments)")
     parser.add_argument("--profile", metavar="FILE", help="instead of the table: record a CPU profile of our server under 32 connections (needs perf: apt-get install linux-perf)")
     args = parser.parse_args()
@@ -284,7 +295,9 @@ def main():
         # Fresh ids each run: a PostgreSQL database given by DATABASE_URL outlives the run.
         run_id = os.urandom(4).hex()
         app = call(ours, "POST", "/admin/apps", {"name": "bench", "appId": f"bench.{run_id}"}, admin)
-        token = call(ours, "POST", "/auth/token", {"userId": f"bench-user-{run_id}", "appId": f"bench.{run_id}", "appSecret": app["appSecret"]})["token"]
+        tokens = [call(ours, "POST", "/auth/token", {"userId": f"bench-user-{run_id}-{n}", "appId": f"bench.{run_id}", "appSecret": app["appSecret"]})["token"]
+                  for n in range(args.users)]
+        token = tokens[0]
         for rule in ({"cidr": "127.0.0.0/8", "type": "allow", "reason": "bench loopback"}, {"cidr": "203.0.113.0/24", "type": "deny", "reason": "bench deny"}):
             try:
                 call(ours, "POST", "/admin/ip-rules", rule, admin)
@@ -310,6 +323,8 @@ def main():
             path = os.path.join(work, f"{kind}.lua")
             with open(path, "w") as f:
                 f.write(WRK_SCRIPT.format(body=json.dumps(body), token=token, extra=extra))
+                if args.users > 1:
+                    f.write(WRK_USERS.format(tokens=", ".join(f'"{t}"' for t in tokens)))
             scripts[kind] = path
 
         # Every target answers the canned completion, and the stream, before anything is measured.
@@ -364,7 +379,7 @@ def main():
 
         print()
         print(f"SafeAPI Bridge proxy benchmark: {database}, {os.cpu_count()} cores, wrk on the same machine, "
-              f"{args.rounds} rounds of {args.seconds} s per figure (median of rounds)")
+              f"{args.rounds} rounds of {args.seconds} s per figure (median of rounds), {args.users} user(s)")
         print()
         header = f"{'':34}{'direct':>12}{'nginx':>12}{'ours':>12}{'ours/nginx':>12}{'ours-direct':>13}"
         print(header)
@@ -385,8 +400,8 @@ def main():
         print(f"our peak RSS: {rss:.1f} MB")
         if bad:
             print(f"WARNING: {bad} runs had errors or non-2xx answers (see {work})")
-        quota = call(ours, "GET", "/api/me/quota", headers={"Authorization": f"Bearer {token}"})
-        print(f"proxied calls admitted and counted by the quota today: {quota_used(quota)}")
+        counted = sum(quota_used(call(ours, "GET", "/api/me/quota", headers={"Authorization": f"Bearer {t}"})) for t in tokens)
+        print(f"proxied calls admitted and counted by the quota today: {counted}")
     finally:
         for process in reversed(processes):
             if process.poll() is None:
