@@ -63,4 +63,38 @@ struct AdmissionBatchTests {
             Self.check(await Self.burst(databases.map { QuotaLedger(database: $0) }))
         }
     }
+
+    @Test func aUsersRequestFromAnotherDayIsLeftToTheOneRequestPath() {
+        let before = QuotaWindow.current(.day, at: Date(timeIntervalSince1970: 1_794_873_599))
+        let after = QuotaWindow.current(.day, at: Date(timeIntervalSince1970: 1_794_873_601))
+        let month = QuotaWindow.current(.month, at: Date(timeIntervalSince1970: 1_794_873_600))
+        let groups = AdmissionBatch.grouped([("u", before, month), ("u", after, month), ("u", before, month), ("v", after, month)])
+        #expect(groups.map(\.userId) == ["u", "v"])
+        #expect(groups.map(\.members) == [[0, 2], [3]])
+    }
+
+    /// Calls on both sides of midnight in one batch share the month: its limit still holds.
+    @Test(arguments: TestDatabases.kinds)
+    func callsOnBothSidesOfMidnightShareTheMonthExactly(kind: DatabaseKind) async throws {
+        try await TestDatabases.withFresh(kind) { databases in
+            let database = databases[0]
+            _ = try await Migrator(migrations: Migrations.all).run(on: database, logger: TestDatabases.logger)
+            let (app, _) = try await AppStore(database: database).register(name: "midnight", description: nil, appId: "midnight.app")
+            _ = try await UserStore(database: database).findOrCreate(userId: "night-owl", appId: app.appId, dailyQuota: 100, monthlyQuota: 6, now: 0)
+            let ledger = QuotaLedger(database: database)
+            let midnight = Date(timeIntervalSince1970: 1_794_873_600)  // 2026-11-17T00:00:00Z
+            for _ in 0..<5 {
+                let admitted = await withTaskGroup(of: Bool.self) { group in
+                    for index in 0..<20 {
+                        let now = midnight.addingTimeInterval(index % 2 == 0 ? -0.5 : 0.5)
+                        group.addTask { (try? await ledger.admit(userId: "night-owl", now: now)) != nil }
+                    }
+                    return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+                }
+                #expect(admitted <= 6)
+            }
+            let month = QuotaWindow.current(.month, at: midnight)
+            #expect(try await ledger.usage(userId: "night-owl", keys: [month.key])[month.key]?.requests == 6)
+        }
+    }
 }

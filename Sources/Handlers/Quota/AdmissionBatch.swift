@@ -75,8 +75,28 @@ final class AdmissionBatch: Sendable {
         }
     }
 
+    /// One group per user: the positions of that user's requests in the batch. A request of the
+    /// same user in another day (a batch across midnight) is in no group and takes the one-request
+    /// path: two groups of one user would share the month's row within one statement, and the
+    /// second's refusal there would be hidden by the first's success.
+    static func grouped(_ requests: [(userId: String, day: QuotaWindow, month: QuotaWindow)]) -> [Group] {
+        var groups: [Group] = []
+        var index: [String: Int] = [:]
+        for (position, request) in requests.enumerated() {
+            if let existing = index[request.userId] {
+                if groups[existing].day == request.day && groups[existing].month == request.month {
+                    groups[existing].members.append(position)
+                }
+            } else {
+                index[request.userId] = groups.count
+                groups.append(Group(userId: request.userId, day: request.day, month: request.month, members: [position]))
+            }
+        }
+        return groups
+    }
+
     /// The requests of one user in the same day and month.
-    private struct Group {
+    struct Group {
         var userId: String
         var day: QuotaWindow
         var month: QuotaWindow
@@ -84,17 +104,7 @@ final class AdmissionBatch: Sendable {
     }
 
     private func settle(_ batch: [Waiting]) async {
-        var groups: [Group] = []
-        var index: [String: Int] = [:]
-        for (position, waiting) in batch.enumerated() {
-            let key = waiting.userId + "\u{0}" + waiting.day.key + "\u{0}" + waiting.month.key
-            if let existing = index[key] {
-                groups[existing].members.append(position)
-            } else {
-                index[key] = groups.count
-                groups.append(Group(userId: waiting.userId, day: waiting.day, month: waiting.month, members: [position]))
-            }
-        }
+        let groups = Self.grouped(batch.map { ($0.userId, $0.day, $0.month) })
         var verdicts = [Verdict](repeating: .single, count: batch.count)
         // A statement that fails counts nothing: then every request takes the one-request path.
         if let counted = try? await count(groups) {
