@@ -28,30 +28,86 @@ struct ProcessTests {
         }
     }
 
-    /// A running server process whose stdout is collected line by line.
+    /// A running server process (or another program: `executable`) whose stdout is collected line
+    /// by line. Started with
+    /// `posix_spawn`, not Foundation's `Process`: on Linux with Swift 6.3 `Process.run()` can
+    /// crash reading `/proc/self/fd` (swift-corelibs-foundation #5472), which CI hit.
     final class Server: @unchecked Sendable {
-        let process = Process()
-        private let output = Pipe()
-        private let errors = Pipe()
+        private let pid: pid_t
+        private let errors: Int32
         private let lock = NSLock()
         private var buffer = Data()
+        private var exitStatus: Int32?
 
-        init(arguments: [String] = [], environment: [String: String] = [:], directory: URL) throws {
-            process.executableURL = try ProcessTests.executable
-            process.arguments = arguments
-            process.currentDirectoryURL = directory
-            process.environment = ["PATH": "/usr/bin:/bin", "HOME": directory.path].merging(environment) { $1 }
-            process.standardOutput = output
-            process.standardError = errors
-            output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                let data = handle.availableData
-                guard let self else { return }
-                self.lock.lock()
-                self.buffer.append(data)
-                self.lock.unlock()
+        init(executable: String? = nil, arguments: [String] = [], environment: [String: String] = [:], directory: URL) throws {
+            let path = try executable ?? ProcessTests.executable.path
+            var output: [Int32] = [0, 0]
+            var errors: [Int32] = [0, 0]
+            guard pipe(&output) == 0, pipe(&errors) == 0 else { throw POSIXError(.EMFILE) }
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_adddup2(&actions, output[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
+            // The child gets no other descriptor of the test process (its sockets, its pipes).
+            _ = try Self.glibc("posix_spawn_file_actions_addclosefrom_np", as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)(&actions, 3)
+            _ = try directory.path.withCString { folder in
+                try Self.glibc("posix_spawn_file_actions_addchdir_np", as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)(&actions, folder)
             }
-            try process.run()
+            let variables = ["PATH": "/usr/bin:/bin", "HOME": directory.path].merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+            let argv = ([path] + arguments).map { strdup($0) } + [nil]
+            let envp = variables.map { strdup($0) } + [nil]
+            defer { (argv + envp).forEach { free($0) } }
+            var pid = pid_t()
+            let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+            close(output[1])
+            close(errors[1])
+            guard spawned == 0 else {
+                close(output[0])
+                close(errors[0])
+                throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL)
+            }
+            self.pid = pid
+            self.errors = errors[0]
+            let reader = output[0]
+            Thread.detachNewThread { [self] in
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = read(reader, &chunk, chunk.count)
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { break }
+                    lock.lock()
+                    buffer.append(contentsOf: chunk[0..<count])
+                    lock.unlock()
+                }
+                close(reader)
+            }
         }
+
+        private static func glibc<Function>(_ name: String, as type: Function.Type) throws -> Function {
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { throw POSIXError(.ENOSYS) }
+            return unsafeBitCast(symbol, to: type)
+        }
+
+        deinit {
+            close(errors)
+        }
+
+        /// Reaps the child once it has exited; true while it runs.
+        var isRunning: Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            if exitStatus != nil { return false }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return true }
+            // Exited: its code; killed by a signal: the signal's number (as Foundation reports it).
+            exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : status & 0x7f
+            return false
+        }
+
+        func terminate() { kill(pid, SIGTERM) }
+
+        func interrupt() { kill(pid, SIGINT) }
 
         var lines: [String] {
             lock.lock()
@@ -59,8 +115,17 @@ struct ProcessTests {
             return String(decoding: buffer, as: UTF8.self).split(separator: "\n").map(String.init)
         }
 
+        /// Everything the process wrote to stderr (read to the end: call it once it has exited).
         var standardError: String {
-            String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = read(errors, &chunk, chunk.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                bytes += chunk[0..<count]
+            }
+            return String(decoding: bytes, as: UTF8.self)
         }
 
         /// The port from the "listening on" log line.
@@ -72,7 +137,7 @@ struct ProcessTests {
                 {
                     return port
                 }
-                guard process.isRunning else { break }
+                guard isRunning else { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
             throw CancellationError()
@@ -80,14 +145,14 @@ struct ProcessTests {
 
         func waitForExit(within timeout: Duration = .seconds(20)) async throws -> Int32 {
             let deadline = ContinuousClock.now + timeout
-            while process.isRunning {
+            while isRunning {
                 guard ContinuousClock.now < deadline else {
-                    process.interrupt()
+                    interrupt()
                     throw CancellationError()
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            return process.terminationStatus
+            return lock.withLock { exitStatus ?? -1 }
         }
     }
 
@@ -121,7 +186,7 @@ struct ProcessTests {
         #expect(master.count == 64)
         #expect(try FileManager.default.attributesOfItem(atPath: masterPath)[.posixPermissions] as? Int == 0o600)
 
-        server.process.terminate()  // SIGTERM
+        server.terminate()  // SIGTERM
         #expect(try await server.waitForExit() == 0)
 
         let lines = server.lines
@@ -137,7 +202,7 @@ struct ProcessTests {
         // A second start keeps the same secret.
         let again = try Server(environment: ["PORT": "0"], directory: folder)
         _ = try await again.port()
-        again.process.terminate()
+        again.terminate()
         #expect(try await again.waitForExit() == 0)
         #expect(try String(contentsOfFile: secretPath, encoding: .utf8) == secret)
         #expect(again.lines.contains { $0.contains("using the development secret") })
@@ -166,7 +231,7 @@ struct ProcessTests {
         #expect(try await short.waitForExit() == 78)
         let accepted = try Server(environment: ["PORT": "0", "JWT_SECRET": "5b8e1f4a7c0d3e6b9a2c5f8e1b4d7a0c"], directory: folder)
         _ = try await accepted.port()
-        accepted.process.terminate()
+        accepted.terminate()
         #expect(try await accepted.waitForExit() == 0)
     }
 
