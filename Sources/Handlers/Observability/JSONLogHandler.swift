@@ -105,11 +105,7 @@ public struct JSONLogHandler: LogHandler {
         var seconds = time_t(millis / 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func digits(_ value: Int32, _ count: Int) {
-            var text = String(value)
-            if text.count < count { text = String(repeating: "0", count: count - text.count) + text }
-            line += text
-        }
+        func digits(_ value: Int32, _ count: Int) { line += value.zeroPadded(count) }
         digits(parts.tm_year + 1900, 4)
         line += "-"
         digits(parts.tm_mon + 1, 2)

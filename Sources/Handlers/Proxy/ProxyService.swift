@@ -182,10 +182,10 @@ public struct ProxyService: Sendable {
             do {
                 try await upstream.body { chunk in
                     if firstByte == nil { firstByte = .now }
-                    meter.observe(chunk)
                     var chunk = chunk
                     collected.writeBuffer(&chunk)
                 }
+                meter.observe(collected)
             } catch is CancellationError {
                 record(call, provider: provider, path: path, status: upstream.status, usage: meter.finish(), started: started, firstByte: firstByte, streamed: false, cancelled: true)
                 throw CancellationError()
@@ -344,23 +344,9 @@ final class RelayState: @unchecked Sendable {
 }
 
 extension ByteBuffer {
-    /// Whether the readable bytes contain `needle` (a plain scan; the generic `firstRange(of:)`
-    /// showed in the request path's profile).
+    /// Whether the readable bytes contain `needle`.
     func contains(_ needle: [UInt8]) -> Bool {
-        guard let first = needle.first, readableBytes >= needle.count else { return needle.isEmpty }
-        return withUnsafeReadableBytes { bytes in
-            var index = 0
-            let last = bytes.count - needle.count
-            while index <= last {
-                if bytes[index] == first {
-                    var matched = 1
-                    while matched < needle.count && bytes[index + matched] == needle[matched] { matched += 1 }
-                    if matched == needle.count { return true }
-                }
-                index += 1
-            }
-            return false
-        }
+        withUnsafeReadableBytes { Bytes.firstIndex(of: needle, in: $0) != nil }
     }
 }
 

@@ -117,11 +117,10 @@ public struct UsageMeter: Sendable {
     /// quote is escaped, so the quoted key matches only a key (or a string value, which is then
     /// not followed by `:`); a false match only costs a parse.
     static func hasObject(named key: [UInt8], in bytes: [UInt8]) -> Bool {
-        guard bytes.count > key.count else { return false }
-        var index = 0
-        while index <= bytes.count - key.count {
-            if bytes[index] == key[0] && bytes[index..<(index + key.count)].elementsEqual(key) {
-                var next = index + key.count
+        bytes.withUnsafeBytes { bytes in
+            var start = 0
+            while let found = Bytes.firstIndex(of: key, in: bytes, from: start) {
+                var next = found + key.count
                 func skipSpaces() { while next < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[next]) { next += 1 } }
                 skipSpaces()
                 if next < bytes.count, bytes[next] == UInt8(ascii: ":") {
@@ -129,10 +128,10 @@ public struct UsageMeter: Sendable {
                     skipSpaces()
                     if next < bytes.count, bytes[next] == UInt8(ascii: "{") { return true }
                 }
+                start = found + 1
             }
-            index += 1
+            return false
         }
-        return false
     }
 
     /// Reads the usage fields of one JSON value: a body, one event, or an array of either (Gemini

@@ -91,11 +91,11 @@ public struct QuotaLedger: Sendable {
     public func admit(userId: String, now: Date = Date()) async throws -> LimitStanding {
         let day = QuotaWindow.current(.day, at: now)
         let month = QuotaWindow.current(.month, at: now)
-        let dayCount: (used: Int64, limit: Int64)
-        let monthCount: (used: Int64, limit: Int64)
+        let dayCount: AdmissionBatch.Counted
+        let monthCount: AdmissionBatch.Counted
         if case .admitted(let dayCounted, let monthCounted) = await batch.admit(userId: userId, day: day, month: month) {
-            dayCount = (dayCounted.used, dayCounted.limit)
-            monthCount = (monthCounted.used, monthCounted.limit)
+            dayCount = dayCounted
+            monthCount = monthCounted
         } else {
             // One request at a time: near a limit, or when the batch's statement failed.
             guard let counted = try await count(userId: userId, in: day) else {
@@ -119,7 +119,7 @@ public struct QuotaLedger: Sendable {
     }
 
     /// One atomic statement: +1 while under every limit of the window; nil when a limit refuses.
-    private func count(userId: String, in window: QuotaWindow) async throws -> (used: Int64, limit: Int64)? {
+    private func count(userId: String, in window: QuotaWindow) async throws -> AdmissionBatch.Counted? {
         let column = window.userColumns
         let requests = SQLQueryString(stringLiteral: column.requests)
         let tokens = SQLQueryString(stringLiteral: column.tokens)
@@ -138,7 +138,7 @@ public struct QuotaLedger: Sendable {
                 RETURNING requests, (SELECT u.\(requests) FROM users u WHERE u.user_id = quota_counters.user_id) AS quota_limit
                 """).first()
             else { return nil }
-            return (try row.decode(column: "requests", as: Int64.self), try row.decode(column: "quota_limit", as: Int64.self))
+            return AdmissionBatch.Counted(used: try row.decode(column: "requests", as: Int64.self), limit: try row.decode(column: "quota_limit", as: Int64.self))
         }
     }
 

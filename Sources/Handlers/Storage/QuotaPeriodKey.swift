@@ -8,12 +8,12 @@ public import Foundation
 public enum QuotaPeriodKey {
     public static func day(_ date: Date) -> String {
         let (year, month, day) = civil(date)
-        return "d:" + padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
+        return "d:" + year.zeroPadded(4) + "-" + month.zeroPadded(2) + "-" + day.zeroPadded(2)
     }
 
     public static func month(_ date: Date) -> String {
         let (year, month, _) = civil(date)
-        return "m:" + padded(year, 4) + "-" + padded(month, 2)
+        return "m:" + year.zeroPadded(4) + "-" + month.zeroPadded(2)
     }
 
     /// Midnight UTC after `date`.
@@ -58,10 +58,5 @@ public enum QuotaPeriodKey {
         let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468
-    }
-
-    static func padded(_ value: Int64, _ width: Int) -> String {
-        let text = String(value)
-        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 }
