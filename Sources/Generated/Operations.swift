@@ -3250,6 +3250,8 @@ extension Operations {
             case conflict(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 422
+            case unprocessableContent(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
@@ -3286,6 +3288,7 @@ extension Operations {
                 case .notFound: .init(code: 404)
                 case .conflict: .init(code: 409)
                 case .contentTooLarge: .init(code: 413)
+                case .unprocessableContent: .init(code: 422)
                 case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
@@ -3302,6 +3305,7 @@ extension Operations {
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unprocessableContent(let body): return try APIResponse.json(body, status: .init(code: 422))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText

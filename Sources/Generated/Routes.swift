@@ -429,7 +429,7 @@ extension RouteTable {
             path: "/api/split-key/split",
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
-            responses: [201: SplitKeyCreated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 409: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [201: SplitKeyCreated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 409: APIError.self, 413: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false

@@ -25,6 +25,7 @@ func buildApplication(config: AppConfig, logger: Logger) async throws -> some Ap
         let report = try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
         try await revocations.reload(from: tokenStore, users: userStore)
         try await parts.ipRules.reload(from: parts.ipRuleStore)
+        parts.migrated.open()
         if config.edge.requireHTTPS {
             logger.notice("production without TLS_CERT_FILE: only requests forwarded as HTTPS by a TRUSTED_PROXIES peer are served", metadata: [
                 "public.url": .string(config.edge.publicURL ?? "unset (GETs get 403 instead of a redirect)"),
@@ -55,18 +56,20 @@ struct AppParts {
     let ipRulesSyncInterval: Duration
     let retention: UsageRetention
     let webhookWorker: WebhookWorker
+    /// Opened by `buildApplication` once the migrations have run.
+    let migrated = StartupGate()
 
     /// The long-lived services over the database, in start order; shutdown runs in reverse, after
-    /// the HTTP server has drained: usage is flushed, the upstream client closed.
+    /// the HTTP server has drained: usage is flushed, the upstream client closed. The background
+    /// jobs over the tables start once the migrations have run.
     func services(logger: Logger) -> [any Service] {
-        [
+        let jobs: [any Service] = [
             RevocationSync(list: revocations, tokens: tokenStore, users: userStore, interval: settings.revocationSyncInterval, logger: logger),
             IPRuleSync(rules: ipRules, store: ipRuleStore, interval: ipRulesSyncInterval, logger: logger),
             retention,
             webhookWorker,
-            network,
-            usage,
         ]
+        return jobs.map { AfterStartup(gate: migrated, service: $0) } + [network, usage]
     }
 
     init(config: AppConfig, database: any Database, logger: Logger, upstream: (any Upstream)? = nil) async throws {
@@ -77,7 +80,7 @@ struct AppParts {
         tokenStore = TokenStore(database: database)
         userStore = UserStore(database: database)
         let auth = AuthService(database: database, tokenService: tokenService, revocations: revocations, settings: settings, logger: logger)
-        network = HTTPUpstream(readTimeout: config.upstreamReadTimeout)
+        network = HTTPUpstream(readTimeout: config.upstreamReadTimeout, connectTimeout: config.upstreamConnectTimeout)
         usage = UsageRecorder(database: database, logger: logger)
         let splitKeys = SplitKeyService(
             database: database, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) }, registry: config.providers,
@@ -147,11 +150,11 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
 }
 
 /// HTTP/1.1, over native TLS when `TLS_CERT_FILE` and `TLS_KEY_FILE` are set, with the
-/// connection guards: a cap on open connections, a deadline for each request head and body
+/// connection guards: a cap on open connections (in total and per client address), a deadline for each request head and body
 /// (slowloris), the idle timeout, and the parser's hard header limits (a backstop above
 /// `MAX_HEADER_BYTES`, which the router answers with 431 JSON).
 func serverBuilder(_ config: AppConfig) throws -> HTTPServerBuilder {
-    let counter = ConnectionCounter(maximum: config.maxConnections)
+    let counter = ConnectionCounter(maximum: config.maxConnections, maximumPerAddress: config.maxConnectionsPerAddress, trusted: config.edge.trustedProxies)
     let head = TimeAmount.milliseconds(config.headerTimeout.milliseconds)
     let body = TimeAmount.milliseconds(config.bodyTimeout.milliseconds)
     let http1 = HTTPServerBuilder.http1(configuration: .init(

@@ -4,6 +4,7 @@ import Foundation
 import Handlers
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SystemPackage
 import UnixSignals
@@ -13,43 +14,66 @@ struct SafeAPIBridge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "safeapi-bridge",
         abstract: "A secure proxy between client apps and AI providers.",
+        discussion: """
+            With no subcommand it runs `serve`, and takes `serve`'s options: \
+            `safeapi-bridge --port 8080` is `safeapi-bridge serve --port 8080`. \
+            Every setting is also read from the environment and a `.env` file (README.md, .env.example).
+            """,
         subcommands: [Serve.self, Migrate.self, CreateApp.self, RebuildRollups.self],
         defaultSubcommand: Serve.self
     )
 }
 
+/// A configuration error: one line on stderr, exit 78 (EX_CONFIG), as for every setting.
+func configurationError(_ reason: String) -> ExitCode {
+    FileHandle.standardError.write(Data("safeapi-bridge: configuration error: \(reason)\n".utf8))
+    return ExitCode(78)
+}
+
 /// Flags shared by every subcommand; each overrides its environment variable.
 struct ConfigOptions: ParsableArguments {
-    @Option(help: "Address to listen on (HOST).") var host: String?
-    @Option(help: "Port to listen on (PORT).") var port: Int?
     @Option(help: "Database URL (DATABASE_URL): sqlite:///path, file:./dev.db or postgres://…") var databaseURL: String?
     @Option(help: "Folder for the SQLite file and development secrets (DATA_DIR).") var dataDir: String?
     @Option(help: "Log level (LOG_LEVEL).") var logLevel: String?
-    @Option(help: "An environment file to read; missing is fine.") var envFile = ".env"
+    @Option(help: "An environment file to read (default: ./.env when it exists).") var envFile: String?
 
-    /// Flags first, then the environment, then the `.env` file.
-    func reader() async throws -> ConfigReader {
-        var values: [AbsoluteConfigKey: ConfigValue] = [:]
-        if let host { values["host"] = .init(.string(host), isSecret: false) }
-        if let port { values["port"] = .init(.string(String(port)), isSecret: false) }
+    /// Flags first (`extra`: the subcommand's own), then the environment, then the `.env` file.
+    func reader(extra: [AbsoluteConfigKey: ConfigValue] = [:]) async throws -> ConfigReader {
+        var values = extra
         if let databaseURL { values["database.url"] = .init(.string(databaseURL), isSecret: true) }
         if let dataDir { values["data.dir"] = .init(.string(dataDir), isSecret: false) }
         if let logLevel { values["log.level"] = .init(.string(logLevel), isSecret: false) }
+        // The default file may be missing; a file named on the command line must exist.
+        if let envFile, !FileManager.default.isReadableFile(atPath: envFile) {
+            throw ConfigError(reason: "--env-file \(envFile): no such readable file")
+        }
         return ConfigReader(providers: [
             InMemoryProvider(name: "flags", values: values),
             EnvironmentVariablesProvider(),
-            try await EnvironmentVariablesProvider(environmentFilePath: FilePath(envFile), allowMissing: true),
+            try await EnvironmentVariablesProvider(environmentFilePath: FilePath(envFile ?? ".env"), allowMissing: envFile == nil),
         ])
     }
 
     /// The typed configuration, or exit 78 (EX_CONFIG) with a one-line reason.
-    func load() async throws -> AppConfig {
+    func load(extra: [AbsoluteConfigKey: ConfigValue] = [:]) async throws -> AppConfig {
         do {
-            return try AppConfig.load(from: await reader())
+            return try AppConfig.load(from: await reader(extra: extra))
         } catch let error as ConfigError {
-            FileHandle.standardError.write(Data("safeapi-bridge: configuration error: \(error.reason)\n".utf8))
-            throw ExitCode(78)
+            throw configurationError(error.reason)
         }
+    }
+}
+
+/// The server's own flags.
+struct ListenOptions: ParsableArguments {
+    @Option(help: "Address to listen on (HOST).") var host: String?
+    @Option(help: "Port to listen on (PORT).") var port: Int?
+
+    var values: [AbsoluteConfigKey: ConfigValue] {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let host { values["host"] = .init(.string(host), isSecret: false) }
+        if let port { values["port"] = .init(.string(String(port)), isSecret: false) }
+        return values
     }
 }
 
@@ -68,8 +92,7 @@ enum Logs {
         do {
             return try SecurityLogFile(directory: directory, retentionDays: config.securityLogRetentionDays)
         } catch {
-            FileHandle.standardError.write(Data("safeapi-bridge: configuration error: LOG_DIR \(directory) cannot be created\n".utf8))
-            throw ExitCode(78)
+            throw configurationError("LOG_DIR \(directory) cannot be created")
         }
     }
 }
@@ -77,14 +100,15 @@ enum Logs {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the HTTP server (the default).")
 
+    @OptionGroup var listen: ListenOptions
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
-        var config = try await options.load()
+        var config = try await options.load(extra: listen.values)
         let logger = Logs.bootstrap(level: config.logLevel, securityLog: try Logs.securityFile(config))
         config.jwtSecret = try DevelopmentSecrets.jwtSecret(config: config, logger: logger)
         config.byokMasterKey = try DevelopmentSecrets.byokMasterKey(config: config, logger: logger)
-        let app = try await buildApplication(config: config, logger: logger)
+        let app = try await Self.catchingConfigErrors { try await buildApplication(config: config, logger: logger) }
         logger.info("starting", metadata: [
             "environment": .string(config.environment.rawValue),
             "address": .string("\(config.host):\(config.port)"),
@@ -92,8 +116,29 @@ struct Serve: AsyncParsableCommand {
         ])
         var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = config.shutdownTimeout
-        try await ServiceGroup(configuration: groupConfiguration).run()
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch let error as IOError where [EADDRINUSE, EADDRNOTAVAIL, EACCES].contains(error.errnoCode) {
+            // The listening socket could not be bound: say which address, and what to do.
+            let address = "\(config.host):\(config.port)"
+            switch error.errnoCode {
+            case EADDRINUSE:
+                throw configurationError("cannot listen on \(address): the address is already in use (another server, or an earlier one still running); stop it or choose another PORT")
+            case EADDRNOTAVAIL:
+                throw configurationError("cannot listen on \(address): HOST is not an address of this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses")
+            default:
+                throw configurationError("cannot listen on \(address): permission denied (ports below 1024 need privileges); choose a PORT of 1024 or more")
+            }
+        }
         logger.info("stopped")
+    }
+
+    static func catchingConfigErrors<Value>(_ body: () async throws -> Value) async throws -> Value {
+        do {
+            return try await body()
+        } catch let error as ConfigError {
+            throw configurationError(error.reason)
+        }
     }
 }
 

@@ -44,6 +44,9 @@ struct AppConfig: Sendable {
     var byokSplitsPerMinute = 10
     /// Until the upstream's response head.
     var upstreamTimeout: Duration = .seconds(60)
+    /// How long opening a connection to a provider may take (502 `upstream_unreachable`); never
+    /// more than `upstreamTimeout`.
+    var upstreamConnectTimeout: Duration = .seconds(5)
     /// The longest silence allowed while a response (a stream) is being read.
     var upstreamReadTimeout: Duration = .seconds(120)
     /// Trusted proxies, CORS, rate limits, HTTPS policy, request size limits.
@@ -55,6 +58,8 @@ struct AppConfig: Sendable {
     var headerTimeout: Duration = .seconds(10)
     var bodyTimeout: Duration = .seconds(30)
     var maxConnections = 1024
+    /// Connections open at once from one client address (trusted proxies excepted).
+    var maxConnectionsPerAddress = 128
     var ipRulesSyncInterval: Duration = .seconds(1)
     /// Where the security log file goes (`security-YYYY-MM-DD.log`); nil: no file.
     var logDirectory: String? = nil
@@ -163,6 +168,7 @@ extension AppConfig {
         config.defaultDailyQuota = Int64(try integer(reader, "default.daily.quota", name: "DEFAULT_DAILY_QUOTA", default: 100, range: 0...1_000_000_000))
         config.defaultMonthlyQuota = Int64(try integer(reader, "default.monthly.quota", name: "DEFAULT_MONTHLY_QUOTA", default: 3000, range: 0...1_000_000_000))
         config.upstreamTimeout = .milliseconds(try integer(reader, "upstream.timeout.ms", name: "UPSTREAM_TIMEOUT_MS", default: 60_000, range: 1_000...600_000))
+        config.upstreamConnectTimeout = min(config.upstreamTimeout, .milliseconds(try integer(reader, "upstream.connect.timeout.ms", name: "UPSTREAM_CONNECT_TIMEOUT_MS", default: 5_000, range: 100...600_000)))
         config.upstreamReadTimeout = .milliseconds(try integer(reader, "upstream.read.timeout.ms", name: "UPSTREAM_READ_TIMEOUT_MS", default: 120_000, range: 1_000...3_600_000))
         config.providers = try providers(reader, environment: environment)
         if let text = reader.string(forKey: "byok.master.key", isSecret: true), !text.isEmpty {
@@ -226,6 +232,10 @@ extension AppConfig {
         config.headerTimeout = .milliseconds(try integer(reader, "header.timeout.ms", name: "HEADER_TIMEOUT_MS", default: 10_000, range: 100...600_000))
         config.bodyTimeout = .milliseconds(try integer(reader, "body.timeout.ms", name: "BODY_TIMEOUT_MS", default: 30_000, range: 100...3_600_000))
         config.maxConnections = try integer(reader, "max.connections", name: "MAX_CONNECTIONS", default: 1024, range: 1...1_000_000)
+        // Default: an eighth of the total, so one address cannot hold every connection.
+        config.maxConnectionsPerAddress = try integer(
+            reader, "max.connections.per.address", name: "MAX_CONNECTIONS_PER_ADDRESS", default: max(1, config.maxConnections / 8), range: 1...config.maxConnections
+        )
         config.ipRulesSyncInterval = .milliseconds(try integer(reader, "ip.rules.sync.ms", name: "IP_RULES_SYNC_MS", default: 1000, range: 100...60_000))
     }
 

@@ -230,7 +230,7 @@ struct AuthTests {
 
     // MARK: Admin key
 
-    @Test func fiveFailuresLockAnAddressOutButSuccessesAreNeverThrottled() async throws {
+    @Test func fiveFailuresThrottleAnAddressButTheRightKeyAlwaysWorks() async throws {
         try await Harness.withApp(.sqlite) { client, _ in
             let fixture = Fixture(client: client)
             for _ in 0..<20 {
@@ -240,27 +240,42 @@ struct AuthTests {
                 let response = try await fixture.send(.get, "/admin/apps", headers: [.adminKey: "guess-\(attempt)"])
                 #expect(response.status == .unauthorized)
             }
-            let locked = try await fixture.send(.get, "/admin/apps", headers: Fixture.admin)
-            #expect(locked.status == .tooManyRequests)
-            let seconds = try #require(locked.headers[.retryAfter].flatMap(Int.init))
+            let throttled = try await fixture.send(.get, "/admin/apps", headers: [.adminKey: "guess-6"])
+            #expect(throttled.status == .tooManyRequests)
+            let seconds = try #require(throttled.headers[.retryAfter].flatMap(Int.init))
             #expect((890...900).contains(seconds))
-            #expect(try fixture.decode(APIError.self, locked).retryAfter == Int64(seconds))
+            #expect(try fixture.decode(APIError.self, throttled).retryAfter == Int64(seconds))
+            #expect(try await fixture.send(.get, "/admin/apps", headers: [:]).status == .tooManyRequests)
+            // The operator behind the same address (a NAT, a load balancer) is not locked out.
+            #expect(try await fixture.send(.get, "/admin/apps", headers: Fixture.admin).status == .ok)
+            // ... and the right key does not lift the throttle on the guesses.
+            #expect(try await fixture.send(.get, "/admin/apps", headers: [.adminKey: "guess-7"]).status == .tooManyRequests)
         }
     }
 
-    @Test func theLockoutEndsAfterItsTime() throws {
-        let guardian = AdminGuard(adminKey: Secret("the-admin-key-0123456789abcdefghij"), logger: Harness.logger(MemorySink()))
+    @Test func theThrottleEndsAfterItsTimeAndHoldsInTotal() async throws {
+        let key = "the-admin-key-0123456789abcdefghij"
+        let guardian = AdminGuard(adminKey: Secret(key), failureHold: .zero, logger: Harness.logger(MemorySink()))
         let start = ContinuousClock.now
-        for _ in 0..<5 { #expect(throws: AppError.invalidAdminKey) { _ = try guardian.authorize(presented: "nope", clientIP: "10.0.0.1", now: start) } }
-        #expect(throws: AppError.adminLockedOut(retryAfter: 900)) { _ = try guardian.authorize(presented: "the-admin-key-0123456789abcdefghij", clientIP: "10.0.0.1", now: start) }
+        for _ in 0..<5 { #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.1", now: start) } }
+        #expect(throws: AppError.adminLockedOut(retryAfter: 900)) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.1", now: start) }
+        #expect(throws: Never.self) { _ = try guardian.check(presented: key, clientIP: "10.0.0.1", now: start) }
         // Another address is not affected.
-        #expect(throws: Never.self) { _ = try guardian.authorize(presented: "the-admin-key-0123456789abcdefghij", clientIP: "10.0.0.2", now: start) }
-        #expect(throws: Never.self) { _ = try guardian.authorize(presented: "the-admin-key-0123456789abcdefghij", clientIP: "10.0.0.1", now: start + .seconds(901)) }
-        // Failures spread over more than 15 minutes do not add up to a lockout.
-        for minute in 0..<5 {
-            #expect(throws: AppError.invalidAdminKey) { _ = try guardian.authorize(presented: "nope", clientIP: "10.0.0.3", now: start + .seconds(Int64(minute) * 240)) }
+        #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.2", now: start) }
+        #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.1", now: start + .seconds(901)) }
+        // Failures spread over more than 15 minutes do not add up.
+        for minute in 0..<6 {
+            #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.3", now: start + .seconds(Int64(minute) * 240)) }
         }
-        #expect(throws: Never.self) { _ = try guardian.authorize(presented: "the-admin-key-0123456789abcdefghij", clientIP: "10.0.0.3", now: start + .seconds(4 * 240)) }
+        // In total: 100 wrong keys within a minute from 100 addresses throttle every wrong key for
+        // a minute; the right key still works.
+        let later = start + .seconds(3600)
+        for index in 0..<100 {
+            #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.1.0.\(index)", now: later) }
+        }
+        #expect(throws: AppError.adminLockedOut(retryAfter: 59)) { _ = try guardian.check(presented: "nope", clientIP: "10.2.0.1", now: later + .seconds(1)) }
+        #expect(throws: Never.self) { _ = try guardian.check(presented: key, clientIP: "10.2.0.1", now: later + .seconds(1)) }
+        #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.2.0.2", now: later + .seconds(61)) }
     }
 
     // MARK: Secrets

@@ -135,8 +135,14 @@ enum ContractCases {
             ContractCase(operationId: "createSplitKey", name: "no key", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
                 request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"provider":"testai"}"#)
             },
-            ContractCase(operationId: "createSplitKey", name: "a provider that takes no key", expectedStatus: 404, expectedCode: "provider_not_found") { fixture in
-                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"apiKey":"k","provider":"mock"}"#)
+            ContractCase(operationId: "createSplitKey", name: "no such provider", expectedStatus: 404, expectedCode: "provider_not_found") { fixture in
+                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"apiKey":"k","provider":"nope"}"#)
+            },
+            ContractCase(operationId: "createSplitKey", name: "a provider that takes no key", expectedStatus: 422, expectedCode: "provider_takes_no_key") { fixture in
+                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"apiKey":"k","provider":"keyless"}"#)
+            },
+            ContractCase(operationId: "createSplitKey", name: "the mock provider, to try BYOK offline", expectedStatus: 201) { fixture in
+                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"apiKey":"sk-anything","provider":"mock"}"#)
             },
             ContractCase(operationId: "createSplitKey", name: "own id taken", expectedStatus: 409, expectedCode: "split_key_exists") { fixture in
                 let auth = try await signedIn(fixture).1
@@ -543,9 +549,9 @@ enum ContractCases {
                 ContractCase(operationId: route.operationId, name: "wrong admin key", expectedStatus: 401, expectedCode: "invalid_admin_key") { _ in
                     request(route.method, path, headers: [.adminKey: "not-the-key"])
                 },
-                ContractCase(operationId: route.operationId, name: "locked out after five failures", expectedStatus: 429, expectedCode: "admin_locked_out") { fixture in
+                ContractCase(operationId: route.operationId, name: "wrong keys throttled after five failures", expectedStatus: 429, expectedCode: "admin_locked_out") { fixture in
                     for _ in 0..<5 { _ = try await fixture.send(.get, "/admin/apps", headers: [.adminKey: "guess"]) }
-                    return request(route.method, path, headers: Fixture.admin)
+                    return request(route.method, path, headers: [.adminKey: "guess"])
                 },
                 ContractCase(
                     operationId: route.operationId, name: "ADMIN_API_KEY unset", expectedStatus: 503, expectedCode: "admin_disabled",

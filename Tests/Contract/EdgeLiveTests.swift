@@ -209,6 +209,26 @@ struct EdgeLiveTests {
         }
     }
 
+    @Test func oneAddressCannotTakeEveryConnection() async throws {
+        try await Self.withLiveApp(configure: { $0.maxConnections = 20; $0.maxConnectionsPerAddress = 4 }) { base, port, _ in
+            var open: [any Channel] = []
+            var refused = 0
+            for _ in 0..<7 {
+                let channel = try await Self.connect(port: port)
+                if await Self.closedWithin(channel, .milliseconds(300)) { refused += 1 } else { open.append(channel) }
+            }
+            #expect(open.count <= 4)
+            #expect(refused >= 3)
+            // Another address still gets in, though the total cap is far.
+            let other = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(to: try SocketAddress(ipAddress: "127.0.0.2", port: 0)).connect(host: "127.0.0.1", port: port).get()
+            #expect(!(await Self.closedWithin(other, .milliseconds(300))))
+            for channel in open + [other] { try? await channel.close() }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await Self.get(base + "/health").status == 200)
+        }
+    }
+
     @Test func aChunkedBodyOverTheCapIs413() async throws {
         try await Self.withLiveApp(configure: { $0.edge.maxBodyBytes = 64 * 1024 }) { base, _, client in
             let token = try await Fixture(client: client).signIn().token

@@ -65,6 +65,13 @@ final class MockProviderServer: Sendable {
                 throw CancellationError()
             })
         }
+        // The same fault on an error answer: a 429 that declares 1 000 bytes and sends 20.
+        router.post("/openai/v1/truncated-error") { _, _ in
+            Response(status: .tooManyRequests, headers: [.contentType: "application/json", .contentLength: "1000"], body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: #"{"error":{"messag"#))
+                throw CancellationError()
+            })
+        }
         router.post("/anthropic/v1/messages") { request, context in try await self.anthropic(request, context: context) }
         router.post("/gemini/v1beta/models/:model") { request, context in try await self.gemini(request, context: context) }
         for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
@@ -181,7 +188,7 @@ final class MockProviderServer: Sendable {
            "passHeaders":["openai-organization"],
            "endpoints":[{"path":"/chat/completions","methods":["POST"]},{"path":"/models","methods":["GET"]},{"path":"/audio/speech","methods":["POST"]},
                         {"path":"/embeddings","methods":["POST"]},{"path":"/things/{id}","methods":["PUT","PATCH","DELETE"]},
-                        {"path":"/truncated","methods":["POST"]}],
+                        {"path":"/truncated","methods":["POST"]},{"path":"/truncated-error","methods":["POST"]}],
            "prices":{"gpt-4o-mini":{"inputMicrosPerMillion":150000,"outputMicrosPerMillion":600000,"cachedInputMicrosPerMillion":75000}}},
           {"id":"testclaude","baseURL":"\#(base)/anthropic/v1","keyEnv":"TESTAI_API_KEY","auth":{"style":"header","name":"x-api-key"},
            "headers":{"anthropic-version":"2023-06-01"},"passHeaders":["anthropic-beta"],"sdkPrefixes":["/v1"],"usage":"anthropic",
@@ -193,6 +200,7 @@ final class MockProviderServer: Sendable {
            "prices":{"gemini-1.5-flash":{"inputMicrosPerMillion":75000,"outputMicrosPerMillion":300000}}},
           {"id":"slow","baseURL":"\#(base)/slow/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]},
           {"id":"nokey","baseURL":"\#(base)/openai/v1","keyEnv":"NOKEY_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]},
+          {"id":"keyless","baseURL":"\#(base)/openai/v1","auth":{"style":"none"},"usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST"]}]},
           {"id":"dead","baseURL":"http://127.0.0.1:1/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]}
         ]}
         """#

@@ -193,6 +193,9 @@ struct ProcessTests {
         #expect(lines.contains { $0.contains("GENERATED a development secret") })
         #expect(lines.contains { $0.contains("\"requestId\":\"\(requestId)\"") && $0.contains("/health") })
         #expect(lines.last?.contains("\"msg\":\"stopped\"") == true)
+        // The background jobs start after the migrations: a first start on a new database logs
+        // no failed round (usage retention, webhook delivery, reloads).
+        #expect(!lines.contains { $0.contains("failed") }, "\(lines.filter { $0.contains("failed") })")
         for line in lines {
             #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "not a JSON log line: \(line)")
             #expect(!line.contains(secret), "the JWT secret was logged")
@@ -233,6 +236,46 @@ struct ProcessTests {
         _ = try await accepted.port()
         accepted.terminate()
         #expect(try await accepted.waitForExit() == 0)
+    }
+
+    @Test func aPortInUseIsAConfigurationErrorThatSaysWhichAddress() async throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let first = try Server(environment: ["PORT": "0"], directory: folder)
+        let port = try await first.port()
+        let second = try Server(environment: ["PORT": String(port)], directory: folder)
+        #expect(try await second.waitForExit() == 78)
+        let message = second.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(message.hasPrefix("safeapi-bridge: configuration error: cannot listen on 127.0.0.1:\(port): the address is already in use"), "\(message)")
+        #expect(!message.contains("\n"))
+        first.terminate()
+        #expect(try await first.waitForExit() == 0)
+    }
+
+    @Test func anEnvFileNamedOnTheCommandLineMustExist() async throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try Server(arguments: ["--env-file", "/nonexistent/.env"], environment: ["PORT": "0"], directory: folder)
+        #expect(try await server.waitForExit() == 78)
+        #expect(server.standardError.contains("configuration error: --env-file /nonexistent/.env: no such readable file"))
+    }
+
+    @Test func helpShowsTheServerFlagsWhereTheyApply() async throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func help(_ arguments: [String]) async throws -> String {
+            let process = try Server(arguments: arguments, directory: folder)
+            #expect(try await process.waitForExit() == 0)
+            return process.lines.joined(separator: "\n")
+        }
+        let top = try await help(["--help"])
+        #expect(top.contains("With no subcommand it runs `serve`"), "\(top)")
+        #expect(try await help(["serve", "--help"]).contains("--port"))
+        for command in ["create-app", "migrate", "rebuild-rollups"] {
+            let text = try await help([command, "--help"])
+            #expect(text.contains("--database-url"), "\(command)")
+            #expect(!text.contains("--port") && !text.contains("--host"), "\(command) lists flags it ignores")
+        }
     }
 
     @Test func migrateAppliesAndExits() async throws {

@@ -164,6 +164,16 @@ struct ProxyLiveTests {
         }
     }
 
+    @Test func anErrorAnswerTheProviderBreaksOffIsA502NotA500() async throws {
+        try await Self.withLiveApp { base, token, _ in
+            let response = try await HTTPClient.shared.execute(Self.post("\(base)/proxy/testai/truncated-error", token: token, json: "{}"), timeout: .seconds(10))
+            #expect(response.status.code == 502)
+            #expect(response.headers.first(name: "x-safeapi-upstream-status") == nil, "the 502 is the bridge's, not the provider's")
+            let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            #expect(body.contains("\"upstream_unreachable\""), "\(body)")
+        }
+    }
+
     @Test func binaryAnswersPassThroughByteForByte() async throws {
         try await Self.withLiveApp { base, token, _ in
             let request = Self.post("\(base)/proxy/testai/audio/speech", token: token, json: #"{"input":"hello","voice":"alloy"}"#)

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Generated
 @testable import Handlers
@@ -5,6 +6,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOHTTP1
 @testable import Server
 import Synchronization
 import Testing
@@ -174,6 +176,53 @@ struct WebhookTests {
         }
         #expect(await guardrail.refusal("https://93.184.216.34/hook") == nil)
         #expect(await WebhookURLGuard(httpsOnly: false, allowPrivate: true).refusal("http://127.0.0.1:9/hook") == nil)
+    }
+
+    @Test func theGuardRefusesEveryIPv6FormOfARefusedIPv4Address() async {
+        for lenient in [false, true] {
+            // On create and on PATCH outside production, http is allowed: only the address decides.
+            let guardrail = WebhookURLGuard(httpsOnly: !lenient, allowPrivate: false)
+            let scheme = lenient ? "http" : "https"
+            for host in ["[::127.0.0.1]", "[::7f00:1]", "[::ffff:0:7f00:1]", "[::ffff:0:a00:1]", "[::]", "[::1]", "[::a9fe:a9fe]",
+                         "[64:ff9b::a00:1]", "[64:ff9b::808:808]", "[64:ff9b:1::a00:1]", "[2002:7f00:1::]", "[2002:a00:1::1]", "[2002:a9fe:a9fe::]",
+                         "[2001:0:4136:e378:8000:63bf:80ff:fffe]", "[2001:0:a00:1::1]", "[fec0::1]"] {
+                #expect(await guardrail.refusal("\(scheme)://\(host)/hook") != nil, "\(host)")
+            }
+            // 6to4 and Teredo around public addresses, and plain public IPv6, are not refused.
+            for host in ["[2002:5db8:d822::1]", "[2001:0:5db8:d822::a247:27dd]", "[2606:4700::1111]"] {
+                #expect(await guardrail.refusal("\(scheme)://\(host)/hook") == nil, "\(host)")
+            }
+        }
+    }
+
+    @Test func aNamedHostIsPinnedToTheAddressThatWasChecked() async throws {
+        // The first lookup says public, the next one (a re-pointed name) private.
+        let lookups = Mutex(0)
+        let rebinding = WebhookURLGuard(httpsOnly: false, allowPrivate: false) { _ in
+            lookups.withLock { count in
+                count += 1
+                return [IPAddress(count == 1 ? "93.184.216.34" : "127.0.0.1")!]
+            }
+        }
+        #expect(await rebinding.check("http://hooks.example.com:8080/x") == .allowed(pin: .init(host: "hooks.example.com", address: "93.184.216.34")))
+        #expect(await rebinding.check("http://hooks.example.com:8080/x") == .refused("resolves to a private, loopback, link-local or reserved address"))
+        #expect(await rebinding.check("http://[2606:4700::1111]/x") == .allowed(pin: nil))
+    }
+
+    @Test func aPinnedDeliveryConnectsToThePinnedAddress() async throws {
+        // No resolver knows this name: only the pin can bring the request to the receiver.
+        let receiver = WebhookReceiver(failFirst: 0)
+        try await Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { hookClient in
+            let port = try #require(hookClient.port)
+            let pin = WebhookURLGuard.Pin(host: "hooks.nowhere.invalid", address: "127.0.0.1")
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: WebhookWorker.clientConfiguration(pin: pin))
+            var request = HTTPClientRequest(url: "http://hooks.nowhere.invalid:\(port)/hook")
+            request.method = .POST
+            let response = try await client.execute(request, timeout: .seconds(5))
+            #expect(response.status.code == 204)
+            try await client.shutdown()
+            #expect(receiver.received.count == 1)
+        }
     }
 
     @Test func signaturesFollowStandardWebhooks() {

@@ -3,84 +3,119 @@ import Foundation
 public import Logging
 import Synchronization
 
-/// Checks `X-Admin-Key` in constant time and locks out an IP after repeated failures: 5 failures
-/// within 15 minutes lock that IP out of admin routes for 15 minutes (429 with Retry-After).
-/// Successful calls are never throttled, and a success clears the IP's failures. The state is per
-/// instance, in memory, like the rate limits (docs/limits.md).
+/// Checks `X-Admin-Key` in constant time and throttles guessing without locking out the operator.
+///
+/// The right key is always accepted, at once, whatever the address has done: a lockout keyed by
+/// address alone let anyone who shares the operator's address (a NAT, a load balancer without
+/// `TRUSTED_PROXIES`) lock the operator out with five requests. Wrong keys are throttled: after 5
+/// failures from one address within 15 minutes, that address's wrong keys get 429 with
+/// `Retry-After` for 15 minutes; after 100 failures within a minute from all addresses together,
+/// every wrong key gets 429 for a minute. A throttled answer is held for `failureHold` (1 s), so
+/// each guess costs the guesser a connection for that long, and connections are capped per address
+/// and in total. What makes guessing infeasible is the key itself: production requires at least 32
+/// random characters, and at a million guesses a second a 128-bit key outlasts the universe.
+/// The state is per instance, in memory, like the rate limits (docs/auth.md).
 public final class AdminGuard: Sendable {
     public static let maximumFailures = 5
     public static let window: Duration = .seconds(15 * 60)
     public static let lockout: Duration = .seconds(15 * 60)
+    public static let maximumTotalFailures = 100
+    public static let totalWindow: Duration = .seconds(60)
 
     private struct Record {
         var failures: [ContinuousClock.Instant] = []
         var lockedUntil: ContinuousClock.Instant?
     }
 
+    private struct State {
+        var addresses: [String: Record] = [:]
+        /// Failures from every address in the minute that began at `minuteStart`.
+        var minuteStart: ContinuousClock.Instant?
+        var minuteFailures = 0
+        var allLockedUntil: ContinuousClock.Instant?
+    }
+
     private let keyDigest: [UInt8]?
     /// A short, non-secret fingerprint of the key, for audit logs.
     public let keyId: String?
-    private let records = Mutex<[String: Record]>([:])
+    private let state = Mutex(State())
+    private let failureHold: Duration
     private let logger: Logger
 
-    public init(adminKey: Secret<String>?, logger: Logger) {
+    public init(adminKey: Secret<String>?, failureHold: Duration = .seconds(1), logger: Logger) {
         self.keyDigest = adminKey.map { Array(SHA256.hash(data: Data($0.value.utf8))) }
         self.keyId = keyDigest.map { "admin-" + Hex.encode($0.prefix(4)) }
+        self.failureHold = failureHold
         self.logger = logger
     }
 
-    /// The key's fingerprint when `presented` is the admin key; otherwise throws the error to answer.
-    public func authorize(presented: String?, clientIP: String, now: ContinuousClock.Instant = .now) throws(AppError) -> String {
+    /// The key's fingerprint when `presented` is the admin key; otherwise throws the error to
+    /// answer, after holding a throttled answer for `failureHold`.
+    public func authorize(presented: String?, clientIP: String, now: ContinuousClock.Instant = .now) async throws(AppError) -> String {
+        do {
+            return try check(presented: presented, clientIP: clientIP, now: now)
+        } catch {
+            if case .adminLockedOut = error { try? await Task.sleep(for: failureHold) }
+            throw error
+        }
+    }
+
+    /// The decision, without the hold.
+    func check(presented: String?, clientIP: String, now: ContinuousClock.Instant) throws(AppError) -> String {
         guard let keyDigest, let keyId else { throw .adminDisabled }
-        if let remaining = lockedFor(clientIP, now: now) {
-            logger.warning("security: admin request from a locked-out address", metadata: ["security.event": "admin_lockout_hit", "client.ip": .string(clientIP)])
+        let given = presented ?? ""
+        if !given.isEmpty, Credentials.constantTimeEquals(Array(SHA256.hash(data: Data(given.utf8))), keyDigest) {
+            return keyId
+        }
+        if let remaining = recordFailure(clientIP, now: now, reason: given.isEmpty ? "admin_key_missing" : "admin_key_invalid") {
             throw .adminLockedOut(retryAfter: remaining)
         }
-        guard let presented, !presented.isEmpty else {
-            recordFailure(clientIP, now: now, reason: "admin_key_missing")
-            throw .adminKeyRequired
-        }
-        let digest = Array(SHA256.hash(data: Data(presented.utf8)))
-        guard Credentials.constantTimeEquals(digest, keyDigest) else {
-            recordFailure(clientIP, now: now, reason: "admin_key_invalid")
-            throw .invalidAdminKey
-        }
-        records.withLock { _ = $0.removeValue(forKey: clientIP) }
-        return keyId
+        throw given.isEmpty ? .adminKeyRequired : .invalidAdminKey
     }
 
-    private func lockedFor(_ ip: String, now: ContinuousClock.Instant) -> Int64? {
-        records.withLock { records in
-            guard let until = records[ip]?.lockedUntil else { return nil }
-            guard until > now else {
-                records[ip] = nil
-                return nil
+    /// Records a failure; answers the seconds left when the address (or everyone) was already
+    /// throttled before it.
+    private func recordFailure(_ ip: String, now: ContinuousClock.Instant, reason: String) -> Int64? {
+        let (until, lockedNow, allLockedNow) = state.withLock { state -> (ContinuousClock.Instant?, Bool, Bool) in
+            var record = state.addresses[ip] ?? Record()
+            if let until = record.lockedUntil, until <= now { record = Record() }
+            if let until = state.allLockedUntil, until <= now { state.allLockedUntil = nil }
+            let throttledUntil = [record.lockedUntil, state.allLockedUntil].compactMap { $0 }.max()
+            var lockedNow = false
+            if record.lockedUntil == nil {
+                record.failures = record.failures.filter { now - $0 < Self.window } + [now]
+                if record.failures.count >= Self.maximumFailures {
+                    record.lockedUntil = now + Self.lockout
+                    record.failures = []
+                    lockedNow = true
+                }
             }
-            let remaining = until - now
-            return max(1, remaining.components.seconds + (remaining.components.attoseconds > 0 ? 1 : 0))
-        }
-    }
-
-    private func recordFailure(_ ip: String, now: ContinuousClock.Instant, reason: String) {
-        let lockedNow: Bool = records.withLock { records in
-            var record = records[ip] ?? Record()
-            record.failures = record.failures.filter { now - $0 < Self.window } + [now]
-            if record.failures.count >= Self.maximumFailures {
-                record.lockedUntil = now + Self.lockout
-                record.failures = []
-                records[ip] = record
-                return true
+            state.addresses[ip] = record
+            if let start = state.minuteStart, now - start < Self.totalWindow {
+                state.minuteFailures += 1
+            } else {
+                (state.minuteStart, state.minuteFailures) = (now, 1)
             }
-            records[ip] = record
+            var allLockedNow = false
+            if state.allLockedUntil == nil, state.minuteFailures >= Self.maximumTotalFailures {
+                state.allLockedUntil = now + Self.totalWindow
+                allLockedNow = true
+            }
             // Bounded: forget addresses whose failures have all aged out.
-            if records.count > 10_000 {
-                records = records.filter { $0.value.lockedUntil != nil || $0.value.failures.contains { now - $0 < Self.window } }
+            if state.addresses.count > 10_000 {
+                state.addresses = state.addresses.filter { ($0.value.lockedUntil ?? now) > now || $0.value.failures.contains { now - $0 < Self.window } }
             }
-            return false
+            return (throttledUntil, lockedNow, allLockedNow)
         }
         logger.warning("security: admin authentication failed", metadata: ["security.event": .string(reason), "client.ip": .string(ip)])
         if lockedNow {
-            logger.warning("security: address locked out of admin routes", metadata: ["security.event": "admin_lockout", "client.ip": .string(ip)])
+            logger.warning("security: wrong admin keys from this address are now throttled", metadata: ["security.event": "admin_lockout", "client.ip": .string(ip)])
         }
+        if allLockedNow {
+            logger.warning("security: too many wrong admin keys in total; every wrong key is throttled for a minute", metadata: ["security.event": "admin_lockout_all"])
+        }
+        guard let until else { return nil }
+        let remaining = until - now
+        return max(1, remaining.components.seconds + (remaining.components.attoseconds > 0 ? 1 : 0))
     }
 }

@@ -21,7 +21,7 @@ public struct Authenticator: SecurityHandler {
 
     public func authenticate(_ request: Request, context: inout Context, schemes: [String], operationId: String) async throws {
         if schemes.contains("adminKey") {
-            let keyId = try adminGuard.authorize(presented: request.headers[.adminKey], clientIP: context.clientIP)
+            let keyId = try await adminGuard.authorize(presented: request.headers[.adminKey], clientIP: context.clientIP)
             context.adminKeyId = keyId
             AuditTrail.actor("admin", keyId)
         } else if schemes.contains("bearerAuth") {

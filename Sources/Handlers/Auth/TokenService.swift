@@ -87,6 +87,13 @@ public struct TokenService: Sendable {
             if now >= known.user.expiresAt { throw .tokenExpired }
             return known.user
         }
+        // jwt-kit verifies with its one HMAC key whatever the header says: the header must say
+        // exactly what we sign (`alg: HS256`, `typ` absent or `JWT`), or the token is refused.
+        switch Self.hasOurHeader(token) {
+        case true?: break
+        case false?: throw .tokenInvalidSignature
+        case nil: throw .tokenMalformed
+        }
         let claims: AccessClaims
         do {
             claims = try await keys.verify(token, as: AccessClaims.self)
@@ -115,6 +122,23 @@ public struct TokenService: Sendable {
         )
         verified.remember(token, user: user, notBefore: claims.nbf.value)
         return user
+    }
+}
+
+extension TokenService {
+    private struct Header: Decodable {
+        var alg: String?
+        var typ: String?
+    }
+
+    /// Whether the token's JOSE header is `{"alg":"HS256"}` with `typ` absent or `JWT` (RFC 7519
+    /// §5.1); nil when there is no header that is base64url JSON.
+    static func hasOurHeader(_ token: String) -> Bool? {
+        guard let end = token.firstIndex(of: ".") else { return nil }
+        var text = token[..<end].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        text += String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
+        guard let data = Data(base64Encoded: text), let header = try? JSONDecoder().decode(Header.self, from: data) else { return nil }
+        return header.alg == "HS256" && (header.typ == nil || header.typ == "JWT")
     }
 }
 

@@ -2,53 +2,87 @@ public import NIOCore
 public import NIOHTTPTypes
 import Synchronization
 
-/// Caps the connections open at once across the server: one over the cap is closed as soon as it
-/// is accepted. Shared by every connection's `ConnectionCapHandler`.
+/// Caps the connections open at once: across the server, and per client address, so that one
+/// address cannot hold every connection (idle sockets kept others out until the head deadline).
+/// A connection over either cap is closed as soon as it is accepted. Addresses of trusted proxies
+/// (`TRUSTED_PROXIES`) carry many clients and have only the total cap. Shared by every
+/// connection's `ConnectionCapHandler`.
 public final class ConnectionCounter: Sendable {
     public let maximum: Int
-    private let open = Atomic<Int>(0)
+    public let maximumPerAddress: Int
+    let trusted: [CIDR]
+    private struct Counts {
+        var total = 0
+        var byAddress: [IPAddress: Int] = [:]
+    }
+    private let counts = Mutex(Counts())
 
-    public init(maximum: Int) {
+    public init(maximum: Int, maximumPerAddress: Int, trusted: [CIDR] = []) {
         self.maximum = maximum
+        self.maximumPerAddress = maximumPerAddress
+        self.trusted = trusted
     }
 
-    public var current: Int { open.load(ordering: .relaxed) }
+    public var current: Int { counts.withLock { $0.total } }
 
-    func enter() -> Bool {
-        let now = open.wrappingAdd(1, ordering: .relaxed).newValue
-        return now <= maximum
+    /// Counts a new connection from `address` (nil: not an IP peer); false when it is over a cap,
+    /// and then it was not counted.
+    func enter(_ address: IPAddress?) -> Bool {
+        let limited = address.flatMap { address in trusted.contains { $0.contains(address) } ? nil : address }
+        return counts.withLock { counts in
+            guard counts.total < maximum else { return false }
+            if let limited {
+                let current = counts.byAddress[limited, default: 0]
+                guard current < maximumPerAddress else { return false }
+                counts.byAddress[limited] = current + 1
+            }
+            counts.total += 1
+            return true
+        }
     }
 
-    func leave() { open.wrappingSubtract(1, ordering: .relaxed) }
+    func leave(_ address: IPAddress?) {
+        let limited = address.flatMap { address in trusted.contains { $0.contains(address) } ? nil : address }
+        counts.withLock { counts in
+            counts.total -= 1
+            if let limited, let current = counts.byAddress[limited] {
+                counts.byAddress[limited] = current > 1 ? current - 1 : nil
+            }
+        }
+    }
 }
 
 public final class ConnectionCapHandler: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTPRequestPart
     let counter: ConnectionCounter
     private var counted = false
+    private var address: IPAddress?
 
     public init(counter: ConnectionCounter) {
         self.counter = counter
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
-        counted = true
-        if !counter.enter() { context.close(promise: nil) }
-    }
-
-    public func handlerRemoved(context: ChannelHandlerContext) {
-        if counted {
-            counted = false
-            counter.leave()
+        address = context.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
+        if counter.enter(address) {
+            counted = true
+        } else {
+            context.close(promise: nil)
         }
     }
+
+    public func handlerRemoved(context: ChannelHandlerContext) { leave() }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        leave()
+        context.fireChannelInactive()
+    }
+
+    private func leave() {
         if counted {
             counted = false
-            counter.leave()
+            counter.leave(address)
         }
-        context.fireChannelInactive()
     }
 }
 

@@ -26,7 +26,7 @@ public struct ClientAddressMiddleware: RouterMiddleware {
 }
 
 /// Security headers on every response, errors and streams included; `Cache-Control: no-store`
-/// on routes that carry credentials or keys.
+/// on routes that carry credentials, keys or per-user data.
 public struct SecurityHeadersMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
 
@@ -41,8 +41,10 @@ public struct SecurityHeadersMiddleware: RouterMiddleware {
         (.crossOriginOpenerPolicy, "same-origin"),
     ]
 
+    /// Credentials, keys, and per-user data (quotas, analytics).
     static func isSensitive(_ path: String) -> Bool {
-        path.hasPrefix("/auth/") || path.hasPrefix("/api/split-key") || path.hasPrefix("/admin/") || path == "/api/me/quota"
+        path.hasPrefix("/auth/") || path.hasPrefix("/api/split-key") || path.hasPrefix("/admin/") || path.hasPrefix("/api/me/")
+            || path.hasPrefix("/analytics/")
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -36,9 +36,11 @@ public struct SplitKeyService: Sendable {
         guard let providerId = (request.provider ?? request.apiProvider)?.lowercased() else {
             throw AppError.invalidInput(InputError(location: .body, name: "provider", reason: "is required (or apiProvider)"))
         }
-        // No such provider, or one that takes no key: nothing to hold a key for.
-        guard let provider = registry.provider(providerId), !provider.isMock, provider.definition.auth != .none else {
-            throw AppError.providerNotFound
+        // The built-in mock takes a split key (and ignores it), so BYOK can be tried offline; any
+        // other provider that takes no key has nothing for a split key to hold.
+        guard let provider = registry.provider(providerId) else { throw AppError.providerNotFound }
+        guard provider.isMock || provider.definition.auth != .none else {
+            throw AppError.unprocessable(code: "provider_takes_no_key", message: "The provider '\(provider.id)' is called without a key: there is nothing to split.")
         }
         try Validate.length(apiKey, 1...4096, field: "apiKey")
         try Validate.length(request.description, 0...500, field: "description")

@@ -163,9 +163,13 @@ public struct ProxyService: Sendable {
         // An error body is small: read it whole, so a provider that quotes the key cannot leak it.
         if upstream.status >= 400 {
             var collected = ByteBuffer()
-            try await upstream.body { chunk in
-                var chunk = chunk
-                if collected.readableBytes < 1 << 20 { collected.writeBuffer(&chunk) }
+            do {
+                try await upstream.body { chunk in
+                    var chunk = chunk
+                    if collected.readableBytes < 1 << 20 { collected.writeBuffer(&chunk) }
+                }
+            } catch {
+                throw brokenAnswer(error, call, provider: provider, path: path, status: upstream.status, usage: TokenUsage(), started: started, firstByte: nil)
             }
             let safe = Self.redacting(key, in: collected)
             record(call, provider: provider, path: path, status: upstream.status, usage: TokenUsage(), started: started, firstByte: nil, streamed: false, cancelled: false)
@@ -186,15 +190,8 @@ public struct ProxyService: Sendable {
                     collected.writeBuffer(&chunk)
                 }
                 meter.observe(collected)
-            } catch is CancellationError {
-                record(call, provider: provider, path: path, status: upstream.status, usage: meter.finish(), started: started, firstByte: firstByte, streamed: false, cancelled: true)
-                throw CancellationError()
             } catch {
-                // Nothing has gone to the client yet: the provider broke off its answer (or went
-                // silent), which is a 502 (504), never a 500 nor half an answer.
-                let timedOut = error as? UpstreamError == .timeout
-                record(call, provider: provider, path: path, status: timedOut ? 504 : 502, usage: meter.finish(), started: started, firstByte: firstByte, streamed: false, cancelled: false)
-                throw timedOut ? AppError.upstreamTimeout : AppError.upstreamUnreachable
+                throw brokenAnswer(error, call, provider: provider, path: path, status: upstream.status, usage: meter.finish(), started: started, firstByte: firstByte)
             }
             record(call, provider: provider, path: path, status: upstream.status, usage: meter.finish(), started: started, firstByte: firstByte, streamed: false, cancelled: false)
             return Response(status: status, headers: headers, body: .init(byteBuffer: collected))
@@ -249,6 +246,20 @@ public struct ProxyService: Sendable {
             group.cancelAll()
         }
         hangUp.finish()
+    }
+
+    /// The error to answer when reading an answer that is sent whole (an error body, a small
+    /// completion) fails before anything went to the client: the client hung up (recorded as
+    /// cancelled), or the provider broke off its answer or went silent, which is a 502 (504),
+    /// never a 500 nor half an answer.
+    func brokenAnswer(_ error: any Error, _ call: ProxyCall, provider: Provider, path: String, status: Int, usage tokens: TokenUsage, started: ContinuousClock.Instant, firstByte: ContinuousClock.Instant?) -> any Error {
+        if error is CancellationError {
+            record(call, provider: provider, path: path, status: status, usage: tokens, started: started, firstByte: firstByte, streamed: false, cancelled: true)
+            return error
+        }
+        let timedOut = error as? UpstreamError == .timeout
+        record(call, provider: provider, path: path, status: timedOut ? 504 : 502, usage: tokens, started: started, firstByte: firstByte, streamed: false, cancelled: false)
+        return timedOut ? AppError.upstreamTimeout : AppError.upstreamUnreachable
     }
 
     func record(_ call: ProxyCall, provider: Provider, path: String, status: Int, usage tokens: TokenUsage, started: ContinuousClock.Instant, firstByte: ContinuousClock.Instant?, streamed: Bool, cancelled: Bool) {

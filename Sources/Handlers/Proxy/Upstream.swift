@@ -34,17 +34,20 @@ public protocol Upstream: Sendable {
 }
 
 /// The one shared AsyncHTTPClient: a connection pool, redirects never followed (they would carry
-/// the provider key to another origin), no decompression, an idle read timeout for long streams.
+/// the provider key to another origin), no decompression, an idle read timeout for long streams,
+/// and a connect timeout of its own. A connection that fails to open fails the request at once
+/// (502), rather than being retried until the response-head deadline.
 public final class HTTPUpstream: Upstream, Service {
     let client: HTTPClient
 
-    public init(readTimeout: Duration, connectTimeout: Duration = .seconds(10), maximumConnectionsPerHost: Int = 64) {
+    public init(readTimeout: Duration, connectTimeout: Duration = .seconds(5), maximumConnectionsPerHost: Int = 64) {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .nanoseconds(connectTimeout.nanoseconds), read: .nanoseconds(readTimeout.nanoseconds)),
             decompression: .disabled
         )
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = maximumConnectionsPerHost
+        configuration.connectionPool.retryConnectionEstablishment = false
         // No distributed tracing here: without a tracer the client skips building a span and its
         // attributes for every request (2 % of a proxied call's CPU).
         configuration.tracing.tracer = nil

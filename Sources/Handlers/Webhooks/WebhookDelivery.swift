@@ -79,9 +79,7 @@ public struct WebhookWorker: Service {
     public func run() async throws {
         // Its own client: no redirects (a receiver cannot bounce a signed body elsewhere), made
         // here and shut down here, so it never outlives the service.
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
-        configuration.httpVersion = .http1Only
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(pin: nil))
         // A round in progress finishes on shutdown (its attempts are recorded and their leases
         // released), then the loop ends; only the wait between rounds is cut short.
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
@@ -106,13 +104,26 @@ public struct WebhookWorker: Service {
         }
     }
 
-    func deliver(_ record: OutboxRecord, client: HTTPClient) async {
+    /// No redirects, HTTP/1.1; with a pin, the host name connects to the address the guard
+    /// checked (its TLS name and certificate are still the host's).
+    static func clientConfiguration(pin: WebhookURLGuard.Pin?) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
+        configuration.httpVersion = .http1Only
+        if let pin { configuration.dnsOverride = [pin.host: pin.address] }
+        return configuration
+    }
+
+    func deliver(_ record: OutboxRecord, client shared: HTTPClient) async {
         var httpStatus: Int64?
         var failure: String?
         if let webhook = try? await store.get(record.webhookId), webhook.active, let secret = crypto.open(webhook.secretSealed) {
-            if let refusal = await guardrail.refusal(webhook.url) {
+            switch await guardrail.check(webhook.url) {
+            case .refused(let refusal):
                 failure = "url refused: \(refusal)"
-            } else {
+            case .allowed(let pin):
+                // A named host gets a client of its own, pinned to the address just checked: a
+                // second lookup by the client could be answered with a private address.
+                let client = pin.map { HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(pin: $0)) } ?? shared
                 let timestamp = Millis.now() / 1000
                 let body = Data(record.payload.utf8)
                 var request = HTTPClientRequest(url: webhook.url)
@@ -131,6 +142,7 @@ public struct WebhookWorker: Service {
                 } catch {
                     failure = "unreachable"
                 }
+                if client !== shared { try? await client.shutdown() }
             }
         } else {
             failure = "webhook gone, inactive or its secret unreadable"
