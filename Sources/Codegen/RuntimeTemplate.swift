@@ -112,6 +112,11 @@ enum RuntimeTemplate {
             }
         }
 
+        /// A body sent with a content type other than JSON (or none). Answered with 415.
+        public struct UnsupportedMediaType: Error, Sendable, Equatable {
+            public init() {}
+        }
+
         /// A type a path, query or header parameter decodes into from its text.
         public protocol ParameterValue: Sendable {
             init?(parameter: String)
@@ -245,11 +250,19 @@ enum RuntimeTemplate {
             public static func optionalBody<Body: Decodable>(_ type: Body.Type, from request: Request, context: some RequestContext) async throws -> Body? {
                 let buffer = try await request.body.collect(upTo: context.maxUploadSize)
                 guard buffer.readableBytes > 0 else { return nil }
+                guard isJSON(request.headers[.contentType]) else { throw UnsupportedMediaType() }
                 do {
                     return try APICoding.decoder.decode(Body.self, from: Data(buffer.readableBytesView))
                 } catch let error as DecodingError {
                     throw InputError(decoding: error)
                 }
+            }
+
+            /// `application/json` or `application/<anything>+json`, with any parameters, in any case.
+            public static func isJSON(_ contentType: String?) -> Bool {
+                guard let contentType else { return false }
+                let type = contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
+                return type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json"))
             }
 
             static func decode<Value: ParameterValue>(_ text: String, name: String, location: InputError.Location) throws -> Value {

@@ -22,6 +22,8 @@ extension Operations {
             case ok(ServiceInfo)
             /// 308
             case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
             /// 403
             case forbidden(APIError)
             /// 431
@@ -42,6 +44,7 @@ extension Operations {
                 switch self {
                 case .ok: .init(code: 200)
                 case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
                 case .forbidden: .init(code: 403)
                 case .status431: .init(code: 431)
                 }
@@ -55,6 +58,7 @@ extension Operations {
                     var response = APIResponse.empty(status: .init(code: 308))
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
@@ -78,6 +82,8 @@ extension Operations {
             case ok(AppList)
             /// 308
             case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
             /// 403
@@ -114,6 +120,7 @@ extension Operations {
                 switch self {
                 case .ok: .init(code: 200)
                 case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .tooManyRequests: .init(code: 429)
@@ -130,6 +137,7 @@ extension Operations {
                     var response = APIResponse.empty(status: .init(code: 308))
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
@@ -171,6 +179,8 @@ extension Operations {
             case conflict(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
@@ -197,6 +207,7 @@ extension Operations {
                 case .forbidden: .init(code: 403)
                 case .conflict: .init(code: 409)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
@@ -212,6 +223,7 @@ extension Operations {
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
@@ -427,6 +439,8 @@ extension Operations {
             case notFound(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
@@ -453,6 +467,7 @@ extension Operations {
                 case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
@@ -468,6 +483,7 @@ extension Operations {
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
@@ -859,6 +875,8 @@ extension Operations {
             case ok(AuditVerification)
             /// 308
             case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
             /// 403
@@ -895,6 +913,7 @@ extension Operations {
                 switch self {
                 case .ok: .init(code: 200)
                 case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .tooManyRequests: .init(code: 429)
@@ -911,6 +930,7 @@ extension Operations {
                     var response = APIResponse.empty(status: .init(code: 308))
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
@@ -940,6 +960,8 @@ extension Operations {
             case ok(IPRuleList)
             /// 308
             case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
             /// 403
@@ -976,6 +998,7 @@ extension Operations {
                 switch self {
                 case .ok: .init(code: 200)
                 case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .tooManyRequests: .init(code: 429)
@@ -992,6 +1015,7 @@ extension Operations {
                     var response = APIResponse.empty(status: .init(code: 308))
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
@@ -1031,6 +1055,8 @@ extension Operations {
             case forbidden(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
@@ -1056,6 +1082,7 @@ extension Operations {
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
@@ -1070,6 +1097,7 @@ extension Operations {
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
@@ -1188,6 +1216,8 @@ extension Operations {
             case notFound(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
@@ -1214,6 +1244,7 @@ extension Operations {
                 case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
@@ -1229,6 +1260,7 @@ extension Operations {
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
@@ -1706,6 +1738,8 @@ extension Operations {
             case notFound(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
@@ -1732,6 +1766,7 @@ extension Operations {
                 case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
@@ -1747,6 +1782,7 @@ extension Operations {
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
@@ -1774,6 +1810,8 @@ extension Operations {
             case ok(WebhookList)
             /// 308
             case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
             /// 403
@@ -1810,6 +1848,7 @@ extension Operations {
                 switch self {
                 case .ok: .init(code: 200)
                 case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .tooManyRequests: .init(code: 429)
@@ -1826,6 +1865,7 @@ extension Operations {
                     var response = APIResponse.empty(status: .init(code: 308))
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
@@ -1865,6 +1905,8 @@ extension Operations {
             case forbidden(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 422
             case unprocessableContent(APIError)
             /// 429
@@ -1892,6 +1934,7 @@ extension Operations {
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .unprocessableContent: .init(code: 422)
                 case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
@@ -1907,6 +1950,7 @@ extension Operations {
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .unprocessableContent(let body): return try APIResponse.json(body, status: .init(code: 422))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
@@ -2026,6 +2070,8 @@ extension Operations {
             case notFound(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 422
             case unprocessableContent(APIError)
             /// 429
@@ -2054,6 +2100,7 @@ extension Operations {
                 case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .unprocessableContent: .init(code: 422)
                 case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
@@ -2070,6 +2117,7 @@ extension Operations {
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .unprocessableContent(let body): return try APIResponse.json(body, status: .init(code: 422))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
@@ -2969,6 +3017,8 @@ extension Operations {
             case ok(MyQuota)
             /// 308
             case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
             /// 403
@@ -3012,6 +3062,7 @@ extension Operations {
                 switch self {
                 case .ok: .init(code: 200)
                 case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .tooManyRequests: .init(code: 429)
@@ -3027,6 +3078,7 @@ extension Operations {
                     var response = APIResponse.empty(status: .init(code: 308))
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
@@ -3058,6 +3110,8 @@ extension Operations {
             case ok(ProviderList)
             /// 308
             case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
             /// 403
@@ -3101,6 +3155,7 @@ extension Operations {
                 switch self {
                 case .ok: .init(code: 200)
                 case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .tooManyRequests: .init(code: 429)
@@ -3116,6 +3171,7 @@ extension Operations {
                     var response = APIResponse.empty(status: .init(code: 308))
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
@@ -3147,6 +3203,8 @@ extension Operations {
             case ok(SplitKeyList)
             /// 308
             case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
             /// 403
@@ -3190,6 +3248,7 @@ extension Operations {
                 switch self {
                 case .ok: .init(code: 200)
                 case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .tooManyRequests: .init(code: 429)
@@ -3205,6 +3264,7 @@ extension Operations {
                     var response = APIResponse.empty(status: .init(code: 308))
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
@@ -3250,6 +3310,8 @@ extension Operations {
             case conflict(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 422
             case unprocessableContent(APIError)
             /// 429
@@ -3288,6 +3350,7 @@ extension Operations {
                 case .notFound: .init(code: 404)
                 case .conflict: .init(code: 409)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .unprocessableContent: .init(code: 422)
                 case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
@@ -3305,6 +3368,7 @@ extension Operations {
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .unprocessableContent(let body): return try APIResponse.json(body, status: .init(code: 422))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
@@ -3623,6 +3687,8 @@ extension Operations {
             case notFound(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 429
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
@@ -3656,6 +3722,7 @@ extension Operations {
                 case .forbidden: .init(code: 403)
                 case .notFound: .init(code: 404)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
                 }
@@ -3670,6 +3737,7 @@ extension Operations {
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
                     response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
@@ -3976,6 +4044,8 @@ extension Operations {
             case forbidden(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 431
             case status431(APIError)
 
@@ -3987,6 +4057,7 @@ extension Operations {
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .status431: .init(code: 431)
                 }
             }
@@ -3999,6 +4070,7 @@ extension Operations {
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
@@ -4031,6 +4103,8 @@ extension Operations {
             case forbidden(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 431
             case status431(APIError)
 
@@ -4042,6 +4116,7 @@ extension Operations {
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .status431: .init(code: 431)
                 }
             }
@@ -4054,6 +4129,7 @@ extension Operations {
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
@@ -4088,6 +4164,8 @@ extension Operations {
             case conflict(APIError)
             /// 413
             case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
             /// 431
             case status431(APIError)
 
@@ -4100,6 +4178,7 @@ extension Operations {
                 case .forbidden: .init(code: 403)
                 case .conflict: .init(code: 409)
                 case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
                 case .status431: .init(code: 431)
                 }
             }
@@ -4113,6 +4192,7 @@ extension Operations {
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
@@ -4135,6 +4215,8 @@ extension Operations {
             case ok(TokenInfo)
             /// 308
             case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
             /// 403
@@ -4157,6 +4239,7 @@ extension Operations {
                 switch self {
                 case .ok: .init(code: 200)
                 case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .status431: .init(code: 431)
@@ -4171,6 +4254,7 @@ extension Operations {
                     var response = APIResponse.empty(status: .init(code: 308))
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
@@ -4195,6 +4279,8 @@ extension Operations {
             case ok(VerifyResponse)
             /// 308
             case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
             /// 401
             case unauthorized(APIError)
             /// 403
@@ -4217,6 +4303,7 @@ extension Operations {
                 switch self {
                 case .ok: .init(code: 200)
                 case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
                 case .status431: .init(code: 431)
@@ -4231,6 +4318,7 @@ extension Operations {
                     var response = APIResponse.empty(status: .init(code: 308))
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
@@ -4253,6 +4341,8 @@ extension Operations {
         public enum Output: Sendable, Equatable {
             /// 200
             case ok(Health)
+            /// 400
+            case badRequest(APIError)
             /// 431
             case status431(APIError)
 
@@ -4260,6 +4350,7 @@ extension Operations {
             public var status: HTTPResponse.Status {
                 switch self {
                 case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
                 case .status431: .init(code: 431)
                 }
             }
@@ -4268,6 +4359,7 @@ extension Operations {
             public func response() throws -> Response {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
@@ -4415,6 +4507,8 @@ extension Operations {
             case ok(Readiness)
             /// 308
             case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
             /// 403
             case forbidden(APIError)
             /// 431
@@ -4437,6 +4531,7 @@ extension Operations {
                 switch self {
                 case .ok: .init(code: 200)
                 case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
                 case .forbidden: .init(code: 403)
                 case .status431: .init(code: 431)
                 case .serviceUnavailable: .init(code: 503)
@@ -4451,6 +4546,7 @@ extension Operations {
                     var response = APIResponse.empty(status: .init(code: 308))
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))

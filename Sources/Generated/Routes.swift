@@ -11,7 +11,7 @@ extension RouteTable {
             path: "/",
             tags: ["System"],
             security: [],
-            responses: [200: ServiceInfo.self, 308: nil, 403: APIError.self, 431: APIError.self],
+            responses: [200: ServiceInfo.self, 308: nil, 400: APIError.self, 403: APIError.self, 431: APIError.self],
             requiredHeaders: [308: ["Location"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -22,7 +22,7 @@ extension RouteTable {
             path: "/admin/apps",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: AppList.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [200: AppList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -33,7 +33,7 @@ extension RouteTable {
             path: "/admin/apps",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [201: AppCredentials.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [201: AppCredentials.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -66,7 +66,7 @@ extension RouteTable {
             path: "/admin/apps/{appId}",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: App.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [200: App.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -121,7 +121,7 @@ extension RouteTable {
             path: "/admin/audit-logs/verify",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: AuditVerification.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [200: AuditVerification.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -132,7 +132,7 @@ extension RouteTable {
             path: "/admin/ip-rules",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: IPRuleList.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [200: IPRuleList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -143,7 +143,7 @@ extension RouteTable {
             path: "/admin/ip-rules",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [201: IPRule.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [201: IPRule.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -165,7 +165,7 @@ extension RouteTable {
             path: "/admin/ip-rules/{ruleId}",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: IPRule.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [200: IPRule.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -231,7 +231,7 @@ extension RouteTable {
             path: "/admin/users/{userId}",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: User.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [200: User.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -242,7 +242,7 @@ extension RouteTable {
             path: "/admin/webhooks",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: WebhookList.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [200: WebhookList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -253,7 +253,7 @@ extension RouteTable {
             path: "/admin/webhooks",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [201: WebhookWithSecret.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [201: WebhookWithSecret.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -275,7 +275,7 @@ extension RouteTable {
             path: "/admin/webhooks/{webhookId}",
             tags: ["Admin"],
             security: ["adminKey"],
-            responses: [200: Webhook.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [200: Webhook.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -396,7 +396,7 @@ extension RouteTable {
             path: "/api/me/quota",
             tags: ["Proxy"],
             security: ["bearerAuth"],
-            responses: [200: MyQuota.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
+            responses: [200: MyQuota.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
             requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -407,7 +407,7 @@ extension RouteTable {
             path: "/api/providers",
             tags: ["Proxy"],
             security: ["bearerAuth"],
-            responses: [200: ProviderList.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
+            responses: [200: ProviderList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
             requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -418,7 +418,7 @@ extension RouteTable {
             path: "/api/split-key",
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
-            responses: [200: SplitKeyList.self, 308: nil, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
+            responses: [200: SplitKeyList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
             requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -429,7 +429,7 @@ extension RouteTable {
             path: "/api/split-key/split",
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
-            responses: [201: SplitKeyCreated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 409: APIError.self, 413: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            responses: [201: SplitKeyCreated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -473,7 +473,7 @@ extension RouteTable {
             path: "/api/split-key/{keyId}",
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
-            responses: [200: SplitKey.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self],
+            responses: [200: SplitKey.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self],
             requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -539,7 +539,7 @@ extension RouteTable {
             path: "/auth/logout",
             tags: ["Auth"],
             security: ["bearerAuth"],
-            responses: [200: LogoutResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 431: APIError.self],
+            responses: [200: LogoutResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 431: APIError.self],
             requiredHeaders: [:],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -550,7 +550,7 @@ extension RouteTable {
             path: "/auth/refresh",
             tags: ["Auth"],
             security: [],
-            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 431: APIError.self],
+            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 431: APIError.self],
             requiredHeaders: [:],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -561,7 +561,7 @@ extension RouteTable {
             path: "/auth/token",
             tags: ["Auth"],
             security: [],
-            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 431: APIError.self],
+            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 431: APIError.self],
             requiredHeaders: [:],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -572,7 +572,7 @@ extension RouteTable {
             path: "/auth/token-info",
             tags: ["Auth"],
             security: ["bearerAuth"],
-            responses: [200: TokenInfo.self, 308: nil, 401: APIError.self, 403: APIError.self, 431: APIError.self],
+            responses: [200: TokenInfo.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 431: APIError.self],
             requiredHeaders: [308: ["Location"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -583,7 +583,7 @@ extension RouteTable {
             path: "/auth/verify",
             tags: ["Auth"],
             security: ["bearerAuth"],
-            responses: [200: VerifyResponse.self, 308: nil, 401: APIError.self, 403: APIError.self, 431: APIError.self],
+            responses: [200: VerifyResponse.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 431: APIError.self],
             requiredHeaders: [308: ["Location"]],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -594,7 +594,7 @@ extension RouteTable {
             path: "/health",
             tags: ["System"],
             security: [],
-            responses: [200: Health.self, 431: APIError.self],
+            responses: [200: Health.self, 400: APIError.self, 431: APIError.self],
             requiredHeaders: [:],
             passesUpstreamResponses: false,
             catchAllTail: false
@@ -660,7 +660,7 @@ extension RouteTable {
             path: "/ready",
             tags: ["System"],
             security: [],
-            responses: [200: Readiness.self, 308: nil, 403: APIError.self, 431: APIError.self, 503: Readiness.self],
+            responses: [200: Readiness.self, 308: nil, 400: APIError.self, 403: APIError.self, 431: APIError.self, 503: Readiness.self],
             requiredHeaders: [308: ["Location"]],
             passesUpstreamResponses: false,
             catchAllTail: false

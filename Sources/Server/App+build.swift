@@ -110,7 +110,9 @@ struct AppParts {
 /// authenticated by `security` as the spec says, before its input is read).
 ///
 /// The whole path of a proxied request, in order (DESIGN.md, "The proxy pipeline"). Before any
-/// of it, on the connection: the connection cap, the head and body deadlines, the idle timeout.
+/// of it, on the connection: the connection cap (in total and per address), the head and body
+/// deadlines, the idle timeout, the `Host` check (`HTTP1HostCheck`).
+///  0. `HeadMiddleware`: HEAD answers lose their body (the router answers HEAD with GET routes)
 ///  1. `RequestIDMiddleware`: the request id, on the logger and the response
 ///  2. `ClientAddressMiddleware`: the client's address (socket peer, or `X-Forwarded-For` walked
 ///     past `TRUSTED_PROXIES`), and whether a trusted proxy saw HTTPS
@@ -122,7 +124,9 @@ struct AppParts {
 ///  7. `ErrorMiddleware`: every error thrown below becomes the standard JSON error (404/405 too)
 ///  8. `HTTPSPolicyMiddleware` (production without TLS): 308 to `PUBLIC_URL` or 403
 ///  9. `IPRuleMiddleware`: allow/deny rules from memory (403 `ip_forbidden`)
-/// 10. `RequestLimitsMiddleware`: header count and bytes (431), declared body size (413)
+/// 10. `RequestLimitsMiddleware`: header count and bytes (431), the `Host` header (400), declared
+///     body size (413); then `PathShapeMiddleware`: empty segments and trailing slashes are no
+///     route (404), or under `/proxy/` an invalid endpoint (400)
 /// 11. `AuditMiddleware`: for admin mutations and split-key operations, one hash-chained audit
 ///     entry (actor, target, before and after) written before the response leaves
 /// 12. generated route: `Authenticator` (JWT from memory, revocation list in memory, no DB)
@@ -133,7 +137,8 @@ struct AppParts {
 ///     day and month), the upstream call streamed both ways, `UsageMeter` on the passing bytes,
 ///     `UsageRecorder` (usage rows and budget charges, off the path)
 func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = EdgePolicy(), ipRules: IPRuleSet = IPRuleSet()) -> Router<AppRequestContext> {
-    let router = Router(context: AppRequestContext.self)
+    let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
+    router.add(middleware: HeadMiddleware())
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: edge.trustedProxies)))
     router.add(middleware: AccessLogMiddleware())
@@ -144,6 +149,7 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
     if edge.requireHTTPS { router.add(middleware: HTTPSPolicyMiddleware(publicURL: edge.publicURL)) }
     router.add(middleware: IPRuleMiddleware(rules: ipRules))
     router.add(middleware: RequestLimitsMiddleware(maxBodyBytes: edge.maxBodyBytes, maxHeaderBytes: edge.maxHeaderBytes, maxHeaderCount: edge.maxHeaderCount))
+    router.add(middleware: PathShapeMiddleware())
     router.add(middleware: AuditMiddleware(log: api.audit, routes: RouteTable.all))
     api.registerRoutes(on: router, security: security)
     return router
@@ -158,7 +164,7 @@ func serverBuilder(_ config: AppConfig) throws -> HTTPServerBuilder {
     let head = TimeAmount.milliseconds(config.headerTimeout.milliseconds)
     let body = TimeAmount.milliseconds(config.bodyTimeout.milliseconds)
     let http1 = HTTPServerBuilder.http1(configuration: .init(
-        additionalChannelHandlers: [ConnectionCapHandler(counter: counter), ReadDeadlineHandler(headTimeout: head, bodyTimeout: body)],
+        additionalChannelHandlers: [ConnectionCapHandler(counter: counter), ReadDeadlineHandler(headTimeout: head, bodyTimeout: body), HostCheckInstaller()],
         idleTimeout: .milliseconds(config.requestTimeout.milliseconds),
         httpDecoderConfiguration: .init(maxHeaderFieldSize: 64 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 500)
     ))

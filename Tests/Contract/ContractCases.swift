@@ -86,7 +86,31 @@ struct FixtureError: Error, CustomStringConvertible {
 /// Every operation's success and error statuses. `ContractTests.everyOperationAndStatusHasACase`
 /// fails when the spec gains an operation or a status that has no case here.
 enum ContractCases {
-    static var all: [ContractCase] { system + auth + admin + ipRules + audit + analytics + webhooks + proxy + splitKeys + securedByAdminKey + securedByBearer + edge }
+    static var all: [ContractCase] {
+        let specific = system + auth + admin + ipRules + audit + analytics + webhooks + proxy + splitKeys + securedByAdminKey + securedByBearer + edge
+        return specific + notJSON + badHost(besides: specific)
+    }
+
+    /// Every operation that takes a JSON body refuses one sent as text (415), after authentication.
+    static var notJSON: [ContractCase] {
+        RouteTable.all.filter { $0.responses[415] != nil }.map { route in
+            ContractCase(operationId: route.operationId, name: "a JSON body sent as text/plain", expectedStatus: 415, expectedCode: "unsupported_media_type") { fixture in
+                var headers: HTTPFields = route.security.contains("adminKey") ? Fixture.admin : route.security.contains("bearerAuth") ? Fixture.bearer(try await fixture.signIn()) : [:]
+                headers[.contentType] = "text/plain"
+                return RequestSpec(method: route.method, path: concrete(route.path), headers: headers, body: "{}")
+            }
+        }
+    }
+
+    /// The `Host` check answers on every route; it is the 400 case of the routes that have no
+    /// other. The live check (`HTTP1HostCheck`) marks the request; in process the mark is sent.
+    static func badHost(besides cases: [ContractCase]) -> [ContractCase] {
+        RouteTable.all.filter { route in route.responses[400] != nil && !cases.contains { $0.operationId == route.operationId && $0.expectedStatus == 400 } }.map { route in
+            ContractCase(operationId: route.operationId, name: "two Host headers", expectedStatus: 400, expectedCode: "invalid_host") { _ in
+                RequestSpec(method: route.method, path: concrete(route.path), headers: [HTTPField.Name("x-safeapi-invalid-host")!: "repeated"])
+            }
+        }
+    }
 
     static func splitJSON(_ keyId: String = "key-00000001", provider: String = "testai") -> String {
         #"{"apiKey":"sk-user-own-key-0123456789","provider":"\#(provider)","keyId":"\#(keyId)","description":"laptop"}"#
@@ -535,7 +559,8 @@ enum ContractCases {
     static func concrete(_ path: String) -> String {
         path.replacingOccurrences(of: "{appId}", with: "com.example.app").replacingOccurrences(of: "{userId}", with: "user-1")
             .replacingOccurrences(of: "{provider}", with: "mock").replacingOccurrences(of: "{endpoint}", with: "chat/completions")
-            .replacingOccurrences(of: "{keyId}", with: "key-00000001")
+            .replacingOccurrences(of: "{keyId}", with: "key-00000001").replacingOccurrences(of: "{ruleId}", with: "rule-1")
+            .replacingOccurrences(of: "{webhookId}", with: "wh_00000000")
     }
 
     /// Every admin-key route: no key, a wrong key, a locked-out address, admin disabled.

@@ -17,6 +17,7 @@ import Testing
 @Suite("Edge, live", .serialized)
 struct EdgeLiveTests {
     static func withLiveApp<Result: Sendable>(
+        sink: MemorySink = MemorySink(),
         configure: @escaping @Sendable (inout AppConfig) -> Void = { _ in },
         _ body: @escaping @Sendable (_ base: String, _ port: Int, _ client: any TestClientProtocol) async throws -> Result
     ) async throws -> Result {
@@ -25,7 +26,7 @@ struct EdgeLiveTests {
             var config = config
             config.providers = providers
             configure(&config)
-            let app = try await buildApplication(config: config, logger: Harness.logger(MemorySink()))
+            let app = try await buildApplication(config: config, logger: Harness.logger(sink))
             let box = Box<Result>()
             try await app.test(.live) { client in
                 let port = try #require(client.port)

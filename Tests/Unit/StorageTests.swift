@@ -235,4 +235,47 @@ struct TransactionTests {
             #expect(try await Self.count(database, "plain") == 20)
         }
     }
+
+    /// Long reads and writes on the shared connection while transactions commit on the other: no
+    /// statement fails with SQLITE_BUSY ("database is locked"). Statements on one SQLite
+    /// connection must not interleave: a write stepping beside an unfinished read upgrades that
+    /// read's snapshot, which fails at once once another connection has committed.
+    @Test func readsWritesAndTransactionsTogetherNeverMeetABusyDatabase() async throws {
+        try await TestDatabases.withFresh(.sqlite) { databases in
+            let database = databases[0]
+            _ = try await Migrator(migrations: [Self.table]).run(on: database, logger: TestDatabases.logger)
+            try await database.withSQL { sql in
+                for id in 0..<300 { try await sql.raw("INSERT INTO items (id, source) VALUES (\(bind: Int64(1_000_000 + id)), 'seed')").run() }
+            }
+            let failures = try await withThrowingTaskGroup(of: Int.self) { group in
+                for worker in 0..<12 {
+                    group.addTask {
+                        var failures = 0
+                        for round in 0..<60 {
+                            let id = Int64(worker * 1000 + round)
+                            do {
+                                switch worker % 3 {
+                                case 0:
+                                    try await database.transaction { sql in
+                                        try await sql.raw("INSERT INTO items (id, source) VALUES (\(bind: id), 'tx')").run()
+                                    }
+                                case 1:
+                                    _ = try await database.withSQL { try await $0.raw("SELECT id, source FROM items ORDER BY id").all() }
+                                default:
+                                    try await database.withSQL { try await $0.raw("INSERT INTO items (id, source) VALUES (\(bind: id), 'plain')").run() }
+                                }
+                            } catch {
+                                failures += 1
+                            }
+                        }
+                        return failures
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(failures == 0)
+            #expect(try await Self.count(database, "tx") == 4 * 60)
+            #expect(try await Self.count(database, "plain") == 4 * 60)
+        }
+    }
 }

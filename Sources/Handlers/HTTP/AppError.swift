@@ -14,6 +14,10 @@ public enum AppError: Error, Sendable, Equatable {
     case payloadTooLarge
     /// A request the HTTP layer refused before it reached a route.
     case malformedRequest
+    /// An HTTP/1.1 request without a `Host` header, or any request with two (RFC 9112 §3.2).
+    case invalidHost
+    /// A body that is not declared as JSON on an operation that takes JSON.
+    case unsupportedMediaType
     /// Too many request headers, or too many bytes of them.
     case headersTooLarge
     /// The `Origin` is not allowed, or absent where one is required.
@@ -80,7 +84,8 @@ public enum AppError: Error, Sendable, Equatable {
 
     public var status: HTTPResponse.Status {
         switch self {
-        case .invalidInput, .malformedRequest: .badRequest
+        case .invalidInput, .malformedRequest, .invalidHost: .badRequest
+        case .unsupportedMediaType: .unsupportedMediaType
         case .routeNotFound, .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .payloadTooLarge: .contentTooLarge
@@ -116,6 +121,8 @@ public enum AppError: Error, Sendable, Equatable {
         switch self {
         case .invalidInput: "invalid_request"
         case .malformedRequest: "malformed_request"
+        case .invalidHost: "invalid_host"
+        case .unsupportedMediaType: "unsupported_media_type"
         case .routeNotFound, .notFound: "not_found"
         case .methodNotAllowed: "method_not_allowed"
         case .payloadTooLarge: "payload_too_large"
@@ -168,6 +175,8 @@ public enum AppError: Error, Sendable, Equatable {
         switch self {
         case .invalidInput(let input): input.description
         case .malformedRequest: "The request could not be read."
+        case .invalidHost: "An HTTP/1.1 request needs exactly one Host header."
+        case .unsupportedMediaType: "The body must be JSON, sent with 'Content-Type: application/json'."
         case .routeNotFound: "No route matches this path."
         case .notFound(let what): "No such \(what)."
         case .methodNotAllowed(let allowed):

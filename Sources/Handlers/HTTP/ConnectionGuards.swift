@@ -1,5 +1,8 @@
+import HTTPTypes
 public import NIOCore
+import NIOHTTP1
 public import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
 import Synchronization
 
 /// Caps the connections open at once: across the server, and per client address, so that one
@@ -156,4 +159,48 @@ public final class ReadDeadlineHandler: ChannelDuplexHandler, RemovableChannelHa
         deadline?.cancel()
         deadline = nil
     }
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host` header, and no request has two.
+/// The HTTP version is gone once the head is converted to HTTP types, so this runs before the
+/// conversion: it inserts `HTTP1HostCheck` in front of the codec, then leaves the pipeline. The
+/// check only marks the request; `RequestLimitsMiddleware` answers it with 400 `invalid_host`,
+/// so the refusal carries the request id and the security headers like every other error.
+public final class HostCheckInstaller: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPRequestPart
+
+    public init() {}
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        let pipeline = context.pipeline.syncOperations
+        if let codec = try? pipeline.handler(type: HTTP1ToHTTPServerCodec.self) {
+            try? pipeline.addHandler(HTTP1HostCheck(), position: .before(codec))
+        }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+final class HTTP1HostCheck: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    /// Set on a request whose `Host` headers are wrong; a client's own value is removed first.
+    static let marker = "x-safeapi-invalid-host"
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = unwrapInboundIn(data) else {
+            context.fireChannelRead(data)
+            return
+        }
+        head.headers.remove(name: Self.marker)
+        let hosts = head.headers["Host"].count
+        if hosts > 1 || (hosts == 0 && (head.version.major, head.version.minor) >= (1, 1)) {
+            head.headers.add(name: Self.marker, value: hosts == 0 ? "missing" : "repeated")
+        }
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+    }
+}
+
+extension HTTPField.Name {
+    static let invalidHost = Self(HTTP1HostCheck.marker)!
 }

@@ -69,7 +69,7 @@ public struct CORSMiddleware: RouterMiddleware {
     }
 
     static let allowedHeaders = "Authorization, Content-Type, X-Partial-Key-Id, X-Partial-Key, X-Request-Id"
-    static let allowedMethods = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+    static let allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
     static let exposedHeaders = "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Safeapi-Upstream-Status"
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -147,7 +147,8 @@ public struct IPRuleMiddleware: RouterMiddleware {
     }
 }
 
-/// Header count and size (431), the declared body size (413) and the body limit for readers.
+/// Header count and size (431), the `Host` header (400, marked by `HTTP1HostCheck`), the declared
+/// body size (413) and the body limit for readers.
 public struct RequestLimitsMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
     let maxBodyBytes: Int
@@ -168,6 +169,7 @@ public struct RequestLimitsMiddleware: RouterMiddleware {
             bytes += field.name.rawName.utf8.count + field.value.utf8.count + 4
         }
         guard count <= maxHeaderCount, bytes <= maxHeaderBytes else { throw AppError.headersTooLarge }
+        if request.headers[.invalidHost] != nil { throw AppError.invalidHost }
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { throw AppError.payloadTooLarge }
         var context = context
         context.maxBodyBytes = maxBodyBytes

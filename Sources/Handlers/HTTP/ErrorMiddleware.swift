@@ -1,6 +1,7 @@
 public import Generated
 public import Hummingbird
 import Logging
+import NIOHTTP1
 
 /// Turns every thrown error into the standard JSON error body, so no route answers with
 /// Hummingbird's own error format or an empty 500. Unknown errors are logged (type and
@@ -26,7 +27,10 @@ public struct ErrorMiddleware: RouterMiddleware {
                     "error": .string(String(describing: error)),
                 ])
             }
-            return appError.response(requestId: context.requestId)
+            var response = appError.response(requestId: context.requestId)
+            // The framing is broken: nothing more can be read from this connection.
+            if error is HTTPParserError { response.headers[.connection] = "close" }
+            return response
         }
     }
 
@@ -36,6 +40,12 @@ public struct ErrorMiddleware: RouterMiddleware {
             return error
         case let error as InputError:
             return .invalidInput(error)
+        case is UnsupportedMediaType:
+            return .unsupportedMediaType
+        case is HTTPParserError:
+            // Malformed framing (a chunk size that is not hex, a Transfer-Encoding that is not
+            // chunked): the client's fault, answered 400, not logged as the server's error.
+            return .malformedRequest
         case let error as any HTTPResponseError:
             switch error.status {
             case .notFound: return notFound(request)
@@ -54,6 +64,9 @@ public struct ErrorMiddleware: RouterMiddleware {
         let matching = routes.filter { $0.matches(path: request.uri.path) }
         let literalSegments: (RouteDescriptor) -> Int = { route in route.path.split(separator: "/").filter { !$0.hasPrefix("{") }.count }
         guard let best = matching.map(literalSegments).max() else { return .routeNotFound }
-        return .methodNotAllowed(allowed: matching.filter { literalSegments($0) == best }.map(\.method))
+        var allowed = matching.filter { literalSegments($0) == best }.map(\.method)
+        // HEAD is answered wherever GET is.
+        if allowed.contains(.get) { allowed.append(.head) }
+        return .methodNotAllowed(allowed: allowed)
     }
 }

@@ -11,19 +11,31 @@ import NIOPosix
 /// time: SQLite's own write lock (WAL, `busy_timeout`) then keeps every other writer out until it
 /// commits, while reads go on. (An in-memory database has no second connection: there, the
 /// transaction's statements run on the shared one, without that isolation.)
+///
+/// Each connection has a thread of its own, so its statements run one after another. On a shared
+/// thread pool SQLiteNIO steps statements of one connection side by side, and a write beside an
+/// unfinished read inherits the read's snapshot: once the other connection has committed, SQLite
+/// refuses it at once with SQLITE_BUSY ("database is locked"), whatever the busy timeout.
 public final class SQLiteBackend: Database {
     public let kind = DatabaseKind.sqlite
     private let connection: SQLiteConnection
     private let writer: SQLiteConnection?
-    /// The writer's own thread: a statement of the shared connection waiting on the write lock
-    /// blocks a thread of the shared pool, and must not block the transaction that holds the lock.
-    private let writerThread: NIOThreadPool?
+    /// One thread per connection. The writer's is its own too: a statement of the shared
+    /// connection waiting on the write lock must not block the transaction that holds the lock.
+    private let threads: [NIOThreadPool]
     private let turns = TransactionTurns()
 
-    private init(connection: SQLiteConnection, writer: SQLiteConnection?, writerThread: NIOThreadPool?) {
+    private init(connection: SQLiteConnection, writer: SQLiteConnection?, threads: [NIOThreadPool]) {
         self.connection = connection
         self.writer = writer
-        self.writerThread = writerThread
+        self.threads = threads
+    }
+
+    /// A thread for one connection.
+    private static func thread() -> NIOThreadPool {
+        let thread = NIOThreadPool(numberOfThreads: 1)
+        thread.start()
+        return thread
     }
 
     /// Opens (creating it and its folder if needed) the file at `path`, or an in-memory database
@@ -38,16 +50,14 @@ public final class SQLiteBackend: Database {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             storage = .file(path: path)
         }
-        let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
+        var threads = [thread()]
+        let connection = try await SQLiteConnection.open(storage: storage, threadPool: threads[0], logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
         var writer: SQLiteConnection?
-        var writerThread: NIOThreadPool?
         if path != ":memory:" {
-            let thread = NIOThreadPool(numberOfThreads: 1)
-            thread.start()
-            writerThread = thread
-            writer = try await SQLiteConnection.open(storage: storage, threadPool: thread, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+            threads.append(thread())
+            writer = try await SQLiteConnection.open(storage: storage, threadPool: threads[1], logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
         }
-        let database = SQLiteBackend(connection: connection, writer: writer, writerThread: writerThread)
+        let database = SQLiteBackend(connection: connection, writer: writer, threads: threads)
         for each in [connection] + (writer.map { [$0] } ?? []) {
             let sql = each.sql(queryLogLevel: nil)
             if path != ":memory:" {
@@ -92,7 +102,7 @@ public final class SQLiteBackend: Database {
     public func close() async throws {
         try await writer?.close().get()
         try await connection.close().get()
-        try await writerThread?.shutdownGracefully()
+        for thread in threads { try await thread.shutdownGracefully() }
     }
 }
 
