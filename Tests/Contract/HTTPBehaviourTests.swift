@@ -48,7 +48,7 @@ struct HTTPBehaviourTests {
             try await client.execute(uri: "/ready", method: .delete)
         }
         #expect(response.status == .methodNotAllowed)
-        #expect(response.headers[.allow] == "GET")
+        #expect(response.headers[.allow] == "GET, HEAD")
         let body = try APICoding.decoder.decode(APIError.self, from: Data(response.body.readableBytesView))
         #expect(body.error == "method_not_allowed")
     }
@@ -58,7 +58,7 @@ struct HTTPBehaviourTests {
             try await client.execute(uri: "/api/providers", method: .delete)
         }
         #expect(response.status == .methodNotAllowed)
-        #expect(response.headers[.allow] == "GET")
+        #expect(response.headers[.allow] == "GET, HEAD")
     }
 
     @Test func errorsOfTheHTTPLayerAreMappedToStableCodes() {

@@ -53,6 +53,20 @@ struct HardeningTests {
         }
     }
 
+    @Test func byokCanBeTriedOfflineWithTheMockProvider() async throws {
+        try await Harness.withApp(.sqlite) { client, _ in
+            let fixture = Fixture(client: client)
+            let auth = Fixture.bearer(try await fixture.signIn())
+            let key = try await ContractCases.split(fixture, auth, keyId: "key-mock-0001", provider: "mock")
+            let call = #"{"endpoint":"/chat/completions","model":"mock-model","messages":[{"role":"user","content":"hi"}]}"#
+            let answered = try await fixture.send(.post, "/api/mock/proxy", headers: ContractCases.withPart(auth, id: key.keyId, part: key.clientPart), json: call)
+            #expect(answered.status == .ok, "\(String(buffer: answered.body))")
+            // The part is checked as for any provider.
+            let wrong = try await fixture.send(.post, "/api/mock/proxy", headers: ContractCases.withPart(auth, id: key.keyId, part: String(repeating: "A", count: 43)), json: call)
+            #expect(wrong.status == .unauthorized)
+        }
+    }
+
     @Test func analyticsAnswersAreNotCached() async throws {
         try await Harness.withApp(.sqlite) { client, _ in
             let fixture = Fixture(client: client)

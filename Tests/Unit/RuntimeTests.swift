@@ -85,9 +85,25 @@ struct InputDecodingTests {
         }
     }
 
-    private func decode(_ json: String) async throws -> Body {
+    private func decode(_ json: String, contentType: String? = "application/json") async throws -> Body {
         try await withContext { context in
-            try await InputDecoding.body(Body.self, from: request("/x", body: json), context: context)
+            var headers = HTTPFields()
+            if let contentType { headers[.contentType] = contentType }
+            return try await InputDecoding.body(Body.self, from: request("/x", headers: headers, body: json), context: context)
+        }
+    }
+
+    @Test(arguments: [nil, "text/plain", "application/jsonx", "multipart/form-data"])
+    func aBodyNotDeclaredAsJSONIsRefused(contentType: String?) async {
+        await #expect(throws: UnsupportedMediaType.self) { _ = try await decode(#"{"name":"a","inner":{"id":7},"tags":["x"]}"#, contentType: contentType) }
+    }
+
+    @Test func jsonContentTypesAreRecognised() {
+        for type in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json", " application/json ;charset=UTF-8"] {
+            #expect(InputDecoding.isJSON(type), "\(type)")
+        }
+        for type in [nil, "", "text/json", "application/jsonp", "text/plain; a=application/json"] as [String?] {
+            #expect(!InputDecoding.isJSON(type), "\(type ?? "nil")")
         }
     }
 
