@@ -30,6 +30,15 @@ func configurationError(_ reason: String) -> ExitCode {
     return ExitCode(78)
 }
 
+/// `body`, with a `ConfigError` turned into a configuration error's exit.
+func exitingOnConfigError<Value>(_ body: () async throws -> Value) async throws -> Value {
+    do {
+        return try await body()
+    } catch let error as ConfigError {
+        throw configurationError(error.reason)
+    }
+}
+
 /// Flags shared by every subcommand; each overrides its environment variable.
 struct ConfigOptions: ParsableArguments {
     @Option(help: "Database URL (DATABASE_URL): sqlite:///path, file:./dev.db or postgres://…") var databaseURL: String?
@@ -56,11 +65,7 @@ struct ConfigOptions: ParsableArguments {
 
     /// The typed configuration, or exit 78 (EX_CONFIG) with a one-line reason.
     func load(extra: [AbsoluteConfigKey: ConfigValue] = [:]) async throws -> AppConfig {
-        do {
-            return try AppConfig.load(from: await reader(extra: extra))
-        } catch let error as ConfigError {
-            throw configurationError(error.reason)
-        }
+        try await exitingOnConfigError { try AppConfig.load(from: await reader(extra: extra)) }
     }
 }
 
@@ -108,7 +113,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logs.bootstrap(level: config.logLevel, securityLog: try Logs.securityFile(config))
         config.jwtSecret = try DevelopmentSecrets.jwtSecret(config: config, logger: logger)
         config.byokMasterKey = try DevelopmentSecrets.byokMasterKey(config: config, logger: logger)
-        let app = try await Self.catchingConfigErrors { try await buildApplication(config: config, logger: logger) }
+        let app = try await exitingOnConfigError { try await buildApplication(config: config, logger: logger) }
         logger.info("starting", metadata: [
             "environment": .string(config.environment.rawValue),
             "address": .string("\(config.host):\(config.port)"),
@@ -133,13 +138,6 @@ struct Serve: AsyncParsableCommand {
         logger.info("stopped")
     }
 
-    static func catchingConfigErrors<Value>(_ body: () async throws -> Value) async throws -> Value {
-        do {
-            return try await body()
-        } catch let error as ConfigError {
-            throw configurationError(error.reason)
-        }
-    }
 }
 
 struct Migrate: AsyncParsableCommand {

@@ -245,7 +245,8 @@ struct AuthTests {
             let seconds = try #require(throttled.headers[.retryAfter].flatMap(Int.init))
             #expect((890...900).contains(seconds))
             #expect(try fixture.decode(APIError.self, throttled).retryAfter == Int64(seconds))
-            #expect(try await fixture.send(.get, "/admin/apps", headers: [:]).status == .tooManyRequests)
+            // No key is no guess: 401, not throttled.
+            #expect(try await fixture.send(.get, "/admin/apps", headers: [:]).status == .unauthorized)
             // The operator behind the same address (a NAT, a load balancer) is not locked out.
             #expect(try await fixture.send(.get, "/admin/apps", headers: Fixture.admin).status == .ok)
             // ... and the right key does not lift the throttle on the guesses.
@@ -267,11 +268,16 @@ struct AuthTests {
         for minute in 0..<6 {
             #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.3", now: start + .seconds(Int64(minute) * 240)) }
         }
-        // In total: 100 wrong keys within a minute from 100 addresses throttle every wrong key for
-        // a minute; the right key still works.
+        // The right key forgives the typos before it; missing keys are not counted at all.
+        for _ in 0..<4 { #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.4", now: start) } }
+        #expect(throws: Never.self) { _ = try guardian.check(presented: key, clientIP: "10.0.0.4", now: start) }
+        for _ in 0..<10 { #expect(throws: AppError.adminKeyRequired) { _ = try guardian.check(presented: nil, clientIP: "10.0.0.4", now: start) } }
+        #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.4", now: start) }
+        // In total: 1 000 wrong keys within a minute from many addresses throttle every wrong key
+        // for a minute; the right key still works.
         let later = start + .seconds(3600)
-        for index in 0..<100 {
-            #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.1.0.\(index)", now: later) }
+        for index in 0..<1000 {
+            #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.1.\(index / 4).\(index % 4)", now: later) }
         }
         #expect(throws: AppError.adminLockedOut(retryAfter: 59)) { _ = try guardian.check(presented: "nope", clientIP: "10.2.0.1", now: later + .seconds(1)) }
         #expect(throws: Never.self) { _ = try guardian.check(presented: key, clientIP: "10.2.0.1", now: later + .seconds(1)) }

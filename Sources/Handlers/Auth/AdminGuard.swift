@@ -8,9 +8,10 @@ import Synchronization
 /// The right key is always accepted, at once, whatever the address has done: a lockout keyed by
 /// address alone let anyone who shares the operator's address (a NAT, a load balancer without
 /// `TRUSTED_PROXIES`) lock the operator out with five requests. Wrong keys are throttled: after 5
-/// failures from one address within 15 minutes, that address's wrong keys get 429 with
-/// `Retry-After` for 15 minutes; after 100 failures within a minute from all addresses together,
-/// every wrong key gets 429 for a minute. A throttled answer is held for `failureHold` (1 s), so
+/// wrong keys from one address within 15 minutes (the right key forgives those before it), that
+/// address's wrong keys get 429 with `Retry-After` for 15 minutes; after 1 000 wrong keys within
+/// a minute from all addresses together, every wrong key gets 429 for a minute. A request with no
+/// key is not a guess: 401, never counted. A throttled answer is held for `failureHold` (1 s), so
 /// each guess costs the guesser a connection for that long, and connections are capped per address
 /// and in total. What makes guessing infeasible is the key itself: production requires at least 32
 /// random characters, and at a million guesses a second a 128-bit key outlasts the universe.
@@ -19,7 +20,7 @@ public final class AdminGuard: Sendable {
     public static let maximumFailures = 5
     public static let window: Duration = .seconds(15 * 60)
     public static let lockout: Duration = .seconds(15 * 60)
-    public static let maximumTotalFailures = 100
+    public static let maximumTotalFailures = 1000
     public static let totalWindow: Duration = .seconds(60)
 
     private struct Record {
@@ -63,19 +64,25 @@ public final class AdminGuard: Sendable {
     /// The decision, without the hold.
     func check(presented: String?, clientIP: String, now: ContinuousClock.Instant) throws(AppError) -> String {
         guard let keyDigest, let keyId else { throw .adminDisabled }
-        let given = presented ?? ""
-        if !given.isEmpty, Credentials.constantTimeEquals(Array(SHA256.hash(data: Data(given.utf8))), keyDigest) {
+        // No key is no guess: it is refused, never counted nor throttled.
+        guard let presented, !presented.isEmpty else {
+            logger.info("security: admin request without a key", metadata: ["security.event": "admin_key_missing", "client.ip": .string(clientIP)])
+            throw .adminKeyRequired
+        }
+        if Credentials.constantTimeEquals(Array(SHA256.hash(data: Data(presented.utf8))), keyDigest) {
+            // The address's failures so far are forgiven (typos); a throttle in force stays.
+            state.withLock { $0.addresses[clientIP]?.failures = [] }
             return keyId
         }
-        if let remaining = recordFailure(clientIP, now: now, reason: given.isEmpty ? "admin_key_missing" : "admin_key_invalid") {
+        if let remaining = recordFailure(clientIP, now: now) {
             throw .adminLockedOut(retryAfter: remaining)
         }
-        throw given.isEmpty ? .adminKeyRequired : .invalidAdminKey
+        throw .invalidAdminKey
     }
 
     /// Records a failure; answers the seconds left when the address (or everyone) was already
     /// throttled before it.
-    private func recordFailure(_ ip: String, now: ContinuousClock.Instant, reason: String) -> Int64? {
+    private func recordFailure(_ ip: String, now: ContinuousClock.Instant) -> Int64? {
         let (until, lockedNow, allLockedNow) = state.withLock { state -> (ContinuousClock.Instant?, Bool, Bool) in
             var record = state.addresses[ip] ?? Record()
             if let until = record.lockedUntil, until <= now { record = Record() }
@@ -107,7 +114,7 @@ public final class AdminGuard: Sendable {
             }
             return (throttledUntil, lockedNow, allLockedNow)
         }
-        logger.warning("security: admin authentication failed", metadata: ["security.event": .string(reason), "client.ip": .string(ip)])
+        logger.warning("security: admin authentication failed", metadata: ["security.event": "admin_key_invalid", "client.ip": .string(ip)])
         if lockedNow {
             logger.warning("security: wrong admin keys from this address are now throttled", metadata: ["security.event": "admin_lockout", "client.ip": .string(ip)])
         }

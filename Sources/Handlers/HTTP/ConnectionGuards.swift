@@ -28,11 +28,17 @@ public final class ConnectionCounter: Sendable {
 
     public var current: Int { counts.withLock { $0.total } }
 
-    /// Counts a new connection from `address` (nil: not an IP peer); false when it is over a cap,
+    /// The address a connection from `peer` counts against: nil for a trusted proxy, or a peer
+    /// that is not an IP address.
+    func limitedAddress(_ peer: String?) -> IPAddress? {
+        guard let address = peer.flatMap({ IPAddress($0) }), !trusted.contains(where: { $0.contains(address) }) else { return nil }
+        return address
+    }
+
+    /// Counts a new connection (`limited`: from `limitedAddress`); false when it is over a cap,
     /// and then it was not counted.
-    func enter(_ address: IPAddress?) -> Bool {
-        let limited = address.flatMap { address in trusted.contains { $0.contains(address) } ? nil : address }
-        return counts.withLock { counts in
+    func enter(_ limited: IPAddress?) -> Bool {
+        counts.withLock { counts in
             guard counts.total < maximum else { return false }
             if let limited {
                 let current = counts.byAddress[limited, default: 0]
@@ -44,8 +50,7 @@ public final class ConnectionCounter: Sendable {
         }
     }
 
-    func leave(_ address: IPAddress?) {
-        let limited = address.flatMap { address in trusted.contains { $0.contains(address) } ? nil : address }
+    func leave(_ limited: IPAddress?) {
         counts.withLock { counts in
             counts.total -= 1
             if let limited, let current = counts.byAddress[limited] {
@@ -59,6 +64,7 @@ public final class ConnectionCapHandler: ChannelInboundHandler, RemovableChannel
     public typealias InboundIn = HTTPRequestPart
     let counter: ConnectionCounter
     private var counted = false
+    /// The address this connection counts against, if any.
     private var address: IPAddress?
 
     public init(counter: ConnectionCounter) {
@@ -66,7 +72,7 @@ public final class ConnectionCapHandler: ChannelInboundHandler, RemovableChannel
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
-        address = context.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
+        address = counter.limitedAddress(context.channel.remoteAddress?.ipAddress)
         if counter.enter(address) {
             counted = true
         } else {
