@@ -167,6 +167,11 @@ struct RawHTTPTests {
                 #expect(parts.count == 2 && parts[1].isEmpty, "\(path): a HEAD answer has a body")
                 #expect(answer.lowercased().contains("content-type: application/json"), "\(path)")
             }
+            // On the proxy, HEAD is the GET call (allowed, counted, recorded) without its body.
+            let proxied = try Self.exchange(port, "HEAD /proxy/testai/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
+            #expect(Self.status(proxied) == 200, "\(proxied.prefix(300))")
+            #expect(proxied.hasSuffix("\r\n\r\n"), "a HEAD answer has a body")
+            #expect(MockProviderServer.shared.received.contains { $0.method == "GET" && $0.path.hasSuffix("/openai/v1/models") })
             // A path with POST only: 405, and Allow tells the truth.
             let post = try Self.exchange(port, "HEAD /auth/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             #expect(Self.status(post) == 405)

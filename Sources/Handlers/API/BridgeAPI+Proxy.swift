@@ -111,8 +111,9 @@ extension BridgeAPI {
         let keyId = request.headers[.partialKeyId]
         let part = request.headers[.partialKey]
         let splitKey: (id: String, part: String)? = keyId == nil && part == nil ? nil : (keyId ?? "", part ?? "")
+        // HEAD is GET without the body (`HeadMiddleware` drops it): the provider is asked with GET.
         return ProxyCall(
-            provider: provider, method: method, endpoint: endpoint, query: query, body: body, clientHeaders: request.headers,
+            provider: provider, method: method == .head ? .get : method, endpoint: endpoint, query: query, body: body, clientHeaders: request.headers,
             user: try context.requireUser(), clientIP: context.clientIP, requestId: context.requestId, splitKey: splitKey
         )
     }

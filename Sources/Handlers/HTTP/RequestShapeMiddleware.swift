@@ -1,8 +1,12 @@
+import HTTPTypes
 public import Hummingbird
+import NIOCore
 
 /// HEAD is answered wherever GET is (RFC 9110 §9.3.2): the router answers it with the GET route
 /// (`autoGenerateHeadEndpoints`), and this, the outermost stage, drops the body of every HEAD
-/// answer, errors included, keeping the status and headers GET would have.
+/// answer, errors included, keeping the status and headers GET would have. The body still runs,
+/// into nothing, so that what it does besides writing happens as for GET (a proxied answer is
+/// read to its end and its usage recorded).
 public struct HeadMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
 
@@ -10,7 +14,14 @@ public struct HeadMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method == .head else { return try await next(request, context) }
-        return try await next(request, context).createHeadResponse()
+        let response = try await next(request, context)
+        try await response.body.write(Discarding())
+        return response.createHeadResponse()
+    }
+
+    struct Discarding: ResponseBodyWriter {
+        func write(_ buffer: ByteBuffer) async throws {}
+        func finish(_ trailingHeaders: HTTPFields?) async throws {}
     }
 }
 
