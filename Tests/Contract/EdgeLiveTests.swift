@@ -191,14 +191,20 @@ struct EdgeLiveTests {
         }
     }
 
+    /// Opens `count` connections one by one: those still open, and how many the server closed.
+    static func connectMany(_ count: Int, port: Int) async throws -> (open: [any Channel], refused: Int) {
+        var open: [any Channel] = []
+        var refused = 0
+        for _ in 0..<count {
+            let channel = try await connect(port: port)
+            if await closedWithin(channel, .milliseconds(300)) { refused += 1 } else { open.append(channel) }
+        }
+        return (open, refused)
+    }
+
     @Test func connectionsOverTheCapAreClosed() async throws {
         try await Self.withLiveApp(configure: { $0.maxConnections = 3 }) { _, port, _ in
-            var open: [any Channel] = []
-            var refused = 0
-            for _ in 0..<5 {
-                let channel = try await Self.connect(port: port)
-                if await Self.closedWithin(channel, .milliseconds(300)) { refused += 1 } else { open.append(channel) }
-            }
+            var (open, refused) = try await Self.connectMany(5, port: port)
             // The test client may hold a connection of its own: at most 3 in all, and some refused.
             #expect(open.count <= 3)
             #expect(refused >= 2)
@@ -212,12 +218,7 @@ struct EdgeLiveTests {
 
     @Test func oneAddressCannotTakeEveryConnection() async throws {
         try await Self.withLiveApp(configure: { $0.maxConnections = 20; $0.maxConnectionsPerAddress = 4 }) { base, port, _ in
-            var open: [any Channel] = []
-            var refused = 0
-            for _ in 0..<7 {
-                let channel = try await Self.connect(port: port)
-                if await Self.closedWithin(channel, .milliseconds(300)) { refused += 1 } else { open.append(channel) }
-            }
+            let (open, refused) = try await Self.connectMany(7, port: port)
             #expect(open.count <= 4)
             #expect(refused >= 3)
             // Another address still gets in, though the total cap is far.
