@@ -72,36 +72,50 @@ struct AppParts {
         return jobs.map { AfterStartup(gate: migrated, service: $0) } + [network, usage]
     }
 
+    /// Every store, service and worker is built here, once, and handed to what uses it.
     init(config: AppConfig, database: any Database, logger: Logger, upstream: (any Upstream)? = nil) async throws {
         guard let jwtSecret = config.jwtSecret else { throw ConfigError(reason: "JWT_SECRET is not set") }
         settings = config.authSettings(jwtSecret: jwtSecret)
-        let tokenService = await TokenService(settings: settings)
-        revocations = RevocationList()
+        // The stores, one of each.
+        let appStore = AppStore(database: database)
         tokenStore = TokenStore(database: database)
         userStore = UserStore(database: database)
-        let auth = AuthService(database: database, tokenService: tokenService, revocations: revocations, settings: settings, logger: logger)
+        let splitKeyStore = SplitKeyStore(database: database)
+        ipRuleStore = IPRuleStore(database: database)
+        let webhookStore = WebhookStore(database: database)
+        let analytics = AnalyticsStore(database: database)
+        let events = WebhookEvents(store: webhookStore, logger: logger)
+        let quotas = QuotaLedger(database: database, users: userStore, events: events)
+
+        let tokenService = await TokenService(settings: settings)
+        revocations = RevocationList()
+        let auth = AuthService(
+            database: database, apps: appStore, users: userStore, tokens: tokenStore, events: events, tokenService: tokenService,
+            revocations: revocations, settings: settings, logger: logger
+        )
         network = HTTPUpstream(readTimeout: config.upstreamReadTimeout, connectTimeout: config.upstreamConnectTimeout)
-        usage = UsageRecorder(database: database, logger: logger)
+        usage = UsageRecorder(database: database, splitKeys: splitKeyStore, logger: logger)
         let splitKeys = SplitKeyService(
-            database: database, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) }, registry: config.providers,
+            store: splitKeyStore, events: events, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) }, registry: config.providers,
             splitsPerMinute: config.byokSplitsPerMinute, logger: logger
         )
         let userLimiter = config.edge.userRateLimit > 0 ? RateLimiter(limit: config.edge.userRateLimit, window: config.edge.userRateWindow) : nil
         let proxy = ProxyService(
             registry: config.providers, network: upstream ?? network, usage: usage, deadline: config.upstreamTimeout, logger: logger,
-            splitKeys: splitKeys, quotas: QuotaLedger(database: database, events: WebhookEvents(store: WebhookStore(database: database), logger: logger)),
-            userLimiter: userLimiter, events: WebhookEvents(store: WebhookStore(database: database), logger: logger)
+            splitKeys: splitKeys, quotas: quotas, userLimiter: userLimiter, events: events
         )
         ipRules = IPRuleSet()
-        ipRuleStore = IPRuleStore(database: database)
         ipRulesSyncInterval = config.ipRulesSyncInterval
-        retention = UsageRetention(store: AnalyticsStore(database: database), days: config.usageRetentionDays, logger: logger)
-        let webhookStore = WebhookStore(database: database)
+        retention = UsageRetention(store: analytics, days: config.usageRetentionDays, logger: logger)
         let webhookCrypto = WebhookCrypto(jwtSecret: jwtSecret)
         let guardrail = WebhookURLGuard(httpsOnly: config.isProduction, allowPrivate: config.webhookAllowPrivate)
-        let webhooks = WebhookService(store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, events: WebhookEvents(store: webhookStore, logger: logger))
+        let webhooks = WebhookService(store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, events: events)
         webhookWorker = WebhookWorker(store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, pollInterval: config.webhookPollInterval, retryBase: config.webhookRetryBase, logger: logger)
-        api = BridgeAPI(database: database, auth: auth, proxy: proxy, splitKeys: splitKeys, webhooks: webhooks, ipRules: ipRules, logger: logger, readinessTimeout: config.readinessTimeout)
+        api = BridgeAPI(
+            database: database, auth: auth, apps: appStore, users: userStore, quotas: quotas, proxy: proxy, splitKeys: splitKeys, webhooks: webhooks,
+            ipRules: ipRules, ipRuleStore: ipRuleStore, auditLog: AuditLog(database: database), analytics: analytics, logger: logger,
+            readinessTimeout: config.readinessTimeout
+        )
         authenticator = Authenticator(tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
     }
 }

@@ -45,10 +45,10 @@ struct AdmissionBatchTests {
     func everyUserGetsExactlyItsQuotaAndEachRequestItsOwnCount(kind: DatabaseKind) async throws {
         try await TestDatabases.withFresh(kind) { databases in
             try await Self.seed(databases[0])
-            let results = await Self.burst([QuotaLedger(database: databases[0])])
+            let results = await Self.burst([QuotaLedger(database: databases[0], users: UserStore(database: databases[0]))])
             Self.check(results)
             // The counters agree with what was admitted.
-            let ledger = QuotaLedger(database: databases[0])
+            let ledger = QuotaLedger(database: databases[0], users: UserStore(database: databases[0]))
             for (userId, quota) in Self.quotas {
                 let day = QuotaWindow.current(.day, at: Date())
                 #expect(try await ledger.usage(userId: userId, keys: [day.key])[day.key]?.requests ?? 0 == quota)
@@ -60,7 +60,7 @@ struct AdmissionBatchTests {
     func batchesOfThreeInstancesShareOneCount() async throws {
         try await TestDatabases.withFresh(.postgres, instances: 3) { databases in
             try await Self.seed(databases[0])
-            Self.check(await Self.burst(databases.map { QuotaLedger(database: $0) }))
+            Self.check(await Self.burst(databases.map { QuotaLedger(database: $0, users: UserStore(database: $0)) }))
         }
     }
 
@@ -81,7 +81,7 @@ struct AdmissionBatchTests {
             _ = try await Migrator(migrations: Migrations.all).run(on: database, logger: TestDatabases.logger)
             let (app, _) = try await AppStore(database: database).register(name: "midnight", description: nil, appId: "midnight.app")
             _ = try await UserStore(database: database).findOrCreate(userId: "night-owl", appId: app.appId, dailyQuota: 100, monthlyQuota: 6, now: 0)
-            let ledger = QuotaLedger(database: database)
+            let ledger = QuotaLedger(database: database, users: UserStore(database: database))
             let midnight = Date(timeIntervalSince1970: 1_794_873_600)  // 2026-11-17T00:00:00Z
             for _ in 0..<5 {
                 let admitted = await withTaskGroup(of: Bool.self) { group in

@@ -37,7 +37,7 @@ enum ProxyFixtures {
     static func service(_ upstream: RecordingUpstream, definition: ProviderDefinition = openAILike) async throws -> ProxyService {
         let database = try await database.value
         let registry = ProviderRegistry(providers: [Provider(definition: definition, baseURL: definition.baseURL, key: Secret(key))])
-        return ProxyService(registry: registry, network: upstream, usage: UsageRecorder(database: database, logger: TestDatabases.logger), deadline: .seconds(5), logger: TestDatabases.logger)
+        return ProxyService(registry: registry, network: upstream, usage: UsageRecorder(database: database, splitKeys: SplitKeyStore(database: database), logger: TestDatabases.logger), deadline: .seconds(5), logger: TestDatabases.logger)
     }
 
     static let user = AuthenticatedUser(userId: "u-1", appId: "app", tokenId: "t", familyId: "f", generation: 0, issuedAt: Date(), expiresAt: Date().addingTimeInterval(60))

@@ -8,7 +8,7 @@ extension BridgeAPI {
         .ok(ServiceInfo(
             service: "SafeAPI-Bridge",
             status: .running,
-            version: Self.version,
+            version: BridgeVersion.current,
             message: "Server is healthy. Use /health for liveness and /ready for readiness."
         ))
     }

@@ -7,9 +7,6 @@ public import Logging
 public struct BridgeAPI: APIProtocol {
     public typealias Context = AppRequestContext
 
-    /// The version reported by `GET /`.
-    public static let version = "2.0.0"
-
     let database: any Database
     let auth: AuthService
     let apps: AppStore
@@ -28,19 +25,24 @@ public struct BridgeAPI: APIProtocol {
     let readinessTimeout: Duration
     let logger: Logger
 
-    public init(database: any Database, auth: AuthService, proxy: ProxyService, splitKeys: SplitKeyService, webhooks: WebhookService, ipRules: IPRuleSet = IPRuleSet(), logger: Logger, readinessTimeout: Duration = .seconds(2)) {
+    /// Every part is built once, by the wiring, and handed in.
+    public init(
+        database: any Database, auth: AuthService, apps: AppStore, users: UserStore, quotas: QuotaLedger, proxy: ProxyService, splitKeys: SplitKeyService,
+        webhooks: WebhookService, ipRules: IPRuleSet, ipRuleStore: IPRuleStore, auditLog: AuditLog, analytics: AnalyticsStore, logger: Logger,
+        readinessTimeout: Duration = .seconds(2)
+    ) {
         self.webhooks = webhooks
         self.ipRules = ipRules
-        self.ipRuleStore = IPRuleStore(database: database)
-        self.auditLog = AuditLog(database: database)
-        self.analytics = AnalyticsStore(database: database)
+        self.ipRuleStore = ipRuleStore
+        self.auditLog = auditLog
+        self.analytics = analytics
         self.proxy = proxy
         self.splitKeys = splitKeys
         self.database = database
         self.auth = auth
-        self.apps = AppStore(database: database)
-        self.users = UserStore(database: database)
-        self.quotas = QuotaLedger(database: database)
+        self.apps = apps
+        self.users = users
+        self.quotas = quotas
         self.startedAt = .now
         self.readinessTimeout = readinessTimeout
         self.logger = logger

@@ -16,12 +16,15 @@ public struct AuthService: Sendable {
     let events: WebhookEvents
     let database: any Database
 
-    public init(database: any Database, tokenService: TokenService, revocations: RevocationList, settings: AuthSettings, logger: Logger) {
+    public init(
+        database: any Database, apps: AppStore, users: UserStore, tokens: TokenStore, events: WebhookEvents, tokenService: TokenService,
+        revocations: RevocationList, settings: AuthSettings, logger: Logger
+    ) {
         self.database = database
-        self.apps = AppStore(database: database)
-        self.users = UserStore(database: database)
-        self.tokens = TokenStore(database: database)
-        self.events = WebhookEvents(store: WebhookStore(database: database), logger: logger)
+        self.apps = apps
+        self.users = users
+        self.tokens = tokens
+        self.events = events
         self.tokenService = tokenService
         self.revocations = revocations
         self.settings = settings

@@ -59,14 +59,17 @@ public final class UsageRecorder: Service {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let database: any Database
+    /// Split-key use counts ride along with each batch.
+    private let splitKeys: SplitKeyStore
     private let logger: Logger
     private let linger: Duration
     static let batchSize = 200
     static let capacity = 100_000
 
-    public init(database: any Database, logger: Logger, linger: Duration = .milliseconds(20)) {
+    public init(database: any Database, splitKeys: SplitKeyStore, logger: Logger, linger: Duration = .milliseconds(20)) {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.database = database
+        self.splitKeys = splitKeys
         self.logger = logger
         self.linger = linger
     }
@@ -121,7 +124,7 @@ public final class UsageRecorder: Service {
                 let previous = uses[key]
                 uses[key] = (row.userId, keyId, (previous?.count ?? 0) + 1, max(previous?.lastAtMs ?? 0, row.createdAtMs))
             }
-            let store = SplitKeyStore(database: database)
+            let store = splitKeys
             let counted = Array(uses.values)
             let charges = QuotaCharges(rows)
             try await database.withSQL { sql in

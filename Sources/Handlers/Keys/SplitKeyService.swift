@@ -14,9 +14,9 @@ public struct SplitKeyService: Sendable {
 
     let events: WebhookEvents
 
-    public init(database: any Database, vault: KeyVault?, registry: ProviderRegistry, splitsPerMinute: Int, logger: Logger) {
-        self.store = SplitKeyStore(database: database)
-        self.events = WebhookEvents(store: WebhookStore(database: database), logger: logger)
+    public init(store: SplitKeyStore, events: WebhookEvents, vault: KeyVault?, registry: ProviderRegistry, splitsPerMinute: Int, logger: Logger) {
+        self.store = store
+        self.events = events
         self.vault = vault
         self.registry = registry
         self.splitLimiter = RateLimiter(limit: splitsPerMinute, window: .seconds(60))

@@ -76,12 +76,15 @@ public struct LimitStanding: Sendable, Equatable {
 /// writer), so a budget can be passed by at most the requests in flight.
 public struct QuotaLedger: Sendable {
     let database: any Database
+    /// Read on the refusal path only, to say why.
+    let users: UserStore
     /// `quota.warning` (80 %, once per period) and `quota.exceeded` (once per period and metric).
     let events: WebhookEvents?
     private let batch: AdmissionBatch
 
-    public init(database: any Database, events: WebhookEvents? = nil) {
+    public init(database: any Database, users: UserStore, events: WebhookEvents? = nil) {
         self.database = database
+        self.users = users
         self.events = events
         self.batch = AdmissionBatch(database: database)
     }
@@ -153,7 +156,7 @@ public struct QuotaLedger: Sendable {
 
     /// Why the window refused: read only on the refusal path.
     private func refusal(userId: String, window: QuotaWindow, now: Date) async throws -> AppError {
-        guard let user = try await UserStore(database: database).get(userId) else { return .userInactive }
+        guard let user = try await users.get(userId) else { return .userInactive }
         let used = try await usage(userId: userId, keys: [window.key])[window.key] ?? CounterRow()
         let budgets = user.budgets
         let breach: QuotaBreach
