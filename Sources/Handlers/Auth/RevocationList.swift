@@ -112,23 +112,12 @@ public struct RevocationSync: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            var lastPurge = ContinuousClock.now
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                guard !Task.isCancelled else { return }
-                do {
-                    try await list.reload(from: tokens, users: users)
-                    if ContinuousClock.now - lastPurge > .seconds(60) {
-                        try await tokens.purgeExpired(now: Millis.now())
-                        lastPurge = .now
-                    }
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.warning("revocation list reload failed; keeping the previous one", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
-                }
-            }
+        let (list, tokens, users) = (self.list, self.tokens, self.users)
+        // About once a minute, whatever the interval.
+        let purgeEvery = max(1, Int(Duration.seconds(60) / interval))
+        await repeatEvery(interval, logger: logger, failure: "revocation list reload failed; keeping the previous one") { round in
+            try await list.reload(from: tokens, users: users)
+            if round % purgeEvery == 0 { try await tokens.purgeExpired(now: Millis.now()) }
         }
     }
 }

@@ -116,18 +116,9 @@ public struct IPRuleSync: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                guard !Task.isCancelled else { return }
-                do {
-                    try await rules.reload(from: store)
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.warning("IP rules reload failed; keeping the previous ones", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
-                }
-            }
+        let (rules, store) = (self.rules, self.store)
+        await repeatEvery(interval, logger: logger, failure: "IP rules reload failed; keeping the previous ones") { _ in
+            try await rules.reload(from: store)
         }
     }
 }

@@ -3,6 +3,9 @@ public import Foundation
 /// One provider as the providers file describes it. Policy is data: adding an OpenAI-compatible
 /// provider is a file edit, not code.
 public struct ProviderDefinition: Codable, Sendable, Equatable {
+    /// The base URL of the built-in mock provider, served in process (`MockUpstream`).
+    public static let mockBaseURL = "internal:mock"
+
     public enum AuthStyle: Codable, Sendable, Equatable {
         /// `Authorization: Bearer <key>`
         case bearer
@@ -179,7 +182,7 @@ public struct ProvidersFile: Codable, Sendable {
                 throw LoadError(description: "\(source): provider id '\(provider.id)' must be 1 to 32 of a-z 0-9 -")
             }
             guard seen.insert(provider.id).inserted else { throw LoadError(description: "\(source): provider '\(provider.id)' is listed twice") }
-            if provider.baseURL != "internal:mock" {
+            if provider.baseURL != ProviderDefinition.mockBaseURL {
                 guard let url = URL(string: provider.baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
                     url.query == nil, url.fragment == nil
                 else {

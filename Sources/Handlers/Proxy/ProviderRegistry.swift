@@ -11,7 +11,7 @@ public struct Provider: Sendable {
         if case .none = definition.auth { return true }
         return key != nil
     }
-    public var isMock: Bool { baseURL == "internal:mock" }
+    public var isMock: Bool { baseURL == ProviderDefinition.mockBaseURL }
 
     public init(definition: ProviderDefinition, baseURL: String, key: Secret<String>?) {
         self.definition = definition
@@ -37,7 +37,7 @@ public struct ProviderRegistry: Sendable {
     public static func resolve(_ definitions: [ProviderDefinition], mockEnabled: Bool, env: (String) -> String?) -> ProviderRegistry {
         let providers = definitions.compactMap { definition -> Provider? in
             let baseURL = definition.baseURLEnv.flatMap(env).flatMap { $0.isEmpty ? nil : $0 } ?? definition.baseURL
-            if baseURL == "internal:mock" && !mockEnabled { return nil }
+            if baseURL == ProviderDefinition.mockBaseURL && !mockEnabled { return nil }
             let key = definition.keyEnv.flatMap(env).flatMap { $0.isEmpty ? nil : Secret($0) }
             return Provider(definition: definition, baseURL: baseURL, key: key)
         }

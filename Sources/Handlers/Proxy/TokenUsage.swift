@@ -42,8 +42,6 @@ public struct UsageMeter: Sendable {
     private var lineBuffer = ByteBuffer()
     private var eventData: [UInt8] = []
     public private(set) var usage = TokenUsage()
-    /// When the first byte went by, for time-to-first-byte.
-    public private(set) var sawFirstByte = false
 
     public init(format: ProviderDefinition.UsageFormat, isEventStream: Bool) {
         self.format = format
@@ -51,7 +49,6 @@ public struct UsageMeter: Sendable {
     }
 
     public mutating func observe(_ chunk: ByteBuffer) {
-        sawFirstByte = true
         guard format != .none else { return }
         if isEventStream {
             feedLines(chunk)
