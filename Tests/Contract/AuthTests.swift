@@ -254,6 +254,23 @@ struct AuthTests {
         }
     }
 
+    @Test func whileThrottledEveryKeyIsComparedOnlyAfterTheHold() async throws {
+        let key = "the-admin-key-0123456789abcdefghij"
+        let guardian = AdminGuard(adminKey: Secret(key), failureHold: .milliseconds(400), logger: Harness.logger(MemorySink()))
+        for _ in 0..<5 { _ = try? await guardian.authorize(presented: "nope", clientIP: "10.0.0.9") }
+        // A guesser learns nothing faster than the hold, not even that a key was right.
+        var started = ContinuousClock.now
+        _ = try await guardian.authorize(presented: key, clientIP: "10.0.0.9")
+        #expect(ContinuousClock.now - started >= .milliseconds(400))
+        started = ContinuousClock.now
+        await #expect(throws: AppError.self) { _ = try await guardian.authorize(presented: "nope", clientIP: "10.0.0.9") }
+        #expect(ContinuousClock.now - started >= .milliseconds(400))
+        // No key is no guess: answered at once.
+        started = ContinuousClock.now
+        await #expect(throws: AppError.adminKeyRequired) { _ = try await guardian.authorize(presented: nil, clientIP: "10.0.0.9") }
+        #expect(ContinuousClock.now - started < .milliseconds(400))
+    }
+
     @Test func theThrottleEndsAfterItsTimeAndHoldsInTotal() async throws {
         let key = "the-admin-key-0123456789abcdefghij"
         let guardian = AdminGuard(adminKey: Secret(key), failureHold: .zero, logger: Harness.logger(MemorySink()))

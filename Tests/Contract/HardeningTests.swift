@@ -172,6 +172,11 @@ struct RawHTTPTests {
             #expect(Self.status(proxied) == 200, "\(proxied.prefix(300))")
             #expect(proxied.hasSuffix("\r\n\r\n"), "a HEAD answer has a body")
             #expect(MockProviderServer.shared.received.contains { $0.method == "GET" && $0.path.hasSuffix("/openai/v1/models") })
+            // A relayed answer that breaks off is the bridge's 502 on HEAD too, with its request id.
+            let broken = try Self.exchange(port, "HEAD /proxy/testai/broken-stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
+            #expect(Self.status(broken) == 502, "\(broken.prefix(300))")
+            #expect(broken.lowercased().contains("x-request-id:"))
+            #expect(broken.hasSuffix("\r\n\r\n"), "a HEAD answer has a body")
             // A path with POST only: 405, and Allow tells the truth.
             let post = try Self.exchange(port, "HEAD /auth/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             #expect(Self.status(post) == 405)

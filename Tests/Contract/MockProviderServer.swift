@@ -72,6 +72,13 @@ final class MockProviderServer: Sendable {
                 throw CancellationError()
             })
         }
+        // A relayed answer (no declared length) that breaks off after its first chunk.
+        router.get("/openai/v1/broken-stream") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "first part"))
+                throw CancellationError()
+            })
+        }
         router.post("/anthropic/v1/messages") { request, context in try await self.anthropic(request, context: context) }
         router.post("/gemini/v1beta/models/:model") { request, context in try await self.gemini(request, context: context) }
         for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
@@ -188,7 +195,7 @@ final class MockProviderServer: Sendable {
            "passHeaders":["openai-organization"],
            "endpoints":[{"path":"/chat/completions","methods":["POST"]},{"path":"/models","methods":["GET"]},{"path":"/audio/speech","methods":["POST"]},
                         {"path":"/embeddings","methods":["POST"]},{"path":"/things/{id}","methods":["PUT","PATCH","DELETE"]},
-                        {"path":"/truncated","methods":["POST"]},{"path":"/truncated-error","methods":["POST"]}],
+                        {"path":"/truncated","methods":["POST"]},{"path":"/truncated-error","methods":["POST"]},{"path":"/broken-stream","methods":["GET"]}],
            "prices":{"gpt-4o-mini":{"inputMicrosPerMillion":150000,"outputMicrosPerMillion":600000,"cachedInputMicrosPerMillion":75000}}},
           {"id":"testclaude","baseURL":"\#(base)/anthropic/v1","keyEnv":"TESTAI_API_KEY","auth":{"style":"header","name":"x-api-key"},
            "headers":{"anthropic-version":"2023-06-01"},"passHeaders":["anthropic-beta"],"sdkPrefixes":["/v1"],"usage":"anthropic",

@@ -207,6 +207,9 @@ struct WebhookTests {
         #expect(await rebinding.check("http://hooks.example.com:8080/x") == .allowed(pin: .init(host: "hooks.example.com", address: "93.184.216.34")))
         #expect(await rebinding.check("http://hooks.example.com:8080/x") == .refused("resolves to a private, loopback, link-local or reserved address"))
         #expect(await rebinding.check("http://[2606:4700::1111]/x") == .allowed(pin: nil))
+        // The pin keeps the host's spelling: the HTTP client's override is looked up by it.
+        let publicOnly = WebhookURLGuard(httpsOnly: false, allowPrivate: false) { _ in [IPAddress("93.184.216.34")!] }
+        #expect(await publicOnly.check("http://Hooks.Example.com/x") == .allowed(pin: .init(host: "Hooks.Example.com", address: "93.184.216.34")))
     }
 
     @Test func aPinnedDeliveryConnectsToThePinnedAddress() async throws {
@@ -214,9 +217,11 @@ struct WebhookTests {
         let receiver = WebhookReceiver(failFirst: 0)
         try await Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { hookClient in
             let port = try #require(hookClient.port)
-            let pin = WebhookURLGuard.Pin(host: "hooks.nowhere.invalid", address: "127.0.0.1")
+            let guardrail = WebhookURLGuard(httpsOnly: false, allowPrivate: true) { _ in [IPAddress("127.0.0.1")!] }
+            let url = "http://Hooks.Nowhere.invalid:\(port)/hook"
+            guard case .allowed(let pin?) = await guardrail.check(url) else { throw CancellationError() }
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: WebhookWorker.clientConfiguration(pin: pin))
-            var request = HTTPClientRequest(url: "http://hooks.nowhere.invalid:\(port)/hook")
+            var request = HTTPClientRequest(url: url)
             request.method = .POST
             let response = try await client.execute(request, timeout: .seconds(5))
             #expect(response.status.code == 204)

@@ -5,15 +5,16 @@ import Synchronization
 
 /// Checks `X-Admin-Key` in constant time and throttles guessing without locking out the operator.
 ///
-/// The right key is always accepted, at once, whatever the address has done: a lockout keyed by
+/// The right key is always accepted, whatever the address has done: a lockout keyed by
 /// address alone let anyone who shares the operator's address (a NAT, a load balancer without
 /// `TRUSTED_PROXIES`) lock the operator out with five requests. Wrong keys are throttled: after 5
 /// wrong keys from one address within 15 minutes (the right key forgives those before it), that
 /// address's wrong keys get 429 with `Retry-After` for 15 minutes; after 1 000 wrong keys within
 /// a minute from all addresses together, every wrong key gets 429 for a minute. A request with no
-/// key is not a guess: 401, never counted. A throttled answer is held for `failureHold` (1 s), so
-/// each guess costs the guesser a connection for that long, and connections are capped per address
-/// and in total. What makes guessing infeasible is the key itself: production requires at least 32
+/// key is not a guess: 401, never counted. While throttled, every key from there (the right one
+/// too) is compared only after `failureHold` (1 s), so a guess takes a second and an open
+/// connection, and connections are capped per address and in total: at most
+/// `MAX_CONNECTIONS_PER_ADDRESS` guesses a second from one address. What makes guessing infeasible is the key itself: production requires at least 32
 /// random characters, and at a million guesses a second a 128-bit key outlasts the universe.
 /// The state is per instance, in memory, like the rate limits (docs/auth.md).
 public final class AdminGuard: Sendable {
@@ -51,13 +52,17 @@ public final class AdminGuard: Sendable {
     }
 
     /// The key's fingerprint when `presented` is the admin key; otherwise throws the error to
-    /// answer, after holding a throttled answer for `failureHold`.
-    public func authorize(presented: String?, clientIP: String, now: ContinuousClock.Instant = .now) async throws(AppError) -> String {
-        do {
-            return try check(presented: presented, clientIP: clientIP, now: now)
-        } catch {
-            if case .adminLockedOut = error { try? await Task.sleep(for: failureHold) }
-            throw error
+    /// answer. While the address (or everyone) is throttled, a key is compared only after
+    /// `failureHold`: the right key is delayed, never refused, and a guesser cannot learn
+    /// faster than that whether a key was right (an answer held only when wrong would tell at once).
+    public func authorize(presented: String?, clientIP: String) async throws(AppError) -> String {
+        if presented?.isEmpty == false, isThrottled(clientIP, now: .now) { try? await Task.sleep(for: failureHold) }
+        return try check(presented: presented, clientIP: clientIP, now: .now)
+    }
+
+    func isThrottled(_ ip: String, now: ContinuousClock.Instant) -> Bool {
+        state.withLock { state in
+            [state.addresses[ip]?.lockedUntil, state.allLockedUntil].contains { ($0 ?? now) > now }
         }
     }
 

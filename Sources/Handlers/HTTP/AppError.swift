@@ -204,7 +204,7 @@ public enum AppError: Error, Sendable, Equatable {
         case .refreshTokenReused: "The refresh token was used before; every token of this sign-in is now revoked."
         case .adminKeyRequired: "This route needs the X-Admin-Key header."
         case .invalidAdminKey: "The admin key is not valid."
-        case .adminLockedOut: "Too many failed admin keys from this address; try again later."
+        case .adminLockedOut: "Too many wrong admin keys, from this address or in total; wrong keys are refused for now."
         case .adminDisabled: "Admin routes are disabled: the server has no ADMIN_API_KEY."
         case .appExists: "An app with this appId exists already."
         case .appHasUsers: "The app still has users: deactivate it, or delete its users first."

@@ -28,11 +28,12 @@ public final class ConnectionCounter: Sendable {
 
     public var current: Int { counts.withLock { $0.total } }
 
-    /// The address a connection from `peer` counts against: nil for a trusted proxy, or a peer
-    /// that is not an IP address.
+    /// The address a connection from `peer` counts against: an IPv4 address, or an IPv6 address's
+    /// /64 (one host usually has the whole /64); nil for a trusted proxy, or a peer that is not an
+    /// IP address.
     func limitedAddress(_ peer: String?) -> IPAddress? {
         guard let address = peer.flatMap({ IPAddress($0) }), !trusted.contains(where: { $0.contains(address) }) else { return nil }
-        return address
+        return address.isIPv4 ? address : IPAddress(bytes: Array(address.bytes.prefix(8)) + [UInt8](repeating: 0, count: 8))
     }
 
     /// Counts a new connection (`limited`: from `limitedAddress`); false when it is over a cap,

@@ -15,7 +15,16 @@ public struct HeadMiddleware: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method == .head else { return try await next(request, context) }
         let response = try await next(request, context)
-        try await response.body.write(Discarding())
+        do {
+            try await response.body.write(Discarding())
+        } catch {
+            // The body broke off (a provider's answer cut short): what GET would have been, a 502
+            // of the bridge's, with the headers the inner stages set (request id, security).
+            var headers = response.headers
+            headers[.contentLength] = nil
+            headers[.upstreamStatus] = nil
+            return Response(status: AppError.upstreamUnreachable.status, headers: headers)
+        }
         return response.createHeadResponse()
     }
 

@@ -23,7 +23,7 @@ public struct WebhookURLGuard: Sendable {
         self.resolve = resolve
     }
 
-    /// A URL's host name and the checked address a delivery must connect to.
+    /// A URL's host name, as the URL spells it, and the checked address a delivery must connect to.
     public struct Pin: Sendable, Equatable {
         public let host: String
         public let address: String
@@ -69,11 +69,12 @@ public struct WebhookURLGuard: Sendable {
 
     /// Whether the URL may be delivered to, and the address to connect to.
     public func check(_ text: String) async -> Verdict {
-        guard text.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(), var host = url.host?.lowercased(), !host.isEmpty else {
+        guard text.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(), let spelled = url.host, !spelled.isEmpty else {
             return .refused("is not an absolute URL")
         }
         guard scheme == "https" || (scheme == "http" && !httpsOnly) else { return .refused(httpsOnly ? "must use https" : "must use http or https") }
         guard url.user == nil, url.password == nil else { return .refused("must not carry credentials") }
+        var host = spelled.lowercased()
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         let refusedAddress = Verdict.refused("resolves to a private, loopback, link-local or reserved address")
         if let literal = IPAddress(host) {
@@ -85,7 +86,8 @@ public struct WebhookURLGuard: Sendable {
         let addresses = await resolve(host)
         guard let first = addresses.first else { return .refused("has a host that does not resolve") }
         if !allowPrivate, addresses.contains(where: Self.isRefused) { return refusedAddress }
-        return .allowed(pin: Pin(host: host, address: first.description))
+        // The HTTP client looks its override up by the host as the URL spells it.
+        return .allowed(pin: Pin(host: spelled, address: first.description))
     }
 
     /// Every address of `host` (getaddrinfo, off the cooperative pool).
