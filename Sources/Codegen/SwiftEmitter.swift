@@ -270,6 +270,9 @@ struct SwiftEmitter {
         w.line("public import Hummingbird")
         w.blank()
         w.block("extension RouteTable") { w in
+            w.line("/// The spec's `info.version`: the version the server reports and sends.")
+            w.line("public static let version = \(literal(model.version))")
+            w.blank()
             w.line("/// Every operation of the spec, sorted by path then method.")
             w.block("public static let all: [RouteDescriptor] = [", close: "]") { w in
                 for operation in model.operations {

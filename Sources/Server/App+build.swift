@@ -94,15 +94,15 @@ struct AppParts {
             revocations: revocations, settings: settings, logger: logger
         )
         network = HTTPUpstream(readTimeout: config.upstreamReadTimeout, connectTimeout: config.upstreamConnectTimeout)
-        usage = UsageRecorder(database: database, splitKeys: splitKeyStore, logger: logger)
+        usage = UsageRecorder(database: database, followers: [splitKeyStore, quotas], logger: logger)
         let splitKeys = SplitKeyService(
             store: splitKeyStore, events: events, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) }, registry: config.providers,
             splitsPerMinute: config.byokSplitsPerMinute, logger: logger
         )
         let userLimiter = config.edge.userRateLimit > 0 ? RateLimiter(limit: config.edge.userRateLimit, window: config.edge.userRateWindow) : nil
         let proxy = ProxyService(
-            registry: config.providers, network: upstream ?? network, usage: usage, deadline: config.upstreamTimeout, logger: logger,
-            splitKeys: splitKeys, quotas: quotas, userLimiter: userLimiter, events: events
+            registry: config.providers, keys: KeyResolver(splitKeys: splitKeys), admission: Admission(quotas: quotas, userLimiter: userLimiter, logger: logger),
+            network: upstream ?? network, deadline: config.upstreamTimeout, usage: usage, events: events, logger: logger
         )
         ipRules = IPRuleSet()
         ipRulesSyncInterval = config.ipRulesSyncInterval
@@ -145,11 +145,9 @@ struct AppParts {
 ///     entry (actor, target, before and after) written before the response leaves
 /// 12. generated route: `Authenticator` (JWT from memory, revocation list in memory, no DB)
 /// 13. generated route: input decoding (400 on malformed input; bodies capped at `MAX_BODY_BYTES`)
-/// 14. `ProxyService.forward`: provider, `EndpointPolicy`, key (server's, or the caller's split
-///     key via `SplitKeyService`: one DB read, only for BYOK, plus one for a key with budgets),
-///     the per-user rate limit (memory), quota admission (`QuotaLedger`: one statement per UTC
-///     day and month), the upstream call streamed both ways, `UsageMeter` on the passing bytes,
-///     `UsageRecorder` (usage rows and budget charges, off the path)
+/// 14. `ProxyService.forward` (Handlers/Proxy): the stages of a proxied call, listed there and in
+///     docs/architecture.md: endpoint policy, key, admission, upstream request, relay, one usage
+///     report per call
 func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = EdgePolicy(), ipRules: IPRuleSet = IPRuleSet()) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: HeadMiddleware())

@@ -3,6 +3,7 @@ import Foundation
 import Generated
 import Handlers
 import Hummingbird
+import HTTPTypes
 import HummingbirdTesting
 import Logging
 import PostgresNIO
@@ -174,4 +175,10 @@ actor Box<Value: Sendable> {
         guard let value else { throw CancellationError() }
         return value
     }
+}
+
+extension HTTPField.Name {
+    /// The split-key headers a client sends (the spec's `X-Partial-Key-Id` and `X-Partial-Key`).
+    static let partialKeyId = Self("X-Partial-Key-Id")!
+    static let partialKey = Self("X-Partial-Key")!
 }

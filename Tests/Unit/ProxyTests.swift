@@ -37,13 +37,20 @@ enum ProxyFixtures {
     static func service(_ upstream: RecordingUpstream, definition: ProviderDefinition = openAILike) async throws -> ProxyService {
         let database = try await database.value
         let registry = ProviderRegistry(providers: [Provider(definition: definition, baseURL: definition.baseURL, key: Secret(key))])
-        return ProxyService(registry: registry, network: upstream, usage: UsageRecorder(database: database, splitKeys: SplitKeyStore(database: database), logger: TestDatabases.logger), deadline: .seconds(5), logger: TestDatabases.logger)
+        return ProxyService(
+            registry: registry, keys: KeyResolver(splitKeys: nil), admission: Admission(quotas: nil, userLimiter: nil, logger: TestDatabases.logger),
+            network: upstream, deadline: .seconds(5), usage: UsageRecorder(database: database, followers: [], logger: TestDatabases.logger), events: nil,
+            logger: TestDatabases.logger
+        )
     }
 
     static let user = AuthenticatedUser(userId: "u-1", appId: "app", tokenId: "t", familyId: "f", generation: 0, issuedAt: Date(), expiresAt: Date().addingTimeInterval(60))
 
     static func call(_ endpoint: String, method: HTTPRequest.Method = .post, headers: HTTPFields = [:], body: String? = "{}") -> ProxyCall {
-        ProxyCall(provider: "acme", method: method, endpoint: endpoint, query: [], body: body.map { ByteBuffer(string: $0) }, clientHeaders: headers, user: user, clientIP: "127.0.0.1", requestId: "r")
+        ProxyCall(
+            provider: Provider(definition: openAILike, baseURL: openAILike.baseURL, key: Secret(key)), method: method, endpoint: endpoint,
+            body: body.map { .asSent(ByteBuffer(string: $0)) } ?? .none, clientHeaders: headers, user: user, clientIP: "127.0.0.1", requestId: "r"
+        )
     }
 }
 
@@ -136,23 +143,13 @@ struct EndpointPolicyTests {
     @Test func queryStyleKeysAndForwardedParametersAreEncoded() {
         let definition = try! JSONDecoder().decode(ProviderDefinition.self, from: Data(#"{"id":"q","baseURL":"https://q.test/v1","auth":{"style":"query","name":"key"},"endpoints":[]}"#.utf8))
         let provider = Provider(definition: definition, baseURL: definition.baseURL, key: Secret("k&y=1"))
-        let url = ProxyService.url(provider: provider, path: "/search", query: [("q", "a b&c=d")])
+        let url = UpstreamRequestBuilder.url(provider: provider, key: provider.key, path: "/search", query: [("q", "a b&c=d")])
         #expect(url == "https://q.test/v1/search?q=a%20b%26c%3Dd&key=k%26y%3D1")
-    }
-
-    @Test func streamingOpenAIRequestsAskForUsageOnlyWhenTheyDidNot() {
-        let asked = ProxyService.askingForStreamUsage(ByteBuffer(string: #"{"stream":true,"model":"m"}"#))
-        let object = try! JSONSerialization.jsonObject(with: Data(asked!.readableBytesView)) as! [String: Any]
-        #expect((object["stream_options"] as? [String: Any])?["include_usage"] as? Bool == true)
-        let untouched = ByteBuffer(string: #"{"stream": true, "stream_options": {"include_usage": false}}"#)
-        #expect(ProxyService.askingForStreamUsage(untouched) == untouched)
-        let notStreaming = ByteBuffer(string: #"{ "model" : "m" }"#)
-        #expect(ProxyService.askingForStreamUsage(notStreaming) == notStreaming)
     }
 
     @Test func anErrorBodyQuotingTheKeyIsRedacted() {
         let body = ByteBuffer(string: #"{"error":"Incorrect API key provided: \#(ProxyFixtures.key)"}"#)
-        let safe = ProxyService.redacting(Secret(ProxyFixtures.key), in: body)
+        let safe = Relay.redacting(Secret(ProxyFixtures.key), in: body)
         #expect(String(buffer: safe) == #"{"error":"Incorrect API key provided: [redacted]"}"#)
     }
 }

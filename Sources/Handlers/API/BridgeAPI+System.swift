@@ -8,7 +8,7 @@ extension BridgeAPI {
         .ok(ServiceInfo(
             service: "SafeAPI-Bridge",
             status: .running,
-            version: BridgeVersion.current,
+            version: RouteTable.version,
             message: "Server is healthy. Use /health for liveness and /ready for readiness."
         ))
     }

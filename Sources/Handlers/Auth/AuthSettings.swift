@@ -42,8 +42,3 @@ public struct AuthSettings: Sendable {
         self.revocationSyncInterval = revocationSyncInterval
     }
 }
-
-extension Duration {
-    /// Whole milliseconds.
-    public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}

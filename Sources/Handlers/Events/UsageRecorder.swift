@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import SQLKit
+public import SQLKit
 public import ServiceLifecycle
 import Synchronization
 
@@ -59,17 +59,17 @@ public final class UsageRecorder: Service {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let database: any Database
-    /// Split-key use counts ride along with each batch.
-    private let splitKeys: SplitKeyStore
+    /// Split-key use counts and budget charges ride along with each batch, in this order.
+    private let followers: [any UsageFollower]
     private let logger: Logger
     private let linger: Duration
     static let batchSize = 200
     static let capacity = 100_000
 
-    public init(database: any Database, splitKeys: SplitKeyStore, logger: Logger, linger: Duration = .milliseconds(20)) {
+    public init(database: any Database, followers: [any UsageFollower], logger: Logger, linger: Duration = .milliseconds(20)) {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.database = database
-        self.splitKeys = splitKeys
+        self.followers = followers
         self.logger = logger
         self.linger = linger
     }
@@ -116,21 +116,10 @@ public final class UsageRecorder: Service {
 
     func write(_ rows: [UsageRecord]) async {
         do {
-            // Split-key use counts and budget charges ride along with the batch, off the request path.
-            var uses: [String: (userId: String, keyId: String, count: Int64, lastAtMs: Int64)] = [:]
-            for row in rows {
-                guard let keyId = row.splitKeyId, row.keySource == "byok" else { continue }
-                let key = row.userId + "\u{0}" + keyId
-                let previous = uses[key]
-                uses[key] = (row.userId, keyId, (previous?.count ?? 0) + 1, max(previous?.lastAtMs ?? 0, row.createdAtMs))
-            }
-            let store = splitKeys
-            let counted = Array(uses.values)
-            let charges = QuotaCharges(rows)
+            let followers = self.followers
             try await database.withSQL { sql in
                 try await sql.insert(into: "usage_records").columns(UsageRecord.columns).rows(rows.map(\.sqlValues)).run()
-                if !counted.isEmpty { try await store.recordUses(counted, on: sql) }
-                try await charges.apply(on: sql)
+                for follower in followers { try await follower.follow(rows, on: sql) }
                 try await UsageRollup.add(rows, on: sql)
             }
         } catch {
@@ -139,3 +128,9 @@ public final class UsageRecorder: Service {
     }
 }
 
+/// What a batch of usage rows also updates, on the same connection right after the rows are
+/// written (split-key use counts, budget charges), off the request path. The parts that own
+/// those counters plug in here, so the usage writer depends on none of them.
+public protocol UsageFollower: Sendable {
+    func follow(_ rows: [UsageRecord], on sql: any SQLDatabase) async throws
+}

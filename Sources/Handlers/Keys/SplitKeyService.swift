@@ -2,23 +2,29 @@ import Foundation
 public import Generated
 public import Logging
 
+/// What split keys need to know of the providers (the proxy's registry answers it).
+public protocol KeyedProviders: Sendable {
+    /// nil: no such provider; false: it is called without a key, so there is nothing to split.
+    func takesKey(_ providerId: String) -> Bool?
+}
+
 /// Splitting, listing, rotating, deleting and using BYOK keys. A key is found only among the
 /// caller's own (ids are per user), used only for its own provider, and in clear only in memory.
 public struct SplitKeyService: Sendable {
     let store: SplitKeyStore
     /// Nil: split keys are off (`byok_disabled`).
     let vault: KeyVault?
-    let registry: ProviderRegistry
+    let providers: any KeyedProviders
     let splitLimiter: RateLimiter
     let logger: Logger
 
     let events: WebhookEvents
 
-    public init(store: SplitKeyStore, events: WebhookEvents, vault: KeyVault?, registry: ProviderRegistry, splitsPerMinute: Int, logger: Logger) {
+    public init(store: SplitKeyStore, events: WebhookEvents, vault: KeyVault?, registry: any KeyedProviders, splitsPerMinute: Int, logger: Logger) {
         self.store = store
         self.events = events
         self.vault = vault
-        self.registry = registry
+        self.providers = registry
         self.splitLimiter = RateLimiter(limit: splitsPerMinute, window: .seconds(60))
         self.logger = logger
     }
@@ -38,9 +44,9 @@ public struct SplitKeyService: Sendable {
         }
         // The built-in mock takes a split key (and ignores it), so BYOK can be tried offline; any
         // other provider that takes no key has nothing for a split key to hold.
-        guard let provider = registry.provider(providerId) else { throw AppError.providerNotFound }
-        guard provider.isMock || provider.definition.auth != .none else {
-            throw AppError.unprocessable(code: "provider_takes_no_key", message: "The provider '\(provider.id)' is called without a key: there is nothing to split.")
+        guard let takesKey = providers.takesKey(providerId) else { throw AppError.providerNotFound }
+        guard takesKey else {
+            throw AppError.unprocessable(code: "provider_takes_no_key", message: "The provider '\(providerId)' is called without a key: there is nothing to split.")
         }
         try Validate.length(apiKey, 1...4096, field: "apiKey")
         try Validate.length(request.description, 0...500, field: "description")
@@ -51,9 +57,9 @@ public struct SplitKeyService: Sendable {
         guard decision.allowed else { throw AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit) }
         let keyId = request.keyId ?? "sk_" + Credentials.newId()
         let now = Millis.now()
-        let (sealed, clientPart) = try vault.seal(apiKey, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: provider.id, version: 1))
+        let (sealed, clientPart) = try vault.seal(apiKey, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: providerId, version: 1))
         let record = SplitKeyRecord(
-            userId: user.userId, keyId: keyId, provider: provider.id, version: 1,
+            userId: user.userId, keyId: keyId, provider: providerId, version: 1,
             ciphertext: Hex.encode(sealed.ciphertext), nonce: Hex.encode(sealed.nonce), tag: Hex.encode(sealed.tag),
             description: request.description, useCount: 0, lastUsedAtMs: nil, createdAtMs: now, updatedAtMs: now, revokedAtMs: nil,
             dailyTokenBudget: budgets.dailyTokens, monthlyTokenBudget: budgets.monthlyTokens,
@@ -63,13 +69,13 @@ public struct SplitKeyService: Sendable {
         let (store, events) = (self.store, self.events)
         let inserted = try await store.database.transaction { sql in
             guard try await store.insert(record, on: sql) else { return false }
-            try await events.queue("key.split", ["userId": user.userId, "keyId": keyId, "provider": provider.id], on: sql)
+            try await events.queue("key.split", ["userId": user.userId, "keyId": keyId, "provider": providerId], on: sql)
             return true
         }
         guard inserted else { throw AppError.splitKeyExists }
         AuditTrail.note(target: keyId, after: Self.metadata(record))
-        logger.notice("split key created", metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId), "provider": .string(provider.id)])
-        return SplitKeyCreated(keyId: keyId, clientPart: ClientPart.encode(clientPart), provider: provider.id, version: 1, createdAt: Millis.date(now))
+        logger.notice("split key created", metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId), "provider": .string(providerId)])
+        return SplitKeyCreated(keyId: keyId, clientPart: ClientPart.encode(clientPart), provider: providerId, version: 1, createdAt: Millis.date(now))
     }
 
     public func list(user: AuthenticatedUser) async throws -> [SplitKey] {
@@ -101,7 +107,7 @@ public struct SplitKeyService: Sendable {
     }
 
     /// Budgets are whole numbers from 0 to 10^12.
-    public static func validate(_ budgets: Budgets) throws(AppError) {
+    public static func validate(_ budgets: Budgets) throws(InputError) {
         let fields: [(String, Int64?)] = [
             ("budgets.dailyTokens", budgets.dailyTokens), ("budgets.monthlyTokens", budgets.monthlyTokens),
             ("budgets.dailyCostMicros", budgets.dailyCostMicros), ("budgets.monthlyCostMicros", budgets.monthlyCostMicros),
@@ -189,7 +195,7 @@ public struct SplitKeyService: Sendable {
         }
     }
 
-    static func validateKeyId(_ keyId: String, location: InputError.Location) throws(AppError) {
+    static func validateKeyId(_ keyId: String, location: InputError.Location) throws(InputError) {
         try Validate.keyId(keyId, location: location)
     }
 

@@ -1,3 +1,6 @@
+import HTTPTypes
+import Logging
+
 /// One allow-list entry, matched whole segment by whole segment. A segment is a literal, or a
 /// variable `{name}` with an optional literal suffix (`{model}:generateContent`) that matches one
 /// non-empty segment.
@@ -132,5 +135,22 @@ extension String {
             }
         }
         return String(validating: bytes, as: UTF8.self)
+    }
+}
+
+extension EndpointPolicy {
+    /// The endpoint stage: the clean path of a call the provider's allow-list permits. A refusal is
+    /// a security event, logged with the provider and the client's address.
+    static func allow(_ call: ProxyCall, logger: Logger) throws -> String {
+        switch check(call.endpoint, method: call.method.rawValue, endpoints: call.provider.definition.endpoints) {
+        case .allowed(let path):
+            return path
+        case .invalid(let reason):
+            logger.info("security: endpoint refused", metadata: ["security.event": "invalid_endpoint", "provider": .string(call.provider.id), "client.ip": .string(call.clientIP)])
+            throw AppError.invalidEndpoint(reason: reason)
+        case .notAllowed:
+            logger.info("security: endpoint not allowed", metadata: ["security.event": "endpoint_not_allowed", "provider": .string(call.provider.id), "client.ip": .string(call.clientIP)])
+            throw AppError.endpointNotAllowed
+        }
     }
 }

@@ -21,7 +21,7 @@ public struct Provider: Sendable {
 }
 
 /// Every provider by id, built once at start from the providers file and the environment.
-public struct ProviderRegistry: Sendable {
+public struct ProviderRegistry: KeyedProviders {
     public let providers: [Provider]
     private let byId: [String: Provider]
 
@@ -31,6 +31,11 @@ public struct ProviderRegistry: Sendable {
     }
 
     public func provider(_ id: String) -> Provider? { byId[id.lowercased()] }
+
+    /// The built-in mock takes a split key (and ignores it), so BYOK can be tried offline.
+    public func takesKey(_ providerId: String) -> Bool? {
+        provider(providerId).map { $0.isMock || $0.definition.auth != .none }
+    }
 
     /// Resolves definitions: `env` answers environment variables (the server's config reader).
     /// `mockEnabled` false drops the built-in mock.

@@ -88,7 +88,3 @@ public final class HTTPUpstream: Upstream, Service {
         try await client.shutdown()
     }
 }
-
-extension Duration {
-    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
-}

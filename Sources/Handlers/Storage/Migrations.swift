@@ -267,7 +267,7 @@ extension Migrations {
             PRIMARY KEY (day_ms, user_id)
         )
         """,
-    ] + UsageRollup.rebuildStatements)
+    ] + rollupRebuild)
 }
 
 extension Migrations {
@@ -307,4 +307,27 @@ extension Migrations {
         "CREATE INDEX webhook_outbox_due ON webhook_outbox (status, next_attempt_ms)",
         "CREATE INDEX webhook_outbox_by_webhook ON webhook_outbox (webhook_id, created_at_ms)",
     ])
+}
+
+extension Migrations {
+    /// Fills the (empty) rollups from every usage row (after a migration, or an import).
+    static let rollupRebuild = [
+        """
+        INSERT INTO usage_hourly (hour_ms, user_id, app_id, provider, model, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
+        SELECT created_at_ms - (created_at_ms % 3600000), user_id, MIN(app_id), provider, COALESCE(model, ''), COUNT(*),
+               SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros), SUM(latency_ms)
+        FROM usage_records
+        GROUP BY created_at_ms - (created_at_ms % 3600000), user_id, provider, COALESCE(model, '')
+        """,
+        """
+        INSERT INTO usage_hourly_totals (hour_ms, app_id, provider, model, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
+        SELECT hour_ms, app_id, provider, model, SUM(requests), SUM(failed), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros), SUM(latency_ms)
+        FROM usage_hourly GROUP BY hour_ms, app_id, provider, model
+        """,
+        """
+        INSERT INTO usage_daily_users (day_ms, user_id, app_id, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
+        SELECT hour_ms - (hour_ms % 86400000), user_id, MIN(app_id), SUM(requests), SUM(failed), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros), SUM(latency_ms)
+        FROM usage_hourly GROUP BY hour_ms - (hour_ms % 86400000), user_id
+        """,
+    ]
 }

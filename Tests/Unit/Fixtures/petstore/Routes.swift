@@ -3,6 +3,9 @@
 public import Hummingbird
 
 extension RouteTable {
+    /// The spec's `info.version`: the version the server reports and sends.
+    public static let version = "1.0.0"
+
     /// Every operation of the spec, sorted by path then method.
     public static let all: [RouteDescriptor] = [
         RouteDescriptor(

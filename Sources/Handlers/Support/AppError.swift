@@ -1,7 +1,9 @@
 public import Generated
-public import Hummingbird
+public import HTTPTypes
 
-/// Every error the bridge itself answers with, mapped to its status and stable code in one place.
+/// Every error the bridge itself answers with: its stable code, its message and what a client can
+/// act on, in one place. The HTTP status and headers of each are the HTTP layer's
+/// (`AppError+HTTP.swift`).
 public enum AppError: Error, Sendable, Equatable {
     // Input and routing
     /// A path, query, header or body value that does not match the spec.
@@ -81,41 +83,6 @@ public enum AppError: Error, Sendable, Equatable {
 
     /// Something failed that the client cannot fix. The cause is logged, never sent.
     case internalError
-
-    public var status: HTTPResponse.Status {
-        switch self {
-        case .invalidInput, .malformedRequest, .invalidHost: .badRequest
-        case .unsupportedMediaType: .unsupportedMediaType
-        case .routeNotFound, .notFound: .notFound
-        case .methodNotAllowed: .methodNotAllowed
-        case .payloadTooLarge: .contentTooLarge
-        case .headersTooLarge: .requestHeaderFieldsTooLarge
-        case .corsForbidden, .ipForbidden, .httpsRequired: .forbidden
-        case .tokenMissing, .tokenMalformed, .tokenInvalidSignature, .tokenExpired, .tokenNotYetValid,
-            .tokenInvalidIssuer, .tokenInvalidAudience, .tokenRevoked, .invalidAppCredentials,
-            .invalidRefreshToken, .refreshTokenExpired, .refreshTokenRevoked, .refreshTokenAlreadyUsed,
-            .refreshTokenReused, .adminKeyRequired, .invalidAdminKey:
-            .unauthorized
-        case .userInactive: .forbidden
-        case .userAppConflict, .appExists, .appHasUsers: .conflict
-        case .providerNotFound: .notFound
-        case .providerNotConfigured: .serviceUnavailable
-        case .invalidEndpoint: .badRequest
-        case .endpointNotAllowed: .forbidden
-        case .upstreamUnreachable: .badGateway
-        case .upstreamTimeout: .gatewayTimeout
-        case .byokDisabled: .serviceUnavailable
-        case .splitKeyNotFound: .notFound
-        case .splitKeyInvalid, .splitKeyRevoked: .unauthorized
-        case .splitKeyWrongProvider: .forbidden
-        case .splitKeyExists: .conflict
-        case .rateLimited, .quotaExceeded: .tooManyRequests
-        case .adminLockedOut: .tooManyRequests
-        case .adminDisabled: .serviceUnavailable
-        case .internalError: .internalServerError
-        case .unprocessable: .unprocessableContent
-        }
-    }
 
     public var code: String {
         switch self {
@@ -250,28 +217,5 @@ public enum AppError: Error, Sendable, Equatable {
         case .tokens: return "\(owner)token budget"
         case .costMicros: return "\(owner)cost budget"
         }
-    }
-
-    /// The response: the standard body plus the headers a client needs to act on it.
-    public func response(requestId: String) -> Response {
-        var response = (try? APIResponse.json(body(requestId: requestId), status: status)) ?? Response(status: status)
-        if case .methodNotAllowed(let allowed) = self {
-            response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
-        }
-        if let retryAfter {
-            response.headers[.retryAfter] = String(retryAfter)
-        }
-        switch self {
-        case .quotaExceeded(let breach, let seconds):
-            LimitStanding(limit: breach.limit, remaining: 0, resetSeconds: seconds).write(to: &response.headers)
-        case .rateLimited(let seconds, let limit?):
-            LimitStanding(limit: limit, remaining: 0, resetSeconds: seconds).write(to: &response.headers)
-        default:
-            break
-        }
-        if status == .unauthorized, code.hasPrefix("token_") {
-            response.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
-        }
-        return response
     }
 }

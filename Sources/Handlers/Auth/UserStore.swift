@@ -128,13 +128,3 @@ public struct UserStore: Sendable {
         }
     }
 }
-
-public enum StoreError: Error, CustomStringConvertible {
-    /// A row that a statement just saw is gone (deleted concurrently).
-    case vanished(String)
-    public var description: String {
-        switch self {
-        case .vanished(let what): "the \(what) row disappeared during the operation"
-        }
-    }
-}

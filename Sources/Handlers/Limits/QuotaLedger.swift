@@ -1,7 +1,6 @@
 public import Foundation
 public import Generated
-public import HTTPTypes
-import SQLKit
+public import SQLKit
 
 /// Token and cost budgets of a user or a split key (the spec's `Budgets`); nil means none.
 extension Budgets {
@@ -74,7 +73,7 @@ public struct LimitStanding: Sendable, Equatable {
 /// month. So N concurrent requests against a quota of Q let exactly Q through, on SQLite and on
 /// PostgreSQL, across any number of instances. Tokens and cost are charged when the response's usage is known (the usage
 /// writer), so a budget can be passed by at most the requests in flight.
-public struct QuotaLedger: Sendable {
+public struct QuotaLedger: UsageFollower {
     let database: any Database
     /// Read on the refusal path only, to say why.
     let users: UserStore
@@ -227,6 +226,12 @@ public struct QuotaLedger: Sendable {
         }
     }
 
+    /// Charges the tokens and cost of a batch of usage rows to their users' and split keys' day
+    /// and month (called by the usage writer, off the request path).
+    public func follow(_ rows: [UsageRecord], on sql: any SQLDatabase) async throws {
+        try await QuotaCharges(rows).apply(on: sql)
+    }
+
     /// The caller's standing for `GET /api/me/quota`.
     public func standing(of user: UserRecord, now: Date = Date()) async throws -> MyQuota {
         let day = QuotaWindow.current(.day, at: now)
@@ -295,21 +300,4 @@ struct QuotaCharges {
                 """).run()
         }
     }
-}
-
-extension LimitStanding {
-    /// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (IETF draft, seconds), kept
-    /// tighter than whatever another limit already wrote.
-    public func write(to headers: inout HTTPFields) {
-        if let written = headers[.rateLimitRemaining].flatMap(Int64.init), written < remaining { return }
-        headers[.rateLimitLimit] = String(limit)
-        headers[.rateLimitRemaining] = String(remaining)
-        headers[.rateLimitReset] = String(resetSeconds)
-    }
-}
-
-extension HTTPField.Name {
-    public static let rateLimitLimit = Self("RateLimit-Limit")!
-    public static let rateLimitRemaining = Self("RateLimit-Remaining")!
-    public static let rateLimitReset = Self("RateLimit-Reset")!
 }

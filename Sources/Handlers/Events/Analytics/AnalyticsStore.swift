@@ -254,7 +254,7 @@ public struct AnalyticsStore: Sendable {
     public func rebuildRollups() async throws -> Int64 {
         try await database.withSQL { sql in
             for table in UsageRollup.tables { try await sql.raw(SQLQueryString(stringLiteral: "DELETE FROM " + table)).run() }
-            for statement in UsageRollup.rebuildStatements { try await sql.raw(SQLQueryString(stringLiteral: statement)).run() }
+            for statement in Migrations.rollupRebuild { try await sql.raw(SQLQueryString(stringLiteral: statement)).run() }
             return try await sql.raw("SELECT COUNT(*) AS n FROM usage_hourly").first()?.decode(column: "n", as: Int64.self) ?? 0
         }
     }

@@ -1,5 +1,5 @@
 public import Generated
-import SQLKit
+public import SQLKit
 
 /// A split key's row. The ciphertext, nonce and tag are hex, and nil once the key is deleted.
 public struct SplitKeyRecord: Sendable, Equatable, Codable {
@@ -32,7 +32,7 @@ public struct SplitKeyRecord: Sendable, Equatable, Codable {
 }
 
 /// The `split_keys` table.
-public struct SplitKeyStore: Sendable {
+public struct SplitKeyStore: UsageFollower {
     let database: any Database
 
     public init(database: any Database) {
@@ -112,9 +112,17 @@ public struct SplitKeyStore: Sendable {
         }
     }
 
-    /// Adds uses (called by the usage writer, off the request path).
-    func recordUses(_ uses: [(userId: String, keyId: String, count: Int64, lastAtMs: Int64)], on sql: any SQLDatabase) async throws {
-        for use in uses {
+    /// Counts the uses of split keys in a batch of usage rows (called by the usage writer, off the
+    /// request path): one statement per key.
+    public func follow(_ rows: [UsageRecord], on sql: any SQLDatabase) async throws {
+        var uses: [String: (userId: String, keyId: String, count: Int64, lastAtMs: Int64)] = [:]
+        for row in rows {
+            guard let keyId = row.splitKeyId, row.keySource == "byok" else { continue }
+            let key = row.userId + "\u{0}" + keyId
+            let previous = uses[key]
+            uses[key] = (row.userId, keyId, (previous?.count ?? 0) + 1, max(previous?.lastAtMs ?? 0, row.createdAtMs))
+        }
+        for use in uses.values {
             try await sql.raw("""
                 UPDATE split_keys SET use_count = use_count + \(bind: use.count),
                     last_used_at_ms = CASE WHEN last_used_at_ms IS NULL OR last_used_at_ms < \(bind: use.lastAtMs) THEN \(bind: use.lastAtMs) ELSE last_used_at_ms END

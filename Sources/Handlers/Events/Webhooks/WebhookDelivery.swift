@@ -129,7 +129,7 @@ public struct WebhookWorker: Service {
                 var request = HTTPClientRequest(url: webhook.url)
                 request.method = .POST
                 request.headers.add(name: "content-type", value: "application/json")
-                request.headers.add(name: "user-agent", value: "safeapi-bridge-webhooks/\(BridgeVersion.current)")
+                request.headers.add(name: "user-agent", value: "safeapi-bridge-webhooks/\(RouteTable.version)")
                 request.headers.add(name: "webhook-id", value: record.id)
                 request.headers.add(name: "webhook-timestamp", value: String(timestamp))
                 request.headers.add(name: "webhook-signature", value: WebhookCrypto.signature(secret: secret, id: record.id, timestamp: timestamp, body: body) ?? "")

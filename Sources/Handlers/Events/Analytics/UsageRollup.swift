@@ -5,31 +5,11 @@ import SQLKit
 /// - `usage_hourly_totals`: per UTC hour, app, provider and model (totals, providers, time series);
 /// - `usage_daily_users`: per UTC day and user (how many users, and the top ones).
 /// The usage writer adds each batch to all three right after writing the batch's rows, on the same
-/// connection; `rebuildStatements` fill them from the rows.
+/// connection; `Migrations.rollupRebuild` fills them from the rows.
 enum UsageRollup {
     static let hourMs: Int64 = 3_600_000
     static let dayMs: Int64 = 86_400_000
 
-    /// Fills the (empty) rollups from every usage row (after a migration, or an import).
-    static let rebuildStatements = [
-        """
-        INSERT INTO usage_hourly (hour_ms, user_id, app_id, provider, model, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
-        SELECT created_at_ms - (created_at_ms % 3600000), user_id, MIN(app_id), provider, COALESCE(model, ''), COUNT(*),
-               SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros), SUM(latency_ms)
-        FROM usage_records
-        GROUP BY created_at_ms - (created_at_ms % 3600000), user_id, provider, COALESCE(model, '')
-        """,
-        """
-        INSERT INTO usage_hourly_totals (hour_ms, app_id, provider, model, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
-        SELECT hour_ms, app_id, provider, model, SUM(requests), SUM(failed), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros), SUM(latency_ms)
-        FROM usage_hourly GROUP BY hour_ms, app_id, provider, model
-        """,
-        """
-        INSERT INTO usage_daily_users (day_ms, user_id, app_id, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
-        SELECT hour_ms - (hour_ms % 86400000), user_id, MIN(app_id), SUM(requests), SUM(failed), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros), SUM(latency_ms)
-        FROM usage_hourly GROUP BY hour_ms - (hour_ms % 86400000), user_id
-        """,
-    ]
 
     static let tables = ["usage_hourly", "usage_hourly_totals", "usage_daily_users"]
 

@@ -1,0 +1,64 @@
+import Generated
+public import Hummingbird
+
+/// The HTTP side of the bridge's errors: the status of each, and the response with the headers a
+/// client needs to act on it.
+extension AppError {
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .invalidInput, .malformedRequest, .invalidHost: .badRequest
+        case .unsupportedMediaType: .unsupportedMediaType
+        case .routeNotFound, .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .payloadTooLarge: .contentTooLarge
+        case .headersTooLarge: .requestHeaderFieldsTooLarge
+        case .corsForbidden, .ipForbidden, .httpsRequired: .forbidden
+        case .tokenMissing, .tokenMalformed, .tokenInvalidSignature, .tokenExpired, .tokenNotYetValid,
+            .tokenInvalidIssuer, .tokenInvalidAudience, .tokenRevoked, .invalidAppCredentials,
+            .invalidRefreshToken, .refreshTokenExpired, .refreshTokenRevoked, .refreshTokenAlreadyUsed,
+            .refreshTokenReused, .adminKeyRequired, .invalidAdminKey:
+            .unauthorized
+        case .userInactive: .forbidden
+        case .userAppConflict, .appExists, .appHasUsers: .conflict
+        case .providerNotFound: .notFound
+        case .providerNotConfigured: .serviceUnavailable
+        case .invalidEndpoint: .badRequest
+        case .endpointNotAllowed: .forbidden
+        case .upstreamUnreachable: .badGateway
+        case .upstreamTimeout: .gatewayTimeout
+        case .byokDisabled: .serviceUnavailable
+        case .splitKeyNotFound: .notFound
+        case .splitKeyInvalid, .splitKeyRevoked: .unauthorized
+        case .splitKeyWrongProvider: .forbidden
+        case .splitKeyExists: .conflict
+        case .rateLimited, .quotaExceeded: .tooManyRequests
+        case .adminLockedOut: .tooManyRequests
+        case .adminDisabled: .serviceUnavailable
+        case .internalError: .internalServerError
+        case .unprocessable: .unprocessableContent
+        }
+    }
+
+    /// The response: the standard body plus the headers a client needs to act on it.
+    public func response(requestId: String) -> Response {
+        var response = (try? APIResponse.json(body(requestId: requestId), status: status)) ?? Response(status: status)
+        if case .methodNotAllowed(let allowed) = self {
+            response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+        }
+        if let retryAfter {
+            response.headers[.retryAfter] = String(retryAfter)
+        }
+        switch self {
+        case .quotaExceeded(let breach, let seconds):
+            LimitStanding(limit: breach.limit, remaining: 0, resetSeconds: seconds).write(to: &response.headers)
+        case .rateLimited(let seconds, let limit?):
+            LimitStanding(limit: limit, remaining: 0, resetSeconds: seconds).write(to: &response.headers)
+        default:
+            break
+        }
+        if status == .unauthorized, code.hasPrefix("token_") {
+            response.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
+        }
+        return response
+    }
+}
