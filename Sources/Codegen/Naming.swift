@@ -42,7 +42,8 @@ enum Naming {
     static func lowerCamel(_ raw: String) -> String {
         let parts = words(raw)
         guard let first = parts.first else { return "_" }
-        let head = first.allSatisfy { $0.isUppercase || $0.isNumber } ? first.lowercased() : first.prefix(1).lowercased() + first.dropFirst()
+        let head =
+            first.allSatisfy { $0.isUppercase || $0.isNumber } ? first.lowercased() : first.prefix(1).lowercased() + first.dropFirst()
         let joined = head + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
         return joined.first?.isNumber == true ? "_" + joined : joined
     }

@@ -29,16 +29,18 @@ struct SpecReader {
             throw CodegenError(file: file, pointer: "", reason: "the document does not validate: \(error)")
         }
         let schemas = try readSchemas(document.components.schemas)
-        let enumNames = Set(schemas.compactMap { schema -> String? in
-            if case .stringEnum(let model) = schema { return model.name }
-            return nil
-        })
+        let enumNames = Set(
+            schemas.compactMap { schema -> String? in
+                if case .stringEnum(let model) = schema { return model.name }
+                return nil
+            })
         let operations = try readOperations(document, enumNames: enumNames)
         let schemaNames = Set(schemas.map(\.name))
         for operation in operations where schemaNames.contains(operation.typeName) {
             throw CodegenError(
                 file: file, pointer: "/paths/" + Self.escape(operation.path) + "/" + operation.method.lowercased() + "/operationId",
-                reason: "operationId '\(operation.id)' makes Operations.\(operation.typeName), which would shadow the schema \(operation.typeName); rename one"
+                reason:
+                    "operationId '\(operation.id)' makes Operations.\(operation.typeName), which would shadow the schema \(operation.typeName); rename one"
             )
         }
         return APIModel(title: document.info.title, version: document.info.version, schemas: schemas, operations: operations)
@@ -55,12 +57,15 @@ struct SpecReader {
             case .object(let core, let object):
                 if !object.properties.isEmpty || object.additionalProperties == nil || object.additionalProperties?.a == false {
                     if let extra = object.additionalProperties, extra.a != false {
-                        throw CodegenError(file: file, pointer: pointer, reason: "an object with both properties and additionalProperties is not supported")
+                        throw CodegenError(
+                            file: file, pointer: pointer, reason: "an object with both properties and additionalProperties is not supported"
+                        )
                     }
                     models.append(.object(try readObject(name: name, doc: core.description, object: object, pointer: pointer)))
                 } else if let valueSchema = object.additionalProperties?.b {
                     var unused: [EnumModel] = []
-                    let value = try swiftType(valueSchema, pointer: pointer + "/additionalProperties", owner: name, nestedName: nil, collected: &unused)
+                    let value = try swiftType(
+                        valueSchema, pointer: pointer + "/additionalProperties", owner: name, nestedName: nil, collected: &unused)
                     models.append(.map(name: name, doc: core.description, value: value))
                 } else {
                     throw CodegenError(file: file, pointer: pointer, reason: "a free-form object needs an additionalProperties schema")
@@ -77,12 +82,19 @@ struct SpecReader {
                     guard case .object(_, let object) = part.value, !Self.isConstraintOnly(part) else { return nil }
                     return object
                 }
-                guard objects.count == 1, let object = objects.first, parts.allSatisfy({ Self.isConstraintOnly($0) || $0.objectContext == object }) else {
-                    throw CodegenError(file: file, pointer: pointer, reason: "allOf is supported only as an object plus anyOf/oneOf of required lists")
+                guard objects.count == 1, let object = objects.first,
+                    parts.allSatisfy({ Self.isConstraintOnly($0) || $0.objectContext == object })
+                else {
+                    throw CodegenError(
+                        file: file, pointer: pointer, reason: "allOf is supported only as an object plus anyOf/oneOf of required lists")
                 }
-                models.append(.object(try readObject(name: name, doc: core.description ?? parts.compactMap(\.description).first, object: object, pointer: pointer)))
+                models.append(
+                    .object(
+                        try readObject(
+                            name: name, doc: core.description ?? parts.compactMap(\.description).first, object: object, pointer: pointer)))
             default:
-                throw CodegenError(file: file, pointer: pointer, reason: "only object, map and string-enum schemas are supported in components.schemas")
+                throw CodegenError(
+                    file: file, pointer: pointer, reason: "only object, map and string-enum schemas are supported in components.schemas")
             }
         }
         return models.sorted { $0.name < $1.name }
@@ -99,16 +111,18 @@ struct SpecReader {
                 throw CodegenError(file: file, pointer: propertyPointer, reason: "two properties map to the Swift name '\(swiftName)'")
             }
             var collected: [EnumModel] = []
-            let type = try swiftType(schema, pointer: propertyPointer, owner: name, nestedName: Naming.nestedTypeName(jsonName), collected: &collected)
+            let type = try swiftType(
+                schema, pointer: propertyPointer, owner: name, nestedName: Naming.nestedTypeName(jsonName), collected: &collected)
             nested.append(contentsOf: collected)
-            properties.append(PropertyModel(
-                jsonName: jsonName,
-                swiftName: swiftName,
-                type: type,
-                required: object.requiredProperties.contains(jsonName),
-                nullable: schema.nullable,
-                doc: schema.description
-            ))
+            properties.append(
+                PropertyModel(
+                    jsonName: jsonName,
+                    swiftName: swiftName,
+                    type: type,
+                    required: object.requiredProperties.contains(jsonName),
+                    nullable: schema.nullable,
+                    doc: schema.description
+                ))
         }
         return ObjectModel(name: name, doc: doc, properties: properties, nestedEnums: nested)
     }
@@ -158,14 +172,16 @@ struct SpecReader {
             // Formats that only annotate a string stay `String`.
             case .generic, .date, .email, .hostname, .ipv4, .ipv6, .password, .uri, .uriReference: return .string
             default:
-                throw CodegenError(file: file, pointer: pointer + "/format", reason: "string format '\(core.format.rawValue)' is not supported")
+                throw CodegenError(
+                    file: file, pointer: pointer + "/format", reason: "string format '\(core.format.rawValue)' is not supported")
             }
         case .integer(let core, _):
             switch core.format {
             case .int32: return .int32
             case .generic, .int64: return .int64
             default:
-                throw CodegenError(file: file, pointer: pointer + "/format", reason: "integer format '\(core.format.rawValue)' is not supported")
+                throw CodegenError(
+                    file: file, pointer: pointer + "/format", reason: "integer format '\(core.format.rawValue)' is not supported")
             }
         case .number:
             return .double
@@ -180,9 +196,11 @@ struct SpecReader {
             guard let value = object.additionalProperties?.b else {
                 throw CodegenError(file: file, pointer: pointer, reason: "a free-form object needs an additionalProperties schema")
             }
-            return .dictionary(try swiftType(value, pointer: pointer + "/additionalProperties", owner: owner, nestedName: nil, collected: &collected))
+            return .dictionary(
+                try swiftType(value, pointer: pointer + "/additionalProperties", owner: owner, nestedName: nil, collected: &collected))
         case .object:
-            throw CodegenError(file: file, pointer: pointer, reason: "inline object schemas are not supported; name it in components.schemas and use $ref")
+            throw CodegenError(
+                file: file, pointer: pointer, reason: "inline object schemas are not supported; name it in components.schemas and use $ref")
         case .one, .any, .all, .not:
             throw CodegenError(file: file, pointer: pointer, reason: "oneOf/anyOf/allOf/not are not supported yet")
         case .null, .fragment:
@@ -202,7 +220,8 @@ struct SpecReader {
                 throw CodegenError(file: file, pointer: pathPointer, reason: "path item references are not supported")
             }
             if !pathItem.parameters.isEmpty {
-                throw CodegenError(file: file, pointer: pathPointer + "/parameters", reason: "declare parameters on each operation, not on the path item")
+                throw CodegenError(
+                    file: file, pointer: pathPointer + "/parameters", reason: "declare parameters on each operation, not on the path item")
             }
             for endpoint in pathItem.endpoints {
                 let method = endpoint.method.rawValue.uppercased()
@@ -219,53 +238,64 @@ struct SpecReader {
                 }
                 let typeName = Naming.upperCamel(id)
                 let rawBody = (operation.vendorExtensions["x-raw-body"]?.value as? Bool) == true
-                let parameters = try readParameters(operation.parameters, pointer: pointer, owner: "Operations.\(typeName).Input", enumNames: enumNames, components: document.components)
+                let parameters = try readParameters(
+                    operation.parameters, pointer: pointer, owner: "Operations.\(typeName).Input", enumNames: enumNames,
+                    components: document.components)
                 let body = rawBody ? nil : try readBody(operation.requestBody, pointer: pointer + "/requestBody")
-                let responses = try readResponses(operation.responses, pointer: pointer + "/responses", components: document.components, raw: rawBody)
+                let responses = try readResponses(
+                    operation.responses, pointer: pointer + "/responses", components: document.components, raw: rawBody)
                 if parameters.dropLast().contains(where: \.catchAll) {
                     throw CodegenError(file: file, pointer: pointer + "/parameters", reason: "only the last parameter may be x-catch-all")
                 }
                 if (!parameters.isEmpty || body != nil || rawBody) && !responses.contains(where: { $0.status == 400 }) {
-                    throw CodegenError(file: file, pointer: pointer + "/responses", reason: "an operation with inputs must document 400 (invalid input)")
+                    throw CodegenError(
+                        file: file, pointer: pointer + "/responses", reason: "an operation with inputs must document 400 (invalid input)")
                 }
                 let requirements = operation.security ?? defaultSecurity
                 if requirements.contains(where: { $0.count > 1 }) {
-                    throw CodegenError(file: file, pointer: pointer + "/security", reason: "a requirement naming several schemes at once is not supported; list alternatives instead")
+                    throw CodegenError(
+                        file: file, pointer: pointer + "/security",
+                        reason: "a requirement naming several schemes at once is not supported; list alternatives instead")
                 }
                 let security = requirements.flatMap { requirement in requirement.keys.compactMap(\.name) }
                 let routerPath = try routerPath(path, parameters: parameters, pointer: pathPointer)
-                operations.append(OperationModel(
-                    id: id,
-                    typeName: typeName,
-                    method: method,
-                    path: path.rawValue,
-                    routerPath: routerPath,
-                    tags: tags,
-                    summary: operation.summary,
-                    security: security.sorted(),
-                    parameters: parameters,
-                    body: body,
-                    responses: responses,
-                    rawBody: rawBody,
-                    passesUpstream: rawBody && operation.responses.contains { $0.key.value == .default }
-                ))
+                operations.append(
+                    OperationModel(
+                        id: id,
+                        typeName: typeName,
+                        method: method,
+                        path: path.rawValue,
+                        routerPath: routerPath,
+                        tags: tags,
+                        summary: operation.summary,
+                        security: security.sorted(),
+                        parameters: parameters,
+                        body: body,
+                        responses: responses,
+                        rawBody: rawBody,
+                        passesUpstream: rawBody && operation.responses.contains { $0.key.value == .default }
+                    ))
             }
         }
         return operations.sorted { ($0.path, $0.method) < ($1.path, $1.method) }
     }
 
-    private func readParameters(_ parameters: OpenAPI.Parameter.Array, pointer: String, owner: String, enumNames: Set<String>, components: OpenAPI.Components) throws -> [OperationModel.Parameter] {
+    private func readParameters(
+        _ parameters: OpenAPI.Parameter.Array, pointer: String, owner: String, enumNames: Set<String>, components: OpenAPI.Components
+    ) throws -> [OperationModel.Parameter] {
         var models: [OperationModel.Parameter] = []
         var seen: Set<String> = ["body"]
         for (index, entry) in parameters.enumerated() {
-            let (parameter, parameterPointer) = try resolve(entry, in: components.parameters, kind: "parameters", pointer: pointer + "/parameters/\(index)")
+            let (parameter, parameterPointer) = try resolve(
+                entry, in: components.parameters, kind: "parameters", pointer: pointer + "/parameters/\(index)")
             let location: OperationModel.ParameterLocation
             switch parameter.location {
             case .path: location = .path
             case .query: location = .query
             case .header: location = .header
             default:
-                throw CodegenError(file: file, pointer: parameterPointer + "/in", reason: "only path, query and header parameters are supported")
+                throw CodegenError(
+                    file: file, pointer: parameterPointer + "/in", reason: "only path, query and header parameters are supported")
             }
             guard let schemaOrReference = parameter.schemaOrContent.a?.schema else {
                 throw CodegenError(file: file, pointer: parameterPointer, reason: "a parameter needs a schema")
@@ -276,54 +306,75 @@ struct SpecReader {
                 guard let name = reference.jsonReference.name, reference.jsonReference.isInternal,
                     enumNames.contains(Naming.typeName(forSchema: name))
                 else {
-                    throw CodegenError(file: file, pointer: parameterPointer + "/schema", reason: "a parameter may only reference a string enum of components.schemas")
+                    throw CodegenError(
+                        file: file, pointer: parameterPointer + "/schema",
+                        reason: "a parameter may only reference a string enum of components.schemas")
                 }
                 type = .named(Naming.typeName(forSchema: name))
             } else {
-                type = try swiftType(schemaOrReference.b!, pointer: parameterPointer + "/schema", owner: owner, nestedName: Naming.nestedTypeName(parameter.name), collected: &collected)
+                type = try swiftType(
+                    schemaOrReference.b!, pointer: parameterPointer + "/schema", owner: owner,
+                    nestedName: Naming.nestedTypeName(parameter.name), collected: &collected)
             }
             guard type.isScalar else {
-                throw CodegenError(file: file, pointer: parameterPointer + "/schema", reason: "parameters must be scalars (string, integer, number, boolean or string enum)")
+                throw CodegenError(
+                    file: file, pointer: parameterPointer + "/schema",
+                    reason: "parameters must be scalars (string, integer, number, boolean or string enum)")
             }
             if !collected.isEmpty {
-                throw CodegenError(file: file, pointer: parameterPointer + "/schema", reason: "inline enums in parameters are not supported; name the enum in components.schemas")
+                throw CodegenError(
+                    file: file, pointer: parameterPointer + "/schema",
+                    reason: "inline enums in parameters are not supported; name the enum in components.schemas")
             }
             let swiftName = Naming.lowerCamel(parameter.name)
             guard seen.insert(swiftName).inserted else {
-                throw CodegenError(file: file, pointer: parameterPointer, reason: "parameter '\(parameter.name)' clashes with another input named '\(swiftName)'")
+                throw CodegenError(
+                    file: file, pointer: parameterPointer,
+                    reason: "parameter '\(parameter.name)' clashes with another input named '\(swiftName)'")
             }
             let catchAll = (parameter.vendorExtensions["x-catch-all"]?.value as? Bool) == true
             if catchAll && (location != .path || type != .string) {
                 throw CodegenError(file: file, pointer: parameterPointer, reason: "x-catch-all is for a string path parameter")
             }
-            models.append(.init(name: parameter.name, swiftName: swiftName, location: location, type: type, required: parameter.required, doc: parameter.description, catchAll: catchAll))
+            models.append(
+                .init(
+                    name: parameter.name, swiftName: swiftName, location: location, type: type, required: parameter.required,
+                    doc: parameter.description, catchAll: catchAll))
         }
         return models
     }
 
-    private func readBody(_ body: Either<OpenAPI.Reference<OpenAPI.Request>, OpenAPI.Request>?, pointer: String) throws -> OperationModel.Body? {
+    private func readBody(_ body: Either<OpenAPI.Reference<OpenAPI.Request>, OpenAPI.Request>?, pointer: String) throws -> OperationModel
+        .Body?
+    {
         guard let body else { return nil }
         guard let request = body.b else {
             throw CodegenError(file: file, pointer: pointer, reason: "request body references are not supported")
         }
         guard request.content.count == 1, let schema = request.content[.json]?.b?.schema else {
-            throw CodegenError(file: file, pointer: pointer + "/content", reason: "a request body must have exactly one application/json schema")
+            throw CodegenError(
+                file: file, pointer: pointer + "/content", reason: "a request body must have exactly one application/json schema")
         }
         var unused: [EnumModel] = []
-        let type = try swiftType(schema, pointer: pointer + "/content/application~1json/schema", owner: "", nestedName: nil, collected: &unused)
+        let type = try swiftType(
+            schema, pointer: pointer + "/content/application~1json/schema", owner: "", nestedName: nil, collected: &unused)
         guard case .named = type, unused.isEmpty else {
-            throw CodegenError(file: file, pointer: pointer + "/content/application~1json/schema", reason: "a request body must $ref a components schema")
+            throw CodegenError(
+                file: file, pointer: pointer + "/content/application~1json/schema", reason: "a request body must $ref a components schema")
         }
         return .init(type: type, required: request.required)
     }
 
-    private func readResponses(_ responses: OpenAPI.Response.Map, pointer: String, components: OpenAPI.Components, raw: Bool) throws -> [OperationModel.Response] {
+    private func readResponses(_ responses: OpenAPI.Response.Map, pointer: String, components: OpenAPI.Components, raw: Bool) throws
+        -> [OperationModel.Response]
+    {
         var models: [OperationModel.Response] = []
         for (code, entry) in responses {
             let statusPointer = pointer + "/" + Self.escape(code.rawValue)
             if raw, case .default = code.value { continue }  // the upstream's own statuses
             guard case .status(let status) = code.value else {
-                throw CodegenError(file: file, pointer: statusPointer, reason: "document each status explicitly; ranges and 'default' are not supported")
+                throw CodegenError(
+                    file: file, pointer: statusPointer, reason: "document each status explicitly; ranges and 'default' are not supported")
             }
             let (response, responsePointer) = try resolve(entry, in: components.responses, kind: "responses", pointer: statusPointer)
             var bodyType: SwiftType?
@@ -333,12 +384,17 @@ struct SpecReader {
             } else if !response.content.isEmpty {
                 // A raw operation may also answer other media types (CSV, say); its JSON is still typed.
                 guard raw || response.content.count == 1, let schema = response.content[.json]?.b?.schema else {
-                    throw CodegenError(file: file, pointer: responsePointer + "/content", reason: "a response must have exactly one application/json schema, or none")
+                    throw CodegenError(
+                        file: file, pointer: responsePointer + "/content",
+                        reason: "a response must have exactly one application/json schema, or none")
                 }
                 var unused: [EnumModel] = []
-                let type = try swiftType(schema, pointer: responsePointer + "/content/application~1json/schema", owner: "", nestedName: nil, collected: &unused)
+                let type = try swiftType(
+                    schema, pointer: responsePointer + "/content/application~1json/schema", owner: "", nestedName: nil, collected: &unused)
                 guard case .named = type, unused.isEmpty else {
-                    throw CodegenError(file: file, pointer: responsePointer + "/content/application~1json/schema", reason: "a response body must $ref a components schema")
+                    throw CodegenError(
+                        file: file, pointer: responsePointer + "/content/application~1json/schema",
+                        reason: "a response body must $ref a components schema")
                 }
                 bodyType = type
             }
@@ -348,10 +404,13 @@ struct SpecReader {
         return models.sorted { $0.status < $1.status }
     }
 
-    private func readHeaders(_ headers: OpenAPI.Header.Map, pointer: String, components: OpenAPI.Components) throws -> [OperationModel.Header] {
+    private func readHeaders(_ headers: OpenAPI.Header.Map, pointer: String, components: OpenAPI.Components) throws -> [OperationModel
+        .Header]
+    {
         var models: [OperationModel.Header] = []
         for (name, entry) in headers {
-            let (header, headerPointer) = try resolve(entry, in: components.headers, kind: "headers", pointer: pointer + "/" + Self.escape(name))
+            let (header, headerPointer) = try resolve(
+                entry, in: components.headers, kind: "headers", pointer: pointer + "/" + Self.escape(name))
             guard let schema = header.schemaOrContent.a?.schema.b else {
                 throw CodegenError(file: file, pointer: headerPointer, reason: "a header needs an inline schema")
             }
@@ -360,9 +419,11 @@ struct SpecReader {
             let isEnum: Bool
             if case .named = type { isEnum = true } else { isEnum = false }
             guard type.isScalar, !isEnum else {
-                throw CodegenError(file: file, pointer: headerPointer + "/schema", reason: "a header must be a string, integer, number or boolean")
+                throw CodegenError(
+                    file: file, pointer: headerPointer + "/schema", reason: "a header must be a string, integer, number or boolean")
             }
-            models.append(.init(name: name, swiftName: Naming.lowerCamel(name), type: type, required: header.required, doc: header.description))
+            models.append(
+                .init(name: name, swiftName: Naming.lowerCamel(name), type: type, required: header.required, doc: header.description))
         }
         return models.sorted { $0.name < $1.name }
     }
@@ -416,10 +477,11 @@ struct SpecReader {
         case .fragment: return true
         case .any(let members, _), .one(let members, _), .all(let members, _): return members.allSatisfy(isConstraintOnly)
         case .object(_, let object):
-            return object.additionalProperties == nil && object.properties.values.allSatisfy { property in
-                if case .fragment = property.value { return true }
-                return false
-            }
+            return object.additionalProperties == nil
+                && object.properties.values.allSatisfy { property in
+                    if case .fragment = property.value { return true }
+                    return false
+                }
         default: return false
         }
     }

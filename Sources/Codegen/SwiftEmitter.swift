@@ -73,7 +73,10 @@ struct SwiftEmitter {
             w.blank()
             w.line("/// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.")
             w.block("public init(from decoder: any Decoder) throws") { w in
-                w.line(object.properties.isEmpty ? "_ = try decoder.container(keyedBy: CodingKeys.self)" : "let container = try decoder.container(keyedBy: CodingKeys.self)")
+                w.line(
+                    object.properties.isEmpty
+                        ? "_ = try decoder.container(keyedBy: CodingKeys.self)"
+                        : "let container = try decoder.container(keyedBy: CodingKeys.self)")
                 for property in object.properties {
                     let type = shortType(property.type, owner: object.name)
                     let key = ".\(Naming.identifier(property.swiftName))"
@@ -81,10 +84,14 @@ struct SwiftEmitter {
                     case (true, false):
                         w.line("self.\(property.swiftName) = try container.decode(\(type).self, forKey: \(key))")
                     case (false, false):
-                        w.line("self.\(property.swiftName) = container.contains(\(key)) ? try container.decode(\(type).self, forKey: \(key)) : nil")
+                        w.line(
+                            "self.\(property.swiftName) = container.contains(\(key)) ? try container.decode(\(type).self, forKey: \(key)) : nil"
+                        )
                     case (true, true):
                         w.block("guard container.contains(\(key)) else") { w in
-                            w.line("throw DecodingError.keyNotFound(CodingKeys\(key), .init(codingPath: container.codingPath, debugDescription: \"required\"))")
+                            w.line(
+                                "throw DecodingError.keyNotFound(CodingKeys\(key), .init(codingPath: container.codingPath, debugDescription: \"required\"))"
+                            )
                         }
                         w.line("self.\(property.swiftName) = try container.decodeIfPresent(\(type).self, forKey: \(key))")
                     case (false, true):
@@ -161,9 +168,13 @@ struct SwiftEmitter {
                 if operation.rawBody {
                     w.line("/// Raw: the handler reads `request` itself and returns the response (streamed); statuses")
                     w.line("/// other than the documented ones are the upstream's.")
-                    w.line("func \(name)(_ input: Operations.\(operation.typeName).Input, request: Request, context: Context) async throws -> Response")
+                    w.line(
+                        "func \(name)(_ input: Operations.\(operation.typeName).Input, request: Request, context: Context) async throws -> Response"
+                    )
                 } else {
-                    w.line("func \(name)(_ input: Operations.\(operation.typeName).Input, context: Context) async throws -> Operations.\(operation.typeName).Output")
+                    w.line(
+                        "func \(name)(_ input: Operations.\(operation.typeName).Input, context: Context) async throws -> Operations.\(operation.typeName).Output"
+                    )
                 }
             }
         }
@@ -238,7 +249,8 @@ struct SwiftEmitter {
                         if response.body != nil { bindings.append("let body") }
                         if !response.headers.isEmpty { bindings.append("let headers") }
                         let pattern = ".\(response.caseName)" + (bindings.isEmpty ? "" : "(\(bindings.joined(separator: ", ")))")
-                        let make = response.body != nil
+                        let make =
+                            response.body != nil
                             ? "try APIResponse.json(body, status: .init(code: \(response.status)))"
                             : "APIResponse.empty(status: .init(code: \(response.status)))"
                         if response.headers.isEmpty {
@@ -305,13 +317,18 @@ struct SwiftEmitter {
             w.block("public func registerRoutes(on router: some RouterMethods<Context>, security: some SecurityHandler<Context>)") { w in
                 for (index, operation) in model.operations.enumerated() {
                     if index > 0 { w.blank() }
-                    let usesRequest = !operation.parameters.filter { $0.location != .path }.isEmpty || operation.body != nil || operation.rawBody
+                    let usesRequest =
+                        !operation.parameters.filter { $0.location != .path }.isEmpty || operation.body != nil || operation.rawBody
                     let secured = !operation.security.isEmpty
-                    w.block("router.on(\(literal(operation.routerPath)), method: \(methodExpression(operation.method))) { \(usesRequest || secured ? "request" : "_"), context in") { w in
+                    w.block(
+                        "router.on(\(literal(operation.routerPath)), method: \(methodExpression(operation.method))) { \(usesRequest || secured ? "request" : "_"), context in"
+                    ) { w in
                         if secured {
                             w.line("var context = context")
                             let schemes = operation.security.map(literal).joined(separator: ", ")
-                            w.line("try await security.authenticate(request, context: &context, schemes: [\(schemes)], operationId: \(literal(operation.id)))")
+                            w.line(
+                                "try await security.authenticate(request, context: &context, schemes: [\(schemes)], operationId: \(literal(operation.id)))"
+                            )
                         }
                         emitInputDecoding(operation, into: &w)
                         if operation.rawBody {
@@ -332,15 +349,18 @@ struct SwiftEmitter {
             let source: String
             switch parameter.location {
             case .path:
-                source = parameter.catchAll
+                source =
+                    parameter.catchAll
                     ? "try InputDecoding.catchAll(context: context)"
                     : "try InputDecoding.path(\(literal(parameter.name)), context: context)"
             case .query:
-                source = parameter.required
+                source =
+                    parameter.required
                     ? "try InputDecoding.requiredQuery(\(literal(parameter.name)), in: request)"
                     : "try InputDecoding.query(\(literal(parameter.name)), in: request)"
             case .header:
-                source = parameter.required
+                source =
+                    parameter.required
                     ? "try InputDecoding.requiredHeader(\(literal(parameter.name)), in: request)"
                     : "try InputDecoding.header(\(literal(parameter.name)), in: request)"
             }

@@ -12,14 +12,19 @@ enum TextDiff {
         }
         // Each line of the edit script: (" ", "-", "+"), the text, and the old line number.
         var script: [(mark: Character, text: Substring, line: Int)] = []
-        var i = 0, j = 0
+        var i = 0
+        var j = 0
         while i < a.count || j < b.count {
             if i < a.count, j < b.count, a[i] == b[j] {
-                script.append((" ", a[i], i + 1)); i += 1; j += 1
+                script.append((" ", a[i], i + 1))
+                i += 1
+                j += 1
             } else if i < a.count, j == b.count || table[i + 1][j] >= table[i][j + 1] {
-                script.append(("-", a[i], i + 1)); i += 1
+                script.append(("-", a[i], i + 1))
+                i += 1
             } else {
-                script.append(("+", b[j], i + 1)); j += 1
+                script.append(("+", b[j], i + 1))
+                j += 1
             }
         }
         var output = ["--- \(oldName)", "+++ \(newName)"]

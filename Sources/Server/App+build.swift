@@ -3,9 +3,9 @@ import Handlers
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import NIOSSL
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 
 /// Everything the application is made of, assembled in one place; tests call it directly.
@@ -27,16 +27,22 @@ func buildApplication(config: AppConfig, logger: Logger) async throws -> some Ap
         try await parts.ipRules.reload(from: parts.ipRuleStore)
         parts.migrated.open()
         if config.edge.requireHTTPS {
-            logger.notice("production without TLS_CERT_FILE: only requests forwarded as HTTPS by a TRUSTED_PROXIES peer are served", metadata: [
-                "public.url": .string(config.edge.publicURL ?? "unset (GETs get 403 instead of a redirect)"),
-            ])
+            logger.notice(
+                "production without TLS_CERT_FILE: only requests forwarded as HTTPS by a TRUSTED_PROXIES peer are served",
+                metadata: [
+                    "public.url": .string(config.edge.publicURL ?? "unset (GETs get 403 instead of a redirect)")
+                ])
         }
-        logger.info("database ready", metadata: [
-            "database": .string(config.database.description),
-            "schema.version": .stringConvertible(report.current),
-        ])
+        logger.info(
+            "database ready",
+            metadata: [
+                "database": .string(config.database.description),
+                "schema.version": .stringConvertible(report.current),
+            ])
         if settings.adminAPIKey == nil { logger.notice("ADMIN_API_KEY is not set: admin routes answer 503 admin_disabled") }
-        if settings.allowAnonymousTokens { logger.warning("AUTH_ALLOW_ANONYMOUS_TOKENS=true: anyone can get a token for any user. Development only.") }
+        if settings.allowAnonymousTokens {
+            logger.warning("AUTH_ALLOW_ANONYMOUS_TOKENS=true: anyone can get a token for any user. Development only.")
+        }
     }
     return app
 }
@@ -64,7 +70,8 @@ struct AppParts {
     /// jobs over the tables start once the migrations have run.
     func services(logger: Logger) -> [any Service] {
         let jobs: [any Service] = [
-            RevocationSync(list: revocations, tokens: tokenStore, users: userStore, interval: settings.revocationSyncInterval, logger: logger),
+            RevocationSync(
+                list: revocations, tokens: tokenStore, users: userStore, interval: settings.revocationSyncInterval, logger: logger),
             IPRuleSync(rules: ipRules, store: ipRuleStore, interval: ipRulesSyncInterval, logger: logger),
             retention,
             webhookWorker,
@@ -96,12 +103,15 @@ struct AppParts {
         network = HTTPUpstream(readTimeout: config.upstreamReadTimeout, connectTimeout: config.upstreamConnectTimeout)
         usage = UsageRecorder(database: database, followers: [splitKeyStore, quotas], logger: logger)
         let splitKeys = SplitKeyService(
-            store: splitKeyStore, events: events, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) }, registry: config.providers,
+            store: splitKeyStore, events: events, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) },
+            registry: config.providers,
             splitsPerMinute: config.byokSplitsPerMinute, logger: logger
         )
-        let userLimiter = config.edge.userRateLimit > 0 ? RateLimiter(limit: config.edge.userRateLimit, window: config.edge.userRateWindow) : nil
+        let userLimiter =
+            config.edge.userRateLimit > 0 ? RateLimiter(limit: config.edge.userRateLimit, window: config.edge.userRateWindow) : nil
         let proxy = ProxyService(
-            registry: config.providers, keys: KeyResolver(splitKeys: splitKeys), admission: Admission(quotas: quotas, userLimiter: userLimiter, logger: logger),
+            registry: config.providers, keys: KeyResolver(splitKeys: splitKeys),
+            admission: Admission(quotas: quotas, userLimiter: userLimiter, logger: logger),
             network: upstream ?? network, deadline: config.upstreamTimeout, usage: usage, events: events, logger: logger
         )
         ipRules = IPRuleSet()
@@ -110,13 +120,17 @@ struct AppParts {
         let webhookCrypto = WebhookCrypto(jwtSecret: jwtSecret)
         let guardrail = WebhookURLGuard(httpsOnly: config.isProduction, allowPrivate: config.webhookAllowPrivate)
         let webhooks = WebhookService(store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, events: events)
-        webhookWorker = WebhookWorker(store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, pollInterval: config.webhookPollInterval, retryBase: config.webhookRetryBase, logger: logger)
+        webhookWorker = WebhookWorker(
+            store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, pollInterval: config.webhookPollInterval,
+            retryBase: config.webhookRetryBase, logger: logger)
         api = BridgeAPI(
-            database: database, auth: auth, apps: appStore, users: userStore, quotas: quotas, proxy: proxy, splitKeys: splitKeys, webhooks: webhooks,
+            database: database, auth: auth, apps: appStore, users: userStore, quotas: quotas, proxy: proxy, splitKeys: splitKeys,
+            webhooks: webhooks,
             ipRules: ipRules, ipRuleStore: ipRuleStore, auditLog: AuditLog(database: database), analytics: analytics, logger: logger,
             readinessTimeout: config.readinessTimeout
         )
-        authenticator = Authenticator(tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
+        authenticator = Authenticator(
+            tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
     }
 }
 
@@ -148,7 +162,9 @@ struct AppParts {
 /// 14. `ProxyService.forward` (Handlers/Proxy): the stages of a proxied call, listed there and in
 ///     docs/architecture.md: endpoint policy, key, admission, upstream request, relay, one usage
 ///     report per call
-func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = EdgePolicy(), ipRules: IPRuleSet = IPRuleSet()) -> Router<AppRequestContext> {
+func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = EdgePolicy(), ipRules: IPRuleSet = IPRuleSet()) -> Router<
+    AppRequestContext
+> {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: HeadMiddleware())
     router.add(middleware: RequestIDMiddleware())
@@ -156,11 +172,15 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: CORSMiddleware(origins: edge.allowedOrigins, allowNoOrigin: edge.allowNoOrigin))
-    router.add(middleware: RateLimitMiddleware(limiter: edge.ipRateLimit > 0 ? RateLimiter(limit: edge.ipRateLimit, window: edge.ipRateWindow) : nil))
+    router.add(
+        middleware: RateLimitMiddleware(
+            limiter: edge.ipRateLimit > 0 ? RateLimiter(limit: edge.ipRateLimit, window: edge.ipRateWindow) : nil))
     router.add(middleware: ErrorMiddleware(routes: RouteTable.all))
     if edge.requireHTTPS { router.add(middleware: HTTPSPolicyMiddleware(publicURL: edge.publicURL)) }
     router.add(middleware: IPRuleMiddleware(rules: ipRules))
-    router.add(middleware: RequestLimitsMiddleware(maxBodyBytes: edge.maxBodyBytes, maxHeaderBytes: edge.maxHeaderBytes, maxHeaderCount: edge.maxHeaderCount))
+    router.add(
+        middleware: RequestLimitsMiddleware(
+            maxBodyBytes: edge.maxBodyBytes, maxHeaderBytes: edge.maxHeaderBytes, maxHeaderCount: edge.maxHeaderCount))
     router.add(middleware: PathShapeMiddleware())
     router.add(middleware: AuditMiddleware(log: api.audit, routes: RouteTable.all))
     api.registerRoutes(on: router, security: security)
@@ -172,14 +192,18 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
 /// (slowloris), the idle timeout, and the parser's hard header limits (a backstop above
 /// `MAX_HEADER_BYTES`, which the router answers with 431 JSON).
 func serverBuilder(_ config: AppConfig) throws -> HTTPServerBuilder {
-    let counter = ConnectionCounter(maximum: config.maxConnections, maximumPerAddress: config.maxConnectionsPerAddress, trusted: config.edge.trustedProxies)
+    let counter = ConnectionCounter(
+        maximum: config.maxConnections, maximumPerAddress: config.maxConnectionsPerAddress, trusted: config.edge.trustedProxies)
     let head = TimeAmount.milliseconds(config.headerTimeout.milliseconds)
     let body = TimeAmount.milliseconds(config.bodyTimeout.milliseconds)
-    let http1 = HTTPServerBuilder.http1(configuration: .init(
-        additionalChannelHandlers: [ConnectionCapHandler(counter: counter), ReadDeadlineHandler(headTimeout: head, bodyTimeout: body), HostCheckInstaller()],
-        idleTimeout: .milliseconds(config.requestTimeout.milliseconds),
-        httpDecoderConfiguration: .init(maxHeaderFieldSize: 64 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 500)
-    ))
+    let http1 = HTTPServerBuilder.http1(
+        configuration: .init(
+            additionalChannelHandlers: [
+                ConnectionCapHandler(counter: counter), ReadDeadlineHandler(headTimeout: head, bodyTimeout: body), HostCheckInstaller(),
+            ],
+            idleTimeout: .milliseconds(config.requestTimeout.milliseconds),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: 64 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 500)
+        ))
     guard let certFile = config.tlsCertFile, let keyFile = config.tlsKeyFile else { return http1 }
     do {
         let chain = try NIOSSLCertificate.fromPEMFile(certFile).map { NIOSSLCertificateSource.certificate($0) }
@@ -189,4 +213,3 @@ func serverBuilder(_ config: AppConfig) throws -> HTTPServerBuilder {
         throw ConfigError(reason: "TLS_CERT_FILE/TLS_KEY_FILE could not be loaded: \(error)")
     }
 }
-

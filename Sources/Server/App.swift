@@ -114,11 +114,13 @@ struct Serve: AsyncParsableCommand {
         config.jwtSecret = try DevelopmentSecrets.jwtSecret(config: config, logger: logger)
         config.byokMasterKey = try DevelopmentSecrets.byokMasterKey(config: config, logger: logger)
         let app = try await exitingOnConfigError { try await buildApplication(config: config, logger: logger) }
-        logger.info("starting", metadata: [
-            "environment": .string(config.environment.rawValue),
-            "address": .string("\(config.host):\(config.port)"),
-            "database": .string(config.database.description),
-        ])
+        logger.info(
+            "starting",
+            metadata: [
+                "environment": .string(config.environment.rawValue),
+                "address": .string("\(config.host):\(config.port)"),
+                "database": .string(config.database.description),
+            ])
         var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = config.shutdownTimeout
         do {
@@ -128,11 +130,15 @@ struct Serve: AsyncParsableCommand {
             let address = "\(config.host):\(config.port)"
             switch error.errnoCode {
             case EADDRINUSE:
-                throw configurationError("cannot listen on \(address): the address is already in use (another server, or an earlier one still running); stop it or choose another PORT")
+                throw configurationError(
+                    "cannot listen on \(address): the address is already in use (another server, or an earlier one still running); stop it or choose another PORT"
+                )
             case EADDRNOTAVAIL:
-                throw configurationError("cannot listen on \(address): HOST is not an address of this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses")
+                throw configurationError(
+                    "cannot listen on \(address): HOST is not an address of this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses")
             default:
-                throw configurationError("cannot listen on \(address): permission denied (ports below 1024 need privileges); choose a PORT of 1024 or more")
+                throw configurationError(
+                    "cannot listen on \(address): permission denied (ports below 1024 need privileges); choose a PORT of 1024 or more")
             }
         }
         logger.info("stopped")
@@ -158,7 +164,8 @@ struct Migrate: AsyncParsableCommand {
 struct RebuildRollups: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rebuild-rollups",
-        abstract: "Recompute the hourly usage rollups from the usage rows (after importing or restoring rows). Run it with the server stopped."
+        abstract:
+            "Recompute the hourly usage rollups from the usage rows (after importing or restoring rows). Run it with the server stopped."
     )
 
     @OptionGroup var options: ConfigOptions

@@ -124,11 +124,15 @@ extension AppConfig {
         let jwtSecret = reader.string(forKey: "jwt.secret", isSecret: true).flatMap { $0.isEmpty ? nil : Secret($0) }
         if let secret = jwtSecret, secret.value.utf8.count < 32 {
             // HS256 wants a key at least as long as its hash, in every environment.
-            throw ConfigError(reason: "JWT_SECRET is too weak: it has \(secret.value.utf8.count) bytes; use at least 32 (openssl rand -hex 32), or unset it in development to have one generated")
+            throw ConfigError(
+                reason:
+                    "JWT_SECRET is too weak: it has \(secret.value.utf8.count) bytes; use at least 32 (openssl rand -hex 32), or unset it in development to have one generated"
+            )
         }
         if environment == .production {
             guard let secret = jwtSecret else {
-                throw ConfigError(reason: "JWT_SECRET is required in production (at least 32 random characters, e.g. `openssl rand -hex 32`)")
+                throw ConfigError(
+                    reason: "JWT_SECRET is required in production (at least 32 random characters, e.g. `openssl rand -hex 32`)")
             }
             if let weakness = weakness(of: secret.value) {
                 throw ConfigError(reason: "JWT_SECRET is too weak for production: \(weakness)")
@@ -138,7 +142,8 @@ extension AppConfig {
         guard let logLevel = Logger.Level(rawValue: levelName == "warn" ? "warning" : levelName) else {
             throw ConfigError(reason: "LOG_LEVEL must be trace, debug, info, notice, warning, error or critical (got '\(levelName)')")
         }
-        let requestTimeout = try integer(reader, "request.timeout.ms", name: "REQUEST_TIMEOUT_MS", default: 30_000, range: 1_000...3_600_000)
+        let requestTimeout = try integer(
+            reader, "request.timeout.ms", name: "REQUEST_TIMEOUT_MS", default: 30_000, range: 1_000...3_600_000)
         let shutdownTimeout = try integer(reader, "shutdown.timeout.ms", name: "SHUTDOWN_TIMEOUT_MS", default: 15_000, range: 0...600_000)
         let adminAPIKey = reader.string(forKey: "admin.api.key", isSecret: true).flatMap { $0.isEmpty ? nil : Secret($0) }
         if environment == .production, let key = adminAPIKey, let weakness = weakness(of: key.value) {
@@ -162,14 +167,25 @@ extension AppConfig {
         config.adminAPIKey = adminAPIKey
         config.allowAnonymousTokens = allowAnonymous
         config.accessTokenTTL = .seconds(try integer(reader, "jwt.ttl.seconds", name: "JWT_TTL_SECONDS", default: 900, range: 30...86_400))
-        config.refreshTokenTTL = .seconds(try integer(reader, "refresh.ttl.seconds", name: "REFRESH_TTL_SECONDS", default: 30 * 86_400, range: 300...365 * 86_400))
-        config.refreshReuseGrace = .seconds(try integer(reader, "refresh.reuse.grace.seconds", name: "REFRESH_REUSE_GRACE_SECONDS", default: 5, range: 0...60))
-        config.revocationSyncInterval = .milliseconds(try integer(reader, "revocation.sync.ms", name: "REVOCATION_SYNC_MS", default: 1000, range: 100...60_000))
-        config.defaultDailyQuota = Int64(try integer(reader, "default.daily.quota", name: "DEFAULT_DAILY_QUOTA", default: 100, range: 0...1_000_000_000))
-        config.defaultMonthlyQuota = Int64(try integer(reader, "default.monthly.quota", name: "DEFAULT_MONTHLY_QUOTA", default: 3000, range: 0...1_000_000_000))
-        config.upstreamTimeout = .milliseconds(try integer(reader, "upstream.timeout.ms", name: "UPSTREAM_TIMEOUT_MS", default: 60_000, range: 1_000...600_000))
-        config.upstreamConnectTimeout = min(config.upstreamTimeout, .milliseconds(try integer(reader, "upstream.connect.timeout.ms", name: "UPSTREAM_CONNECT_TIMEOUT_MS", default: 5_000, range: 100...600_000)))
-        config.upstreamReadTimeout = .milliseconds(try integer(reader, "upstream.read.timeout.ms", name: "UPSTREAM_READ_TIMEOUT_MS", default: 120_000, range: 1_000...3_600_000))
+        config.refreshTokenTTL = .seconds(
+            try integer(reader, "refresh.ttl.seconds", name: "REFRESH_TTL_SECONDS", default: 30 * 86_400, range: 300...365 * 86_400))
+        config.refreshReuseGrace = .seconds(
+            try integer(reader, "refresh.reuse.grace.seconds", name: "REFRESH_REUSE_GRACE_SECONDS", default: 5, range: 0...60))
+        config.revocationSyncInterval = .milliseconds(
+            try integer(reader, "revocation.sync.ms", name: "REVOCATION_SYNC_MS", default: 1000, range: 100...60_000))
+        config.defaultDailyQuota = Int64(
+            try integer(reader, "default.daily.quota", name: "DEFAULT_DAILY_QUOTA", default: 100, range: 0...1_000_000_000))
+        config.defaultMonthlyQuota = Int64(
+            try integer(reader, "default.monthly.quota", name: "DEFAULT_MONTHLY_QUOTA", default: 3000, range: 0...1_000_000_000))
+        config.upstreamTimeout = .milliseconds(
+            try integer(reader, "upstream.timeout.ms", name: "UPSTREAM_TIMEOUT_MS", default: 60_000, range: 1_000...600_000))
+        config.upstreamConnectTimeout = min(
+            config.upstreamTimeout,
+            .milliseconds(
+                try integer(
+                    reader, "upstream.connect.timeout.ms", name: "UPSTREAM_CONNECT_TIMEOUT_MS", default: 5_000, range: 100...600_000)))
+        config.upstreamReadTimeout = .milliseconds(
+            try integer(reader, "upstream.read.timeout.ms", name: "UPSTREAM_READ_TIMEOUT_MS", default: 120_000, range: 1_000...3_600_000))
         config.providers = try providers(reader, environment: environment)
         if let text = reader.string(forKey: "byok.master.key", isSecret: true), !text.isEmpty {
             guard let bytes = KeyVault.parseMasterKey(text) else {
@@ -177,20 +193,26 @@ extension AppConfig {
             }
             config.byokMasterKey = Secret(bytes)
         }
-        config.byokSplitsPerMinute = try integer(reader, "byok.splits.per.minute", name: "BYOK_SPLITS_PER_MINUTE", default: 10, range: 1...10_000)
+        config.byokSplitsPerMinute = try integer(
+            reader, "byok.splits.per.minute", name: "BYOK_SPLITS_PER_MINUTE", default: 10, range: 1...10_000)
         config.jwtIssuer = reader.string(forKey: "jwt.issuer") ?? config.jwtIssuer
         config.jwtAudience = reader.string(forKey: "jwt.audience") ?? config.jwtAudience
         try loadEdge(reader, into: &config)
         let logDirectory = reader.string(forKey: "log.dir") ?? (dataDirectory as NSString).appendingPathComponent("logs")
-        config.logDirectory = try boolean(reader, "security.log.file", name: "SECURITY_LOG_FILE", default: true) && !logDirectory.isEmpty ? logDirectory : nil
+        config.logDirectory =
+            try boolean(reader, "security.log.file", name: "SECURITY_LOG_FILE", default: true) && !logDirectory.isEmpty ? logDirectory : nil
         config.webhookAllowPrivate = try boolean(reader, "webhook.allow.private", name: "WEBHOOK_ALLOW_PRIVATE")
         if environment == .production && config.webhookAllowPrivate {
             throw ConfigError(reason: "WEBHOOK_ALLOW_PRIVATE=true is for tests only; production refuses it")
         }
-        config.webhookPollInterval = .milliseconds(try integer(reader, "webhook.poll.ms", name: "WEBHOOK_POLL_MS", default: 500, range: 50...60_000))
-        config.webhookRetryBase = .milliseconds(try integer(reader, "webhook.retry.base.ms", name: "WEBHOOK_RETRY_BASE_MS", default: 2000, range: 10...3_600_000))
-        config.usageRetentionDays = try integer(reader, "usage.retention.days", name: "USAGE_RETENTION_DAYS", default: 90, range: 0...36_500)
-        config.securityLogRetentionDays = try integer(reader, "security.log.retention.days", name: "SECURITY_LOG_RETENTION_DAYS", default: 90, range: 1...3650)
+        config.webhookPollInterval = .milliseconds(
+            try integer(reader, "webhook.poll.ms", name: "WEBHOOK_POLL_MS", default: 500, range: 50...60_000))
+        config.webhookRetryBase = .milliseconds(
+            try integer(reader, "webhook.retry.base.ms", name: "WEBHOOK_RETRY_BASE_MS", default: 2000, range: 10...3_600_000))
+        config.usageRetentionDays = try integer(
+            reader, "usage.retention.days", name: "USAGE_RETENTION_DAYS", default: 90, range: 0...36_500)
+        config.securityLogRetentionDays = try integer(
+            reader, "security.log.retention.days", name: "SECURITY_LOG_RETENTION_DAYS", default: 90, range: 1...3650)
         return config
     }
 
@@ -201,10 +223,14 @@ extension AppConfig {
             guard let cidr = CIDR(item) else { throw ConfigError(reason: "TRUSTED_PROXIES: '\(item)' is not an IP address or CIDR") }
             edge.trustedProxies.append(cidr)
         }
-        edge.ipRateWindow = .milliseconds(try integer(reader, "rate.limit.window.ms", name: "RATE_LIMIT_WINDOW_MS", default: 3_600_000, range: 1_000...86_400_000))
-        edge.ipRateLimit = try integer(reader, "rate.limit.max.requests", name: "RATE_LIMIT_MAX_REQUESTS", default: 100, range: 0...10_000_000)
-        edge.userRateWindow = .milliseconds(try integer(reader, "user.rate.limit.window.ms", name: "USER_RATE_LIMIT_WINDOW_MS", default: 60_000, range: 1_000...86_400_000))
-        edge.userRateLimit = try integer(reader, "user.rate.limit.max.requests", name: "USER_RATE_LIMIT_MAX_REQUESTS", default: 60, range: 0...10_000_000)
+        edge.ipRateWindow = .milliseconds(
+            try integer(reader, "rate.limit.window.ms", name: "RATE_LIMIT_WINDOW_MS", default: 3_600_000, range: 1_000...86_400_000))
+        edge.ipRateLimit = try integer(
+            reader, "rate.limit.max.requests", name: "RATE_LIMIT_MAX_REQUESTS", default: 100, range: 0...10_000_000)
+        edge.userRateWindow = .milliseconds(
+            try integer(reader, "user.rate.limit.window.ms", name: "USER_RATE_LIMIT_WINDOW_MS", default: 60_000, range: 1_000...86_400_000))
+        edge.userRateLimit = try integer(
+            reader, "user.rate.limit.max.requests", name: "USER_RATE_LIMIT_MAX_REQUESTS", default: 60, range: 0...10_000_000)
         for item in list(reader.string(forKey: "allowed.origins")) {
             guard let pattern = OriginPattern(item) else {
                 throw ConfigError(reason: "ALLOWED_ORIGINS: '\(item)' is not an origin (scheme://host[:port], or https://*.example.com)")
@@ -213,7 +239,8 @@ extension AppConfig {
         }
         edge.allowNoOrigin = try boolean(reader, "allow.mobile.no.origin", name: "ALLOW_MOBILE_NO_ORIGIN", default: true)
         if let url = reader.string(forKey: "public.url"), !url.isEmpty {
-            guard url.hasPrefix("https://"), let parsed = URL(string: url), parsed.host != nil, parsed.query == nil, parsed.fragment == nil else {
+            guard url.hasPrefix("https://"), let parsed = URL(string: url), parsed.host != nil, parsed.query == nil, parsed.fragment == nil
+            else {
                 throw ConfigError(reason: "PUBLIC_URL must be an https:// URL without query or fragment (got '\(url)')")
             }
             edge.publicURL = url
@@ -225,18 +252,23 @@ extension AppConfig {
         config.tlsKeyFile = key
         // Native TLS: every request arrives over HTTPS, so only production without it needs the policy.
         edge.requireHTTPS = config.environment == .production && cert == nil
-        edge.maxBodyBytes = try integer(reader, "max.body.bytes", name: "MAX_BODY_BYTES", default: 2 * 1024 * 1024, range: 1024...1024 * 1024 * 1024)
+        edge.maxBodyBytes = try integer(
+            reader, "max.body.bytes", name: "MAX_BODY_BYTES", default: 2 * 1024 * 1024, range: 1024...1024 * 1024 * 1024)
         edge.maxHeaderBytes = try integer(reader, "max.header.bytes", name: "MAX_HEADER_BYTES", default: 16 * 1024, range: 1024...64 * 1024)
         edge.maxHeaderCount = try integer(reader, "max.header.count", name: "MAX_HEADER_COUNT", default: 100, range: 10...500)
         config.edge = edge
-        config.headerTimeout = .milliseconds(try integer(reader, "header.timeout.ms", name: "HEADER_TIMEOUT_MS", default: 10_000, range: 100...600_000))
-        config.bodyTimeout = .milliseconds(try integer(reader, "body.timeout.ms", name: "BODY_TIMEOUT_MS", default: 30_000, range: 100...3_600_000))
+        config.headerTimeout = .milliseconds(
+            try integer(reader, "header.timeout.ms", name: "HEADER_TIMEOUT_MS", default: 10_000, range: 100...600_000))
+        config.bodyTimeout = .milliseconds(
+            try integer(reader, "body.timeout.ms", name: "BODY_TIMEOUT_MS", default: 30_000, range: 100...3_600_000))
         config.maxConnections = try integer(reader, "max.connections", name: "MAX_CONNECTIONS", default: 1024, range: 1...1_000_000)
         // Default: an eighth of the total, so one address cannot hold every connection.
         config.maxConnectionsPerAddress = try integer(
-            reader, "max.connections.per.address", name: "MAX_CONNECTIONS_PER_ADDRESS", default: max(1, config.maxConnections / 8), range: 1...config.maxConnections
+            reader, "max.connections.per.address", name: "MAX_CONNECTIONS_PER_ADDRESS", default: max(1, config.maxConnections / 8),
+            range: 1...config.maxConnections
         )
-        config.ipRulesSyncInterval = .milliseconds(try integer(reader, "ip.rules.sync.ms", name: "IP_RULES_SYNC_MS", default: 1000, range: 100...60_000))
+        config.ipRulesSyncInterval = .milliseconds(
+            try integer(reader, "ip.rules.sync.ms", name: "IP_RULES_SYNC_MS", default: 1000, range: 100...60_000))
     }
 
     /// A comma-separated list, trimmed, without empty items.
@@ -262,7 +294,8 @@ extension AppConfig {
             throw ConfigError(reason: error.description)
         }
         let mockSetting = reader.string(forKey: "mock.provider")
-        let mockEnabled = try mockSetting.map { _ in try boolean(reader, "mock.provider", name: "MOCK_PROVIDER") } ?? (environment != .production)
+        let mockEnabled =
+            try mockSetting.map { _ in try boolean(reader, "mock.provider", name: "MOCK_PROVIDER") } ?? (environment != .production)
         return ProviderRegistry.resolve(ProvidersFile.merged(defaults: defaults, user: user), mockEnabled: mockEnabled) { name in
             reader.string(forKey: ConfigKey(name.lowercased().split(separator: "_").map(String.init)), isSecret: true)
         }
@@ -286,7 +319,9 @@ extension AppConfig {
         return nil
     }
 
-    private static func integer(_ reader: ConfigReader, _ key: ConfigKey, name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+    private static func integer(_ reader: ConfigReader, _ key: ConfigKey, name: String, default value: Int, range: ClosedRange<Int>) throws
+        -> Int
+    {
         guard let text = reader.string(forKey: key) else { return value }
         guard let number = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
             throw ConfigError(reason: "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")

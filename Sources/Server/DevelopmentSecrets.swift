@@ -21,7 +21,9 @@ enum DevelopmentSecrets {
         guard FileManager.default.createFile(atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw ConfigError(reason: "cannot write the development JWT secret to \(path)")
         }
-        logger.warning("JWT_SECRET is not set: GENERATED a development secret and saved it to \(path). Set JWT_SECRET (and APP_ENV=production) before deploying.")
+        logger.warning(
+            "JWT_SECRET is not set: GENERATED a development secret and saved it to \(path). Set JWT_SECRET (and APP_ENV=production) before deploying."
+        )
         return Secret(secret)
     }
 
@@ -40,10 +42,13 @@ enum DevelopmentSecrets {
         }
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
         let bytes = RandomBytes.make(count: 32)
-        guard FileManager.default.createFile(atPath: path, contents: Data(Hex.encode(bytes).utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard FileManager.default.createFile(atPath: path, contents: Data(Hex.encode(bytes).utf8), attributes: [.posixPermissions: 0o600])
+        else {
             throw ConfigError(reason: "cannot write the development BYOK master key to \(path)")
         }
-        logger.warning("BYOK_MASTER_KEY is not set: GENERATED a development master key and saved it to \(path). Set BYOK_MASTER_KEY before deploying; split keys made with this one open only with it.")
+        logger.warning(
+            "BYOK_MASTER_KEY is not set: GENERATED a development master key and saved it to \(path). Set BYOK_MASTER_KEY before deploying; split keys made with this one open only with it."
+        )
         return Secret(bytes)
     }
 }

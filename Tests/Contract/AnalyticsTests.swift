@@ -1,12 +1,13 @@
 import Foundation
 import Generated
-@testable import Handlers
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SQLKit
-@testable import Server
 import Testing
+
+@testable import Handlers
+@testable import Server
 
 /// Analytics against sums computed here, independently, from the rows the usage writer wrote.
 @Suite("Analytics")
@@ -25,8 +26,10 @@ struct AnalyticsTests {
             return UsageRecord(
                 requestId: "req-\(index)", userId: user.0, appId: user.1, provider: providers[Int.random(in: 0..<3, using: &generator)],
                 endpoint: "/chat/completions", model: models[Int.random(in: 0..<2, using: &generator)], status: status,
-                inputTokens: Int64.random(in: 0...2000, using: &generator), outputTokens: Int64.random(in: 0...800, using: &generator), cachedTokens: 0,
-                costMicros: Int64.random(in: 0...5000, using: &generator), latencyMs: Int64.random(in: 50...3000, using: &generator), ttfbMs: nil,
+                inputTokens: Int64.random(in: 0...2000, using: &generator), outputTokens: Int64.random(in: 0...800, using: &generator),
+                cachedTokens: 0,
+                costMicros: Int64.random(in: 0...5000, using: &generator), latencyMs: Int64.random(in: 50...3000, using: &generator),
+                ttfbMs: nil,
                 streamed: false, cancelled: false, keySource: "server", splitKeyId: nil, clientIp: "203.0.113.1", userAgent: nil,
                 createdAtMs: start + Int64.random(in: 0..<(3 * 86_400_000), using: &generator)
             )
@@ -35,7 +38,8 @@ struct AnalyticsTests {
 
     static func seed(_ config: AppConfig, rows: [UsageRecord]) async throws {
         try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in
-            let recorder = UsageRecorder(database: database, followers: [SplitKeyStore(database: database)], logger: Harness.logger(MemorySink()))
+            let recorder = UsageRecorder(
+                database: database, followers: [SplitKeyStore(database: database)], logger: Harness.logger(MemorySink()))
             for batch in stride(from: 0, to: rows.count, by: 50) { await recorder.write(Array(rows[batch..<min(batch + 50, rows.count)])) }
         }
     }
@@ -81,7 +85,9 @@ struct AnalyticsTests {
                 // A range of whole hours: rows of hours that start within [from, to).
                 let from = Self.start + 5 * 3_600_000
                 let to = Self.start + 41 * 3_600_000
-                let inRange = rows.filter { $0.createdAtMs - $0.createdAtMs % 3_600_000 >= from && $0.createdAtMs - $0.createdAtMs % 3_600_000 < to }
+                let inRange = rows.filter {
+                    $0.createdAtMs - $0.createdAtMs % 3_600_000 >= from && $0.createdAtMs - $0.createdAtMs % 3_600_000 < to
+                }
                 let query = "?from=\(APICoding.formatDate(Millis.date(from)))&to=\(APICoding.formatDate(Millis.date(to)))"
                 let ranged = try await Self.get(fixture, "/analytics/overview" + query, as: AnalyticsOverview.self)
                 #expect(ranged.totalRequests == Int64(inRange.count))
@@ -116,7 +122,8 @@ struct AnalyticsTests {
                 let page = try await Self.get(fixture, "/analytics/usage?provider=claude&failed=true&limit=5", as: UsagePage.self)
                 #expect(page.total == Int64(failedClaude.count))
                 #expect(page.records.count == min(5, failedClaude.count))
-                let csv = try await fixture.send(.get, "/analytics/usage?userId=bob&limit=1000", headers: [.adminKey: Harness.adminKeyCanary, .accept: "text/csv"])
+                let csv = try await fixture.send(
+                    .get, "/analytics/usage?userId=bob&limit=1000", headers: [.adminKey: Harness.adminKeyCanary, .accept: "text/csv"])
                 #expect(csv.headers[.contentType]?.hasPrefix("text/csv") == true)
                 let lines = String(buffer: csv.body).split(separator: "\r\n")
                 #expect(lines.first == Substring(UsageCSV.columns.joined(separator: ",")))
@@ -128,8 +135,15 @@ struct AnalyticsTests {
                         try await database.withSQL { sql in
                             var result: [Int64] = []
                             for table in UsageRollup.tables {
-                                let row = try await sql.raw(SQLQueryString(stringLiteral: "SELECT COUNT(*) AS n, CAST(SUM(requests * 7 + failed * 3 + input_tokens + output_tokens * 5 + cost_micros + latency_ms) AS BIGINT) AS h FROM " + table)).first()
-                                result += [try row?.decode(column: "n", as: Int64.self) ?? -1, try row?.decode(column: "h", as: Int64.self) ?? -1]
+                                let row = try await sql.raw(
+                                    SQLQueryString(
+                                        stringLiteral:
+                                            "SELECT COUNT(*) AS n, CAST(SUM(requests * 7 + failed * 3 + input_tokens + output_tokens * 5 + cost_micros + latency_ms) AS BIGINT) AS h FROM "
+                                            + table)
+                                ).first()
+                                result += [
+                                    try row?.decode(column: "n", as: Int64.self) ?? -1, try row?.decode(column: "h", as: Int64.self) ?? -1,
+                                ]
                             }
                             return result
                         }
@@ -157,10 +171,16 @@ struct AnalyticsTests {
             try await app.test(.router) { client in
                 let fixture = Fixture(client: client)
                 try await Self.seed(final, rows: rows)
-                for (from, to) in [(Self.start + 7 * 3_600_000 + 1000, Self.start + 58 * 3_600_000 + 5000), (Self.start + 30 * 3_600_000, Self.start + 40 * 3_600_000),
-                                   (Self.start + 24 * 3_600_000, Self.start + 48 * 3_600_000)] {
+                for (from, to) in [
+                    (Self.start + 7 * 3_600_000 + 1000, Self.start + 58 * 3_600_000 + 5000),
+                    (Self.start + 30 * 3_600_000, Self.start + 40 * 3_600_000),
+                    (Self.start + 24 * 3_600_000, Self.start + 48 * 3_600_000),
+                ] {
                     let first = (from + 3_599_999) / 3_600_000 * 3_600_000
-                    let inRange = rows.filter { let hour = $0.createdAtMs - $0.createdAtMs % 3_600_000; return hour >= first && hour < to }
+                    let inRange = rows.filter {
+                        let hour = $0.createdAtMs - $0.createdAtMs % 3_600_000
+                        return hour >= first && hour < to
+                    }
                     let query = "?from=\(APICoding.formatDate(Millis.date(from)))&to=\(APICoding.formatDate(Millis.date(to)))"
                     let overview = try await Self.get(fixture, "/analytics/overview" + query, as: AnalyticsOverview.self)
                     let expected = Dictionary(grouping: inRange, by: \.userId)
@@ -170,7 +190,8 @@ struct AnalyticsTests {
                         #expect(user.requests == Int64(expected[user.userId]?.count ?? -1))
                         #expect(user.costMicros == expected[user.userId]?.reduce(0) { $0 + $1.costMicros })
                     }
-                    let series = try await Self.get(fixture, "/analytics/timeseries" + query + "&granularity=day&groupBy=user", as: Timeseries.self)
+                    let series = try await Self.get(
+                        fixture, "/analytics/timeseries" + query + "&granularity=day&groupBy=user", as: Timeseries.self)
                     #expect(series.points.reduce(0) { $0 + $1.requests } == Int64(inRange.count))
                 }
             }

@@ -1,12 +1,13 @@
 import Foundation
 import Generated
-@testable import Handlers
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import SQLKit
-@testable import Server
 import Testing
+
+@testable import Handlers
+@testable import Server
 
 /// The audit log: who did what to what, before and after, in a hash chain that shows tampering.
 @Suite("Audit log")
@@ -27,7 +28,9 @@ struct AuditTests {
             let app = try await fixture.createApp()
             let token = try await fixture.token("user-1", app: app)
             let auth = Fixture.bearer(token)
-            let patched = try await fixture.send(.patch, "/admin/users/user-1", headers: [.adminKey: Harness.adminKeyCanary, .userAgent: "ops-console/1.0"], json: #"{"dailyQuota":7}"#)
+            let patched = try await fixture.send(
+                .patch, "/admin/users/user-1", headers: [.adminKey: Harness.adminKeyCanary, .userAgent: "ops-console/1.0"],
+                json: #"{"dailyQuota":7}"#)
             #expect(patched.status == .ok)
             #expect(try await fixture.send(.delete, "/admin/users/nobody-here", headers: Fixture.admin).status == .notFound)
             let split = try await fixture.send(.post, "/api/split-key/split", headers: auth, json: ContractCases.splitJSON())
@@ -56,7 +59,9 @@ struct AuditTests {
             // No secret anywhere in the log: the app secret, the user's key, its client part, the admin key, the token.
             let everything = try await client.execute(uri: "/admin/audit-logs?limit=500", method: .get, headers: Fixture.admin, body: nil)
             let text = String(buffer: everything.body)
-            for secret in [app.appSecret, "sk-user-own-key-0123456789", created.clientPart, Harness.adminKeyCanary, token.token, token.refreshToken] {
+            for secret in [
+                app.appSecret, "sk-user-own-key-0123456789", created.clientPart, Harness.adminKeyCanary, token.token, token.refreshToken,
+            ] {
                 #expect(!text.contains(secret))
             }
             #expect(try await Self.logs(fixture, query: "?action=split_key.").total == 1)

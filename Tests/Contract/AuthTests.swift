@@ -1,13 +1,14 @@
 import Foundation
 import Generated
-@testable import Handlers
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JWTKit
 import NIOCore
-@testable import Server
 import Testing
+
+@testable import Handlers
+@testable import Server
 
 /// The auth rules of the spec, end to end through the application.
 @Suite("Auth: tokens, refresh, revocation, admin key")
@@ -17,8 +18,10 @@ struct AuthTests {
     // MARK: Forged and stale tokens
 
     /// Signs claims as the bridge would, but with any secret and times.
-    static func sign(secret: String, userId: String = "user-1", issuedAt: Date = Date(), lifetime: TimeInterval = 900,
-                     notBefore: Date? = nil, issuer: String = "safeapi-bridge", audience: String = "safeapi-bridge-clients") async throws -> String {
+    static func sign(
+        secret: String, userId: String = "user-1", issuedAt: Date = Date(), lifetime: TimeInterval = 900,
+        notBefore: Date? = nil, issuer: String = "safeapi-bridge", audience: String = "safeapi-bridge-clients"
+    ) async throws -> String {
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         let claims = AccessClaims(
@@ -30,7 +33,8 @@ struct AuthTests {
     }
 
     static func base64URL(_ text: String) -> String {
-        Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
     }
 
     @Test(arguments: kinds)
@@ -40,11 +44,15 @@ struct AuthTests {
             _ = try await fixture.signIn()
             let secret = Harness.jwtSecretCanary
             let now = Date()
-            let payload = #"{"sub":"user-1","app":"com.example.app","jti":"x","iat":\#(Int(now.timeIntervalSince1970)),"nbf":\#(Int(now.timeIntervalSince1970)),"exp":\#(Int(now.timeIntervalSince1970) + 900),"iss":"safeapi-bridge","aud":"safeapi-bridge-clients","gen":0,"fam":"f"}"#
+            let payload =
+                #"{"sub":"user-1","app":"com.example.app","jti":"x","iat":\#(Int(now.timeIntervalSince1970)),"nbf":\#(Int(now.timeIntervalSince1970)),"exp":\#(Int(now.timeIntervalSince1970) + 900),"iss":"safeapi-bridge","aud":"safeapi-bridge-clients","gen":0,"fam":"f"}"#
             let cases: [(String, String)] = [
                 (try await Self.sign(secret: "another-secret-entirely-0123456789abcdef"), "token_invalid_signature"),
                 (Self.base64URL(#"{"alg":"none","typ":"JWT"}"#) + "." + Self.base64URL(payload) + ".", "token_invalid_signature"),
-                (Self.base64URL(#"{"alg":"HS512","typ":"JWT"}"#) + "." + Self.base64URL(payload) + ".c2lnbmF0dXJl", "token_invalid_signature"),
+                (
+                    Self.base64URL(#"{"alg":"HS512","typ":"JWT"}"#) + "." + Self.base64URL(payload) + ".c2lnbmF0dXJl",
+                    "token_invalid_signature"
+                ),
                 (try await Self.sign(secret: secret, issuedAt: now.addingTimeInterval(-901), lifetime: 900), "token_expired"),
                 (try await Self.sign(secret: secret, notBefore: now.addingTimeInterval(60)), "token_not_yet_valid"),
                 (try await Self.sign(secret: secret, issuer: "someone-else"), "token_invalid_issuer"),
@@ -130,7 +138,9 @@ struct AuthTests {
             let phone = try await fixture.token("user-1", app: app)
             let laptop = try await fixture.token("user-1", app: app)
             #expect(try await fixture.send(.post, "/auth/logout", headers: Fixture.bearer(phone)).status == .ok)
-            #expect(try fixture.decode(APIError.self, try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(phone))).error == "token_revoked")
+            #expect(
+                try fixture.decode(APIError.self, try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(phone))).error
+                    == "token_revoked")
             let refreshAfterLogout = try await fixture.send(.post, "/auth/refresh", json: #"{"refreshToken":"\#(phone.refreshToken)"}"#)
             #expect(try fixture.decode(APIError.self, refreshAfterLogout).error == "refresh_token_revoked")
             #expect(try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(laptop)).status == .ok)
@@ -138,7 +148,9 @@ struct AuthTests {
             let tablet = try await fixture.token("user-1", app: app)
             #expect(try await fixture.send(.post, "/auth/logout", headers: Fixture.bearer(tablet), json: #"{"all":true}"#).status == .ok)
             for token in [laptop, tablet] {
-                #expect(try fixture.decode(APIError.self, try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(token))).error == "token_revoked")
+                #expect(
+                    try fixture.decode(APIError.self, try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(token))).error
+                        == "token_revoked")
             }
             // Signing in again afterwards works at once.
             let fresh = try await fixture.token("user-1", app: app)
@@ -172,16 +184,22 @@ struct AuthTests {
             let app = try await fixture.createApp()
             let pair = try await fixture.token("user-1", app: app)
             try await fixture.deactivate("user-1")
-            #expect(try fixture.decode(APIError.self, try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(pair))).error == "user_inactive")
+            #expect(
+                try fixture.decode(APIError.self, try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(pair))).error
+                    == "user_inactive")
             let reactivate = try await fixture.send(.patch, "/admin/users/user-1", headers: Fixture.admin, json: #"{"active":true}"#)
             #expect(reactivate.status == .ok)
             // Deactivation revoked the old tokens for good; a new sign-in works.
-            #expect(try fixture.decode(APIError.self, try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(pair))).error == "token_revoked")
+            #expect(
+                try fixture.decode(APIError.self, try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(pair))).error
+                    == "token_revoked")
             let again = try await fixture.token("user-1", app: app)
             #expect(try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(again)).status == .ok)
 
             #expect(try await fixture.send(.delete, "/admin/users/user-1", headers: Fixture.admin).status == .noContent)
-            #expect(try fixture.decode(APIError.self, try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(again))).error == "token_revoked")
+            #expect(
+                try fixture.decode(APIError.self, try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(again))).error
+                    == "token_revoked")
             // The same userId can sign in afresh, and its new token is not caught by the old revocation.
             let recreated = try await fixture.token("user-1", app: app)
             #expect(try await fixture.send(.get, "/auth/verify", headers: Fixture.bearer(recreated)).status == .ok)
@@ -213,13 +231,16 @@ struct AuthTests {
         try await Harness.withApp(.sqlite) { client, _ in
             let fixture = Fixture(client: client)
             let app = try await fixture.createApp()
-            let rotated = try fixture.decode(AppCredentials.self, try await fixture.send(.post, "/admin/apps/com.example.app/rotate-secret", headers: Fixture.admin))
+            let rotated = try fixture.decode(
+                AppCredentials.self, try await fixture.send(.post, "/admin/apps/com.example.app/rotate-secret", headers: Fixture.admin))
             #expect(rotated.appSecret != app.appSecret)
-            let old = try await fixture.send(.post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.app","appSecret":"\#(app.appSecret)"}"#)
+            let old = try await fixture.send(
+                .post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.app","appSecret":"\#(app.appSecret)"}"#)
             #expect(try fixture.decode(APIError.self, old).error == "invalid_app_credentials")
             let pair = try await fixture.token("user-1", app: rotated)
             _ = try await fixture.send(.patch, "/admin/apps/com.example.app", headers: Fixture.admin, json: #"{"active":false}"#)
-            let refused = try await fixture.send(.post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.app","appSecret":"\#(rotated.appSecret)"}"#)
+            let refused = try await fixture.send(
+                .post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.app","appSecret":"\#(rotated.appSecret)"}"#)
             #expect(try fixture.decode(APIError.self, refused).error == "invalid_app_credentials")
             let refresh = try await fixture.send(.post, "/auth/refresh", json: #"{"refreshToken":"\#(pair.refreshToken)"}"#)
             #expect(try fixture.decode(APIError.self, refresh).error == "invalid_app_credentials")
@@ -275,30 +296,48 @@ struct AuthTests {
         let key = "the-admin-key-0123456789abcdefghij"
         let guardian = AdminGuard(adminKey: Secret(key), failureHold: .zero, logger: Harness.logger(MemorySink()))
         let start = ContinuousClock.now
-        for _ in 0..<5 { #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.1", now: start) } }
-        #expect(throws: AppError.adminLockedOut(retryAfter: 900)) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.1", now: start) }
+        for _ in 0..<5 {
+            #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.1", now: start) }
+        }
+        #expect(throws: AppError.adminLockedOut(retryAfter: 900)) {
+            _ = try guardian.check(presented: "nope", clientIP: "10.0.0.1", now: start)
+        }
         #expect(throws: Never.self) { _ = try guardian.check(presented: key, clientIP: "10.0.0.1", now: start) }
         // Another address is not affected.
         #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.2", now: start) }
-        #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.1", now: start + .seconds(901)) }
+        #expect(throws: AppError.invalidAdminKey) {
+            _ = try guardian.check(presented: "nope", clientIP: "10.0.0.1", now: start + .seconds(901))
+        }
         // Failures spread over more than 15 minutes do not add up.
         for minute in 0..<6 {
-            #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.3", now: start + .seconds(Int64(minute) * 240)) }
+            #expect(throws: AppError.invalidAdminKey) {
+                _ = try guardian.check(presented: "nope", clientIP: "10.0.0.3", now: start + .seconds(Int64(minute) * 240))
+            }
         }
         // The right key forgives the typos before it; missing keys are not counted at all.
-        for _ in 0..<4 { #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.4", now: start) } }
+        for _ in 0..<4 {
+            #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.4", now: start) }
+        }
         #expect(throws: Never.self) { _ = try guardian.check(presented: key, clientIP: "10.0.0.4", now: start) }
-        for _ in 0..<10 { #expect(throws: AppError.adminKeyRequired) { _ = try guardian.check(presented: nil, clientIP: "10.0.0.4", now: start) } }
+        for _ in 0..<10 {
+            #expect(throws: AppError.adminKeyRequired) { _ = try guardian.check(presented: nil, clientIP: "10.0.0.4", now: start) }
+        }
         #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.0.0.4", now: start) }
         // In total: 1 000 wrong keys within a minute from many addresses throttle every wrong key
         // for a minute; the right key still works.
         let later = start + .seconds(3600)
         for index in 0..<1000 {
-            #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.1.\(index / 4).\(index % 4)", now: later) }
+            #expect(throws: AppError.invalidAdminKey) {
+                _ = try guardian.check(presented: "nope", clientIP: "10.1.\(index / 4).\(index % 4)", now: later)
+            }
         }
-        #expect(throws: AppError.adminLockedOut(retryAfter: 59)) { _ = try guardian.check(presented: "nope", clientIP: "10.2.0.1", now: later + .seconds(1)) }
+        #expect(throws: AppError.adminLockedOut(retryAfter: 59)) {
+            _ = try guardian.check(presented: "nope", clientIP: "10.2.0.1", now: later + .seconds(1))
+        }
         #expect(throws: Never.self) { _ = try guardian.check(presented: key, clientIP: "10.2.0.1", now: later + .seconds(1)) }
-        #expect(throws: AppError.invalidAdminKey) { _ = try guardian.check(presented: "nope", clientIP: "10.2.0.2", now: later + .seconds(61)) }
+        #expect(throws: AppError.invalidAdminKey) {
+            _ = try guardian.check(presented: "nope", clientIP: "10.2.0.2", now: later + .seconds(61))
+        }
     }
 
     // MARK: Secrets
@@ -309,17 +348,24 @@ struct AuthTests {
             let fixture = Fixture(client: client)
             let app = try await fixture.createApp()
             let pair = try await fixture.token("user-1", app: app)
-            let rotated = try fixture.decode(TokenResponse.self, try await fixture.send(.post, "/auth/refresh", json: #"{"refreshToken":"\#(pair.refreshToken)"}"#))
+            let rotated = try fixture.decode(
+                TokenResponse.self, try await fixture.send(.post, "/auth/refresh", json: #"{"refreshToken":"\#(pair.refreshToken)"}"#))
             var errors: [String] = []
             for response in [
                 try await fixture.send(.post, "/auth/refresh", json: #"{"refreshToken":"\#(pair.refreshToken)"}"#),
-                try await fixture.send(.post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.app","appSecret":"\#(app.appSecret)x"}"#),
+                try await fixture.send(
+                    .post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.app","appSecret":"\#(app.appSecret)x"}"#),
                 try await fixture.send(.get, "/auth/verify", headers: [.authorization: "Bearer \(pair.token)x"]),
                 try await fixture.send(.get, "/admin/apps", headers: [.adminKey: Harness.adminKeyCanary + "x"]),
             ] {
                 errors.append(String(buffer: response.body))
             }
-            return ([app.appSecret, pair.refreshToken, rotated.refreshToken, pair.token, rotated.token, Harness.jwtSecretCanary, Harness.adminKeyCanary], errors)
+            return (
+                [
+                    app.appSecret, pair.refreshToken, rotated.refreshToken, pair.token, rotated.token, Harness.jwtSecretCanary,
+                    Harness.adminKeyCanary,
+                ], errors
+            )
         }
         #expect(sink.contents.count > 10)
         for secret in secrets {

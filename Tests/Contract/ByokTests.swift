@@ -1,14 +1,15 @@
 import AsyncHTTPClient
 import Foundation
 import Generated
-@testable import Handlers
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import SQLKit
-@testable import Server
 import Testing
+
+@testable import Handlers
+@testable import Server
 
 /// Split keys end to end: the provider receives exactly the user's key, every misuse is refused
 /// before anything goes upstream, and neither the key nor its client part is kept anywhere.
@@ -16,12 +17,19 @@ import Testing
 struct ByokTests {
     static let userKey = "sk-canary-user-byok-key-9f8e7d6c5b4a39281706"
 
-    static func proxy(_ fixture: Fixture, auth: HTTPFields, keyId: String, part: String, provider: String = "testai", marker: String) async throws -> TestResponse {
-        try await fixture.send(.post, "/proxy/\(provider)/chat/completions", headers: ContractCases.withPart(auth, id: keyId, part: part), json: #"{"model":"gpt-4o-mini","note":"\#(marker)"}"#)
+    static func proxy(_ fixture: Fixture, auth: HTTPFields, keyId: String, part: String, provider: String = "testai", marker: String)
+        async throws -> TestResponse
+    {
+        try await fixture.send(
+            .post, "/proxy/\(provider)/chat/completions", headers: ContractCases.withPart(auth, id: keyId, part: part),
+            json: #"{"model":"gpt-4o-mini","note":"\#(marker)"}"#)
     }
 
-    static func split(_ fixture: Fixture, _ auth: HTTPFields, keyId: String = "key-byok-0001", provider: String = "testai") async throws -> SplitKeyCreated {
-        let response = try await fixture.send(.post, "/api/split-key/split", headers: auth, json: #"{"apiKey":"\#(userKey)","provider":"\#(provider)","keyId":"\#(keyId)"}"#)
+    static func split(_ fixture: Fixture, _ auth: HTTPFields, keyId: String = "key-byok-0001", provider: String = "testai") async throws
+        -> SplitKeyCreated
+    {
+        let response = try await fixture.send(
+            .post, "/api/split-key/split", headers: auth, json: #"{"apiKey":"\#(userKey)","provider":"\#(provider)","keyId":"\#(keyId)"}"#)
         guard response.status == .created else { throw FixtureError("split: \(response.status)") }
         return try fixture.decode(SplitKeyCreated.self, response)
     }
@@ -81,7 +89,8 @@ struct ByokTests {
             #expect(try await fixture.send(.delete, "/api/split-key/\(deleted.keyId)", headers: owner).status == .noContent)
             var rotateHeaders = owner
             rotateHeaders[.partialKey] = rotated.clientPart
-            let newPart = try fixture.decode(SplitKeyRotated.self, try await fixture.send(.post, "/api/split-key/\(rotated.keyId)/rotate", headers: rotateHeaders))
+            let newPart = try fixture.decode(
+                SplitKeyRotated.self, try await fixture.send(.post, "/api/split-key/\(rotated.keyId)/rotate", headers: rotateHeaders))
             #expect(newPart.clientPart != rotated.clientPart)
 
             let wrongPart = ClientPart.encode(RandomBytes.make(count: 32))
@@ -109,10 +118,12 @@ struct ByokTests {
             #expect(try fixture.decode(APIError.self, noId).error == "split_key_not_found")
             #expect(MockProviderServer.shared.requests(marker: marker).isEmpty, "a refused split key reached the provider")
             // The same keys used rightly still work: the refusals came from what was wrong.
-            #expect(try await Self.proxy(fixture, auth: owner, keyId: rotated.keyId, part: newPart.clientPart, marker: marker).status == .ok)
+            #expect(
+                try await Self.proxy(fixture, auth: owner, keyId: rotated.keyId, part: newPart.clientPart, marker: marker).status == .ok)
             #expect(MockProviderServer.shared.requests(marker: marker).count == 1)
             // /validate gives another user the same answer as a wrong part: no enumeration.
-            let probe = try await fixture.send(.post, "/api/split-key/validate", headers: ContractCases.withPart(other, id: key.keyId, part: key.clientPart))
+            let probe = try await fixture.send(
+                .post, "/api/split-key/validate", headers: ContractCases.withPart(other, id: key.keyId, part: key.clientPart))
             #expect(try fixture.decode(APIError.self, probe).error == "split_key_invalid")
         }
     }
@@ -124,17 +135,21 @@ struct ByokTests {
             let fixture = Fixture(client: client)
             let auth = Fixture.bearer(try await fixture.signIn())
             var bodies: [String] = []
-            let created = try await fixture.send(.post, "/api/split-key/split", headers: auth, json: #"{"apiKey":"\#(Self.userKey)","provider":"testai","keyId":"key-canary-01"}"#)
+            let created = try await fixture.send(
+                .post, "/api/split-key/split", headers: auth,
+                json: #"{"apiKey":"\#(Self.userKey)","provider":"testai","keyId":"key-canary-01"}"#)
             let key = try fixture.decode(SplitKeyCreated.self, created)
             _ = try await Self.proxy(fixture, auth: auth, keyId: key.keyId, part: key.clientPart, marker: marker)
             var rotate = auth
             rotate[.partialKey] = key.clientPart
-            let rotated = try fixture.decode(SplitKeyRotated.self, try await fixture.send(.post, "/api/split-key/\(key.keyId)/rotate", headers: rotate))
+            let rotated = try fixture.decode(
+                SplitKeyRotated.self, try await fixture.send(.post, "/api/split-key/\(key.keyId)/rotate", headers: rotate))
             for response in [
                 try await fixture.send(.get, "/api/split-key", headers: auth),
                 try await fixture.send(.get, "/api/split-key/\(key.keyId)", headers: auth),
                 try await fixture.send(.get, "/admin/split-keys", headers: Fixture.admin),
-                try await fixture.send(.post, "/api/split-key/validate", headers: ContractCases.withPart(auth, id: key.keyId, part: rotated.clientPart)),
+                try await fixture.send(
+                    .post, "/api/split-key/validate", headers: ContractCases.withPart(auth, id: key.keyId, part: rotated.clientPart)),
                 try await Self.proxy(fixture, auth: auth, keyId: key.keyId, part: key.clientPart, marker: marker),
             ] {
                 bodies.append(String(buffer: response.body))

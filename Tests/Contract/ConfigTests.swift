@@ -2,13 +2,16 @@ import Configuration
 import Handlers
 import Logging
 import Testing
+
 @testable import Server
 
 @Suite("Configuration: one typed AppConfig, refused with a reason when unsafe")
 struct ConfigTests {
     static func load(_ values: [String: String]) throws -> AppConfig {
         var content: [AbsoluteConfigKey: ConfigValue] = [:]
-        for (key, value) in values { content[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = .init(.string(value), isSecret: false) }
+        for (key, value) in values {
+            content[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = .init(.string(value), isSecret: false)
+        }
         return try AppConfig.load(from: ConfigReader(provider: InMemoryProvider(values: content)))
     }
 

@@ -5,8 +5,9 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
-@testable import Server
+
 @testable import Handlers
+@testable import Server
 
 /// The request a case sends, after its preparation.
 struct RequestSpec: Sendable {
@@ -65,7 +66,8 @@ struct Fixture: Sendable {
     }
 
     func token(_ userId: String, app: AppCredentials) async throws -> TokenResponse {
-        let response = try await send(.post, "/auth/token", json: #"{"userId":"\#(userId)","appId":"\#(app.app.appId)","appSecret":"\#(app.appSecret)"}"#)
+        let response = try await send(
+            .post, "/auth/token", json: #"{"userId":"\#(userId)","appId":"\#(app.app.appId)","appSecret":"\#(app.appSecret)"}"#)
         guard response.status == .ok else { throw FixtureError("token: \(response.status) \(String(buffer: response.body))") }
         return try decode(TokenResponse.self, response)
     }
@@ -87,15 +89,21 @@ struct FixtureError: Error, CustomStringConvertible {
 /// fails when the spec gains an operation or a status that has no case here.
 enum ContractCases {
     static var all: [ContractCase] {
-        let specific = system + auth + admin + ipRules + audit + analytics + webhooks + proxy + splitKeys + securedByAdminKey + securedByBearer + edge
+        let specific =
+            system + auth + admin + ipRules + audit + analytics + webhooks + proxy + splitKeys + securedByAdminKey + securedByBearer + edge
         return specific + notJSON + badHost(besides: specific)
     }
 
     /// Every operation that takes a JSON body refuses one sent as text (415), after authentication.
     static var notJSON: [ContractCase] {
         RouteTable.all.filter { $0.responses[415] != nil }.map { route in
-            ContractCase(operationId: route.operationId, name: "a JSON body sent as text/plain", expectedStatus: 415, expectedCode: "unsupported_media_type") { fixture in
-                var headers: HTTPFields = route.security.contains("adminKey") ? Fixture.admin : route.security.contains("bearerAuth") ? Fixture.bearer(try await fixture.signIn()) : [:]
+            ContractCase(
+                operationId: route.operationId, name: "a JSON body sent as text/plain", expectedStatus: 415,
+                expectedCode: "unsupported_media_type"
+            ) { fixture in
+                var headers: HTTPFields =
+                    route.security.contains("adminKey")
+                    ? Fixture.admin : route.security.contains("bearerAuth") ? Fixture.bearer(try await fixture.signIn()) : [:]
                 headers[.contentType] = "text/plain"
                 return RequestSpec(method: route.method, path: concrete(route.path), headers: headers, body: "{}")
             }
@@ -105,9 +113,12 @@ enum ContractCases {
     /// The `Host` check answers on every route; it is the 400 case of the routes that have no
     /// other. The live check (`HTTP1HostCheck`) marks the request; in process the mark is sent.
     static func badHost(besides cases: [ContractCase]) -> [ContractCase] {
-        RouteTable.all.filter { route in route.responses[400] != nil && !cases.contains { $0.operationId == route.operationId && $0.expectedStatus == 400 } }.map { route in
+        RouteTable.all.filter { route in
+            route.responses[400] != nil && !cases.contains { $0.operationId == route.operationId && $0.expectedStatus == 400 }
+        }.map { route in
             ContractCase(operationId: route.operationId, name: "two Host headers", expectedStatus: 400, expectedCode: "invalid_host") { _ in
-                RequestSpec(method: route.method, path: concrete(route.path), headers: [HTTPField.Name("x-safeapi-invalid-host")!: "repeated"])
+                RequestSpec(
+                    method: route.method, path: concrete(route.path), headers: [HTTPField.Name("x-safeapi-invalid-host")!: "repeated"])
             }
         }
     }
@@ -121,7 +132,9 @@ enum ContractCases {
         return (pair, Fixture.bearer(pair))
     }
 
-    @Sendable static func split(_ fixture: Fixture, _ auth: HTTPFields, keyId: String = "key-00000001", provider: String = "testai") async throws -> SplitKeyCreated {
+    @Sendable static func split(_ fixture: Fixture, _ auth: HTTPFields, keyId: String = "key-00000001", provider: String = "testai")
+        async throws -> SplitKeyCreated
+    {
         let response = try await fixture.send(.post, "/api/split-key/split", headers: auth, json: splitJSON(keyId, provider: provider))
         guard response.status == .created else { throw FixtureError("split: \(response.status) \(String(buffer: response.body))") }
         return try fixture.decode(SplitKeyCreated.self, response)
@@ -140,46 +153,66 @@ enum ContractCases {
             ContractCase(operationId: "updateSplitKey", name: "set budgets", expectedStatus: 200) { fixture in
                 let auth = try await signedIn(fixture).1
                 _ = try await split(fixture, auth)
-                return request(.patch, "/api/split-key/key-00000001", headers: auth, json: #"{"budgets":{"dailyTokens":1000,"monthlyCostMicros":5000000}}"#)
+                return request(
+                    .patch, "/api/split-key/key-00000001", headers: auth,
+                    json: #"{"budgets":{"dailyTokens":1000,"monthlyCostMicros":5000000}}"#)
             },
-            ContractCase(operationId: "updateSplitKey", name: "negative budget", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            ContractCase(operationId: "updateSplitKey", name: "negative budget", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
                 let auth = try await signedIn(fixture).1
                 _ = try await split(fixture, auth)
                 return request(.patch, "/api/split-key/key-00000001", headers: auth, json: #"{"budgets":{"dailyTokens":-1}}"#)
             },
-            ContractCase(operationId: "updateSplitKey", name: "not the caller's", expectedStatus: 404, expectedCode: "split_key_not_found") { fixture in
+            ContractCase(operationId: "updateSplitKey", name: "not the caller's", expectedStatus: 404, expectedCode: "split_key_not_found")
+            { fixture in
                 request(.patch, "/api/split-key/key-00000001", headers: try await signedIn(fixture).1, json: #"{"description":"x"}"#)
             },
             ContractCase(operationId: "createSplitKey", name: "split", expectedStatus: 201) { fixture in
                 request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: splitJSON())
             },
             ContractCase(operationId: "createSplitKey", name: "the old field names", expectedStatus: 201) { fixture in
-                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"originalKey":"sk-own-0123456789","apiProvider":"TESTAI"}"#)
+                request(
+                    .post, "/api/split-key/split", headers: try await signedIn(fixture).1,
+                    json: #"{"originalKey":"sk-own-0123456789","apiProvider":"TESTAI"}"#)
             },
             ContractCase(operationId: "createSplitKey", name: "no key", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
                 request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"provider":"testai"}"#)
             },
-            ContractCase(operationId: "createSplitKey", name: "no such provider", expectedStatus: 404, expectedCode: "provider_not_found") { fixture in
+            ContractCase(operationId: "createSplitKey", name: "no such provider", expectedStatus: 404, expectedCode: "provider_not_found") {
+                fixture in
                 request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"apiKey":"k","provider":"nope"}"#)
             },
-            ContractCase(operationId: "createSplitKey", name: "a provider that takes no key", expectedStatus: 422, expectedCode: "provider_takes_no_key") { fixture in
-                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"apiKey":"k","provider":"keyless"}"#)
+            ContractCase(
+                operationId: "createSplitKey", name: "a provider that takes no key", expectedStatus: 422,
+                expectedCode: "provider_takes_no_key"
+            ) { fixture in
+                request(
+                    .post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"apiKey":"k","provider":"keyless"}"#)
             },
             ContractCase(operationId: "createSplitKey", name: "the mock provider, to try BYOK offline", expectedStatus: 201) { fixture in
-                request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: #"{"apiKey":"sk-anything","provider":"mock"}"#)
+                request(
+                    .post, "/api/split-key/split", headers: try await signedIn(fixture).1,
+                    json: #"{"apiKey":"sk-anything","provider":"mock"}"#)
             },
-            ContractCase(operationId: "createSplitKey", name: "own id taken", expectedStatus: 409, expectedCode: "split_key_exists") { fixture in
+            ContractCase(operationId: "createSplitKey", name: "own id taken", expectedStatus: 409, expectedCode: "split_key_exists") {
+                fixture in
                 let auth = try await signedIn(fixture).1
                 _ = try await split(fixture, auth)
                 return request(.post, "/api/split-key/split", headers: auth, json: splitJSON())
             },
-            ContractCase(operationId: "createSplitKey", name: "too many splits", expectedStatus: 429, expectedCode: "rate_limited", configure: { $0.byokSplitsPerMinute = 2 }) { fixture in
+            ContractCase(
+                operationId: "createSplitKey", name: "too many splits", expectedStatus: 429, expectedCode: "rate_limited",
+                configure: { $0.byokSplitsPerMinute = 2 }
+            ) { fixture in
                 let auth = try await signedIn(fixture).1
                 _ = try await split(fixture, auth, keyId: "key-00000001")
                 _ = try await split(fixture, auth, keyId: "key-00000002")
                 return request(.post, "/api/split-key/split", headers: auth, json: splitJSON("key-00000003"))
             },
-            ContractCase(operationId: "createSplitKey", name: "no master key", expectedStatus: 503, expectedCode: "byok_disabled", configure: { $0.byokMasterKey = nil }) { fixture in
+            ContractCase(
+                operationId: "createSplitKey", name: "no master key", expectedStatus: 503, expectedCode: "byok_disabled",
+                configure: { $0.byokMasterKey = nil }
+            ) { fixture in
                 request(.post, "/api/split-key/split", headers: try await signedIn(fixture).1, json: splitJSON())
             },
             ContractCase(operationId: "listSplitKeys", name: "own keys", expectedStatus: 200) { fixture in
@@ -192,28 +225,36 @@ enum ContractCases {
                 let key = try await split(fixture, auth)
                 return request(.post, "/api/split-key/validate", headers: withPart(auth, id: key.keyId, part: key.clientPart))
             },
-            ContractCase(operationId: "validateSplitKey", name: "missing part", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            ContractCase(operationId: "validateSplitKey", name: "missing part", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
                 var auth = try await signedIn(fixture).1
                 auth[.partialKeyId] = "key-00000001"
                 return request(.post, "/api/split-key/validate", headers: auth)
             },
-            ContractCase(operationId: "validateSplitKey", name: "wrong part", expectedStatus: 401, expectedCode: "split_key_invalid") { fixture in
+            ContractCase(operationId: "validateSplitKey", name: "wrong part", expectedStatus: 401, expectedCode: "split_key_invalid") {
+                fixture in
                 let auth = try await signedIn(fixture).1
                 let key = try await split(fixture, auth)
                 return request(.post, "/api/split-key/validate", headers: withPart(auth, id: key.keyId, part: wrongPart))
             },
-            ContractCase(operationId: "validateSplitKey", name: "no master key", expectedStatus: 503, expectedCode: "byok_disabled", configure: { $0.byokMasterKey = nil }) { fixture in
-                request(.post, "/api/split-key/validate", headers: withPart(try await signedIn(fixture).1, id: "key-00000001", part: wrongPart))
+            ContractCase(
+                operationId: "validateSplitKey", name: "no master key", expectedStatus: 503, expectedCode: "byok_disabled",
+                configure: { $0.byokMasterKey = nil }
+            ) { fixture in
+                request(
+                    .post, "/api/split-key/validate", headers: withPart(try await signedIn(fixture).1, id: "key-00000001", part: wrongPart))
             },
             ContractCase(operationId: "getSplitKey", name: "own key", expectedStatus: 200) { fixture in
                 let auth = try await signedIn(fixture).1
                 let key = try await split(fixture, auth)
                 return request(.get, "/api/split-key/\(key.keyId)", headers: auth)
             },
-            ContractCase(operationId: "getSplitKey", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            ContractCase(operationId: "getSplitKey", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
                 request(.get, "/api/split-key/short", headers: try await signedIn(fixture).1)
             },
-            ContractCase(operationId: "getSplitKey", name: "unknown id", expectedStatus: 404, expectedCode: "split_key_not_found") { fixture in
+            ContractCase(operationId: "getSplitKey", name: "unknown id", expectedStatus: 404, expectedCode: "split_key_not_found") {
+                fixture in
                 request(.get, "/api/split-key/key-unknown-1", headers: try await signedIn(fixture).1)
             },
             ContractCase(operationId: "deleteSplitKey", name: "delete", expectedStatus: 204) { fixture in
@@ -221,10 +262,12 @@ enum ContractCases {
                 let key = try await split(fixture, auth)
                 return request(.delete, "/api/split-key/\(key.keyId)", headers: auth)
             },
-            ContractCase(operationId: "deleteSplitKey", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            ContractCase(operationId: "deleteSplitKey", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
                 request(.delete, "/api/split-key/bad%20id%20here", headers: try await signedIn(fixture).1)
             },
-            ContractCase(operationId: "deleteSplitKey", name: "unknown id", expectedStatus: 404, expectedCode: "split_key_not_found") { fixture in
+            ContractCase(operationId: "deleteSplitKey", name: "unknown id", expectedStatus: 404, expectedCode: "split_key_not_found") {
+                fixture in
                 request(.delete, "/api/split-key/key-unknown-1", headers: try await signedIn(fixture).1)
             },
             ContractCase(operationId: "rotateSplitKey", name: "rotate", expectedStatus: 200) { fixture in
@@ -234,22 +277,28 @@ enum ContractCases {
                 headers[.partialKey] = key.clientPart
                 return request(.post, "/api/split-key/\(key.keyId)/rotate", headers: headers)
             },
-            ContractCase(operationId: "rotateSplitKey", name: "no current part", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            ContractCase(operationId: "rotateSplitKey", name: "no current part", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
                 request(.post, "/api/split-key/key-00000001/rotate", headers: try await signedIn(fixture).1)
             },
-            ContractCase(operationId: "rotateSplitKey", name: "wrong current part", expectedStatus: 401, expectedCode: "split_key_invalid") { fixture in
+            ContractCase(operationId: "rotateSplitKey", name: "wrong current part", expectedStatus: 401, expectedCode: "split_key_invalid")
+            { fixture in
                 let auth = try await signedIn(fixture).1
                 let key = try await split(fixture, auth)
                 var headers = auth
                 headers[.partialKey] = wrongPart
                 return request(.post, "/api/split-key/\(key.keyId)/rotate", headers: headers)
             },
-            ContractCase(operationId: "rotateSplitKey", name: "unknown id", expectedStatus: 404, expectedCode: "split_key_not_found") { fixture in
+            ContractCase(operationId: "rotateSplitKey", name: "unknown id", expectedStatus: 404, expectedCode: "split_key_not_found") {
+                fixture in
                 var headers = try await signedIn(fixture).1
                 headers[.partialKey] = wrongPart
                 return request(.post, "/api/split-key/key-unknown-1/rotate", headers: headers)
             },
-            ContractCase(operationId: "rotateSplitKey", name: "no master key", expectedStatus: 503, expectedCode: "byok_disabled", configure: { $0.byokMasterKey = nil }) { fixture in
+            ContractCase(
+                operationId: "rotateSplitKey", name: "no master key", expectedStatus: 503, expectedCode: "byok_disabled",
+                configure: { $0.byokMasterKey = nil }
+            ) { fixture in
                 var headers = try await signedIn(fixture).1
                 headers[.partialKey] = wrongPart
                 return request(.post, "/api/split-key/key-00000001/rotate", headers: headers)
@@ -258,14 +307,16 @@ enum ContractCases {
                 _ = try await split(fixture, try await signedIn(fixture).1)
                 return request(.get, "/admin/split-keys?userId=user-1&provider=testai", headers: Fixture.admin)
             },
-            ContractCase(operationId: "adminListSplitKeys", name: "malformed user", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "adminListSplitKeys", name: "malformed user", expectedStatus: 400, expectedCode: "invalid_request") {
+                _ in
                 request(.get, "/admin/split-keys?userId=a", headers: Fixture.admin)
             },
             ContractCase(operationId: "adminDeleteSplitKey", name: "delete", expectedStatus: 204) { fixture in
                 let key = try await split(fixture, try await signedIn(fixture).1)
                 return request(.delete, "/admin/split-keys/\(key.keyId)?userId=user-1", headers: Fixture.admin)
             },
-            ContractCase(operationId: "adminDeleteSplitKey", name: "no owner named", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "adminDeleteSplitKey", name: "no owner named", expectedStatus: 400, expectedCode: "invalid_request") {
+                _ in
                 request(.delete, "/admin/split-keys/key-00000001", headers: Fixture.admin)
             },
             ContractCase(operationId: "adminDeleteSplitKey", name: "unknown", expectedStatus: 404, expectedCode: "not_found") { _ in
@@ -283,9 +334,13 @@ enum ContractCases {
     static let system: [ContractCase] = [
         ContractCase(operationId: "getServiceInfo", name: "service info", expectedStatus: 200) { _ in request(.get, "/") },
         ContractCase(operationId: "getHealth", name: "liveness", expectedStatus: 200) { _ in request(.get, "/health") },
-        ContractCase(operationId: "getHealth", name: "unknown query parameters are ignored", expectedStatus: 200) { _ in request(.get, "/health?verbose=1") },
+        ContractCase(operationId: "getHealth", name: "unknown query parameters are ignored", expectedStatus: 200) { _ in
+            request(.get, "/health?verbose=1")
+        },
         ContractCase(operationId: "getReadiness", name: "database reachable", expectedStatus: 200) { _ in request(.get, "/ready") },
-        ContractCase(operationId: "getReadiness", name: "database unreachable", expectedStatus: 503, setup: .unreachableDatabase) { _ in request(.get, "/ready") },
+        ContractCase(operationId: "getReadiness", name: "database unreachable", expectedStatus: 503, setup: .unreachableDatabase) { _ in
+            request(.get, "/ready")
+        },
     ]
 
     static let auth: [ContractCase] = [
@@ -299,11 +354,15 @@ enum ContractCases {
         ContractCase(operationId: "issueToken", name: "missing body", expectedStatus: 400, expectedCode: "invalid_request") { _ in
             request(.post, "/auth/token")
         },
-        ContractCase(operationId: "issueToken", name: "wrong secret", expectedStatus: 401, expectedCode: "invalid_app_credentials") { fixture in
+        ContractCase(operationId: "issueToken", name: "wrong secret", expectedStatus: 401, expectedCode: "invalid_app_credentials") {
+            fixture in
             try await fixture.createApp()
             return request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.app","appSecret":"sab_app_wrong"}"#)
         },
-        ContractCase(operationId: "issueToken", name: "no secret while anonymous tokens are off", expectedStatus: 401, expectedCode: "invalid_app_credentials") { fixture in
+        ContractCase(
+            operationId: "issueToken", name: "no secret while anonymous tokens are off", expectedStatus: 401,
+            expectedCode: "invalid_app_credentials"
+        ) { fixture in
             try await fixture.createApp()
             return request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.app"}"#)
         },
@@ -322,7 +381,8 @@ enum ContractCases {
             try await fixture.deactivate("user-1")
             return request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"\#(app.app.appId)","appSecret":"\#(app.appSecret)"}"#)
         },
-        ContractCase(operationId: "issueToken", name: "userId of another app", expectedStatus: 409, expectedCode: "user_app_conflict") { fixture in
+        ContractCase(operationId: "issueToken", name: "userId of another app", expectedStatus: 409, expectedCode: "user_app_conflict") {
+            fixture in
             _ = try await fixture.signIn("user-1", appId: "com.example.one")
             let other = try await fixture.createApp("com.example.two")
             return request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"com.example.two","appSecret":"\#(other.appSecret)"}"#)
@@ -337,7 +397,10 @@ enum ContractCases {
         ContractCase(operationId: "refreshToken", name: "unknown token", expectedStatus: 401, expectedCode: "invalid_refresh_token") { _ in
             request(.post, "/auth/refresh", json: #"{"refreshToken":"sab_rt_unknown"}"#)
         },
-        ContractCase(operationId: "refreshToken", name: "used token again within the grace", expectedStatus: 401, expectedCode: "refresh_token_already_used") { fixture in
+        ContractCase(
+            operationId: "refreshToken", name: "used token again within the grace", expectedStatus: 401,
+            expectedCode: "refresh_token_already_used"
+        ) { fixture in
             let pair = try await fixture.signIn()
             _ = try await fixture.send(.post, "/auth/refresh", json: #"{"refreshToken":"\#(pair.refreshToken)"}"#)
             return request(.post, "/auth/refresh", json: #"{"refreshToken":"\#(pair.refreshToken)"}"#)
@@ -359,7 +422,8 @@ enum ContractCases {
         ContractCase(operationId: "logout", name: "every token", expectedStatus: 200) { fixture in
             request(.post, "/auth/logout", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"all":true}"#)
         },
-        ContractCase(operationId: "logout", name: "null for a non-nullable field", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+        ContractCase(operationId: "logout", name: "null for a non-nullable field", expectedStatus: 400, expectedCode: "invalid_request") {
+            fixture in
             request(.post, "/auth/logout", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"all":null}"#)
         },
         ContractCase(operationId: "logout", name: "malformed body", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
@@ -401,7 +465,8 @@ enum ContractCases {
         },
         ContractCase(operationId: "updateApp", name: "name too long", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
             try await fixture.createApp()
-            return request(.patch, "/admin/apps/com.example.app", headers: Fixture.admin, json: #"{"name":"\#(String(repeating: "n", count: 201))"}"#)
+            return request(
+                .patch, "/admin/apps/com.example.app", headers: Fixture.admin, json: #"{"name":"\#(String(repeating: "n", count: 201))"}"#)
         },
         ContractCase(operationId: "updateApp", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
             request(.patch, "/admin/apps/no.such.app", headers: Fixture.admin, json: #"{"active":false}"#)
@@ -486,21 +551,33 @@ enum ContractCases {
 
     static let proxyRoutes: [ProxyRoute] = [
         ProxyRoute(operationId: "proxyPost", method: .post) { provider, endpoint, headers in
-            request(.post, "/api/\(provider)/proxy", headers: headers, json: #"{"endpoint":"\#(endpoint)","model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#)
+            request(
+                .post, "/api/\(provider)/proxy", headers: headers,
+                json: #"{"endpoint":"\#(endpoint)","model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#)
         },
         ProxyRoute(operationId: "proxyShortcut", method: .post) { provider, endpoint, headers in
             request(.post, "/api/\(provider)", headers: headers, json: #"{"endpoint":"\#(endpoint)","model":"gpt-4o-mini"}"#)
         },
         ProxyRoute(operationId: "proxyGet", method: .get) { provider, endpoint, headers in
-            request(.get, "/api/\(provider)/proxy?endpoint=\(endpoint.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")", headers: headers)
+            request(
+                .get, "/api/\(provider)/proxy?endpoint=\(endpoint.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")",
+                headers: headers)
         },
-        ProxyRoute(operationId: "sdkProxyGet", method: .get) { provider, endpoint, headers in request(.get, "/proxy/\(provider)\(endpoint)", headers: headers) },
+        ProxyRoute(operationId: "sdkProxyGet", method: .get) { provider, endpoint, headers in
+            request(.get, "/proxy/\(provider)\(endpoint)", headers: headers)
+        },
         ProxyRoute(operationId: "sdkProxyPost", method: .post) { provider, endpoint, headers in
             request(.post, "/proxy/\(provider)\(endpoint)", headers: headers, json: #"{"model":"gpt-4o-mini","messages":[]}"#)
         },
-        ProxyRoute(operationId: "sdkProxyPut", method: .put) { provider, endpoint, headers in request(.put, "/proxy/\(provider)\(endpoint)", headers: headers, json: "{}") },
-        ProxyRoute(operationId: "sdkProxyPatch", method: .patch) { provider, endpoint, headers in request(.patch, "/proxy/\(provider)\(endpoint)", headers: headers, json: "{}") },
-        ProxyRoute(operationId: "sdkProxyDelete", method: .delete) { provider, endpoint, headers in request(.delete, "/proxy/\(provider)\(endpoint)", headers: headers) },
+        ProxyRoute(operationId: "sdkProxyPut", method: .put) { provider, endpoint, headers in
+            request(.put, "/proxy/\(provider)\(endpoint)", headers: headers, json: "{}")
+        },
+        ProxyRoute(operationId: "sdkProxyPatch", method: .patch) { provider, endpoint, headers in
+            request(.patch, "/proxy/\(provider)\(endpoint)", headers: headers, json: "{}")
+        },
+        ProxyRoute(operationId: "sdkProxyDelete", method: .delete) { provider, endpoint, headers in
+            request(.delete, "/proxy/\(provider)\(endpoint)", headers: headers)
+        },
     ]
 
     static var proxy: [ContractCase] {
@@ -511,19 +588,26 @@ enum ContractCases {
             ContractCase(operationId: "getProviderEndpoints", name: "allow-list", expectedStatus: 200) { fixture in
                 request(.get, "/api/gemini/endpoints", headers: Fixture.bearer(try await fixture.signIn()))
             },
-            ContractCase(operationId: "getProviderEndpoints", name: "malformed provider", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            ContractCase(
+                operationId: "getProviderEndpoints", name: "malformed provider", expectedStatus: 400, expectedCode: "invalid_request"
+            ) { fixture in
                 request(.get, "/api/not%20a%20provider/endpoints", headers: Fixture.bearer(try await fixture.signIn()))
             },
-            ContractCase(operationId: "getProviderEndpoints", name: "unknown provider", expectedStatus: 404, expectedCode: "provider_not_found") { fixture in
+            ContractCase(
+                operationId: "getProviderEndpoints", name: "unknown provider", expectedStatus: 404, expectedCode: "provider_not_found"
+            ) { fixture in
                 request(.get, "/api/nope/endpoints", headers: Fixture.bearer(try await fixture.signIn()))
             },
-            ContractCase(operationId: "proxyPost", name: "body without endpoint", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            ContractCase(operationId: "proxyPost", name: "body without endpoint", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
                 request(.post, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"model":"x"}"#)
             },
-            ContractCase(operationId: "proxyShortcut", name: "body not JSON", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            ContractCase(operationId: "proxyShortcut", name: "body not JSON", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
                 request(.post, "/api/testai", headers: Fixture.bearer(try await fixture.signIn()), json: "not json")
             },
-            ContractCase(operationId: "proxyGet", name: "no endpoint query", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            ContractCase(operationId: "proxyGet", name: "no endpoint query", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
                 request(.get, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()))
             },
             ContractCase(operationId: "getMyQuota", name: "standing", expectedStatus: 200) { fixture in
@@ -531,13 +615,18 @@ enum ContractCases {
             },
         ]
         let perRoute = proxyRoutes.flatMap { route -> [ContractCase] in
-            let allowed = switch route.method {
-            case .get: "/models"
-            case .post: "/chat/completions"
-            default: "/things/1"
-            }
-            func make(_ name: String, _ status: Int, _ code: String?, provider: String, endpoint: String, configure: @escaping @Sendable (inout AppConfig) -> Void = { _ in }) -> ContractCase {
-                ContractCase(operationId: route.operationId, name: name, expectedStatus: status, expectedCode: code, configure: configure) { fixture in
+            let allowed =
+                switch route.method {
+                case .get: "/models"
+                case .post: "/chat/completions"
+                default: "/things/1"
+                }
+            func make(
+                _ name: String, _ status: Int, _ code: String?, provider: String, endpoint: String,
+                configure: @escaping @Sendable (inout AppConfig) -> Void = { _ in }
+            ) -> ContractCase {
+                ContractCase(operationId: route.operationId, name: name, expectedStatus: status, expectedCode: code, configure: configure) {
+                    fixture in
                     route.build(provider, endpoint, Fixture.bearer(try await fixture.signIn()))
                 }
             }
@@ -549,7 +638,9 @@ enum ContractCases {
                 make("nothing listens upstream", 502, "upstream_unreachable", provider: "dead", endpoint: "/chat/completions"),
                 make("no key on the server", 503, "provider_not_configured", provider: "nokey", endpoint: "/chat/completions"),
                 make("no answer in time", 504, "upstream_timeout", provider: "slow", endpoint: "/chat/completions"),
-                make("daily quota of 0", 429, "quota_exceeded", provider: "testai", endpoint: allowed, configure: { $0.defaultDailyQuota = 0 }),
+                make(
+                    "daily quota of 0", 429, "quota_exceeded", provider: "testai", endpoint: allowed,
+                    configure: { $0.defaultDailyQuota = 0 }),
             ]
         }
         return listing + perRoute
@@ -568,13 +659,19 @@ enum ContractCases {
         RouteTable.all.filter { $0.security.contains("adminKey") }.flatMap { route -> [ContractCase] in
             let path = concrete(route.path)
             return [
-                ContractCase(operationId: route.operationId, name: "no admin key", expectedStatus: 401, expectedCode: "admin_key_required") { _ in
+                ContractCase(operationId: route.operationId, name: "no admin key", expectedStatus: 401, expectedCode: "admin_key_required")
+                { _ in
                     request(route.method, path)
                 },
-                ContractCase(operationId: route.operationId, name: "wrong admin key", expectedStatus: 401, expectedCode: "invalid_admin_key") { _ in
+                ContractCase(
+                    operationId: route.operationId, name: "wrong admin key", expectedStatus: 401, expectedCode: "invalid_admin_key"
+                ) { _ in
                     request(route.method, path, headers: [.adminKey: "not-the-key"])
                 },
-                ContractCase(operationId: route.operationId, name: "wrong keys throttled after five failures", expectedStatus: 429, expectedCode: "admin_locked_out") { fixture in
+                ContractCase(
+                    operationId: route.operationId, name: "wrong keys throttled after five failures", expectedStatus: 429,
+                    expectedCode: "admin_locked_out"
+                ) { fixture in
                     for _ in 0..<5 { _ = try await fixture.send(.get, "/admin/apps", headers: [.adminKey: "guess"]) }
                     return request(route.method, path, headers: [.adminKey: "guess"])
                 },
@@ -592,17 +689,23 @@ enum ContractCases {
         let backwards = "?from=2026-02-30T00:00:00Z"
         var cases: [ContractCase] = []
         for (operation, path) in [
-            ("getAnalyticsOverview", "/analytics/overview"), ("getAnalyticsCosts", "/analytics/costs"), ("getAnalyticsErrors", "/analytics/errors"),
+            ("getAnalyticsOverview", "/analytics/overview"), ("getAnalyticsCosts", "/analytics/costs"),
+            ("getAnalyticsErrors", "/analytics/errors"),
             ("getAnalyticsTimeseries", "/analytics/timeseries"), ("getUserAnalytics", "/analytics/user/user-1"),
         ] {
-            cases.append(ContractCase(operationId: operation, name: "after a proxied call", expectedStatus: 200) { fixture in
-                _ = try await fixture.send(.post, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"endpoint":"/chat/completions","model":"m"}"#)
-                return request(.get, path + "?startDate=2020-01-01T00:00:00Z", headers: Fixture.admin)
-            })
-            cases.append(ContractCase(operationId: operation, name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
-                _ = try await fixture.signIn()
-                return request(.get, path + backwards, headers: Fixture.admin)
-            })
+            cases.append(
+                ContractCase(operationId: operation, name: "after a proxied call", expectedStatus: 200) { fixture in
+                    _ = try await fixture.send(
+                        .post, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()),
+                        json: #"{"endpoint":"/chat/completions","model":"m"}"#)
+                    return request(.get, path + "?startDate=2020-01-01T00:00:00Z", headers: Fixture.admin)
+                })
+            cases.append(
+                ContractCase(operationId: operation, name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request") {
+                    fixture in
+                    _ = try await fixture.signIn()
+                    return request(.get, path + backwards, headers: Fixture.admin)
+                })
         }
         cases += [
             ContractCase(operationId: "getUserAnalytics", name: "no such user", expectedStatus: 404, expectedCode: "not_found") { _ in
@@ -611,11 +714,14 @@ enum ContractCases {
             ContractCase(operationId: "getMyStats", name: "own figures", expectedStatus: 200) { fixture in
                 request(.get, "/analytics/my-stats", headers: Fixture.bearer(try await fixture.signIn()))
             },
-            ContractCase(operationId: "getMyStats", name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+            ContractCase(operationId: "getMyStats", name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
                 request(.get, "/analytics/my-stats?from=2026-02-30T00:00:00Z", headers: Fixture.bearer(try await fixture.signIn()))
             },
             ContractCase(operationId: "listUsage", name: "records", expectedStatus: 200) { fixture in
-                _ = try await fixture.send(.post, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"endpoint":"/chat/completions","model":"m"}"#)
+                _ = try await fixture.send(
+                    .post, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()),
+                    json: #"{"endpoint":"/chat/completions","model":"m"}"#)
                 return request(.get, "/analytics/usage?provider=testai&failed=false", headers: Fixture.admin)
             },
             ContractCase(operationId: "listUsage", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request") { _ in
@@ -630,7 +736,9 @@ enum ContractCases {
         let open: @Sendable (inout AppConfig) -> Void = { $0.webhookAllowPrivate = true }
         @Sendable func made(_ fixture: Fixture) async throws -> Webhook {
             let response = try await fixture.send(.post, "/admin/webhooks", headers: Fixture.admin, json: body)
-            guard response.status == .created else { throw FixtureError("createWebhook: \(response.status) \(String(buffer: response.body))") }
+            guard response.status == .created else {
+                throw FixtureError("createWebhook: \(response.status) \(String(buffer: response.body))")
+            }
             return try fixture.decode(WebhookWithSecret.self, response).webhook
         }
         let missing = "/admin/webhooks/wh_00000000"
@@ -645,10 +753,14 @@ enum ContractCases {
             ContractCase(operationId: "createWebhook", name: "no events", expectedStatus: 400, expectedCode: "invalid_request") { _ in
                 request(.post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"https://hooks.example.com/x"}"#)
             },
-            ContractCase(operationId: "createWebhook", name: "an unknown event", expectedStatus: 422, expectedCode: "unknown_event", configure: open) { _ in
-                request(.post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"http://127.0.0.1:9/hook","events":["user.deleted"]}"#)
+            ContractCase(
+                operationId: "createWebhook", name: "an unknown event", expectedStatus: 422, expectedCode: "unknown_event", configure: open
+            ) { _ in
+                request(
+                    .post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"http://127.0.0.1:9/hook","events":["user.deleted"]}"#)
             },
-            ContractCase(operationId: "createWebhook", name: "a loopback URL", expectedStatus: 422, expectedCode: "webhook_url_refused") { _ in
+            ContractCase(operationId: "createWebhook", name: "a loopback URL", expectedStatus: 422, expectedCode: "webhook_url_refused") {
+                _ in
                 request(.post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"https://127.0.0.1/hook","events":["test"]}"#)
             },
             ContractCase(operationId: "updateWebhook", name: "deactivate", expectedStatus: 200, configure: open) { fixture in
@@ -661,9 +773,13 @@ enum ContractCases {
             ContractCase(operationId: "updateWebhook", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") { _ in
                 request(.patch, missing, headers: Fixture.admin, json: #"{"active":false}"#)
             },
-            ContractCase(operationId: "updateWebhook", name: "a metadata URL", expectedStatus: 422, expectedCode: "webhook_url_refused", configure: open) { fixture in
+            ContractCase(
+                operationId: "updateWebhook", name: "a metadata URL", expectedStatus: 422, expectedCode: "webhook_url_refused",
+                configure: open
+            ) { fixture in
                 let hook = try await made(fixture)
-                return request(.patch, "/admin/webhooks/\(hook.id)", headers: Fixture.admin, json: #"{"url":"ftp://169.254.169.254/latest"}"#)
+                return request(
+                    .patch, "/admin/webhooks/\(hook.id)", headers: Fixture.admin, json: #"{"url":"ftp://169.254.169.254/latest"}"#)
             },
             ContractCase(operationId: "deleteWebhook", name: "remove", expectedStatus: 204, configure: open) { fixture in
                 let hook = try await made(fixture)
@@ -679,7 +795,8 @@ enum ContractCases {
                 let hook = try await made(fixture)
                 return request(.post, "/admin/webhooks/\(hook.id)/rotate-secret", headers: Fixture.admin)
             },
-            ContractCase(operationId: "rotateWebhookSecret", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "rotateWebhookSecret", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") {
+                _ in
                 request(.post, "/admin/webhooks/bad/rotate-secret", headers: Fixture.admin)
             },
             ContractCase(operationId: "rotateWebhookSecret", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") { _ in
@@ -700,11 +817,15 @@ enum ContractCases {
                 _ = try await fixture.send(.post, "/admin/webhooks/\(hook.id)/test", headers: Fixture.admin)
                 return request(.get, "/admin/webhooks/\(hook.id)/deliveries", headers: Fixture.admin)
             },
-            ContractCase(operationId: "listWebhookDeliveries", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request", configure: open) { fixture in
+            ContractCase(
+                operationId: "listWebhookDeliveries", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request",
+                configure: open
+            ) { fixture in
                 let hook = try await made(fixture)
                 return request(.get, "/admin/webhooks/\(hook.id)/deliveries?limit=0", headers: Fixture.admin)
             },
-            ContractCase(operationId: "listWebhookDeliveries", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") { _ in
+            ContractCase(operationId: "listWebhookDeliveries", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") {
+                _ in
                 request(.get, missing + "/deliveries", headers: Fixture.admin)
             },
         ]
@@ -716,21 +837,25 @@ enum ContractCases {
                 _ = try await fixture.createApp()
                 return request(.get, "/admin/audit-logs?action=app.&success=true&from=2020-01-01T00:00:00Z", headers: Fixture.admin)
             },
-            ContractCase(operationId: "listAuditLogs", name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "listAuditLogs", name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request")
+            { _ in
                 request(.get, "/admin/audit-logs?from=yesterday", headers: Fixture.admin)
             },
             ContractCase(operationId: "getAuditStats", name: "stats", expectedStatus: 200) { fixture in
                 _ = try await fixture.createApp()
                 return request(.get, "/admin/audit-logs/stats?days=30", headers: Fixture.admin)
             },
-            ContractCase(operationId: "getAuditStats", name: "days out of range", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "getAuditStats", name: "days out of range", expectedStatus: 400, expectedCode: "invalid_request") {
+                _ in
                 request(.get, "/admin/audit-logs/stats?days=0", headers: Fixture.admin)
             },
             ContractCase(operationId: "listFailedAuditLogs", name: "failed ones", expectedStatus: 200) { fixture in
                 _ = try await fixture.send(.delete, "/admin/users/nobody-here", headers: Fixture.admin)
                 return request(.get, "/admin/audit-logs/failed", headers: Fixture.admin)
             },
-            ContractCase(operationId: "listFailedAuditLogs", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(
+                operationId: "listFailedAuditLogs", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request"
+            ) { _ in
                 request(.get, "/admin/audit-logs/failed?limit=501", headers: Fixture.admin)
             },
             ContractCase(operationId: "verifyAuditLog", name: "an intact chain", expectedStatus: 200) { fixture in
@@ -760,7 +885,8 @@ enum ContractCases {
             },
             ContractCase(operationId: "updateIPRule", name: "turn into allow", expectedStatus: 200) { fixture in
                 let rule = try await made(fixture)
-                return request(.patch, "/admin/ip-rules/\(rule.id)", headers: Fixture.admin, json: #"{"type":"allow","cidr":"::ffff:203.0.113.7"}"#)
+                return request(
+                    .patch, "/admin/ip-rules/\(rule.id)", headers: Fixture.admin, json: #"{"type":"allow","cidr":"::ffff:203.0.113.7"}"#)
             },
             ContractCase(operationId: "updateIPRule", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
                 request(.patch, "/admin/ip-rules/bad", headers: Fixture.admin, json: #"{"type":"allow"}"#)
@@ -795,48 +921,58 @@ enum ContractCases {
             }
             var cases: [ContractCase] = []
             if statuses.contains(403) {
-                cases.append(ContractCase(operationId: route.operationId, name: "an origin not allowed", expectedStatus: 403, expectedCode: "cors_forbidden") { _ in
-                    request(route.method, path, headers: [.origin: "https://evil.example"])
-                })
+                cases.append(
+                    ContractCase(
+                        operationId: route.operationId, name: "an origin not allowed", expectedStatus: 403, expectedCode: "cors_forbidden"
+                    ) { _ in
+                        request(route.method, path, headers: [.origin: "https://evil.example"])
+                    })
             }
             if statuses.contains(431) {
-                cases.append(ContractCase(operationId: route.operationId, name: "too many headers", expectedStatus: 431, expectedCode: "headers_too_large") { _ in
-                    var headers = HTTPFields()
-                    for index in 0..<120 { headers.append(HTTPField(name: HTTPField.Name("x-filler-\(index)")!, value: "1")) }
-                    return request(route.method, path, headers: headers)
-                })
+                cases.append(
+                    ContractCase(
+                        operationId: route.operationId, name: "too many headers", expectedStatus: 431, expectedCode: "headers_too_large"
+                    ) { _ in
+                        var headers = HTTPFields()
+                        for index in 0..<120 { headers.append(HTTPField(name: HTTPField.Name("x-filler-\(index)")!, value: "1")) }
+                        return request(route.method, path, headers: headers)
+                    })
             }
             if statuses.contains(413) {
-                cases.append(ContractCase(
-                    operationId: route.operationId, name: "a body over MAX_BODY_BYTES", expectedStatus: 413, expectedCode: "payload_too_large",
-                    configure: { $0.edge.maxBodyBytes = 1024 }
-                ) { fixture in
-                    var headers = try await credentials(fixture)
-                    let body = #"{"endpoint":"/chat/completions","pad":""# + String(repeating: "x", count: 2048) + #""}"#
-                    headers[.contentLength] = String(body.utf8.count)
-                    return request(route.method, path, headers: headers, json: body)
-                })
+                cases.append(
+                    ContractCase(
+                        operationId: route.operationId, name: "a body over MAX_BODY_BYTES", expectedStatus: 413,
+                        expectedCode: "payload_too_large",
+                        configure: { $0.edge.maxBodyBytes = 1024 }
+                    ) { fixture in
+                        var headers = try await credentials(fixture)
+                        let body = #"{"endpoint":"/chat/completions","pad":""# + String(repeating: "x", count: 2048) + #""}"#
+                        headers[.contentLength] = String(body.utf8.count)
+                        return request(route.method, path, headers: headers, json: body)
+                    })
             }
             if statuses.contains(308) {
-                cases.append(ContractCase(
-                    operationId: route.operationId, name: "plain HTTP in production", expectedStatus: 308,
-                    configure: {
-                        $0.edge.requireHTTPS = true
-                        $0.edge.publicURL = "https://api.example.com"
-                    }
-                ) { _ in
-                    request(route.method, path)
-                })
+                cases.append(
+                    ContractCase(
+                        operationId: route.operationId, name: "plain HTTP in production", expectedStatus: 308,
+                        configure: {
+                            $0.edge.requireHTTPS = true
+                            $0.edge.publicURL = "https://api.example.com"
+                        }
+                    ) { _ in
+                        request(route.method, path)
+                    })
             }
             if statuses.contains(429), path.hasPrefix("/api/") || path.hasPrefix("/proxy/") {
-                cases.append(ContractCase(
-                    operationId: route.operationId, name: "over the per-IP limit", expectedStatus: 429, expectedCode: "rate_limited",
-                    configure: { $0.edge.ipRateLimit = 1 }
-                ) { fixture in
-                    let headers = try await credentials(fixture)
-                    _ = try await fixture.send(.get, "/api/providers", headers: headers)
-                    return request(route.method, path, headers: headers)
-                })
+                cases.append(
+                    ContractCase(
+                        operationId: route.operationId, name: "over the per-IP limit", expectedStatus: 429, expectedCode: "rate_limited",
+                        configure: { $0.edge.ipRateLimit = 1 }
+                    ) { fixture in
+                        let headers = try await credentials(fixture)
+                        _ = try await fixture.send(.get, "/api/providers", headers: headers)
+                        return request(route.method, path, headers: headers)
+                    })
             }
             return cases
         }
@@ -853,7 +989,8 @@ enum ContractCases {
                 ContractCase(operationId: route.operationId, name: "not a JWT", expectedStatus: 401, expectedCode: "token_malformed") { _ in
                     request(route.method, path, headers: [.authorization: "Bearer not.a.jwt"])
                 },
-                ContractCase(operationId: route.operationId, name: "deactivated user", expectedStatus: 403, expectedCode: "user_inactive") { fixture in
+                ContractCase(operationId: route.operationId, name: "deactivated user", expectedStatus: 403, expectedCode: "user_inactive") {
+                    fixture in
                     let pair = try await fixture.signIn()
                     try await fixture.deactivate("user-1")
                     return request(route.method, path, headers: Fixture.bearer(pair))

@@ -1,14 +1,15 @@
 import Foundation
 import Generated
-@testable import Handlers
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
-@testable import Server
 import Testing
 import Yams
-import HTTPTypes
+
+@testable import Handlers
+@testable import Server
 
 @Suite("Contract: every route behaves as openapi.yaml says")
 struct ContractTests {
@@ -55,7 +56,8 @@ struct ContractTests {
             return
         }
         guard let bodyType = route.responses[Int(response.status.code)] else {
-            Issue.record("\(route.operationId) answered \(response.status.code), which the spec does not document (documented: \(documented))")
+            Issue.record(
+                "\(route.operationId) answered \(response.status.code), which the spec does not document (documented: \(documented))")
             return
         }
         #expect(response.headers[.requestID]?.isEmpty == false, "no x-request-id")
@@ -67,7 +69,9 @@ struct ContractTests {
             do {
                 _ = try APICoding.decoder.decode(bodyType, from: Data(response.body.readableBytesView))
             } catch {
-                Issue.record("\(route.operationId) \(response.status.code): body does not decode into \(bodyType): \(error)\n\(String(buffer: response.body))")
+                Issue.record(
+                    "\(route.operationId) \(response.status.code): body does not decode into \(bodyType): \(error)\n\(String(buffer: response.body))"
+                )
             }
         } else {
             #expect(response.body.readableBytes == 0, "\(route.operationId) \(response.status.code) documents no body")
@@ -79,7 +83,8 @@ struct ContractTests {
         case .standard:
             return try await Harness.withApp(kind, sink: sink, configure: contractCase.configure) { client, _ in
                 let request = try await contractCase.prepare(Fixture(client: client))
-                let response = try await client.execute(uri: request.path, method: request.method, headers: request.headers, body: request.body.map { ByteBuffer(string: $0) })
+                let response = try await client.execute(
+                    uri: request.path, method: request.method, headers: request.headers, body: request.body.map { ByteBuffer(string: $0) })
                 return (request, response)
             }
         case .unreachableDatabase:
@@ -90,11 +95,16 @@ struct ContractTests {
             config.readinessTimeout = .milliseconds(300)
             let parts = try await AppParts(config: config, database: database, logger: Harness.logger(sink))
             let router = buildRouter(api: parts.api, security: parts.authenticator)
-            let app = Application(router: router, services: [DatabaseService(database: database)] + parts.services(logger: Harness.logger(sink)), logger: Harness.logger(sink))
+            let app = Application(
+                router: router, services: [DatabaseService(database: database)] + parts.services(logger: Harness.logger(sink)),
+                logger: Harness.logger(sink))
             let box = Box<TestResponse>()
             let request = try await contractCase.prepare(Fixture(client: NoClient()))
             try await app.test(.router) { client in
-                await box.set(try await client.execute(uri: request.path, method: request.method, headers: request.headers, body: request.body.map { ByteBuffer(string: $0) }))
+                await box.set(
+                    try await client.execute(
+                        uri: request.path, method: request.method, headers: request.headers,
+                        body: request.body.map { ByteBuffer(string: $0) }))
             }
             return (request, try await box.get())
         }
@@ -118,7 +128,8 @@ struct ContractTests {
             }
         }
         for contractCase in ContractCases.all {
-            #expect(RouteTable.all.contains { $0.operationId == contractCase.operationId }, "\(contractCase.operationId) is not in the spec")
+            #expect(
+                RouteTable.all.contains { $0.operationId == contractCase.operationId }, "\(contractCase.operationId) is not in the spec")
         }
     }
 
@@ -136,10 +147,12 @@ struct ContractTests {
                 fromSpec.insert("\(id) \(method.uppercased()) \(path) \(statuses)")
             }
         }
-        let fromTable = Set(RouteTable.all.map { route in
-            "\(route.operationId) \(route.method.rawValue) \(route.path) "
-                + (route.responses.keys.sorted().map(String.init) + (route.passesUpstreamResponses ? ["default"] : [])).joined(separator: ",")
-        })
+        let fromTable = Set(
+            RouteTable.all.map { route in
+                "\(route.operationId) \(route.method.rawValue) \(route.path) "
+                    + (route.responses.keys.sorted().map(String.init) + (route.passesUpstreamResponses ? ["default"] : [])).joined(
+                        separator: ",")
+            })
         #expect(fromSpec == fromTable)
     }
 }

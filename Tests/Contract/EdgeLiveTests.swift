@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import Generated
-@testable import Handlers
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -9,8 +8,10 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-@testable import Server
 import Testing
+
+@testable import Handlers
+@testable import Server
 
 /// The edge on a live server, where the socket peer is real: forwarded addresses, IP rules,
 /// HTTPS policy and TLS, slow clients, the connection cap and the body cap.
@@ -39,7 +40,9 @@ struct EdgeLiveTests {
     /// Never follows redirects, so a 308 is seen as it is.
     static let plain = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
 
-    static func get(_ url: String, headers: [(String, String)] = [], method: HTTPMethod = .GET, body: String? = nil, client: HTTPClient = plain) async throws -> (status: Int, headers: HTTPHeaders, body: String) {
+    static func get(
+        _ url: String, headers: [(String, String)] = [], method: HTTPMethod = .GET, body: String? = nil, client: HTTPClient = plain
+    ) async throws -> (status: Int, headers: HTTPHeaders, body: String) {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -50,8 +53,9 @@ struct EdgeLiveTests {
     }
 
     static func adminCreateRule(_ base: String, cidr: String, type: String, headers: [(String, String)] = []) async throws {
-        let created = try await get(base + "/admin/ip-rules", headers: headers + [("X-Admin-Key", Harness.adminKeyCanary), ("Content-Type", "application/json")],
-                                    method: .POST, body: #"{"cidr":"\#(cidr)","type":"\#(type)"}"#)
+        let created = try await get(
+            base + "/admin/ip-rules", headers: headers + [("X-Admin-Key", Harness.adminKeyCanary), ("Content-Type", "application/json")],
+            method: .POST, body: #"{"cidr":"\#(cidr)","type":"\#(type)"}"#)
         #expect(created.status == 201, "\(created.body)")
     }
 
@@ -132,10 +136,12 @@ struct EdgeLiveTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let cert = folder.appendingPathComponent("cert.pem").path
         let key = folder.appendingPathComponent("key.pem").path
-        let openssl = try ProcessTests.Server(executable: "/usr/bin/env", arguments: [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert,
-        ], directory: folder)
+        let openssl = try ProcessTests.Server(
+            executable: "/usr/bin/env",
+            arguments: [
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert,
+            ], directory: folder)
         try #require(try await openssl.waitForExit() == 0)
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = .none
@@ -217,7 +223,10 @@ struct EdgeLiveTests {
     }
 
     @Test func oneAddressCannotTakeEveryConnection() async throws {
-        try await Self.withLiveApp(configure: { $0.maxConnections = 20; $0.maxConnectionsPerAddress = 4 }) { base, port, _ in
+        try await Self.withLiveApp(configure: {
+            $0.maxConnections = 20
+            $0.maxConnectionsPerAddress = 4
+        }) { base, port, _ in
             let (open, refused) = try await Self.connectMany(7, port: port)
             #expect(open.count <= 4)
             #expect(refused >= 3)
@@ -239,12 +248,13 @@ struct EdgeLiveTests {
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
             request.headers.add(name: "Content-Type", value: "application/json")
             let chunk = ByteBuffer(string: String(repeating: " ", count: 16 * 1024))
-            request.body = .stream(AsyncStream<ByteBuffer> { continuation in
-                continuation.yield(ByteBuffer(string: #"{"endpoint":"/chat/completions","pad":""#))
-                for _ in 0..<10 { continuation.yield(chunk) }
-                continuation.yield(ByteBuffer(string: #""}"#))
-                continuation.finish()
-            }, length: .unknown)
+            request.body = .stream(
+                AsyncStream<ByteBuffer> { continuation in
+                    continuation.yield(ByteBuffer(string: #"{"endpoint":"/chat/completions","pad":""#))
+                    for _ in 0..<10 { continuation.yield(chunk) }
+                    continuation.yield(ByteBuffer(string: #""}"#))
+                    continuation.finish()
+                }, length: .unknown)
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
             #expect(response.status.code == 413)
             let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
@@ -282,14 +292,19 @@ struct EdgeTests {
     }
 
     @Test func corsAllowsListedOriginsAndTheirPreflightOnly() async throws {
-        try await Harness.withApp(.sqlite, configure: {
-            $0.edge.allowedOrigins = [OriginPattern("https://app.example.com")!, OriginPattern("https://*.example.org")!]
-        }) { client, _ in
+        try await Harness.withApp(
+            .sqlite,
+            configure: {
+                $0.edge.allowedOrigins = [OriginPattern("https://app.example.com")!, OriginPattern("https://*.example.org")!]
+            }
+        ) { client, _ in
             let fixture = Fixture(client: client)
-            let preflight = try await fixture.send(.options, "/api/testai/proxy", headers: [
-                .origin: "https://eu.example.org", .accessControlRequestMethod: "POST",
-                .accessControlRequestHeaders: "authorization, content-type, x-partial-key-id, x-partial-key",
-            ])
+            let preflight = try await fixture.send(
+                .options, "/api/testai/proxy",
+                headers: [
+                    .origin: "https://eu.example.org", .accessControlRequestMethod: "POST",
+                    .accessControlRequestHeaders: "authorization, content-type, x-partial-key-id, x-partial-key",
+                ])
             #expect(preflight.status == .noContent)
             #expect(preflight.headers[.accessControlAllowOrigin] == "https://eu.example.org")
             let allowed = preflight.headers[.accessControlAllowHeaders] ?? ""
@@ -301,7 +316,8 @@ struct EdgeTests {
             #expect(simple.headers[.accessControlAllowOrigin] == "https://app.example.com")
             #expect(simple.headers[.accessControlExposeHeaders]?.contains("X-Request-Id") == true)
             for origin in ["https://example.org", "https://app.example.com.evil.io", "http://app.example.com", "null"] {
-                let refused = try await fixture.send(.options, "/api/testai/proxy", headers: [.origin: origin, .accessControlRequestMethod: "POST"])
+                let refused = try await fixture.send(
+                    .options, "/api/testai/proxy", headers: [.origin: origin, .accessControlRequestMethod: "POST"])
                 #expect(refused.status == .forbidden, "\(origin)")
                 #expect(try fixture.decode(APIError.self, refused).error == "cors_forbidden")
             }
@@ -341,7 +357,8 @@ struct EdgeTests {
         try await Harness.withTwoInstances(kind) { one, two in
             #expect(try await two.send(.get, "/").status == .ok)
             // In-process clients have no address: an allow list without them refuses them.
-            let created = try await one.send(.post, "/admin/ip-rules", headers: Fixture.admin, json: #"{"cidr":"10.0.0.0/8","type":"allow"}"#)
+            let created = try await one.send(
+                .post, "/admin/ip-rules", headers: Fixture.admin, json: #"{"cidr":"10.0.0.0/8","type":"allow"}"#)
             #expect(created.status == .created)
             #expect(try await one.send(.get, "/").status == .forbidden)
             let start = ContinuousClock.now

@@ -1,11 +1,12 @@
 import Foundation
 import Generated
-@testable import Handlers
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import SQLKit
 import Testing
+
+@testable import Handlers
 @testable import Server
 
 /// What every route shares: request ids, the standard error body, 404 and 405.

@@ -1,13 +1,14 @@
 import Crypto
 import Foundation
 import Generated
-@testable import Handlers
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-@testable import Server
 import Testing
+
+@testable import Handlers
+@testable import Server
 
 /// The faults found by trying the bridge from outside as users and attackers would (issue 13):
 /// each test failed before its fix.
@@ -28,7 +29,8 @@ struct HardeningTests {
     /// A token re-signed with the server's own secret under another header.
     static func resigned(_ token: String, header: String) -> String {
         func base64url(_ bytes: some Sequence<UInt8>) -> String {
-            Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
         }
         let payload = token.split(separator: ".")[1]
         let input = base64url(Array(header.utf8)) + "." + payload
@@ -41,13 +43,16 @@ struct HardeningTests {
             let fixture = Fixture(client: client)
             let token = try await fixture.signIn().token
             func status(_ header: String) async throws -> HTTPResponse.Status {
-                try await fixture.send(.get, "/api/me/quota", headers: [.authorization: "Bearer " + Self.resigned(token, header: header)]).status
+                try await fixture.send(.get, "/api/me/quota", headers: [.authorization: "Bearer " + Self.resigned(token, header: header)])
+                    .status
             }
             // The control: our own header, re-signed the same way, is accepted.
             #expect(try await status(#"{"alg":"HS256","typ":"JWT"}"#) == .ok)
             #expect(try await status(#"{"alg":"HS256"}"#) == .ok)
-            for header in [#"{"alg":"RS256","typ":"JWT"}"#, #"{"alg":"hs256","typ":"JWT"}"#, #"{"typ":"JWT"}"#, #"{"alg":"none"}"#,
-                           #"{"alg":"HS256","typ":"at+jwt"}"#, #"{"alg":"HS512","typ":"JWT"}"#, "not json"] {
+            for header in [
+                #"{"alg":"RS256","typ":"JWT"}"#, #"{"alg":"hs256","typ":"JWT"}"#, #"{"typ":"JWT"}"#, #"{"alg":"none"}"#,
+                #"{"alg":"HS256","typ":"at+jwt"}"#, #"{"alg":"HS512","typ":"JWT"}"#, "not json",
+            ] {
                 #expect(try await status(header) == .unauthorized, "\(header)")
             }
         }
@@ -59,10 +64,13 @@ struct HardeningTests {
             let auth = Fixture.bearer(try await fixture.signIn())
             let key = try await ContractCases.split(fixture, auth, keyId: "key-mock-0001", provider: "mock")
             let call = #"{"endpoint":"/chat/completions","model":"mock-model","messages":[{"role":"user","content":"hi"}]}"#
-            let answered = try await fixture.send(.post, "/api/mock/proxy", headers: ContractCases.withPart(auth, id: key.keyId, part: key.clientPart), json: call)
+            let answered = try await fixture.send(
+                .post, "/api/mock/proxy", headers: ContractCases.withPart(auth, id: key.keyId, part: key.clientPart), json: call)
             #expect(answered.status == .ok, "\(String(buffer: answered.body))")
             // The part is checked as for any provider.
-            let wrong = try await fixture.send(.post, "/api/mock/proxy", headers: ContractCases.withPart(auth, id: key.keyId, part: String(repeating: "A", count: 43)), json: call)
+            let wrong = try await fixture.send(
+                .post, "/api/mock/proxy", headers: ContractCases.withPart(auth, id: key.keyId, part: String(repeating: "A", count: 43)),
+                json: call)
             #expect(wrong.status == .unauthorized)
         }
     }
@@ -71,7 +79,9 @@ struct HardeningTests {
         try await Harness.withApp(.sqlite) { client, _ in
             let fixture = Fixture(client: client)
             let auth = Fixture.bearer(try await fixture.signIn())
-            for (path, headers) in [("/analytics/my-stats", auth), ("/analytics/overview", Fixture.admin), ("/analytics/usage", Fixture.admin)] {
+            for (path, headers) in [
+                ("/analytics/my-stats", auth), ("/analytics/overview", Fixture.admin), ("/analytics/usage", Fixture.admin),
+            ] {
                 let response = try await fixture.send(.get, path, headers: headers)
                 #expect(response.status == .ok, "\(path)")
                 #expect(response.headers[.cacheControl] == "no-store", "\(path)")
@@ -109,7 +119,9 @@ struct RawHTTPTests {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -133,14 +145,19 @@ struct RawHTTPTests {
         let sink = MemorySink()
         try await EdgeLiveTests.withLiveApp(sink: sink) { _, port, _ in
             let head = "POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            for framing in ["Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n0\r\n\r\n",
-                            "Transfer-Encoding: xchunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n"] {
+            for framing in [
+                "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+                "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n0\r\n\r\n",
+                "Transfer-Encoding: xchunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n",
+            ] {
                 let answer = try Self.exchange(port, head + framing)
                 #expect(Self.status(answer) == 400, "\(framing): \(answer.prefix(200))")
                 #expect(!answer.contains("internal_error"))
             }
         }
-        #expect(!sink.contents.contains { $0.contains("\"level\":\"error\"") }, "\(sink.contents.filter { $0.contains("\"level\":\"error\"") })")
+        #expect(
+            !sink.contents.contains { $0.contains("\"level\":\"error\"") }, "\(sink.contents.filter { $0.contains("\"level\":\"error\"") })"
+        )
     }
 
     @Test func http11NeedsExactlyOneHost() async throws {
@@ -153,14 +170,20 @@ struct RawHTTPTests {
             #expect(Self.status(try Self.exchange(port, "GET /health HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n")) == 400)
             // HTTP/1.0 may omit it; one Host is fine, and a client cannot plant the mark itself.
             #expect(Self.status(try Self.exchange(port, "GET /health HTTP/1.0\r\n\r\n")) == 200)
-            #expect(Self.status(try Self.exchange(port, "GET /health HTTP/1.1\r\nHost: a\r\nX-Safeapi-Invalid-Host: 1\r\nConnection: close\r\n\r\n")) == 200)
+            #expect(
+                Self.status(
+                    try Self.exchange(port, "GET /health HTTP/1.1\r\nHost: a\r\nX-Safeapi-Invalid-Host: 1\r\nConnection: close\r\n\r\n"))
+                    == 200)
         }
     }
 
     @Test func headIsAnsweredWhereverGetIsWithoutABody() async throws {
         try await EdgeLiveTests.withLiveApp { _, port, client in
             let token = try await Fixture(client: client).signIn().token
-            for (path, auth, expected) in [("/health", "", 200), ("/api/providers", "Authorization: Bearer \(token)\r\n", 200), ("/api/me/quota", "", 401), ("/admin/apps", "", 401)] {
+            for (path, auth, expected) in [
+                ("/health", "", 200), ("/api/providers", "Authorization: Bearer \(token)\r\n", 200), ("/api/me/quota", "", 401),
+                ("/admin/apps", "", 401),
+            ] {
                 let answer = try Self.exchange(port, "HEAD \(path) HTTP/1.1\r\nHost: x\r\n\(auth)Connection: close\r\n\r\n")
                 #expect(Self.status(answer) == expected, "\(path): \(answer.prefix(200))")
                 let parts = answer.components(separatedBy: "\r\n\r\n")
@@ -168,12 +191,14 @@ struct RawHTTPTests {
                 #expect(answer.lowercased().contains("content-type: application/json"), "\(path)")
             }
             // On the proxy, HEAD is the GET call (allowed, counted, recorded) without its body.
-            let proxied = try Self.exchange(port, "HEAD /proxy/testai/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
+            let proxied = try Self.exchange(
+                port, "HEAD /proxy/testai/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
             #expect(Self.status(proxied) == 200, "\(proxied.prefix(300))")
             #expect(proxied.hasSuffix("\r\n\r\n"), "a HEAD answer has a body")
             #expect(MockProviderServer.shared.received.contains { $0.method == "GET" && $0.path.hasSuffix("/openai/v1/models") })
             // A relayed answer that breaks off is the bridge's 502 on HEAD too, with its request id.
-            let broken = try Self.exchange(port, "HEAD /proxy/testai/broken-stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
+            let broken = try Self.exchange(
+                port, "HEAD /proxy/testai/broken-stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n")
             #expect(Self.status(broken) == 502, "\(broken.prefix(300))")
             #expect(broken.lowercased().contains("x-request-id:"))
             #expect(broken.hasSuffix("\r\n\r\n"), "a HEAD answer has a body")

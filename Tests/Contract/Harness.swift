@@ -1,13 +1,14 @@
 import AsyncHTTPClient
 import Foundation
 import Generated
+import HTTPTypes
 import Handlers
 import Hummingbird
-import HTTPTypes
 import HummingbirdTesting
 import Logging
 import PostgresNIO
 import SQLKit
+
 @testable import Server
 
 /// Builds the real application in process, on a fresh database, with logs captured in memory so

@@ -1,6 +1,6 @@
 import Foundation
-import Handlers
 import HTTPTypes
+import Handlers
 import Hummingbird
 import Logging
 import NIOCore
@@ -30,7 +30,9 @@ final class MockProviderServer: Sendable {
     var received: [Received] { log.withLock { $0 } }
     var cancelledStreams: Int { cancelled.withLock { $0 } }
 
-    func requests(marker: String) -> [Received] { received.filter { $0.body.contains(marker) || $0.query.contains(marker) || $0.path.contains(marker) } }
+    func requests(marker: String) -> [Received] {
+        received.filter { $0.body.contains(marker) || $0.query.contains(marker) || $0.path.contains(marker) }
+    }
 
     /// The port, starting the server on first use.
     func port() async throws -> Int {
@@ -56,28 +58,36 @@ final class MockProviderServer: Sendable {
         }
         router.post("/openai/v1/embeddings") { request, _ in
             let key = request.headers[.authorization] ?? ""
-            return Self.json(#"{"error":{"message":"Incorrect API key provided: \#(key.replacingOccurrences(of: "Bearer ", with: ""))"}}"#, status: .unauthorized)
+            return Self.json(
+                #"{"error":{"message":"Incorrect API key provided: \#(key.replacingOccurrences(of: "Bearer ", with: ""))"}}"#,
+                status: .unauthorized)
         }
         // Declares 1 000 bytes, sends 20, and breaks off.
         router.post("/openai/v1/truncated") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json", .contentLength: "1000"], body: ResponseBody { writer in
-                try await writer.write(ByteBuffer(string: #"{"model":"gpt-4o-mi"#))
-                throw CancellationError()
-            })
+            Response(
+                status: .ok, headers: [.contentType: "application/json", .contentLength: "1000"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: #"{"model":"gpt-4o-mi"#))
+                    throw CancellationError()
+                })
         }
         // The same fault on an error answer: a 429 that declares 1 000 bytes and sends 20.
         router.post("/openai/v1/truncated-error") { _, _ in
-            Response(status: .tooManyRequests, headers: [.contentType: "application/json", .contentLength: "1000"], body: ResponseBody { writer in
-                try await writer.write(ByteBuffer(string: #"{"error":{"messag"#))
-                throw CancellationError()
-            })
+            Response(
+                status: .tooManyRequests, headers: [.contentType: "application/json", .contentLength: "1000"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: #"{"error":{"messag"#))
+                    throw CancellationError()
+                })
         }
         // A relayed answer (no declared length) that breaks off after its first chunk.
         router.get("/openai/v1/broken-stream") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: ResponseBody { writer in
-                try await writer.write(ByteBuffer(string: "first part"))
-                throw CancellationError()
-            })
+            Response(
+                status: .ok, headers: [.contentType: "application/octet-stream"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "first part"))
+                    throw CancellationError()
+                })
         }
         router.post("/anthropic/v1/messages") { request, context in try await self.anthropic(request, context: context) }
         router.post("/gemini/v1beta/models/:model") { request, context in try await self.gemini(request, context: context) }
@@ -94,7 +104,10 @@ final class MockProviderServer: Sendable {
             onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port ?? 0 } },
             logger: Logger(label: "mock-provider") { _ in SwiftLogNoOpLogHandler() }
         )
-        Task { try await ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "mock") { _ in SwiftLogNoOpLogHandler() })).run() }
+        Task {
+            try await ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "mock") { _ in SwiftLogNoOpLogHandler() }))
+                .run()
+        }
         for _ in 0..<200 {
             let bound = port.withLock { $0 }
             if bound != 0 { return bound }
@@ -106,7 +119,10 @@ final class MockProviderServer: Sendable {
     static let audio: [UInt8] = (0..<1024).map { UInt8($0 % 256) }
 
     static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json", HTTPField.Name("x-request-id")!: "upstream-req-1", .setCookie: "tracking=1"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        Response(
+            status: status,
+            headers: [.contentType: "application/json", HTTPField.Name("x-request-id")!: "upstream-req-1", .setCookie: "tracking=1"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     private func body(_ request: Request) async throws -> [String: Any] {
@@ -115,18 +131,20 @@ final class MockProviderServer: Sendable {
     }
 
     private func sse(_ events: [String], context: BasicRequestContext) -> Response {
-        Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
-            do {
-                for event in events {
-                    try await writer.write(ByteBuffer(string: event))
-                    try await Task.sleep(for: .milliseconds(50))
+        Response(
+            status: .ok, headers: [.contentType: "text/event-stream"],
+            body: ResponseBody { writer in
+                do {
+                    for event in events {
+                        try await writer.write(ByteBuffer(string: event))
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    try await writer.finish(nil)
+                } catch {
+                    self.cancelled.withLock { $0 += 1 }
+                    throw error
                 }
-                try await writer.finish(nil)
-            } catch {
-                self.cancelled.withLock { $0 += 1 }
-                throw error
-            }
-        })
+            })
     }
 
     private func openAIChat(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -136,38 +154,46 @@ final class MockProviderServer: Sendable {
         if body["stream"] as? Bool == true {
             var events = (0..<chunks).map { #"data: {"model":"\#(model)","choices":[{"delta":{"content":"w\#($0) "}}]}"# + "\n\n" }
             if (body["stream_options"] as? [String: Any])?["include_usage"] as? Bool == true {
-                events.append(#"data: {"model":"\#(model)","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":\#(chunks),"prompt_tokens_details":{"cached_tokens":400}}}"# + "\n\n")
+                events.append(
+                    #"data: {"model":"\#(model)","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":\#(chunks),"prompt_tokens_details":{"cached_tokens":400}}}"#
+                        + "\n\n")
             }
             events.append("data: [DONE]\n\n")
             return sse(events, context: context)
         }
-        return Self.json(#"{"model":"\#(model)","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":1000,"completion_tokens":500,"prompt_tokens_details":{"cached_tokens":400}}}"#)
+        return Self.json(
+            #"{"model":"\#(model)","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":1000,"completion_tokens":500,"prompt_tokens_details":{"cached_tokens":400}}}"#
+        )
     }
 
     private func anthropic(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let body = try await body(request)
         if body["stream"] as? Bool == true {
-            return sse([
-                "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-3-5-haiku-latest\",\"usage\":{\"input_tokens\":300,\"output_tokens\":1}}}\n\n",
-                "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
-                "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":42}}\n\n",
-                "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
-            ], context: context)
+            return sse(
+                [
+                    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-3-5-haiku-latest\",\"usage\":{\"input_tokens\":300,\"output_tokens\":1}}}\n\n",
+                    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
+                    "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":42}}\n\n",
+                    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+                ], context: context)
         }
-        return Self.json(#"{"model":"claude-3-5-haiku-latest","content":[{"type":"text","text":"Hi"}],"usage":{"input_tokens":300,"output_tokens":42}}"#)
+        return Self.json(
+            #"{"model":"claude-3-5-haiku-latest","content":[{"type":"text","text":"Hi"}],"usage":{"input_tokens":300,"output_tokens":42}}"#)
     }
 
     private func gemini(_ request: Request, context: BasicRequestContext) async throws -> Response {
         _ = try await body(request)
         let model = context.parameters.get("model") ?? ""
         if model.hasSuffix(":streamGenerateContent") {
-            return sse([
-                "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}]}}],\"usageMetadata\":{\"promptTokenCount\":80,\"candidatesTokenCount\":5},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
-                "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" there\"}]}}],\"usageMetadata\":{\"promptTokenCount\":80,\"candidatesTokenCount\":20},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
-            ], context: context)
+            return sse(
+                [
+                    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}]}}],\"usageMetadata\":{\"promptTokenCount\":80,\"candidatesTokenCount\":5},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
+                    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" there\"}]}}],\"usageMetadata\":{\"promptTokenCount\":80,\"candidatesTokenCount\":20},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
+                ], context: context)
         }
         guard model.hasSuffix(":generateContent") else { return Self.json(#"{"error":"no"}"#, status: .notFound) }
-        return Self.json(#"{"candidates":[],"usageMetadata":{"promptTokenCount":80,"candidatesTokenCount":20},"modelVersion":"gemini-1.5-flash"}"#)
+        return Self.json(
+            #"{"candidates":[],"usageMetadata":{"promptTokenCount":80,"candidatesTokenCount":20},"modelVersion":"gemini-1.5-flash"}"#)
     }
 
     struct Recorder: RouterMiddleware {
@@ -180,7 +206,10 @@ final class MockProviderServer: Sendable {
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
             server.log.withLock {
-                $0.append(Received(method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "", headers: headers, body: String(buffer: buffer)))
+                $0.append(
+                    Received(
+                        method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "", headers: headers,
+                        body: String(buffer: buffer)))
             }
             return try await next(request, context)
         }
@@ -190,27 +219,27 @@ final class MockProviderServer: Sendable {
     func providers(port: Int) throws -> [ProviderDefinition] {
         let base = "http://127.0.0.1:\(port)"
         let json = #"""
-        {"providers": [
-          {"id":"testai","baseURL":"\#(base)/openai/v1","keyEnv":"TESTAI_API_KEY","auth":{"style":"bearer"},"usage":"openai","requestStreamUsage":true,
-           "passHeaders":["openai-organization"],
-           "endpoints":[{"path":"/chat/completions","methods":["POST"]},{"path":"/models","methods":["GET"]},{"path":"/audio/speech","methods":["POST"]},
-                        {"path":"/embeddings","methods":["POST"]},{"path":"/things/{id}","methods":["PUT","PATCH","DELETE"]},
-                        {"path":"/truncated","methods":["POST"]},{"path":"/truncated-error","methods":["POST"]},{"path":"/broken-stream","methods":["GET"]}],
-           "prices":{"gpt-4o-mini":{"inputMicrosPerMillion":150000,"outputMicrosPerMillion":600000,"cachedInputMicrosPerMillion":75000}}},
-          {"id":"testclaude","baseURL":"\#(base)/anthropic/v1","keyEnv":"TESTAI_API_KEY","auth":{"style":"header","name":"x-api-key"},
-           "headers":{"anthropic-version":"2023-06-01"},"passHeaders":["anthropic-beta"],"sdkPrefixes":["/v1"],"usage":"anthropic",
-           "endpoints":[{"path":"/messages","methods":["POST"]}],
-           "prices":{"claude-3-5-haiku-latest":{"inputMicrosPerMillion":800000,"outputMicrosPerMillion":4000000}}},
-          {"id":"testgemini","baseURL":"\#(base)/gemini/v1beta","keyEnv":"TESTAI_API_KEY","auth":{"style":"header","name":"x-goog-api-key"},
-           "sdkPrefixes":["/v1beta"],"usage":"gemini",
-           "endpoints":[{"path":"/models/{model}:generateContent","methods":["POST"]},{"path":"/models/{model}:streamGenerateContent","methods":["POST"]}],
-           "prices":{"gemini-1.5-flash":{"inputMicrosPerMillion":75000,"outputMicrosPerMillion":300000}}},
-          {"id":"slow","baseURL":"\#(base)/slow/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]},
-          {"id":"nokey","baseURL":"\#(base)/openai/v1","keyEnv":"NOKEY_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]},
-          {"id":"keyless","baseURL":"\#(base)/openai/v1","auth":{"style":"none"},"usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST"]}]},
-          {"id":"dead","baseURL":"http://127.0.0.1:1/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]}
-        ]}
-        """#
+            {"providers": [
+              {"id":"testai","baseURL":"\#(base)/openai/v1","keyEnv":"TESTAI_API_KEY","auth":{"style":"bearer"},"usage":"openai","requestStreamUsage":true,
+               "passHeaders":["openai-organization"],
+               "endpoints":[{"path":"/chat/completions","methods":["POST"]},{"path":"/models","methods":["GET"]},{"path":"/audio/speech","methods":["POST"]},
+                            {"path":"/embeddings","methods":["POST"]},{"path":"/things/{id}","methods":["PUT","PATCH","DELETE"]},
+                            {"path":"/truncated","methods":["POST"]},{"path":"/truncated-error","methods":["POST"]},{"path":"/broken-stream","methods":["GET"]}],
+               "prices":{"gpt-4o-mini":{"inputMicrosPerMillion":150000,"outputMicrosPerMillion":600000,"cachedInputMicrosPerMillion":75000}}},
+              {"id":"testclaude","baseURL":"\#(base)/anthropic/v1","keyEnv":"TESTAI_API_KEY","auth":{"style":"header","name":"x-api-key"},
+               "headers":{"anthropic-version":"2023-06-01"},"passHeaders":["anthropic-beta"],"sdkPrefixes":["/v1"],"usage":"anthropic",
+               "endpoints":[{"path":"/messages","methods":["POST"]}],
+               "prices":{"claude-3-5-haiku-latest":{"inputMicrosPerMillion":800000,"outputMicrosPerMillion":4000000}}},
+              {"id":"testgemini","baseURL":"\#(base)/gemini/v1beta","keyEnv":"TESTAI_API_KEY","auth":{"style":"header","name":"x-goog-api-key"},
+               "sdkPrefixes":["/v1beta"],"usage":"gemini",
+               "endpoints":[{"path":"/models/{model}:generateContent","methods":["POST"]},{"path":"/models/{model}:streamGenerateContent","methods":["POST"]}],
+               "prices":{"gemini-1.5-flash":{"inputMicrosPerMillion":75000,"outputMicrosPerMillion":300000}}},
+              {"id":"slow","baseURL":"\#(base)/slow/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]},
+              {"id":"nokey","baseURL":"\#(base)/openai/v1","keyEnv":"NOKEY_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]},
+              {"id":"keyless","baseURL":"\#(base)/openai/v1","auth":{"style":"none"},"usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST"]}]},
+              {"id":"dead","baseURL":"http://127.0.0.1:1/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]}
+            ]}
+            """#
         return try ProvidersFile.decode(Data(json.utf8), source: "test providers").providers
     }
 }

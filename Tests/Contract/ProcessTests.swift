@@ -6,9 +6,10 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
-@testable import Server
 import ServiceLifecycle
 import Testing
+
+@testable import Server
 
 /// The built `safeapi-bridge` executable, run as a new user would run it.
 @Suite("The server process", .serialized)
@@ -24,7 +25,8 @@ struct ProcessTests {
                 let url = folder.appendingPathComponent("safeapi-bridge")
                 if FileManager.default.isExecutableFile(atPath: url.path) { return url }
             }
-            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "safeapi-bridge next to the test bundle; run `swift build --build-tests`"])
+            throw CocoaError(
+                .fileNoSuchFile, userInfo: [NSFilePathErrorKey: "safeapi-bridge next to the test bundle; run `swift build --build-tests`"])
         }
     }
 
@@ -50,14 +52,19 @@ struct ProcessTests {
             posix_spawn_file_actions_adddup2(&actions, output[1], 1)
             posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
             // The child gets no other descriptor of the test process (its sockets, its pipes).
-            _ = try Self.glibc("posix_spawn_file_actions_addclosefrom_np", as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)(&actions, 3)
+            _ = try Self.glibc(
+                "posix_spawn_file_actions_addclosefrom_np",
+                as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)(&actions, 3)
             _ = try directory.path.withCString { folder in
-                try Self.glibc("posix_spawn_file_actions_addchdir_np", as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)(&actions, folder)
+                try Self.glibc(
+                    "posix_spawn_file_actions_addchdir_np",
+                    as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)(
+                        &actions, folder)
             }
             let variables = ["PATH": "/usr/bin:/bin", "HOME": directory.path].merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
             let argv = ([path] + arguments).map { strdup($0) } + [nil]
             let envp = variables.map { strdup($0) } + [nil]
-            defer { (argv + envp).forEach { free($0) } }
+            defer { for pointer in argv + envp { free(pointer) } }
             var pid = pid_t()
             let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
             close(output[1])
@@ -246,7 +253,9 @@ struct ProcessTests {
         let second = try Server(environment: ["PORT": String(port)], directory: folder)
         #expect(try await second.waitForExit() == 78)
         let message = second.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(message.hasPrefix("safeapi-bridge: configuration error: cannot listen on 127.0.0.1:\(port): the address is already in use"), "\(message)")
+        #expect(
+            message.hasPrefix("safeapi-bridge: configuration error: cannot listen on 127.0.0.1:\(port): the address is already in use"),
+            "\(message)")
         #expect(!message.contains("\n"))
         first.terminate()
         #expect(try await first.waitForExit() == 0)
@@ -296,7 +305,8 @@ struct GracefulShutdownTests {
         let sink = MemorySink()
         let logger = Harness.logger(sink)
         let database = try await SQLiteBackend.open(path: ":memory:", logger: logger)
-        let parts = try await AppParts(config: Harness.config(database: .sqlite(path: ":memory:"), dataDirectory: ""), database: database, logger: logger)
+        let parts = try await AppParts(
+            config: Harness.config(database: .sqlite(path: ":memory:"), dataDirectory: ""), database: database, logger: logger)
         let router = buildRouter(api: parts.api, security: parts.authenticator)
         let finished = Box<ContinuousClock.Instant>()
         router.get("/test/slow") { _, _ in

@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import Generated
-@testable import Handlers
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -10,8 +9,10 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import SQLKit
-@testable import Server
 import Testing
+
+@testable import Handlers
+@testable import Server
 
 /// The proxy on a live server, read with a real HTTP client: streaming, cancellation, binary
 /// bodies, usage and cost, and the provider key.
@@ -59,14 +60,16 @@ struct ProxyLiveTests {
     static func usageRows(_ config: AppConfig) async throws -> [UsageRecord] {
         try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in
             try await database.withSQL { sql in
-                try await sql.raw("SELECT * FROM usage_records ORDER BY id").all(decoding: UsageRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+                try await sql.raw("SELECT * FROM usage_records ORDER BY id").all(
+                    decoding: UsageRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
             }
         }
     }
 
     @Test func eventsAreRelayedOneByOneAsTheyArrive() async throws {
         let arrivals = try await Self.withLiveApp { base, token, _ in
-            let request = Self.post("\(base)/proxy/testai/chat/completions", token: token, json: #"{"model":"gpt-4o-mini","stream":true,"chunks":6}"#)
+            let request = Self.post(
+                "\(base)/proxy/testai/chat/completions", token: token, json: #"{"model":"gpt-4o-mini","stream":true,"chunks":6}"#)
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
             #expect(response.status == .ok)
             #expect(response.headers.first(name: "content-type") == "text/event-stream")
@@ -85,7 +88,10 @@ struct ProxyLiveTests {
 
     /// Sends one request on an open connection and reads its whole response (by `Content-Length`
     /// or to the last chunk).
-    static func exchange(_ inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, _ request: String) async throws -> String {
+    static func exchange(
+        _ inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        _ request: String
+    ) async throws -> String {
         try await outbound.write(ByteBuffer(string: request))
         var text = ""
         while let chunk = try await inbound.next() {
@@ -93,7 +99,8 @@ struct ProxyLiveTests {
             guard let split = text.range(of: "\r\n\r\n") else { continue }
             let head = text[..<split.lowerBound].lowercased()
             if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-               let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) {
+                let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+            {
                 if text.utf8.count - text.utf8.distance(from: text.startIndex, to: split.upperBound) >= length { return text }
             } else if text.hasSuffix("\r\n0\r\n\r\n") {
                 return text
@@ -105,7 +112,8 @@ struct ProxyLiveTests {
     @Test func streamsAndAnswersShareOneKeptAliveConnection() async throws {
         try await Self.withLiveApp { base, token, _ in
             let port = try #require(URL(string: base)?.port)
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) {
+                channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
             }
             func request(_ json: String) -> String {
@@ -135,7 +143,9 @@ struct ProxyLiveTests {
     @Test func aClientThatHangsUpCancelsTheUpstreamRequestAndItsTokensAreRecorded() async throws {
         let before = MockProviderServer.shared.cancelledStreams
         let (_, usage) = try await Self.withLiveAppAndUsage { base, token, config in
-            let request = Self.post("\(base)/proxy/testclaude/v1/messages", token: token, json: #"{"model":"claude-3-5-haiku-latest","stream":true}"#, header: "x-api-key")
+            let request = Self.post(
+                "\(base)/proxy/testclaude/v1/messages", token: token, json: #"{"model":"claude-3-5-haiku-latest","stream":true}"#,
+                header: "x-api-key")
             let reader = Task {
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
                 var iterator = response.body.makeAsyncIterator()
@@ -157,7 +167,8 @@ struct ProxyLiveTests {
 
     @Test func anAnswerTheProviderBreaksOffIsA502NotHalfAnAnswer() async throws {
         try await Self.withLiveApp { base, token, _ in
-            let response = try await HTTPClient.shared.execute(Self.post("\(base)/proxy/testai/truncated", token: token, json: "{}"), timeout: .seconds(10))
+            let response = try await HTTPClient.shared.execute(
+                Self.post("\(base)/proxy/testai/truncated", token: token, json: "{}"), timeout: .seconds(10))
             #expect(response.status.code == 502)
             let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
             #expect(body.contains("\"upstream_unreachable\""), "\(body)")
@@ -166,7 +177,8 @@ struct ProxyLiveTests {
 
     @Test func anErrorAnswerTheProviderBreaksOffIsA502NotA500() async throws {
         try await Self.withLiveApp { base, token, _ in
-            let response = try await HTTPClient.shared.execute(Self.post("\(base)/proxy/testai/truncated-error", token: token, json: "{}"), timeout: .seconds(10))
+            let response = try await HTTPClient.shared.execute(
+                Self.post("\(base)/proxy/testai/truncated-error", token: token, json: "{}"), timeout: .seconds(10))
             #expect(response.status.code == 502)
             #expect(response.headers.first(name: "x-safeapi-upstream-status") == nil, "the 502 is the bridge's, not the provider's")
             let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
@@ -200,21 +212,34 @@ struct ProxyLiveTests {
     /// Token counts from the mock's answers, and the costs worked out by hand from the test prices.
     static let formats: [Expectation] = [
         // (600 × 0.15 + 400 × 0.075 + 500 × 0.60) µ$ = 90 + 30 + 300 = 420
-        Expectation(name: "OpenAI JSON", path: "/proxy/testai/chat/completions", header: "Authorization", json: #"{"model":"gpt-4o-mini"}"#, input: 1000, output: 500, cached: 400, cost: 420, streamed: false),
+        Expectation(
+            name: "OpenAI JSON", path: "/proxy/testai/chat/completions", header: "Authorization", json: #"{"model":"gpt-4o-mini"}"#,
+            input: 1000, output: 500, cached: 400, cost: 420, streamed: false),
         // the same input, 3 output tokens: 90 + 30 + 1.8 = 121.8, rounded: 122
-        Expectation(name: "OpenAI stream (usage asked for by the bridge)", path: "/proxy/testai/chat/completions", header: "Authorization", json: #"{"model":"gpt-4o-mini","stream":true,"chunks":3}"#, input: 1000, output: 3, cached: 400, cost: 122, streamed: true),
+        Expectation(
+            name: "OpenAI stream (usage asked for by the bridge)", path: "/proxy/testai/chat/completions", header: "Authorization",
+            json: #"{"model":"gpt-4o-mini","stream":true,"chunks":3}"#, input: 1000, output: 3, cached: 400, cost: 122, streamed: true),
         // 300 × 0.8 + 42 × 4 = 240 + 168 = 408
-        Expectation(name: "Anthropic JSON", path: "/proxy/testclaude/v1/messages", header: "x-api-key", json: #"{"model":"claude-3-5-haiku-latest"}"#, input: 300, output: 42, cached: 0, cost: 408, streamed: false),
-        Expectation(name: "Anthropic stream", path: "/proxy/testclaude/v1/messages", header: "x-api-key", json: #"{"model":"claude-3-5-haiku-latest","stream":true}"#, input: 300, output: 42, cached: 0, cost: 408, streamed: true),
+        Expectation(
+            name: "Anthropic JSON", path: "/proxy/testclaude/v1/messages", header: "x-api-key",
+            json: #"{"model":"claude-3-5-haiku-latest"}"#, input: 300, output: 42, cached: 0, cost: 408, streamed: false),
+        Expectation(
+            name: "Anthropic stream", path: "/proxy/testclaude/v1/messages", header: "x-api-key",
+            json: #"{"model":"claude-3-5-haiku-latest","stream":true}"#, input: 300, output: 42, cached: 0, cost: 408, streamed: true),
         // 80 × 0.075 + 20 × 0.3 = 6 + 6 = 12
-        Expectation(name: "Gemini JSON", path: "/proxy/testgemini/v1beta/models/gemini-1.5-flash:generateContent", header: "x-goog-api-key", json: #"{"contents":[]}"#, input: 80, output: 20, cached: 0, cost: 12, streamed: false),
-        Expectation(name: "Gemini SSE", path: "/proxy/testgemini/v1beta/models/gemini-1.5-flash:streamGenerateContent?alt=sse", header: "x-goog-api-key", json: #"{"contents":[]}"#, input: 80, output: 20, cached: 0, cost: 12, streamed: true),
+        Expectation(
+            name: "Gemini JSON", path: "/proxy/testgemini/v1beta/models/gemini-1.5-flash:generateContent", header: "x-goog-api-key",
+            json: #"{"contents":[]}"#, input: 80, output: 20, cached: 0, cost: 12, streamed: false),
+        Expectation(
+            name: "Gemini SSE", path: "/proxy/testgemini/v1beta/models/gemini-1.5-flash:streamGenerateContent?alt=sse",
+            header: "x-goog-api-key", json: #"{"contents":[]}"#, input: 80, output: 20, cached: 0, cost: 12, streamed: true),
     ]
 
     @Test(arguments: formats)
     func usageAndCostAreRecordedExactly(expected: Expectation) async throws {
         let (_, usage) = try await Self.withLiveAppAndUsage { base, token, _ in
-            let response = try await HTTPClient.shared.execute(Self.post(base + expected.path, token: token, json: expected.json, header: expected.header), timeout: .seconds(10))
+            let response = try await HTTPClient.shared.execute(
+                Self.post(base + expected.path, token: token, json: expected.json, header: expected.header), timeout: .seconds(10))
             #expect(response.status == .ok)
             _ = try await response.body.collect(upTo: 1 << 20)
         }
@@ -271,7 +296,10 @@ struct ProxyLiveTests {
     @Test func refusedEndpointsNeverReachTheProvider() async throws {
         let marker = "marker\(UInt32.random(in: 0...UInt32.max))"
         try await Self.withLiveApp { base, token, _ in
-            for path in ["/proxy/testai/\(marker)/%2e%2e/chat/completions", "/proxy/testai/files/\(marker)", "/proxy/testai/chat/completions%3F\(marker)"] {
+            for path in [
+                "/proxy/testai/\(marker)/%2e%2e/chat/completions", "/proxy/testai/files/\(marker)",
+                "/proxy/testai/chat/completions%3F\(marker)",
+            ] {
                 let response = try await HTTPClient.shared.execute(Self.post(base + path, token: token, json: "{}"), timeout: .seconds(10))
                 #expect([400, 403].contains(response.status.code), "\(path): \(response.status)")
             }

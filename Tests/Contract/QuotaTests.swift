@@ -1,11 +1,12 @@
 import Foundation
 import Generated
-@testable import Handlers
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-@testable import Server
 import Testing
+
+@testable import Handlers
+@testable import Server
 
 /// Quotas and budgets under concurrency, on each database, and across two instances.
 @Suite("Quotas and budgets")
@@ -15,7 +16,9 @@ struct QuotaTests {
     }
 
     /// Sends `count` proxied requests at once, spread over `fixtures`; answers status and body of each.
-    static func burst(_ count: Int, over fixtures: [Fixture], auth: HTTPFields, marker: String) async throws -> [(status: Int, body: String, headers: HTTPFields)] {
+    static func burst(_ count: Int, over fixtures: [Fixture], auth: HTTPFields, marker: String) async throws -> [(
+        status: Int, body: String, headers: HTTPFields
+    )] {
         try await withThrowingTaskGroup(of: (Int, String, HTTPFields).self) { group in
             for index in 0..<count {
                 let fixture = fixtures[index % fixtures.count]
@@ -66,10 +69,13 @@ struct QuotaTests {
         guard Harness.postgresURL != nil else { return }
         let marker = "quota2-" + UUID().uuidString
         let providers = try await Harness.providers()
-        try await Harness.withTwoInstances(.postgres, configure: {
-            $0.providers = providers
-            $0.defaultDailyQuota = 50
-        }) { one, two in
+        try await Harness.withTwoInstances(
+            .postgres,
+            configure: {
+                $0.providers = providers
+                $0.defaultDailyQuota = 50
+            }
+        ) { one, two in
             let auth = Fixture.bearer(try await one.signIn())
             let results = try await Self.burst(200, over: [one, two], auth: auth, marker: marker)
             let statuses = Dictionary(grouping: results, by: \.status).mapValues(\.count)
@@ -127,7 +133,8 @@ struct QuotaTests {
         try await Harness.withApp(kind) { client, _ in
             let fixture = Fixture(client: client)
             let auth = Fixture.bearer(try await fixture.signIn())
-            let patch = try await fixture.send(.patch, "/admin/users/user-1", headers: Fixture.admin, json: #"{"budgets":{"dailyTokens":\#(budget)}}"#)
+            let patch = try await fixture.send(
+                .patch, "/admin/users/user-1", headers: Fixture.admin, json: #"{"budgets":{"dailyTokens":\#(budget)}}"#)
             #expect(patch.status == .ok)
             #expect(try fixture.decode(User.self, patch).budgets.dailyTokens == budget)
             var admitted = 0
@@ -157,7 +164,11 @@ struct QuotaTests {
         try await Harness.withApp(kind) { client, _ in
             let fixture = Fixture(client: client)
             let auth = Fixture.bearer(try await fixture.signIn())
-            let created = try await fixture.send(.post, "/api/split-key/split", headers: auth, json: #"{"apiKey":"\#(MockProviderServer.upstreamKey)","provider":"testai","keyId":"key-budget1","budgets":{"dailyTokens":1000}}"#)
+            let created = try await fixture.send(
+                .post, "/api/split-key/split", headers: auth,
+                json:
+                    #"{"apiKey":"\#(MockProviderServer.upstreamKey)","provider":"testai","keyId":"key-budget1","budgets":{"dailyTokens":1000}}"#
+            )
             #expect(created.status == .created)
             let part = try fixture.decode(SplitKeyCreated.self, created).clientPart
             let byok = ContractCases.withPart(auth, id: "key-budget1", part: part)

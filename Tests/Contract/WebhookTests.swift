@@ -1,15 +1,16 @@
 import AsyncHTTPClient
 import Foundation
 import Generated
-@testable import Handlers
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import NIOHTTP1
-@testable import Server
 import Synchronization
 import Testing
+
+@testable import Handlers
+@testable import Server
 
 /// A webhook receiver on 127.0.0.1 that checks every signature and fails the first attempts.
 final class WebhookReceiver: Sendable {
@@ -41,7 +42,10 @@ final class WebhookReceiver: Sendable {
             }
             let status = self.attempts.withLock { attempts in
                 let answer = attempts.count < self.failFirst ? 500 : 204
-                attempts.append(Attempt(id: id, timestamp: timestamp, signatureValid: expected != nil && expected == signature, body: String(buffer: body), answered: answer))
+                attempts.append(
+                    Attempt(
+                        id: id, timestamp: timestamp, signatureValid: expected != nil && expected == signature, body: String(buffer: body),
+                        answered: answer))
                 return answer
             }
             return Response(status: HTTPResponse.Status(code: status))
@@ -66,7 +70,8 @@ struct WebhookTests {
 
     static func createHook(_ fixture: Fixture, port: Int, events: [String]) async throws -> WebhookWithSecret {
         let events = events.map { "\"\($0)\"" }.joined(separator: ",")
-        let response = try await fixture.send(.post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"http://127.0.0.1:\#(port)/hook","events":[\#(events)]}"#)
+        let response = try await fixture.send(
+            .post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"http://127.0.0.1:\#(port)/hook","events":[\#(events)]}"#)
         #expect(response.status == .created, "\(String(buffer: response.body))")
         return try fixture.decode(WebhookWithSecret.self, response)
     }
@@ -75,7 +80,8 @@ struct WebhookTests {
     func aReceiverThatFailsThreeTimesGetsTheEventOnceSigned(_ kind: DatabaseKind) async throws {
         let receiver = WebhookReceiver(failFirst: 3)
         let providers = try await Harness.providers()
-        try await Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { hookClient in
+        try await Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) {
+            hookClient in
             let port = try #require(hookClient.port)
             try await Harness.withFreshConfig(kind) { base in
                 var config = base
@@ -96,7 +102,9 @@ struct WebhookTests {
                     #expect(attempts.allSatisfy { $0.signatureValid })
                     #expect(attempts.first?.body.contains("\"type\":\"user.created\"") == true)
                     #expect(attempts.first?.body.contains("new-user") == true)
-                    let deliveries = try fixture.decode(WebhookDeliveryList.self, try await fixture.send(.get, "/admin/webhooks/\(hook.webhook.id)/deliveries", headers: Fixture.admin))
+                    let deliveries = try fixture.decode(
+                        WebhookDeliveryList.self,
+                        try await fixture.send(.get, "/admin/webhooks/\(hook.webhook.id)/deliveries", headers: Fixture.admin))
                     #expect(deliveries.deliveries.first?.status == .delivered)
                     #expect(deliveries.deliveries.first?.attempts == 4)
                     #expect(deliveries.deliveries.first?.lastStatus == 204)
@@ -108,7 +116,8 @@ struct WebhookTests {
                 try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in
                     let stored = try await WebhookStore(database: database).all()
                     #expect(stored.count == 1)
-                    #expect(stored.allSatisfy { !$0.secretSealed.contains(secret) && !$0.secretSealed.contains(String(secret.dropFirst(6))) })
+                    #expect(
+                        stored.allSatisfy { !$0.secretSealed.contains(secret) && !$0.secretSealed.contains(String(secret.dropFirst(6))) })
                 }
             }
         }
@@ -117,7 +126,8 @@ struct WebhookTests {
     @Test func deliveryResumesAfterARestartAndStillArrivesOnce() async throws {
         let receiver = WebhookReceiver(failFirst: 3)
         let providers = try await Harness.providers()
-        try await Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { hookClient in
+        try await Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) {
+            hookClient in
             let port = try #require(hookClient.port)
             try await Harness.withFreshConfig(.sqlite) { base in
                 var config = base
@@ -128,7 +138,9 @@ struct WebhookTests {
                     let fixture = Fixture(client: client)
                     let hook = try await Self.createHook(fixture, port: port, events: ["test"])
                     receiver.secret.withLock { $0 = hook.secret }
-                    #expect(try await fixture.send(.post, "/admin/webhooks/\(hook.webhook.id)/test", headers: Fixture.admin).status == .accepted)
+                    #expect(
+                        try await fixture.send(.post, "/admin/webhooks/\(hook.webhook.id)/test", headers: Fixture.admin).status == .accepted
+                    )
                     try await Self.waitUntil { receiver.received.count >= 2 }
                 }
                 // The first server is gone after two failed attempts; a new one picks the event up.
@@ -151,7 +163,13 @@ struct WebhookTests {
     /// written in the same transaction as the user.
     @Test(arguments: Harness.kinds)
     func aNewUserAndItsEventAreWrittenTogetherOnce(_ kind: DatabaseKind) async throws {
-        try await Harness.withApp(kind, configure: { $0.webhookAllowPrivate = true; $0.webhookPollInterval = .seconds(60) }) { client, _ in
+        try await Harness.withApp(
+            kind,
+            configure: {
+                $0.webhookAllowPrivate = true
+                $0.webhookPollInterval = .seconds(60)
+            }
+        ) { client, _ in
             let fixture = Fixture(client: client)
             let app = try await fixture.createApp()
             let hook = try await Self.createHook(fixture, port: 9, events: ["user.created", "key.split", "key.revoked"])
@@ -162,16 +180,21 @@ struct WebhookTests {
             let auth = Fixture.bearer(try await fixture.token("twin", app: app))
             _ = try await ContractCases.split(fixture, auth)
             #expect(try await fixture.send(.delete, "/api/split-key/key-00000001", headers: auth).status == .noContent)
-            let deliveries = try fixture.decode(WebhookDeliveryList.self, try await fixture.send(.get, "/admin/webhooks/\(hook.webhook.id)/deliveries", headers: Fixture.admin))
+            let deliveries = try fixture.decode(
+                WebhookDeliveryList.self,
+                try await fixture.send(.get, "/admin/webhooks/\(hook.webhook.id)/deliveries", headers: Fixture.admin))
             #expect(deliveries.deliveries.map(\.event).sorted() == ["key.revoked", "key.split", "user.created"])
         }
     }
 
     @Test func theGuardRefusesPrivateAndMetadataAddresses() async {
         let guardrail = WebhookURLGuard(httpsOnly: true, allowPrivate: false)
-        for url in ["https://127.0.0.1/x", "https://10.1.2.3/x", "https://[::1]/x", "https://[fd00::1]/x", "https://[fe80::1]/x", "https://[::ffff:7f00:1]/x",
-                    "https://169.254.169.254/latest", "https://100.100.100.200/x", "https://metadata.google.internal/x", "https://localhost/x",
-                    "http://93.184.216.34/x", "https://user:pw@93.184.216.34/x", "not a url", "https://no-such-host.invalid/x"] {
+        for url in [
+            "https://127.0.0.1/x", "https://10.1.2.3/x", "https://[::1]/x", "https://[fd00::1]/x", "https://[fe80::1]/x",
+            "https://[::ffff:7f00:1]/x",
+            "https://169.254.169.254/latest", "https://100.100.100.200/x", "https://metadata.google.internal/x", "https://localhost/x",
+            "http://93.184.216.34/x", "https://user:pw@93.184.216.34/x", "not a url", "https://no-such-host.invalid/x",
+        ] {
             #expect(await guardrail.refusal(url) != nil, "\(url)")
         }
         #expect(await guardrail.refusal("https://93.184.216.34/hook") == nil)
@@ -183,9 +206,11 @@ struct WebhookTests {
             // On create and on PATCH outside production, http is allowed: only the address decides.
             let guardrail = WebhookURLGuard(httpsOnly: !lenient, allowPrivate: false)
             let scheme = lenient ? "http" : "https"
-            for host in ["[::127.0.0.1]", "[::7f00:1]", "[::ffff:0:7f00:1]", "[::ffff:0:a00:1]", "[::]", "[::1]", "[::a9fe:a9fe]",
-                         "[64:ff9b::a00:1]", "[64:ff9b::808:808]", "[64:ff9b:1::a00:1]", "[2002:7f00:1::]", "[2002:a00:1::1]", "[2002:a9fe:a9fe::]",
-                         "[2001:0:4136:e378:8000:63bf:80ff:fffe]", "[2001:0:a00:1::1]", "[fec0::1]"] {
+            for host in [
+                "[::127.0.0.1]", "[::7f00:1]", "[::ffff:0:7f00:1]", "[::ffff:0:a00:1]", "[::]", "[::1]", "[::a9fe:a9fe]",
+                "[64:ff9b::a00:1]", "[64:ff9b::808:808]", "[64:ff9b:1::a00:1]", "[2002:7f00:1::]", "[2002:a00:1::1]", "[2002:a9fe:a9fe::]",
+                "[2001:0:4136:e378:8000:63bf:80ff:fffe]", "[2001:0:a00:1::1]", "[fec0::1]",
+            ] {
                 #expect(await guardrail.refusal("\(scheme)://\(host)/hook") != nil, "\(host)")
             }
             // 6to4 and Teredo around public addresses, and plain public IPv6, are not refused.
@@ -204,18 +229,25 @@ struct WebhookTests {
                 return [IPAddress(count == 1 ? "93.184.216.34" : "127.0.0.1")!]
             }
         }
-        #expect(await rebinding.check("http://hooks.example.com:8080/x") == .allowed(pin: .init(host: "hooks.example.com", address: "93.184.216.34")))
-        #expect(await rebinding.check("http://hooks.example.com:8080/x") == .refused("resolves to a private, loopback, link-local or reserved address"))
+        #expect(
+            await rebinding.check("http://hooks.example.com:8080/x")
+                == .allowed(pin: .init(host: "hooks.example.com", address: "93.184.216.34")))
+        #expect(
+            await rebinding.check("http://hooks.example.com:8080/x")
+                == .refused("resolves to a private, loopback, link-local or reserved address"))
         #expect(await rebinding.check("http://[2606:4700::1111]/x") == .allowed(pin: nil))
         // The pin keeps the host's spelling: the HTTP client's override is looked up by it.
         let publicOnly = WebhookURLGuard(httpsOnly: false, allowPrivate: false) { _ in [IPAddress("93.184.216.34")!] }
-        #expect(await publicOnly.check("http://Hooks.Example.com/x") == .allowed(pin: .init(host: "Hooks.Example.com", address: "93.184.216.34")))
+        #expect(
+            await publicOnly.check("http://Hooks.Example.com/x")
+                == .allowed(pin: .init(host: "Hooks.Example.com", address: "93.184.216.34")))
     }
 
     @Test func aPinnedDeliveryConnectsToThePinnedAddress() async throws {
         // No resolver knows this name: only the pin can bring the request to the receiver.
         let receiver = WebhookReceiver(failFirst: 0)
-        try await Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { hookClient in
+        try await Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) {
+            hookClient in
             let port = try #require(hookClient.port)
             let guardrail = WebhookURLGuard(httpsOnly: false, allowPrivate: true) { _ in [IPAddress("127.0.0.1")!] }
             let url = "http://Hooks.Nowhere.invalid:\(port)/hook"

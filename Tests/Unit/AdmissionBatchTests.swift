@@ -1,7 +1,8 @@
 import Foundation
 import Generated
-@testable import Handlers
 import Testing
+
+@testable import Handlers
 
 /// Quota admission in batches: however the concurrent requests of many users are grouped, each
 /// user gets exactly its quota, and every admitted request sees its own count.
@@ -13,7 +14,8 @@ struct AdmissionBatchTests {
         _ = try await Migrator(migrations: Migrations.all).run(on: database, logger: TestDatabases.logger)
         let (app, _) = try await AppStore(database: database).register(name: "batch", description: nil, appId: "batch.app")
         for (userId, quota) in quotas {
-            _ = try await UserStore(database: database).findOrCreate(userId: userId, appId: app.appId, dailyQuota: quota, monthlyQuota: 1000, now: 0)
+            _ = try await UserStore(database: database).findOrCreate(
+                userId: userId, appId: app.appId, dailyQuota: quota, monthlyQuota: 1000, now: 0)
         }
     }
 
@@ -80,7 +82,8 @@ struct AdmissionBatchTests {
             let database = databases[0]
             _ = try await Migrator(migrations: Migrations.all).run(on: database, logger: TestDatabases.logger)
             let (app, _) = try await AppStore(database: database).register(name: "midnight", description: nil, appId: "midnight.app")
-            _ = try await UserStore(database: database).findOrCreate(userId: "night-owl", appId: app.appId, dailyQuota: 100, monthlyQuota: 6, now: 0)
+            _ = try await UserStore(database: database).findOrCreate(
+                userId: "night-owl", appId: app.appId, dailyQuota: 100, monthlyQuota: 6, now: 0)
             let ledger = QuotaLedger(database: database, users: UserStore(database: database))
             let midnight = Date(timeIntervalSince1970: 1_794_873_600)  // 2026-11-17T00:00:00Z
             for _ in 0..<5 {

@@ -17,20 +17,23 @@ struct ArchitectureTests {
         var code: String
     }
 
-    static let handlers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let handlers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("Sources/Handlers")
 
     static func sources() throws -> [Source] {
         let files = FileManager.default.enumerator(at: handlers, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
         return try files.filter { $0.pathExtension == "swift" }.map { url in
             let relative = url.path.dropFirst(handlers.path.count + 1)
-            return Source(folder: String(relative.prefix { $0 != "/" }), file: String(relative), code: try String(contentsOf: url, encoding: .utf8))
+            return Source(
+                folder: String(relative.prefix { $0 != "/" }), file: String(relative), code: try String(contentsOf: url, encoding: .utf8))
         }
     }
 
     /// The type names a file declares at its top level.
     static func declarations(_ code: String) -> [String] {
-        let pattern = #"(?m)^(?:@\w+\s+)*(?:(?:public|package|internal|fileprivate|private|final|indirect|nonisolated)\s+)*(?:struct|class|enum|protocol|actor|typealias)\s+([A-Z]\w*)"#
+        let pattern =
+            #"(?m)^(?:@\w+\s+)*(?:(?:public|package|internal|fileprivate|private|final|indirect|nonisolated)\s+)*(?:struct|class|enum|protocol|actor|typealias)\s+([A-Z]\w*)"#
         let regex = try! NSRegularExpression(pattern: pattern)
         return regex.matches(in: code, range: NSRange(code.startIndex..., in: code)).map { String(code[Range($0.range(at: 1), in: code)!]) }
     }
@@ -88,13 +91,16 @@ struct ArchitectureTests {
     /// string, one in an interpolation.
     @Test func theCheckSeesAnUpwardUseInCodeOnly() throws {
         var sources = try Self.sources()
-        sources.append(Source(folder: "Storage", file: "Storage/Planted.swift", code: """
-            // ProxyService in a comment, /* BridgeAPI */ in a block comment
-            let text = "ProxyService in a string"
-            let raw = #"Admission in a "raw" string"#
-            let told = "\\(KeyResolver.self)"
-            func planted(_ limits: QuotaLedger) {}
-            """))
+        sources.append(
+            Source(
+                folder: "Storage", file: "Storage/Planted.swift",
+                code: """
+                    // ProxyService in a comment, /* BridgeAPI */ in a block comment
+                    let text = "ProxyService in a string"
+                    let raw = #"Admission in a "raw" string"#
+                    let told = "\\(KeyResolver.self)"
+                    func planted(_ limits: QuotaLedger) {}
+                    """))
         let found = Self.violations(sources).filter { $0.hasPrefix("Storage/Planted.swift") }
         #expect(found == ["Storage/Planted.swift uses KeyResolver (Proxy)", "Storage/Planted.swift uses QuotaLedger (Limits)"])
     }
@@ -141,9 +147,15 @@ enum SwiftCode {
             if starts(["/", "*"], at: index) {
                 var depth = 0
                 repeat {
-                    if starts(["/", "*"], at: index) { depth += 1; index += 2 }
-                    else if starts(["*", "/"], at: index) { depth -= 1; index += 2 }
-                    else { index += 1 }
+                    if starts(["/", "*"], at: index) {
+                        depth += 1
+                        index += 2
+                    } else if starts(["*", "/"], at: index) {
+                        depth -= 1
+                        index += 2
+                    } else {
+                        index += 1
+                    }
                 } while depth > 0 && index < text.count
                 output.append(" ")
                 continue
@@ -161,7 +173,10 @@ enum SwiftCode {
                 if character == "(" { top.interpolation = depth + 1 }
                 if character == ")" { top.interpolation = depth == 0 ? nil : depth - 1 }
                 strings[strings.count - 1] = top
-                if top.interpolation == nil { index += 1; continue }
+                if top.interpolation == nil {
+                    index += 1
+                    continue
+                }
             }
             output.append(character)
             index += 1

@@ -1,7 +1,8 @@
 import Foundation
-@testable import Handlers
 import NIOCore
 import Testing
+
+@testable import Handlers
 
 /// The one edit of a proxied body: old-form fields out, stream usage asked for, in one pass, with
 /// every byte it does not need to touch left as the client sent it.
@@ -29,7 +30,9 @@ struct BodyEditTests {
     }
 
     @Test func whatIsKeptKeepsItsBytes() {
-        #expect(Self.edit(#"  { "a" : 1.50e3,"endpoint":"/x",  "b":[ 1 , {"c":"\u00e9"} ] }  "#) == #"  { "a" : 1.50e3,  "b":[ 1 , {"c":"\u00e9"} ] }  "#)
+        #expect(
+            Self.edit(#"  { "a" : 1.50e3,"endpoint":"/x",  "b":[ 1 , {"c":"\u00e9"} ] }  "#)
+                == #"  { "a" : 1.50e3,  "b":[ 1 , {"c":"\u00e9"} ] }  "#)
         #expect(Self.edit(#"{"endpoint":"/x"}"#) == "{}")
         #expect(Self.edit(#"{"endpoint":"/x","token":"t"}"#) == "{}")
     }
@@ -59,10 +62,15 @@ struct BodyEditTests {
     }
 
     @Test func aStreamAsksForUsage() throws {
-        #expect(Self.edit(#"{"stream":true,"model":"m"}"#, strip: [], usage: true) == #"{"stream":true,"model":"m","stream_options":{"include_usage":true}}"#)
-        #expect(Self.edit(#"{"stream": true, "stream_options": {}}"#, strip: [], usage: true) == #"{"stream": true, "stream_options": {"include_usage":true}}"#)
         #expect(
-            Self.edit(#"{"stream":true,"stream_options":{ "x":1 }}"#, strip: [], usage: true) == #"{"stream":true,"stream_options":{"include_usage":true, "x":1 }}"#
+            Self.edit(#"{"stream":true,"model":"m"}"#, strip: [], usage: true)
+                == #"{"stream":true,"model":"m","stream_options":{"include_usage":true}}"#)
+        #expect(
+            Self.edit(#"{"stream": true, "stream_options": {}}"#, strip: [], usage: true)
+                == #"{"stream": true, "stream_options": {"include_usage":true}}"#)
+        #expect(
+            Self.edit(#"{"stream":true,"stream_options":{ "x":1 }}"#, strip: [], usage: true)
+                == #"{"stream":true,"stream_options":{"include_usage":true, "x":1 }}"#
         )
         let both = Self.edit(#"{"endpoint":"/v1/chat","stream":true}"#, usage: true)
         #expect(both == #"{"stream":true,"stream_options":{"include_usage":true}}"#)

@@ -1,6 +1,7 @@
-@testable import Codegen
 import Foundation
 import Testing
+
+@testable import Codegen
 
 /// The repository root and the fixtures, found from this file so tests run from any folder.
 enum Paths {
@@ -22,7 +23,9 @@ struct CodegenFixtureTests {
         for name in ["Types.swift", "Operations.swift", "Routes.swift"] {
             let expected = try Paths.read(Paths.fixtures.appendingPathComponent("petstore").appendingPathComponent(name))
             let actual = try #require(files[name])
-            #expect(actual == expected, "\(name) differs:\n\(TextDiff.unified(old: expected, new: actual, oldName: "expected", newName: "generated"))")
+            #expect(
+                actual == expected,
+                "\(name) differs:\n\(TextDiff.unified(old: expected, new: actual, oldName: "expected", newName: "generated"))")
         }
     }
 
@@ -68,7 +71,8 @@ struct CodegenCheckTests {
         let files = ["A.swift": "line 1\nline 2\nline 3\nline 4\n"]
         let url = try folder(with: files)
         defer { try? FileManager.default.removeItem(at: url) }
-        try "line 1\nline 2 edited by hand\nline 3\nline 4\n".write(to: url.appendingPathComponent("A.swift"), atomically: true, encoding: .utf8)
+        try "line 1\nline 2 edited by hand\nline 3\nline 4\n".write(
+            to: url.appendingPathComponent("A.swift"), atomically: true, encoding: .utf8)
         let problems = Generator.compare(files, with: url)
         #expect(problems.count == 1)
         let diff = try #require(problems.first)
@@ -102,27 +106,27 @@ struct CodegenErrorTests {
     /// A minimal valid spec with one operation; each case swaps in a fragment.
     static func spec(schemas: String = "", operation: String? = nil) -> String {
         let defaultOperation = """
-              operationId: getThing
-              tags: [T]
-              responses:
-                '200':
-                  description: ok
-        """
+                  operationId: getThing
+                  tags: [T]
+                  responses:
+                    '200':
+                      description: ok
+            """
         return """
-        openapi: 3.1.0
-        info: {title: t, version: '1'}
-        components:
-          schemas:
-            Error:
-              type: object
-              properties:
-                error: {type: string}
-        \(schemas)
-        paths:
-          /things/{id}:
-            get:
-        \(operation ?? defaultOperation)
-        """
+            openapi: 3.1.0
+            info: {title: t, version: '1'}
+            components:
+              schemas:
+                Error:
+                  type: object
+                  properties:
+                    error: {type: string}
+            \(schemas)
+            paths:
+              /things/{id}:
+                get:
+            \(operation ?? defaultOperation)
+            """
     }
 
     struct Case: Sendable, CustomTestStringConvertible {
@@ -136,132 +140,142 @@ struct CodegenErrorTests {
     static let cases: [Case] = [
         Case(
             name: "inline object property",
-            yaml: spec(schemas: """
-                    Thing:
-                      type: object
-                      properties:
-                        inner:
+            yaml: spec(
+                schemas: """
+                        Thing:
                           type: object
                           properties:
-                            x: {type: string}
-                """),
+                            inner:
+                              type: object
+                              properties:
+                                x: {type: string}
+                    """),
             pointer: "/components/schemas/Thing/properties/inner",
             reason: "inline object schemas are not supported"
         ),
         Case(
             name: "oneOf",
-            yaml: spec(schemas: """
-                    Thing:
-                      type: object
-                      properties:
-                        v:
-                          oneOf:
-                            - {type: string}
-                            - {type: integer}
-                """),
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            v:
+                              oneOf:
+                                - {type: string}
+                                - {type: integer}
+                    """),
             pointer: "/components/schemas/Thing/properties/v",
             reason: "oneOf/anyOf/allOf/not are not supported yet"
         ),
         Case(
             name: "unsupported string format",
-            yaml: spec(schemas: """
-                    Thing:
-                      type: object
-                      properties:
-                        blob: {type: string, format: binary}
-                """),
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            blob: {type: string, format: binary}
+                    """),
             pointer: "/components/schemas/Thing/properties/blob/format",
             reason: "string format 'binary' is not supported"
         ),
         Case(
             name: "missing operationId",
-            yaml: spec(operation: """
-                      tags: [T]
-                      parameters:
-                        - {name: id, in: path, required: true, schema: {type: string}}
-                      responses:
-                        '200': {description: ok}
-                """),
+            yaml: spec(
+                operation: """
+                          tags: [T]
+                          parameters:
+                            - {name: id, in: path, required: true, schema: {type: string}}
+                          responses:
+                            '200': {description: ok}
+                    """),
             pointer: "/paths/~1things~1{id}/get",
             reason: "every operation needs an operationId"
         ),
         Case(
             name: "missing tag",
-            yaml: spec(operation: """
-                      operationId: getThing
-                      responses:
-                        '200': {description: ok}
-                """),
+            yaml: spec(
+                operation: """
+                          operationId: getThing
+                          responses:
+                            '200': {description: ok}
+                    """),
             pointer: "/paths/~1things~1{id}/get/tags",
             reason: "every operation needs a tag"
         ),
         Case(
             name: "inputs without a documented 400",
-            yaml: spec(operation: """
-                      operationId: getThing
-                      tags: [T]
-                      parameters:
-                        - {name: id, in: path, required: true, schema: {type: string}}
-                      responses:
-                        '200': {description: ok}
-                """),
+            yaml: spec(
+                operation: """
+                          operationId: getThing
+                          tags: [T]
+                          parameters:
+                            - {name: id, in: path, required: true, schema: {type: string}}
+                          responses:
+                            '200': {description: ok}
+                    """),
             pointer: "/paths/~1things~1{id}/get/responses",
             reason: "an operation with inputs must document 400"
         ),
         Case(
             name: "path variable without a parameter",
-            yaml: spec(operation: """
-                      operationId: getThing
-                      tags: [T]
-                      responses:
-                        '200': {description: ok}
-                """),
+            yaml: spec(
+                operation: """
+                          operationId: getThing
+                          tags: [T]
+                          responses:
+                            '200': {description: ok}
+                    """),
             pointer: "/paths/~1things~1{id}",
             reason: "path variable 'id' has no path parameter"
         ),
         Case(
             name: "status range",
-            yaml: spec(operation: """
-                      operationId: getThing
-                      tags: [T]
-                      parameters:
-                        - {name: id, in: path, required: true, schema: {type: string}}
-                      responses:
-                        '400': {description: bad}
-                        '2XX': {description: ok}
-                """),
+            yaml: spec(
+                operation: """
+                          operationId: getThing
+                          tags: [T]
+                          parameters:
+                            - {name: id, in: path, required: true, schema: {type: string}}
+                          responses:
+                            '400': {description: bad}
+                            '2XX': {description: ok}
+                    """),
             pointer: "/paths/~1things~1{id}/get/responses/2XX",
             reason: "document each status explicitly"
         ),
         Case(
             name: "cookie parameter",
-            yaml: spec(operation: """
-                      operationId: getThing
-                      tags: [T]
-                      parameters:
-                        - {name: id, in: path, required: true, schema: {type: string}}
-                        - {name: session, in: cookie, schema: {type: string}}
-                      responses:
-                        '200': {description: ok}
-                        '400': {description: bad}
-                """),
+            yaml: spec(
+                operation: """
+                          operationId: getThing
+                          tags: [T]
+                          parameters:
+                            - {name: id, in: path, required: true, schema: {type: string}}
+                            - {name: session, in: cookie, schema: {type: string}}
+                          responses:
+                            '200': {description: ok}
+                            '400': {description: bad}
+                    """),
             pointer: "/paths/~1things~1{id}/get/parameters/1/in",
             reason: "only path, query and header parameters are supported"
         ),
         Case(
             name: "a header that is not a scalar",
-            yaml: spec(operation: """
-                      operationId: getThing
-                      tags: [T]
-                      parameters:
-                        - {name: id, in: path, required: true, schema: {type: string}}
-                      responses:
-                        '400': {description: bad}
-                        '200':
-                          description: ok
-                          headers:
-                            X-Thing: {schema: {type: array, items: {type: string}}}
-                """),
+            yaml: spec(
+                operation: """
+                          operationId: getThing
+                          tags: [T]
+                          parameters:
+                            - {name: id, in: path, required: true, schema: {type: string}}
+                          responses:
+                            '400': {description: bad}
+                            '200':
+                              description: ok
+                              headers:
+                                X-Thing: {schema: {type: array, items: {type: string}}}
+                    """),
             pointer: "/paths/~1things~1{id}/get/responses/200/headers/X-Thing/schema",
             reason: "a header must be a string, integer, number or boolean"
         ),
@@ -282,65 +296,71 @@ struct CodegenErrorTests {
     }
 
     @Test func allOfAnObjectAndRequiredAlternativesIsTheObject() throws {
-        let accepted = Self.spec(schemas: """
-                Pick:
-                  allOf:
-                    - type: object
-                      properties:
-                        a: {type: string}
-                        b: {type: string}
-                    - anyOf:
-                        - required: [a]
-                        - required: [b]
-            """, operation: """
-                  operationId: getThing
-                  tags: [T]
-                  parameters:
-                    - {name: id, in: path, required: true, schema: {type: string}}
-                  responses:
-                    '200': {description: ok}
-                    '400': {description: bad}
-            """)
+        let accepted = Self.spec(
+            schemas: """
+                    Pick:
+                      allOf:
+                        - type: object
+                          properties:
+                            a: {type: string}
+                            b: {type: string}
+                        - anyOf:
+                            - required: [a]
+                            - required: [b]
+                """,
+            operation: """
+                      operationId: getThing
+                      tags: [T]
+                      parameters:
+                        - {name: id, in: path, required: true, schema: {type: string}}
+                      responses:
+                        '200': {description: ok}
+                        '400': {description: bad}
+                """)
         let types = try #require(try Generator.generate(yaml: accepted, file: "spec.yaml")["Types.swift"])
         #expect(types.contains("public struct Pick: Codable, Sendable, Equatable"))
         #expect(types.contains("public var a: String?"))
-        let refused = Self.spec(schemas: """
-                Pick:
-                  allOf:
-                    - type: object
-                      properties:
-                        a: {type: string}
-                    - type: object
-                      properties:
-                        b: {type: integer}
-            """, operation: """
-                  operationId: getThing
-                  tags: [T]
-                  parameters:
-                    - {name: id, in: path, required: true, schema: {type: string}}
-                  responses:
-                    '200': {description: ok}
-                    '400': {description: bad}
-            """)
+        let refused = Self.spec(
+            schemas: """
+                    Pick:
+                      allOf:
+                        - type: object
+                          properties:
+                            a: {type: string}
+                        - type: object
+                          properties:
+                            b: {type: integer}
+                """,
+            operation: """
+                      operationId: getThing
+                      tags: [T]
+                      parameters:
+                        - {name: id, in: path, required: true, schema: {type: string}}
+                      responses:
+                        '200': {description: ok}
+                        '400': {description: bad}
+                """)
         let error = #expect(throws: CodegenError.self) { _ = try Generator.generate(yaml: refused, file: "spec.yaml") }
         #expect(error?.pointer == "/components/schemas/Pick")
     }
 
     @Test func anOperationNamedLikeASchemaIsRefused() {
-        let yaml = Self.spec(schemas: """
-                Thing:
-                  type: object
-                  properties:
-                    x: {type: string}
-            """, operation: """
-                  operationId: thing
-                  tags: [T]
-                  parameters:
-                    - {name: id, in: path, required: true, schema: {type: string}}
-                  responses:
-                    '200': {description: ok}
-                    '400': {description: bad}
-            """)
+        let yaml = Self.spec(
+            schemas: """
+                    Thing:
+                      type: object
+                      properties:
+                        x: {type: string}
+                """,
+            operation: """
+                      operationId: thing
+                      tags: [T]
+                      parameters:
+                        - {name: id, in: path, required: true, schema: {type: string}}
+                      responses:
+                        '200': {description: ok}
+                        '400': {description: bad}
+                """)
         let error = #expect(throws: CodegenError.self) { _ = try Generator.generate(yaml: yaml, file: "spec.yaml") }
         #expect(error?.reason.contains("would shadow the schema Thing") == true)
     }
@@ -353,15 +373,16 @@ struct CodegenErrorTests {
 
     /// The valid base spec really generates, so the failures above come from the fragment.
     @Test func baseSpecGenerates() throws {
-        let yaml = Self.spec(operation: """
-                  operationId: getThing
-                  tags: [T]
-                  parameters:
-                    - {name: id, in: path, required: true, schema: {type: string}}
-                  responses:
-                    '200': {description: ok}
-                    '400': {description: bad}
-            """)
+        let yaml = Self.spec(
+            operation: """
+                      operationId: getThing
+                      tags: [T]
+                      parameters:
+                        - {name: id, in: path, required: true, schema: {type: string}}
+                      responses:
+                        '200': {description: ok}
+                        '400': {description: bad}
+                """)
         let files = try Generator.generate(yaml: yaml, file: "spec.yaml")
         #expect(files["Routes.swift"]?.contains("router.on(\"/things/:id\", method: .get)") == true)
     }

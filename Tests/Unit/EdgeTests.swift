@@ -1,6 +1,7 @@
 import Foundation
-@testable import Handlers
 import Testing
+
+@testable import Handlers
 
 @Suite("CIDR, client address, origins, rate limiter")
 struct EdgeTests {
@@ -62,7 +63,9 @@ struct EdgeTests {
     @Test func ipRulesDenyWinsAndAllowRulesMakeAnAllowList() {
         let rules = IPRuleSet()
         func rule(_ cidr: String, _ type: String, expires: Int64? = nil) -> IPRuleRecord {
-            IPRuleRecord(id: UUID().uuidString, cidr: cidr, type: type, reason: nil, expiresAtMs: expires, createdBy: nil, createdAtMs: 0, updatedAtMs: 0)
+            IPRuleRecord(
+                id: UUID().uuidString, cidr: cidr, type: type, reason: nil, expiresAtMs: expires, createdBy: nil, createdAtMs: 0,
+                updatedAtMs: 0)
         }
         #expect(rules.verdict(for: "1.2.3.4") == .pass)
         rules.replace(with: [rule("203.0.113.0/24", "deny")])
@@ -95,7 +98,10 @@ struct EdgeTests {
         #expect(!wildcard.matches("http://a.example.com"))
         #expect(!wildcard.matches("null"))
         #expect(OriginPattern("http://localhost:5173")?.matches("http://localhost:5173") == true)
-        for bad in ["example.com", "https://", "https://*", "https://*.com", "https://a.example.com/path", "ftp://a.example.com", "https://a.*.com", "https://user@a.example.com"] {
+        for bad in [
+            "example.com", "https://", "https://*", "https://*.com", "https://a.example.com/path", "ftp://a.example.com", "https://a.*.com",
+            "https://user@a.example.com",
+        ] {
             #expect(OriginPattern(bad) == nil, "\(bad)")
         }
     }

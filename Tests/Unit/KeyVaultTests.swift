@@ -1,6 +1,7 @@
 import Foundation
-@testable import Handlers
 import Testing
+
+@testable import Handlers
 
 @Suite("BYOK vault: no single leak opens a key")
 struct KeyVaultTests {
@@ -28,7 +29,10 @@ struct KeyVaultTests {
     /// 256 random bits and part of the key derivation, so guesses fail.
     @Test func theRowAndTheMasterKeyWithoutTheClientPartOpenNothing() throws {
         let (sealed, part) = try Self.vault.seal(Self.apiKey, binding: Self.binding)
-        for guess in [[UInt8](repeating: 0, count: 32), Array(Self.master), Array(sealed.nonce + sealed.nonce + sealed.nonce)[..<32].map { $0 }, RandomBytes.make(count: 32)] {
+        for guess in [
+            [UInt8](repeating: 0, count: 32), Array(Self.master), Array(sealed.nonce + sealed.nonce + sealed.nonce)[..<32].map { $0 },
+            RandomBytes.make(count: 32),
+        ] {
             #expect(guess != part)
             #expect(throws: KeyVault.OpenFailure.self) { _ = try Self.vault.open(sealed, clientPart: guess, binding: Self.binding) }
         }

@@ -1,11 +1,12 @@
 import Foundation
 import Generated
-@testable import Handlers
 import HTTPTypes
 import Hummingbird
 import NIOCore
 import Synchronization
 import Testing
+
+@testable import Handlers
 
 /// The stages of a proxied call, each on its own: no HTTP server, no database.
 @Suite("Proxy stages")
@@ -21,12 +22,15 @@ struct ProxyStageTests {
         let definition = ProxyFixtures.openAILike
         return ProxyCall(
             provider: Provider(definition: definition, baseURL: definition.baseURL, key: key.map { Secret($0) }), method: .post,
-            endpoint: "/chat/completions", body: body, clientHeaders: [.userAgent: "tests/1"], user: ProxyFixtures.user, clientIP: "192.0.2.7",
+            endpoint: "/chat/completions", body: body, clientHeaders: [.userAgent: "tests/1"], user: ProxyFixtures.user,
+            clientIP: "192.0.2.7",
             requestId: "req-1", splitKey: splitKey
         )
     }
 
-    static func response(status: Int, headers: HTTPFields = [.contentType: "application/json"], chunks: [String], thenFail: (any Error)? = nil)
+    static func response(
+        status: Int, headers: HTTPFields = [.contentType: "application/json"], chunks: [String], thenFail: (any Error)? = nil
+    )
         -> UpstreamResponse
     {
         UpstreamResponse(status: status, headers: headers) { handler in
@@ -73,7 +77,8 @@ struct ProxyStageTests {
 
     @Test func theOldFormLosesItsEndpointAndStrippedFieldsAndAsksForStreamUsage() throws {
         let body = #"{"endpoint":"/chat/completions","apiKey":"sk-client","model":"m","stream":true,"token":"t","password":"p"}"#
-        let request = UpstreamRequestBuilder.build(Self.call(body: .oldForm(ByteBuffer(string: body))), path: "/chat/completions", key: Secret("k-1"))
+        let request = UpstreamRequestBuilder.build(
+            Self.call(body: .oldForm(ByteBuffer(string: body))), path: "/chat/completions", key: Secret("k-1"))
         let sent = try #require(request.body)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(sent.readableBytesView)) as? [String: Any])
         #expect(Set(object.keys) == ["model", "stream", "stream_options"])
@@ -142,7 +147,8 @@ struct ProxyStageTests {
             let report = UsageReport(Self.call(), path: "/chat/completions", started: .now, sink: sink.take)
             await #expect(throws: status == 502 ? AppError.upstreamUnreachable : AppError.upstreamTimeout) {
                 _ = try await Relay.answer(
-                    Self.response(status: 500, chunks: [#"{"err"#], thenFail: error), provider: Self.call().provider, key: nil, report: report,
+                    Self.response(status: 500, chunks: [#"{"err"#], thenFail: error), provider: Self.call().provider, key: nil,
+                    report: report,
                     connectionClosed: nil
                 )
             }

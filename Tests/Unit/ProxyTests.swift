@@ -1,11 +1,12 @@
 import Foundation
 import Generated
-@testable import Handlers
 import HTTPTypes
 import Logging
 import NIOCore
 import Synchronization
 import Testing
+
+@testable import Handlers
 
 /// An upstream that records every request it gets and answers with a fixed JSON body.
 final class RecordingUpstream: Upstream {
@@ -21,14 +22,17 @@ final class RecordingUpstream: Upstream {
 }
 
 enum ProxyFixtures {
-    static let openAILike = try! JSONDecoder().decode(ProviderDefinition.self, from: Data(#"""
-        {"id":"acme","baseURL":"https://api.acme.test/v1","keyEnv":"ACME_API_KEY","auth":{"style":"bearer"},
-         "headers":{"acme-version":"7"},"passHeaders":["acme-beta"],
-         "endpoints":[{"path":"/chat/completions","methods":["POST"]},{"path":"/models","methods":["GET"]},
-                      {"path":"/models/{model}:generateContent","methods":["POST"]},{"path":"/files/{id}","methods":["GET","DELETE"]}],
-         "usage":"openai","requestStreamUsage":true,
-         "prices":{"m":{"inputMicrosPerMillion":1000000,"outputMicrosPerMillion":3000000,"cachedInputMicrosPerMillion":250000}}}
-        """#.utf8))
+    static let openAILike = try! JSONDecoder().decode(
+        ProviderDefinition.self,
+        from: Data(
+            #"""
+            {"id":"acme","baseURL":"https://api.acme.test/v1","keyEnv":"ACME_API_KEY","auth":{"style":"bearer"},
+             "headers":{"acme-version":"7"},"passHeaders":["acme-beta"],
+             "endpoints":[{"path":"/chat/completions","methods":["POST"]},{"path":"/models","methods":["GET"]},
+                          {"path":"/models/{model}:generateContent","methods":["POST"]},{"path":"/files/{id}","methods":["GET","DELETE"]}],
+             "usage":"openai","requestStreamUsage":true,
+             "prices":{"m":{"inputMicrosPerMillion":1000000,"outputMicrosPerMillion":3000000,"cachedInputMicrosPerMillion":250000}}}
+            """#.utf8))
     static let key = "sk-canary-provider-key-000111222333"
 
     /// One in-memory database for the process: the recorder needs one, these tests read none.
@@ -38,18 +42,22 @@ enum ProxyFixtures {
         let database = try await database.value
         let registry = ProviderRegistry(providers: [Provider(definition: definition, baseURL: definition.baseURL, key: Secret(key))])
         return ProxyService(
-            registry: registry, keys: KeyResolver(splitKeys: nil), admission: Admission(quotas: nil, userLimiter: nil, logger: TestDatabases.logger),
-            network: upstream, deadline: .seconds(5), usage: UsageRecorder(database: database, followers: [], logger: TestDatabases.logger), events: nil,
+            registry: registry, keys: KeyResolver(splitKeys: nil),
+            admission: Admission(quotas: nil, userLimiter: nil, logger: TestDatabases.logger),
+            network: upstream, deadline: .seconds(5), usage: UsageRecorder(database: database, followers: [], logger: TestDatabases.logger),
+            events: nil,
             logger: TestDatabases.logger
         )
     }
 
-    static let user = AuthenticatedUser(userId: "u-1", appId: "app", tokenId: "t", familyId: "f", generation: 0, issuedAt: Date(), expiresAt: Date().addingTimeInterval(60))
+    static let user = AuthenticatedUser(
+        userId: "u-1", appId: "app", tokenId: "t", familyId: "f", generation: 0, issuedAt: Date(), expiresAt: Date().addingTimeInterval(60))
 
     static func call(_ endpoint: String, method: HTTPRequest.Method = .post, headers: HTTPFields = [:], body: String? = "{}") -> ProxyCall {
         ProxyCall(
             provider: Provider(definition: openAILike, baseURL: openAILike.baseURL, key: Secret(key)), method: method, endpoint: endpoint,
-            body: body.map { .asSent(ByteBuffer(string: $0)) } ?? .none, clientHeaders: headers, user: user, clientIP: "127.0.0.1", requestId: "r"
+            body: body.map { .asSent(ByteBuffer(string: $0)) } ?? .none, clientHeaders: headers, user: user, clientIP: "127.0.0.1",
+            requestId: "r"
         )
     }
 }
@@ -75,7 +83,8 @@ struct EndpointPolicyTests {
     /// Clean paths that match no pattern: 403 endpoint_not_allowed, upstream untouched.
     static let notAllowed: [(String, HTTPRequest.Method)] = [
         ("/files", .post), ("/chat/completions/extra", .post), ("/models", .post), ("/chat", .post), ("/completions", .post),
-        ("/models/m:generateContentX", .post), ("/models/:generateContent", .post), ("/files/1/content", .get), ("/CHAT/COMPLETIONS", .post),
+        ("/models/m:generateContentX", .post), ("/models/:generateContent", .post), ("/files/1/content", .get),
+        ("/CHAT/COMPLETIONS", .post),
         ("/chat/completionsx", .post), ("/fine_tuning/jobs", .post), ("/files/1", .post),
     ]
 
@@ -141,7 +150,9 @@ struct EndpointPolicyTests {
     }
 
     @Test func queryStyleKeysAndForwardedParametersAreEncoded() {
-        let definition = try! JSONDecoder().decode(ProviderDefinition.self, from: Data(#"{"id":"q","baseURL":"https://q.test/v1","auth":{"style":"query","name":"key"},"endpoints":[]}"#.utf8))
+        let definition = try! JSONDecoder().decode(
+            ProviderDefinition.self,
+            from: Data(#"{"id":"q","baseURL":"https://q.test/v1","auth":{"style":"query","name":"key"},"endpoints":[]}"#.utf8))
         let provider = Provider(definition: definition, baseURL: definition.baseURL, key: Secret("k&y=1"))
         let url = UpstreamRequestBuilder.url(provider: provider, key: provider.key, path: "/search", query: [("q", "a b&c=d")])
         #expect(url == "https://q.test/v1/search?q=a%20b%26c%3Dd&key=k%26y%3D1")
@@ -163,7 +174,12 @@ struct UsageTests {
     }
 
     @Test func openAIBody() {
-        let usage = Self.meter(.openai, stream: false, [#"{"model":"gpt-4o-mini","usage":{"prompt_tokens":"#, #"120,"completion_tokens":30,"prompt_tokens_details":{"cached_tokens":100}}}"#])
+        let usage = Self.meter(
+            .openai, stream: false,
+            [
+                #"{"model":"gpt-4o-mini","usage":{"prompt_tokens":"#,
+                #"120,"completion_tokens":30,"prompt_tokens_details":{"cached_tokens":100}}}"#,
+            ])
         #expect(usage == TokenUsage(input: 120, output: 30, cached: 100, model: "gpt-4o-mini"))
     }
 
@@ -192,34 +208,43 @@ struct UsageTests {
 
     @Test func anthropicBodyAndStream() {
         let body = #"{"model":"claude-3-5-haiku-latest","usage":{"input_tokens":50,"cache_read_input_tokens":200,"output_tokens":12}}"#
-        #expect(Self.meter(.anthropic, stream: false, [body]) == TokenUsage(input: 250, output: 12, cached: 200, model: "claude-3-5-haiku-latest"))
+        #expect(
+            Self.meter(.anthropic, stream: false, [body])
+                == TokenUsage(input: 250, output: 12, cached: 200, model: "claude-3-5-haiku-latest"))
         let stream = [
             "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-3-5-haiku-latest\",\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n",
             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"Hi\"}}\n\n",
             "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":15}}\n\n",
         ]
-        #expect(Self.meter(.anthropic, stream: true, stream) == TokenUsage(input: 25, output: 15, cached: 0, model: "claude-3-5-haiku-latest"))
+        #expect(
+            Self.meter(.anthropic, stream: true, stream) == TokenUsage(input: 25, output: 15, cached: 0, model: "claude-3-5-haiku-latest"))
     }
 
     @Test func geminiBodyStreamAndArray() {
-        let body = #"{"modelVersion":"gemini-1.5-flash","usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":20,"cachedContentTokenCount":4}}"#
+        let body =
+            #"{"modelVersion":"gemini-1.5-flash","usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":20,"cachedContentTokenCount":4}}"#
         #expect(Self.meter(.gemini, stream: false, [body]) == TokenUsage(input: 8, output: 20, cached: 4, model: "gemini-1.5-flash"))
         let stream = [
             "data: {\"usageMetadata\":{\"promptTokenCount\":8,\"candidatesTokenCount\":3},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
             "data: {\"usageMetadata\":{\"promptTokenCount\":8,\"candidatesTokenCount\":9,\"thoughtsTokenCount\":2},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
         ]
         #expect(Self.meter(.gemini, stream: true, stream) == TokenUsage(input: 8, output: 11, cached: 0, model: "gemini-1.5-flash"))
-        let array = #"[{"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":1}},{"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":6}}]"#
+        let array =
+            #"[{"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":1}},{"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":6}}]"#
         #expect(Self.meter(.gemini, stream: false, [array]) == TokenUsage(input: 5, output: 6))
     }
 
     @Test func aStreamCutShortKeepsWhatItSaw() {
-        let partial = ["event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":40,\"output_tokens\":1}}}\n\n", "event: message_delta\ndata: {\"type\":\"message_del"]
+        let partial = [
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":40,\"output_tokens\":1}}}\n\n",
+            "event: message_delta\ndata: {\"type\":\"message_del",
+        ]
         #expect(Self.meter(.anthropic, stream: true, partial) == TokenUsage(input: 40, output: 1))
     }
 
     @Test func costIsIntegerMicroDollars() {
-        let price = ProviderDefinition.Price(inputMicrosPerMillion: 150_000, outputMicrosPerMillion: 600_000, cachedInputMicrosPerMillion: 75_000)
+        let price = ProviderDefinition.Price(
+            inputMicrosPerMillion: 150_000, outputMicrosPerMillion: 600_000, cachedInputMicrosPerMillion: 75_000)
         // 1000 uncached input + 1000 cached + 500 output: 150 + 75 + 300 micro-dollars.
         #expect(TokenUsage(input: 2000, output: 500, cached: 1000).costMicros(price) == 525)
         #expect(TokenUsage(input: 1, output: 0).costMicros(price) == 0)
@@ -233,7 +258,10 @@ struct ProvidersFileTests {
     @Test func theBuiltInProvidersLoad() throws {
         let file = try ProvidersFile.defaults()
         let ids = Set(file.providers.map(\.id))
-        #expect(ids.isSuperset(of: ["openai", "gemini", "claude", "groq", "mistral", "deepseek", "together", "openrouter", "fireworks", "perplexity", "mock"]))
+        #expect(
+            ids.isSuperset(of: [
+                "openai", "gemini", "claude", "groq", "mistral", "deepseek", "together", "openrouter", "fireworks", "perplexity", "mock",
+            ]))
         let claude = try #require(file.providers.first { $0.id == "claude" })
         #expect(claude.headers["anthropic-version"] == "2023-06-01")
         let gemini = try #require(file.providers.first { $0.id == "gemini" })
@@ -254,7 +282,10 @@ struct ProvidersFileTests {
     }
 
     @Test func mergingOverridesByIdAndReplaceReplaces() throws {
-        let user = try ProvidersFile.decode(Data(#"{"providers":[{"id":"openai","baseURL":"https://proxy.internal/v1","endpoints":[{"path":"/chat/completions","methods":["POST"]}]}]}"#.utf8), source: "t")
+        let user = try ProvidersFile.decode(
+            Data(
+                #"{"providers":[{"id":"openai","baseURL":"https://proxy.internal/v1","endpoints":[{"path":"/chat/completions","methods":["POST"]}]}]}"#
+                    .utf8), source: "t")
         let merged = ProvidersFile.merged(defaults: try ProvidersFile.defaults(), user: user)
         #expect(merged.first { $0.id == "openai" }?.baseURL == "https://proxy.internal/v1")
         #expect(merged.contains { $0.id == "claude" })
@@ -272,7 +303,10 @@ struct ProvidersFileTests {
         (#"{"providers":[{"id":"x","baseURL":"https://x.test","endpoints":[{"path":"/a","methods":["TRACE"]}]}]}"#, "TRACE"),
         (#"{"providers":[{"id":"x","baseURL":"https://x.test","auth":{"style":"magic"},"endpoints":[]}]}"#, "auth style"),
         (#"{"providers":[{"id":"x","endpoints":[]}]}"#, "baseURL is required"),
-        (#"{"providers":[{"id":"x","baseURL":"https://x.test","endpoints":[]},{"id":"x","baseURL":"https://y.test","endpoints":[]}]}"#, "twice"),
+        (
+            #"{"providers":[{"id":"x","baseURL":"https://x.test","endpoints":[]},{"id":"x","baseURL":"https://y.test","endpoints":[]}]}"#,
+            "twice"
+        ),
     ])
     func aBadFileIsRefusedWithAReason(json: String, reason: String) {
         let error = #expect(throws: ProvidersFile.LoadError.self) { _ = try ProvidersFile.decode(Data(json.utf8), source: "t") }

@@ -1,7 +1,8 @@
 import Foundation
 import Generated
-@testable import Handlers
 import Testing
+
+@testable import Handlers
 
 @Suite("Quota windows and limit standings")
 struct QuotaWindowTests {
@@ -22,7 +23,8 @@ struct QuotaWindowTests {
         // An offset that crosses midnight UTC lands in the UTC day.
         #expect(QuotaWindow.current(.day, at: Self.date("2026-11-30T01:00:00+02:00")).key == "d:2026-11-29")
         // Never 0 seconds, even at the boundary itself.
-        #expect(QuotaWindow.current(.day, at: Self.date("2026-11-30T00:00:00Z")).secondsLeft(from: Self.date("2026-11-30T00:00:00Z")) == 86_400)
+        #expect(
+            QuotaWindow.current(.day, at: Self.date("2026-11-30T00:00:00Z")).secondsLeft(from: Self.date("2026-11-30T00:00:00Z")) == 86_400)
     }
 
     @Test func theTighterStandingHasLessLeftThenTheLaterReset() {
@@ -41,7 +43,9 @@ struct QuotaWindowTests {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         var generator = SystemRandomNumberGenerator()
-        var instants = (0..<5000).map { _ in Date(timeIntervalSince1970: TimeInterval(Int64.random(in: -2_208_988_800_000...13_569_465_600_000, using: &generator)) / 1000) }
+        var instants = (0..<5000).map { _ in
+            Date(timeIntervalSince1970: TimeInterval(Int64.random(in: -2_208_988_800_000...13_569_465_600_000, using: &generator)) / 1000)
+        }
         for year in [1900, 1970, 1999, 2000, 2024, 2026, 2100] {
             let start = calendar.date(from: DateComponents(year: year, month: 2, day: 27))!
             instants += (0..<5).map { start.addingTimeInterval(TimeInterval($0 * 86_400)) }

@@ -9,7 +9,8 @@ import Testing
 @Suite("Generated runtime: input decoding")
 struct InputDecodingTests {
     private func request(_ pathAndQuery: String, headers: HTTPFields = [:], body: String? = nil) -> Request {
-        let head = HTTPRequest(method: body == nil ? .get : .post, scheme: "http", authority: "localhost", path: pathAndQuery, headerFields: headers)
+        let head = HTTPRequest(
+            method: body == nil ? .get : .post, scheme: "http", authority: "localhost", path: pathAndQuery, headerFields: headers)
         return Request(head: head, body: .init(buffer: ByteBuffer(string: body ?? "")))
     }
 
@@ -95,11 +96,15 @@ struct InputDecodingTests {
 
     @Test(arguments: [nil, "text/plain", "application/jsonx", "multipart/form-data"])
     func aBodyNotDeclaredAsJSONIsRefused(contentType: String?) async {
-        await #expect(throws: UnsupportedMediaType.self) { _ = try await decode(#"{"name":"a","inner":{"id":7},"tags":["x"]}"#, contentType: contentType) }
+        await #expect(throws: UnsupportedMediaType.self) {
+            _ = try await decode(#"{"name":"a","inner":{"id":7},"tags":["x"]}"#, contentType: contentType)
+        }
     }
 
     @Test func jsonContentTypesAreRecognised() {
-        for type in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json", " application/json ;charset=UTF-8"] {
+        for type in [
+            "application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json", " application/json ;charset=UTF-8",
+        ] {
             #expect(InputDecoding.isJSON(type), "\(type)")
         }
         for type in [nil, "", "text/json", "application/jsonp", "text/plain; a=application/json"] as [String?] {
@@ -168,9 +173,11 @@ struct DateTimeParsingTests {
     }
 
     @Test func anythingElseIsRefused() {
-        for text in ["2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-31T00:00:00Z", "2026-11-29T24:00:00Z", "2026-11-29T10:60:00Z",
-                     "2026-11-29T10:00:00", "2026-11-29", "2026-11-29T10:00:00+24:00", "2026-11-29T10:00:00.Z", "2026-11-29 10:00:00Z",
-                     "2026-11-29T10:00:00Zjunk", "yesterday", ""] {
+        for text in [
+            "2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-31T00:00:00Z", "2026-11-29T24:00:00Z", "2026-11-29T10:60:00Z",
+            "2026-11-29T10:00:00", "2026-11-29", "2026-11-29T10:00:00+24:00", "2026-11-29T10:00:00.Z", "2026-11-29 10:00:00Z",
+            "2026-11-29T10:00:00Zjunk", "yesterday", "",
+        ] {
             #expect(APICoding.parseDate(text) == nil, "\(text)")
         }
     }

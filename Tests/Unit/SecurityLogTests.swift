@@ -1,7 +1,8 @@
 import Foundation
 import Logging
-@testable import Handlers
 import Testing
+
+@testable import Handlers
 
 @Suite("Security log file")
 struct SecurityLogTests {

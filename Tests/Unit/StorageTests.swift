@@ -1,7 +1,8 @@
-@testable import Handlers
-import ServiceLifecycle
 import SQLKit
+import ServiceLifecycle
 import Testing
+
+@testable import Handlers
 
 @Suite("Storage: migrations on SQLite and PostgreSQL")
 struct MigratorTests {
@@ -100,7 +101,8 @@ struct DatabaseLocationTests {
     }
 
     @Test func postgresURL() throws {
-        let location = try DatabaseLocation.parse("postgresql://app:p%40ss@db.internal:6543/bridge?sslmode=require&pool_max=40&search_path=tenant_a", dataDirectory: "")
+        let location = try DatabaseLocation.parse(
+            "postgresql://app:p%40ss@db.internal:6543/bridge?sslmode=require&pool_max=40&search_path=tenant_a", dataDirectory: "")
         guard case .postgres(let settings) = location else {
             Issue.record("not postgres")
             return
@@ -147,8 +149,10 @@ struct DatabaseLocationTests {
 struct UsageRecorderTests {
     static func record(_ index: Int, model: String?) -> UsageRecord {
         UsageRecord(
-            requestId: "r\(index)", userId: "u", appId: "a", provider: "p", endpoint: "/e", model: model, status: 200, inputTokens: Int64(index),
-            outputTokens: 1, cachedTokens: 0, costMicros: 2, latencyMs: 3, ttfbMs: model == nil ? nil : 1, streamed: false, cancelled: false,
+            requestId: "r\(index)", userId: "u", appId: "a", provider: "p", endpoint: "/e", model: model, status: 200,
+            inputTokens: Int64(index),
+            outputTokens: 1, cachedTokens: 0, costMicros: 2, latencyMs: 3, ttfbMs: model == nil ? nil : 1, streamed: false,
+            cancelled: false,
             keySource: "server", splitKeyId: nil, clientIp: "127.0.0.1", userAgent: nil, createdAtMs: Millis.now()
         )
     }
@@ -182,7 +186,8 @@ struct TransactionTests {
 
     static func count(_ database: any Database, _ source: String) async throws -> Int64 {
         try await database.withSQL { sql in
-            try await sql.raw("SELECT COUNT(*) AS n FROM items WHERE source = \(bind: source)").first()?.decode(column: "n", as: Int64.self) ?? -1
+            try await sql.raw("SELECT COUNT(*) AS n FROM items WHERE source = \(bind: source)").first()?.decode(column: "n", as: Int64.self)
+                ?? -1
         }
     }
 
@@ -245,7 +250,9 @@ struct TransactionTests {
             let database = databases[0]
             _ = try await Migrator(migrations: [Self.table]).run(on: database, logger: TestDatabases.logger)
             try await database.withSQL { sql in
-                for id in 0..<300 { try await sql.raw("INSERT INTO items (id, source) VALUES (\(bind: Int64(1_000_000 + id)), 'seed')").run() }
+                for id in 0..<300 {
+                    try await sql.raw("INSERT INTO items (id, source) VALUES (\(bind: Int64(1_000_000 + id)), 'seed')").run()
+                }
             }
             let failures = try await withThrowingTaskGroup(of: Int.self) { group in
                 for worker in 0..<12 {
@@ -262,7 +269,9 @@ struct TransactionTests {
                                 case 1:
                                     _ = try await database.withSQL { try await $0.raw("SELECT id, source FROM items ORDER BY id").all() }
                                 default:
-                                    try await database.withSQL { try await $0.raw("INSERT INTO items (id, source) VALUES (\(bind: id), 'plain')").run() }
+                                    try await database.withSQL {
+                                        try await $0.raw("INSERT INTO items (id, source) VALUES (\(bind: id), 'plain')").run()
+                                    }
                                 }
                             } catch {
                                 failures += 1

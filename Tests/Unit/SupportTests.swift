@@ -1,7 +1,8 @@
 import Foundation
-@testable import Handlers
 import Logging
 import Testing
+
+@testable import Handlers
 
 @Suite("Support: secrets, hex, request ids, JSON logs")
 struct SupportTests {
@@ -78,7 +79,9 @@ struct SupportTests {
 
 @Suite("Revocation list")
 struct RevocationListTests {
-    static let user = AuthenticatedUser(userId: "u-1", appId: "a", tokenId: "t-1", familyId: "f-1", generation: 0, issuedAt: Date(), expiresAt: Date().addingTimeInterval(60))
+    static let user = AuthenticatedUser(
+        userId: "u-1", appId: "a", tokenId: "t-1", familyId: "f-1", generation: 0, issuedAt: Date(),
+        expiresAt: Date().addingTimeInterval(60))
 
     /// A reload that read the database before this instance's revocation was written must not
     /// wipe it: the revoking instance refuses the token at once, whatever the timing.
@@ -86,12 +89,15 @@ struct RevocationListTests {
         let database = try await SQLiteBackend.open(path: ":memory:", logger: Logger(label: "t"))
         try await Migrator(migrations: Migrations.all).run(on: database, logger: Logger(label: "t"))
         let list = RevocationList()
-        list.apply(RevocationRecord(kind: .token, value: "t-1", userId: "u-1", expiresAtMs: Millis.now() + 60_000, createdAtMs: Millis.now()))
+        list.apply(
+            RevocationRecord(kind: .token, value: "t-1", userId: "u-1", expiresAtMs: Millis.now() + 60_000, createdAtMs: Millis.now()))
         list.setInactive("u-2", true)
         // The database has neither change (as if the reload's query ran first).
         try await list.reload(from: TokenStore(database: database), users: UserStore(database: database))
         #expect(throws: AppError.tokenRevoked) { try list.check(Self.user) }
-        let other = AuthenticatedUser(userId: "u-2", appId: "a", tokenId: "t-2", familyId: "f-2", generation: 0, issuedAt: Date(), expiresAt: Date().addingTimeInterval(60))
+        let other = AuthenticatedUser(
+            userId: "u-2", appId: "a", tokenId: "t-2", familyId: "f-2", generation: 0, issuedAt: Date(),
+            expiresAt: Date().addingTimeInterval(60))
         #expect(throws: AppError.userInactive) { try list.check(other) }
         list.setInactive("u-2", false)
         try await list.reload(from: TokenStore(database: database), users: UserStore(database: database))

@@ -65,19 +65,29 @@ enum TestDatabases {
     }
 
     /// Runs the pools' `run()` around `body`, as `DatabaseService` does in the server.
-    private static func withRunning<Result>(_ databases: [PostgresBackend], _ body: ([any Database]) async throws -> Result) async throws -> Result {
+    private static func withRunning<Result>(_ databases: [PostgresBackend], _ body: ([any Database]) async throws -> Result) async throws
+        -> Result
+    {
         let tasks = databases.map { database in Task { await database.client.run() } }
         do {
             let result = try await body(databases)
-            for task in tasks { task.cancel(); await task.value }
+            for task in tasks {
+                task.cancel()
+                await task.value
+            }
             return result
         } catch {
-            for task in tasks { task.cancel(); await task.value }
+            for task in tasks {
+                task.cancel()
+                await task.value
+            }
             throw error
         }
     }
 
-    private static func withRunning<Result>(_ database: PostgresBackend, _ body: (PostgresBackend) async throws -> Result) async throws -> Result {
+    private static func withRunning<Result>(_ database: PostgresBackend, _ body: (PostgresBackend) async throws -> Result) async throws
+        -> Result
+    {
         try await withRunning([database]) { try await body($0[0] as! PostgresBackend) }
     }
 }

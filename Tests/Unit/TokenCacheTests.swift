@@ -1,6 +1,7 @@
 import Foundation
-@testable import Handlers
 import Testing
+
+@testable import Handlers
 
 /// The checked-token cache changes no verdict: a remembered token is still refused once expired
 /// or before it is valid, and a token that differs by one character is checked from scratch.

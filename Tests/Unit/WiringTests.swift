@@ -6,13 +6,16 @@ import Testing
 /// once"). A construction added there fails this test.
 @Suite("Wiring")
 struct WiringTests {
-    static let handlers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let handlers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("Sources/Handlers")
 
     @Test func handlersBuildNoStoreLedgerOrEventWriter() throws {
         let constructions = ["Store(database:", "AuditLog(database:", "QuotaLedger(", "WebhookEvents(", "UsageRecorder("]
-        let files = try #require(FileManager.default.enumerator(at: Self.handlers, includingPropertiesForKeys: nil)).compactMap { $0 as? URL }
-            .filter { $0.pathExtension == "swift" }
+        let files = try #require(FileManager.default.enumerator(at: Self.handlers, includingPropertiesForKeys: nil)).compactMap {
+            $0 as? URL
+        }
+        .filter { $0.pathExtension == "swift" }
         #expect(files.count > 20, "the sources were not found")
         for file in files {
             let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)

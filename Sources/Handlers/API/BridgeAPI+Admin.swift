@@ -1,7 +1,7 @@
 import Foundation
 public import Generated
-import Logging
 import Hummingbird
+import Logging
 
 extension BridgeAPI {
     // MARK: Apps
@@ -11,7 +11,8 @@ extension BridgeAPI {
     }
 
     public func createApp(_ input: Operations.CreateApp.Input, context: Context) async throws -> Operations.CreateApp.Output {
-        let (record, secret) = try await auth.registerApp(name: input.body.name, description: input.body.description, appId: input.body.appId)
+        let (record, secret) = try await auth.registerApp(
+            name: input.body.name, description: input.body.description, appId: input.body.appId)
         audit(context, "app.create", target: record.appId, after: Self.app(record))
         return .created(AppCredentials(app: Self.app(record), appSecret: secret))
     }
@@ -27,7 +28,10 @@ extension BridgeAPI {
         try Validate.length(input.body.name, 1...200, field: "name")
         try Validate.length(input.body.description, 0...1000, field: "description")
         AuditTrail.note(target: input.appId, before: try await apps.get(input.appId).map(Self.app))
-        guard let app = try await apps.update(input.appId, name: input.body.name, description: input.body.description, active: input.body.active, now: Millis.now()) else {
+        guard
+            let app = try await apps.update(
+                input.appId, name: input.body.name, description: input.body.description, active: input.body.active, now: Millis.now())
+        else {
             throw AppError.notFound(what: "app")
         }
         audit(context, "app.update", target: app.appId, after: Self.app(app))
@@ -46,7 +50,9 @@ extension BridgeAPI {
         }
     }
 
-    public func rotateAppSecret(_ input: Operations.RotateAppSecret.Input, context: Context) async throws -> Operations.RotateAppSecret.Output {
+    public func rotateAppSecret(_ input: Operations.RotateAppSecret.Input, context: Context) async throws
+        -> Operations.RotateAppSecret.Output
+    {
         try Validate.identifier(input.appId, field: "appId", location: .path)
         let secret = Credentials.newAppSecret()
         guard let app = try await apps.replaceSecret(input.appId, secretHash: Credentials.hash(secret), now: Millis.now()) else {
@@ -81,7 +87,11 @@ extension BridgeAPI {
         let budgets = input.body.budgets
         if let budgets { try SplitKeyService.validate(budgets) }
         AuditTrail.note(target: input.userId, before: try await users.get(input.userId).map(Self.user))
-        guard let user = try await auth.updateUser(input.userId, dailyQuota: input.body.dailyQuota, monthlyQuota: input.body.monthlyQuota, active: input.body.active, budgets: budgets) else {
+        guard
+            let user = try await auth.updateUser(
+                input.userId, dailyQuota: input.body.dailyQuota, monthlyQuota: input.body.monthlyQuota, active: input.body.active,
+                budgets: budgets)
+        else {
             throw AppError.notFound(what: "user")
         }
         audit(context, "user.update", target: user.userId, after: Self.user(user))
@@ -108,7 +118,8 @@ extension BridgeAPI {
     static func user(_ record: UserRecord) -> User {
         User(
             userId: record.userId, appId: record.appId, active: record.active, dailyQuota: record.dailyQuota,
-            monthlyQuota: record.monthlyQuota, budgets: record.budgets, createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
+            monthlyQuota: record.monthlyQuota, budgets: record.budgets, createdAt: Millis.date(record.createdAtMs),
+            updatedAt: Millis.date(record.updatedAtMs)
         )
     }
 
@@ -116,10 +127,12 @@ extension BridgeAPI {
     /// logs the mutation with who, what and where.
     func audit(_ context: Context, _ action: String, target: String, before: (any Encodable)? = nil, after: (any Encodable)? = nil) {
         AuditTrail.note(target: target, before: before, after: after)
-        context.logger.notice("admin mutation", metadata: [
-            "audit.action": .string(action), "audit.target": .string(target),
-            "admin.key": .string(context.adminKeyId ?? "unknown"), "client.ip": .string(context.clientIP),
-        ])
+        context.logger.notice(
+            "admin mutation",
+            metadata: [
+                "audit.action": .string(action), "audit.target": .string(target),
+                "admin.key": .string(context.adminKeyId ?? "unknown"), "client.ip": .string(context.clientIP),
+            ])
     }
 }
 
@@ -150,11 +163,14 @@ extension BridgeAPI {
         let cidr = try input.body.cidr.map(Self.parseCIDR)
         try Validate.length(input.body.reason, 0...500, field: "reason")
         let now = Millis.now()
-        AuditTrail.note(target: input.ruleId, before: try await ipRuleStore.all().first { $0.id == input.ruleId }.map { Self.ipRule($0, now: now) })
-        guard let record = try await ipRuleStore.update(
-            id: input.ruleId, cidr: cidr?.description, type: input.body.type?.rawValue, reason: input.body.reason,
-            expiresAtMs: input.body.expiresAt.map(Millis.from), now: now
-        ) else { throw AppError.notFound(what: "IP rule") }
+        AuditTrail.note(
+            target: input.ruleId, before: try await ipRuleStore.all().first { $0.id == input.ruleId }.map { Self.ipRule($0, now: now) })
+        guard
+            let record = try await ipRuleStore.update(
+                id: input.ruleId, cidr: cidr?.description, type: input.body.type?.rawValue, reason: input.body.reason,
+                expiresAtMs: input.body.expiresAt.map(Millis.from), now: now
+            )
+        else { throw AppError.notFound(what: "IP rule") }
         try await ipRules.reload(from: ipRuleStore)
         audit(context, "ip_rule.update", target: record.id, after: Self.ipRule(record, now: now))
         return .ok(Self.ipRule(record, now: now))
@@ -162,7 +178,9 @@ extension BridgeAPI {
 
     public func deleteIPRule(_ input: Operations.DeleteIPRule.Input, context: Context) async throws -> Operations.DeleteIPRule.Output {
         try Self.validateRuleId(input.ruleId)
-        AuditTrail.note(target: input.ruleId, before: try await ipRuleStore.all().first { $0.id == input.ruleId }.map { Self.ipRule($0, now: Millis.now()) })
+        AuditTrail.note(
+            target: input.ruleId,
+            before: try await ipRuleStore.all().first { $0.id == input.ruleId }.map { Self.ipRule($0, now: Millis.now()) })
         guard try await ipRuleStore.delete(id: input.ruleId) else { throw AppError.notFound(what: "IP rule") }
         try await ipRules.reload(from: ipRuleStore)
         audit(context, "ip_rule.delete", target: input.ruleId)
@@ -197,11 +215,15 @@ extension BridgeAPI {
     public func listAuditLogs(_ input: Operations.ListAuditLogs.Input, context: Context) async throws -> Operations.ListAuditLogs.Output {
         try Validate.range(input.limit, 1...500, field: "limit", location: .query)
         try Validate.range(input.offset, 0...Int64(Int32.max), field: "offset", location: .query)
-        if let action = input.action, !(1...64).contains(action.count) || !action.allSatisfy({ ("a"..."z").contains($0) || $0 == "_" || $0 == "." }) {
+        if let action = input.action,
+            !(1...64).contains(action.count) || !action.allSatisfy({ ("a"..."z").contains($0) || $0 == "_" || $0 == "." })
+        {
             throw AppError.invalidInput(InputError(location: .query, name: "action", reason: "must be 1 to 64 characters of [a-z_.]"))
         }
         if let actorId = input.actorId, !Validate.hasShape(actorId, length: 1...128, extra: "._@-") {
-            throw AppError.invalidInput(InputError(location: .query, name: "actorId", reason: "must be 1 to 128 characters of letters, digits, '.', '_', '@' or '-'"))
+            throw AppError.invalidInput(
+                InputError(
+                    location: .query, name: "actorId", reason: "must be 1 to 128 characters of letters, digits, '.', '_', '@' or '-'"))
         }
         try Validate.length(input.target, 1...256, field: "target", location: .query)
         let filter = AuditLog.Filter(
@@ -220,27 +242,39 @@ extension BridgeAPI {
         let since = Millis.now() - days * 86_400_000
         let stats = try await auditLog.stats(sinceMs: since)
         let rate = stats.total == 0 ? 100 : (Double(stats.successful) / Double(stats.total) * 10_000).rounded() / 100
-        return .ok(AuditStats(
-            days: days, from: Millis.date(since), total: stats.total, successful: stats.successful, failed: stats.total - stats.successful,
-            successRate: rate, topActions: stats.top.map { AuditActionCount(action: $0.action, count: $0.count) }
-        ))
+        return .ok(
+            AuditStats(
+                days: days, from: Millis.date(since), total: stats.total, successful: stats.successful,
+                failed: stats.total - stats.successful,
+                successRate: rate, topActions: stats.top.map { AuditActionCount(action: $0.action, count: $0.count) }
+            ))
     }
 
-    public func listFailedAuditLogs(_ input: Operations.ListFailedAuditLogs.Input, context: Context) async throws -> Operations.ListFailedAuditLogs.Output {
+    public func listFailedAuditLogs(_ input: Operations.ListFailedAuditLogs.Input, context: Context) async throws
+        -> Operations.ListFailedAuditLogs.Output
+    {
         try Validate.range(input.limit, 1...500, field: "limit", location: .query)
         let page = try await auditLog.list(AuditLog.Filter(success: false), limit: input.limit ?? 20, offset: 0)
         return .ok(AuditLogList(logs: page.records.map(AuditLog.entry)))
     }
 
-    public func verifyAuditLog(_ input: Operations.VerifyAuditLog.Input, context: Context) async throws -> Operations.VerifyAuditLog.Output {
+    public func verifyAuditLog(_ input: Operations.VerifyAuditLog.Input, context: Context) async throws -> Operations.VerifyAuditLog.Output
+    {
         let result = try await auditLog.verify()
         if let broken = result.broken {
-            context.logger.error("security: the audit log's hash chain is broken", metadata: ["security.event": "audit_chain_broken", "audit.seq": .stringConvertible(broken.seq)])
-            await webhooks.events.emit("security.alert", ["kind": "audit_chain_broken", "seq": String(broken.seq), "reason": broken.reason], onceFor: "audit|\(broken.seq)|\(broken.reason)")
+            context.logger.error(
+                "security: the audit log's hash chain is broken",
+                metadata: ["security.event": "audit_chain_broken", "audit.seq": .stringConvertible(broken.seq)])
+            await webhooks.events.emit(
+                "security.alert", ["kind": "audit_chain_broken", "seq": String(broken.seq), "reason": broken.reason],
+                onceFor: "audit|\(broken.seq)|\(broken.reason)")
         }
-        return .ok(AuditVerification(
-            valid: result.broken == nil, checked: result.checked, headHash: result.headHash,
-            firstBroken: result.broken.map { AuditBreak(seq: $0.seq, id: $0.id, reason: AuditBreak.Reason(rawValue: $0.reason) ?? .hashMismatch) }
-        ))
+        return .ok(
+            AuditVerification(
+                valid: result.broken == nil, checked: result.checked, headHash: result.headHash,
+                firstBroken: result.broken.map {
+                    AuditBreak(seq: $0.seq, id: $0.id, reason: AuditBreak.Reason(rawValue: $0.reason) ?? .hashMismatch)
+                }
+            ))
     }
 }

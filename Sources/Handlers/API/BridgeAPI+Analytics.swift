@@ -9,19 +9,27 @@ extension BridgeAPI {
         AnalyticsStore.Range(fromMs: (from ?? startDate).map(Millis.from), toMs: (to ?? endDate).map(Millis.from))
     }
 
-    public func getAnalyticsOverview(_ input: Operations.GetAnalyticsOverview.Input, context: Context) async throws -> Operations.GetAnalyticsOverview.Output {
+    public func getAnalyticsOverview(_ input: Operations.GetAnalyticsOverview.Input, context: Context) async throws
+        -> Operations.GetAnalyticsOverview.Output
+    {
         .ok(try await analytics.overview(Self.range(from: input.from, to: input.to, startDate: input.startDate, endDate: input.endDate)))
     }
 
-    public func getAnalyticsCosts(_ input: Operations.GetAnalyticsCosts.Input, context: Context) async throws -> Operations.GetAnalyticsCosts.Output {
+    public func getAnalyticsCosts(_ input: Operations.GetAnalyticsCosts.Input, context: Context) async throws
+        -> Operations.GetAnalyticsCosts.Output
+    {
         .ok(try await analytics.costs(Self.range(from: input.from, to: input.to, startDate: input.startDate, endDate: input.endDate)))
     }
 
-    public func getAnalyticsErrors(_ input: Operations.GetAnalyticsErrors.Input, context: Context) async throws -> Operations.GetAnalyticsErrors.Output {
+    public func getAnalyticsErrors(_ input: Operations.GetAnalyticsErrors.Input, context: Context) async throws
+        -> Operations.GetAnalyticsErrors.Output
+    {
         .ok(try await analytics.errors(Self.range(from: input.from, to: input.to, startDate: input.startDate, endDate: input.endDate)))
     }
 
-    public func getUserAnalytics(_ input: Operations.GetUserAnalytics.Input, context: Context) async throws -> Operations.GetUserAnalytics.Output {
+    public func getUserAnalytics(_ input: Operations.GetUserAnalytics.Input, context: Context) async throws
+        -> Operations.GetUserAnalytics.Output
+    {
         try Validate.identifier(input.userId, field: "userId", location: .path)
         let range = Self.range(from: input.from, to: input.to, startDate: input.startDate, endDate: input.endDate)
         guard try await users.get(input.userId) != nil else { throw AppError.notFound(what: "user") }
@@ -33,7 +41,9 @@ extension BridgeAPI {
         return .ok(try await analytics.user(try context.requireUser().userId, range))
     }
 
-    public func getAnalyticsTimeseries(_ input: Operations.GetAnalyticsTimeseries.Input, context: Context) async throws -> Operations.GetAnalyticsTimeseries.Output {
+    public func getAnalyticsTimeseries(_ input: Operations.GetAnalyticsTimeseries.Input, context: Context) async throws
+        -> Operations.GetAnalyticsTimeseries.Output
+    {
         let range = Self.range(from: input.from, to: input.to, startDate: input.startDate, endDate: input.endDate)
         return .ok(try await analytics.timeseries(range, granularity: input.granularity ?? .hour, groupBy: input.groupBy))
     }
@@ -76,9 +86,12 @@ enum UsageCSV {
         var lines = [columns.joined(separator: ",")]
         for record in records {
             let fields: [String?] = [
-                APICoding.formatDate(record.createdAt), record.requestId, record.userId, record.appId, record.provider, record.endpoint, record.model,
-                String(record.status), String(record.inputTokens), String(record.outputTokens), String(record.cachedTokens), String(record.costMicros),
-                String(record.latencyMs), record.ttfbMs.map(String.init), String(record.streamed), String(record.cancelled), record.keySource.rawValue,
+                APICoding.formatDate(record.createdAt), record.requestId, record.userId, record.appId, record.provider, record.endpoint,
+                record.model,
+                String(record.status), String(record.inputTokens), String(record.outputTokens), String(record.cachedTokens),
+                String(record.costMicros),
+                String(record.latencyMs), record.ttfbMs.map(String.init), String(record.streamed), String(record.cancelled),
+                record.keySource.rawValue,
                 record.splitKeyId,
             ]
             lines.append(fields.map { escape($0 ?? "") }.joined(separator: ","))

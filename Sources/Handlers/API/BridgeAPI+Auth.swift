@@ -17,7 +17,9 @@ extension BridgeAPI {
     public func getTokenInfo(_ input: Operations.GetTokenInfo.Input, context: Context) async throws -> Operations.GetTokenInfo.Output {
         let user = try context.requireUser()
         let remaining = max(0, Int64(user.expiresAt.timeIntervalSinceNow.rounded(.down)))
-        return .ok(TokenInfo(user: Self.subject(user), issuedAt: user.issuedAt, expiresAt: user.expiresAt, expiresInSeconds: remaining, revoked: false))
+        return .ok(
+            TokenInfo(
+                user: Self.subject(user), issuedAt: user.issuedAt, expiresAt: user.expiresAt, expiresInSeconds: remaining, revoked: false))
     }
 
     public func logout(_ input: Operations.Logout.Input, context: Context) async throws -> Operations.Logout.Output {

@@ -1,8 +1,8 @@
 import Foundation
 public import Generated
+import HTTPTypes
 public import Hummingbird
 import NIOCore
-import HTTPTypes
 
 extension BridgeAPI {
     public func getMyQuota(_ input: Operations.GetMyQuota.Input, context: Context) async throws -> Operations.GetMyQuota.Output {
@@ -11,21 +11,29 @@ extension BridgeAPI {
     }
 
     public func listProviders(_ input: Operations.ListProviders.Input, context: Context) async throws -> Operations.ListProviders.Output {
-        .ok(ProviderList(providers: proxy.registry.providers.map { provider in
-            ProviderSummary(
-                id: provider.id, name: provider.definition.name, configured: provider.isConfigured,
-                usageFormat: ProviderSummary.UsageFormat(rawValue: provider.definition.usage.rawValue) ?? ProviderSummary.UsageFormat.none,
-                sdkBasePath: "/proxy/\(provider.id)"
-            )
-        }))
+        .ok(
+            ProviderList(
+                providers: proxy.registry.providers.map { provider in
+                    ProviderSummary(
+                        id: provider.id, name: provider.definition.name, configured: provider.isConfigured,
+                        usageFormat: ProviderSummary.UsageFormat(rawValue: provider.definition.usage.rawValue)
+                            ?? ProviderSummary.UsageFormat.none,
+                        sdkBasePath: "/proxy/\(provider.id)"
+                    )
+                }))
     }
 
-    public func getProviderEndpoints(_ input: Operations.GetProviderEndpoints.Input, context: Context) async throws -> Operations.GetProviderEndpoints.Output {
+    public func getProviderEndpoints(_ input: Operations.GetProviderEndpoints.Input, context: Context) async throws
+        -> Operations.GetProviderEndpoints.Output
+    {
         let provider = try proxy.provider(input.provider)
-        return .ok(ProviderEndpoints(
-            provider: provider.id, configured: provider.isConfigured,
-            endpoints: provider.definition.endpoints.map { ProviderEndpoint(path: $0.path, methods: $0.methods.compactMap(ProviderEndpoint.Methods.init(rawValue:))) }
-        ))
+        return .ok(
+            ProviderEndpoints(
+                provider: provider.id, configured: provider.isConfigured,
+                endpoints: provider.definition.endpoints.map {
+                    ProviderEndpoint(path: $0.path, methods: $0.methods.compactMap(ProviderEndpoint.Methods.init(rawValue:)))
+                }
+            ))
     }
 
     public func proxyPost(_ input: Operations.ProxyPost.Input, request: Request, context: Context) async throws -> Response {
@@ -39,35 +47,43 @@ extension BridgeAPI {
     public func proxyGet(_ input: Operations.ProxyGet.Input, request: Request, context: Context) async throws -> Response {
         let query = request.uri.queryParameters.filter { $0.key != "endpoint" }.map { (name: String($0.key), value: String($0.value)) }
         let call = try call(
-            input.provider, endpoint: input.endpoint, query: query, body: .none, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request,
+            input.provider, endpoint: input.endpoint, query: query, body: .none, splitKey: (input.xPartialKeyId, input.xPartialKey),
+            request: request,
             context: context
         )
         return try await forward(call, context: context)
     }
 
     public func sdkProxyGet(_ input: Operations.SdkProxyGet.Input, request: Request, context: Context) async throws -> Response {
-        try await forwardSDK(input.provider, input.endpoint, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
+        try await forwardSDK(
+            input.provider, input.endpoint, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
     }
 
     public func sdkProxyPost(_ input: Operations.SdkProxyPost.Input, request: Request, context: Context) async throws -> Response {
-        try await forwardSDK(input.provider, input.endpoint, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
+        try await forwardSDK(
+            input.provider, input.endpoint, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
     }
 
     public func sdkProxyPut(_ input: Operations.SdkProxyPut.Input, request: Request, context: Context) async throws -> Response {
-        try await forwardSDK(input.provider, input.endpoint, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
+        try await forwardSDK(
+            input.provider, input.endpoint, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
     }
 
     public func sdkProxyPatch(_ input: Operations.SdkProxyPatch.Input, request: Request, context: Context) async throws -> Response {
-        try await forwardSDK(input.provider, input.endpoint, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
+        try await forwardSDK(
+            input.provider, input.endpoint, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
     }
 
     public func sdkProxyDelete(_ input: Operations.SdkProxyDelete.Input, request: Request, context: Context) async throws -> Response {
-        try await forwardSDK(input.provider, input.endpoint, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
+        try await forwardSDK(
+            input.provider, input.endpoint, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
     }
 
     /// `{endpoint, ...body}`: the endpoint is read here; it and the fields the old product stripped
     /// come out when the upstream request is built.
-    private func forwardOldForm(_ provider: String, splitKey: (String?, String?), request: Request, context: Context) async throws -> Response {
+    private func forwardOldForm(_ provider: String, splitKey: (String?, String?), request: Request, context: Context) async throws
+        -> Response
+    {
         var request = request
         let buffer = try await request.collectBody(upTo: context.maxUploadSize)
         let endpoint: String
@@ -84,21 +100,25 @@ extension BridgeAPI {
 
     /// The official SDKs' form: the body as sent; the SDK's path prefix mapped onto the base URL.
     /// Credentials never travel in a forwarded query string.
-    private func forwardSDK(_ provider: String, _ endpoint: String, splitKey: (String?, String?), request: Request, context: Context) async throws -> Response {
+    private func forwardSDK(_ provider: String, _ endpoint: String, splitKey: (String?, String?), request: Request, context: Context)
+        async throws -> Response
+    {
         var request = request
         let buffer = try await request.collectBody(upTo: context.maxUploadSize)
         let query = request.uri.queryParameters
             .filter { !["key", "api_key", "apikey", "access_token"].contains($0.key.lowercased()) }
             .map { (name: String($0.key), value: String($0.value)) }
         let call = try call(
-            provider, endpoint: endpoint, query: query, body: buffer.readableBytes > 0 ? .asSent(buffer) : .none, splitKey: splitKey, request: request,
+            provider, endpoint: endpoint, query: query, body: buffer.readableBytes > 0 ? .asSent(buffer) : .none, splitKey: splitKey,
+            request: request,
             context: context, stripSDKPrefix: true
         )
         return try await forward(call, context: context)
     }
 
     private func call(
-        _ providerId: String, endpoint: String, query: [(name: String, value: String)] = [], body: ProxyBody, splitKey: (id: String?, part: String?),
+        _ providerId: String, endpoint: String, query: [(name: String, value: String)] = [], body: ProxyBody,
+        splitKey: (id: String?, part: String?),
         request: Request, context: Context, stripSDKPrefix: Bool = false
     ) throws -> ProxyCall {
         let provider = try proxy.provider(providerId)
@@ -113,7 +133,8 @@ extension BridgeAPI {
         // HEAD is GET without the body (`HeadMiddleware` drops it): the provider is asked with GET.
         return ProxyCall(
             provider: provider, method: request.method == .head ? .get : request.method, endpoint: endpoint, query: query, body: body,
-            clientHeaders: request.headers, user: try context.requireUser(), clientIP: context.clientIP, requestId: context.requestId, splitKey: named
+            clientHeaders: request.headers, user: try context.requireUser(), clientIP: context.clientIP, requestId: context.requestId,
+            splitKey: named
         )
     }
 

@@ -1,16 +1,18 @@
 import Foundation
 public import Generated
-import Logging
 import Hummingbird
+import Logging
 
 extension BridgeAPI {
-    public func getServiceInfo(_ input: Operations.GetServiceInfo.Input, context: Context) async throws -> Operations.GetServiceInfo.Output {
-        .ok(ServiceInfo(
-            service: "SafeAPI-Bridge",
-            status: .running,
-            version: RouteTable.version,
-            message: "Server is healthy. Use /health for liveness and /ready for readiness."
-        ))
+    public func getServiceInfo(_ input: Operations.GetServiceInfo.Input, context: Context) async throws -> Operations.GetServiceInfo.Output
+    {
+        .ok(
+            ServiceInfo(
+                service: "SafeAPI-Bridge",
+                status: .running,
+                version: RouteTable.version,
+                message: "Server is healthy. Use /health for liveness and /ready for readiness."
+            ))
     }
 
     public func getHealth(_ input: Operations.GetHealth.Input, context: Context) async throws -> Operations.GetHealth.Output {
@@ -27,10 +29,12 @@ extension BridgeAPI {
             }
             let elapsed = ContinuousClock.now - start
             let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-            return .ok(Readiness(status: .ready, timestamp: Date(), database: DatabaseCheck(status: .up, kind: kind, latencyMicros: micros)))
+            return .ok(
+                Readiness(status: .ready, timestamp: Date(), database: DatabaseCheck(status: .up, kind: kind, latencyMicros: micros)))
         } catch {
             context.logger.warning("readiness check failed", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
-            return .serviceUnavailable(Readiness(status: .unavailable, timestamp: Date(), database: DatabaseCheck(status: .down, kind: kind)))
+            return .serviceUnavailable(
+                Readiness(status: .unavailable, timestamp: Date(), database: DatabaseCheck(status: .down, kind: kind)))
         }
     }
 }

@@ -19,7 +19,9 @@ extension BridgeAPI {
         return .noContent
     }
 
-    public func rotateWebhookSecret(_ input: Operations.RotateWebhookSecret.Input, context: Context) async throws -> Operations.RotateWebhookSecret.Output {
+    public func rotateWebhookSecret(_ input: Operations.RotateWebhookSecret.Input, context: Context) async throws
+        -> Operations.RotateWebhookSecret.Output
+    {
         .ok(try await webhooks.rotateSecret(input.webhookId))
     }
 
@@ -27,7 +29,9 @@ extension BridgeAPI {
         .accepted(try await webhooks.test(input.webhookId))
     }
 
-    public func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input, context: Context) async throws -> Operations.ListWebhookDeliveries.Output {
+    public func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input, context: Context) async throws
+        -> Operations.ListWebhookDeliveries.Output
+    {
         try Validate.range(input.limit, 1...500, field: "limit", location: .query)
         return .ok(WebhookDeliveryList(deliveries: try await webhooks.deliveries(input.webhookId, limit: input.limit ?? 50)))
     }

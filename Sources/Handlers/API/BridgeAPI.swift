@@ -27,8 +27,10 @@ public struct BridgeAPI: APIProtocol {
 
     /// Every part is built once, by the wiring, and handed in.
     public init(
-        database: any Database, auth: AuthService, apps: AppStore, users: UserStore, quotas: QuotaLedger, proxy: ProxyService, splitKeys: SplitKeyService,
-        webhooks: WebhookService, ipRules: IPRuleSet, ipRuleStore: IPRuleStore, auditLog: AuditLog, analytics: AnalyticsStore, logger: Logger,
+        database: any Database, auth: AuthService, apps: AppStore, users: UserStore, quotas: QuotaLedger, proxy: ProxyService,
+        splitKeys: SplitKeyService,
+        webhooks: WebhookService, ipRules: IPRuleSet, ipRuleStore: IPRuleStore, auditLog: AuditLog, analytics: AnalyticsStore,
+        logger: Logger,
         readinessTimeout: Duration = .seconds(2)
     ) {
         self.webhooks = webhooks

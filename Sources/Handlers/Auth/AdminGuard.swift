@@ -71,7 +71,8 @@ public final class AdminGuard: Sendable {
         guard let keyDigest, let keyId else { throw .adminDisabled }
         // No key is no guess: it is refused, never counted nor throttled.
         guard let presented, !presented.isEmpty else {
-            logger.info("security: admin request without a key", metadata: ["security.event": "admin_key_missing", "client.ip": .string(clientIP)])
+            logger.info(
+                "security: admin request without a key", metadata: ["security.event": "admin_key_missing", "client.ip": .string(clientIP)])
             throw .adminKeyRequired
         }
         if Credentials.constantTimeEquals(Array(SHA256.hash(data: Data(presented.utf8))), keyDigest) {
@@ -115,16 +116,23 @@ public final class AdminGuard: Sendable {
             }
             // Bounded: forget addresses whose failures have all aged out.
             if state.addresses.count > 10_000 {
-                state.addresses = state.addresses.filter { ($0.value.lockedUntil ?? now) > now || $0.value.failures.contains { now - $0 < Self.window } }
+                state.addresses = state.addresses.filter {
+                    ($0.value.lockedUntil ?? now) > now || $0.value.failures.contains { now - $0 < Self.window }
+                }
             }
             return (throttledUntil, lockedNow, allLockedNow)
         }
-        logger.warning("security: admin authentication failed", metadata: ["security.event": "admin_key_invalid", "client.ip": .string(ip)])
+        logger.warning(
+            "security: admin authentication failed", metadata: ["security.event": "admin_key_invalid", "client.ip": .string(ip)])
         if lockedNow {
-            logger.warning("security: wrong admin keys from this address are now throttled", metadata: ["security.event": "admin_lockout", "client.ip": .string(ip)])
+            logger.warning(
+                "security: wrong admin keys from this address are now throttled",
+                metadata: ["security.event": "admin_lockout", "client.ip": .string(ip)])
         }
         if allLockedNow {
-            logger.warning("security: too many wrong admin keys in total; every wrong key is throttled for a minute", metadata: ["security.event": "admin_lockout_all"])
+            logger.warning(
+                "security: too many wrong admin keys in total; every wrong key is throttled for a minute",
+                metadata: ["security.event": "admin_lockout_all"])
         }
         guard let until else { return nil }
         let remaining = until - now

@@ -39,33 +39,38 @@ public struct AppStore: Sendable {
     /// Inserts the app; false when the id is taken.
     public func insert(_ app: AppRecord) async throws -> Bool {
         try await database.withSQL { sql in
-            let row = try await sql.raw("""
+            let row = try await sql.raw(
+                """
                 INSERT INTO apps (app_id, name, description, secret_hash, active, created_at_ms, updated_at_ms, secret_rotated_at_ms)
                 VALUES (\(bind: app.appId), \(bind: app.name), \(bind: app.description), \(bind: app.secretHash), \(bind: app.active),
                         \(bind: app.createdAtMs), \(bind: app.updatedAtMs), \(bind: app.secretRotatedAtMs))
                 ON CONFLICT (app_id) DO NOTHING
                 RETURNING app_id
-                """).first()
+                """
+            ).first()
             return row != nil
         }
     }
 
     public func get(_ appId: String) async throws -> AppRecord? {
         try await database.withSQL { sql in
-            try await sql.raw("SELECT * FROM apps WHERE app_id = \(bind: appId)").first(decoding: AppRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            try await sql.raw("SELECT * FROM apps WHERE app_id = \(bind: appId)").first(
+                decoding: AppRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
     public func list() async throws -> [AppRecord] {
         try await database.withSQL { sql in
-            try await sql.raw("SELECT * FROM apps ORDER BY created_at_ms DESC, app_id").all(decoding: AppRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            try await sql.raw("SELECT * FROM apps ORDER BY created_at_ms DESC, app_id").all(
+                decoding: AppRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
     /// Applies the fields that are not nil; nil when there is no such app.
     public func update(_ appId: String, name: String?, description: String?, active: Bool?, now: Int64) async throws -> AppRecord? {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE apps SET
                     name = COALESCE(\(bind: name), name),
                     description = COALESCE(\(bind: description), description),
@@ -73,17 +78,20 @@ public struct AppStore: Sendable {
                     updated_at_ms = \(bind: now)
                 WHERE app_id = \(bind: appId)
                 RETURNING *
-                """).first(decoding: AppRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+                """
+            ).first(decoding: AppRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
     public func replaceSecret(_ appId: String, secretHash: String, now: Int64) async throws -> AppRecord? {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE apps SET secret_hash = \(bind: secretHash), secret_rotated_at_ms = \(bind: now), updated_at_ms = \(bind: now)
                 WHERE app_id = \(bind: appId)
                 RETURNING *
-                """).first(decoding: AppRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+                """
+            ).first(decoding: AppRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
@@ -92,11 +100,13 @@ public struct AppStore: Sendable {
     /// Deletes an app without users, in one statement so a user created meanwhile cannot be orphaned.
     public func delete(_ appId: String) async throws -> DeleteOutcome {
         try await database.withSQL { sql in
-            let deleted = try await sql.raw("""
+            let deleted = try await sql.raw(
+                """
                 DELETE FROM apps WHERE app_id = \(bind: appId)
                 AND NOT EXISTS (SELECT 1 FROM users WHERE users.app_id = \(bind: appId))
                 RETURNING app_id
-                """).first()
+                """
+            ).first()
             if deleted != nil { return .deleted }
             let exists = try await sql.raw("SELECT 1 AS one FROM apps WHERE app_id = \(bind: appId)").first()
             return exists == nil ? .notFound : .hasUsers

@@ -39,14 +39,21 @@ public struct AuthService: Sendable {
         var app = try await apps.get(request.appId)
         if let secret = request.appSecret {
             guard let found = app, found.active, Credentials.matches(secret, hash: found.secretHash) else {
-                logger.warning("security: token request with bad app credentials", metadata: ["security.event": "invalid_app_credentials", "client.ip": .string(clientIP), "app.id": .string(request.appId)])
+                logger.warning(
+                    "security: token request with bad app credentials",
+                    metadata: [
+                        "security.event": "invalid_app_credentials", "client.ip": .string(clientIP), "app.id": .string(request.appId),
+                    ])
                 throw AppError.invalidAppCredentials
             }
         } else {
             guard settings.allowAnonymousTokens else { throw AppError.invalidAppCredentials }
             if app == nil {
                 // Development only: the old product's open tokens. The app gets a secret nobody sees.
-                let record = AppRecord(appId: request.appId, name: request.appId, description: "created by an anonymous token request", secretHash: Credentials.hash(Credentials.newAppSecret()), active: true, createdAtMs: now, updatedAtMs: now, secretRotatedAtMs: now)
+                let record = AppRecord(
+                    appId: request.appId, name: request.appId, description: "created by an anonymous token request",
+                    secretHash: Credentials.hash(Credentials.newAppSecret()), active: true, createdAtMs: now, updatedAtMs: now,
+                    secretRotatedAtMs: now)
                 _ = try await apps.insert(record)
                 app = try await apps.get(request.appId)
             }
@@ -91,7 +98,9 @@ public struct AuthService: Sendable {
         if let usedAt = row.usedAtMs {
             if now - usedAt <= settings.refreshReuseGrace.milliseconds { throw AppError.refreshTokenAlreadyUsed }
             try await revokeFamily(row.familyId, userId: row.userId, now: now)
-            logger.warning("security: rotated refresh token reused; family revoked", metadata: ["security.event": "refresh_token_reused", "client.ip": .string(clientIP), "user.id": .string(row.userId)])
+            logger.warning(
+                "security: rotated refresh token reused; family revoked",
+                metadata: ["security.event": "refresh_token_reused", "client.ip": .string(clientIP), "user.id": .string(row.userId)])
             await events.emit("security.alert", ["kind": "refresh_token_reused", "userId": row.userId, "clientIp": clientIP])
             throw AppError.refreshTokenReused
         }
@@ -105,7 +114,9 @@ public struct AuthService: Sendable {
         if all {
             try await revokeEverything(of: user.userId, now: now)
         } else {
-            let revocation = RevocationRecord(kind: .token, value: user.tokenId, userId: user.userId, expiresAtMs: Int64(user.expiresAt.timeIntervalSince1970 * 1000) + 1000, createdAtMs: now)
+            let revocation = RevocationRecord(
+                kind: .token, value: user.tokenId, userId: user.userId,
+                expiresAtMs: Int64(user.expiresAt.timeIntervalSince1970 * 1000) + 1000, createdAtMs: now)
             try await tokens.addRevocation(revocation)
             revocations.apply(revocation)
             try await revokeFamily(user.familyId, userId: user.userId, now: now)
@@ -115,9 +126,14 @@ public struct AuthService: Sendable {
     /// Applies an admin's change to a user. Deactivating stops every token of the user at once (a new
     /// generation, revoked refresh tokens, the inactive flag on this instance now and on the others
     /// within the sync interval); reactivating lets new sign-ins through.
-    public func updateUser(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?, budgets: Budgets? = nil) async throws -> UserRecord? {
+    public func updateUser(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?, budgets: Budgets? = nil) async throws
+        -> UserRecord?
+    {
         let now = Millis.now()
-        guard let user = try await users.update(userId, dailyQuota: dailyQuota, monthlyQuota: monthlyQuota, active: active, budgets: budgets, now: now) else { return nil }
+        guard
+            let user = try await users.update(
+                userId, dailyQuota: dailyQuota, monthlyQuota: monthlyQuota, active: active, budgets: budgets, now: now)
+        else { return nil }
         if let active {
             revocations.setInactive(user.userId, !active)
             if !active {
@@ -146,26 +162,32 @@ public struct AuthService: Sendable {
 
     /// Tokens of `userId` below `generation` are refused from now on, on every instance.
     func recordGenerationRevocation(userId: String, generation: Int64, now: Int64) async throws {
-        let revocation = RevocationRecord(kind: .user, value: String(generation), userId: userId, expiresAtMs: now + settings.accessTokenTTL.milliseconds + 1000, createdAtMs: now)
+        let revocation = RevocationRecord(
+            kind: .user, value: String(generation), userId: userId, expiresAtMs: now + settings.accessTokenTTL.milliseconds + 1000,
+            createdAtMs: now)
         try await tokens.addRevocation(revocation)
         revocations.apply(revocation)
     }
 
     private func revokeFamily(_ familyId: String, userId: String, now: Int64) async throws {
         try await tokens.revokeFamily(familyId, now: now)
-        let revocation = RevocationRecord(kind: .family, value: familyId, userId: userId, expiresAtMs: now + settings.accessTokenTTL.milliseconds + 1000, createdAtMs: now)
+        let revocation = RevocationRecord(
+            kind: .family, value: familyId, userId: userId, expiresAtMs: now + settings.accessTokenTTL.milliseconds + 1000, createdAtMs: now
+        )
         try await tokens.addRevocation(revocation)
         revocations.apply(revocation)
     }
 
     private func issuePair(for user: UserRecord, familyId: String, now: Int64) async throws -> TokenResponse {
         let refreshToken = Credentials.newRefreshToken()
-        try await tokens.insertRefreshToken(RefreshTokenRecord(
-            tokenHash: Credentials.hash(refreshToken), familyId: familyId, userId: user.userId, appId: user.appId,
-            generation: user.tokenGeneration, expiresAtMs: now + settings.refreshTokenTTL.milliseconds,
-            usedAtMs: nil, revokedAtMs: nil, createdAtMs: now
-        ))
-        let (token, _) = try await tokenService.issue(userId: user.userId, appId: user.appId, generation: user.tokenGeneration, familyId: familyId, now: Millis.date(now))
+        try await tokens.insertRefreshToken(
+            RefreshTokenRecord(
+                tokenHash: Credentials.hash(refreshToken), familyId: familyId, userId: user.userId, appId: user.appId,
+                generation: user.tokenGeneration, expiresAtMs: now + settings.refreshTokenTTL.milliseconds,
+                usedAtMs: nil, revokedAtMs: nil, createdAtMs: now
+            ))
+        let (token, _) = try await tokenService.issue(
+            userId: user.userId, appId: user.appId, generation: user.tokenGeneration, familyId: familyId, now: Millis.date(now))
         let date = Millis.date(now)
         let usage = try await tokens.requestCounts(userId: user.userId, day: QuotaPeriodKey.day(date), month: QuotaPeriodKey.month(date))
         return TokenResponse(

@@ -1,6 +1,6 @@
 public import Foundation
-import Synchronization
 public import JWTKit
+import Synchronization
 
 /// The claims of an access token. `gen` is the user's token generation when it was issued and
 /// `fam` the refresh-token family it belongs to, so both can be revoked without a list of tokens.
@@ -16,7 +16,10 @@ public struct AccessClaims: JWTPayload, Equatable {
     public var gen: Int64
     public var fam: String
 
-    public init(sub: SubjectClaim, app: String, jti: IDClaim, iat: IssuedAtClaim, nbf: NotBeforeClaim, exp: ExpirationClaim, iss: IssuerClaim, aud: AudienceClaim, gen: Int64, fam: String) {
+    public init(
+        sub: SubjectClaim, app: String, jti: IDClaim, iat: IssuedAtClaim, nbf: NotBeforeClaim, exp: ExpirationClaim, iss: IssuerClaim,
+        aud: AudienceClaim, gen: Int64, fam: String
+    ) {
         self.sub = sub
         self.app = app
         self.jti = jti
@@ -62,7 +65,9 @@ public struct TokenService: Sendable {
     }
 
     /// A signed access token for the user.
-    public func issue(userId: String, appId: String, generation: Int64, familyId: String, now: Date = Date()) async throws -> (token: String, claims: AccessClaims) {
+    public func issue(userId: String, appId: String, generation: Int64, familyId: String, now: Date = Date()) async throws -> (
+        token: String, claims: AccessClaims
+    ) {
         let issuedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         let claims = AccessClaims(
             sub: .init(value: userId),
@@ -99,7 +104,8 @@ public struct TokenService: Sendable {
             claims = try await keys.verify(token, as: AccessClaims.self)
         } catch let error as JWTError {
             switch error.errorType {
-            case .signatureVerificationFailed, .signingAlgorithmFailure, .unsupportedAlgorithm, .unknownKID, .missingKIDHeader, .invalidHeaderField:
+            case .signatureVerificationFailed, .signingAlgorithmFailure, .unsupportedAlgorithm, .unknownKID, .missingKIDHeader,
+                .invalidHeaderField:
                 throw .tokenInvalidSignature
             default:
                 throw .tokenMalformed

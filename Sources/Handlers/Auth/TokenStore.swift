@@ -45,11 +45,13 @@ public struct TokenStore: Sendable {
 
     public func insertRefreshToken(_ token: RefreshTokenRecord) async throws {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 INSERT INTO refresh_tokens (token_hash, family_id, user_id, app_id, generation, expires_at_ms, created_at_ms)
                 VALUES (\(bind: token.tokenHash), \(bind: token.familyId), \(bind: token.userId), \(bind: token.appId),
                         \(bind: token.generation), \(bind: token.expiresAtMs), \(bind: token.createdAtMs))
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -57,11 +59,13 @@ public struct TokenStore: Sendable {
     /// same token, exactly one gets the row.
     public func consumeRefreshToken(hash: String, now: Int64) async throws -> RefreshTokenRecord? {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE refresh_tokens SET used_at_ms = \(bind: now)
                 WHERE token_hash = \(bind: hash) AND used_at_ms IS NULL AND revoked_at_ms IS NULL AND expires_at_ms > \(bind: now)
                 RETURNING *
-                """).first(decoding: RefreshTokenRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+                """
+            ).first(decoding: RefreshTokenRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
@@ -74,13 +78,17 @@ public struct TokenStore: Sendable {
 
     public func revokeFamily(_ familyId: String, now: Int64) async throws {
         try await database.withSQL { sql in
-            try await sql.raw("UPDATE refresh_tokens SET revoked_at_ms = \(bind: now) WHERE family_id = \(bind: familyId) AND revoked_at_ms IS NULL").run()
+            try await sql.raw(
+                "UPDATE refresh_tokens SET revoked_at_ms = \(bind: now) WHERE family_id = \(bind: familyId) AND revoked_at_ms IS NULL"
+            ).run()
         }
     }
 
     public func revokeRefreshTokens(ofUser userId: String, now: Int64) async throws {
         try await database.withSQL { sql in
-            try await sql.raw("UPDATE refresh_tokens SET revoked_at_ms = \(bind: now) WHERE user_id = \(bind: userId) AND revoked_at_ms IS NULL").run()
+            try await sql.raw(
+                "UPDATE refresh_tokens SET revoked_at_ms = \(bind: now) WHERE user_id = \(bind: userId) AND revoked_at_ms IS NULL"
+            ).run()
         }
     }
 
@@ -92,12 +100,14 @@ public struct TokenStore: Sendable {
 
     public func addRevocation(_ revocation: RevocationRecord) async throws {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 INSERT INTO token_revocations (id, kind, value, user_id, expires_at_ms, created_at_ms)
                 VALUES (\(bind: revocation.id), \(bind: revocation.kind.rawValue), \(bind: revocation.value), \(bind: revocation.userId),
                         \(bind: revocation.expiresAtMs), \(bind: revocation.createdAtMs))
                 ON CONFLICT (id) DO UPDATE SET expires_at_ms = excluded.expires_at_ms
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -120,9 +130,11 @@ public struct TokenStore: Sendable {
     /// Requests counted today and this month (UTC), from the quota counters.
     public func requestCounts(userId: String, day: String, month: String) async throws -> (today: Int64, month: Int64) {
         try await database.withSQL { sql in
-            let rows = try await sql.raw("""
+            let rows = try await sql.raw(
+                """
                 SELECT period, requests FROM quota_counters WHERE user_id = \(bind: userId) AND period IN (\(bind: day), \(bind: month))
-                """).all()
+                """
+            ).all()
             var today: Int64 = 0
             var monthly: Int64 = 0
             for row in rows {

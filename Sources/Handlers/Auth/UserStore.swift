@@ -18,7 +18,9 @@ public struct UserRecord: Sendable, Equatable, Codable {
     public var monthlyCostBudgetMicros: Int64?
 
     public var budgets: Budgets {
-        Budgets(dailyTokens: dailyTokenBudget, monthlyTokens: monthlyTokenBudget, dailyCostMicros: dailyCostBudgetMicros, monthlyCostMicros: monthlyCostBudgetMicros)
+        Budgets(
+            dailyTokens: dailyTokenBudget, monthlyTokens: monthlyTokenBudget, dailyCostMicros: dailyCostBudgetMicros,
+            monthlyCostMicros: monthlyCostBudgetMicros)
     }
 }
 
@@ -33,9 +35,12 @@ public struct UserStore: Sendable {
     /// The user, created under `appId` when absent. Concurrent first tokens for one userId agree:
     /// the insert is `ON CONFLICT DO NOTHING`, then everyone reads the one row. `created` tells
     /// whether this call made it. A recreated user starts above any generation still revoked.
-    func findOrCreate(userId: String, appId: String, dailyQuota: Int64, monthlyQuota: Int64, now: Int64, on transaction: (any SQLDatabase)? = nil) async throws -> (user: UserRecord, created: Bool) {
+    func findOrCreate(
+        userId: String, appId: String, dailyQuota: Int64, monthlyQuota: Int64, now: Int64, on transaction: (any SQLDatabase)? = nil
+    ) async throws -> (user: UserRecord, created: Bool) {
         try await database.using(transaction) { sql in
-            let inserted = try await sql.raw("""
+            let inserted = try await sql.raw(
+                """
                 INSERT INTO users (user_id, app_id, active, daily_quota, monthly_quota, token_generation, created_at_ms, updated_at_ms)
                 VALUES (\(bind: userId), \(bind: appId), \(bind: true), \(bind: dailyQuota), \(bind: monthlyQuota),
                     COALESCE((SELECT MAX(CAST(value AS BIGINT)) FROM token_revocations
@@ -43,10 +48,12 @@ public struct UserStore: Sendable {
                     \(bind: now), \(bind: now))
                 ON CONFLICT (user_id) DO NOTHING
                 RETURNING *
-                """).first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+                """
+            ).first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
             if let inserted { return (inserted, true) }
-            guard let existing = try await sql.raw("SELECT * FROM users WHERE user_id = \(bind: userId)")
-                .first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            guard
+                let existing = try await sql.raw("SELECT * FROM users WHERE user_id = \(bind: userId)")
+                    .first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
             else {
                 throw StoreError.vanished("user")
             }
@@ -56,7 +63,8 @@ public struct UserStore: Sendable {
 
     public func get(_ userId: String) async throws -> UserRecord? {
         try await database.withSQL { sql in
-            try await sql.raw("SELECT * FROM users WHERE user_id = \(bind: userId)").first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            try await sql.raw("SELECT * FROM users WHERE user_id = \(bind: userId)").first(
+                decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
@@ -65,10 +73,14 @@ public struct UserStore: Sendable {
             let users: [UserRecord]
             let total: Int64
             if let appId {
-                users = try await sql.raw("""
+                users = try await sql.raw(
+                    """
                     SELECT * FROM users WHERE app_id = \(bind: appId) ORDER BY created_at_ms, user_id LIMIT \(bind: limit) OFFSET \(bind: offset)
-                    """).all(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
-                total = try await sql.raw("SELECT COUNT(*) AS n FROM users WHERE app_id = \(bind: appId)").first()?.decode(column: "n", as: Int64.self) ?? 0
+                    """
+                ).all(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+                total =
+                    try await sql.raw("SELECT COUNT(*) AS n FROM users WHERE app_id = \(bind: appId)").first()?.decode(
+                        column: "n", as: Int64.self) ?? 0
             } else {
                 users = try await sql.raw("SELECT * FROM users ORDER BY created_at_ms, user_id LIMIT \(bind: limit) OFFSET \(bind: offset)")
                     .all(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
@@ -80,16 +92,20 @@ public struct UserStore: Sendable {
 
     /// Applies the fields that are not nil; `budgets`, when given, replaces all four. Deactivating
     /// also bumps the token generation, so every token of the user stops at once.
-    public func update(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?, budgets: Budgets? = nil, now: Int64) async throws -> UserRecord? {
+    public func update(_ userId: String, dailyQuota: Int64?, monthlyQuota: Int64?, active: Bool?, budgets: Budgets? = nil, now: Int64)
+        async throws -> UserRecord?
+    {
         let bump: Int64 = active == false ? 1 : 0
-        let setBudgets: SQLQueryString = budgets.map { budgets in
-            """
-            daily_token_budget = \(bind: budgets.dailyTokens), monthly_token_budget = \(bind: budgets.monthlyTokens),
-            daily_cost_budget_micros = \(bind: budgets.dailyCostMicros), monthly_cost_budget_micros = \(bind: budgets.monthlyCostMicros),
-            """
-        } ?? ""
+        let setBudgets: SQLQueryString =
+            budgets.map { budgets in
+                """
+                daily_token_budget = \(bind: budgets.dailyTokens), monthly_token_budget = \(bind: budgets.monthlyTokens),
+                daily_cost_budget_micros = \(bind: budgets.dailyCostMicros), monthly_cost_budget_micros = \(bind: budgets.monthlyCostMicros),
+                """
+            } ?? ""
         return try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE users SET
                     daily_quota = COALESCE(\(bind: dailyQuota), daily_quota),
                     monthly_quota = COALESCE(\(bind: monthlyQuota), monthly_quota),
@@ -99,17 +115,20 @@ public struct UserStore: Sendable {
                     updated_at_ms = \(bind: now)
                 WHERE user_id = \(bind: userId)
                 RETURNING *
-                """).first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+                """
+            ).first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
     /// Bumps the generation: every token issued before is revoked. Returns the new generation.
     public func bumpGeneration(_ userId: String, now: Int64) async throws -> Int64? {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE users SET token_generation = token_generation + 1, updated_at_ms = \(bind: now)
                 WHERE user_id = \(bind: userId) RETURNING token_generation
-                """).first()?.decode(column: "token_generation", as: Int64.self)
+                """
+            ).first()?.decode(column: "token_generation", as: Int64.self)
         }
     }
 
@@ -124,7 +143,9 @@ public struct UserStore: Sendable {
     /// Users who are not active, for the revocation list.
     public func inactiveUserIds() async throws -> [String] {
         try await database.withSQL { sql in
-            try await sql.raw("SELECT user_id FROM users WHERE active = \(bind: false)").all().map { try $0.decode(column: "user_id", as: String.self) }
+            try await sql.raw("SELECT user_id FROM users WHERE active = \(bind: false)").all().map {
+                try $0.decode(column: "user_id", as: String.self)
+            }
         }
     }
 }

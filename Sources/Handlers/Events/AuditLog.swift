@@ -121,7 +121,8 @@ public struct AuditLog: Sendable {
             record.hash = record.computedHash()
             let inserted = record
             let won = try await database.withSQL { sql in
-                try await sql.raw("""
+                try await sql.raw(
+                    """
                     INSERT INTO audit_log (seq, id, at_ms, actor_type, actor_id, action, target, before_json, after_json, ip, user_agent,
                                            request_id, success, error, prev_hash, hash)
                     VALUES (\(bind: inserted.seq), \(bind: inserted.id), \(bind: inserted.atMs), \(bind: inserted.actorType), \(bind: inserted.actorId),
@@ -130,7 +131,8 @@ public struct AuditLog: Sendable {
                             \(bind: inserted.prevHash), \(bind: inserted.hash))
                     ON CONFLICT (seq) DO NOTHING
                     RETURNING seq
-                    """).first() != nil
+                    """
+                ).first() != nil
             }
             if won { return record }
             try await Task.sleep(for: .milliseconds(Int.random(in: 1...5)))
@@ -146,7 +148,10 @@ public struct AuditLog: Sendable {
         public var fromMs: Int64?
         public var toMs: Int64?
 
-        public init(action: String? = nil, actorId: String? = nil, target: String? = nil, success: Bool? = nil, fromMs: Int64? = nil, toMs: Int64? = nil) {
+        public init(
+            action: String? = nil, actorId: String? = nil, target: String? = nil, success: Bool? = nil, fromMs: Int64? = nil,
+            toMs: Int64? = nil
+        ) {
             self.action = action
             self.actorId = actorId
             self.target = target
@@ -170,21 +175,29 @@ public struct AuditLog: Sendable {
 
     public func list(_ filter: Filter, limit: Int64, offset: Int64) async throws -> (records: [AuditRecord], total: Int64) {
         try await database.withSQL { sql in
-            let records = try await sql.raw("SELECT * FROM audit_log WHERE \(filter.condition) ORDER BY seq DESC LIMIT \(bind: limit) OFFSET \(bind: offset)")
-                .all(decoding: AuditRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
-            let total = try await sql.raw("SELECT COUNT(*) AS n FROM audit_log WHERE \(filter.condition)").first()?.decode(column: "n", as: Int64.self) ?? 0
+            let records = try await sql.raw(
+                "SELECT * FROM audit_log WHERE \(filter.condition) ORDER BY seq DESC LIMIT \(bind: limit) OFFSET \(bind: offset)"
+            )
+            .all(decoding: AuditRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            let total =
+                try await sql.raw("SELECT COUNT(*) AS n FROM audit_log WHERE \(filter.condition)").first()?.decode(
+                    column: "n", as: Int64.self) ?? 0
             return (records, total)
         }
     }
 
     public func stats(sinceMs: Int64) async throws -> (total: Int64, successful: Int64, top: [(action: String, count: Int64)]) {
         try await database.withSQL { sql in
-            let row = try await sql.raw("""
+            let row = try await sql.raw(
+                """
                 SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN success THEN 1 ELSE 0 END), 0) AS BIGINT) AS ok FROM audit_log WHERE at_ms >= \(bind: sinceMs)
-                """).first()
-            let top = try await sql.raw("""
+                """
+            ).first()
+            let top = try await sql.raw(
+                """
                 SELECT action, COUNT(*) AS n FROM audit_log WHERE at_ms >= \(bind: sinceMs) GROUP BY action ORDER BY n DESC, action LIMIT 10
-                """).all().map { (try $0.decode(column: "action", as: String.self), try $0.decode(column: "n", as: Int64.self)) }
+                """
+            ).all().map { (try $0.decode(column: "action", as: String.self), try $0.decode(column: "n", as: Int64.self)) }
             return (try row?.decode(column: "n", as: Int64.self) ?? 0, try row?.decode(column: "ok", as: Int64.self) ?? 0, top)
         }
     }
@@ -210,9 +223,15 @@ public struct AuditLog: Sendable {
             }
             guard !page.isEmpty else { break }
             for record in page {
-                if record.seq != expectedSeq { return Verification(checked: checked, headHash: nil, broken: (record.seq, record.id, "gap")) }
-                if record.hash != record.computedHash() { return Verification(checked: checked, headHash: nil, broken: (record.seq, record.id, "hash_mismatch")) }
-                if record.prevHash != previousHash { return Verification(checked: checked, headHash: nil, broken: (record.seq, record.id, "chain_broken")) }
+                if record.seq != expectedSeq {
+                    return Verification(checked: checked, headHash: nil, broken: (record.seq, record.id, "gap"))
+                }
+                if record.hash != record.computedHash() {
+                    return Verification(checked: checked, headHash: nil, broken: (record.seq, record.id, "hash_mismatch"))
+                }
+                if record.prevHash != previousHash {
+                    return Verification(checked: checked, headHash: nil, broken: (record.seq, record.id, "chain_broken"))
+                }
                 previousHash = record.hash
                 expectedSeq += 1
                 checked += 1
@@ -223,7 +242,8 @@ public struct AuditLog: Sendable {
 
     public static func entry(_ record: AuditRecord) -> AuditLogEntry {
         AuditLogEntry(
-            seq: record.seq, id: record.id, at: Millis.date(record.atMs), actorType: AuditLogEntry.ActorType(rawValue: record.actorType) ?? .admin,
+            seq: record.seq, id: record.id, at: Millis.date(record.atMs),
+            actorType: AuditLogEntry.ActorType(rawValue: record.actorType) ?? .admin,
             actorId: record.actorId, action: record.action, target: record.target, before: record.beforeJson, after: record.afterJson,
             ip: record.ip, userAgent: record.userAgent, requestId: record.requestId, success: record.success, error: record.error,
             prevHash: record.prevHash, hash: record.hash

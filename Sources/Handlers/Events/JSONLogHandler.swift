@@ -1,9 +1,10 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 public import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where log lines go: stdout in the server, a buffer in tests (which search it for secrets).
 public protocol LogSink: Sendable {
@@ -60,7 +61,10 @@ public struct JSONLogHandler: LogHandler {
     /// Also gets every line that carries `security.event` (the security log file).
     private let securitySink: (any LogSink)?
 
-    public init(label: String, level: Logger.Level, sink: any LogSink, securitySink: (any LogSink)? = nil, metadataProvider: Logger.MetadataProvider? = nil) {
+    public init(
+        label: String, level: Logger.Level, sink: any LogSink, securitySink: (any LogSink)? = nil,
+        metadataProvider: Logger.MetadataProvider? = nil
+    ) {
         self.label = label
         self.securitySink = securitySink
         self.logLevel = level

@@ -18,7 +18,8 @@ public final class SecurityLogFile: LogSink {
     public init(directory: String, retentionDays: Int) throws {
         self.directory = URL(fileURLWithPath: directory, isDirectory: true)
         self.retentionDays = retentionDays
-        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        try FileManager.default.createDirectory(
+            at: self.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
     }
 
     public func write(_ line: String) {

@@ -33,7 +33,8 @@ extension UsageRecord {
     /// The `usage_records` columns, in the order of `sqlValues`.
     static let columns = [
         "request_id", "user_id", "app_id", "provider", "endpoint", "model", "status", "input_tokens", "output_tokens", "cached_tokens",
-        "cost_micros", "latency_ms", "ttfb_ms", "streamed", "cancelled", "key_source", "split_key_id", "client_ip", "user_agent", "created_at_ms",
+        "cost_micros", "latency_ms", "ttfb_ms", "streamed", "cancelled", "key_source", "split_key_id", "client_ip", "user_agent",
+        "created_at_ms",
     ]
 
     /// The row's values, bound one by one (encoding the whole record through `Codable` cost more
@@ -43,7 +44,8 @@ extension UsageRecord {
         return [
             SQLBind(requestId), SQLBind(userId), SQLBind(appId), SQLBind(provider), SQLBind(endpoint), optional(model), SQLBind(status),
             SQLBind(inputTokens), SQLBind(outputTokens), SQLBind(cachedTokens), SQLBind(costMicros), SQLBind(latencyMs), optional(ttfbMs),
-            SQLBind(streamed), SQLBind(cancelled), SQLBind(keySource), optional(splitKeyId), SQLBind(clientIp), optional(userAgent), SQLBind(createdAtMs),
+            SQLBind(streamed), SQLBind(cancelled), SQLBind(keySource), optional(splitKeyId), SQLBind(clientIp), optional(userAgent),
+            SQLBind(createdAtMs),
         ]
     }
 }
@@ -123,7 +125,9 @@ public final class UsageRecorder: Service {
                 try await UsageRollup.add(rows, on: sql)
             }
         } catch {
-            logger.error("usage records could not be written", metadata: ["count": .stringConvertible(rows.count), "error.type": .string(String(reflecting: type(of: error)))])
+            logger.error(
+                "usage records could not be written",
+                metadata: ["count": .stringConvertible(rows.count), "error.type": .string(String(reflecting: type(of: error)))])
         }
     }
 }

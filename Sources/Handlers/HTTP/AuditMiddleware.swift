@@ -33,7 +33,8 @@ public struct AuditMiddleware: RouterMiddleware {
         let path = request.uri.path
         // Every audited operation changes something: reads (and the proxy's GETs) skip the lookup.
         guard request.method != .get, request.method != .head, !path.hasPrefix("/proxy/"),
-            let action = audited.first(where: { $0.route.method == request.method && $0.route.matches(path: path) })?.action else {
+            let action = audited.first(where: { $0.route.method == request.method && $0.route.matches(path: path) })?.action
+        else {
             return try await next(request, context)
         }
         let trail = AuditTrail()
@@ -60,7 +61,9 @@ public struct AuditMiddleware: RouterMiddleware {
         do {
             try await log.append(draft)
         } catch {
-            context.logger.error("audit entry could not be written", metadata: ["audit.action": .string(action), "error.type": .string(String(reflecting: type(of: error)))])
+            context.logger.error(
+                "audit entry could not be written",
+                metadata: ["audit.action": .string(action), "error.type": .string(String(reflecting: type(of: error)))])
         }
     }
 }

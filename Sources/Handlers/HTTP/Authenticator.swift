@@ -1,8 +1,8 @@
+import Foundation
 public import Generated
+public import HTTPTypes
 public import Hummingbird
 import Logging
-import Foundation
-public import HTTPTypes
 
 /// The spec's security schemes: `bearerAuth` (an access token, checked against the revocation
 /// list in memory) and `adminKey` (`X-Admin-Key`, through the admin guard).
@@ -32,7 +32,9 @@ public struct Authenticator: SecurityHandler {
                 AuditTrail.actor("user", user.userId)
                 context.logger[metadataKey: "user.id"] = .string(user.userId)
             } catch {
-                context.logger.info("security: access token refused", metadata: ["security.event": .string(error.code), "client.ip": .string(context.clientIP)])
+                context.logger.info(
+                    "security: access token refused",
+                    metadata: ["security.event": .string(error.code), "client.ip": .string(context.clientIP)])
                 throw error
             }
         } else {

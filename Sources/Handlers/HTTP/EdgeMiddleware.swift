@@ -1,6 +1,6 @@
-public import Hummingbird
-import HTTPTypes
 import Foundation
+import HTTPTypes
+public import Hummingbird
 import Logging
 
 /// Resolves the client's address once, for every later stage (limits, IP rules, logs).
@@ -18,7 +18,8 @@ public struct ClientAddressMiddleware: RouterMiddleware {
         let resolved = resolver.resolve(peer: context.peerIP, forwardedFor: forwarded)
         context.clientIP = resolved.address
         if resolved.peerTrusted {
-            context.forwardedHTTPS = request.headers[.xForwardedProto]?.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() == "https"
+            context.forwardedHTTPS =
+                request.headers[.xForwardedProto]?.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() == "https"
         }
         context.logger[metadataKey: "client.ip"] = .string(resolved.address)
         return try await next(request, context)
@@ -70,7 +71,8 @@ public struct CORSMiddleware: RouterMiddleware {
 
     static let allowedHeaders = "Authorization, Content-Type, X-Partial-Key-Id, X-Partial-Key, X-Request-Id"
     static let allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-    static let exposedHeaders = "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Safeapi-Upstream-Status"
+    static let exposedHeaders =
+        "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Safeapi-Upstream-Status"
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !EdgePolicy.isProbe(request.uri.path) else { return try await next(request, context) }
@@ -137,9 +139,11 @@ public struct IPRuleMiddleware: RouterMiddleware {
         if !EdgePolicy.isProbe(request.uri.path) {
             let verdict = rules.verdict(for: context.clientIP)
             if verdict != .pass {
-                context.logger.warning("security: address refused by an IP rule", metadata: [
-                    "security.event": .string(verdict == .denied ? "ip_denied" : "ip_not_allowed"),
-                ])
+                context.logger.warning(
+                    "security: address refused by an IP rule",
+                    metadata: [
+                        "security.event": .string(verdict == .denied ? "ip_denied" : "ip_not_allowed")
+                    ])
                 throw AppError.ipForbidden
             }
         }
@@ -192,7 +196,8 @@ public struct RateLimitMiddleware: RouterMiddleware {
         let decision = limiter.admit("ip:" + context.clientIP)
         guard decision.allowed else {
             context.logger.info("security: rate limit hit", metadata: ["security.event": "rate_limited", "limit.scope": "ip"])
-            return AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit).response(requestId: context.requestId)
+            return AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit).response(
+                requestId: context.requestId)
         }
         var response = try await next(request, context)
         decision.standing.write(to: &response.headers)

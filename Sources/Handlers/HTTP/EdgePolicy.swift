@@ -58,7 +58,9 @@ public struct OriginPattern: Sendable, Equatable, CustomStringConvertible {
     }
 
     public func matches(_ origin: String) -> Bool {
-        guard let parts = Self.split(origin.lowercased()), parts.scheme == scheme, parts.port == port, !parts.host.contains("*") else { return false }
+        guard let parts = Self.split(origin.lowercased()), parts.scheme == scheme, parts.port == port, !parts.host.contains("*") else {
+            return false
+        }
         if wildcard { return parts.host.hasSuffix("." + host) && parts.host.count > host.count + 1 }
         return parts.host == host
     }

@@ -22,10 +22,12 @@ public struct ErrorMiddleware: RouterMiddleware {
         } catch {
             let appError = classify(error, request: request)
             if case .internalError = appError {
-                context.logger.error("request failed", metadata: [
-                    "error.type": .string(String(reflecting: type(of: error))),
-                    "error": .string(String(describing: error)),
-                ])
+                context.logger.error(
+                    "request failed",
+                    metadata: [
+                        "error.type": .string(String(reflecting: type(of: error))),
+                        "error": .string(String(describing: error)),
+                    ])
             }
             var response = appError.response(requestId: context.requestId)
             // The framing is broken: nothing more can be read from this connection.

@@ -1,6 +1,6 @@
+public import HTTPTypes
 public import Hummingbird
 import Logging
-public import HTTPTypes
 
 /// Gives every request an id: the client's `x-request-id` when it is 1 to 128 characters of
 /// `[A-Za-z0-9._:-]`, otherwise a new random one. The id goes into every log line of the request

@@ -57,7 +57,9 @@ public struct PathShapeMiddleware: RouterMiddleware {
         let proxy = "/proxy/"
         if path.hasPrefix(proxy) {
             let rest = path.dropFirst(proxy.count)
-            if let slash = rest.firstIndex(of: "/"), slash > rest.startIndex, case .failure(let refusal) = EndpointPolicy.clean(String(rest[slash...])) {
+            if let slash = rest.firstIndex(of: "/"), slash > rest.startIndex,
+                case .failure(let refusal) = EndpointPolicy.clean(String(rest[slash...]))
+            {
                 return .invalidEndpoint(reason: refusal.reason)
             }
         }

@@ -64,7 +64,9 @@ public struct KeyVault: Sendable {
     }
 
     func seal(_ apiKey: String, binding: SplitKeyBinding, clientPart: [UInt8]) throws -> SealedKey {
-        let box = try AES.GCM.seal(Array(apiKey.utf8), using: dataKey(clientPart: clientPart, keyId: binding.keyId), nonce: AES.GCM.Nonce(), authenticating: binding.associatedData)
+        let box = try AES.GCM.seal(
+            Array(apiKey.utf8), using: dataKey(clientPart: clientPart, keyId: binding.keyId), nonce: AES.GCM.Nonce(),
+            authenticating: binding.associatedData)
         return SealedKey(ciphertext: Array(box.ciphertext), nonce: Array(box.nonce), tag: Array(box.tag))
     }
 
@@ -74,7 +76,8 @@ public struct KeyVault: Sendable {
         guard clientPart.count == 32 else { throw OpenFailure() }
         do {
             let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: sealed.nonce), ciphertext: sealed.ciphertext, tag: sealed.tag)
-            let plain = try AES.GCM.open(box, using: dataKey(clientPart: clientPart, keyId: binding.keyId), authenticating: binding.associatedData)
+            let plain = try AES.GCM.open(
+                box, using: dataKey(clientPart: clientPart, keyId: binding.keyId), authenticating: binding.associatedData)
             guard let text = String(bytes: plain, encoding: .utf8) else { throw OpenFailure() }
             return Secret(text)
         } catch {
@@ -83,7 +86,8 @@ public struct KeyVault: Sendable {
     }
 
     private func dataKey(clientPart: [UInt8], keyId: String) -> SymmetricKey {
-        HKDF<SHA256>.deriveKey(inputKeyMaterial: masterKey, salt: clientPart, info: Array("byok/v1".utf8) + Array(keyId.utf8), outputByteCount: 32)
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: masterKey, salt: clientPart, info: Array("byok/v1".utf8) + Array(keyId.utf8), outputByteCount: 32)
     }
 
     /// `BYOK_MASTER_KEY`: 32 bytes as 64 hex digits or base64.

@@ -20,7 +20,9 @@ public struct SplitKeyService: Sendable {
 
     let events: WebhookEvents
 
-    public init(store: SplitKeyStore, events: WebhookEvents, vault: KeyVault?, registry: any KeyedProviders, splitsPerMinute: Int, logger: Logger) {
+    public init(
+        store: SplitKeyStore, events: WebhookEvents, vault: KeyVault?, registry: any KeyedProviders, splitsPerMinute: Int, logger: Logger
+    ) {
         self.store = store
         self.events = events
         self.vault = vault
@@ -46,7 +48,8 @@ public struct SplitKeyService: Sendable {
         // other provider that takes no key has nothing for a split key to hold.
         guard let takesKey = providers.takesKey(providerId) else { throw AppError.providerNotFound }
         guard takesKey else {
-            throw AppError.unprocessable(code: "provider_takes_no_key", message: "The provider '\(providerId)' is called without a key: there is nothing to split.")
+            throw AppError.unprocessable(
+                code: "provider_takes_no_key", message: "The provider '\(providerId)' is called without a key: there is nothing to split.")
         }
         try Validate.length(apiKey, 1...4096, field: "apiKey")
         try Validate.length(request.description, 0...500, field: "description")
@@ -54,10 +57,13 @@ public struct SplitKeyService: Sendable {
         let budgets = request.budgets ?? Budgets()
         try Self.validate(budgets)
         let decision = splitLimiter.admit("split:" + user.userId)
-        guard decision.allowed else { throw AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit) }
+        guard decision.allowed else {
+            throw AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit)
+        }
         let keyId = request.keyId ?? "sk_" + Credentials.newId()
         let now = Millis.now()
-        let (sealed, clientPart) = try vault.seal(apiKey, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: providerId, version: 1))
+        let (sealed, clientPart) = try vault.seal(
+            apiKey, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: providerId, version: 1))
         let record = SplitKeyRecord(
             userId: user.userId, keyId: keyId, provider: providerId, version: 1,
             ciphertext: Hex.encode(sealed.ciphertext), nonce: Hex.encode(sealed.nonce), tag: Hex.encode(sealed.tag),
@@ -74,8 +80,11 @@ public struct SplitKeyService: Sendable {
         }
         guard inserted else { throw AppError.splitKeyExists }
         AuditTrail.note(target: keyId, after: Self.metadata(record))
-        logger.notice("split key created", metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId), "provider": .string(providerId)])
-        return SplitKeyCreated(keyId: keyId, clientPart: ClientPart.encode(clientPart), provider: providerId, version: 1, createdAt: Millis.date(now))
+        logger.notice(
+            "split key created",
+            metadata: ["user.id": .string(user.userId), "split_key.id": .string(keyId), "provider": .string(providerId)])
+        return SplitKeyCreated(
+            keyId: keyId, clientPart: ClientPart.encode(clientPart), provider: providerId, version: 1, createdAt: Millis.date(now))
     }
 
     public func list(user: AuthenticatedUser) async throws -> [SplitKey] {
@@ -99,7 +108,10 @@ public struct SplitKeyService: Sendable {
         let limits = budgets
         if let limits { try Self.validate(limits) }
         AuditTrail.note(target: keyId, before: try await store.get(userId: user.userId, keyId: keyId).map(Self.metadata))
-        guard let record = try await store.update(userId: user.userId, keyId: keyId, description: description, budgets: limits, now: Millis.now()) else {
+        guard
+            let record = try await store.update(
+                userId: user.userId, keyId: keyId, description: description, budgets: limits, now: Millis.now())
+        else {
             throw AppError.splitKeyNotFound
         }
         AuditTrail.note(after: Self.metadata(record))
@@ -137,10 +149,13 @@ public struct SplitKeyService: Sendable {
         try Self.validateKeyId(keyId, location: .path)
         guard let record = try await store.get(userId: user.userId, keyId: keyId) else { throw AppError.splitKeyNotFound }
         let apiKey = try open(record, clientPart: currentPart, vault: vault)
-        let (sealed, clientPart) = try vault.seal(apiKey.value, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: record.provider, version: record.version + 1))
+        let (sealed, clientPart) = try vault.seal(
+            apiKey.value, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: record.provider, version: record.version + 1)
+        )
         let (store, events, version) = (self.store, self.events, record.version)
         let resealed = try await store.database.transaction { sql in
-            guard try await store.reseal(userId: user.userId, keyId: keyId, version: version, sealed: sealed, now: Millis.now(), on: sql) else { return false }
+            guard try await store.reseal(userId: user.userId, keyId: keyId, version: version, sealed: sealed, now: Millis.now(), on: sql)
+            else { return false }
             try await events.queue("key.rotated", ["userId": user.userId, "keyId": keyId, "version": String(version + 1)], on: sql)
             return true
         }
@@ -160,27 +175,36 @@ public struct SplitKeyService: Sendable {
             _ = try open(record, clientPart: part, vault: vault)
             return SplitKeyValidation(valid: true, keyId: keyId, provider: record.provider)
         } catch is AppError {
-            logger.info("security: split key validation failed", metadata: ["security.event": "split_key_invalid", "user.id": .string(user.userId)])
+            logger.info(
+                "security: split key validation failed", metadata: ["security.event": "split_key_invalid", "user.id": .string(user.userId)])
             throw AppError.splitKeyInvalid
         }
     }
 
     /// The caller's key for one upstream request to `provider`: another user's id is not found,
     /// another provider's key is refused, a deleted key is revoked, a wrong part does not open.
-    public func keyForRequest(keyId: String, part: String, user: AuthenticatedUser, provider: String) async throws -> (key: Secret<String>, budgets: Budgets) {
+    public func keyForRequest(keyId: String, part: String, user: AuthenticatedUser, provider: String) async throws -> (
+        key: Secret<String>, budgets: Budgets
+    ) {
         let vault = try requireVault()
-        guard (try? Self.validateKeyId(keyId, location: .header)) != nil, let record = try await store.get(userId: user.userId, keyId: keyId) else {
-            logger.info("security: unknown split key", metadata: ["security.event": "split_key_not_found", "user.id": .string(user.userId)])
+        guard (try? Self.validateKeyId(keyId, location: .header)) != nil,
+            let record = try await store.get(userId: user.userId, keyId: keyId)
+        else {
+            logger.info(
+                "security: unknown split key", metadata: ["security.event": "split_key_not_found", "user.id": .string(user.userId)])
             throw AppError.splitKeyNotFound
         }
         guard record.provider == provider else {
-            logger.info("security: split key used for another provider", metadata: ["security.event": "split_key_wrong_provider", "user.id": .string(user.userId)])
+            logger.info(
+                "security: split key used for another provider",
+                metadata: ["security.event": "split_key_wrong_provider", "user.id": .string(user.userId)])
             throw AppError.splitKeyWrongProvider
         }
         do {
             return (try open(record, clientPart: part, vault: vault), record.budgets)
         } catch {
-            logger.info("security: split key did not open", metadata: ["security.event": .string(error.code), "user.id": .string(user.userId)])
+            logger.info(
+                "security: split key did not open", metadata: ["security.event": .string(error.code), "user.id": .string(user.userId)])
             throw error
         }
     }
@@ -189,7 +213,9 @@ public struct SplitKeyService: Sendable {
         guard record.revokedAtMs == nil else { throw .splitKeyRevoked }
         guard let sealed = record.sealed, let part = ClientPart.decode(clientPart) else { throw .splitKeyInvalid }
         do {
-            return try vault.open(sealed, clientPart: part, binding: SplitKeyBinding(keyId: record.keyId, owner: record.userId, provider: record.provider, version: record.version))
+            return try vault.open(
+                sealed, clientPart: part,
+                binding: SplitKeyBinding(keyId: record.keyId, owner: record.userId, provider: record.provider, version: record.version))
         } catch {
             throw .splitKeyInvalid
         }
@@ -201,7 +227,8 @@ public struct SplitKeyService: Sendable {
 
     static func metadata(_ record: SplitKeyRecord) -> SplitKey {
         SplitKey(
-            keyId: record.keyId, userId: record.userId, provider: record.provider, version: record.version, description: record.description, budgets: record.budgets,
+            keyId: record.keyId, userId: record.userId, provider: record.provider, version: record.version, description: record.description,
+            budgets: record.budgets,
             active: record.revokedAtMs == nil, useCount: record.useCount, lastUsedAt: record.lastUsedAtMs.map(Millis.date),
             createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs)
         )

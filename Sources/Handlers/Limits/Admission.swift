@@ -23,7 +23,9 @@ public struct Admission: Sendable {
         if let userLimiter {
             let decision = userLimiter.admit("user:" + userId)
             guard decision.allowed else {
-                logger.info("security: rate limit hit", metadata: ["security.event": "rate_limited", "limit.scope": "user", "user.id": .string(userId)])
+                logger.info(
+                    "security: rate limit hit",
+                    metadata: ["security.event": "rate_limited", "limit.scope": "user", "user.id": .string(userId)])
                 throw AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit)
             }
             rate = decision.standing

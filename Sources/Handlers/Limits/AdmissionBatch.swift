@@ -150,7 +150,8 @@ final class AdmissionBatch: Sendable {
             // Rows in user order, day before month: concurrent batches on PostgreSQL take the
             // row locks in one order.
             rowsWanted.append("(CAST(\(bind: group.userId) AS TEXT), CAST(\(bind: group.day.key) AS TEXT), CAST(\(bind: size) AS BIGINT))")
-            rowsWanted.append("(CAST(\(bind: group.userId) AS TEXT), CAST(\(bind: group.month.key) AS TEXT), CAST(\(bind: size) AS BIGINT))")
+            rowsWanted.append(
+                "(CAST(\(bind: group.userId) AS TEXT), CAST(\(bind: group.month.key) AS TEXT), CAST(\(bind: size) AS BIGINT))")
         }
         // The window's limits: the day's columns for `d:` rows, the month's for `m:` rows.
         func limit(_ column: KeyPath<QuotaWindow.Columns, String>, of period: String) -> SQLQueryString {
@@ -166,7 +167,8 @@ final class AdmissionBatch: Sendable {
         let wantedCost = limit(\.cost, of: "w.period")
         let values = rowsWanted.joined(separator: ", ")
         let rows = try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 WITH wanted (user_id, period, size) AS (VALUES \(values))
                 INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
                 SELECT u.user_id, w.period, w.size, 0, 0 FROM wanted w JOIN users u ON u.user_id = w.user_id
@@ -180,12 +182,15 @@ final class AdmissionBatch: Sendable {
                     AND (\(cost) IS NULL OR quota_counters.cost_micros < \(cost)))
                 RETURNING user_id, period, requests,
                     (SELECT \(requests) FROM users u WHERE u.user_id = quota_counters.user_id) AS quota_limit
-                """).all()
+                """
+            ).all()
         }
         var counted: [RowKey: Counted] = [:]
         for row in rows {
-            let key = RowKey(userId: try row.decode(column: "user_id", as: String.self), period: try row.decode(column: "period", as: String.self))
-            counted[key] = Counted(used: try row.decode(column: "requests", as: Int64.self), limit: try row.decode(column: "quota_limit", as: Int64.self))
+            let key = RowKey(
+                userId: try row.decode(column: "user_id", as: String.self), period: try row.decode(column: "period", as: String.self))
+            counted[key] = Counted(
+                used: try row.decode(column: "requests", as: Int64.self), limit: try row.decode(column: "quota_limit", as: Int64.self))
         }
         return counted
     }
@@ -194,10 +199,12 @@ final class AdmissionBatch: Sendable {
     private func giveBack(_ rows: [(userId: String, key: String, by: Int64)]) async throws {
         try await database.withSQL { sql in
             for row in rows {
-                try await sql.raw("""
+                try await sql.raw(
+                    """
                     UPDATE quota_counters SET requests = requests - \(bind: row.by)
                     WHERE user_id = \(bind: row.userId) AND period = \(bind: row.key) AND requests >= \(bind: row.by)
-                    """).run()
+                    """
+                ).run()
             }
         }
     }

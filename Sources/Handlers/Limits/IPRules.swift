@@ -27,7 +27,8 @@ public struct IPRuleStore: Sendable {
 
     public func all() async throws -> [IPRuleRecord] {
         try await database.withSQL { sql in
-            try await sql.raw("SELECT * FROM ip_rules ORDER BY created_at_ms DESC, id").all(decoding: IPRuleRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            try await sql.raw("SELECT * FROM ip_rules ORDER BY created_at_ms DESC, id").all(
+                decoding: IPRuleRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
@@ -38,15 +39,19 @@ public struct IPRuleStore: Sendable {
     }
 
     /// Changes the given fields; nil when there is no such rule.
-    public func update(id: String, cidr: String?, type: String?, reason: String?, expiresAtMs: Int64?, now: Int64) async throws -> IPRuleRecord? {
+    public func update(id: String, cidr: String?, type: String?, reason: String?, expiresAtMs: Int64?, now: Int64) async throws
+        -> IPRuleRecord?
+    {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE ip_rules SET cidr = COALESCE(\(bind: cidr), cidr), type = COALESCE(\(bind: type), type),
                     reason = COALESCE(\(bind: reason), reason), expires_at_ms = COALESCE(\(bind: expiresAtMs), expires_at_ms),
                     updated_at_ms = \(bind: now)
                 WHERE id = \(bind: id)
                 RETURNING *
-                """).first(decoding: IPRuleRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+                """
+            ).first(decoding: IPRuleRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 

@@ -113,11 +113,17 @@ public struct QuotaLedger: UsageFollower {
         // The one request that takes the count to 80 % of a quota announces it: counts are atomic,
         // so exactly one request sees that number in a period.
         for (window, counted) in [(day, dayCount), (month, monthCount)] where counted.used == (counted.limit * 8 + 9) / 10 {
-            await events?.emit("quota.warning", ["userId": userId, "period": window.period.rawValue, "limit": String(counted.limit), "used": String(counted.used)],
-                               onceFor: userId + "|" + window.key)
+            await events?.emit(
+                "quota.warning",
+                ["userId": userId, "period": window.period.rawValue, "limit": String(counted.limit), "used": String(counted.used)],
+                onceFor: userId + "|" + window.key)
         }
-        return LimitStanding(limit: dayCount.limit, remaining: max(0, dayCount.limit - dayCount.used), resetSeconds: day.secondsLeft(from: now))
-            .tighter(LimitStanding(limit: monthCount.limit, remaining: max(0, monthCount.limit - monthCount.used), resetSeconds: month.secondsLeft(from: now)))
+        return LimitStanding(
+            limit: dayCount.limit, remaining: max(0, dayCount.limit - dayCount.used), resetSeconds: day.secondsLeft(from: now)
+        )
+        .tighter(
+            LimitStanding(
+                limit: monthCount.limit, remaining: max(0, monthCount.limit - monthCount.used), resetSeconds: month.secondsLeft(from: now)))
     }
 
     /// One atomic statement: +1 while under every limit of the window; nil when a limit refuses.
@@ -127,29 +133,35 @@ public struct QuotaLedger: UsageFollower {
         let tokens = SQLQueryString(stringLiteral: column.tokens)
         let cost = SQLQueryString(stringLiteral: column.cost)
         return try await database.withSQL { sql in
-            guard let row = try await sql.raw("""
-                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
-                SELECT user_id, \(bind: window.key), 1, 0, 0 FROM users
-                WHERE user_id = \(bind: userId) AND \(requests) > 0 AND COALESCE(\(tokens), 1) > 0 AND COALESCE(\(cost), 1) > 0
-                ON CONFLICT (user_id, period) DO UPDATE SET requests = quota_counters.requests + 1
-                WHERE EXISTS (
-                    SELECT 1 FROM users u WHERE u.user_id = quota_counters.user_id
-                    AND quota_counters.requests < u.\(requests)
-                    AND (u.\(tokens) IS NULL OR quota_counters.tokens < u.\(tokens))
-                    AND (u.\(cost) IS NULL OR quota_counters.cost_micros < u.\(cost)))
-                RETURNING requests, (SELECT u.\(requests) FROM users u WHERE u.user_id = quota_counters.user_id) AS quota_limit
-                """).first()
+            guard
+                let row = try await sql.raw(
+                    """
+                    INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
+                    SELECT user_id, \(bind: window.key), 1, 0, 0 FROM users
+                    WHERE user_id = \(bind: userId) AND \(requests) > 0 AND COALESCE(\(tokens), 1) > 0 AND COALESCE(\(cost), 1) > 0
+                    ON CONFLICT (user_id, period) DO UPDATE SET requests = quota_counters.requests + 1
+                    WHERE EXISTS (
+                        SELECT 1 FROM users u WHERE u.user_id = quota_counters.user_id
+                        AND quota_counters.requests < u.\(requests)
+                        AND (u.\(tokens) IS NULL OR quota_counters.tokens < u.\(tokens))
+                        AND (u.\(cost) IS NULL OR quota_counters.cost_micros < u.\(cost)))
+                    RETURNING requests, (SELECT u.\(requests) FROM users u WHERE u.user_id = quota_counters.user_id) AS quota_limit
+                    """
+                ).first()
             else { return nil }
-            return AdmissionBatch.Counted(used: try row.decode(column: "requests", as: Int64.self), limit: try row.decode(column: "quota_limit", as: Int64.self))
+            return AdmissionBatch.Counted(
+                used: try row.decode(column: "requests", as: Int64.self), limit: try row.decode(column: "quota_limit", as: Int64.self))
         }
     }
 
     private func giveBack(userId: String, in window: QuotaWindow) async throws {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE quota_counters SET requests = requests - 1
                 WHERE user_id = \(bind: userId) AND period = \(bind: window.key) AND requests > 0
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -170,14 +182,20 @@ public struct QuotaLedger: UsageFollower {
             // A concurrent request took the last unit between the two statements.
             breach = Self.breach(.requests, window, limit: limit, used: max(used.requests, limit), scope: .user)
         }
-        await events?.emit("quota.exceeded", [
-            "userId": userId, "period": window.period.rawValue, "metric": breach.metric.rawValue, "limit": String(breach.limit),
-        ], onceFor: userId + "|" + window.key + "|" + breach.metric.rawValue)
+        await events?.emit(
+            "quota.exceeded",
+            [
+                "userId": userId, "period": window.period.rawValue, "metric": breach.metric.rawValue, "limit": String(breach.limit),
+            ], onceFor: userId + "|" + window.key + "|" + breach.metric.rawValue)
         return .quotaExceeded(breach, retryAfter: window.secondsLeft(from: now))
     }
 
-    static func breach(_ metric: QuotaBreach.Metric, _ window: QuotaWindow, limit: Int64, used: Int64, scope: QuotaBreach.Scope) -> QuotaBreach {
-        QuotaBreach(metric: metric, period: window.period, scope: scope, limit: limit, used: used, remaining: max(0, limit - used), resetAt: window.resetAt)
+    static func breach(_ metric: QuotaBreach.Metric, _ window: QuotaWindow, limit: Int64, used: Int64, scope: QuotaBreach.Scope)
+        -> QuotaBreach
+    {
+        QuotaBreach(
+            metric: metric, period: window.period, scope: scope, limit: limit, used: used, remaining: max(0, limit - used),
+            resetAt: window.resetAt)
     }
 
     struct CounterRow: Sendable, Decodable {
@@ -189,7 +207,9 @@ public struct QuotaLedger: UsageFollower {
     func usage(userId: String, keys: [String]) async throws -> [String: CounterRow] {
         try await database.withSQL { sql in
             var result: [String: CounterRow] = [:]
-            for row in try await sql.raw("SELECT period, requests, tokens, cost_micros FROM quota_counters WHERE user_id = \(bind: userId) AND period IN (\(binds: keys))").all() {
+            for row in try await sql.raw(
+                "SELECT period, requests, tokens, cost_micros FROM quota_counters WHERE user_id = \(bind: userId) AND period IN (\(binds: keys))"
+            ).all() {
                 result[try row.decode(column: "period", as: String.self)] = CounterRow(
                     requests: try row.decode(column: "requests", as: Int64.self),
                     tokens: try row.decode(column: "tokens", as: Int64.self),
@@ -206,22 +226,30 @@ public struct QuotaLedger: UsageFollower {
         guard !budgets.isEmpty else { return }
         let windows = [QuotaWindow.current(.day, at: now), QuotaWindow.current(.month, at: now)]
         let rows = try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 SELECT period, tokens, cost_micros FROM split_key_counters
                 WHERE user_id = \(bind: userId) AND key_id = \(bind: keyId) AND period IN (\(binds: windows.map(\.key)))
-                """).all()
+                """
+            ).all()
         }
         var used: [String: (tokens: Int64, cost: Int64)] = [:]
         for row in rows {
-            used[try row.decode(column: "period", as: String.self)] = (try row.decode(column: "tokens", as: Int64.self), try row.decode(column: "cost_micros", as: Int64.self))
+            used[try row.decode(column: "period", as: String.self)] = (
+                try row.decode(column: "tokens", as: Int64.self), try row.decode(column: "cost_micros", as: Int64.self)
+            )
         }
         for window in windows {
             let spent = used[window.key] ?? (0, 0)
             if let limit = budgets.tokens(window.period), spent.tokens >= limit {
-                throw AppError.quotaExceeded(Self.breach(.tokens, window, limit: limit, used: spent.tokens, scope: .splitKey), retryAfter: window.secondsLeft(from: now))
+                throw AppError.quotaExceeded(
+                    Self.breach(.tokens, window, limit: limit, used: spent.tokens, scope: .splitKey),
+                    retryAfter: window.secondsLeft(from: now))
             }
             if let limit = budgets.costMicros(window.period), spent.cost >= limit {
-                throw AppError.quotaExceeded(Self.breach(.costMicros, window, limit: limit, used: spent.cost, scope: .splitKey), retryAfter: window.secondsLeft(from: now))
+                throw AppError.quotaExceeded(
+                    Self.breach(.costMicros, window, limit: limit, used: spent.cost, scope: .splitKey),
+                    retryAfter: window.secondsLeft(from: now))
             }
         }
     }
@@ -247,14 +275,18 @@ public struct QuotaLedger: UsageFollower {
                 costMicros: user.budgets.costMicros(window.period).map { counter($0, used.costMicros) }
             )
         }
-        return MyQuota(userId: user.userId, day: state(day, requestLimit: user.dailyQuota), month: state(month, requestLimit: user.monthlyQuota))
+        return MyQuota(
+            userId: user.userId, day: state(day, requestLimit: user.dailyQuota), month: state(month, requestLimit: user.monthlyQuota))
     }
 }
 
 /// The tokens and cost of a batch of usage records, summed per counter row and added in one
 /// statement per row: the user's day and month, and the split key's.
 struct QuotaCharges {
-    struct Charge { var tokens: Int64 = 0; var cost: Int64 = 0 }
+    struct Charge {
+        var tokens: Int64 = 0
+        var cost: Int64 = 0
+    }
     private(set) var users: [String: Charge] = [:]
     private(set) var keys: [String: Charge] = [:]
     private var owners: [String: (userId: String, keyId: String?, period: String)] = [:]
@@ -283,21 +315,25 @@ struct QuotaCharges {
         // The split key's first: once a user's charge is visible, the key's is too.
         for (key, charge) in keys.sorted(by: { $0.key < $1.key }) {
             guard let owner = owners[key], let keyId = owner.keyId else { continue }
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 INSERT INTO split_key_counters (user_id, key_id, period, tokens, cost_micros)
                 VALUES (\(bind: owner.userId), \(bind: keyId), \(bind: owner.period), \(bind: charge.tokens), \(bind: charge.cost))
                 ON CONFLICT (user_id, key_id, period) DO UPDATE SET tokens = split_key_counters.tokens + excluded.tokens,
                     cost_micros = split_key_counters.cost_micros + excluded.cost_micros
-                """).run()
+                """
+            ).run()
         }
         for (key, charge) in users.sorted(by: { $0.key < $1.key }) {
             guard let owner = owners[key] else { continue }
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
                 VALUES (\(bind: owner.userId), \(bind: owner.period), 0, \(bind: charge.tokens), \(bind: charge.cost))
                 ON CONFLICT (user_id, period) DO UPDATE SET tokens = quota_counters.tokens + excluded.tokens,
                     cost_micros = quota_counters.cost_micros + excluded.cost_micros
-                """).run()
+                """
+            ).run()
         }
     }
 }

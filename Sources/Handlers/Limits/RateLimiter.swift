@@ -49,7 +49,9 @@ public final class RateLimiter: Sendable {
                 state.sweptAt = index
             }
             let used = Int64((Double(entry.previous) * (1 - into) + Double(entry.current)).rounded(.up))
-            return Decision(allowed: allowed, standing: LimitStanding(limit: Int64(limit), remaining: max(0, Int64(limit) - used), resetSeconds: resetSeconds))
+            return Decision(
+                allowed: allowed,
+                standing: LimitStanding(limit: Int64(limit), remaining: max(0, Int64(limit) - used), resetSeconds: resetSeconds))
         }
     }
 }

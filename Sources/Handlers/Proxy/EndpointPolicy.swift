@@ -126,7 +126,9 @@ extension String {
         var iterator = Array(utf8).makeIterator()
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next(), let low = iterator.next(), let value = Hex.decode(String(decoding: [high, low], as: UTF8.self))?.first else {
+                guard let high = iterator.next(), let low = iterator.next(),
+                    let value = Hex.decode(String(decoding: [high, low], as: UTF8.self))?.first
+                else {
                     return nil
                 }
                 bytes.append(value)
@@ -146,10 +148,18 @@ extension EndpointPolicy {
         case .allowed(let path):
             return path
         case .invalid(let reason):
-            logger.info("security: endpoint refused", metadata: ["security.event": "invalid_endpoint", "provider": .string(call.provider.id), "client.ip": .string(call.clientIP)])
+            logger.info(
+                "security: endpoint refused",
+                metadata: [
+                    "security.event": "invalid_endpoint", "provider": .string(call.provider.id), "client.ip": .string(call.clientIP),
+                ])
             throw AppError.invalidEndpoint(reason: reason)
         case .notAllowed:
-            logger.info("security: endpoint not allowed", metadata: ["security.event": "endpoint_not_allowed", "provider": .string(call.provider.id), "client.ip": .string(call.clientIP)])
+            logger.info(
+                "security: endpoint not allowed",
+                metadata: [
+                    "security.event": "endpoint_not_allowed", "provider": .string(call.provider.id), "client.ip": .string(call.clientIP),
+                ])
             throw AppError.endpointNotAllowed
         }
     }

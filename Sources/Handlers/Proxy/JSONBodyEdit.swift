@@ -21,7 +21,8 @@ enum JSONBodyEdit {
     static func endpoint(in body: ByteBuffer) throws(Failure) -> String {
         let bytes = Array(body.readableBytesView)
         guard let object = JSONObjectScan(bytes) else { throw .notAnObject }
-        guard let member = object.members.last(where: { $0.name == "endpoint" }), let value = JSONObjectScan.string(bytes[member.value]) else {
+        guard let member = object.members.last(where: { $0.name == "endpoint" }), let value = JSONObjectScan.string(bytes[member.value])
+        else {
             throw .endpointMissing
         }
         return value

@@ -14,7 +14,8 @@ public struct MockUpstream: Upstream {
             return Self.json(#"{"object":"list","data":[{"id":"mock-model","object":"model","owned_by":"safeapi-bridge"}]}"#)
         }
         guard request.method == .post, path.hasSuffix("/chat/completions") else {
-            return Self.json(#"{"error":{"message":"The mock provider has no such endpoint.","type":"invalid_request_error"}}"#, status: 404)
+            return Self.json(
+                #"{"error":{"message":"The mock provider has no such endpoint.","type":"invalid_request_error"}}"#, status: 404)
         }
         let body = request.body.flatMap { try? JSONSerialization.jsonObject(with: Data($0.readableBytesView)) as? [String: Any] } ?? [:]
         let messages = body["messages"] as? [[String: Any]] ?? []
@@ -30,9 +31,13 @@ public struct MockUpstream: Upstream {
             var events: [String] = []
             for (index, word) in words.enumerated() {
                 let text = (index == 0 ? "" : " ") + word
-                events.append(#"{"id":"mock-1","object":"chat.completion.chunk","model":"\#(model)","choices":[{"index":0,"delta":{"content":\#(Self.quoted(text))},"finish_reason":null}]}"#)
+                events.append(
+                    #"{"id":"mock-1","object":"chat.completion.chunk","model":"\#(model)","choices":[{"index":0,"delta":{"content":\#(Self.quoted(text))},"finish_reason":null}]}"#
+                )
             }
-            events.append(#"{"id":"mock-1","object":"chat.completion.chunk","model":"\#(model)","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#)
+            events.append(
+                #"{"id":"mock-1","object":"chat.completion.chunk","model":"\#(model)","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#
+            )
             if includeUsage {
                 events.append(#"{"id":"mock-1","object":"chat.completion.chunk","model":"\#(model)","choices":[],"usage":\#(usage)}"#)
             }
@@ -41,7 +46,9 @@ public struct MockUpstream: Upstream {
                 for chunk in chunks { try await handler(ByteBuffer(string: chunk)) }
             }
         }
-        return Self.json(#"{"id":"mock-1","object":"chat.completion","model":"\#(model)","choices":[{"index":0,"message":{"role":"assistant","content":\#(Self.quoted(reply))},"finish_reason":"stop"}],"usage":\#(usage)}"#)
+        return Self.json(
+            #"{"id":"mock-1","object":"chat.completion","model":"\#(model)","choices":[{"index":0,"message":{"role":"assistant","content":\#(Self.quoted(reply))},"finish_reason":"stop"}],"usage":\#(usage)}"#
+        )
     }
 
     static func json(_ text: String, status: Int = 200) -> UpstreamResponse {

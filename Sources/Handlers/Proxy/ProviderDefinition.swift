@@ -42,7 +42,8 @@ public struct ProviderDefinition: Codable, Sendable, Equatable {
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(path: try container.decode(String.self, forKey: .path), methods: try container.decode([String].self, forKey: .methods))
+            self.init(
+                path: try container.decode(String.self, forKey: .path), methods: try container.decode([String].self, forKey: .methods))
         }
     }
 
@@ -102,11 +103,14 @@ extension ProviderDefinition.AuthStyle {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         switch try c.decode(String.self, forKey: .style) {
         case "bearer": self = .bearer
-        case "header": self = .header(name: try c.decode(String.self, forKey: .name), prefix: try c.decodeIfPresent(String.self, forKey: .prefix) ?? "")
+        case "header":
+            self = .header(
+                name: try c.decode(String.self, forKey: .name), prefix: try c.decodeIfPresent(String.self, forKey: .prefix) ?? "")
         case "query": self = .query(name: try c.decode(String.self, forKey: .name))
         case "none": self = .none
         case let other:
-            throw DecodingError.dataCorruptedError(forKey: .style, in: c, debugDescription: "auth style '\(other)' is not bearer, header, query or none")
+            throw DecodingError.dataCorruptedError(
+                forKey: .style, in: c, debugDescription: "auth style '\(other)' is not bearer, header, query or none")
         }
     }
 
@@ -146,7 +150,8 @@ public struct ProvidersFile: Codable, Sendable {
         } catch let DecodingError.keyNotFound(key, context) {
             throw LoadError(description: "\(source): \((context.codingPath + [key]).map(\.stringValue).joined(separator: ".")) is required")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
-            throw LoadError(description: "\(source): \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
+            throw LoadError(
+                description: "\(source): \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
         } catch {
             throw LoadError(description: "\(source): \(error)")
         }
@@ -181,12 +186,15 @@ public struct ProvidersFile: Codable, Sendable {
             guard provider.id.range(of: "^[a-z0-9][a-z0-9-]{0,31}$", options: .regularExpression) != nil else {
                 throw LoadError(description: "\(source): provider id '\(provider.id)' must be 1 to 32 of a-z 0-9 -")
             }
-            guard seen.insert(provider.id).inserted else { throw LoadError(description: "\(source): provider '\(provider.id)' is listed twice") }
+            guard seen.insert(provider.id).inserted else {
+                throw LoadError(description: "\(source): provider '\(provider.id)' is listed twice")
+            }
             if provider.baseURL != ProviderDefinition.mockBaseURL {
                 guard let url = URL(string: provider.baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
                     url.query == nil, url.fragment == nil
                 else {
-                    throw LoadError(description: "\(source): provider '\(provider.id)': baseURL must be an http(s) URL without query or fragment")
+                    throw LoadError(
+                        description: "\(source): provider '\(provider.id)': baseURL must be an http(s) URL without query or fragment")
                 }
             }
             for endpoint in provider.endpoints {
@@ -196,7 +204,8 @@ public struct ProvidersFile: Codable, Sendable {
                     throw LoadError(description: "\(source): provider '\(provider.id)': endpoint '\(endpoint.path)': \(error)")
                 }
                 for method in endpoint.methods where !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(method) {
-                    throw LoadError(description: "\(source): provider '\(provider.id)': method '\(method)' is not GET, POST, PUT, PATCH or DELETE")
+                    throw LoadError(
+                        description: "\(source): provider '\(provider.id)': method '\(method)' is not GET, POST, PUT, PATCH or DELETE")
                 }
             }
         }

@@ -48,7 +48,8 @@ public struct ProxyService: Sendable {
         let request = UpstreamRequestBuilder.build(call, path: path, key: key.key)
         let report = UsageReport(call, path: path, started: started, sink: usage.record)
         let response = try await send(request, call: call, path: path, report: report)
-        var answer = try await Relay.answer(response, provider: call.provider, key: key.key, report: report, connectionClosed: connectionClosed)
+        var answer = try await Relay.answer(
+            response, provider: call.provider, key: key.key, report: report, connectionClosed: connectionClosed)
         answer.standing = standing
         return answer
     }
@@ -61,10 +62,13 @@ public struct ProxyService: Sendable {
         } catch let error as UpstreamError {
             let (status, refusal) = error == .timeout ? (504, AppError.upstreamTimeout) : (502, AppError.upstreamUnreachable)
             report.failed(status: status)
-            await events?.emit("api.error", [
-                "userId": call.user.userId, "provider": call.provider.id, "endpoint": path, "status": String(status), "error": refusal.code,
-                "requestId": call.requestId,
-            ])
+            await events?.emit(
+                "api.error",
+                [
+                    "userId": call.user.userId, "provider": call.provider.id, "endpoint": path, "status": String(status),
+                    "error": refusal.code,
+                    "requestId": call.requestId,
+                ])
             throw refusal
         }
     }

@@ -20,7 +20,8 @@ enum Relay {
     static let forwardedPrefixes = ["x-ratelimit-", "anthropic-ratelimit-"]
 
     static func answer(
-        _ upstream: UpstreamResponse, provider: Provider, key: Secret<String>?, report: UsageReport, connectionClosed: EventLoopFuture<Void>?
+        _ upstream: UpstreamResponse, provider: Provider, key: Secret<String>?, report: UsageReport,
+        connectionClosed: EventLoopFuture<Void>?
     ) async throws -> ProxyAnswer {
         let isEventStream = upstream.headers[.contentType]?.lowercased().hasPrefix("text/event-stream") == true
         report.answered(status: upstream.status, format: provider.definition.usage, isEventStream: isEventStream)
@@ -122,7 +123,9 @@ enum Relay {
 
     /// The body with every occurrence of the provider key replaced.
     static func redacting(_ key: Secret<String>?, in body: ByteBuffer) -> ByteBuffer {
-        guard let key, key.value.count >= 8, let text = body.getString(at: body.readerIndex, length: body.readableBytes), text.contains(key.value) else {
+        guard let key, key.value.count >= 8, let text = body.getString(at: body.readerIndex, length: body.readableBytes),
+            text.contains(key.value)
+        else {
             return body
         }
         return ByteBuffer(string: text.replacingOccurrences(of: key.value, with: "[redacted]"))

@@ -159,7 +159,8 @@ public struct UsageMeter: Sendable {
             if let model = (message?["model"] ?? object["model"]) as? String { usage.model = model }
             if let reported = (message?["usage"] ?? object["usage"]) as? [String: Any] {
                 if let input = int(reported["input_tokens"]) {
-                    usage.input = input + (int(reported["cache_read_input_tokens"]) ?? 0) + (int(reported["cache_creation_input_tokens"]) ?? 0)
+                    usage.input =
+                        input + (int(reported["cache_read_input_tokens"]) ?? 0) + (int(reported["cache_creation_input_tokens"]) ?? 0)
                     usage.cached = int(reported["cache_read_input_tokens"]) ?? usage.cached
                 }
                 if let output = int(reported["output_tokens"]) { usage.output = output }

@@ -13,7 +13,8 @@ enum UpstreamRequestBuilder {
         switch call.body {
         case .none: body = nil
         case .asSent(let bytes): body = JSONBodyEdit.edit(bytes, strip: [], askStreamUsage: definition.requestStreamUsage)
-        case .oldForm(let bytes): body = JSONBodyEdit.edit(bytes, strip: JSONBodyEdit.strippedFields, askStreamUsage: definition.requestStreamUsage)
+        case .oldForm(let bytes):
+            body = JSONBodyEdit.edit(bytes, strip: JSONBodyEdit.strippedFields, askStreamUsage: definition.requestStreamUsage)
         }
         return UpstreamRequest(
             method: call.method,

@@ -24,7 +24,8 @@ final class UsageReport: Sendable {
 
     init(_ call: ProxyCall, path: String, started: ContinuousClock.Instant, sink: @escaping @Sendable (UsageRecord) -> Void) {
         self.template = UsageRecord(
-            requestId: call.requestId, userId: call.user.userId, appId: call.user.appId, provider: call.provider.id, endpoint: path, model: nil,
+            requestId: call.requestId, userId: call.user.userId, appId: call.user.appId, provider: call.provider.id, endpoint: path,
+            model: nil,
             status: 0, inputTokens: 0, outputTokens: 0, cachedTokens: 0, costMicros: 0, latencyMs: 0, ttfbMs: nil, streamed: false,
             cancelled: false, keySource: call.splitKey == nil ? "server" : "byok", splitKeyId: call.splitKey?.id, clientIp: call.clientIP,
             userAgent: call.clientHeaders[.userAgent], createdAtMs: 0

@@ -20,7 +20,9 @@ public protocol Database: Sendable {
 
 extension Database {
     /// `body` on `sql` when given (inside a transaction), else on a connection of its own.
-    func using<Result: Sendable>(_ sql: (any SQLDatabase)?, _ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+    func using<Result: Sendable>(_ sql: (any SQLDatabase)?, _ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
+        -> Result
+    {
         if let sql { return try await body(sql) }
         return try await withSQL(body)
     }

@@ -1,6 +1,6 @@
 import Foundation
-public import PostgresNIO
 import NIOSSL
+public import PostgresNIO
 
 /// Where the data lives, from `DATABASE_URL`.
 public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
@@ -31,7 +31,10 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         /// The schema(s) to use instead of `public`, set on every pooled connection.
         public var searchPath: String?
 
-        public init(host: String, port: Int = 5432, username: String, password: Secret<String>?, database: String, tls: TLSMode = .prefer, maximumConnections: Int = 20, searchPath: String? = nil) {
+        public init(
+            host: String, port: Int = 5432, username: String, password: Secret<String>?, database: String, tls: TLSMode = .prefer,
+            maximumConnections: Int = 20, searchPath: String? = nil
+        ) {
             self.host = host
             self.port = port
             self.username = username
@@ -46,11 +49,12 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         public var clientConfiguration: PostgresClient.Configuration {
             var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
             if tls != .verifyFull { tlsConfiguration.certificateVerification = .none }
-            let mode: PostgresClient.Configuration.TLS = switch tls {
-            case .disable: .disable
-            case .prefer: .prefer(tlsConfiguration)
-            case .require, .verifyFull: .require(tlsConfiguration)
-            }
+            let mode: PostgresClient.Configuration.TLS =
+                switch tls {
+                case .disable: .disable
+                case .prefer: .prefer(tlsConfiguration)
+                case .require, .verifyFull: .require(tlsConfiguration)
+                }
             var configuration = PostgresClient.Configuration(
                 host: host, port: port, username: username, password: password?.value, database: database, tls: mode
             )
@@ -122,16 +126,17 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
                 throw ParseError(reason: "DATABASE_URL: unknown option '\(item.name)' (known: sslmode, pool_max, search_path)")
             }
         }
-        return .postgres(PostgresSettings(
-            host: host,
-            port: components.port ?? 5432,
-            username: user.removingPercentEncoding ?? user,
-            password: components.password.map { Secret($0.removingPercentEncoding ?? $0) },
-            database: database.removingPercentEncoding ?? database,
-            tls: tls,
-            maximumConnections: maximumConnections,
-            searchPath: searchPath
-        ))
+        return .postgres(
+            PostgresSettings(
+                host: host,
+                port: components.port ?? 5432,
+                username: user.removingPercentEncoding ?? user,
+                password: components.password.map { Secret($0.removingPercentEncoding ?? $0) },
+                database: database.removingPercentEncoding ?? database,
+                tls: tls,
+                maximumConnections: maximumConnections,
+                searchPath: searchPath
+            ))
     }
 
     public var kind: DatabaseKind {

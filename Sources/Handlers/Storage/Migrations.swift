@@ -3,70 +3,72 @@
 /// 1970 (UTC) in BIGINT columns, so both databases compare them the same way.
 public enum Migrations {
     public static let all: [Migration] = [
-        Migration(version: 1, name: "apps_users_tokens", both: [
-            """
-            CREATE TABLE apps (
-                app_id TEXT PRIMARY KEY,
-                name TEXT NOT NULL,
-                description TEXT,
-                secret_hash TEXT NOT NULL,
-                active BOOLEAN NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                updated_at_ms BIGINT NOT NULL,
-                secret_rotated_at_ms BIGINT NOT NULL
-            )
-            """,
-            """
-            CREATE TABLE users (
-                user_id TEXT PRIMARY KEY,
-                app_id TEXT NOT NULL REFERENCES apps (app_id),
-                active BOOLEAN NOT NULL,
-                daily_quota BIGINT NOT NULL,
-                monthly_quota BIGINT NOT NULL,
-                token_generation BIGINT NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                updated_at_ms BIGINT NOT NULL
-            )
-            """,
-            "CREATE INDEX users_by_app ON users (app_id, created_at_ms)",
-            "CREATE INDEX users_by_creation ON users (created_at_ms, user_id)",
-            """
-            CREATE TABLE refresh_tokens (
-                token_hash TEXT PRIMARY KEY,
-                family_id TEXT NOT NULL,
-                user_id TEXT NOT NULL,
-                app_id TEXT NOT NULL,
-                generation BIGINT NOT NULL,
-                expires_at_ms BIGINT NOT NULL,
-                used_at_ms BIGINT,
-                revoked_at_ms BIGINT,
-                created_at_ms BIGINT NOT NULL
-            )
-            """,
-            "CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id)",
-            "CREATE INDEX refresh_tokens_by_user ON refresh_tokens (user_id)",
-            """
-            CREATE TABLE token_revocations (
-                id TEXT PRIMARY KEY,
-                kind TEXT NOT NULL,
-                value TEXT NOT NULL,
-                user_id TEXT NOT NULL,
-                expires_at_ms BIGINT NOT NULL,
-                created_at_ms BIGINT NOT NULL
-            )
-            """,
-            "CREATE INDEX token_revocations_by_expiry ON token_revocations (expires_at_ms)",
-            """
-            CREATE TABLE quota_counters (
-                user_id TEXT NOT NULL,
-                period TEXT NOT NULL,
-                requests BIGINT NOT NULL DEFAULT 0,
-                tokens BIGINT NOT NULL DEFAULT 0,
-                cost_micros BIGINT NOT NULL DEFAULT 0,
-                PRIMARY KEY (user_id, period)
-            )
-            """,
-        ]),
+        Migration(
+            version: 1, name: "apps_users_tokens",
+            both: [
+                """
+                CREATE TABLE apps (
+                    app_id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    description TEXT,
+                    secret_hash TEXT NOT NULL,
+                    active BOOLEAN NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    updated_at_ms BIGINT NOT NULL,
+                    secret_rotated_at_ms BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE users (
+                    user_id TEXT PRIMARY KEY,
+                    app_id TEXT NOT NULL REFERENCES apps (app_id),
+                    active BOOLEAN NOT NULL,
+                    daily_quota BIGINT NOT NULL,
+                    monthly_quota BIGINT NOT NULL,
+                    token_generation BIGINT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    updated_at_ms BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX users_by_app ON users (app_id, created_at_ms)",
+                "CREATE INDEX users_by_creation ON users (created_at_ms, user_id)",
+                """
+                CREATE TABLE refresh_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    family_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    app_id TEXT NOT NULL,
+                    generation BIGINT NOT NULL,
+                    expires_at_ms BIGINT NOT NULL,
+                    used_at_ms BIGINT,
+                    revoked_at_ms BIGINT,
+                    created_at_ms BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id)",
+                "CREATE INDEX refresh_tokens_by_user ON refresh_tokens (user_id)",
+                """
+                CREATE TABLE token_revocations (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    expires_at_ms BIGINT NOT NULL,
+                    created_at_ms BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX token_revocations_by_expiry ON token_revocations (expires_at_ms)",
+                """
+                CREATE TABLE quota_counters (
+                    user_id TEXT NOT NULL,
+                    period TEXT NOT NULL,
+                    requests BIGINT NOT NULL DEFAULT 0,
+                    tokens BIGINT NOT NULL DEFAULT 0,
+                    cost_micros BIGINT NOT NULL DEFAULT 0,
+                    PRIMARY KEY (user_id, period)
+                )
+                """,
+            ]),
         usageRecords,
         splitKeys,
         budgets,
@@ -86,31 +88,33 @@ extension Migrations {
     )
 
     private static func usageRecordsTable(id: String) -> [String] {
-        ["""
-        CREATE TABLE usage_records (
-            \(id),
-            request_id TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            app_id TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            endpoint TEXT NOT NULL,
-            model TEXT,
-            status BIGINT NOT NULL,
-            input_tokens BIGINT NOT NULL,
-            output_tokens BIGINT NOT NULL,
-            cached_tokens BIGINT NOT NULL,
-            cost_micros BIGINT NOT NULL,
-            latency_ms BIGINT NOT NULL,
-            ttfb_ms BIGINT,
-            streamed BOOLEAN NOT NULL,
-            cancelled BOOLEAN NOT NULL,
-            key_source TEXT NOT NULL,
-            split_key_id TEXT,
-            client_ip TEXT NOT NULL,
-            user_agent TEXT,
-            created_at_ms BIGINT NOT NULL
-        )
-        """]
+        [
+            """
+            CREATE TABLE usage_records (
+                \(id),
+                request_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                app_id TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
+                model TEXT,
+                status BIGINT NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                cached_tokens BIGINT NOT NULL,
+                cost_micros BIGINT NOT NULL,
+                latency_ms BIGINT NOT NULL,
+                ttfb_ms BIGINT,
+                streamed BOOLEAN NOT NULL,
+                cancelled BOOLEAN NOT NULL,
+                key_source TEXT NOT NULL,
+                split_key_id TEXT,
+                client_ip TEXT NOT NULL,
+                user_agent TEXT,
+                created_at_ms BIGINT NOT NULL
+            )
+            """
+        ]
     }
 
     private static let usageRecordsIndexes = [
@@ -121,98 +125,106 @@ extension Migrations {
 
 extension Migrations {
     /// BYOK split keys (the split-key issue). The primary key is (owner, key id): ids are per user.
-    static let splitKeys = Migration(version: 3, name: "split_keys", both: [
-        """
-        CREATE TABLE split_keys (
-            user_id TEXT NOT NULL,
-            key_id TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            version BIGINT NOT NULL,
-            ciphertext TEXT,
-            nonce TEXT,
-            tag TEXT,
-            description TEXT,
-            use_count BIGINT NOT NULL DEFAULT 0,
-            last_used_at_ms BIGINT,
-            created_at_ms BIGINT NOT NULL,
-            updated_at_ms BIGINT NOT NULL,
-            revoked_at_ms BIGINT,
-            PRIMARY KEY (user_id, key_id)
-        )
-        """,
-        "CREATE INDEX split_keys_by_provider ON split_keys (provider, created_at_ms)",
-    ])
+    static let splitKeys = Migration(
+        version: 3, name: "split_keys",
+        both: [
+            """
+            CREATE TABLE split_keys (
+                user_id TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                ciphertext TEXT,
+                nonce TEXT,
+                tag TEXT,
+                description TEXT,
+                use_count BIGINT NOT NULL DEFAULT 0,
+                last_used_at_ms BIGINT,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL,
+                revoked_at_ms BIGINT,
+                PRIMARY KEY (user_id, key_id)
+            )
+            """,
+            "CREATE INDEX split_keys_by_provider ON split_keys (provider, created_at_ms)",
+        ])
 }
 
 extension Migrations {
     /// Token and cost budgets (the quotas issue): per user and per split key, NULL for none. Split
     /// keys get their own counters; a user's live in `quota_counters` beside the request counts.
-    static let budgets = Migration(version: 4, name: "budgets", both: [
-        "ALTER TABLE users ADD COLUMN daily_token_budget BIGINT",
-        "ALTER TABLE users ADD COLUMN monthly_token_budget BIGINT",
-        "ALTER TABLE users ADD COLUMN daily_cost_budget_micros BIGINT",
-        "ALTER TABLE users ADD COLUMN monthly_cost_budget_micros BIGINT",
-        "ALTER TABLE split_keys ADD COLUMN daily_token_budget BIGINT",
-        "ALTER TABLE split_keys ADD COLUMN monthly_token_budget BIGINT",
-        "ALTER TABLE split_keys ADD COLUMN daily_cost_budget_micros BIGINT",
-        "ALTER TABLE split_keys ADD COLUMN monthly_cost_budget_micros BIGINT",
-        """
-        CREATE TABLE split_key_counters (
-            user_id TEXT NOT NULL,
-            key_id TEXT NOT NULL,
-            period TEXT NOT NULL,
-            tokens BIGINT NOT NULL DEFAULT 0,
-            cost_micros BIGINT NOT NULL DEFAULT 0,
-            PRIMARY KEY (user_id, key_id, period)
-        )
-        """,
-    ])
+    static let budgets = Migration(
+        version: 4, name: "budgets",
+        both: [
+            "ALTER TABLE users ADD COLUMN daily_token_budget BIGINT",
+            "ALTER TABLE users ADD COLUMN monthly_token_budget BIGINT",
+            "ALTER TABLE users ADD COLUMN daily_cost_budget_micros BIGINT",
+            "ALTER TABLE users ADD COLUMN monthly_cost_budget_micros BIGINT",
+            "ALTER TABLE split_keys ADD COLUMN daily_token_budget BIGINT",
+            "ALTER TABLE split_keys ADD COLUMN monthly_token_budget BIGINT",
+            "ALTER TABLE split_keys ADD COLUMN daily_cost_budget_micros BIGINT",
+            "ALTER TABLE split_keys ADD COLUMN monthly_cost_budget_micros BIGINT",
+            """
+            CREATE TABLE split_key_counters (
+                user_id TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                period TEXT NOT NULL,
+                tokens BIGINT NOT NULL DEFAULT 0,
+                cost_micros BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (user_id, key_id, period)
+            )
+            """,
+        ])
 }
 
 extension Migrations {
     /// IP allow and deny rules (the limits issue). `cidr` is stored normalised.
-    static let ipRules = Migration(version: 5, name: "ip_rules", both: [
-        """
-        CREATE TABLE ip_rules (
-            id TEXT PRIMARY KEY,
-            cidr TEXT NOT NULL,
-            type TEXT NOT NULL,
-            reason TEXT,
-            expires_at_ms BIGINT,
-            created_by TEXT,
-            created_at_ms BIGINT NOT NULL,
-            updated_at_ms BIGINT NOT NULL
-        )
-        """,
-    ])
+    static let ipRules = Migration(
+        version: 5, name: "ip_rules",
+        both: [
+            """
+            CREATE TABLE ip_rules (
+                id TEXT PRIMARY KEY,
+                cidr TEXT NOT NULL,
+                type TEXT NOT NULL,
+                reason TEXT,
+                expires_at_ms BIGINT,
+                created_by TEXT,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """
+        ])
 }
 
 extension Migrations {
     /// The audit log (the analytics and audit issue): an append-only hash chain, `seq` from 1.
-    static let auditLog = Migration(version: 6, name: "audit_log", both: [
-        """
-        CREATE TABLE audit_log (
-            seq BIGINT PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            at_ms BIGINT NOT NULL,
-            actor_type TEXT NOT NULL,
-            actor_id TEXT NOT NULL,
-            action TEXT NOT NULL,
-            target TEXT,
-            before_json TEXT,
-            after_json TEXT,
-            ip TEXT,
-            user_agent TEXT,
-            request_id TEXT,
-            success BOOLEAN NOT NULL,
-            error TEXT,
-            prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL
-        )
-        """,
-        "CREATE INDEX audit_log_by_time ON audit_log (at_ms)",
-        "CREATE INDEX audit_log_by_action ON audit_log (action, at_ms)",
-    ])
+    static let auditLog = Migration(
+        version: 6, name: "audit_log",
+        both: [
+            """
+            CREATE TABLE audit_log (
+                seq BIGINT PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                at_ms BIGINT NOT NULL,
+                actor_type TEXT NOT NULL,
+                actor_id TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT,
+                before_json TEXT,
+                after_json TEXT,
+                ip TEXT,
+                user_agent TEXT,
+                request_id TEXT,
+                success BOOLEAN NOT NULL,
+                error TEXT,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_log_by_time ON audit_log (at_ms)",
+            "CREATE INDEX audit_log_by_action ON audit_log (action, at_ms)",
+        ])
 }
 
 extension Migrations {
@@ -220,93 +232,97 @@ extension Migrations {
     /// rows already written: per hour, user, provider and model (one user's figures); per hour, app,
     /// provider and model (the totals); per day and user (top users). Analytics read these, never
     /// the raw rows, except for lists.
-    static let usageRollups = Migration(version: 7, name: "usage_rollups", both: [
-        """
-        CREATE TABLE usage_hourly (
-            hour_ms BIGINT NOT NULL,
-            user_id TEXT NOT NULL,
-            app_id TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            model TEXT NOT NULL,
-            requests BIGINT NOT NULL,
-            failed BIGINT NOT NULL,
-            input_tokens BIGINT NOT NULL,
-            output_tokens BIGINT NOT NULL,
-            cost_micros BIGINT NOT NULL,
-            latency_ms BIGINT NOT NULL,
-            PRIMARY KEY (hour_ms, user_id, provider, model)
-        )
-        """,
-        "CREATE INDEX usage_hourly_by_user ON usage_hourly (user_id, hour_ms)",
-        """
-        CREATE TABLE usage_hourly_totals (
-            hour_ms BIGINT NOT NULL,
-            app_id TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            model TEXT NOT NULL,
-            requests BIGINT NOT NULL,
-            failed BIGINT NOT NULL,
-            input_tokens BIGINT NOT NULL,
-            output_tokens BIGINT NOT NULL,
-            cost_micros BIGINT NOT NULL,
-            latency_ms BIGINT NOT NULL,
-            PRIMARY KEY (hour_ms, app_id, provider, model)
-        )
-        """,
-        """
-        CREATE TABLE usage_daily_users (
-            day_ms BIGINT NOT NULL,
-            user_id TEXT NOT NULL,
-            app_id TEXT NOT NULL,
-            requests BIGINT NOT NULL,
-            failed BIGINT NOT NULL,
-            input_tokens BIGINT NOT NULL,
-            output_tokens BIGINT NOT NULL,
-            cost_micros BIGINT NOT NULL,
-            latency_ms BIGINT NOT NULL,
-            PRIMARY KEY (day_ms, user_id)
-        )
-        """,
-    ] + rollupRebuild)
+    static let usageRollups = Migration(
+        version: 7, name: "usage_rollups",
+        both: [
+            """
+            CREATE TABLE usage_hourly (
+                hour_ms BIGINT NOT NULL,
+                user_id TEXT NOT NULL,
+                app_id TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                model TEXT NOT NULL,
+                requests BIGINT NOT NULL,
+                failed BIGINT NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                cost_micros BIGINT NOT NULL,
+                latency_ms BIGINT NOT NULL,
+                PRIMARY KEY (hour_ms, user_id, provider, model)
+            )
+            """,
+            "CREATE INDEX usage_hourly_by_user ON usage_hourly (user_id, hour_ms)",
+            """
+            CREATE TABLE usage_hourly_totals (
+                hour_ms BIGINT NOT NULL,
+                app_id TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                model TEXT NOT NULL,
+                requests BIGINT NOT NULL,
+                failed BIGINT NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                cost_micros BIGINT NOT NULL,
+                latency_ms BIGINT NOT NULL,
+                PRIMARY KEY (hour_ms, app_id, provider, model)
+            )
+            """,
+            """
+            CREATE TABLE usage_daily_users (
+                day_ms BIGINT NOT NULL,
+                user_id TEXT NOT NULL,
+                app_id TEXT NOT NULL,
+                requests BIGINT NOT NULL,
+                failed BIGINT NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                cost_micros BIGINT NOT NULL,
+                latency_ms BIGINT NOT NULL,
+                PRIMARY KEY (day_ms, user_id)
+            )
+            """,
+        ] + rollupRebuild)
 }
 
 extension Migrations {
     /// Webhooks and their outbox (the analytics issue). The signing secret is stored sealed
     /// (AES-GCM under a key derived from JWT_SECRET), never in clear.
-    static let webhooks = Migration(version: 8, name: "webhooks", both: [
-        """
-        CREATE TABLE webhooks (
-            id TEXT PRIMARY KEY,
-            url TEXT NOT NULL,
-            events TEXT NOT NULL,
-            description TEXT,
-            active BOOLEAN NOT NULL,
-            secret_sealed TEXT NOT NULL,
-            created_at_ms BIGINT NOT NULL,
-            updated_at_ms BIGINT NOT NULL,
-            secret_rotated_at_ms BIGINT NOT NULL
-        )
-        """,
-        """
-        CREATE TABLE webhook_outbox (
-            id TEXT NOT NULL,
-            webhook_id TEXT NOT NULL,
-            event TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            status TEXT NOT NULL,
-            attempts BIGINT NOT NULL,
-            next_attempt_ms BIGINT NOT NULL,
-            locked_until_ms BIGINT NOT NULL,
-            last_status BIGINT,
-            last_error TEXT,
-            created_at_ms BIGINT NOT NULL,
-            delivered_at_ms BIGINT,
-            PRIMARY KEY (id, webhook_id)
-        )
-        """,
-        "CREATE INDEX webhook_outbox_due ON webhook_outbox (status, next_attempt_ms)",
-        "CREATE INDEX webhook_outbox_by_webhook ON webhook_outbox (webhook_id, created_at_ms)",
-    ])
+    static let webhooks = Migration(
+        version: 8, name: "webhooks",
+        both: [
+            """
+            CREATE TABLE webhooks (
+                id TEXT PRIMARY KEY,
+                url TEXT NOT NULL,
+                events TEXT NOT NULL,
+                description TEXT,
+                active BOOLEAN NOT NULL,
+                secret_sealed TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL,
+                secret_rotated_at_ms BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE webhook_outbox (
+                id TEXT NOT NULL,
+                webhook_id TEXT NOT NULL,
+                event TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts BIGINT NOT NULL,
+                next_attempt_ms BIGINT NOT NULL,
+                locked_until_ms BIGINT NOT NULL,
+                last_status BIGINT,
+                last_error TEXT,
+                created_at_ms BIGINT NOT NULL,
+                delivered_at_ms BIGINT,
+                PRIMARY KEY (id, webhook_id)
+            )
+            """,
+            "CREATE INDEX webhook_outbox_due ON webhook_outbox (status, next_attempt_ms)",
+            "CREATE INDEX webhook_outbox_by_webhook ON webhook_outbox (webhook_id, created_at_ms)",
+        ])
 }
 
 extension Migrations {

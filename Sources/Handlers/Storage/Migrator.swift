@@ -97,16 +97,19 @@ public struct Migrator: Sendable {
                     try await sql.raw(SQLQueryString(statement)).run()
                 }
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
-                try await sql.raw("""
+                try await sql.raw(
+                    """
                     INSERT INTO schema_migrations (version, name, applied_at_ms) \
                     VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: now))
-                    """).run()
+                    """
+                ).run()
                 try await sql.raw("COMMIT").run()
             } catch {
                 try? await sql.raw("ROLLBACK").run()
                 throw MigrationError(version: migration.version, name: migration.name, underlying: String(describing: error))
             }
-            logger.info("applied migration", metadata: ["migration.version": "\(migration.version)", "migration.name": "\(migration.name)"])
+            logger.info(
+                "applied migration", metadata: ["migration.version": "\(migration.version)", "migration.name": "\(migration.name)"])
             applied.append(migration.version)
         }
         let current = max(done.max() ?? 0, applied.max() ?? 0)
@@ -114,13 +117,15 @@ public struct Migrator: Sendable {
     }
 
     private static func createTable(_ sql: any SQLDatabase) async throws {
-        try await sql.raw("""
+        try await sql.raw(
+            """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version BIGINT PRIMARY KEY,
                 name TEXT NOT NULL,
                 applied_at_ms BIGINT NOT NULL
             )
-            """).run()
+            """
+        ).run()
     }
 
     private static func recorded(_ sql: any SQLDatabase) async throws -> [Int] {

@@ -1,6 +1,6 @@
 public import Logging
-public import PostgresNIO
 import PostgresKit
+public import PostgresNIO
 public import SQLKit
 
 /// PostgreSQL through PostgresNIO's connection pool. The pool has connections only while

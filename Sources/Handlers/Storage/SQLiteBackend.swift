@@ -1,10 +1,10 @@
 import Foundation
 public import Logging
+import NIOCore
+import NIOPosix
 public import SQLKit
 import SQLiteKit
 import SQLiteNIO
-import NIOCore
-import NIOPosix
 
 /// SQLite through one SQLiteNIO connection (it has no pool). Single statements from many tasks are
 /// safe on it. A transaction runs on a second connection to the same file, one transaction at a
@@ -51,11 +51,13 @@ public final class SQLiteBackend: Database {
             storage = .file(path: path)
         }
         var threads = [thread()]
-        let connection = try await SQLiteConnection.open(storage: storage, threadPool: threads[0], logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        let connection = try await SQLiteConnection.open(
+            storage: storage, threadPool: threads[0], logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
         var writer: SQLiteConnection?
         if path != ":memory:" {
             threads.append(thread())
-            writer = try await SQLiteConnection.open(storage: storage, threadPool: threads[1], logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+            writer = try await SQLiteConnection.open(
+                storage: storage, threadPool: threads[1], logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
         }
         let database = SQLiteBackend(connection: connection, writer: writer, threads: threads)
         for each in [connection] + (writer.map { [$0] } ?? []) {

@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An IPv4 or IPv6 address as 16 bytes; IPv4 is held as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), so
@@ -58,7 +59,9 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         let maximum = writtenAsIPv4 ? 32 : 128
         var length = maximum
         if parts.count == 2 {
-            guard parts[1].count <= 3, parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(parts[1]), (0...maximum).contains(value) else { return nil }
+            guard parts[1].count <= 3, parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(parts[1]),
+                (0...maximum).contains(value)
+            else { return nil }
             length = value
         }
         prefixLength = length + (writtenAsIPv4 ? 96 : 0)

@@ -56,10 +56,13 @@ public struct AnalyticsStore: Sendable {
     private func providers(_ range: Range, userId: String? = nil) async throws -> [ProviderStats] {
         let (table, condition) = Self.source(range, userId: userId)
         return try await database.withSQL { sql in
-            try await sql.raw("SELECT provider, \(Self.sums) FROM \(table) WHERE \(condition) GROUP BY provider ORDER BY requests DESC, provider").all().map { row in
+            try await sql.raw(
+                "SELECT provider, \(Self.sums) FROM \(table) WHERE \(condition) GROUP BY provider ORDER BY requests DESC, provider"
+            ).all().map { row in
                 let sums = try row.decode(model: Sums.self)
-                return ProviderStats(provider: try row.decode(column: "provider", as: String.self), requests: sums.requests, failed: sums.failed,
-                                     tokens: sums.tokens, costMicros: sums.cost, avgLatencyMs: sums.avgLatency)
+                return ProviderStats(
+                    provider: try row.decode(column: "provider", as: String.self), requests: sums.requests, failed: sums.failed,
+                    tokens: sums.tokens, costMicros: sums.cost, avgLatencyMs: sums.avgLatency)
             }
         }
     }
@@ -120,27 +123,35 @@ public struct AnalyticsStore: Sendable {
         let apiStats = try await providers(range)
         return try await database.withSQL { sql in
             let perUser = Self.perUser(range)
-            let users = try await sql.raw("SELECT COUNT(DISTINCT user_id) AS n FROM (\(perUser)) p").first()?.decode(column: "n", as: Int64.self) ?? 0
-            let top = try await sql.raw("""
+            let users =
+                try await sql.raw("SELECT COUNT(DISTINCT user_id) AS n FROM (\(perUser)) p").first()?.decode(column: "n", as: Int64.self)
+                ?? 0
+            let top = try await sql.raw(
+                """
                 SELECT user_id, MIN(app_id) AS app_id, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(tokens) AS BIGINT) AS tokens,
                     CAST(SUM(cost) AS BIGINT) AS cost
                 FROM (\(perUser)) p GROUP BY user_id ORDER BY requests DESC, user_id LIMIT 10
-                """).all().map { row in
-                UserUsage(userId: try row.decode(column: "user_id", as: String.self), appId: try row.decode(column: "app_id", as: String.self),
-                          requests: try row.decode(column: "requests", as: Int64.self), tokens: try row.decode(column: "tokens", as: Int64.self),
-                          costMicros: try row.decode(column: "cost", as: Int64.self))
+                """
+            ).all().map { row in
+                UserUsage(
+                    userId: try row.decode(column: "user_id", as: String.self), appId: try row.decode(column: "app_id", as: String.self),
+                    requests: try row.decode(column: "requests", as: Int64.self), tokens: try row.decode(column: "tokens", as: Int64.self),
+                    costMicros: try row.decode(column: "cost", as: Int64.self))
             }
             var hours = [Int64](repeating: 0, count: 24)
-            for row in try await sql.raw("""
+            for row in try await sql.raw(
+                """
                 SELECT (hour_ms / 3600000) % 24 AS hour, CAST(SUM(requests) AS BIGINT) AS n FROM usage_hourly_totals WHERE \(range.hours)
                 GROUP BY (hour_ms / 3600000) % 24
-                """).all() {
+                """
+            ).all() {
                 let hour = Int(try row.decode(column: "hour", as: Int64.self))
                 if (0..<24).contains(hour) { hours[hour] = try row.decode(column: "n", as: Int64.self) }
             }
             return AnalyticsOverview(
                 from: range.fromMs.map(Millis.date), to: range.toMs.map(Millis.date), totalRequests: totals.requests, totalUsers: users,
-                totalTokens: totals.tokens, totalCostMicros: totals.cost, totalCost: Self.dollars(totals.cost), apiStats: apiStats, topUsers: top,
+                totalTokens: totals.tokens, totalCostMicros: totals.cost, totalCost: Self.dollars(totals.cost), apiStats: apiStats,
+                topUsers: top,
                 hourlyDistribution: hours.enumerated().map { HourCount(hour: Int64($0.offset), count: $0.element) }
             )
         }
@@ -151,8 +162,10 @@ public struct AnalyticsStore: Sendable {
         let total = stats.reduce(0) { $0 + $1.costMicros }
         return CostBreakdown(
             breakdown: stats.map { line in
-                CostLine(provider: line.provider, requests: line.requests, tokens: line.tokens, costMicros: line.costMicros, cost: Self.dollars(line.costMicros),
-                         percentage: total == 0 ? 0 : (Double(line.costMicros) / Double(total) * 10_000).rounded() / 100)
+                CostLine(
+                    provider: line.provider, requests: line.requests, tokens: line.tokens, costMicros: line.costMicros,
+                    cost: Self.dollars(line.costMicros),
+                    percentage: total == 0 ? 0 : (Double(line.costMicros) / Double(total) * 10_000).rounded() / 100)
             },
             totalCostMicros: total, total: Self.dollars(total)
         )
@@ -160,8 +173,9 @@ public struct AnalyticsStore: Sendable {
 
     public func errors(_ range: Range) async throws -> ErrorStats {
         let totals = try await totals(range)
-        return ErrorStats(total: totals.requests, successful: totals.requests - totals.failed, failed: totals.failed,
-                          errorRate: totals.requests == 0 ? 0 : (Double(totals.failed) / Double(totals.requests) * 10_000).rounded() / 100)
+        return ErrorStats(
+            total: totals.requests, successful: totals.requests - totals.failed, failed: totals.failed,
+            errorRate: totals.requests == 0 ? 0 : (Double(totals.failed) / Double(totals.requests) * 10_000).rounded() / 100)
     }
 
     public func user(_ userId: String, _ range: Range) async throws -> UserAnalytics {
@@ -169,8 +183,10 @@ public struct AnalyticsStore: Sendable {
         let breakdown = try await providers(range, userId: userId)
         let recent = try await records(UsageFilter(range: range, userId: userId), limit: 20, offset: 0)
         return UserAnalytics(
-            userId: userId, totalRequests: totals.requests, successfulRequests: totals.requests - totals.failed, failedRequests: totals.failed,
-            totalTokens: totals.tokens, totalCostMicros: totals.cost, totalCost: Self.dollars(totals.cost), apiBreakdown: breakdown, recentRequests: recent
+            userId: userId, totalRequests: totals.requests, successfulRequests: totals.requests - totals.failed,
+            failedRequests: totals.failed,
+            totalTokens: totals.tokens, totalCostMicros: totals.cost, totalCost: Self.dollars(totals.cost), apiBreakdown: breakdown,
+            recentRequests: recent
         )
     }
 
@@ -187,13 +203,14 @@ public struct AnalyticsStore: Sendable {
                 """
         } else {
             let bucket: SQLQueryString = granularity == .day ? "hour_ms - (hour_ms % 86400000)" : "hour_ms"
-            let group: SQLQueryString = switch groupBy {
-            case .provider: "provider"
-            case .model: "model"
-            case .user: "user_id"
-            case .app: "app_id"
-            case nil: "''"
-            }
+            let group: SQLQueryString =
+                switch groupBy {
+                case .provider: "provider"
+                case .model: "model"
+                case .user: "user_id"
+                case .app: "app_id"
+                case nil: "''"
+                }
             let table: SQLQueryString = groupBy == .user ? "usage_hourly" : "usage_hourly_totals"
             // PostgreSQL refuses a constant in GROUP BY: without `groupBy`, group by the bucket alone.
             let grouping: SQLQueryString = groupBy == nil ? bucket : bucket + ", " + group
@@ -205,8 +222,10 @@ public struct AnalyticsStore: Sendable {
         let points = try await database.withSQL { sql in
             try await sql.raw(query).all().map { row in
                 let sums = try row.decode(model: Sums.self)
-                return TimePoint(bucket: Millis.date(try row.decode(column: "bucket", as: Int64.self)), group: groupBy == nil ? nil : try row.decode(column: "grp", as: String.self),
-                                 requests: sums.requests, failed: sums.failed, tokens: sums.tokens, costMicros: sums.cost)
+                return TimePoint(
+                    bucket: Millis.date(try row.decode(column: "bucket", as: Int64.self)),
+                    group: groupBy == nil ? nil : try row.decode(column: "grp", as: String.self),
+                    requests: sums.requests, failed: sums.failed, tokens: sums.tokens, costMicros: sums.cost)
             }
         }
         return Timeseries(granularity: granularity, groupBy: groupBy, points: points)
@@ -238,14 +257,17 @@ public struct AnalyticsStore: Sendable {
 
     public func records(_ filter: UsageFilter, limit: Int64, offset: Int64) async throws -> [UsageRecordView] {
         try await database.withSQL { sql in
-            try await sql.raw("SELECT * FROM usage_records WHERE \(filter.condition) ORDER BY created_at_ms DESC, id DESC LIMIT \(bind: limit) OFFSET \(bind: offset)")
-                .all(decoding: UsageRecord.self, keyDecodingStrategy: .convertFromSnakeCase).map(Self.view)
+            try await sql.raw(
+                "SELECT * FROM usage_records WHERE \(filter.condition) ORDER BY created_at_ms DESC, id DESC LIMIT \(bind: limit) OFFSET \(bind: offset)"
+            )
+            .all(decoding: UsageRecord.self, keyDecodingStrategy: .convertFromSnakeCase).map(Self.view)
         }
     }
 
     public func count(_ filter: UsageFilter) async throws -> Int64 {
         try await database.withSQL { sql in
-            try await sql.raw("SELECT COUNT(*) AS n FROM usage_records WHERE \(filter.condition)").first()?.decode(column: "n", as: Int64.self) ?? 0
+            try await sql.raw("SELECT COUNT(*) AS n FROM usage_records WHERE \(filter.condition)").first()?.decode(
+                column: "n", as: Int64.self) ?? 0
         }
     }
 
@@ -262,7 +284,9 @@ public struct AnalyticsStore: Sendable {
     /// Deletes usage rows older than the cutoff; the rollups stay. Answers how many went.
     public func deleteRecords(before cutoffMs: Int64) async throws -> Int64 {
         try await database.withSQL { sql in
-            let doomed = try await sql.raw("SELECT COUNT(*) AS n FROM usage_records WHERE created_at_ms < \(bind: cutoffMs)").first()?.decode(column: "n", as: Int64.self) ?? 0
+            let doomed =
+                try await sql.raw("SELECT COUNT(*) AS n FROM usage_records WHERE created_at_ms < \(bind: cutoffMs)").first()?.decode(
+                    column: "n", as: Int64.self) ?? 0
             if doomed > 0 { try await sql.raw("DELETE FROM usage_records WHERE created_at_ms < \(bind: cutoffMs)").run() }
             return doomed
         }
@@ -273,7 +297,8 @@ public struct AnalyticsStore: Sendable {
             requestId: record.requestId, userId: record.userId, appId: record.appId, provider: record.provider, endpoint: record.endpoint,
             model: record.model, status: record.status, inputTokens: record.inputTokens, outputTokens: record.outputTokens,
             cachedTokens: record.cachedTokens, costMicros: record.costMicros, latencyMs: record.latencyMs, ttfbMs: record.ttfbMs,
-            streamed: record.streamed, cancelled: record.cancelled, keySource: UsageRecordView.KeySource(rawValue: record.keySource) ?? .server,
+            streamed: record.streamed, cancelled: record.cancelled,
+            keySource: UsageRecordView.KeySource(rawValue: record.keySource) ?? .server,
             splitKeyId: record.splitKeyId, createdAt: Millis.date(record.createdAtMs)
         )
     }

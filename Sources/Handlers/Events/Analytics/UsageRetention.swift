@@ -24,11 +24,16 @@ public struct UsageRetention: Service {
             while !Task.isCancelled {
                 do {
                     let removed = try await store.deleteRecords(before: Millis.now() - Int64(days) * 86_400_000)
-                    if removed > 0 { logger.info("old usage rows deleted", metadata: ["count": .stringConvertible(removed), "retention.days": .stringConvertible(days)]) }
+                    if removed > 0 {
+                        logger.info(
+                            "old usage rows deleted",
+                            metadata: ["count": .stringConvertible(removed), "retention.days": .stringConvertible(days)])
+                    }
                 } catch is CancellationError {
                     return
                 } catch {
-                    logger.warning("usage retention failed; will retry", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
+                    logger.warning(
+                        "usage retention failed; will retry", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
                 }
                 try? await Task.sleep(for: .seconds(3600))
             }

@@ -10,7 +10,6 @@ enum UsageRollup {
     static let hourMs: Int64 = 3_600_000
     static let dayMs: Int64 = 86_400_000
 
-
     static let tables = ["usage_hourly", "usage_hourly_totals", "usage_daily_users"]
 
     struct Sums {
@@ -41,25 +40,31 @@ enum UsageRollup {
     static func add(_ records: [UsageRecord], on sql: any SQLDatabase) async throws {
         let hour: (UsageRecord) -> Int64 = { $0.createdAtMs - $0.createdAtMs % hourMs }
         for (key, sums) in grouped(records, by: { [String(hour($0)), $0.userId, $0.provider, $0.model ?? "", $0.appId] }) {
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 INSERT INTO usage_hourly (hour_ms, user_id, provider, model, app_id, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
                 VALUES (\(bind: Int64(key[0]) ?? 0), \(bind: key[1]), \(bind: key[2]), \(bind: key[3]), \(bind: key[4]), \(values(sums)))
                 ON CONFLICT (hour_ms, user_id, provider, model) DO UPDATE SET \(SQLQueryString(stringLiteral: assignments("usage_hourly")))
-                """).run()
+                """
+            ).run()
         }
         for (key, sums) in grouped(records, by: { [String(hour($0)), $0.appId, $0.provider, $0.model ?? ""] }) {
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 INSERT INTO usage_hourly_totals (hour_ms, app_id, provider, model, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
                 VALUES (\(bind: Int64(key[0]) ?? 0), \(bind: key[1]), \(bind: key[2]), \(bind: key[3]), \(values(sums)))
                 ON CONFLICT (hour_ms, app_id, provider, model) DO UPDATE SET \(SQLQueryString(stringLiteral: assignments("usage_hourly_totals")))
-                """).run()
+                """
+            ).run()
         }
         for (key, sums) in grouped(records, by: { [String($0.createdAtMs - $0.createdAtMs % dayMs), $0.userId, $0.appId] }) {
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 INSERT INTO usage_daily_users (day_ms, user_id, app_id, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
                 VALUES (\(bind: Int64(key[0]) ?? 0), \(bind: key[1]), \(bind: key[2]), \(values(sums)))
                 ON CONFLICT (day_ms, user_id) DO UPDATE SET \(SQLQueryString(stringLiteral: assignments("usage_daily_users")))
-                """).run()
+                """
+            ).run()
         }
     }
 

@@ -2,10 +2,10 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import Generated
-import SQLKit
 public import Logging
 import NIOCore
 import NIOHTTP1
+import SQLKit
 public import ServiceLifecycle
 
 /// Queues events: one row per subscribed webhook in the outbox, in one statement, off nothing but
@@ -34,7 +34,8 @@ public struct WebhookEvents: Sendable {
     /// does (both committed, or neither).
     func queue(_ event: String, _ data: [String: String], on sql: any SQLDatabase) async throws {
         let now = Millis.now()
-        try await store.enqueue(eventId: "msg_" + Credentials.newId(), event: event, payload: Self.payload(event, data: data, now: now), now: now, on: sql)
+        try await store.enqueue(
+            eventId: "msg_" + Credentials.newId(), event: event, payload: Self.payload(event, data: data, now: now), now: now, on: sql)
     }
 
     /// Queues `event` on its own; a failure is logged, never thrown into the caller's request. With
@@ -42,11 +43,15 @@ public struct WebhookEvents: Sendable {
     /// webhook) however often it is emitted.
     public func emit(_ event: String, _ data: [String: String], onceFor key: String? = nil) async {
         let now = Millis.now()
-        let eventId = key.map { "msg_" + Hex.encode(Array(SHA256.hash(data: Data(($0 + "|" + event).utf8)).prefix(16))) } ?? "msg_" + Credentials.newId()
+        let eventId =
+            key.map { "msg_" + Hex.encode(Array(SHA256.hash(data: Data(($0 + "|" + event).utf8)).prefix(16))) } ?? "msg_"
+            + Credentials.newId()
         do {
             try await store.enqueue(eventId: eventId, event: event, payload: Self.payload(event, data: data, now: now), now: now)
         } catch {
-            logger.error("webhook event could not be queued", metadata: ["webhook.event": .string(event), "error.type": .string(String(reflecting: type(of: error)))])
+            logger.error(
+                "webhook event could not be queued",
+                metadata: ["webhook.event": .string(event), "error.type": .string(String(reflecting: type(of: error)))])
         }
     }
 }
@@ -66,7 +71,10 @@ public struct WebhookWorker: Service {
     let maxAttempts: Int64
     let logger: Logger
 
-    public init(store: WebhookStore, crypto: WebhookCrypto, guardrail: WebhookURLGuard, pollInterval: Duration, retryBase: Duration, maxAttempts: Int64 = 8, logger: Logger) {
+    public init(
+        store: WebhookStore, crypto: WebhookCrypto, guardrail: WebhookURLGuard, pollInterval: Duration, retryBase: Duration,
+        maxAttempts: Int64 = 8, logger: Logger
+    ) {
         self.store = store
         self.crypto = crypto
         self.guardrail = guardrail
@@ -107,7 +115,8 @@ public struct WebhookWorker: Service {
     /// No redirects, HTTP/1.1; with a pin, the host name connects to the address the guard
     /// checked (its TLS name and certificate are still the host's).
     static func clientConfiguration(pin: WebhookURLGuard.Pin?) -> HTTPClient.Configuration {
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
         configuration.httpVersion = .http1Only
         if let pin { configuration.dnsOverride = [pin.host: pin.address] }
         return configuration
@@ -123,7 +132,8 @@ public struct WebhookWorker: Service {
             case .allowed(let pin):
                 // A named host gets a client of its own, pinned to the address just checked: a
                 // second lookup by the client could be answered with a private address.
-                let client = pin.map { HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(pin: $0)) } ?? shared
+                let client =
+                    pin.map { HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(pin: $0)) } ?? shared
                 let timestamp = Millis.now() / 1000
                 let body = Data(record.payload.utf8)
                 var request = HTTPClientRequest(url: webhook.url)
@@ -132,7 +142,9 @@ public struct WebhookWorker: Service {
                 request.headers.add(name: "user-agent", value: "safeapi-bridge-webhooks/\(RouteTable.version)")
                 request.headers.add(name: "webhook-id", value: record.id)
                 request.headers.add(name: "webhook-timestamp", value: String(timestamp))
-                request.headers.add(name: "webhook-signature", value: WebhookCrypto.signature(secret: secret, id: record.id, timestamp: timestamp, body: body) ?? "")
+                request.headers.add(
+                    name: "webhook-signature",
+                    value: WebhookCrypto.signature(secret: secret, id: record.id, timestamp: timestamp, body: body) ?? "")
                 request.body = .bytes(ByteBuffer(bytes: body))
                 do {
                     let response = try await client.execute(request, timeout: .seconds(10))
@@ -165,7 +177,12 @@ public struct WebhookWorker: Service {
             logger.error("webhook delivery state could not be saved", metadata: ["webhook.id": .string(record.webhookId)])
         }
         if failure != nil {
-            logger.info("webhook delivery failed", metadata: ["webhook.id": .string(record.webhookId), "webhook.event": .string(record.event), "attempt": .stringConvertible(record.attempts), "reason": .string(failure ?? "")])
+            logger.info(
+                "webhook delivery failed",
+                metadata: [
+                    "webhook.id": .string(record.webhookId), "webhook.event": .string(record.event),
+                    "attempt": .stringConvertible(record.attempts), "reason": .string(failure ?? ""),
+                ])
         }
     }
 }

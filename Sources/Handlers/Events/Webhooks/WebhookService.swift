@@ -18,7 +18,9 @@ public struct WebhookService: Sendable {
 
     /// `,a,b,` for storage; 422 `unknown_event` for a name not in the list.
     func eventsColumn(_ names: [String]) throws(AppError) -> String {
-        for name in names where !WebhookEvents.names.contains(name) { throw .unprocessable(code: "unknown_event", message: "Unknown webhook event '\(name.prefix(64))'.") }
+        for name in names where !WebhookEvents.names.contains(name) {
+            throw .unprocessable(code: "unknown_event", message: "Unknown webhook event '\(name.prefix(64))'.")
+        }
         return "," + Array(Set(names)).sorted().joined(separator: ",") + ","
     }
 
@@ -35,7 +37,8 @@ public struct WebhookService: Sendable {
         let secret = WebhookCrypto.newSecret()
         let now = Millis.now()
         let record = WebhookRecord(
-            id: "wh_" + Credentials.newId(), url: request.url, events: events, description: request.description, active: request.active ?? true,
+            id: "wh_" + Credentials.newId(), url: request.url, events: events, description: request.description,
+            active: request.active ?? true,
             secretSealed: try crypto.seal(secret), createdAtMs: now, updatedAtMs: now, secretRotatedAtMs: now
         )
         try await store.insert(record)
@@ -49,7 +52,11 @@ public struct WebhookService: Sendable {
         let events = try request.events.map { names throws(AppError) in try eventsColumn(names) }
         if let url = request.url { try await checkURL(url) }
         AuditTrail.note(target: id, before: try await store.get(id).map(Self.webhook))
-        guard let record = try await store.update(id, url: request.url, events: events, description: request.description, active: request.active, secretSealed: nil, now: Millis.now()) else {
+        guard
+            let record = try await store.update(
+                id, url: request.url, events: events, description: request.description, active: request.active, secretSealed: nil,
+                now: Millis.now())
+        else {
             throw AppError.notFound(what: "webhook")
         }
         AuditTrail.note(after: Self.webhook(record))
@@ -60,7 +67,10 @@ public struct WebhookService: Sendable {
         try Self.validateId(id)
         AuditTrail.note(target: id)
         let secret = WebhookCrypto.newSecret()
-        guard let record = try await store.update(id, url: nil, events: nil, description: nil, active: nil, secretSealed: try crypto.seal(secret), now: Millis.now()) else {
+        guard
+            let record = try await store.update(
+                id, url: nil, events: nil, description: nil, active: nil, secretSealed: try crypto.seal(secret), now: Millis.now())
+        else {
             throw AppError.notFound(what: "webhook")
         }
         return WebhookWithSecret(webhook: Self.webhook(record), secret: secret)
@@ -79,7 +89,9 @@ public struct WebhookService: Sendable {
         guard try await store.get(id) != nil else { throw AppError.notFound(what: "webhook") }
         let eventId = "msg_" + Credentials.newId()
         let now = Millis.now()
-        try await store.enqueueOne(eventId: eventId, webhookId: id, event: "test", payload: WebhookEvents.payload("test", data: ["webhookId": id], now: now), now: now)
+        try await store.enqueueOne(
+            eventId: eventId, webhookId: id, event: "test", payload: WebhookEvents.payload("test", data: ["webhookId": id], now: now),
+            now: now)
         guard let record = try await store.delivery(id: eventId, webhookId: id) else { throw AppError.notFound(what: "webhook") }
         return Self.delivery(record)
     }
@@ -99,15 +111,18 @@ public struct WebhookService: Sendable {
     public static func webhook(_ record: WebhookRecord) -> Webhook {
         Webhook(
             id: record.id, url: record.url, events: record.eventNames, description: record.description, active: record.active,
-            createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs), secretRotatedAt: Millis.date(record.secretRotatedAtMs)
+            createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs),
+            secretRotatedAt: Millis.date(record.secretRotatedAtMs)
         )
     }
 
     static func delivery(_ record: OutboxRecord) -> WebhookDelivery {
         WebhookDelivery(
-            id: record.id, event: record.event, status: WebhookDelivery.Status(rawValue: record.status) ?? .pending, attempts: record.attempts,
+            id: record.id, event: record.event, status: WebhookDelivery.Status(rawValue: record.status) ?? .pending,
+            attempts: record.attempts,
             lastStatus: record.lastStatus, lastError: record.lastError, createdAt: Millis.date(record.createdAtMs),
-            nextAttemptAt: record.status == "pending" ? Millis.date(record.nextAttemptMs) : nil, deliveredAt: record.deliveredAtMs.map(Millis.date)
+            nextAttemptAt: record.status == "pending" ? Millis.date(record.nextAttemptMs) : nil,
+            deliveredAt: record.deliveredAtMs.map(Millis.date)
         )
     }
 }

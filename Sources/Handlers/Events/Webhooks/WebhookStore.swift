@@ -42,32 +42,39 @@ public struct WebhookStore: Sendable {
 
     public func all() async throws -> [WebhookRecord] {
         try await database.withSQL { sql in
-            try await sql.raw("SELECT * FROM webhooks ORDER BY created_at_ms DESC, id").all(decoding: WebhookRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            try await sql.raw("SELECT * FROM webhooks ORDER BY created_at_ms DESC, id").all(
+                decoding: WebhookRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
     public func get(_ id: String) async throws -> WebhookRecord? {
         try await database.withSQL { sql in
-            try await sql.raw("SELECT * FROM webhooks WHERE id = \(bind: id)").first(decoding: WebhookRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            try await sql.raw("SELECT * FROM webhooks WHERE id = \(bind: id)").first(
+                decoding: WebhookRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
     public func insert(_ record: WebhookRecord) async throws {
         try await database.withSQL { sql in
-            try await sql.insert(into: "webhooks").model(record, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+            try await sql.insert(into: "webhooks").model(record, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil)
+                .run()
         }
     }
 
-    public func update(_ id: String, url: String?, events: String?, description: String?, active: Bool?, secretSealed: String?, now: Int64) async throws -> WebhookRecord? {
+    public func update(_ id: String, url: String?, events: String?, description: String?, active: Bool?, secretSealed: String?, now: Int64)
+        async throws -> WebhookRecord?
+    {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE webhooks SET url = COALESCE(\(bind: url), url), events = COALESCE(\(bind: events), events),
                     description = COALESCE(\(bind: description), description), active = COALESCE(\(bind: active), active),
                     secret_sealed = COALESCE(\(bind: secretSealed), secret_sealed),
                     secret_rotated_at_ms = CASE WHEN \(bind: secretSealed != nil) THEN \(bind: now) ELSE secret_rotated_at_ms END,
                     updated_at_ms = \(bind: now)
                 WHERE id = \(bind: id) RETURNING *
-                """).first(decoding: WebhookRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+                """
+            ).first(decoding: WebhookRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
@@ -97,10 +104,12 @@ public struct WebhookStore: Sendable {
     /// One event for one webhook, whether it is active or not (the explicit test).
     func enqueueOne(eventId: String, webhookId: String, event: String, payload: String, now: Int64) async throws {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 INSERT INTO webhook_outbox (id, webhook_id, event, payload, status, attempts, next_attempt_ms, locked_until_ms, created_at_ms)
                 VALUES (\(bind: eventId), \(bind: webhookId), \(bind: event), \(bind: payload), 'pending', 0, \(bind: now), 0, \(bind: now))
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -108,7 +117,8 @@ public struct WebhookStore: Sendable {
     /// worker (on any instance) takes it meanwhile; counts the attempt.
     public func claimDue(now: Int64, leaseUntil: Int64, limit: Int) async throws -> [OutboxRecord] {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE webhook_outbox SET locked_until_ms = \(bind: leaseUntil), attempts = attempts + 1
                 WHERE (id, webhook_id) IN (
                     SELECT id, webhook_id FROM webhook_outbox
@@ -116,25 +126,32 @@ public struct WebhookStore: Sendable {
                     ORDER BY next_attempt_ms LIMIT \(bind: limit))
                 AND status = 'pending' AND locked_until_ms <= \(bind: now)
                 RETURNING *
-                """).all(decoding: OutboxRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+                """
+            ).all(decoding: OutboxRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 
-    public func finish(_ record: OutboxRecord, status: String, httpStatus: Int64?, error: String?, nextAttemptMs: Int64, now: Int64) async throws {
+    public func finish(_ record: OutboxRecord, status: String, httpStatus: Int64?, error: String?, nextAttemptMs: Int64, now: Int64)
+        async throws
+    {
         try await database.withSQL { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE webhook_outbox SET status = \(bind: status), last_status = \(bind: httpStatus), last_error = \(bind: error),
                     next_attempt_ms = \(bind: nextAttemptMs), locked_until_ms = 0,
                     delivered_at_ms = CASE WHEN \(bind: status) = 'delivered' THEN \(bind: now) ELSE delivered_at_ms END
                 WHERE id = \(bind: record.id) AND webhook_id = \(bind: record.webhookId)
-                """).run()
+                """
+            ).run()
         }
     }
 
     public func deliveries(webhookId: String, limit: Int64) async throws -> [OutboxRecord] {
         try await database.withSQL { sql in
-            try await sql.raw("SELECT * FROM webhook_outbox WHERE webhook_id = \(bind: webhookId) ORDER BY created_at_ms DESC, id LIMIT \(bind: limit)")
-                .all(decoding: OutboxRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            try await sql.raw(
+                "SELECT * FROM webhook_outbox WHERE webhook_id = \(bind: webhookId) ORDER BY created_at_ms DESC, id LIMIT \(bind: limit)"
+            )
+            .all(decoding: OutboxRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
         }
     }
 

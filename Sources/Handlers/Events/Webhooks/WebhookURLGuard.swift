@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where webhooks may be sent: https (http too outside production), a host that is not a
@@ -69,10 +70,14 @@ public struct WebhookURLGuard: Sendable {
 
     /// Whether the URL may be delivered to, and the address to connect to.
     public func check(_ text: String) async -> Verdict {
-        guard text.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(), let spelled = url.host, !spelled.isEmpty else {
+        guard text.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(), let spelled = url.host,
+            !spelled.isEmpty
+        else {
             return .refused("is not an absolute URL")
         }
-        guard scheme == "https" || (scheme == "http" && !httpsOnly) else { return .refused(httpsOnly ? "must use https" : "must use http or https") }
+        guard scheme == "https" || (scheme == "http" && !httpsOnly) else {
+            return .refused(httpsOnly ? "must use https" : "must use http or https")
+        }
         guard url.user == nil, url.password == nil else { return .refused("must not carry credentials") }
         var host = spelled.lowercased()
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
