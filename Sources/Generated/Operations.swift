@@ -497,6 +497,97 @@ extension Operations {
 }
 
 extension Operations {
+    /// Set the identity providers an app trusts: `PUT /admin/apps/{appId}/identity-providers`.
+    public enum SetAppIdentityProviders {
+        public static let id = "setAppIdentityProviders"
+
+        public struct Input: Sendable, Equatable {
+            /// The app's id.
+            public var appId: String
+            /// The JSON request body.
+            public var body: IdentityProviderList
+
+            public init(appId: String, body: IdentityProviderList) {
+                self.appId = appId
+                self.body = body
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(IdentityProviderList)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 413
+            case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
+            /// 422
+            case unprocessableContent(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
+                case .unprocessableContent: .init(code: 422)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
+                case .unprocessableContent(let body): return try APIResponse.json(body, status: .init(code: 422))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
     /// Replace an app's secret: `POST /admin/apps/{appId}/rotate-secret`.
     public enum RotateAppSecret {
         public static let id = "rotateAppSecret"
@@ -1545,7 +1636,7 @@ extension Operations {
         public static let id = "deleteUser"
 
         public struct Input: Sendable, Equatable {
-            /// The user's id within the bridge.
+            /// The user's id within the bridge: the id an app's backend chose, or `<namespace>:<subject>` for a user signed in through an identity provider (percent-encode it in a path).
             public var userId: String
 
             public init(userId: String) {
@@ -1621,7 +1712,7 @@ extension Operations {
         public static let id = "getUser"
 
         public struct Input: Sendable, Equatable {
-            /// The user's id within the bridge.
+            /// The user's id within the bridge: the id an app's backend chose, or `<namespace>:<subject>` for a user signed in through an identity provider (percent-encode it in a path).
             public var userId: String
 
             public init(userId: String) {
@@ -1714,7 +1805,7 @@ extension Operations {
         public static let id = "updateUser"
 
         public struct Input: Sendable, Equatable {
-            /// The user's id within the bridge.
+            /// The user's id within the bridge: the id an app's backend chose, or `<namespace>:<subject>` for a user signed in through an identity provider (percent-encode it in a path).
             public var userId: String
             /// The JSON request body.
             public var body: UpdateUserRequest
@@ -2911,7 +3002,7 @@ extension Operations {
             public var startDate: Date?
             /// The `endDate` query parameter.
             public var endDate: Date?
-            /// The user's id within the bridge.
+            /// The user's id within the bridge: the id an app's backend chose, or `<namespace>:<subject>` for a user signed in through an identity provider (percent-encode it in a path).
             public var userId: String
 
             public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil, userId: String) {
@@ -4020,6 +4111,18 @@ extension Operations {
 }
 
 extension Operations {
+    /// Sign in with an identity provider's token (RFC 8693): `POST /auth/exchange`.
+    public enum ExchangeToken {
+        public static let id = "exchangeToken"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+    }
+}
+
+extension Operations {
     /// Revoke this token, or every token of the user: `POST /auth/logout`.
     public enum Logout {
         public static let id = "logout"
@@ -4579,6 +4682,9 @@ public protocol APIProtocol: Sendable {
     /// Rename, describe, activate or deactivate an app: `PATCH /admin/apps/{appId}`.
     func updateApp(_ input: Operations.UpdateApp.Input, context: Context) async throws -> Operations.UpdateApp.Output
 
+    /// Set the identity providers an app trusts: `PUT /admin/apps/{appId}/identity-providers`.
+    func setAppIdentityProviders(_ input: Operations.SetAppIdentityProviders.Input, context: Context) async throws -> Operations.SetAppIdentityProviders.Output
+
     /// Replace an app's secret: `POST /admin/apps/{appId}/rotate-secret`.
     func rotateAppSecret(_ input: Operations.RotateAppSecret.Input, context: Context) async throws -> Operations.RotateAppSecret.Output
 
@@ -4712,6 +4818,11 @@ public protocol APIProtocol: Sendable {
     /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
     /// other than the documented ones are the upstream's.
     func proxyPost(_ input: Operations.ProxyPost.Input, request: Request, context: Context) async throws -> Response
+
+    /// Sign in with an identity provider's token (RFC 8693): `POST /auth/exchange`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func exchangeToken(_ input: Operations.ExchangeToken.Input, request: Request, context: Context) async throws -> Response
 
     /// Revoke this token, or every token of the user: `POST /auth/logout`.
     func logout(_ input: Operations.Logout.Input, context: Context) async throws -> Operations.Logout.Output

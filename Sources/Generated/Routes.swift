@@ -75,6 +75,17 @@ extension RouteTable {
             catchAllTail: false
         ),
         RouteDescriptor(
+            operationId: "setAppIdentityProviders",
+            method: .put,
+            path: "/admin/apps/{appId}/identity-providers",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: IdentityProviderList.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
             operationId: "rotateAppSecret",
             method: .post,
             path: "/admin/apps/{appId}/rotate-secret",
@@ -537,6 +548,17 @@ extension RouteTable {
             catchAllTail: false
         ),
         RouteDescriptor(
+            operationId: "exchangeToken",
+            method: .post,
+            path: "/auth/exchange",
+            tags: ["Auth"],
+            security: [],
+            responses: [200: TokenExchangeResponse.self, 400: TokenExchangeError.self, 401: TokenExchangeError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 431: APIError.self, 503: TokenExchangeError.self],
+            requiredHeaders: [:],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
             operationId: "logout",
             method: .post,
             path: "/auth/logout",
@@ -723,6 +745,16 @@ extension APIProtocol {
                 body: try await InputDecoding.body(UpdateAppRequest.self, from: request, context: context)
             )
             return try await self.updateApp(input, context: context).response()
+        }
+
+        router.on("/admin/apps/:appId/identity-providers", method: .put) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "setAppIdentityProviders")
+            let input = Operations.SetAppIdentityProviders.Input(
+                appId: try InputDecoding.path("appId", context: context),
+                body: try await InputDecoding.body(IdentityProviderList.self, from: request, context: context)
+            )
+            return try await self.setAppIdentityProviders(input, context: context).response()
         }
 
         router.on("/admin/apps/:appId/rotate-secret", method: .post) { request, context in
@@ -1146,6 +1178,11 @@ extension APIProtocol {
                 xPartialKey: try InputDecoding.header("X-Partial-Key", in: request)
             )
             return try await self.proxyPost(input, request: request, context: context)
+        }
+
+        router.on("/auth/exchange", method: .post) { request, context in
+            let input = Operations.ExchangeToken.Input()
+            return try await self.exchangeToken(input, request: request, context: context)
         }
 
         router.on("/auth/logout", method: .post) { request, context in

@@ -108,8 +108,10 @@ public struct App: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
     public var secretRotatedAt: Date
+    /// The identity providers whose tokens `POST /auth/exchange` accepts for this app.
+    public var identityProviders: [IdentityProvider]?
 
-    public init(appId: String, name: String, description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date) {
+    public init(appId: String, name: String, description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date, identityProviders: [IdentityProvider]? = nil) {
         self.appId = appId
         self.name = name
         self.description = description
@@ -117,6 +119,7 @@ public struct App: Codable, Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.secretRotatedAt = secretRotatedAt
+        self.identityProviders = identityProviders
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
@@ -129,6 +132,7 @@ public struct App: Codable, Sendable, Equatable {
         self.createdAt = try container.decode(Date.self, forKey: .createdAt)
         self.updatedAt = try container.decode(Date.self, forKey: .updatedAt)
         self.secretRotatedAt = try container.decode(Date.self, forKey: .secretRotatedAt)
+        self.identityProviders = container.contains(.identityProviders) ? try container.decode([IdentityProvider].self, forKey: .identityProviders) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -139,6 +143,7 @@ public struct App: Codable, Sendable, Equatable {
         case createdAt = "createdAt"
         case updatedAt = "updatedAt"
         case secretRotatedAt = "secretRotatedAt"
+        case identityProviders = "identityProviders"
     }
 }
 
@@ -859,6 +864,93 @@ public struct IPRuleList: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case rules = "rules"
+    }
+}
+
+/// A signature algorithm of subject tokens. `none` and HMAC are never accepted.
+public enum IdentityAlgorithm: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+    case rs256 = "RS256"
+    case es256 = "ES256"
+    case edDSA = "EdDSA"
+}
+
+/// An identity provider whose tokens an app accepts at `POST /auth/exchange`. Its keys come from
+/// `jwks` (inline, for offline use and tests), else `jwksUri`, else OpenID discovery
+/// (`{issuer}/.well-known/openid-configuration`). Key URLs must be https on a public address.
+public struct IdentityProvider: Codable, Sendable, Equatable {
+    /// The `iss` of its tokens, exactly.
+    public var issuer: String
+    /// The user ids of its users are `<namespace>:<claim>`, so two issuers cannot collide. Unique per app.
+    public var namespace: String
+    /// A token is accepted when its `aud` names one of these (your client or project ids).
+    public var audiences: [String]
+    /// Where its JWK Set is published.
+    public var jwksUri: String?
+    /// An inline JWK Set, as JSON text (offline use and tests); takes precedence over `jwksUri`.
+    public var jwks: String?
+    /// The algorithms accepted (default all three).
+    public var algorithms: [IdentityAlgorithm]?
+    /// The claim that names the user (default `sub`). Its value must be 1 to 255 ASCII characters.
+    public var userClaim: String?
+    /// Claims a token must carry with these values, written as text (`"true"`, `"42"`, `"x"`).
+    public var requiredClaims: [String: String]?
+    /// Leeway for `exp`, `nbf` and `iat` (default 60).
+    public var clockSkewSeconds: Int64?
+
+    public init(issuer: String, namespace: String, audiences: [String], jwksUri: String? = nil, jwks: String? = nil, algorithms: [IdentityAlgorithm]? = nil, userClaim: String? = nil, requiredClaims: [String: String]? = nil, clockSkewSeconds: Int64? = nil) {
+        self.issuer = issuer
+        self.namespace = namespace
+        self.audiences = audiences
+        self.jwksUri = jwksUri
+        self.jwks = jwks
+        self.algorithms = algorithms
+        self.userClaim = userClaim
+        self.requiredClaims = requiredClaims
+        self.clockSkewSeconds = clockSkewSeconds
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.issuer = try container.decode(String.self, forKey: .issuer)
+        self.namespace = try container.decode(String.self, forKey: .namespace)
+        self.audiences = try container.decode([String].self, forKey: .audiences)
+        self.jwksUri = container.contains(.jwksUri) ? try container.decode(String.self, forKey: .jwksUri) : nil
+        self.jwks = container.contains(.jwks) ? try container.decode(String.self, forKey: .jwks) : nil
+        self.algorithms = container.contains(.algorithms) ? try container.decode([IdentityAlgorithm].self, forKey: .algorithms) : nil
+        self.userClaim = container.contains(.userClaim) ? try container.decode(String.self, forKey: .userClaim) : nil
+        self.requiredClaims = container.contains(.requiredClaims) ? try container.decode([String: String].self, forKey: .requiredClaims) : nil
+        self.clockSkewSeconds = container.contains(.clockSkewSeconds) ? try container.decode(Int64.self, forKey: .clockSkewSeconds) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case issuer = "issuer"
+        case namespace = "namespace"
+        case audiences = "audiences"
+        case jwksUri = "jwksUri"
+        case jwks = "jwks"
+        case algorithms = "algorithms"
+        case userClaim = "userClaim"
+        case requiredClaims = "requiredClaims"
+        case clockSkewSeconds = "clockSkewSeconds"
+    }
+}
+
+public struct IdentityProviderList: Codable, Sendable, Equatable {
+    public var providers: [IdentityProvider]
+
+    public init(providers: [IdentityProvider]) {
+        self.providers = providers
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.providers = try container.decode([IdentityProvider].self, forKey: .providers)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case providers = "providers"
     }
 }
 
@@ -1635,6 +1727,134 @@ public struct Timeseries: Codable, Sendable, Equatable {
         case granularity = "granularity"
         case groupBy = "groupBy"
         case points = "points"
+    }
+}
+
+/// RFC 6749 §5.2: `error` is `invalid_request`, `invalid_client`, `invalid_grant`,
+/// `unsupported_grant_type` or `temporarily_unavailable` (the issuer's keys cannot be had), with
+/// `error_description`; `message` says the same and `requestId` is the bridge's. A request the HTTP
+/// layer refuses first carries the bridge's own codes, in this same shape without `error_description`.
+public struct TokenExchangeError: Codable, Sendable, Equatable {
+    public var error: String
+    public var errorDescription: String?
+    public var message: String
+    public var requestId: String
+
+    public init(error: String, errorDescription: String? = nil, message: String, requestId: String) {
+        self.error = error
+        self.errorDescription = errorDescription
+        self.message = message
+        self.requestId = requestId
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.error = try container.decode(String.self, forKey: .error)
+        self.errorDescription = container.contains(.errorDescription) ? try container.decode(String.self, forKey: .errorDescription) : nil
+        self.message = try container.decode(String.self, forKey: .message)
+        self.requestId = try container.decode(String.self, forKey: .requestId)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case error = "error"
+        case errorDescription = "error_description"
+        case message = "message"
+        case requestId = "requestId"
+    }
+}
+
+public struct TokenExchangeRequest: Codable, Sendable, Equatable {
+    public enum GrantType: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case urnIetfParamsOauthGrantTypeTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+    }
+
+    public enum SubjectTokenType: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case urnIetfParamsOauthTokenTypeIdToken = "urn:ietf:params:oauth:token-type:id_token"
+        case urnIetfParamsOauthTokenTypeJwt = "urn:ietf:params:oauth:token-type:jwt"
+    }
+
+    public var grantType: GrantType
+    public var subjectToken: String
+    public var subjectTokenType: SubjectTokenType
+    /// The app id. Public, it proves nothing by itself.
+    public var clientId: String
+
+    public init(grantType: GrantType, subjectToken: String, subjectTokenType: SubjectTokenType, clientId: String) {
+        self.grantType = grantType
+        self.subjectToken = subjectToken
+        self.subjectTokenType = subjectTokenType
+        self.clientId = clientId
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.grantType = try container.decode(GrantType.self, forKey: .grantType)
+        self.subjectToken = try container.decode(String.self, forKey: .subjectToken)
+        self.subjectTokenType = try container.decode(SubjectTokenType.self, forKey: .subjectTokenType)
+        self.clientId = try container.decode(String.self, forKey: .clientId)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case grantType = "grant_type"
+        case subjectToken = "subject_token"
+        case subjectTokenType = "subject_token_type"
+        case clientId = "client_id"
+    }
+}
+
+/// RFC 8693's answer, plus the bridge's refresh token and user, as `POST /auth/token` gives them.
+public struct TokenExchangeResponse: Codable, Sendable, Equatable {
+    public enum IssuedTokenType: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case urnIetfParamsOauthTokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
+    }
+
+    public enum TokenType: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case bearer = "Bearer"
+    }
+
+    /// The access token (JWT). Send it as `Authorization: Bearer <token>`.
+    public var accessToken: String
+    public var issuedTokenType: IssuedTokenType
+    public var tokenType: TokenType
+    /// Seconds until the access token expires.
+    public var expiresIn: Int64
+    /// Exchange it once at `POST /auth/refresh` for a new pair.
+    public var refreshToken: String
+    public var refreshExpiresIn: Int64
+    public var user: UserSummary
+
+    public init(accessToken: String, issuedTokenType: IssuedTokenType, tokenType: TokenType, expiresIn: Int64, refreshToken: String, refreshExpiresIn: Int64, user: UserSummary) {
+        self.accessToken = accessToken
+        self.issuedTokenType = issuedTokenType
+        self.tokenType = tokenType
+        self.expiresIn = expiresIn
+        self.refreshToken = refreshToken
+        self.refreshExpiresIn = refreshExpiresIn
+        self.user = user
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.accessToken = try container.decode(String.self, forKey: .accessToken)
+        self.issuedTokenType = try container.decode(IssuedTokenType.self, forKey: .issuedTokenType)
+        self.tokenType = try container.decode(TokenType.self, forKey: .tokenType)
+        self.expiresIn = try container.decode(Int64.self, forKey: .expiresIn)
+        self.refreshToken = try container.decode(String.self, forKey: .refreshToken)
+        self.refreshExpiresIn = try container.decode(Int64.self, forKey: .refreshExpiresIn)
+        self.user = try container.decode(UserSummary.self, forKey: .user)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case accessToken = "access_token"
+        case issuedTokenType = "issued_token_type"
+        case tokenType = "token_type"
+        case expiresIn = "expires_in"
+        case refreshToken = "refreshToken"
+        case refreshExpiresIn = "refreshExpiresIn"
+        case user = "user"
     }
 }
 

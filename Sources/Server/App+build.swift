@@ -98,6 +98,10 @@ struct AppParts {
         revocations = RevocationList()
         let auth = AuthService(
             database: database, apps: appStore, users: userStore, tokens: tokenStore, events: events, tokenService: tokenService,
+            identity: IdentityVerifier(
+                keySets: IdentityKeySets(
+                    fetcher: HTTPDocumentFetcher(allowInsecure: settings.identityAllowInsecure),
+                    refetchInterval: settings.identityKeysRefetchInterval)),
             revocations: revocations, settings: settings, logger: logger
         )
         network = HTTPUpstream(readTimeout: config.upstreamReadTimeout, connectTimeout: config.upstreamConnectTimeout)

@@ -71,6 +71,10 @@ struct AppConfig: Sendable {
     var webhookAllowPrivate = false
     var webhookPollInterval: Duration = .milliseconds(500)
     var webhookRetryBase: Duration = .seconds(2)
+    /// Identity providers' key sets over plain http and from private addresses (tests only).
+    var identityAllowInsecure = false
+    /// An unknown `kid` refetches an issuer's keys at most this often (tests shorten it).
+    var identityKeysRefetchInterval: Duration = .seconds(30)
 
     var isProduction: Bool { environment == .production }
 
@@ -87,7 +91,9 @@ struct AppConfig: Sendable {
             defaultDailyQuota: defaultDailyQuota,
             defaultMonthlyQuota: defaultMonthlyQuota,
             adminAPIKey: adminAPIKey,
-            revocationSyncInterval: revocationSyncInterval
+            revocationSyncInterval: revocationSyncInterval,
+            identityAllowInsecure: identityAllowInsecure,
+            identityKeysRefetchInterval: identityKeysRefetchInterval
         )
     }
 }
@@ -204,6 +210,10 @@ extension AppConfig {
         config.webhookAllowPrivate = try boolean(reader, "webhook.allow.private", name: "WEBHOOK_ALLOW_PRIVATE")
         if environment == .production && config.webhookAllowPrivate {
             throw ConfigError(reason: "WEBHOOK_ALLOW_PRIVATE=true is for tests only; production refuses it")
+        }
+        config.identityAllowInsecure = try boolean(reader, "identity.allow.insecure", name: "IDENTITY_ALLOW_INSECURE")
+        if environment == .production && config.identityAllowInsecure {
+            throw ConfigError(reason: "IDENTITY_ALLOW_INSECURE=true is for tests only; production refuses it")
         }
         config.webhookPollInterval = .milliseconds(
             try integer(reader, "webhook.poll.ms", name: "WEBHOOK_POLL_MS", default: 500, range: 50...60_000))

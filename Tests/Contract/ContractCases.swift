@@ -90,7 +90,9 @@ struct FixtureError: Error, CustomStringConvertible {
 enum ContractCases {
     static var all: [ContractCase] {
         let specific =
-            system + auth + admin + ipRules + audit + analytics + webhooks + proxy + splitKeys + securedByAdminKey + securedByBearer + edge
+            system + auth + identity + admin + ipRules + audit + analytics + webhooks + proxy + splitKeys + securedByAdminKey
+            + securedByBearer
+            + edge
         return specific + notJSON + badHost(besides: specific)
     }
 
@@ -430,6 +432,78 @@ enum ContractCases {
             request(.post, "/auth/logout", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"all":"yes"}"#)
         },
     ]
+
+    /// Apps without a backend: the providers an app trusts, and the token exchange.
+    static var identity: [ContractCase] {
+        let idp = TestIdentityProvider()
+        let path = "/admin/apps/com.example.app/identity-providers"
+        @Sendable func exchange(_ token: String, clientId: String = "com.example.app") -> RequestSpec {
+            RequestSpec(
+                method: .post, path: "/auth/exchange", headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: TestIdentityProvider.form(token, clientId: clientId))
+        }
+        let unreachableKeys: @Sendable (inout AppConfig) -> Void = { $0.identityAllowInsecure = true }
+        return [
+            ContractCase(operationId: "setAppIdentityProviders", name: "trust a provider", expectedStatus: 200) { fixture in
+                try await fixture.createApp()
+                return request(.put, path, headers: Fixture.admin, json: try idp.providersBody())
+            },
+            ContractCase(
+                operationId: "setAppIdentityProviders", name: "a namespace with capitals", expectedStatus: 400,
+                expectedCode: "invalid_request"
+            ) {
+                fixture in
+                try await fixture.createApp()
+                return request(.put, path, headers: Fixture.admin, json: try idp.providersBody(namespace: "Bad NS"))
+            },
+            ContractCase(operationId: "setAppIdentityProviders", name: "no such app", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.put, path, headers: Fixture.admin, json: try idp.providersBody())
+            },
+            ContractCase(
+                operationId: "setAppIdentityProviders", name: "keys over plain http", expectedStatus: 422,
+                expectedCode: "identity_provider_url_refused"
+            ) { fixture in
+                try await fixture.createApp()
+                return request(.put, path, headers: Fixture.admin, json: try idp.providersBody(jwksUri: "http://keys.example/jwks.json"))
+            },
+            ContractCase(operationId: "exchangeToken", name: "a trusted provider's token", expectedStatus: 200) { fixture in
+                try await fixture.trusting(idp)
+                return exchange(try idp.token())
+            },
+            ContractCase(operationId: "exchangeToken", name: "an expired token", expectedStatus: 400, expectedCode: "invalid_grant") {
+                fixture in
+                try await fixture.trusting(idp)
+                return exchange(try idp.token(TestIdentityProvider.claims(now: Date().addingTimeInterval(-3600))))
+            },
+            ContractCase(operationId: "exchangeToken", name: "an unknown app", expectedStatus: 401, expectedCode: "invalid_client") { _ in
+                exchange(try idp.token(), clientId: "no.such.app")
+            },
+            ContractCase(operationId: "exchangeToken", name: "a deactivated user", expectedStatus: 403, expectedCode: "user_inactive") {
+                fixture in
+                try await fixture.trusting(idp)
+                _ = try await fixture.exchange(TestIdentityProvider.form(try idp.token()))
+                try await fixture.deactivate("idp%3Auser%7C42")
+                return exchange(try idp.token())
+            },
+            ContractCase(
+                operationId: "exchangeToken", name: "the user belongs to another app", expectedStatus: 409,
+                expectedCode: "user_app_conflict"
+            ) {
+                fixture in
+                try await fixture.trusting(idp, appId: "com.example.other")
+                _ = try await fixture.exchange(TestIdentityProvider.form(try idp.token(), clientId: "com.example.other"))
+                try await fixture.trusting(idp)
+                return exchange(try idp.token())
+            },
+            ContractCase(
+                operationId: "exchangeToken", name: "the key server is down", expectedStatus: 503, expectedCode: "temporarily_unavailable",
+                configure: unreachableKeys
+            ) { fixture in
+                try await fixture.trusting(idp, jwksUri: "http://127.0.0.1:9/jwks.json")
+                return exchange(try idp.token())
+            },
+        ]
+    }
 
     static let admin: [ContractCase] = [
         ContractCase(operationId: "listApps", name: "list", expectedStatus: 200) { fixture in

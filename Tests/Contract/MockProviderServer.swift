@@ -26,6 +26,14 @@ final class MockProviderServer: Sendable {
     private let started = Mutex<Task<Int, any Error>?>(nil)
     /// Requests cancelled by the client (the connection went away while streaming).
     private let cancelled = Mutex<Int>(0)
+    /// Key sets served at `/jwks/{name}`; a name without one answers 503 (its server is down).
+    private let keySets = Mutex<[String: String]>([:])
+
+    /// Publishes (or, with nil, takes down) the key set served at `/jwks/{name}`.
+    func publish(_ name: String, jwks: String?) { keySets.withLock { $0[name] = jwks } }
+
+    /// How many times `/jwks/{name}` was fetched.
+    func fetches(of name: String) -> Int { received.filter { $0.path == "/jwks/" + name }.count }
 
     var received: [Received] { log.withLock { $0 } }
     var cancelledStreams: Int { cancelled.withLock { $0 } }
@@ -48,6 +56,13 @@ final class MockProviderServer: Sendable {
     private func start() async throws -> Int {
         let router = Router()
         router.add(middleware: Recorder(server: self))
+        router.get("/jwks/:name") { _, context in
+            let name = context.parameters.get("name") ?? ""
+            guard let jwks = self.keySets.withLock({ $0[name] }) else { return Response(status: .serviceUnavailable) }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "max-age=3600"],
+                body: .init(byteBuffer: ByteBuffer(string: jwks)))
+        }
         router.post("/openai/v1/chat/completions") { request, context in try await self.openAIChat(request, context: context) }
         router.get("/openai/v1/models") { _, _ in Self.json(#"{"object":"list","data":[{"id":"gpt-4o-mini"}]}"#) }
         router.put("/openai/v1/things/:id") { _, _ in Self.json(#"{"updated":true}"#) }

@@ -75,13 +75,13 @@ extension BridgeAPI {
     }
 
     public func getUser(_ input: Operations.GetUser.Input, context: Context) async throws -> Operations.GetUser.Output {
-        try Validate.identifier(input.userId, field: "userId", location: .path)
+        try Validate.userId(input.userId, location: .path)
         guard let user = try await users.get(input.userId) else { throw AppError.notFound(what: "user") }
         return .ok(Self.user(user))
     }
 
     public func updateUser(_ input: Operations.UpdateUser.Input, context: Context) async throws -> Operations.UpdateUser.Output {
-        try Validate.identifier(input.userId, field: "userId", location: .path)
+        try Validate.userId(input.userId, location: .path)
         try Validate.range(input.body.dailyQuota, 0...1_000_000_000, field: "dailyQuota")
         try Validate.range(input.body.monthlyQuota, 0...1_000_000_000, field: "monthlyQuota")
         let budgets = input.body.budgets
@@ -99,10 +99,17 @@ extension BridgeAPI {
     }
 
     public func deleteUser(_ input: Operations.DeleteUser.Input, context: Context) async throws -> Operations.DeleteUser.Output {
-        try Validate.identifier(input.userId, field: "userId", location: .path)
+        try Validate.userId(input.userId, location: .path)
         guard let deleted = try await auth.deleteUser(input.userId) else { throw AppError.notFound(what: "user") }
         audit(context, "user.delete", target: deleted.userId, before: Self.user(deleted))
         return .noContent
+    }
+
+    public func setAppIdentityProviders(_ input: Operations.SetAppIdentityProviders.Input, context: Context) async throws
+        -> Operations.SetAppIdentityProviders.Output
+    {
+        try Validate.identifier(input.appId, field: "appId", location: .path)
+        return .ok(IdentityProviderList(providers: try await auth.setIdentityProviders(input.appId, input.body.providers)))
     }
 
     // MARK: Mapping
@@ -111,7 +118,7 @@ extension BridgeAPI {
         App(
             appId: record.appId, name: record.name, description: record.description, active: record.active,
             createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs),
-            secretRotatedAt: Millis.date(record.secretRotatedAtMs)
+            secretRotatedAt: Millis.date(record.secretRotatedAtMs), identityProviders: record.identityProviders
         )
     }
 

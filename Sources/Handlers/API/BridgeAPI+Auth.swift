@@ -1,5 +1,6 @@
 import Foundation
 public import Generated
+public import Hummingbird
 
 extension BridgeAPI {
     public func issueToken(_ input: Operations.IssueToken.Input, context: Context) async throws -> Operations.IssueToken.Output {
@@ -28,6 +29,57 @@ extension BridgeAPI {
         try await auth.logout(user, all: all)
         let message = all ? "Every token of this user has been revoked." : "Logged out: this token has been revoked."
         return .ok(LogoutResponse(success: true, message: message, userId: user.userId, revokedAll: all))
+    }
+
+    /// RFC 8693 over RFC 6749's wire format: a form (or JSON) in, JSON out, and RFC 6749 §5.2
+    /// errors with our request id beside them.
+    public func exchangeToken(_ input: Operations.ExchangeToken.Input, request: Request, context: Context) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        let isJSON = request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true
+        let fields = isJSON ? Self.jsonFields(body) : Self.formFields(String(buffer: body))
+        do {
+            guard let fields else { throw ExchangeFailure.invalidRequest("The body must be a form (or a JSON object) of strings.") }
+            let pair = try await auth.exchange(
+                grantType: fields["grant_type"], subjectToken: fields["subject_token"], subjectTokenType: fields["subject_token_type"],
+                clientId: fields["client_id"], clientIP: context.clientIP)
+            return try APIResponse.json(
+                TokenExchangeResponse(
+                    accessToken: pair.token, issuedTokenType: .urnIetfParamsOauthTokenTypeAccessToken, tokenType: .bearer,
+                    expiresIn: pair.expiresIn, refreshToken: pair.refreshToken, refreshExpiresIn: pair.refreshExpiresIn, user: pair.user),
+                status: .ok)
+        } catch let failure as ExchangeFailure {
+            let (status, code, description): (HTTPResponse.Status, String, String) =
+                switch failure {
+                case .invalidRequest(let why): (.badRequest, "invalid_request", why)
+                case .invalidClient(let why): (.unauthorized, "invalid_client", why)
+                case .invalidGrant(let why): (.badRequest, "invalid_grant", why)
+                case .unsupportedGrantType: (.badRequest, "unsupported_grant_type", "Only RFC 8693 token exchange is supported here.")
+                case .keysUnavailable(let why): (.serviceUnavailable, "temporarily_unavailable", why)
+                }
+            return try APIResponse.json(
+                TokenExchangeError(error: code, errorDescription: description, message: description, requestId: context.requestId),
+                status: status)
+        }
+    }
+
+    /// `application/x-www-form-urlencoded`: `+` is a space, then percent-decoding; a name given
+    /// twice is malformed (RFC 6749 §3.2: parameters must not be repeated).
+    static func formFields(_ text: String) -> [String: String]? {
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&") where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let decode = { (part: Substring) in part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+            guard let name = decode(parts[0]), let value = decode(parts.count == 2 ? parts[1] : ""), fields[name] == nil else { return nil }
+            fields[name] = value
+        }
+        return fields
+    }
+
+    /// A JSON object's string members; nil when it is not an object.
+    static func jsonFields(_ body: ByteBuffer) -> [String: String]? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else { return nil }
+        return object.compactMapValues { $0 as? String }
     }
 
     static func subject(_ user: AuthenticatedUser) -> TokenSubject {

@@ -1,3 +1,5 @@
+import Foundation
+public import Generated
 import SQLKit
 
 /// A registered app. `secretHash` is `sha256:<hex>`: the secret itself is never stored.
@@ -10,6 +12,13 @@ public struct AppRecord: Sendable, Equatable, Codable {
     public var createdAtMs: Int64
     public var updatedAtMs: Int64
     public var secretRotatedAtMs: Int64
+    /// The JSON of the identity providers it trusts (`identityProviders`).
+    public var identityProvidersJson: String? = nil
+
+    /// The identity providers whose tokens `POST /auth/exchange` accepts for this app.
+    public var identityProviders: [IdentityProvider]? {
+        identityProvidersJson.flatMap { try? JSONDecoder().decode([IdentityProvider].self, from: Data($0.utf8)) }
+    }
 }
 
 /// The `apps` table.
@@ -110,6 +119,21 @@ public struct AppStore: Sendable {
             if deleted != nil { return .deleted }
             let exists = try await sql.raw("SELECT 1 AS one FROM apps WHERE app_id = \(bind: appId)").first()
             return exists == nil ? .notFound : .hasUsers
+        }
+    }
+
+    /// Replaces the identity providers an app trusts; false when there is no such app.
+    public func setIdentityProviders(_ appId: String, _ providers: [IdentityProvider], now: Int64) async throws -> Bool {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = providers.isEmpty ? nil : String(decoding: try encoder.encode(providers), as: UTF8.self)
+        return try await database.withSQL { sql in
+            try await sql.raw(
+                """
+                UPDATE apps SET identity_providers_json = \(bind: json), updated_at_ms = \(bind: now)
+                WHERE app_id = \(bind: appId) RETURNING app_id
+                """
+            ).first() != nil
         }
     }
 }

@@ -9,6 +9,7 @@ public struct AuthService: Sendable {
     let users: UserStore
     let tokens: TokenStore
     let tokenService: TokenService
+    let identity: IdentityVerifier
     let revocations: RevocationList
     let settings: AuthSettings
     let logger: Logger
@@ -18,7 +19,7 @@ public struct AuthService: Sendable {
 
     public init(
         database: any Database, apps: AppStore, users: UserStore, tokens: TokenStore, events: WebhookEvents, tokenService: TokenService,
-        revocations: RevocationList, settings: AuthSettings, logger: Logger
+        identity: IdentityVerifier, revocations: RevocationList, settings: AuthSettings, logger: Logger
     ) {
         self.database = database
         self.apps = apps
@@ -26,6 +27,7 @@ public struct AuthService: Sendable {
         self.tokens = tokens
         self.events = events
         self.tokenService = tokenService
+        self.identity = identity
         self.revocations = revocations
         self.settings = settings
         self.logger = logger
@@ -59,21 +61,70 @@ public struct AuthService: Sendable {
             }
             guard app?.active == true else { throw AppError.invalidAppCredentials }
         }
-        // A new user and its `user.created` event are written together, or not at all.
+        return try await signIn(userId: request.userId, appId: request.appId, now: now)
+    }
+
+    /// A token pair for `userId` of `appId`, creating the user on first sight (the user and its
+    /// `user.created` event are written together, or not at all).
+    func signIn(userId: String, appId: String, now: Int64) async throws -> TokenResponse {
         let (users, events, settings) = (self.users, self.events, self.settings)
         let (user, created) = try await database.transaction { sql in
             let found = try await users.findOrCreate(
-                userId: request.userId, appId: request.appId,
+                userId: userId, appId: appId,
                 dailyQuota: settings.defaultDailyQuota, monthlyQuota: settings.defaultMonthlyQuota, now: now, on: sql
             )
             if found.created { try await events.queue("user.created", ["userId": found.user.userId, "appId": found.user.appId], on: sql) }
             return found
         }
-        guard user.appId == request.appId else { throw AppError.userAppConflict }
+        guard user.appId == appId else { throw AppError.userAppConflict }
         guard user.active else { throw AppError.userInactive }
         if created { logger.info("user created", metadata: ["user.id": .string(user.userId), "app.id": .string(user.appId)]) }
         return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
     }
+
+    /// `POST /auth/exchange` (RFC 8693): an identity provider's token for one of an app's users
+    /// buys that user's token pair. The app id is public; what proves the user is the subject
+    /// token, checked against the providers the app trusts.
+    public func exchange(
+        grantType: String?, subjectToken: String?, subjectTokenType: String?, clientId: String?, clientIP: String
+    ) async throws -> TokenResponse {
+        guard let grantType else { throw ExchangeFailure.invalidRequest("'grant_type' is required.") }
+        guard grantType == "urn:ietf:params:oauth:grant-type:token-exchange" else { throw ExchangeFailure.unsupportedGrantType }
+        guard let subjectToken, !subjectToken.isEmpty, subjectToken.utf8.count <= 16_384 else {
+            throw ExchangeFailure.invalidRequest("'subject_token' is required (at most 16384 characters).")
+        }
+        guard let subjectTokenType, Self.subjectTokenTypes.contains(subjectTokenType) else {
+            throw ExchangeFailure.invalidRequest("'subject_token_type' must be \(Self.subjectTokenTypes.joined(separator: " or ")).")
+        }
+        guard let clientId, (try? Validate.identifier(clientId, field: "client_id")) != nil else {
+            throw ExchangeFailure.invalidRequest("'client_id' must be the app id.")
+        }
+        guard let app = try await apps.get(clientId), app.active, let providers = app.identityProviders, !providers.isEmpty else {
+            logger.info(
+                "security: token exchange for an unknown app",
+                metadata: ["security.event": "invalid_client", "client.ip": .string(clientIP)])
+            throw ExchangeFailure.invalidClient("No active app with this id accepts identity provider tokens.")
+        }
+        let userId: String
+        do {
+            userId = try await identity.userId(for: subjectToken, trusting: providers)
+        } catch {
+            logger.info(
+                "security: subject token refused",
+                metadata: ["security.event": "invalid_grant", "client.ip": .string(clientIP), "app.id": .string(app.appId)])
+            throw error
+        }
+        return try await signIn(userId: userId, appId: app.appId, now: Millis.now())
+    }
+
+    /// `PUT /admin/apps/{appId}/identity-providers`: replaces the providers the app trusts.
+    public func setIdentityProviders(_ appId: String, _ providers: [IdentityProvider]) async throws -> [IdentityProvider] {
+        try await IdentityProviderRules.check(providers, allowInsecure: settings.identityAllowInsecure)
+        guard try await apps.setIdentityProviders(appId, providers, now: Millis.now()) else { throw AppError.notFound(what: "app") }
+        return providers
+    }
+
+    static let subjectTokenTypes = ["urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:jwt"]
 
     /// Registers an app (see `AppStore.register`).
     public func registerApp(name: String, description: String?, appId: String?) async throws -> (app: AppRecord, secret: String) {

@@ -15,6 +15,10 @@ public struct AuthSettings: Sendable {
     public var adminAPIKey: Secret<String>?
     /// How often every instance reloads the revocation list from the database.
     public var revocationSyncInterval: Duration
+    /// Identity providers' keys may come over plain http and from private addresses (tests only).
+    public var identityAllowInsecure: Bool
+    /// An unknown `kid` refetches an issuer's keys at most this often.
+    public var identityKeysRefetchInterval: Duration
 
     public init(
         jwtSecret: Secret<String>,
@@ -27,7 +31,9 @@ public struct AuthSettings: Sendable {
         defaultDailyQuota: Int64 = 100,
         defaultMonthlyQuota: Int64 = 3000,
         adminAPIKey: Secret<String>? = nil,
-        revocationSyncInterval: Duration = .seconds(1)
+        revocationSyncInterval: Duration = .seconds(1),
+        identityAllowInsecure: Bool = false,
+        identityKeysRefetchInterval: Duration = .seconds(30)
     ) {
         self.jwtSecret = jwtSecret
         self.accessTokenTTL = accessTokenTTL
@@ -40,5 +46,7 @@ public struct AuthSettings: Sendable {
         self.defaultMonthlyQuota = defaultMonthlyQuota
         self.adminAPIKey = adminAPIKey
         self.revocationSyncInterval = revocationSyncInterval
+        self.identityAllowInsecure = identityAllowInsecure
+        self.identityKeysRefetchInterval = identityKeysRefetchInterval
     }
 }

@@ -76,6 +76,7 @@ public enum Migrations {
         auditLog,
         usageRollups,
         webhooks,
+        identityProviders,
     ]
 }
 
@@ -346,4 +347,13 @@ extension Migrations {
         FROM usage_hourly GROUP BY hour_ms - (hour_ms % 86400000), user_id
         """,
     ]
+}
+
+extension Migrations {
+    /// The identity providers each app trusts for `POST /auth/exchange` (the apps-without-a-backend
+    /// issue), as the JSON of the spec's `IdentityProvider` list: read with the app, replaced whole.
+    static let identityProviders = Migration(
+        version: 9, name: "identity_providers",
+        both: ["ALTER TABLE apps ADD COLUMN identity_providers_json TEXT"]
+    )
 }

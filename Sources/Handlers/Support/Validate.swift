@@ -21,6 +21,22 @@ public enum Validate {
         }
     }
 
+    /// A user id: the identifier shape (users named by an app's backend at `POST /auth/token`), or
+    /// `<namespace>:<subject>` (users signed in through an identity provider: a namespace of 1 to
+    /// 32 of a-z, 0-9 and '-', then 1 to 255 printable ASCII characters, as OpenID's `sub`). The
+    /// colon never occurs in the first shape, so the two kinds cannot collide.
+    public static func userId(_ value: String, location: InputError.Location) throws(InputError) {
+        if hasShape(value, length: 3...128, extra: "._@-") { return }
+        let parts = value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, hasShape(String(parts[0]), length: 1...32, extra: "-"), parts[0] == parts[0].lowercased(),
+            (1...255).contains(parts[1].utf8.count), parts[1].utf8.allSatisfy({ (0x20...0x7E).contains($0) })
+        else {
+            throw InputError(
+                location: location, name: "userId",
+                reason: "must be 3 to 128 of letters, digits, '.', '_', '@' or '-', or '<namespace>:<subject>' of an identity provider")
+        }
+    }
+
     /// `^[A-Za-z0-9-]{1,32}$`, the shape of provider ids.
     public static func providerId(_ value: String, location: InputError.Location) throws(InputError) {
         if !hasShape(value, length: 1...32, extra: "-") {

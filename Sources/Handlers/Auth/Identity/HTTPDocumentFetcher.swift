@@ -1,0 +1,47 @@
+import AsyncHTTPClient
+public import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Fetches identity providers' documents (key sets, OpenID configurations) over https, from
+/// public addresses only (the webhooks' guard), connecting to the address that was checked, with
+/// no redirects, a 5 s deadline and at most 1 MiB. `allowInsecure` (tests only, refused in
+/// production) also lets plain http and private addresses through.
+public struct HTTPDocumentFetcher: IdentityDocumentFetcher {
+    let guardrail: WebhookURLGuard
+
+    public init(allowInsecure: Bool) {
+        self.guardrail = WebhookURLGuard(httpsOnly: !allowInsecure, allowPrivate: allowInsecure)
+    }
+
+    struct Refused: Error { var reason: String }
+
+    public func fetch(_ url: String) async throws -> (body: Data, maxAge: Duration?) {
+        let pin: WebhookURLGuard.Pin?
+        switch await guardrail.check(url) {
+        case .refused(let reason): throw Refused(reason: reason)
+        case .allowed(let checked): pin = checked
+        }
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(5)))
+        if let pin { configuration.dnsOverride = [pin.host: pin.address] }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        defer { Task { try? await client.shutdown() } }
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "accept", value: "application/json")
+        let response = try await client.execute(request, timeout: .seconds(5))
+        guard response.status == .ok else { throw Refused(reason: "HTTP \(response.status.code)") }
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Data(body.readableBytesView), Self.maxAge(response.headers["cache-control"].joined(separator: ",")))
+    }
+
+    /// `max-age` of a `Cache-Control` value; `no-store` and `no-cache` are none.
+    static func maxAge(_ cacheControl: String) -> Duration? {
+        for directive in cacheControl.lowercased().split(separator: ",") {
+            let parts = directive.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            if parts.first == "no-store" || parts.first == "no-cache" { return .zero }
+            if parts.count == 2, parts[0] == "max-age", let seconds = Int64(parts[1]) { return .seconds(seconds) }
+        }
+        return nil
+    }
+}
