@@ -168,9 +168,11 @@ struct IdentityTests {
 
     @Test(arguments: Harness.kinds)
     func everyForgeryIsRefusedWithItsReason(kind: DatabaseKind) async throws {
-        try await Harness.withApp(kind, configure: Self.configure) { client, _ in
+        let sink = MemorySink()
+        let idp = TestIdentityProvider()
+        let good = try idp.token()
+        try await Harness.withApp(kind, sink: sink, configure: Self.configure) { client, _ in
             let fixture = Fixture(client: client)
-            let idp = TestIdentityProvider()
             try await fixture.trusting(idp, requiredClaims: ["email_verified": "true"])
             let now = Date()
             let cases: [(String, String, String)] = [
@@ -222,7 +224,16 @@ struct IdentityTests {
                 #expect(try fixture.decode(TokenExchangeError.self, response).error == code)
             }
             // The same provider's good token still works: the refusals came from what was changed.
-            #expect(try await fixture.exchange(TestIdentityProvider.form(try idp.token())).status == .ok)
+            let pair = try await fixture.exchange(TestIdentityProvider.form(good))
+            #expect(pair.status == .ok)
+            let issued = try fixture.decode(TokenExchangeResponse.self, pair)
+            // Identity tokens and what they bought are secrets: no log line carries one (nor its
+            // signature alone), while the refusals were logged as security events.
+            let logs = sink.contents.joined(separator: "\n")
+            for secret in [good, String(good.split(separator: ".").last!), issued.accessToken, issued.refreshToken] {
+                #expect(!logs.contains(secret))
+            }
+            #expect(logs.contains("invalid_grant"))
         }
     }
 
