@@ -75,6 +75,17 @@ extension RouteTable {
             catchAllTail: false
         ),
         RouteDescriptor(
+            operationId: "setAppGuests",
+            method: .put,
+            path: "/admin/apps/{appId}/guests",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: GuestSettings.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
             operationId: "setAppIdentityProviders",
             method: .put,
             path: "/admin/apps/{appId}/identity-providers",
@@ -559,6 +570,17 @@ extension RouteTable {
             catchAllTail: false
         ),
         RouteDescriptor(
+            operationId: "installToken",
+            method: .post,
+            path: "/auth/install",
+            tags: ["Auth"],
+            security: [],
+            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
             operationId: "logout",
             method: .post,
             path: "/auth/logout",
@@ -745,6 +767,16 @@ extension APIProtocol {
                 body: try await InputDecoding.body(UpdateAppRequest.self, from: request, context: context)
             )
             return try await self.updateApp(input, context: context).response()
+        }
+
+        router.on("/admin/apps/:appId/guests", method: .put) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "setAppGuests")
+            let input = Operations.SetAppGuests.Input(
+                appId: try InputDecoding.path("appId", context: context),
+                body: try await InputDecoding.body(GuestSettings.self, from: request, context: context)
+            )
+            return try await self.setAppGuests(input, context: context).response()
         }
 
         router.on("/admin/apps/:appId/identity-providers", method: .put) { request, context in
@@ -1183,6 +1215,13 @@ extension APIProtocol {
         router.on("/auth/exchange", method: .post) { request, context in
             let input = Operations.ExchangeToken.Input()
             return try await self.exchangeToken(input, request: request, context: context)
+        }
+
+        router.on("/auth/install", method: .post) { request, context in
+            let input = Operations.InstallToken.Input(
+                body: try await InputDecoding.body(InstallRequest.self, from: request, context: context)
+            )
+            return try await self.installToken(input, context: context).response()
         }
 
         router.on("/auth/logout", method: .post) { request, context in

@@ -110,8 +110,9 @@ public struct App: Codable, Sendable, Equatable {
     public var secretRotatedAt: Date
     /// The identity providers whose tokens `POST /auth/exchange` accepts for this app.
     public var identityProviders: [IdentityProvider]?
+    public var guests: GuestSettings?
 
-    public init(appId: String, name: String, description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date, identityProviders: [IdentityProvider]? = nil) {
+    public init(appId: String, name: String, description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date, identityProviders: [IdentityProvider]? = nil, guests: GuestSettings? = nil) {
         self.appId = appId
         self.name = name
         self.description = description
@@ -120,6 +121,7 @@ public struct App: Codable, Sendable, Equatable {
         self.updatedAt = updatedAt
         self.secretRotatedAt = secretRotatedAt
         self.identityProviders = identityProviders
+        self.guests = guests
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
@@ -133,6 +135,7 @@ public struct App: Codable, Sendable, Equatable {
         self.updatedAt = try container.decode(Date.self, forKey: .updatedAt)
         self.secretRotatedAt = try container.decode(Date.self, forKey: .secretRotatedAt)
         self.identityProviders = container.contains(.identityProviders) ? try container.decode([IdentityProvider].self, forKey: .identityProviders) : nil
+        self.guests = container.contains(.guests) ? try container.decode(GuestSettings.self, forKey: .guests) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -144,6 +147,7 @@ public struct App: Codable, Sendable, Equatable {
         case updatedAt = "updatedAt"
         case secretRotatedAt = "secretRotatedAt"
         case identityProviders = "identityProviders"
+        case guests = "guests"
     }
 }
 
@@ -734,6 +738,53 @@ public enum GroupBy: String, Codable, Sendable, Equatable, Hashable, CaseIterabl
     case app = "app"
 }
 
+/// Guest users per install, for apps that let people try before signing in (`POST /auth/install`).
+/// Off unless `enabled`. Made-up install ids cannot walk around the limits: new guests are counted
+/// per client address per hour, per app per hour and per app per UTC day, atomically in the database
+/// (so across instances). Omitted numbers take the defaults shown.
+public struct GuestSettings: Codable, Sendable, Equatable {
+    public var enabled: Bool
+    /// Each guest's daily request quota (default 10).
+    public var dailyQuota: Int64?
+    /// Each guest's monthly request quota (default 100).
+    public var monthlyQuota: Int64?
+    /// New guests from one client address per hour (default 5).
+    public var newPerAddressPerHour: Int64?
+    /// New guests of the app per hour (default 100).
+    public var newPerHour: Int64?
+    /// New guests of the app per UTC day (default 1000).
+    public var maxPerDay: Int64?
+
+    public init(enabled: Bool, dailyQuota: Int64? = nil, monthlyQuota: Int64? = nil, newPerAddressPerHour: Int64? = nil, newPerHour: Int64? = nil, maxPerDay: Int64? = nil) {
+        self.enabled = enabled
+        self.dailyQuota = dailyQuota
+        self.monthlyQuota = monthlyQuota
+        self.newPerAddressPerHour = newPerAddressPerHour
+        self.newPerHour = newPerHour
+        self.maxPerDay = maxPerDay
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.enabled = try container.decode(Bool.self, forKey: .enabled)
+        self.dailyQuota = container.contains(.dailyQuota) ? try container.decode(Int64.self, forKey: .dailyQuota) : nil
+        self.monthlyQuota = container.contains(.monthlyQuota) ? try container.decode(Int64.self, forKey: .monthlyQuota) : nil
+        self.newPerAddressPerHour = container.contains(.newPerAddressPerHour) ? try container.decode(Int64.self, forKey: .newPerAddressPerHour) : nil
+        self.newPerHour = container.contains(.newPerHour) ? try container.decode(Int64.self, forKey: .newPerHour) : nil
+        self.maxPerDay = container.contains(.maxPerDay) ? try container.decode(Int64.self, forKey: .maxPerDay) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled = "enabled"
+        case dailyQuota = "dailyQuota"
+        case monthlyQuota = "monthlyQuota"
+        case newPerAddressPerHour = "newPerAddressPerHour"
+        case newPerHour = "newPerHour"
+        case maxPerDay = "maxPerDay"
+    }
+}
+
 /// Liveness. The process is up and serving HTTP; no dependency is checked.
 public struct Health: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
@@ -951,6 +1002,30 @@ public struct IdentityProviderList: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case providers = "providers"
+    }
+}
+
+public struct InstallRequest: Codable, Sendable, Equatable {
+    /// The app id.
+    public var clientId: String
+    /// A random id the app generates once per install and keeps (a UUID will do).
+    public var installId: String
+
+    public init(clientId: String, installId: String) {
+        self.clientId = clientId
+        self.installId = installId
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.clientId = try container.decode(String.self, forKey: .clientId)
+        self.installId = try container.decode(String.self, forKey: .installId)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case clientId = "client_id"
+        case installId = "install_id"
     }
 }
 
@@ -1779,12 +1854,15 @@ public struct TokenExchangeRequest: Codable, Sendable, Equatable {
     public var subjectTokenType: SubjectTokenType
     /// The app id. Public, it proves nothing by itself.
     public var clientId: String
+    /// The install's id from `POST /auth/install`, when the person tried the app as a guest first; the guest's usage of the current day and month moves to the signed-in user.
+    public var installId: String?
 
-    public init(grantType: GrantType, subjectToken: String, subjectTokenType: SubjectTokenType, clientId: String) {
+    public init(grantType: GrantType, subjectToken: String, subjectTokenType: SubjectTokenType, clientId: String, installId: String? = nil) {
         self.grantType = grantType
         self.subjectToken = subjectToken
         self.subjectTokenType = subjectTokenType
         self.clientId = clientId
+        self.installId = installId
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
@@ -1794,6 +1872,7 @@ public struct TokenExchangeRequest: Codable, Sendable, Equatable {
         self.subjectToken = try container.decode(String.self, forKey: .subjectToken)
         self.subjectTokenType = try container.decode(SubjectTokenType.self, forKey: .subjectTokenType)
         self.clientId = try container.decode(String.self, forKey: .clientId)
+        self.installId = container.contains(.installId) ? try container.decode(String.self, forKey: .installId) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -1801,6 +1880,7 @@ public struct TokenExchangeRequest: Codable, Sendable, Equatable {
         case subjectToken = "subject_token"
         case subjectTokenType = "subject_token_type"
         case clientId = "client_id"
+        case installId = "install_id"
     }
 }
 

@@ -495,6 +495,48 @@ enum ContractCases {
                 try await fixture.trusting(idp)
                 return exchange(try idp.token())
             },
+            ContractCase(operationId: "setAppGuests", name: "turn guests on", expectedStatus: 200) { fixture in
+                try await fixture.createApp()
+                return request(
+                    .put, "/admin/apps/com.example.app/guests", headers: Fixture.admin, json: #"{"enabled":true,"dailyQuota":5}"#)
+            },
+            ContractCase(operationId: "setAppGuests", name: "a limit of zero", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
+                try await fixture.createApp()
+                return request(
+                    .put, "/admin/apps/com.example.app/guests", headers: Fixture.admin, json: #"{"enabled":true,"newPerHour":0}"#)
+            },
+            ContractCase(operationId: "setAppGuests", name: "no such app", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.put, "/admin/apps/com.example.app/guests", headers: Fixture.admin, json: #"{"enabled":true}"#)
+            },
+            ContractCase(operationId: "installToken", name: "a new install", expectedStatus: 200) { fixture in
+                try await fixture.takingGuests()
+                return request(.post, "/auth/install", json: #"{"client_id":"com.example.app","install_id":"install-0001"}"#)
+            },
+            ContractCase(operationId: "installToken", name: "an install id too short", expectedStatus: 400, expectedCode: "invalid_request")
+            {
+                fixture in
+                try await fixture.takingGuests()
+                return request(.post, "/auth/install", json: #"{"client_id":"com.example.app","install_id":"short"}"#)
+            },
+            ContractCase(operationId: "installToken", name: "guests off", expectedStatus: 401, expectedCode: "guests_disabled") { fixture in
+                try await fixture.createApp()
+                return request(.post, "/auth/install", json: #"{"client_id":"com.example.app","install_id":"install-0001"}"#)
+            },
+            ContractCase(operationId: "installToken", name: "a closed guest", expectedStatus: 403, expectedCode: "user_inactive") {
+                fixture in
+                try await fixture.takingGuests()
+                _ = try await fixture.install("install-0001")
+                try await fixture.deactivate("guest%3Ainstall-0001")
+                return request(.post, "/auth/install", json: #"{"client_id":"com.example.app","install_id":"install-0001"}"#)
+            },
+            ContractCase(operationId: "installToken", name: "too many new guests", expectedStatus: 429, expectedCode: "guest_limit_reached")
+            {
+                fixture in
+                try await fixture.takingGuests(perAddress: 1)
+                _ = try await fixture.install("install-0001")
+                return request(.post, "/auth/install", json: #"{"client_id":"com.example.app","install_id":"install-0002"}"#)
+            },
             ContractCase(
                 operationId: "exchangeToken", name: "the key server is down", expectedStatus: 503, expectedCode: "temporarily_unavailable",
                 configure: unreachableKeys

@@ -1,4 +1,5 @@
 import Crypto
+import CryptoExtras
 import Foundation
 import Generated
 import HTTPTypes
@@ -16,6 +17,8 @@ struct TestIdentityProvider: Sendable {
     static let issuer = "https://idp.test.example"
     static let audience = "bridge-test-client"
 
+    /// One RSA key for the process: making one takes a while.
+    static let rsaKey = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
     let ecKey = P256.Signing.PrivateKey()
     let edKey = Curve25519.Signing.PrivateKey()
     let ecKid: String
@@ -37,8 +40,10 @@ struct TestIdentityProvider: Sendable {
         let x = Self.base64URL(raw.prefix(32))
         let y = Self.base64URL(raw.suffix(32))
         let ed = Self.base64URL(edKey.publicKey.rawRepresentation)
+        let rsa = try! Self.rsaKey.publicKey.getKeyPrimitives()
         return #"{"keys":[{"kty":"EC","crv":"P-256","x":"\#(x)","y":"\#(y)","kid":"\#(ecKid)","use":"sig","alg":"ES256"},"#
-            + #"{"kty":"OKP","crv":"Ed25519","x":"\#(ed)","kid":"\#(edKid)","use":"sig"}]}"#
+            + #"{"kty":"OKP","crv":"Ed25519","x":"\#(ed)","kid":"\#(edKid)","use":"sig"},"#
+            + #"{"kty":"RSA","n":"\#(Self.base64URL(rsa.modulus))","e":"\#(Self.base64URL(rsa.publicExponent))","kid":"rsa-\#(ecKid)","use":"sig"}]}"#
     }
 
     /// Standard claims for `sub`, valid now, plus `extra` (which may override any of them).
@@ -52,7 +57,7 @@ struct TestIdentityProvider: Sendable {
     }
 
     enum Signature {
-        case es256, edDSA, none
+        case es256, edDSA, rs256, none
         case hs256(secret: String)
         case foreignES256
     }
@@ -63,6 +68,7 @@ struct TestIdentityProvider: Sendable {
         switch signature {
         case .es256, .foreignES256: fields = ["alg": "ES256", "kid": ecKid, "typ": "JWT"]
         case .edDSA: fields = ["alg": "EdDSA", "kid": edKid, "typ": "JWT"]
+        case .rs256: fields = ["alg": "RS256", "kid": "rsa-" + ecKid, "typ": "JWT"]
         case .none: fields = ["alg": "none", "typ": "JWT"]
         case .hs256: fields = ["alg": "HS256", "kid": ecKid, "typ": "JWT"]
         }
@@ -75,6 +81,7 @@ struct TestIdentityProvider: Sendable {
             case .es256: try ecKey.signature(for: Data(input.utf8)).rawRepresentation
             case .foreignES256: try P256.Signing.PrivateKey().signature(for: Data(input.utf8)).rawRepresentation
             case .edDSA: try edKey.signature(for: Data(input.utf8))
+            case .rs256: try Self.rsaKey.signature(for: Data(input.utf8), padding: .insecurePKCS1v1_5).rawRepresentation
             case .none: Data()
             case .hs256(let secret):
                 Data(HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8))))
@@ -163,6 +170,10 @@ struct IdentityTests {
                 uri: "/auth/exchange", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: json))
             #expect(second.status == .ok, "\(String(buffer: second.body))")
             #expect(try fixture.decode(TokenExchangeResponse.self, second).user.userId == "idp:" + long)
+            // RS256, the most common.
+            let rsa = try await fixture.exchange(
+                TestIdentityProvider.form(try idp.token(TestIdentityProvider.claims(sub: "rsa-user"), signature: .rs256)))
+            #expect(rsa.status == .ok, "\(String(buffer: rsa.body))")
         }
     }
 
@@ -192,6 +203,10 @@ struct IdentityTests {
                     "signature"
                 ),
                 ("ES256 header on the Ed25519 key", try idp.token(header: ["kid": idp.edKid]), "does not match its key"),
+                (
+                    "HS256 keyed with the RSA key's PEM",
+                    try idp.token(signature: .hs256(secret: TestIdentityProvider.rsaKey.publicKey.pemRepresentation)), "algorithm 'HS256'"
+                ),
                 ("required claim false", try idp.token(TestIdentityProvider.claims(extra: ["email_verified": false])), "email_verified"),
                 (
                     "required claim missing", try idp.token(TestIdentityProvider.claims().filter { $0.key != "email_verified" }),

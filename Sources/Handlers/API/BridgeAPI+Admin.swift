@@ -112,13 +112,19 @@ extension BridgeAPI {
         return .ok(IdentityProviderList(providers: try await auth.setIdentityProviders(input.appId, input.body.providers)))
     }
 
+    public func setAppGuests(_ input: Operations.SetAppGuests.Input, context: Context) async throws -> Operations.SetAppGuests.Output {
+        try Validate.identifier(input.appId, field: "appId", location: .path)
+        return .ok(try await auth.setGuests(input.appId, input.body))
+    }
+
     // MARK: Mapping
 
     static func app(_ record: AppRecord) -> App {
         App(
             appId: record.appId, name: record.name, description: record.description, active: record.active,
             createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs),
-            secretRotatedAt: Millis.date(record.secretRotatedAtMs), identityProviders: record.identityProviders
+            secretRotatedAt: Millis.date(record.secretRotatedAtMs), identityProviders: record.identityProviders,
+            guests: record.guests
         )
     }
 

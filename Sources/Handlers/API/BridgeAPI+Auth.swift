@@ -7,6 +7,10 @@ extension BridgeAPI {
         .ok(try await auth.issueToken(input.body, clientIP: context.clientIP))
     }
 
+    public func installToken(_ input: Operations.InstallToken.Input, context: Context) async throws -> Operations.InstallToken.Output {
+        .ok(try await auth.install(input.body, clientIP: context.clientIP))
+    }
+
     public func refreshToken(_ input: Operations.RefreshToken.Input, context: Context) async throws -> Operations.RefreshToken.Output {
         .ok(try await auth.refresh(input.body.refreshToken, clientIP: context.clientIP))
     }
@@ -42,7 +46,7 @@ extension BridgeAPI {
             guard let fields else { throw ExchangeFailure.invalidRequest("The body must be a form (or a JSON object) of strings.") }
             let pair = try await auth.exchange(
                 grantType: fields["grant_type"], subjectToken: fields["subject_token"], subjectTokenType: fields["subject_token_type"],
-                clientId: fields["client_id"], clientIP: context.clientIP)
+                clientId: fields["client_id"], installId: fields["install_id"], clientIP: context.clientIP)
             return try APIResponse.json(
                 TokenExchangeResponse(
                     accessToken: pair.token, issuedTokenType: .urnIetfParamsOauthTokenTypeAccessToken, tokenType: .bearer,

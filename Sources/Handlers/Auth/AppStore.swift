@@ -14,6 +14,13 @@ public struct AppRecord: Sendable, Equatable, Codable {
     public var secretRotatedAtMs: Int64
     /// The JSON of the identity providers it trusts (`identityProviders`).
     public var identityProvidersJson: String? = nil
+    /// The JSON of its guest settings (`guests`).
+    public var guestSettingsJson: String? = nil
+
+    /// Guest users per install (`POST /auth/install`); nil: never set, so off.
+    public var guests: GuestSettings? {
+        guestSettingsJson.flatMap { try? JSONDecoder().decode(GuestSettings.self, from: Data($0.utf8)) }
+    }
 
     /// The identity providers whose tokens `POST /auth/exchange` accepts for this app.
     public var identityProviders: [IdentityProvider]? {
@@ -131,6 +138,21 @@ public struct AppStore: Sendable {
             try await sql.raw(
                 """
                 UPDATE apps SET identity_providers_json = \(bind: json), updated_at_ms = \(bind: now)
+                WHERE app_id = \(bind: appId) RETURNING app_id
+                """
+            ).first() != nil
+        }
+    }
+
+    /// Replaces an app's guest settings; false when there is no such app.
+    public func setGuests(_ appId: String, _ settings: GuestSettings, now: Int64) async throws -> Bool {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = String(decoding: try encoder.encode(settings), as: UTF8.self)
+        return try await database.withSQL { sql in
+            try await sql.raw(
+                """
+                UPDATE apps SET guest_settings_json = \(bind: json), updated_at_ms = \(bind: now)
                 WHERE app_id = \(bind: appId) RETURNING app_id
                 """
             ).first() != nil

@@ -67,6 +67,11 @@ public struct AuthService: Sendable {
     /// A token pair for `userId` of `appId`, creating the user on first sight (the user and its
     /// `user.created` event are written together, or not at all).
     func signIn(userId: String, appId: String, now: Int64) async throws -> TokenResponse {
+        try await issuePair(for: try await user(userId, of: appId, now: now), familyId: Credentials.newId(), now: now)
+    }
+
+    /// The active user `userId` of `appId`, created on first sight with its `user.created` event.
+    func user(_ userId: String, of appId: String, now: Int64) async throws -> UserRecord {
         let (users, events, settings) = (self.users, self.events, self.settings)
         let (user, created) = try await database.transaction { sql in
             let found = try await users.findOrCreate(
@@ -79,14 +84,14 @@ public struct AuthService: Sendable {
         guard user.appId == appId else { throw AppError.userAppConflict }
         guard user.active else { throw AppError.userInactive }
         if created { logger.info("user created", metadata: ["user.id": .string(user.userId), "app.id": .string(user.appId)]) }
-        return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
+        return user
     }
 
     /// `POST /auth/exchange` (RFC 8693): an identity provider's token for one of an app's users
     /// buys that user's token pair. The app id is public; what proves the user is the subject
     /// token, checked against the providers the app trusts.
     public func exchange(
-        grantType: String?, subjectToken: String?, subjectTokenType: String?, clientId: String?, clientIP: String
+        grantType: String?, subjectToken: String?, subjectTokenType: String?, clientId: String?, installId: String? = nil, clientIP: String
     ) async throws -> TokenResponse {
         guard let grantType else { throw ExchangeFailure.invalidRequest("'grant_type' is required.") }
         guard grantType == "urn:ietf:params:oauth:grant-type:token-exchange" else { throw ExchangeFailure.unsupportedGrantType }
@@ -114,7 +119,13 @@ public struct AuthService: Sendable {
                 metadata: ["security.event": "invalid_grant", "client.ip": .string(clientIP), "app.id": .string(app.appId)])
             throw error
         }
-        return try await signIn(userId: userId, appId: app.appId, now: Millis.now())
+        if let installId, !Validate.hasShape(installId, length: 8...128, extra: "_-") {
+            throw ExchangeFailure.invalidRequest("'install_id' must be 8 to 128 of letters, digits, '_' or '-'.")
+        }
+        let now = Millis.now()
+        let user = try await user(userId, of: app.appId, now: now)
+        if let installId { try await carryOver(installId: installId, to: user, now: now) }
+        return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
     }
 
     /// `PUT /admin/apps/{appId}/identity-providers`: replaces the providers the app trusts.
@@ -122,6 +133,76 @@ public struct AuthService: Sendable {
         try await IdentityProviderRules.check(providers, allowInsecure: settings.identityAllowInsecure)
         guard try await apps.setIdentityProviders(appId, providers, now: Millis.now()) else { throw AppError.notFound(what: "app") }
         return providers
+    }
+
+    /// `PUT /admin/apps/{appId}/guests`: turns guests on or off and sets their limits.
+    public func setGuests(_ appId: String, _ settings: GuestSettings) async throws -> GuestSettings {
+        let filled = settings.filled
+        try Validate.range(filled.dailyQuota, 0...1_000_000, field: "dailyQuota")
+        try Validate.range(filled.monthlyQuota, 0...100_000_000, field: "monthlyQuota")
+        try Validate.range(filled.newPerAddressPerHour, 1...1_000_000, field: "newPerAddressPerHour")
+        try Validate.range(filled.newPerHour, 1...100_000_000, field: "newPerHour")
+        try Validate.range(filled.maxPerDay, 1...100_000_000, field: "maxPerDay")
+        guard try await apps.setGuests(appId, filled, now: Millis.now()) else { throw AppError.notFound(what: "app") }
+        return filled
+    }
+
+    /// `POST /auth/install`: a token pair for the guest of one install of an app that takes guests.
+    /// A new guest is counted against the app's limits in the transaction that creates it.
+    public func install(_ request: InstallRequest, clientIP: String) async throws -> TokenResponse {
+        try Validate.identifier(request.clientId, field: "client_id")
+        guard Validate.hasShape(request.installId, length: 8...128, extra: "_-") else {
+            throw InputError(location: .body, name: "install_id", reason: "must be 8 to 128 of letters, digits, '_' or '-'")
+        }
+        guard let app = try await apps.get(request.clientId), app.active, let guests = app.guests, guests.enabled else {
+            throw AppError.guestsDisabled
+        }
+        let userId = Self.guestId(request.installId)
+        let now = Millis.now()
+        if let known = try await users.get(userId) {
+            guard known.appId == app.appId else { throw AppError.userAppConflict }
+            guard known.active else { throw AppError.userInactive }
+            return try await issuePair(for: known, familyId: Credentials.newId(), now: now)
+        }
+        let (users, events) = (self.users, self.events)
+        let user: UserRecord
+        do {
+            user = try await database.transaction { sql in
+                try await GuestLimits.take(app: app.appId, address: clientIP, settings: guests, now: now, on: sql)
+                let found = try await users.findOrCreate(
+                    userId: userId, appId: app.appId, dailyQuota: guests.dailyQuota ?? 10, monthlyQuota: guests.monthlyQuota ?? 100,
+                    now: now,
+                    on: sql)
+                if found.created {
+                    try await events.queue("user.created", ["userId": userId, "appId": app.appId, "guest": "true"], on: sql)
+                }
+                return found.user
+            }
+        } catch let refused as GuestLimits.Refused {
+            logger.info(
+                "security: new guest refused",
+                metadata: ["security.event": "guest_limit_reached", "limit.scope": .string(refused.scope), "client.ip": .string(clientIP)])
+            throw AppError.guestLimitReached(scope: refused.scope, retryAfter: refused.retryAfter)
+        }
+        guard user.appId == app.appId else { throw AppError.userAppConflict }
+        guard user.active else { throw AppError.userInactive }
+        return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
+    }
+
+    /// The guest of an install: `guest:` is a namespace no identity provider may take.
+    static func guestId(_ installId: String) -> String { "guest:" + installId }
+
+    /// At sign-in from an install: the guest's counts of the current day and month move to the
+    /// signed-in user, and the guest is closed (its tokens stop working within the revocation
+    /// delay). One transaction; nothing happens if the install has no guest of this app.
+    func carryOver(installId: String, to user: UserRecord, now: Int64) async throws {
+        let guestId = Self.guestId(installId)
+        guard guestId != user.userId, let guest = try await users.get(guestId), guest.appId == user.appId, guest.active else { return }
+        let date = Millis.date(now)
+        let periods = [QuotaPeriodKey.day(date), QuotaPeriodKey.month(date)]
+        try await users.moveCounters(from: guestId, to: user.userId, periods: periods)
+        _ = try await updateUser(guestId, dailyQuota: nil, monthlyQuota: nil, active: false)
+        logger.info("guest signed in", metadata: ["user.id": .string(user.userId), "guest.id": .string(guestId)])
     }
 
     static let subjectTokenTypes = ["urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:jwt"]

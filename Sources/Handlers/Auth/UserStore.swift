@@ -148,4 +148,21 @@ public struct UserStore: Sendable {
             }
         }
     }
+
+    /// Moves one user's quota counts of `periods` to another, in one transaction (a guest's usage
+    /// to the user it signed in as).
+    func moveCounters(from source: String, to target: String, periods: [String]) async throws {
+        try await database.transaction { sql in
+            try await sql.raw(
+                """
+                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
+                SELECT \(bind: target), period, requests, tokens, cost_micros FROM quota_counters
+                WHERE user_id = \(bind: source) AND period IN (\(binds: periods))
+                ON CONFLICT (user_id, period) DO UPDATE SET requests = quota_counters.requests + excluded.requests,
+                    tokens = quota_counters.tokens + excluded.tokens, cost_micros = quota_counters.cost_micros + excluded.cost_micros
+                """
+            ).run()
+            try await sql.raw("DELETE FROM quota_counters WHERE user_id = \(bind: source) AND period IN (\(binds: periods))").run()
+        }
+    }
 }

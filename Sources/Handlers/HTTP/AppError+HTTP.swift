@@ -20,6 +20,8 @@ extension AppError {
             .unauthorized
         case .userInactive: .forbidden
         case .userAppConflict, .appExists, .appHasUsers: .conflict
+        case .guestsDisabled: .unauthorized
+        case .guestLimitReached: .tooManyRequests
         case .providerNotFound: .notFound
         case .providerNotConfigured: .serviceUnavailable
         case .invalidEndpoint: .badRequest

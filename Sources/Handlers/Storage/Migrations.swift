@@ -77,6 +77,7 @@ public enum Migrations {
         usageRollups,
         webhooks,
         identityProviders,
+        guests,
     ]
 }
 
@@ -355,5 +356,24 @@ extension Migrations {
     static let identityProviders = Migration(
         version: 9, name: "identity_providers",
         both: ["ALTER TABLE apps ADD COLUMN identity_providers_json TEXT"]
+    )
+}
+
+extension Migrations {
+    /// Guest users per install: each app's settings, and the counters of new guests per address
+    /// per hour, per app per hour and per app per day (one row per window, swept once it ends).
+    static let guests = Migration(
+        version: 10, name: "guests",
+        both: [
+            "ALTER TABLE apps ADD COLUMN guest_settings_json TEXT",
+            """
+            CREATE TABLE guest_counters (
+                counter_key TEXT PRIMARY KEY,
+                taken BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX guest_counters_expiry ON guest_counters (expires_at_ms)",
+        ]
     )
 }

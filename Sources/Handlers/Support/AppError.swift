@@ -58,6 +58,10 @@ public enum AppError: Error, Sendable, Equatable {
     case adminDisabled
     case appExists
     case appHasUsers
+    /// No active app with this id takes guests.
+    case guestsDisabled
+    /// Too many new guests: from this address this hour (`address`), of the app this hour (`app`) or today (`day`).
+    case guestLimitReached(scope: String, retryAfter: Int64)
 
     // Proxy
     case providerNotFound
@@ -119,6 +123,8 @@ public enum AppError: Error, Sendable, Equatable {
         case .adminDisabled: "admin_disabled"
         case .appExists: "app_exists"
         case .appHasUsers: "app_has_users"
+        case .guestsDisabled: "guests_disabled"
+        case .guestLimitReached: "guest_limit_reached"
         case .providerNotFound: "provider_not_found"
         case .providerNotConfigured: "provider_not_configured"
         case .invalidEndpoint: "invalid_endpoint"
@@ -175,6 +181,13 @@ public enum AppError: Error, Sendable, Equatable {
         case .adminDisabled: "Admin routes are disabled: the server has no ADMIN_API_KEY."
         case .appExists: "An app with this appId exists already."
         case .appHasUsers: "The app still has users: deactivate it, or delete its users first."
+        case .guestsDisabled: "No active app with this id takes guests."
+        case .guestLimitReached(let scope, _):
+            switch scope {
+            case "address": "Too many new guests from this address this hour."
+            case "app": "Too many new guests of this app this hour."
+            default: "Too many new guests of this app today."
+            }
         case .providerNotFound: "No such provider. GET /api/providers lists them."
         case .providerNotConfigured: "This provider has no key on the server; send a BYOK split key or ask the operator to configure it."
         case .invalidEndpoint(let reason): "The endpoint \(reason)."
@@ -198,7 +211,8 @@ public enum AppError: Error, Sendable, Equatable {
     /// Seconds after which the same request may succeed, for limits and lockouts.
     public var retryAfter: Int64? {
         switch self {
-        case .adminLockedOut(let seconds), .rateLimited(let seconds, _), .quotaExceeded(_, let seconds): seconds
+        case .adminLockedOut(let seconds), .rateLimited(let seconds, _), .quotaExceeded(_, let seconds), .guestLimitReached(_, let seconds):
+            seconds
         default: nil
         }
     }

@@ -14,6 +14,9 @@ enum IdentityProviderRules {
             else {
                 throw InputError(location: .body, name: field + ".namespace", reason: "must be 1 to 32 of a-z, 0-9 or '-'")
             }
+            guard provider.namespace != "guest" else {
+                throw AppError.unprocessable(code: "identity_provider_conflict", message: "\(field).namespace 'guest' is the guests' own.")
+            }
             guard (1...20).contains(provider.audiences.count), provider.audiences.allSatisfy({ (1...500).contains($0.count) }) else {
                 throw InputError(location: .body, name: field + ".audiences", reason: "must be 1 to 20 values of 1 to 500 characters")
             }
