@@ -267,6 +267,10 @@ struct IdentityTests {
             let down = try await fixture.exchange(TestIdentityProvider.form(try first.token()))
             #expect(down.status == .serviceUnavailable)
             #expect(try fixture.decode(TokenExchangeError.self, down).error == "temporarily_unavailable")
+            // Requests while it is down do not each try again.
+            let downStarted = ContinuousClock.now
+            for _ in 0..<10 { _ = try await fixture.exchange(TestIdentityProvider.form(try first.token())) }
+            if ContinuousClock.now - downStarted < .milliseconds(500) { #expect(server.fetches(of: name) == 1) }
 
             server.publish(name, jwks: first.jwks)
             try await Task.sleep(for: .milliseconds(600))  // past the refetch interval of the failed attempt

@@ -1,3 +1,4 @@
+import Crypto
 public import Foundation
 import Generated
 import JWTKit
@@ -24,9 +25,10 @@ public enum ExchangeFailure: Error, Equatable, Sendable {
 
 /// The signing keys of each trusted issuer: inline, from a `jwksUri`, or found through OpenID
 /// discovery. Fetched keys are kept for the server's `max-age` (between 1 minute and 24 hours; 1
-/// hour when it says nothing) and, when a refresh fails, for as long as the issuer is down. An
-/// unknown `kid` triggers one refetch, at most once per `refetchInterval` per issuer, so a flood of
-/// made-up `kid`s is not a flood of fetches.
+/// hour when it says nothing) and, when a refresh fails, for as long as the issuer is down. A fetch
+/// (for a missing, expired or `kid`-less set) is tried at most once per `refetchInterval` per key
+/// location, failed or not, so neither a flood of made-up `kid`s nor a flood of requests while the
+/// issuer is down is a flood of fetches.
 public final class IdentityKeySets: Sendable {
     struct KeySet {
         let keys: JWTKeyCollection
@@ -51,19 +53,24 @@ public final class IdentityKeySets: Sendable {
 
     /// A key collection that holds `kid` (or the only key, when the token names none) for `alg`.
     func keys(for provider: IdentityProvider, kid: String?, alg: String) async throws(ExchangeFailure) -> JWTKeyCollection {
-        let source = provider.jwksUri ?? (provider.jwks == nil ? "discovery:" + provider.issuer : "inline:" + provider.issuer)
+        // Inline sets by their content: two apps may trust one issuer with different inline keys.
+        let source =
+            provider.jwks.map { "inline:" + Hex.encode(SHA256.hash(data: Data($0.utf8))) } ?? provider.jwksUri ?? "discovery:"
+            + provider.issuer
         let now = ContinuousClock.now
-        let entry = entries.withLock { $0[source] } ?? Entry()
-        var set = entry.set
-        if set == nil || now >= set!.expires || !Self.holds(set!, kid: kid) {
-            let mayFetch = entry.set == nil || now >= entry.set!.expires || entry.lastAttempt.map { now - $0 >= refetchInterval } ?? true
-            if mayFetch {
-                entries.withLock { $0[source, default: Entry()].lastAttempt = now }
-                if let fresh = await load(provider, now: now) {
-                    entries.withLock { $0[source, default: Entry()].set = fresh }
-                    set = fresh
-                }
-            }
+        // Whether to fetch is decided and marked in one step, so requests arriving together make
+        // one fetch, and a failed fetch is not retried before `refetchInterval` either.
+        let (cached, fetch) = entries.withLock { entries -> (KeySet?, Bool) in
+            let entry = entries[source] ?? Entry()
+            let wanted = entry.set.map { now >= $0.expires || !Self.holds($0, kid: kid) } ?? true
+            let allowed = entry.lastAttempt.map { now - $0 >= refetchInterval } ?? true
+            if wanted && allowed { entries[source, default: Entry()].lastAttempt = now }
+            return (entry.set, wanted && allowed)
+        }
+        var set = cached
+        if fetch, let fresh = await load(provider, now: now) {
+            entries.withLock { $0[source, default: Entry()].set = fresh }
+            set = fresh
         }
         guard let set else { throw .keysUnavailable("The identity provider's keys could not be fetched.") }
         let chosen = kid ?? (set.kinds.count == 1 ? set.kinds.keys.first : nil)
