@@ -4232,6 +4232,8 @@ extension Operations {
             case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
+            /// 409
+            case conflict(APIError)
             /// 413
             case contentTooLarge(APIError)
             /// 415
@@ -4258,6 +4260,7 @@ extension Operations {
                 case .badRequest: .init(code: 400)
                 case .unauthorized: .init(code: 401)
                 case .forbidden: .init(code: 403)
+                case .conflict: .init(code: 409)
                 case .contentTooLarge: .init(code: 413)
                 case .unsupportedMediaType: .init(code: 415)
                 case .tooManyRequests: .init(code: 429)
@@ -4272,6 +4275,7 @@ extension Operations {
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
                 case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
                 case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
                 case .tooManyRequests(let body, let headers):

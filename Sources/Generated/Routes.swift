@@ -575,7 +575,7 @@ extension RouteTable {
             path: "/auth/install",
             tags: ["Auth"],
             security: [],
-            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self],
+            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self],
             requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false

@@ -931,7 +931,7 @@ public enum IdentityAlgorithm: String, Codable, Sendable, Equatable, Hashable, C
 public struct IdentityProvider: Codable, Sendable, Equatable {
     /// The `iss` of its tokens, exactly.
     public var issuer: String
-    /// The user ids of its users are `<namespace>:<claim>`, so two issuers cannot collide. Unique per app.
+    /// The user ids of its users are `<namespace>:<claim>`, so two issuers cannot collide. User ids are global, so a namespace belongs to one app; `guest` is reserved.
     public var namespace: String
     /// A token is accepted when its `aud` names one of these (your client or project ids).
     public var audiences: [String]
@@ -1008,7 +1008,7 @@ public struct IdentityProviderList: Codable, Sendable, Equatable {
 public struct InstallRequest: Codable, Sendable, Equatable {
     /// The app id.
     public var clientId: String
-    /// A random id the app generates once per install and keeps (a UUID will do).
+    /// A random id the app generates once per install and keeps private (a UUID will do); whoever knows it gets that guest.
     public var installId: String
 
     public init(clientId: String, installId: String) {

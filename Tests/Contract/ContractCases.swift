@@ -486,12 +486,15 @@ enum ContractCases {
                 return exchange(try idp.token())
             },
             ContractCase(
-                operationId: "exchangeToken", name: "the user belongs to another app", expectedStatus: 409,
+                operationId: "exchangeToken", name: "the namespace moved from another app, whose user it is", expectedStatus: 409,
                 expectedCode: "user_app_conflict"
             ) {
                 fixture in
                 try await fixture.trusting(idp, appId: "com.example.other")
                 _ = try await fixture.exchange(TestIdentityProvider.form(try idp.token(), clientId: "com.example.other"))
+                // The other app gives the namespace up; its users stay its own.
+                _ = try await fixture.send(
+                    .put, "/admin/apps/com.example.other/identity-providers", headers: Fixture.admin, json: #"{"providers":[]}"#)
                 try await fixture.trusting(idp)
                 return exchange(try idp.token())
             },
@@ -528,6 +531,16 @@ enum ContractCases {
                 try await fixture.takingGuests()
                 _ = try await fixture.install("install-0001")
                 try await fixture.deactivate("guest%3Ainstall-0001")
+                return request(.post, "/auth/install", json: #"{"client_id":"com.example.app","install_id":"install-0001"}"#)
+            },
+            ContractCase(
+                operationId: "installToken", name: "the install's guest is another app's", expectedStatus: 409,
+                expectedCode: "user_app_conflict"
+            ) {
+                fixture in
+                try await fixture.takingGuests(appId: "com.example.other")
+                _ = try await fixture.install("install-0001", appId: "com.example.other")
+                try await fixture.takingGuests()
                 return request(.post, "/auth/install", json: #"{"client_id":"com.example.app","install_id":"install-0001"}"#)
             },
             ContractCase(operationId: "installToken", name: "too many new guests", expectedStatus: 429, expectedCode: "guest_limit_reached")

@@ -238,6 +238,27 @@ struct IdentityTests {
                 #expect(response.status == status, "\(code)")
                 #expect(try fixture.decode(TokenExchangeError.self, response).error == code)
             }
+            // A namespace names one app's users: another app cannot take it, nor 'guest'.
+            try await fixture.createApp("com.example.other")
+            for namespace in ["idp", "guest"] {
+                let clash = try await fixture.send(
+                    .put, "/admin/apps/com.example.other/identity-providers", headers: Fixture.admin,
+                    json: try idp.providersBody(namespace: namespace))
+                #expect(clash.status == .unprocessableContent, "\(namespace)")
+                #expect(try fixture.decode(APIError.self, clash).error == "identity_provider_conflict")
+            }
+            // A JSON body with a member that is not a string, or another content type: invalid_request.
+            let typed = try await client.execute(
+                uri: "/auth/exchange", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(
+                    string:
+                        #"{"grant_type":"urn:ietf:params:oauth:grant-type:token-exchange","subject_token":"x","subject_token_type":"urn:ietf:params:oauth:token-type:id_token","client_id":"com.example.app","install_id":12345678}"#
+                ))
+            #expect(try fixture.decode(TokenExchangeError.self, typed).error == "invalid_request")
+            let text = try await client.execute(
+                uri: "/auth/exchange", method: .post, headers: [.contentType: "text/plain"],
+                body: ByteBuffer(string: TestIdentityProvider.form(good)))
+            #expect(try fixture.decode(TokenExchangeError.self, text).error == "invalid_request")
             // The same provider's good token still works: the refusals came from what was changed.
             let pair = try await fixture.exchange(TestIdentityProvider.form(good))
             #expect(pair.status == .ok)

@@ -40,10 +40,17 @@ extension BridgeAPI {
     public func exchangeToken(_ input: Operations.ExchangeToken.Input, request: Request, context: Context) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: context.maxUploadSize)
-        let isJSON = request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true
-        let fields = isJSON ? Self.jsonFields(body) : Self.formFields(String(buffer: body))
+        // The two encodings the spec names; a body without a content type is taken as a form.
+        let contentType = request.headers[.contentType]?.lowercased() ?? "application/x-www-form-urlencoded"
+        let fields =
+            contentType.hasPrefix("application/json")
+            ? Self.jsonFields(body)
+            : contentType.hasPrefix("application/x-www-form-urlencoded") ? Self.formFields(String(buffer: body)) : nil
         do {
-            guard let fields else { throw ExchangeFailure.invalidRequest("The body must be a form (or a JSON object) of strings.") }
+            guard let fields else {
+                throw ExchangeFailure.invalidRequest(
+                    "The body must be a form (application/x-www-form-urlencoded) or a JSON object of strings.")
+            }
             let pair = try await auth.exchange(
                 grantType: fields["grant_type"], subjectToken: fields["subject_token"], subjectTokenType: fields["subject_token_type"],
                 clientId: fields["client_id"], installId: fields["install_id"], clientIP: context.clientIP)
@@ -80,10 +87,11 @@ extension BridgeAPI {
         return fields
     }
 
-    /// A JSON object's string members; nil when it is not an object.
+    /// A JSON object's members, all strings (as in a form); nil otherwise.
     static func jsonFields(_ body: ByteBuffer) -> [String: String]? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else { return nil }
-        return object.compactMapValues { $0 as? String }
+        let strings = object.compactMapValues { $0 as? String }
+        return strings.count == object.count ? strings : nil
     }
 
     static func subject(_ user: AuthenticatedUser) -> TokenSubject {

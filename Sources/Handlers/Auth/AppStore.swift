@@ -158,4 +158,15 @@ public struct AppStore: Sendable {
             ).first() != nil
         }
     }
+
+    /// The identity-provider namespaces other apps use: user ids are global, so a namespace names
+    /// one app's users only.
+    public func namespacesInUse(besides appId: String) async throws -> Set<String> {
+        let lists = try await database.withSQL { sql in
+            try await sql.raw(
+                "SELECT identity_providers_json FROM apps WHERE identity_providers_json IS NOT NULL AND app_id <> \(bind: appId)"
+            ).all().map { try $0.decode(column: "identity_providers_json", as: String.self) }
+        }
+        return Set(lists.flatMap { (try? JSONDecoder().decode([IdentityProvider].self, from: Data($0.utf8))) ?? [] }.map(\.namespace))
+    }
 }

@@ -95,7 +95,7 @@ public struct AuthService: Sendable {
     ) async throws -> TokenResponse {
         guard let grantType else { throw ExchangeFailure.invalidRequest("'grant_type' is required.") }
         guard grantType == "urn:ietf:params:oauth:grant-type:token-exchange" else { throw ExchangeFailure.unsupportedGrantType }
-        guard let subjectToken, !subjectToken.isEmpty, subjectToken.utf8.count <= 16_384 else {
+        guard let subjectToken, !subjectToken.isEmpty, subjectToken.unicodeScalars.count <= 16_384 else {
             throw ExchangeFailure.invalidRequest("'subject_token' is required (at most 16384 characters).")
         }
         guard let subjectTokenType, Self.subjectTokenTypes.contains(subjectTokenType) else {
@@ -131,6 +131,12 @@ public struct AuthService: Sendable {
     /// `PUT /admin/apps/{appId}/identity-providers`: replaces the providers the app trusts.
     public func setIdentityProviders(_ appId: String, _ providers: [IdentityProvider]) async throws -> [IdentityProvider] {
         try await IdentityProviderRules.check(providers, allowInsecure: settings.identityAllowInsecure)
+        let taken = try await apps.namespacesInUse(besides: appId)
+        if let clash = providers.first(where: { taken.contains($0.namespace) }) {
+            throw AppError.unprocessable(
+                code: "identity_provider_conflict", message: "The namespace '\(clash.namespace)' names another app's users; choose another."
+            )
+        }
         guard try await apps.setIdentityProviders(appId, providers, now: Millis.now()) else { throw AppError.notFound(what: "app") }
         return providers
     }
@@ -154,7 +160,7 @@ public struct AuthService: Sendable {
         guard Validate.hasShape(request.installId, length: 8...128, extra: "_-") else {
             throw InputError(location: .body, name: "install_id", reason: "must be 8 to 128 of letters, digits, '_' or '-'")
         }
-        guard let app = try await apps.get(request.clientId), app.active, let guests = app.guests, guests.enabled else {
+        guard let app = try await apps.get(request.clientId), app.active, let guests = app.guests?.filled, guests.enabled else {
             throw AppError.guestsDisabled
         }
         let userId = Self.guestId(request.installId)
@@ -168,12 +174,11 @@ public struct AuthService: Sendable {
         let user: UserRecord
         do {
             user = try await database.transaction { sql in
-                try await GuestLimits.take(app: app.appId, address: clientIP, settings: guests, now: now, on: sql)
                 let found = try await users.findOrCreate(
-                    userId: userId, appId: app.appId, dailyQuota: guests.dailyQuota ?? 10, monthlyQuota: guests.monthlyQuota ?? 100,
-                    now: now,
-                    on: sql)
+                    userId: userId, appId: app.appId, dailyQuota: guests.dailyQuota!, monthlyQuota: guests.monthlyQuota!, now: now, on: sql)
+                // Only a guest that is new counts; a refusal rolls its creation back.
                 if found.created {
+                    try await GuestLimits.take(app: app.appId, address: clientIP, settings: guests, now: now, on: sql)
                     try await events.queue("user.created", ["userId": userId, "appId": app.appId, "guest": "true"], on: sql)
                 }
                 return found.user
@@ -193,8 +198,8 @@ public struct AuthService: Sendable {
     static func guestId(_ installId: String) -> String { "guest:" + installId }
 
     /// At sign-in from an install: the guest's counts of the current day and month move to the
-    /// signed-in user, and the guest is closed (its tokens stop working within the revocation
-    /// delay). One transaction; nothing happens if the install has no guest of this app.
+    /// signed-in user (one transaction), then the guest is closed (its tokens stop working within
+    /// the revocation delay). Nothing happens if the install has no open guest of this app.
     func carryOver(installId: String, to user: UserRecord, now: Int64) async throws {
         let guestId = Self.guestId(installId)
         guard guestId != user.userId, let guest = try await users.get(guestId), guest.appId == user.appId, guest.active else { return }

@@ -11,7 +11,7 @@ extension GuestSettings {
     }
 }
 
-/// The limits on new guests of an app: per client address per hour, per app per hour, per app per
+/// The limits on new guests of an app: per client address (an IPv6 client's /64) per hour, per app per hour, per app per
 /// UTC day. Each is a counter row taken by one atomic statement that adds one only while under the
 /// limit, inside the transaction that creates the guest: a refusal rolls back the counters already
 /// taken, and N concurrent new guests against a limit of L let exactly L through, on both databases
@@ -31,10 +31,12 @@ enum GuestLimits {
     static func take(app: String, address: String, settings: GuestSettings, now: Int64, on sql: any SQLDatabase) async throws {
         let hourEnds = (now / hourMs + 1) * hourMs
         let dayEnds = (now / dayMs + 1) * dayMs
+        let settings = settings.filled
+        let counted = IPAddress(address).map { $0.limitKey.description } ?? address
         let limits: [(scope: String, key: String, limit: Int64, ends: Int64)] = [
-            ("address", "a|\(app)|\(address)|\(now / hourMs)", settings.newPerAddressPerHour ?? 5, hourEnds),
-            ("app", "h|\(app)|\(now / hourMs)", settings.newPerHour ?? 100, hourEnds),
-            ("day", "d|\(app)|\(now / dayMs)", settings.maxPerDay ?? 1000, dayEnds),
+            ("address", "a|\(app)|\(counted)|\(now / hourMs)", settings.newPerAddressPerHour!, hourEnds),
+            ("app", "h|\(app)|\(now / hourMs)", settings.newPerHour!, hourEnds),
+            ("day", "d|\(app)|\(now / dayMs)", settings.maxPerDay!, dayEnds),
         ]
         for limit in limits {
             let row = try await sql.raw(

@@ -33,7 +33,7 @@ public final class ConnectionCounter: Sendable {
     /// IP address.
     func limitedAddress(_ peer: String?) -> IPAddress? {
         guard let address = peer.flatMap({ IPAddress($0) }), !trusted.contains(where: { $0.contains(address) }) else { return nil }
-        return address.isIPv4 ? address : IPAddress(bytes: Array(address.bytes.prefix(8)) + [UInt8](repeating: 0, count: 8))
+        return address.limitKey
     }
 
     /// Counts a new connection (`limited`: from `limitedAddress`); false when it is over a cap,

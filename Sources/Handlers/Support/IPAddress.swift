@@ -33,6 +33,12 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
 
     public var isIPv4: Bool { bytes.starts(with: Self.mappedPrefix) }
 
+    /// What a per-address limit counts: an IPv4 address itself, an IPv6 address's /64 (one host
+    /// usually has the whole /64, so counting single addresses would let it walk around a limit).
+    public var limitKey: IPAddress {
+        isIPv4 ? self : IPAddress(bytes: Array(bytes.prefix(8)) + [UInt8](repeating: 0, count: 8))
+    }
+
     /// The canonical text: dotted quad for IPv4 (mapped or not), RFC 5952 for IPv6.
     public var description: String {
         if isIPv4 { return bytes[12...].map(String.init).joined(separator: ".") }

@@ -29,10 +29,15 @@ public struct HTTPDocumentFetcher: IdentityDocumentFetcher {
         defer { Task { try? await client.shutdown() } }
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "accept", value: "application/json")
-        let response = try await client.execute(request, timeout: .seconds(5))
-        guard response.status == .ok else { throw Refused(reason: "HTTP \(response.status.code)") }
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return (Data(body.readableBytesView), Self.maxAge(response.headers["cache-control"].joined(separator: ",")))
+        // One deadline for the head and the body: the client's own ends with the head, and a
+        // server dribbling its body would otherwise hold the fetch for as long as it likes.
+        let prepared = request
+        return try await Deadline.run(within: .seconds(5)) {
+            let response = try await client.execute(prepared, timeout: .seconds(5))
+            guard response.status == .ok else { throw Refused(reason: "HTTP \(response.status.code)") }
+            let body = try await response.body.collect(upTo: 1 << 20)
+            return (Data(body.readableBytesView), Self.maxAge(response.headers["cache-control"].joined(separator: ",")))
+        }
     }
 
     /// `max-age` of a `Cache-Control` value; `no-store` and `no-cache` are none.

@@ -65,7 +65,7 @@ public struct IdentityVerifier: Sendable {
         }
         for (name, expected) in (provider.requiredClaims ?? [:]).sorted(by: { $0.key < $1.key }) {
             guard let value = claims[name], Self.text(of: value) == expected else {
-                throw .invalidGrant("The subject token's '\(name)' claim is not '\(expected)'.")
+                throw .invalidGrant("The subject token's '\(name)' claim is missing or does not have the required value.")
             }
         }
     }
