@@ -497,6 +497,93 @@ extension Operations {
 }
 
 extension Operations {
+    /// Set an app's app-wide caps: `PUT /admin/apps/{appId}/caps`.
+    public enum SetAppCaps {
+        public static let id = "setAppCaps"
+
+        public struct Input: Sendable, Equatable {
+            /// The app's id.
+            public var appId: String
+            /// The JSON request body.
+            public var body: AppCaps
+
+            public init(appId: String, body: AppCaps) {
+                self.appId = appId
+                self.body = body
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(AppCaps)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 404
+            case notFound(APIError)
+            /// 413
+            case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .notFound: .init(code: 404)
+                case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
     /// Set an app's guest users per install: `PUT /admin/apps/{appId}/guests`.
     public enum SetAppGuests {
         public static let id = "setAppGuests"
@@ -4436,8 +4523,20 @@ extension Operations {
             case contentTooLarge(APIError)
             /// 415
             case unsupportedMediaType(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
             case status431(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
@@ -4449,6 +4548,7 @@ extension Operations {
                 case .conflict: .init(code: 409)
                 case .contentTooLarge: .init(code: 413)
                 case .unsupportedMediaType: .init(code: 415)
+                case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
                 }
             }
@@ -4463,6 +4563,10 @@ extension Operations {
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
                 case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }
@@ -4848,6 +4952,9 @@ public protocol APIProtocol: Sendable {
 
     /// Rename, describe, activate or deactivate an app: `PATCH /admin/apps/{appId}`.
     func updateApp(_ input: Operations.UpdateApp.Input, context: Context) async throws -> Operations.UpdateApp.Output
+
+    /// Set an app's app-wide caps: `PUT /admin/apps/{appId}/caps`.
+    func setAppCaps(_ input: Operations.SetAppCaps.Input, context: Context) async throws -> Operations.SetAppCaps.Output
 
     /// Set an app's guest users per install: `PUT /admin/apps/{appId}/guests`.
     func setAppGuests(_ input: Operations.SetAppGuests.Input, context: Context) async throws -> Operations.SetAppGuests.Output

@@ -75,6 +75,17 @@ extension RouteTable {
             catchAllTail: false
         ),
         RouteDescriptor(
+            operationId: "setAppCaps",
+            method: .put,
+            path: "/admin/apps/{appId}/caps",
+            tags: ["Admin"],
+            security: ["adminKey"],
+            responses: [200: AppCaps.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false
+        ),
+        RouteDescriptor(
             operationId: "setAppGuests",
             method: .put,
             path: "/admin/apps/{appId}/guests",
@@ -564,8 +575,8 @@ extension RouteTable {
             path: "/auth/exchange",
             tags: ["Auth"],
             security: [],
-            responses: [200: TokenExchangeResponse.self, 400: TokenExchangeError.self, 401: TokenExchangeError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 431: APIError.self, 503: TokenExchangeError.self],
-            requiredHeaders: [:],
+            responses: [200: TokenExchangeResponse.self, 400: TokenExchangeError.self, 401: TokenExchangeError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: TokenExchangeError.self],
+            requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -608,8 +619,8 @@ extension RouteTable {
             path: "/auth/token",
             tags: ["Auth"],
             security: [],
-            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 431: APIError.self],
-            requiredHeaders: [:],
+            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self],
+            requiredHeaders: [429: ["Retry-After"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -767,6 +778,16 @@ extension APIProtocol {
                 body: try await InputDecoding.body(UpdateAppRequest.self, from: request, context: context)
             )
             return try await self.updateApp(input, context: context).response()
+        }
+
+        router.on("/admin/apps/:appId/caps", method: .put) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "setAppCaps")
+            let input = Operations.SetAppCaps.Input(
+                appId: try InputDecoding.path("appId", context: context),
+                body: try await InputDecoding.body(AppCaps.self, from: request, context: context)
+            )
+            return try await self.setAppCaps(input, context: context).response()
         }
 
         router.on("/admin/apps/:appId/guests", method: .put) { request, context in

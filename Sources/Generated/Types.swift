@@ -111,8 +111,9 @@ public struct App: Codable, Sendable, Equatable {
     /// The identity providers whose tokens `POST /auth/exchange` accepts for this app.
     public var identityProviders: [IdentityProvider]?
     public var guests: GuestSettings?
+    public var caps: AppCaps?
 
-    public init(appId: String, name: String, description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date, identityProviders: [IdentityProvider]? = nil, guests: GuestSettings? = nil) {
+    public init(appId: String, name: String, description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date, identityProviders: [IdentityProvider]? = nil, guests: GuestSettings? = nil, caps: AppCaps? = nil) {
         self.appId = appId
         self.name = name
         self.description = description
@@ -122,6 +123,7 @@ public struct App: Codable, Sendable, Equatable {
         self.secretRotatedAt = secretRotatedAt
         self.identityProviders = identityProviders
         self.guests = guests
+        self.caps = caps
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
@@ -136,6 +138,7 @@ public struct App: Codable, Sendable, Equatable {
         self.secretRotatedAt = try container.decode(Date.self, forKey: .secretRotatedAt)
         self.identityProviders = container.contains(.identityProviders) ? try container.decode([IdentityProvider].self, forKey: .identityProviders) : nil
         self.guests = container.contains(.guests) ? try container.decode(GuestSettings.self, forKey: .guests) : nil
+        self.caps = container.contains(.caps) ? try container.decode(AppCaps.self, forKey: .caps) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -148,6 +151,30 @@ public struct App: Codable, Sendable, Equatable {
         case secretRotatedAt = "secretRotatedAt"
         case identityProviders = "identityProviders"
         case guests = "guests"
+        case caps = "caps"
+    }
+}
+
+/// Caps on what all of an app's users can do together, because accounts are free to make. A new
+/// user beyond `newUsersPerHour` (by any route: `/auth/token`, `/auth/exchange`, `/auth/install`)
+/// gets 429 `app_cap_reached`; counted atomically in the database, so across instances. Omitted:
+/// no cap.
+public struct AppCaps: Codable, Sendable, Equatable {
+    /// New users of the app per UTC hour.
+    public var newUsersPerHour: Int64?
+
+    public init(newUsersPerHour: Int64? = nil) {
+        self.newUsersPerHour = newUsersPerHour
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.newUsersPerHour = container.contains(.newUsersPerHour) ? try container.decode(Int64.self, forKey: .newUsersPerHour) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case newUsersPerHour = "newUsersPerHour"
     }
 }
 

@@ -498,6 +498,39 @@ enum ContractCases {
                 try await fixture.trusting(idp)
                 return exchange(try idp.token())
             },
+            ContractCase(operationId: "setAppCaps", name: "cap new users", expectedStatus: 200) { fixture in
+                try await fixture.createApp()
+                return request(.put, "/admin/apps/com.example.app/caps", headers: Fixture.admin, json: #"{"newUsersPerHour":100}"#)
+            },
+            ContractCase(operationId: "setAppCaps", name: "a cap of zero", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
+                try await fixture.createApp()
+                return request(.put, "/admin/apps/com.example.app/caps", headers: Fixture.admin, json: #"{"newUsersPerHour":0}"#)
+            },
+            ContractCase(operationId: "setAppCaps", name: "no such app", expectedStatus: 404, expectedCode: "not_found") { _ in
+                request(.put, "/admin/apps/com.example.app/caps", headers: Fixture.admin, json: #"{"newUsersPerHour":1}"#)
+            },
+            ContractCase(
+                operationId: "issueToken", name: "the app's cap on new users", expectedStatus: 429, expectedCode: "app_cap_reached"
+            ) {
+                fixture in
+                let app = try await fixture.createApp()
+                _ = try await fixture.send(
+                    .put, "/admin/apps/com.example.app/caps", headers: Fixture.admin, json: #"{"newUsersPerHour":1}"#)
+                _ = try await fixture.token("user-1", app: app)
+                return request(
+                    .post, "/auth/token", json: #"{"userId":"user-2","appId":"com.example.app","appSecret":"\#(app.appSecret)"}"#)
+            },
+            ContractCase(
+                operationId: "exchangeToken", name: "the app's cap on new users", expectedStatus: 429, expectedCode: "app_cap_reached"
+            ) {
+                fixture in
+                let app = try await fixture.trusting(idp)
+                _ = try await fixture.send(
+                    .put, "/admin/apps/com.example.app/caps", headers: Fixture.admin, json: #"{"newUsersPerHour":1}"#)
+                _ = try await fixture.token("user-1", app: app)
+                return exchange(try idp.token())
+            },
             ContractCase(operationId: "setAppGuests", name: "turn guests on", expectedStatus: 200) { fixture in
                 try await fixture.createApp()
                 return request(

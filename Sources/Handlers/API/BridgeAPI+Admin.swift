@@ -112,6 +112,11 @@ extension BridgeAPI {
         return .ok(IdentityProviderList(providers: try await auth.setIdentityProviders(input.appId, input.body.providers)))
     }
 
+    public func setAppCaps(_ input: Operations.SetAppCaps.Input, context: Context) async throws -> Operations.SetAppCaps.Output {
+        try Validate.identifier(input.appId, field: "appId", location: .path)
+        return .ok(try await auth.setCaps(input.appId, input.body))
+    }
+
     public func setAppGuests(_ input: Operations.SetAppGuests.Input, context: Context) async throws -> Operations.SetAppGuests.Output {
         try Validate.identifier(input.appId, field: "appId", location: .path)
         return .ok(try await auth.setGuests(input.appId, input.body))
@@ -124,7 +129,7 @@ extension BridgeAPI {
             appId: record.appId, name: record.name, description: record.description, active: record.active,
             createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs),
             secretRotatedAt: Millis.date(record.secretRotatedAtMs), identityProviders: record.identityProviders,
-            guests: record.guests
+            guests: record.guests, caps: record.caps
         )
     }
 

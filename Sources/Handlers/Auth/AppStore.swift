@@ -17,6 +17,14 @@ public struct AppRecord: Sendable, Equatable, Codable {
     /// The JSON of its guest settings (`guests`).
     public var guestSettingsJson: String? = nil
 
+    /// The JSON of its app-wide caps (`caps`).
+    public var capsJson: String? = nil
+
+    /// The app-wide caps; nil: none.
+    public var caps: AppCaps? {
+        capsJson.flatMap { try? JSONDecoder().decode(AppCaps.self, from: Data($0.utf8)) }
+    }
+
     /// Guest users per install (`POST /auth/install`); nil: never set, so off.
     public var guests: GuestSettings? {
         guestSettingsJson.flatMap { try? JSONDecoder().decode(GuestSettings.self, from: Data($0.utf8)) }
@@ -168,5 +176,17 @@ public struct AppStore: Sendable {
             ).all().map { try $0.decode(column: "identity_providers_json", as: String.self) }
         }
         return Set(lists.flatMap { (try? JSONDecoder().decode([IdentityProvider].self, from: Data($0.utf8))) ?? [] }.map(\.namespace))
+    }
+
+    /// Replaces an app's caps; false when there is no such app.
+    public func setCaps(_ appId: String, _ caps: AppCaps, now: Int64) async throws -> Bool {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = String(decoding: try encoder.encode(caps), as: UTF8.self)
+        return try await database.withSQL { sql in
+            try await sql.raw(
+                "UPDATE apps SET caps_json = \(bind: json), updated_at_ms = \(bind: now) WHERE app_id = \(bind: appId) RETURNING app_id"
+            ).first() != nil
+        }
     }
 }

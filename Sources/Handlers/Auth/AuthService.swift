@@ -1,6 +1,7 @@
 import Foundation
 public import Generated
 public import Logging
+import SQLKit
 
 /// Issues, refreshes and revokes tokens. Token checks on the request path happen in memory
 /// (`Authenticator`); these operations are the ones that write.
@@ -61,24 +62,30 @@ public struct AuthService: Sendable {
             }
             guard app?.active == true else { throw AppError.invalidAppCredentials }
         }
-        return try await signIn(userId: request.userId, appId: request.appId, now: now)
+        guard let app else { throw AppError.invalidAppCredentials }
+        return try await signIn(userId: request.userId, app: app, now: now)
     }
 
     /// A token pair for `userId` of `appId`, creating the user on first sight (the user and its
     /// `user.created` event are written together, or not at all).
-    func signIn(userId: String, appId: String, now: Int64) async throws -> TokenResponse {
-        try await issuePair(for: try await user(userId, of: appId, now: now), familyId: Credentials.newId(), now: now)
+    func signIn(userId: String, app: AppRecord, now: Int64) async throws -> TokenResponse {
+        try await issuePair(for: try await user(userId, of: app, now: now), familyId: Credentials.newId(), now: now)
     }
 
-    /// The active user `userId` of `appId`, created on first sight with its `user.created` event.
-    func user(_ userId: String, of appId: String, now: Int64) async throws -> UserRecord {
+    /// The active user `userId` of `app`, created on first sight with its `user.created` event,
+    /// within the app's cap on new users per hour.
+    func user(_ userId: String, of app: AppRecord, now: Int64) async throws -> UserRecord {
         let (users, events, settings) = (self.users, self.events, self.settings)
-        let (user, created) = try await database.transaction { sql in
+        let appId = app.appId
+        let (user, created) = try await newUser { sql in
             let found = try await users.findOrCreate(
                 userId: userId, appId: appId,
                 dailyQuota: settings.defaultDailyQuota, monthlyQuota: settings.defaultMonthlyQuota, now: now, on: sql
             )
-            if found.created { try await events.queue("user.created", ["userId": found.user.userId, "appId": found.user.appId], on: sql) }
+            if found.created {
+                try await NewUserLimits.take(NewUserLimits.cap(app, now: now), now: now, on: sql)
+                try await events.queue("user.created", ["userId": found.user.userId, "appId": found.user.appId], on: sql)
+            }
             return found
         }
         guard user.appId == appId else { throw AppError.userAppConflict }
@@ -123,7 +130,7 @@ public struct AuthService: Sendable {
             throw ExchangeFailure.invalidRequest("'install_id' must be 8 to 128 of letters, digits, '_' or '-'.")
         }
         let now = Millis.now()
-        let user = try await user(userId, of: app.appId, now: now)
+        let user = try await user(userId, of: app, now: now)
         if let installId { try await carryOver(installId: installId, to: user, now: now) }
         return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
     }
@@ -171,27 +178,44 @@ public struct AuthService: Sendable {
             return try await issuePair(for: known, familyId: Credentials.newId(), now: now)
         }
         let (users, events) = (self.users, self.events)
-        let user: UserRecord
-        do {
-            user = try await database.transaction { sql in
-                let found = try await users.findOrCreate(
-                    userId: userId, appId: app.appId, dailyQuota: guests.dailyQuota!, monthlyQuota: guests.monthlyQuota!, now: now, on: sql)
-                // Only a guest that is new counts; a refusal rolls its creation back.
-                if found.created {
-                    try await GuestLimits.take(app: app.appId, address: clientIP, settings: guests, now: now, on: sql)
-                    try await events.queue("user.created", ["userId": userId, "appId": app.appId, "guest": "true"], on: sql)
-                }
-                return found.user
+        let limits = NewUserLimits.cap(app, now: now) + NewUserLimits.guests(app: app.appId, address: clientIP, settings: guests, now: now)
+        let user = try await newUser(clientIP: clientIP) { sql in
+            let found = try await users.findOrCreate(
+                userId: userId, appId: app.appId, dailyQuota: guests.dailyQuota!, monthlyQuota: guests.monthlyQuota!, now: now, on: sql)
+            // Only a guest that is new counts; a refusal rolls its creation back.
+            if found.created {
+                try await NewUserLimits.take(limits, now: now, on: sql)
+                try await events.queue("user.created", ["userId": userId, "appId": app.appId, "guest": "true"], on: sql)
             }
-        } catch let refused as GuestLimits.Refused {
-            logger.info(
-                "security: new guest refused",
-                metadata: ["security.event": "guest_limit_reached", "limit.scope": .string(refused.scope), "client.ip": .string(clientIP)])
-            throw AppError.guestLimitReached(scope: refused.scope, retryAfter: refused.retryAfter)
+            return found.user
         }
         guard user.appId == app.appId else { throw AppError.userAppConflict }
         guard user.active else { throw AppError.userInactive }
         return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
+    }
+
+    /// Runs a transaction that may create a user, turning a refusal by a new-user limit into its
+    /// 429: `app_cap_reached` for the app's cap, `guest_limit_reached` for the guests' limits.
+    func newUser<Result: Sendable>(clientIP: String = "", _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result) async throws
+        -> Result
+    {
+        do {
+            return try await database.transaction(body)
+        } catch let refused as NewUserLimits.Refused {
+            logger.info(
+                "security: new user refused",
+                metadata: ["security.event": "new_user_limit", "limit.scope": .string(refused.scope), "client.ip": .string(clientIP)])
+            throw refused.scope == "cap"
+                ? AppError.appCapReached(retryAfter: refused.retryAfter)
+                : AppError.guestLimitReached(scope: refused.scope, retryAfter: refused.retryAfter)
+        }
+    }
+
+    /// `PUT /admin/apps/{appId}/caps`: the app-wide caps.
+    public func setCaps(_ appId: String, _ caps: AppCaps) async throws -> AppCaps {
+        try Validate.range(caps.newUsersPerHour, 1...100_000_000, field: "newUsersPerHour")
+        guard try await apps.setCaps(appId, caps, now: Millis.now()) else { throw AppError.notFound(what: "app") }
+        return caps
     }
 
     /// The guest of an install: `guest:` is a namespace no identity provider may take.

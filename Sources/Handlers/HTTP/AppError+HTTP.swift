@@ -21,7 +21,7 @@ extension AppError {
         case .userInactive: .forbidden
         case .userAppConflict, .appExists, .appHasUsers: .conflict
         case .guestsDisabled: .unauthorized
-        case .guestLimitReached: .tooManyRequests
+        case .guestLimitReached, .appCapReached: .tooManyRequests
         case .providerNotFound: .notFound
         case .providerNotConfigured: .serviceUnavailable
         case .invalidEndpoint: .badRequest

@@ -78,6 +78,7 @@ public enum Migrations {
         webhooks,
         identityProviders,
         guests,
+        appCaps,
     ]
 }
 
@@ -374,6 +375,18 @@ extension Migrations {
             )
             """,
             "CREATE INDEX guest_counters_expiry ON guest_counters (expires_at_ms)",
+        ]
+    )
+}
+
+extension Migrations {
+    /// App-wide caps (the apps-without-a-backend issue): each app's caps, and the guests' counters
+    /// renamed for what they now count (new users per window, guests or not).
+    static let appCaps = Migration(
+        version: 11, name: "app_caps",
+        both: [
+            "ALTER TABLE apps ADD COLUMN caps_json TEXT",
+            "ALTER TABLE guest_counters RENAME TO new_user_counters",
         ]
     )
 }

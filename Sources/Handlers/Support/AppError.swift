@@ -62,6 +62,8 @@ public enum AppError: Error, Sendable, Equatable {
     case guestsDisabled
     /// Too many new guests: from this address this hour (`address`), of the app this hour (`app`) or today (`day`).
     case guestLimitReached(scope: String, retryAfter: Int64)
+    /// The app's cap on new users per hour is reached.
+    case appCapReached(retryAfter: Int64)
 
     // Proxy
     case providerNotFound
@@ -125,6 +127,7 @@ public enum AppError: Error, Sendable, Equatable {
         case .appHasUsers: "app_has_users"
         case .guestsDisabled: "guests_disabled"
         case .guestLimitReached: "guest_limit_reached"
+        case .appCapReached: "app_cap_reached"
         case .providerNotFound: "provider_not_found"
         case .providerNotConfigured: "provider_not_configured"
         case .invalidEndpoint: "invalid_endpoint"
@@ -182,6 +185,7 @@ public enum AppError: Error, Sendable, Equatable {
         case .appExists: "An app with this appId exists already."
         case .appHasUsers: "The app still has users: deactivate it, or delete its users first."
         case .guestsDisabled: "No active app with this id takes guests."
+        case .appCapReached: "This app has reached its cap on new users for this hour."
         case .guestLimitReached(let scope, _):
             switch scope {
             case "address": "Too many new guests from this address this hour."
@@ -211,7 +215,8 @@ public enum AppError: Error, Sendable, Equatable {
     /// Seconds after which the same request may succeed, for limits and lockouts.
     public var retryAfter: Int64? {
         switch self {
-        case .adminLockedOut(let seconds), .rateLimited(let seconds, _), .quotaExceeded(_, let seconds), .guestLimitReached(_, let seconds):
+        case .adminLockedOut(let seconds), .rateLimited(let seconds, _), .quotaExceeded(_, let seconds), .guestLimitReached(_, let seconds),
+            .appCapReached(let seconds):
             seconds
         default: nil
         }
