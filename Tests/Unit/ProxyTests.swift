@@ -34,13 +34,14 @@ enum ProxyFixtures {
              "prices":{"m":{"inputMicrosPerMillion":1000000,"outputMicrosPerMillion":3000000,"cachedInputMicrosPerMillion":250000}}}
             """#.utf8))
     static let key = "sk-canary-provider-key-000111222333"
+    static let provider = Provider(definition: openAILike, baseURL: openAILike.baseURL, key: Secret(key))
 
     /// One in-memory database for the process: the recorder needs one, these tests read none.
     static let database = Task { try await SQLiteBackend.open(path: ":memory:", logger: TestDatabases.logger) }
 
-    static func service(_ upstream: RecordingUpstream, definition: ProviderDefinition = openAILike) async throws -> ProxyService {
+    static func service(_ upstream: RecordingUpstream) async throws -> ProxyService {
         let database = try await database.value
-        let registry = ProviderRegistry(providers: [Provider(definition: definition, baseURL: definition.baseURL, key: Secret(key))])
+        let registry = ProviderRegistry(providers: [provider])
         return ProxyService(
             registry: registry, keys: KeyResolver(splitKeys: nil),
             admission: Admission(quotas: nil, userLimiter: nil, logger: TestDatabases.logger),
@@ -55,7 +56,7 @@ enum ProxyFixtures {
 
     static func call(_ endpoint: String, method: HTTPRequest.Method = .post, headers: HTTPFields = [:], body: String? = "{}") -> ProxyCall {
         ProxyCall(
-            provider: Provider(definition: openAILike, baseURL: openAILike.baseURL, key: Secret(key)), method: method, endpoint: endpoint,
+            provider: provider, method: method, endpoint: endpoint,
             body: body.map { .asSent(ByteBuffer(string: $0)) } ?? .none, clientHeaders: headers, user: user, clientIP: "127.0.0.1",
             requestId: "r"
         )
