@@ -29,16 +29,21 @@ extension Fixture {
 
 @Suite("Guests: one guest per install, and limits made-up install ids cannot walk around")
 struct GuestTests {
-    /// 200 new installs at once against a limit of L: exactly L guests, the rest 429.
-    static func burst(_ fixture: Fixture, count: Int = 200) async throws -> [HTTPResponse.Status: Int] {
+    /// `count` requests at once, `send(index)` each; how many got each status.
+    static func burst(count: Int = 200, _ send: @escaping @Sendable (Int) async throws -> HTTPResponse.Status) async throws
+        -> [HTTPResponse.Status: Int]
+    {
         try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
-            for index in 0..<count {
-                group.addTask { try await fixture.install("install-\(UUID().uuidString.prefix(8))-\(index)").status }
-            }
+            for index in 0..<count { group.addTask { try await send(index) } }
             var statuses: [HTTPResponse.Status: Int] = [:]
             for try await status in group { statuses[status, default: 0] += 1 }
             return statuses
         }
+    }
+
+    /// 200 new installs at once against a limit of L: exactly L guests, the rest 429.
+    static func burst(_ fixture: Fixture) async throws -> [HTTPResponse.Status: Int] {
+        try await burst { index in try await fixture.install("install-\(UUID().uuidString.prefix(8))-\(index)").status }
     }
 
     @Test(arguments: Harness.kinds)
@@ -126,21 +131,12 @@ struct AppCapTests {
                 .put, "/admin/apps/com.example.app/caps", headers: Fixture.admin, json: #"{"newUsersPerHour":30}"#)
             #expect(capped.status == .ok)
             // 200 new users at once, half by the app's backend and half as guests: exactly 30.
-            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
-                for index in 0..<200 {
-                    group.addTask {
-                        if index.isMultiple(of: 2) {
-                            return try await fixture.send(
-                                .post, "/auth/token",
-                                json: #"{"userId":"new-user-\#(index)","appId":"com.example.app","appSecret":"\#(app.appSecret)"}"#
-                            ).status
-                        }
-                        return try await fixture.install("install-cap-\(index)").status
-                    }
-                }
-                var statuses: [HTTPResponse.Status: Int] = [:]
-                for try await status in group { statuses[status, default: 0] += 1 }
-                return statuses
+            let statuses = try await GuestTests.burst { index in
+                guard index.isMultiple(of: 2) else { return try await fixture.install("install-cap-\(index)").status }
+                return try await fixture.send(
+                    .post, "/auth/token",
+                    json: #"{"userId":"new-user-\#(index)","appId":"com.example.app","appSecret":"\#(app.appSecret)"}"#
+                ).status
             }
             #expect(statuses[.ok] == 30)
             #expect(statuses[.tooManyRequests] == 170)

@@ -16,23 +16,25 @@ public struct AppRecord: Sendable, Equatable, Codable {
     public var identityProvidersJson: String? = nil
     /// The JSON of its guest settings (`guests`).
     public var guestSettingsJson: String? = nil
-
     /// The JSON of its app-wide caps (`caps`).
     public var capsJson: String? = nil
 
-    /// The app-wide caps; nil: none.
-    public var caps: AppCaps? {
-        capsJson.flatMap { try? JSONDecoder().decode(AppCaps.self, from: Data($0.utf8)) }
-    }
-
-    /// Guest users per install (`POST /auth/install`); nil: never set, so off.
-    public var guests: GuestSettings? {
-        guestSettingsJson.flatMap { try? JSONDecoder().decode(GuestSettings.self, from: Data($0.utf8)) }
-    }
-
     /// The identity providers whose tokens `POST /auth/exchange` accepts for this app.
-    public var identityProviders: [IdentityProvider]? {
-        identityProvidersJson.flatMap { try? JSONDecoder().decode([IdentityProvider].self, from: Data($0.utf8)) }
+    public var identityProviders: [IdentityProvider]? { AppSetting.decode(identityProvidersJson) }
+    /// Guest users per install (`POST /auth/install`); nil: never set, so off.
+    public var guests: GuestSettings? { AppSetting.decode(guestSettingsJson) }
+    /// The app-wide caps; nil: none.
+    public var caps: AppCaps? { AppSetting.decode(capsJson) }
+}
+
+/// An app's settings kept as JSON in a column of `apps`, each replaced whole by its admin route.
+public enum AppSetting: String, Sendable {
+    case identityProviders = "identity_providers_json"
+    case guests = "guest_settings_json"
+    case caps = "caps_json"
+
+    static func decode<Value: Decodable>(_ json: String?) -> Value? {
+        json.flatMap { try? JSONDecoder().decode(Value.self, from: Data($0.utf8)) }
     }
 }
 
@@ -137,32 +139,15 @@ public struct AppStore: Sendable {
         }
     }
 
-    /// Replaces the identity providers an app trusts; false when there is no such app.
-    public func setIdentityProviders(_ appId: String, _ providers: [IdentityProvider], now: Int64) async throws -> Bool {
+    /// Replaces one of an app's settings (nil clears it); false when there is no such app.
+    public func set(_ setting: AppSetting, _ value: (some Encodable)?, of appId: String, now: Int64) async throws -> Bool {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let json = providers.isEmpty ? nil : String(decoding: try encoder.encode(providers), as: UTF8.self)
+        let json = try value.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+        let column = SQLQueryString(stringLiteral: setting.rawValue)  // a fixed name, never input
         return try await database.withSQL { sql in
             try await sql.raw(
-                """
-                UPDATE apps SET identity_providers_json = \(bind: json), updated_at_ms = \(bind: now)
-                WHERE app_id = \(bind: appId) RETURNING app_id
-                """
-            ).first() != nil
-        }
-    }
-
-    /// Replaces an app's guest settings; false when there is no such app.
-    public func setGuests(_ appId: String, _ settings: GuestSettings, now: Int64) async throws -> Bool {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let json = String(decoding: try encoder.encode(settings), as: UTF8.self)
-        return try await database.withSQL { sql in
-            try await sql.raw(
-                """
-                UPDATE apps SET guest_settings_json = \(bind: json), updated_at_ms = \(bind: now)
-                WHERE app_id = \(bind: appId) RETURNING app_id
-                """
+                "UPDATE apps SET \(column) = \(bind: json), updated_at_ms = \(bind: now) WHERE app_id = \(bind: appId) RETURNING app_id"
             ).first() != nil
         }
     }
@@ -175,18 +160,6 @@ public struct AppStore: Sendable {
                 "SELECT identity_providers_json FROM apps WHERE identity_providers_json IS NOT NULL AND app_id <> \(bind: appId)"
             ).all().map { try $0.decode(column: "identity_providers_json", as: String.self) }
         }
-        return Set(lists.flatMap { (try? JSONDecoder().decode([IdentityProvider].self, from: Data($0.utf8))) ?? [] }.map(\.namespace))
-    }
-
-    /// Replaces an app's caps; false when there is no such app.
-    public func setCaps(_ appId: String, _ caps: AppCaps, now: Int64) async throws -> Bool {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let json = String(decoding: try encoder.encode(caps), as: UTF8.self)
-        return try await database.withSQL { sql in
-            try await sql.raw(
-                "UPDATE apps SET caps_json = \(bind: json), updated_at_ms = \(bind: now) WHERE app_id = \(bind: appId) RETURNING app_id"
-            ).first() != nil
-        }
+        return Set(lists.flatMap { (AppSetting.decode($0) as [IdentityProvider]?) ?? [] }.map(\.namespace))
     }
 }

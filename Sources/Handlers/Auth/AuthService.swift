@@ -144,7 +144,9 @@ public struct AuthService: Sendable {
                 code: "identity_provider_conflict", message: "The namespace '\(clash.namespace)' names another app's users; choose another."
             )
         }
-        guard try await apps.setIdentityProviders(appId, providers, now: Millis.now()) else { throw AppError.notFound(what: "app") }
+        guard try await apps.set(.identityProviders, providers.isEmpty ? nil : providers, of: appId, now: Millis.now()) else {
+            throw AppError.notFound(what: "app")
+        }
         return providers
     }
 
@@ -156,7 +158,7 @@ public struct AuthService: Sendable {
         try Validate.range(filled.newPerAddressPerHour, 1...1_000_000, field: "newPerAddressPerHour")
         try Validate.range(filled.newPerHour, 1...100_000_000, field: "newPerHour")
         try Validate.range(filled.maxPerDay, 1...100_000_000, field: "maxPerDay")
-        guard try await apps.setGuests(appId, filled, now: Millis.now()) else { throw AppError.notFound(what: "app") }
+        guard try await apps.set(.guests, filled, of: appId, now: Millis.now()) else { throw AppError.notFound(what: "app") }
         return filled
     }
 
@@ -214,7 +216,7 @@ public struct AuthService: Sendable {
     /// `PUT /admin/apps/{appId}/caps`: the app-wide caps.
     public func setCaps(_ appId: String, _ caps: AppCaps) async throws -> AppCaps {
         try Validate.range(caps.newUsersPerHour, 1...100_000_000, field: "newUsersPerHour")
-        guard try await apps.setCaps(appId, caps, now: Millis.now()) else { throw AppError.notFound(what: "app") }
+        guard try await apps.set(.caps, caps, of: appId, now: Millis.now()) else { throw AppError.notFound(what: "app") }
         return caps
     }
 

@@ -141,9 +141,9 @@ extension TokenService {
     /// §5.1); nil when there is no header that is base64url JSON.
     static func hasOurHeader(_ token: String) -> Bool? {
         guard let end = token.firstIndex(of: ".") else { return nil }
-        var text = token[..<end].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        text += String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
-        guard let data = Data(base64Encoded: text), let header = try? JSONDecoder().decode(Header.self, from: data) else { return nil }
+        guard let data = Credentials.base64URLDecoded(token[..<end]), let header = try? JSONDecoder().decode(Header.self, from: data) else {
+            return nil
+        }
         return header.alg == "HS256" && (header.typ == nil || header.typ == "JWT")
     }
 }

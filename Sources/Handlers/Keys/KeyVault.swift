@@ -104,9 +104,7 @@ public enum ClientPart {
     public static func encode(_ bytes: [UInt8]) -> String { Credentials.base64URL(bytes) }
 
     public static func decode(_ text: String) -> [UInt8]? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), data.count == 32 else { return nil }
+        guard let data = Credentials.base64URLDecoded(text), data.count == 32 else { return nil }
         return Array(data)
     }
 }

@@ -22,10 +22,8 @@ public struct HTTPDocumentFetcher: IdentityDocumentFetcher {
         case .refused(let reason): throw Refused(reason: reason)
         case .allowed(let checked): pin = checked
         }
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(5)))
-        if let pin { configuration.dnsOverride = [pin.host: pin.address] }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        // The webhooks' client settings: no redirects, and the host pinned to the checked address.
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: WebhookWorker.clientConfiguration(pin: pin))
         defer { Task { try? await client.shutdown() } }
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "accept", value: "application/json")

@@ -78,9 +78,7 @@ struct SubjectTokenHeader: Sendable, Equatable {
     }
 
     static func object(_ part: Substring) -> [String: Any]? {
-        var text = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        text += String(repeating: "=", count: (4 - text.count % 4) % 4)
-        guard let data = Data(base64Encoded: text) else { return nil }
+        guard let data = Credentials.base64URLDecoded(part) else { return nil }
         return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     }
 }
