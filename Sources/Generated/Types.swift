@@ -157,24 +157,49 @@ public struct App: Codable, Sendable, Equatable {
 
 /// Caps on what all of an app's users can do together, because accounts are free to make. A new
 /// user beyond `newUsersPerHour` (by any route: `/auth/token`, `/auth/exchange`, `/auth/install`)
-/// gets 429 `app_cap_reached`; counted atomically in the database, so across instances. Omitted:
-/// no cap.
+/// gets 429 `app_cap_reached`. A proxied call beyond a request cap, or once a cost cap is used
+/// up, gets 429 `app_quota_exceeded` with `RateLimit-*` headers; calls are counted with the
+/// user's quota at admission, atomically in the database, so N concurrent calls at the edge of a
+/// cap let exactly the cap through, across instances. Cost is charged when the answer's usage is
+/// known, so a cost cap can be passed by the calls in flight. Counting starts when a cap is set;
+/// other instances apply a change within `APP_CAPS_SYNC_MS`. Webhook events `app.cap.warning`
+/// (80 %) and `app.cap.reached` (100 %), once per cap and period. Omitted: no cap.
 public struct AppCaps: Codable, Sendable, Equatable {
     /// New users of the app per UTC hour.
     public var newUsersPerHour: Int64?
+    /// Proxied calls of all the app's users together per UTC day.
+    public var dailyRequests: Int64?
+    /// Proxied calls per UTC month.
+    public var monthlyRequests: Int64?
+    /// Cost per UTC day, in millionths of a US dollar.
+    public var dailyCostMicros: Int64?
+    /// Cost per UTC month, in millionths of a US dollar.
+    public var monthlyCostMicros: Int64?
 
-    public init(newUsersPerHour: Int64? = nil) {
+    public init(newUsersPerHour: Int64? = nil, dailyRequests: Int64? = nil, monthlyRequests: Int64? = nil, dailyCostMicros: Int64? = nil, monthlyCostMicros: Int64? = nil) {
         self.newUsersPerHour = newUsersPerHour
+        self.dailyRequests = dailyRequests
+        self.monthlyRequests = monthlyRequests
+        self.dailyCostMicros = dailyCostMicros
+        self.monthlyCostMicros = monthlyCostMicros
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.newUsersPerHour = container.contains(.newUsersPerHour) ? try container.decode(Int64.self, forKey: .newUsersPerHour) : nil
+        self.dailyRequests = container.contains(.dailyRequests) ? try container.decode(Int64.self, forKey: .dailyRequests) : nil
+        self.monthlyRequests = container.contains(.monthlyRequests) ? try container.decode(Int64.self, forKey: .monthlyRequests) : nil
+        self.dailyCostMicros = container.contains(.dailyCostMicros) ? try container.decode(Int64.self, forKey: .dailyCostMicros) : nil
+        self.monthlyCostMicros = container.contains(.monthlyCostMicros) ? try container.decode(Int64.self, forKey: .monthlyCostMicros) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case newUsersPerHour = "newUsersPerHour"
+        case dailyRequests = "dailyRequests"
+        case monthlyRequests = "monthlyRequests"
+        case dailyCostMicros = "dailyCostMicros"
+        case monthlyCostMicros = "monthlyCostMicros"
     }
 }
 
@@ -651,7 +676,7 @@ public struct CreateIPRuleRequest: Codable, Sendable, Equatable {
 public struct CreateWebhookRequest: Codable, Sendable, Equatable {
     /// https only in production; a private, loopback, link-local or metadata address is refused.
     public var url: String
-    /// Any of `user.created`, `quota.warning`, `quota.exceeded`, `key.split`, `key.rotated`, `key.revoked`, `api.error`, `security.alert`, `test`; another name is 422.
+    /// Any of `user.created`, `quota.warning`, `quota.exceeded`, `app.cap.warning`, `app.cap.reached`, `key.split`, `key.rotated`, `key.revoked`, `api.error`, `security.alert`, `test`; another name is 422.
     public var events: [String]
     public var description: String?
     public var active: Bool?
@@ -1288,7 +1313,7 @@ public struct ProviderSummary: Codable, Sendable, Equatable {
     }
 }
 
-/// The limit a `quota_exceeded` refusal hit.
+/// The limit a `quota_exceeded` or `app_quota_exceeded` refusal hit.
 public struct QuotaBreach: Codable, Sendable, Equatable {
     /// What is counted; `costMicros` is cost in millionths of a US dollar.
     public enum Metric: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
@@ -1297,16 +1322,17 @@ public struct QuotaBreach: Codable, Sendable, Equatable {
         case costMicros = "costMicros"
     }
 
-    /// Whose limit (the user's
+    /// Whose limit: the user's, the split key's budget, or the app's cap (`app_quota_exceeded`).
     public enum Scope: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
         case user = "user"
         case splitKey = "splitKey"
+        case app = "app"
     }
 
     /// What is counted; `costMicros` is cost in millionths of a US dollar.
     public var metric: Metric
     public var period: QuotaPeriod
-    /// Whose limit (the user's
+    /// Whose limit: the user's, the split key's budget, or the app's cap (`app_quota_exceeded`).
     public var scope: Scope?
     public var limit: Int64
     public var used: Int64

@@ -60,6 +60,8 @@ struct AppParts {
     let ipRules: IPRuleSet
     let ipRuleStore: IPRuleStore
     let ipRulesSyncInterval: Duration
+    let appCaps: AppCapLedger
+    let appCapsSyncInterval: Duration
     let retention: UsageRetention
     let webhookWorker: WebhookWorker
     /// Opened by `buildApplication` once the migrations have run.
@@ -73,6 +75,7 @@ struct AppParts {
             RevocationSync(
                 list: revocations, tokens: tokenStore, users: userStore, interval: settings.revocationSyncInterval, logger: logger),
             IPRuleSync(rules: ipRules, store: ipRuleStore, interval: ipRulesSyncInterval, logger: logger),
+            AppCapSync(ledger: appCaps, interval: appCapsSyncInterval, logger: logger),
             retention,
             webhookWorker,
         ]
@@ -93,6 +96,8 @@ struct AppParts {
         let analytics = AnalyticsStore(database: database)
         let events = WebhookEvents(store: webhookStore, logger: logger)
         let quotas = QuotaLedger(database: database, users: userStore, events: events)
+        appCaps = AppCapLedger(database: database, apps: appStore, events: events)
+        appCapsSyncInterval = config.appCapsSyncInterval
 
         let tokenService = await TokenService(settings: settings)
         revocations = RevocationList()
@@ -105,7 +110,7 @@ struct AppParts {
             revocations: revocations, settings: settings, logger: logger
         )
         network = HTTPUpstream(readTimeout: config.upstreamReadTimeout, connectTimeout: config.upstreamConnectTimeout)
-        usage = UsageRecorder(database: database, followers: [splitKeyStore, quotas], logger: logger)
+        usage = UsageRecorder(database: database, followers: [splitKeyStore, appCaps, quotas], logger: logger)
         let splitKeys = SplitKeyService(
             store: splitKeyStore, events: events, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) },
             registry: config.providers,
@@ -115,7 +120,7 @@ struct AppParts {
             config.edge.userRateLimit > 0 ? RateLimiter(limit: config.edge.userRateLimit, window: config.edge.userRateWindow) : nil
         let proxy = ProxyService(
             registry: config.providers, keys: KeyResolver(splitKeys: splitKeys),
-            admission: Admission(quotas: quotas, userLimiter: userLimiter, logger: logger),
+            admission: Admission(quotas: quotas, appCaps: appCaps, userLimiter: userLimiter, logger: logger),
             network: upstream ?? network, deadline: config.upstreamTimeout, usage: usage, events: events, logger: logger
         )
         ipRules = IPRuleSet()
@@ -128,7 +133,8 @@ struct AppParts {
             store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, pollInterval: config.webhookPollInterval,
             retryBase: config.webhookRetryBase, logger: logger)
         api = BridgeAPI(
-            database: database, auth: auth, apps: appStore, users: userStore, quotas: quotas, proxy: proxy, splitKeys: splitKeys,
+            database: database, auth: auth, apps: appStore, users: userStore, quotas: quotas, appCaps: appCaps, proxy: proxy,
+            splitKeys: splitKeys,
             webhooks: webhooks,
             ipRules: ipRules, ipRuleStore: ipRuleStore, auditLog: AuditLog(database: database), analytics: analytics, logger: logger,
             readinessTimeout: config.readinessTimeout

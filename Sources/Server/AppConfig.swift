@@ -61,6 +61,8 @@ struct AppConfig: Sendable {
     /// Connections open at once from one client address (trusted proxies excepted).
     var maxConnectionsPerAddress = 128
     var ipRulesSyncInterval: Duration = .seconds(1)
+    /// How soon an instance applies app caps another instance set.
+    var appCapsSyncInterval: Duration = .seconds(1)
     /// Where the security log file goes (`security-YYYY-MM-DD.log`); nil: no file.
     var logDirectory: String? = nil
     var securityLogRetentionDays = 90
@@ -279,6 +281,8 @@ extension AppConfig {
         )
         config.ipRulesSyncInterval = .milliseconds(
             try integer(reader, "ip.rules.sync.ms", name: "IP_RULES_SYNC_MS", default: 1000, range: 100...60_000))
+        config.appCapsSyncInterval = .milliseconds(
+            try integer(reader, "app.caps.sync.ms", name: "APP_CAPS_SYNC_MS", default: 1000, range: 100...60_000))
     }
 
     /// A comma-separated list, trimmed, without empty items.

@@ -502,6 +502,17 @@ enum ContractCases {
                 try await fixture.createApp()
                 return request(.put, "/admin/apps/com.example.app/caps", headers: Fixture.admin, json: #"{"newUsersPerHour":100}"#)
             },
+            ContractCase(operationId: "setAppCaps", name: "cap calls and cost", expectedStatus: 200) { fixture in
+                try await fixture.createApp()
+                return request(
+                    .put, "/admin/apps/com.example.app/caps", headers: Fixture.admin,
+                    json: #"{"dailyRequests":1000,"monthlyRequests":20000,"dailyCostMicros":5000000,"monthlyCostMicros":100000000}"#)
+            },
+            ContractCase(operationId: "setAppCaps", name: "a negative cost cap", expectedStatus: 400, expectedCode: "invalid_request") {
+                fixture in
+                try await fixture.createApp()
+                return request(.put, "/admin/apps/com.example.app/caps", headers: Fixture.admin, json: #"{"dailyCostMicros":-1}"#)
+            },
             ContractCase(operationId: "setAppCaps", name: "a cap of zero", expectedStatus: 400, expectedCode: "invalid_request") {
                 fixture in
                 try await fixture.createApp()
@@ -785,11 +796,13 @@ enum ContractCases {
                 }
             func make(
                 _ name: String, _ status: Int, _ code: String?, provider: String, endpoint: String,
-                configure: @escaping @Sendable (inout AppConfig) -> Void = { _ in }
+                configure: @escaping @Sendable (inout AppConfig) -> Void = { _ in }, appCaps: String? = nil
             ) -> ContractCase {
                 ContractCase(operationId: route.operationId, name: name, expectedStatus: status, expectedCode: code, configure: configure) {
                     fixture in
-                    route.build(provider, endpoint, Fixture.bearer(try await fixture.signIn()))
+                    let auth = Fixture.bearer(try await fixture.signIn())
+                    if let appCaps { try await AppCapTests.setCaps(fixture, appCaps) }
+                    return route.build(provider, endpoint, auth)
                 }
             }
             return [
@@ -803,6 +816,9 @@ enum ContractCases {
                 make(
                     "daily quota of 0", 429, "quota_exceeded", provider: "testai", endpoint: allowed,
                     configure: { $0.defaultDailyQuota = 0 }),
+                make(
+                    "the app's daily request cap of 0", 429, "app_quota_exceeded", provider: "testai", endpoint: allowed,
+                    appCaps: #"{"dailyRequests":0}"#),
             ]
         }
         return listing + perRoute

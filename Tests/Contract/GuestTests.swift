@@ -118,34 +118,3 @@ struct GuestTests {
         }
     }
 }
-
-@Suite("App caps: new users per hour, whichever way they arrive")
-struct AppCapTests {
-    @Test(arguments: Harness.kinds)
-    func theCapOnNewUsersHoldsUnderAConcurrentBurstAndSparesExistingUsers(kind: DatabaseKind) async throws {
-        try await Harness.withApp(kind) { client, _ in
-            let fixture = Fixture(client: client)
-            let app = try await fixture.takingGuests(perAddress: 1000, perHour: 1000, perDay: 1000)
-            _ = try await fixture.token("existing-user", app: app)
-            let capped = try await fixture.send(
-                .put, "/admin/apps/com.example.app/caps", headers: Fixture.admin, json: #"{"newUsersPerHour":30}"#)
-            #expect(capped.status == .ok)
-            // 200 new users at once, half by the app's backend and half as guests: exactly 30.
-            let statuses = try await GuestTests.burst { index in
-                guard index.isMultiple(of: 2) else { return try await fixture.install("install-cap-\(index)").status }
-                return try await fixture.send(
-                    .post, "/auth/token",
-                    json: #"{"userId":"new-user-\#(index)","appId":"com.example.app","appSecret":"\#(app.appSecret)"}"#
-                ).status
-            }
-            #expect(statuses[.ok] == 30)
-            #expect(statuses[.tooManyRequests] == 170)
-            let refused = try await fixture.send(
-                .post, "/auth/token", json: #"{"userId":"one-more","appId":"com.example.app","appSecret":"\#(app.appSecret)"}"#)
-            #expect(try fixture.decode(APIError.self, refused).error == "app_cap_reached")
-            #expect(refused.headers[.retryAfter] != nil)
-            // A user who exists is not a new user.
-            #expect(try await fixture.token("existing-user", app: app).user.userId == "existing-user")
-        }
-    }
-}

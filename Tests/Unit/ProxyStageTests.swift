@@ -58,19 +58,21 @@ struct ProxyStageTests {
 
     @Test func admissionCountsTheUserRateAndRefusesPastIt() async throws {
         let admission = Admission(quotas: nil, userLimiter: RateLimiter(limit: 2, window: .seconds(60)), logger: TestDatabases.logger)
-        let first = try await admission.admit(userId: "u-1", splitKey: nil)
+        let first = try await admission.admit(userId: "u-1", appId: "app", splitKey: nil)
         #expect(first?.limit == 2)
         #expect(first?.remaining == 1)
-        _ = try await admission.admit(userId: "u-1", splitKey: nil)
+        _ = try await admission.admit(userId: "u-1", appId: "app", splitKey: nil)
         await #expect {
-            _ = try await admission.admit(userId: "u-1", splitKey: nil)
+            _ = try await admission.admit(userId: "u-1", appId: "app", splitKey: nil)
         } throws: { error in
             if case .rateLimited(_, let limit) = error as? AppError { return limit == 2 }
             return false
         }
         // Another user has a count of its own.
-        #expect(try await admission.admit(userId: "u-2", splitKey: nil)?.remaining == 1)
-        #expect(try await Admission(quotas: nil, userLimiter: nil, logger: TestDatabases.logger).admit(userId: "u-1", splitKey: nil) == nil)
+        #expect(try await admission.admit(userId: "u-2", appId: "app", splitKey: nil)?.remaining == 1)
+        #expect(
+            try await Admission(quotas: nil, userLimiter: nil, logger: TestDatabases.logger).admit(
+                userId: "u-1", appId: "app", splitKey: nil) == nil)
     }
 
     // MARK: upstream request

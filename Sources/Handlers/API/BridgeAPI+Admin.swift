@@ -114,7 +114,9 @@ extension BridgeAPI {
 
     public func setAppCaps(_ input: Operations.SetAppCaps.Input, context: Context) async throws -> Operations.SetAppCaps.Output {
         try Validate.identifier(input.appId, field: "appId", location: .path)
-        return .ok(try await auth.setCaps(input.appId, input.body))
+        let caps = try await auth.setCaps(input.appId, input.body)
+        appCaps.set(input.appId, caps)
+        return .ok(caps)
     }
 
     public func setAppGuests(_ input: Operations.SetAppGuests.Input, context: Context) async throws -> Operations.SetAppGuests.Output {

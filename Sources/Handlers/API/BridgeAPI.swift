@@ -12,6 +12,7 @@ public struct BridgeAPI: APIProtocol {
     let apps: AppStore
     let users: UserStore
     let quotas: QuotaLedger
+    let appCaps: AppCapLedger
     let ipRules: IPRuleSet
     let ipRuleStore: IPRuleStore
     let auditLog: AuditLog
@@ -27,7 +28,8 @@ public struct BridgeAPI: APIProtocol {
 
     /// Every part is built once, by the wiring, and handed in.
     public init(
-        database: any Database, auth: AuthService, apps: AppStore, users: UserStore, quotas: QuotaLedger, proxy: ProxyService,
+        database: any Database, auth: AuthService, apps: AppStore, users: UserStore, quotas: QuotaLedger, appCaps: AppCapLedger,
+        proxy: ProxyService,
         splitKeys: SplitKeyService,
         webhooks: WebhookService, ipRules: IPRuleSet, ipRuleStore: IPRuleStore, auditLog: AuditLog, analytics: AnalyticsStore,
         logger: Logger,
@@ -45,6 +47,7 @@ public struct BridgeAPI: APIProtocol {
         self.apps = apps
         self.users = users
         self.quotas = quotas
+        self.appCaps = appCaps
         self.startedAt = .now
         self.readinessTimeout = readinessTimeout
         self.logger = logger

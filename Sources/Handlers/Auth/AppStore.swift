@@ -152,6 +152,18 @@ public struct AppStore: Sendable {
         }
     }
 
+    /// Every app's caps, for the in-memory copy the proxy's admission reads (`AppCapLedger`).
+    public func allCaps() async throws -> [String: AppCaps] {
+        let rows = try await database.withSQL { sql in
+            try await sql.raw("SELECT app_id, caps_json FROM apps WHERE caps_json IS NOT NULL").all().map {
+                (try $0.decode(column: "app_id", as: String.self), try $0.decode(column: "caps_json", as: String.self))
+            }
+        }
+        var caps: [String: AppCaps] = [:]
+        for (appId, json) in rows { caps[appId] = AppSetting.decode(json) }
+        return caps
+    }
+
     /// The identity-provider namespaces other apps use: user ids are global, so a namespace names
     /// one app's users only.
     public func namespacesInUse(besides appId: String) async throws -> Set<String> {

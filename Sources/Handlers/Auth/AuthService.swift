@@ -216,6 +216,12 @@ public struct AuthService: Sendable {
     /// `PUT /admin/apps/{appId}/caps`: the app-wide caps.
     public func setCaps(_ appId: String, _ caps: AppCaps) async throws -> AppCaps {
         try Validate.range(caps.newUsersPerHour, 1...100_000_000, field: "newUsersPerHour")
+        for (field, value) in [
+            ("dailyRequests", caps.dailyRequests), ("monthlyRequests", caps.monthlyRequests), ("dailyCostMicros", caps.dailyCostMicros),
+            ("monthlyCostMicros", caps.monthlyCostMicros),
+        ] {
+            try Validate.range(value, 0...1_000_000_000_000, field: field)
+        }
         guard try await apps.set(.caps, caps, of: appId, now: Millis.now()) else { throw AppError.notFound(what: "app") }
         return caps
     }

@@ -1,24 +1,30 @@
+public import Foundation
 public import Generated
 public import Logging
 
 /// The admission stage: whether a call may go upstream. The user's rate (in memory), the split
-/// key's budgets (one read), then the quota, which counts the call: it is the last check, so a
-/// call refused for any other reason is never counted.
+/// key's budgets (one read), then the user's quota and the app's caps, which count the call: they
+/// are the last checks, so a call refused for any other reason is never counted, and a call the
+/// app's caps refuse gives the user's count back.
 public struct Admission: Sendable {
     let quotas: QuotaLedger?
+    let appCaps: AppCapLedger?
     let userLimiter: RateLimiter?
     let logger: Logger
 
-    public init(quotas: QuotaLedger?, userLimiter: RateLimiter?, logger: Logger) {
+    public init(quotas: QuotaLedger?, appCaps: AppCapLedger? = nil, userLimiter: RateLimiter?, logger: Logger) {
         self.quotas = quotas
+        self.appCaps = appCaps
         self.userLimiter = userLimiter
         self.logger = logger
     }
 
-    /// Admits one call of `userId`, or throws `rateLimited` or `quotaExceeded`. Returns the
-    /// tightest standing of the limits it passed (nil: no limit applies).
-    public func admit(userId: String, splitKey: (id: String, budgets: Budgets)?) async throws -> LimitStanding? {
-        if let splitKey { try await quotas?.checkSplitKey(userId: userId, keyId: splitKey.id, budgets: splitKey.budgets) }
+    /// Admits one call of `userId` of `appId`, or throws `rateLimited` or `quotaExceeded`. Returns
+    /// the tightest standing of the limits it passed (nil: no limit applies).
+    public func admit(userId: String, appId: String, splitKey: (id: String, budgets: Budgets)?, now: Date = Date()) async throws
+        -> LimitStanding?
+    {
+        if let splitKey { try await quotas?.checkSplitKey(userId: userId, keyId: splitKey.id, budgets: splitKey.budgets, now: now) }
         var rate: LimitStanding?
         if let userLimiter {
             let decision = userLimiter.admit("user:" + userId)
@@ -31,6 +37,12 @@ public struct Admission: Sendable {
             rate = decision.standing
         }
         guard let quotas else { return rate }
-        return try await quotas.admit(userId: userId).tighter(rate)
+        let standing = try await quotas.admit(userId: userId, now: now).tighter(rate)
+        do {
+            return try await appCaps?.admit(appId: appId, now: now).map { standing.tighter($0) } ?? standing
+        } catch {
+            try? await quotas.giveBack(userId: userId, now: now)
+            throw error
+        }
     }
 }

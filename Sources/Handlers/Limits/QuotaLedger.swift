@@ -154,6 +154,12 @@ public struct QuotaLedger: UsageFollower {
         }
     }
 
+    /// Gives back a call counted by `admit` at `now` (a later stage refused it).
+    func giveBack(userId: String, now: Date) async throws {
+        try await giveBack(userId: userId, in: .current(.day, at: now))
+        try await giveBack(userId: userId, in: .current(.month, at: now))
+    }
+
     private func giveBack(userId: String, in window: QuotaWindow) async throws {
         try await database.withSQL { sql in
             try await sql.raw(

@@ -44,7 +44,7 @@ public struct ProxyService: Sendable {
         let started = ContinuousClock.now
         let path = try EndpointPolicy.allow(call, logger: logger)
         let key = try await keys.resolve(call)
-        let standing = try await admission.admit(userId: call.user.userId, splitKey: key.splitKey)
+        let standing = try await admission.admit(userId: call.user.userId, appId: call.user.appId, splitKey: key.splitKey)
         let request = UpstreamRequestBuilder.build(call, path: path, key: key.key)
         let report = UsageReport(call, path: path, started: started, sink: usage.record)
         let response = try await send(request, call: call, path: path, report: report)

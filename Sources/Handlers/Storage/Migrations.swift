@@ -79,6 +79,7 @@ public enum Migrations {
         identityProviders,
         guests,
         appCaps,
+        appCounters,
     ]
 }
 
@@ -387,6 +388,25 @@ extension Migrations {
         both: [
             "ALTER TABLE apps ADD COLUMN caps_json TEXT",
             "ALTER TABLE guest_counters RENAME TO new_user_counters",
+        ]
+    )
+}
+
+extension Migrations {
+    /// The calls and cost of each app per UTC day and month, for its request and cost caps (one
+    /// row per app and window, counted only while the app has such a cap).
+    static let appCounters = Migration(
+        version: 12, name: "app_counters",
+        both: [
+            """
+            CREATE TABLE app_counters (
+                app_id TEXT NOT NULL,
+                period TEXT NOT NULL,
+                requests BIGINT NOT NULL,
+                cost_micros BIGINT NOT NULL,
+                PRIMARY KEY (app_id, period)
+            )
+            """
         ]
     )
 }

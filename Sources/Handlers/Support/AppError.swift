@@ -141,7 +141,7 @@ public enum AppError: Error, Sendable, Equatable {
         case .splitKeyWrongProvider: "split_key_wrong_provider"
         case .splitKeyExists: "split_key_exists"
         case .rateLimited: "rate_limited"
-        case .quotaExceeded: "quota_exceeded"
+        case .quotaExceeded(let breach, _): breach.scope == .app ? "app_quota_exceeded" : "quota_exceeded"
         case .internalError: "internal_error"
         case .unprocessable(let code, _): code
         }
@@ -230,11 +230,16 @@ public enum AppError: Error, Sendable, Equatable {
     }
 
     private static func metricName(_ breach: QuotaBreach) -> String {
-        let owner = breach.scope == .splitKey ? "split key's " : ""
+        let (owner, limit) =
+            switch breach.scope {
+            case .splitKey: ("split key's ", "budget")
+            case .app: ("app's ", "cap")
+            default: ("", "budget")
+            }
         switch breach.metric {
-        case .requests: return "\(owner)request quota"
-        case .tokens: return "\(owner)token budget"
-        case .costMicros: return "\(owner)cost budget"
+        case .requests: return owner + "request " + (breach.scope == .app ? "cap" : "quota")
+        case .tokens: return owner + "token " + limit
+        case .costMicros: return owner + "cost " + limit
         }
     }
 }

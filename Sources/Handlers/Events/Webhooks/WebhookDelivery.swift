@@ -20,7 +20,8 @@ public struct WebhookEvents: Sendable {
     }
 
     public static let names: Set<String> = [
-        "user.created", "quota.warning", "quota.exceeded", "key.split", "key.rotated", "key.revoked", "api.error", "security.alert", "test",
+        "user.created", "quota.warning", "quota.exceeded", "app.cap.warning", "app.cap.reached", "key.split", "key.rotated", "key.revoked",
+        "api.error", "security.alert", "test",
     ]
 
     /// The delivered body: `{"type": event, "timestamp": ISO 8601, "data": data}`.
@@ -31,23 +32,26 @@ public struct WebhookEvents: Sendable {
     }
 
     /// Queues `event` inside the caller's transaction, so the event exists exactly when its cause
-    /// does (both committed, or neither).
-    func queue(_ event: String, _ data: [String: String], on sql: any SQLDatabase) async throws {
+    /// does (both committed, or neither). With `onceFor`, as for `emit`.
+    func queue(_ event: String, _ data: [String: String], onceFor key: String? = nil, on sql: any SQLDatabase) async throws {
         let now = Millis.now()
         try await store.enqueue(
-            eventId: "msg_" + Credentials.newId(), event: event, payload: Self.payload(event, data: data, now: now), now: now, on: sql)
+            eventId: Self.eventId(event, onceFor: key), event: event, payload: Self.payload(event, data: data, now: now), now: now, on: sql)
     }
 
-    /// Queues `event` on its own; a failure is logged, never thrown into the caller's request. With
-    /// `onceFor`, the event id is derived from it, so the event is queued once per key (per
-    /// webhook) however often it is emitted.
+    /// A new id, or with `onceFor` one derived from the key, so the event is queued once per key
+    /// (per webhook) however often it is emitted.
+    static func eventId(_ event: String, onceFor key: String?) -> String {
+        key.map { "msg_" + Hex.encode(Array(SHA256.hash(data: Data(($0 + "|" + event).utf8)).prefix(16))) } ?? "msg_" + Credentials.newId()
+    }
+
+    /// Queues `event` on its own; a failure is logged, never thrown into the caller's request.
+    /// `onceFor`: see `eventId`.
     public func emit(_ event: String, _ data: [String: String], onceFor key: String? = nil) async {
         let now = Millis.now()
-        let eventId =
-            key.map { "msg_" + Hex.encode(Array(SHA256.hash(data: Data(($0 + "|" + event).utf8)).prefix(16))) } ?? "msg_"
-            + Credentials.newId()
         do {
-            try await store.enqueue(eventId: eventId, event: event, payload: Self.payload(event, data: data, now: now), now: now)
+            try await store.enqueue(
+                eventId: Self.eventId(event, onceFor: key), event: event, payload: Self.payload(event, data: data, now: now), now: now)
         } catch {
             logger.error(
                 "webhook event could not be queued",

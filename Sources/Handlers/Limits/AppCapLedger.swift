@@ -1,0 +1,208 @@
+public import Foundation
+public import Generated
+public import Logging
+public import SQLKit
+public import ServiceLifecycle
+import Synchronization
+
+extension AppCaps {
+    func requests(_ period: QuotaPeriod) -> Int64? { period == .day ? dailyRequests : monthlyRequests }
+    func costMicros(_ period: QuotaPeriod) -> Int64? { period == .day ? dailyCostMicros : monthlyCostMicros }
+    /// Whether a cap applies to proxied calls (`newUsersPerHour` is checked at sign-in instead).
+    var capsCalls: Bool { [dailyRequests, monthlyRequests, dailyCostMicros, monthlyCostMicros].contains { $0 != nil } }
+}
+
+/// An app's request and cost caps per UTC day and month, for all its users together (the spec's
+/// `AppCaps`). Admission counts a call here right after the user's quota, with the same atomic
+/// conditional upsert (one row per app and window in `app_counters`), so N concurrent calls at the
+/// edge of a cap let exactly the cap through, across instances. Which apps have caps is read from
+/// an in-memory copy (reloaded every `APP_CAPS_SYNC_MS`, and at once on this instance when an
+/// admin sets them): an app without caps costs no statement. Cost is charged by the usage writer,
+/// so a cost cap, like a user's budget, can be passed by the calls in flight.
+public final class AppCapLedger: UsageFollower {
+    let database: any Database
+    let apps: AppStore
+    /// `app.cap.warning` (80 %) and `app.cap.reached` (100 %), once per cap and period.
+    let events: WebhookEvents?
+    private let caps = Mutex<[String: AppCaps]>([:])
+
+    public init(database: any Database, apps: AppStore, events: WebhookEvents? = nil) {
+        self.database = database
+        self.apps = apps
+        self.events = events
+    }
+
+    /// The caps now in force for `appId` (an admin just set them on this instance).
+    public func set(_ appId: String, _ caps: AppCaps) {
+        self.caps.withLock { $0[appId] = caps.capsCalls ? caps : nil }
+    }
+
+    /// Reloads every app's caps from the database (what other instances set).
+    public func reload() async throws {
+        let all = try await apps.allCaps().filter(\.value.capsCalls)
+        caps.withLock { $0 = all }
+    }
+
+    func caps(of appId: String) -> AppCaps? { caps.withLock { $0[appId] } }
+
+    /// Counts one call of the app in each window it has a cap for, or throws `quotaExceeded` (scope
+    /// `app`) without counting it anywhere. Returns where the call stands against the tightest
+    /// request cap (nil: no request cap).
+    public func admit(appId: String, now: Date = Date()) async throws -> LimitStanding? {
+        guard let caps = caps(of: appId) else { return nil }
+        var counted: [QuotaWindow] = []
+        var standing: LimitStanding?
+        for period in [QuotaPeriod.day, .month] {
+            let requestCap = caps.requests(period)
+            let costCap = caps.costMicros(period)
+            guard requestCap != nil || costCap != nil else { continue }
+            let window = QuotaWindow.current(period, at: now)
+            guard let used = try await count(appId: appId, in: window, requestCap: requestCap, costCap: costCap) else {
+                for window in counted { try await giveBack(appId: appId, in: window) }
+                throw try await refusal(appId: appId, window: window, caps: caps, now: now)
+            }
+            counted.append(window)
+            guard let requestCap else { continue }
+            for event in Self.crossings(limit: requestCap, before: used - 1, after: used) {
+                await events?.emit(
+                    event.name, event.data(appId, window, .requests, requestCap, used), onceFor: event.key(appId, window, .requests))
+            }
+            standing = LimitStanding(limit: requestCap, remaining: max(0, requestCap - used), resetSeconds: window.secondsLeft(from: now))
+                .tighter(standing)
+        }
+        return standing
+    }
+
+    /// One atomic statement: +1 while under both caps of the window; the new count, or nil when a
+    /// cap refuses.
+    private func count(appId: String, in window: QuotaWindow, requestCap: Int64?, costCap: Int64?) async throws -> Int64? {
+        let requests = requestCap ?? .max
+        let cost = costCap ?? .max
+        return try await database.withSQL { sql in
+            try await sql.raw(
+                """
+                INSERT INTO app_counters (app_id, period, requests, cost_micros)
+                SELECT \(bind: appId), \(bind: window.key), 1, 0 WHERE \(bind: requests) > 0 AND \(bind: cost) > 0
+                ON CONFLICT (app_id, period) DO UPDATE SET requests = app_counters.requests + 1
+                WHERE app_counters.requests < \(bind: requests) AND app_counters.cost_micros < \(bind: cost)
+                RETURNING requests
+                """
+            ).first()?.decode(column: "requests", as: Int64.self)
+        }
+    }
+
+    private func giveBack(appId: String, in window: QuotaWindow) async throws {
+        try await database.withSQL { sql in
+            try await sql.raw(
+                """
+                UPDATE app_counters SET requests = requests - 1
+                WHERE app_id = \(bind: appId) AND period = \(bind: window.key) AND requests > 0
+                """
+            ).run()
+        }
+    }
+
+    /// The counts of the app's window: read on the refusal path and by the admin.
+    func used(appId: String, in window: QuotaWindow) async throws -> (requests: Int64, costMicros: Int64) {
+        try await database.withSQL { sql in
+            guard
+                let row = try await sql.raw(
+                    "SELECT requests, cost_micros FROM app_counters WHERE app_id = \(bind: appId) AND period = \(bind: window.key)"
+                ).first()
+            else { return (0, 0) }
+            return (try row.decode(column: "requests", as: Int64.self), try row.decode(column: "cost_micros", as: Int64.self))
+        }
+    }
+
+    /// Why the window refused.
+    private func refusal(appId: String, window: QuotaWindow, caps: AppCaps, now: Date) async throws -> AppError {
+        let used = try await used(appId: appId, in: window)
+        let breach: QuotaBreach
+        if let cost = caps.costMicros(window.period), used.costMicros >= cost,
+            caps.requests(window.period).map({ used.requests < $0 }) ?? true
+        {
+            breach = QuotaLedger.breach(.costMicros, window, limit: cost, used: used.costMicros, scope: .app)
+        } else {
+            // The request cap, or a concurrent call took the last unit between the statements.
+            let limit = caps.requests(window.period) ?? used.requests
+            breach = QuotaLedger.breach(.requests, window, limit: limit, used: max(used.requests, limit), scope: .app)
+        }
+        let reached = Crossing.reached
+        await events?.emit(
+            reached.name, reached.data(appId, window, breach.metric, breach.limit, breach.used),
+            onceFor: reached.key(appId, window, breach.metric))
+        return .quotaExceeded(breach, retryAfter: window.secondsLeft(from: now))
+    }
+
+    /// A cap's 80 % and 100 % marks.
+    enum Crossing: CaseIterable {
+        case warning, reached
+
+        var name: String { self == .warning ? "app.cap.warning" : "app.cap.reached" }
+        func mark(_ limit: Int64) -> Int64 { self == .warning ? (limit * 8 + 9) / 10 : limit }
+        func key(_ appId: String, _ window: QuotaWindow, _ metric: QuotaBreach.Metric) -> String {
+            appId + "|" + window.key + "|" + metric.rawValue
+        }
+        func data(_ appId: String, _ window: QuotaWindow, _ metric: QuotaBreach.Metric, _ limit: Int64, _ used: Int64) -> [String: String] {
+            ["appId": appId, "period": window.period.rawValue, "metric": metric.rawValue, "limit": String(limit), "used": String(used)]
+        }
+    }
+
+    /// The marks a count passed going from `before` to `after`: counts are atomic, so exactly one
+    /// call (or one usage batch) sees each mark pass in a period.
+    static func crossings(limit: Int64, before: Int64, after: Int64) -> [Crossing] {
+        Crossing.allCases.filter { before < $0.mark(limit) && after >= $0.mark(limit) }
+    }
+
+    /// Charges the cost of a batch of usage rows to the day and month of the apps with a cost cap
+    /// (called by the usage writer, off the request path), and announces the marks passed.
+    public func follow(_ rows: [UsageRecord], on sql: any SQLDatabase) async throws {
+        let capped = caps.withLock { $0 }
+        var charges: [String: (appId: String, window: QuotaWindow, limit: Int64, cost: Int64)] = [:]
+        for record in rows where record.costMicros > 0 {
+            guard let caps = capped[record.appId] else { continue }
+            for period in [QuotaPeriod.day, .month] {
+                guard let limit = caps.costMicros(period) else { continue }
+                let window = QuotaWindow.current(period, at: Millis.date(record.createdAtMs))
+                charges[record.appId + "\u{0}" + window.key, default: (record.appId, window, limit, 0)].cost += record.costMicros
+            }
+        }
+        for (_, charge) in charges.sorted(by: { $0.key < $1.key }) {
+            let total =
+                try await sql.raw(
+                    """
+                    INSERT INTO app_counters (app_id, period, requests, cost_micros)
+                    VALUES (\(bind: charge.appId), \(bind: charge.window.key), 0, \(bind: charge.cost))
+                    ON CONFLICT (app_id, period) DO UPDATE SET cost_micros = app_counters.cost_micros + excluded.cost_micros
+                    RETURNING cost_micros
+                    """
+                ).first()?.decode(column: "cost_micros", as: Int64.self) ?? charge.cost
+            for event in Self.crossings(limit: charge.limit, before: total - charge.cost, after: total) {
+                try await events?.queue(
+                    event.name, event.data(charge.appId, charge.window, .costMicros, charge.limit, total),
+                    onceFor: event.key(charge.appId, charge.window, .costMicros), on: sql)
+            }
+        }
+    }
+}
+
+/// Keeps the in-memory copy of the app caps in step with the database.
+public struct AppCapSync: Service {
+    let ledger: AppCapLedger
+    let interval: Duration
+    let logger: Logger
+
+    public init(ledger: AppCapLedger, interval: Duration, logger: Logger) {
+        self.ledger = ledger
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let ledger = self.ledger
+        try? await ledger.reload()
+        await repeatEvery(interval, logger: logger, failure: "app caps reload failed; keeping the previous ones") { _ in
+            try await ledger.reload()
+        }
+    }
+}
