@@ -2871,7 +2871,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 431
@@ -2884,6 +2884,18 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
+                }
+            }
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -2908,7 +2920,10 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
@@ -3285,7 +3300,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 429
@@ -3300,6 +3315,18 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
+                }
+            }
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -3344,7 +3371,10 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
@@ -3378,7 +3408,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 429
@@ -3393,6 +3423,18 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
+                }
+            }
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -3437,7 +3479,10 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
@@ -3471,7 +3516,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 429
@@ -3486,6 +3531,18 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
+                }
+            }
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -3530,7 +3587,10 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
@@ -3566,7 +3626,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 404
@@ -3585,6 +3645,18 @@ extension Operations {
             case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
+                }
+            }
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
@@ -3628,7 +3700,10 @@ extension Operations {
                 switch self {
                 case .created(let body): return try APIResponse.json(body, status: .init(code: 201))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
@@ -3757,7 +3832,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 404
@@ -3766,6 +3841,18 @@ extension Operations {
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
             case status431(APIError)
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
+                }
+            }
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
@@ -3804,7 +3891,10 @@ extension Operations {
                 switch self {
                 case .noContent: return APIResponse.empty(status: .init(code: 204))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .tooManyRequests(let body, let headers):
@@ -3843,7 +3933,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 404
@@ -3860,6 +3950,18 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
+                }
+            }
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -3905,7 +4007,10 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .tooManyRequests(let body, let headers):
@@ -3945,7 +4050,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 404
@@ -3958,6 +4063,18 @@ extension Operations {
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
             case status431(APIError)
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
+                }
+            }
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
@@ -3998,7 +4115,10 @@ extension Operations {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
@@ -4158,7 +4278,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 404
@@ -4175,6 +4295,18 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
+                }
+            }
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -4220,7 +4352,10 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .tooManyRequests(let body, let headers):
@@ -4290,7 +4425,16 @@ extension Operations {
         public static let id = "exchangeToken"
 
         public struct Input: Sendable, Equatable {
-            public init() {
+            /// A DPoP proof (RFC 9449): a JWT with `typ: dpop+jwt`, `alg` ES256, EdDSA or RS256, the public
+            /// key as `jwk`, and the claims `jti` (unique), `htm` (`POST`), `htu` (this endpoint's URL, as the
+            /// client called it) and `iat` (within 60 s of the server's clock). With one, the issued access
+            /// token is bound to that key (`cnf.jkt`, its RFC 7638 thumbprint), `token_type` is `DPoP`, and
+            /// the refresh token too: refreshing it needs a proof from the same key. Required when the app
+            /// has `requireDPoP`.
+            public var dPoP: String?
+
+            public init(dPoP: String? = nil) {
+                self.dPoP = dPoP
             }
         }
     }
@@ -4302,10 +4446,18 @@ extension Operations {
         public static let id = "installToken"
 
         public struct Input: Sendable, Equatable {
+            /// A DPoP proof (RFC 9449): a JWT with `typ: dpop+jwt`, `alg` ES256, EdDSA or RS256, the public
+            /// key as `jwk`, and the claims `jti` (unique), `htm` (`POST`), `htu` (this endpoint's URL, as the
+            /// client called it) and `iat` (within 60 s of the server's clock). With one, the issued access
+            /// token is bound to that key (`cnf.jkt`, its RFC 7638 thumbprint), `token_type` is `DPoP`, and
+            /// the refresh token too: refreshing it needs a proof from the same key. Required when the app
+            /// has `requireDPoP`.
+            public var dPoP: String?
             /// The JSON request body.
             public var body: InstallRequest
 
-            public init(body: InstallRequest) {
+            public init(dPoP: String? = nil, body: InstallRequest) {
+                self.dPoP = dPoP
                 self.body = body
             }
         }
@@ -4396,7 +4548,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 413
@@ -4405,6 +4557,18 @@ extension Operations {
             case unsupportedMediaType(APIError)
             /// 431
             case status431(APIError)
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
@@ -4424,7 +4588,10 @@ extension Operations {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
                 case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
@@ -4441,10 +4608,18 @@ extension Operations {
         public static let id = "refreshToken"
 
         public struct Input: Sendable, Equatable {
+            /// A DPoP proof (RFC 9449): a JWT with `typ: dpop+jwt`, `alg` ES256, EdDSA or RS256, the public
+            /// key as `jwk`, and the claims `jti` (unique), `htm` (`POST`), `htu` (this endpoint's URL, as the
+            /// client called it) and `iat` (within 60 s of the server's clock). With one, the issued access
+            /// token is bound to that key (`cnf.jkt`, its RFC 7638 thumbprint), `token_type` is `DPoP`, and
+            /// the refresh token too: refreshing it needs a proof from the same key. Required when the app
+            /// has `requireDPoP`.
+            public var dPoP: String?
             /// The JSON request body.
             public var body: RefreshRequest
 
-            public init(body: RefreshRequest) {
+            public init(dPoP: String? = nil, body: RefreshRequest) {
+                self.dPoP = dPoP
                 self.body = body
             }
         }
@@ -4500,10 +4675,18 @@ extension Operations {
         public static let id = "issueToken"
 
         public struct Input: Sendable, Equatable {
+            /// A DPoP proof (RFC 9449): a JWT with `typ: dpop+jwt`, `alg` ES256, EdDSA or RS256, the public
+            /// key as `jwk`, and the claims `jti` (unique), `htm` (`POST`), `htu` (this endpoint's URL, as the
+            /// client called it) and `iat` (within 60 s of the server's clock). With one, the issued access
+            /// token is bound to that key (`cnf.jkt`, its RFC 7638 thumbprint), `token_type` is `DPoP`, and
+            /// the refresh token too: refreshing it needs a proof from the same key. Required when the app
+            /// has `requireDPoP`.
+            public var dPoP: String?
             /// The JSON request body.
             public var body: TokenRequest
 
-            public init(body: TokenRequest) {
+            public init(dPoP: String? = nil, body: TokenRequest) {
+                self.dPoP = dPoP
                 self.body = body
             }
         }
@@ -4592,7 +4775,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 431
@@ -4605,6 +4788,18 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
+                }
+            }
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -4629,7 +4824,10 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
@@ -4656,7 +4854,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError)
+            case unauthorized(APIError, headers: UnauthorizedHeaders)
             /// 403
             case forbidden(APIError)
             /// 431
@@ -4669,6 +4867,18 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
+                }
+            }
+
+            /// The headers of the 401 response.
+            public struct UnauthorizedHeaders: Sendable, Equatable {
+                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
+                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
+                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
+                public var wwwAuthenticate: String?
+
+                public init(wwwAuthenticate: String? = nil) {
+                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -4693,7 +4903,10 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .unauthorized(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 401))
+                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
+                    return response
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }

@@ -1234,12 +1234,15 @@ extension APIProtocol {
         }
 
         router.on("/auth/exchange", method: .post) { request, context in
-            let input = Operations.ExchangeToken.Input()
+            let input = Operations.ExchangeToken.Input(
+                dPoP: try InputDecoding.header("DPoP", in: request)
+            )
             return try await self.exchangeToken(input, request: request, context: context)
         }
 
         router.on("/auth/install", method: .post) { request, context in
             let input = Operations.InstallToken.Input(
+                dPoP: try InputDecoding.header("DPoP", in: request),
                 body: try await InputDecoding.body(InstallRequest.self, from: request, context: context)
             )
             return try await self.installToken(input, context: context).response()
@@ -1256,6 +1259,7 @@ extension APIProtocol {
 
         router.on("/auth/refresh", method: .post) { request, context in
             let input = Operations.RefreshToken.Input(
+                dPoP: try InputDecoding.header("DPoP", in: request),
                 body: try await InputDecoding.body(RefreshRequest.self, from: request, context: context)
             )
             return try await self.refreshToken(input, context: context).response()
@@ -1263,6 +1267,7 @@ extension APIProtocol {
 
         router.on("/auth/token", method: .post) { request, context in
             let input = Operations.IssueToken.Input(
+                dPoP: try InputDecoding.header("DPoP", in: request),
                 body: try await InputDecoding.body(TokenRequest.self, from: request, context: context)
             )
             return try await self.issueToken(input, context: context).response()

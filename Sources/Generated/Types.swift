@@ -112,8 +112,10 @@ public struct App: Codable, Sendable, Equatable {
     public var identityProviders: [IdentityProvider]?
     public var guests: GuestSettings?
     public var caps: AppCaps?
+    /// Every token of this app must be bound to a key (RFC 9449); sign-in without a `DPoP` proof is 400 `invalid_dpop_proof`.
+    public var requireDPoP: Bool?
 
-    public init(appId: String, name: String, description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date, identityProviders: [IdentityProvider]? = nil, guests: GuestSettings? = nil, caps: AppCaps? = nil) {
+    public init(appId: String, name: String, description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date, identityProviders: [IdentityProvider]? = nil, guests: GuestSettings? = nil, caps: AppCaps? = nil, requireDPoP: Bool? = nil) {
         self.appId = appId
         self.name = name
         self.description = description
@@ -124,6 +126,7 @@ public struct App: Codable, Sendable, Equatable {
         self.identityProviders = identityProviders
         self.guests = guests
         self.caps = caps
+        self.requireDPoP = requireDPoP
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
@@ -139,6 +142,7 @@ public struct App: Codable, Sendable, Equatable {
         self.identityProviders = container.contains(.identityProviders) ? try container.decode([IdentityProvider].self, forKey: .identityProviders) : nil
         self.guests = container.contains(.guests) ? try container.decode(GuestSettings.self, forKey: .guests) : nil
         self.caps = container.contains(.caps) ? try container.decode(AppCaps.self, forKey: .caps) : nil
+        self.requireDPoP = container.contains(.requireDPoP) ? try container.decode(Bool.self, forKey: .requireDPoP) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -152,6 +156,7 @@ public struct App: Codable, Sendable, Equatable {
         case identityProviders = "identityProviders"
         case guests = "guests"
         case caps = "caps"
+        case requireDPoP = "requireDPoP"
     }
 }
 
@@ -1943,13 +1948,16 @@ public struct TokenExchangeResponse: Codable, Sendable, Equatable {
         case urnIetfParamsOauthTokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
     }
 
+    /// `DPoP` when the token is bound to the key of the `DPoP` proof sent with this request.
     public enum TokenType: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
         case bearer = "Bearer"
+        case dPoP = "DPoP"
     }
 
     /// The access token (JWT). Send it as `Authorization: Bearer <token>`.
     public var accessToken: String
     public var issuedTokenType: IssuedTokenType
+    /// `DPoP` when the token is bound to the key of the `DPoP` proof sent with this request.
     public var tokenType: TokenType
     /// Seconds until the access token expires.
     public var expiresIn: Int64
@@ -2057,12 +2065,15 @@ public struct TokenRequest: Codable, Sendable, Equatable {
 }
 
 public struct TokenResponse: Codable, Sendable, Equatable {
+    /// `DPoP` when the token is bound to the key of the `DPoP` proof sent with this request.
     public enum TokenType: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
         case bearer = "Bearer"
+        case dPoP = "DPoP"
     }
 
-    /// The access token (JWT). Send it as `Authorization: Bearer <token>`.
+    /// The access token (JWT). Send it as `Authorization: Bearer <token>`, or when `tokenType` is `DPoP` as `Authorization: DPoP <token>` with a fresh `DPoP` proof.
     public var token: String
+    /// `DPoP` when the token is bound to the key of the `DPoP` proof sent with this request.
     public var tokenType: TokenType
     /// Seconds until the access token expires.
     public var expiresIn: Int64
@@ -2142,11 +2153,14 @@ public struct UpdateAppRequest: Codable, Sendable, Equatable {
     public var name: String?
     public var description: String?
     public var active: Bool?
+    /// Require a `DPoP` proof at every sign-in and refresh of this app (RFC 9449).
+    public var requireDPoP: Bool?
 
-    public init(name: String? = nil, description: String? = nil, active: Bool? = nil) {
+    public init(name: String? = nil, description: String? = nil, active: Bool? = nil, requireDPoP: Bool? = nil) {
         self.name = name
         self.description = description
         self.active = active
+        self.requireDPoP = requireDPoP
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
@@ -2155,12 +2169,14 @@ public struct UpdateAppRequest: Codable, Sendable, Equatable {
         self.name = container.contains(.name) ? try container.decode(String.self, forKey: .name) : nil
         self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
         self.active = container.contains(.active) ? try container.decode(Bool.self, forKey: .active) : nil
+        self.requireDPoP = container.contains(.requireDPoP) ? try container.decode(Bool.self, forKey: .requireDPoP) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case name = "name"
         case description = "description"
         case active = "active"
+        case requireDPoP = "requireDPoP"
     }
 }
 

@@ -100,6 +100,7 @@ struct AppParts {
         appCapsSyncInterval = config.appCapsSyncInterval
 
         let tokenService = await TokenService(settings: settings)
+        let origin = RequestOrigin(publicURL: config.edge.publicURL, tls: config.tlsCertFile != nil)
         revocations = RevocationList()
         let auth = AuthService(
             database: database, apps: appStore, users: userStore, tokens: tokenStore, events: events, tokenService: tokenService,
@@ -137,10 +138,12 @@ struct AppParts {
             splitKeys: splitKeys,
             webhooks: webhooks,
             ipRules: ipRules, ipRuleStore: ipRuleStore, auditLog: AuditLog(database: database), analytics: analytics, logger: logger,
+            origin: origin,
             readinessTimeout: config.readinessTimeout
         )
         authenticator = Authenticator(
-            tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger))
+            tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger),
+            dpop: auth.dpop, origin: origin)
     }
 }
 

@@ -566,6 +566,32 @@ enum ContractCases {
                 try await fixture.takingGuests()
                 return request(.post, "/auth/install", json: #"{"client_id":"com.example.app","install_id":"short"}"#)
             },
+            ContractCase(operationId: "installToken", name: "bound to a DPoP key", expectedStatus: 200, configure: DPoPTests.configure) {
+                fixture in
+                try await fixture.takingGuests()
+                return RequestSpec(
+                    method: .post, path: "/auth/install",
+                    headers: [.contentType: "application/json", .dpop: try TestDPoPKey().proof(url: DPoPTests.origin + "/auth/install")],
+                    body: #"{"client_id":"com.example.app","install_id":"install-0001"}"#)
+            },
+            ContractCase(
+                operationId: "installToken", name: "a DPoP proof for another URL", expectedStatus: 400, expectedCode: "invalid_dpop_proof",
+                configure: DPoPTests.configure
+            ) { fixture in
+                try await fixture.takingGuests()
+                return RequestSpec(
+                    method: .post, path: "/auth/install",
+                    headers: [.contentType: "application/json", .dpop: try TestDPoPKey().proof(url: DPoPTests.origin + "/auth/token")],
+                    body: #"{"client_id":"com.example.app","install_id":"install-0001"}"#)
+            },
+            ContractCase(
+                operationId: "verifyToken", name: "a DPoP-bound token as Bearer", expectedStatus: 401, expectedCode: "token_requires_dpop",
+                configure: DPoPTests.configure
+            ) { fixture in
+                try await fixture.takingGuests()
+                let pair = try fixture.decode(TokenResponse.self, try await fixture.boundInstall("install-0001", key: TestDPoPKey()))
+                return request(.get, "/auth/verify", headers: Fixture.bearer(pair))
+            },
             ContractCase(operationId: "installToken", name: "guests off", expectedStatus: 401, expectedCode: "guests_disabled") { fixture in
                 try await fixture.createApp()
                 return request(.post, "/auth/install", json: #"{"client_id":"com.example.app","install_id":"install-0001"}"#)

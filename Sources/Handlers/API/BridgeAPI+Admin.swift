@@ -30,7 +30,8 @@ extension BridgeAPI {
         AuditTrail.note(target: input.appId, before: try await apps.get(input.appId).map(Self.app))
         guard
             let app = try await apps.update(
-                input.appId, name: input.body.name, description: input.body.description, active: input.body.active, now: Millis.now())
+                input.appId, name: input.body.name, description: input.body.description, active: input.body.active,
+                requireDPoP: input.body.requireDPoP, now: Millis.now())
         else {
             throw AppError.notFound(what: "app")
         }
@@ -131,7 +132,7 @@ extension BridgeAPI {
             appId: record.appId, name: record.name, description: record.description, active: record.active,
             createdAt: Millis.date(record.createdAtMs), updatedAt: Millis.date(record.updatedAtMs),
             secretRotatedAt: Millis.date(record.secretRotatedAtMs), identityProviders: record.identityProviders,
-            guests: record.guests, caps: record.caps
+            guests: record.guests, caps: record.caps, requireDPoP: record.requireDpop
         )
     }
 

@@ -1,18 +1,35 @@
 import Foundation
 public import Generated
 public import Hummingbird
+import Logging
 
 extension BridgeAPI {
     public func issueToken(_ input: Operations.IssueToken.Input, context: Context) async throws -> Operations.IssueToken.Output {
-        .ok(try await auth.issueToken(input.body, clientIP: context.clientIP))
+        let key = try await boundKey(input.dPoP, path: "/auth/token", context: context)
+        return .ok(try await auth.issueToken(input.body, boundKey: key, clientIP: context.clientIP))
     }
 
     public func installToken(_ input: Operations.InstallToken.Input, context: Context) async throws -> Operations.InstallToken.Output {
-        .ok(try await auth.install(input.body, clientIP: context.clientIP))
+        let key = try await boundKey(input.dPoP, path: "/auth/install", context: context)
+        return .ok(try await auth.install(input.body, boundKey: key, clientIP: context.clientIP))
     }
 
     public func refreshToken(_ input: Operations.RefreshToken.Input, context: Context) async throws -> Operations.RefreshToken.Output {
-        .ok(try await auth.refresh(input.body.refreshToken, clientIP: context.clientIP))
+        let key = try await boundKey(input.dPoP, path: "/auth/refresh", context: context)
+        return .ok(try await auth.refresh(input.body.refreshToken, boundKey: key, clientIP: context.clientIP))
+    }
+
+    /// The key of the sign-in's DPoP proof (RFC 9449 §5), checked for `POST` on this route; nil
+    /// without a proof.
+    func boundKey(_ proof: String?, path: String, context: Context) async throws(AppError) -> String? {
+        guard let proof else { return nil }
+        do {
+            return try await auth.dpop.verify(proof, method: "POST", url: origin.url(path, context: context), accessToken: nil).thumbprint
+        } catch {
+            context.logger.info(
+                "security: DPoP proof refused", metadata: ["security.event": "invalid_dpop_proof", "client.ip": .string(context.clientIP)])
+            throw .invalidDPoPProofAtSignIn(error.reason)
+        }
     }
 
     public func verifyToken(_ input: Operations.VerifyToken.Input, context: Context) async throws -> Operations.VerifyToken.Output {
@@ -51,12 +68,19 @@ extension BridgeAPI {
                 throw ExchangeFailure.invalidRequest(
                     "The body must be a form (application/x-www-form-urlencoded) or a JSON object of strings.")
             }
+            let key: String?
+            do {
+                key = try await boundKey(input.dPoP, path: "/auth/exchange", context: context)
+            } catch {
+                throw ExchangeFailure.invalidDPoPProof(error.message)
+            }
             let pair = try await auth.exchange(
                 grantType: fields["grant_type"], subjectToken: fields["subject_token"], subjectTokenType: fields["subject_token_type"],
-                clientId: fields["client_id"], installId: fields["install_id"], clientIP: context.clientIP)
+                clientId: fields["client_id"], installId: fields["install_id"], boundKey: key, clientIP: context.clientIP)
             return try APIResponse.json(
                 TokenExchangeResponse(
-                    accessToken: pair.token, issuedTokenType: .urnIetfParamsOauthTokenTypeAccessToken, tokenType: .bearer,
+                    accessToken: pair.token, issuedTokenType: .urnIetfParamsOauthTokenTypeAccessToken,
+                    tokenType: key == nil ? .bearer : .dPoP,
                     expiresIn: pair.expiresIn, refreshToken: pair.refreshToken, refreshExpiresIn: pair.refreshExpiresIn, user: pair.user),
                 status: .ok)
         } catch let failure as ExchangeFailure {
@@ -67,6 +91,7 @@ extension BridgeAPI {
                 case .invalidGrant(let why): (.badRequest, "invalid_grant", why)
                 case .unsupportedGrantType: (.badRequest, "unsupported_grant_type", "Only RFC 8693 token exchange is supported here.")
                 case .keysUnavailable(let why): (.serviceUnavailable, "temporarily_unavailable", why)
+                case .invalidDPoPProof(let why): (.badRequest, "invalid_dpop_proof", why)
                 }
             return try APIResponse.json(
                 TokenExchangeError(error: code, errorDescription: description, message: description, requestId: context.requestId),

@@ -24,6 +24,8 @@ public struct BridgeAPI: APIProtocol {
     let splitKeys: SplitKeyService
     let startedAt: ContinuousClock.Instant
     let readinessTimeout: Duration
+    /// Where clients call the bridge, for the URL of a DPoP proof.
+    let origin: RequestOrigin
     let logger: Logger
 
     /// Every part is built once, by the wiring, and handed in.
@@ -32,9 +34,10 @@ public struct BridgeAPI: APIProtocol {
         proxy: ProxyService,
         splitKeys: SplitKeyService,
         webhooks: WebhookService, ipRules: IPRuleSet, ipRuleStore: IPRuleStore, auditLog: AuditLog, analytics: AnalyticsStore,
-        logger: Logger,
+        logger: Logger, origin: RequestOrigin = RequestOrigin(),
         readinessTimeout: Duration = .seconds(2)
     ) {
+        self.origin = origin
         self.webhooks = webhooks
         self.ipRules = ipRules
         self.ipRuleStore = ipRuleStore

@@ -18,6 +18,8 @@ public struct AppRecord: Sendable, Equatable, Codable {
     public var guestSettingsJson: String? = nil
     /// The JSON of its app-wide caps (`caps`).
     public var capsJson: String? = nil
+    /// Every token of the app must be bound to a key (RFC 9449).
+    public var requireDpop: Bool = false
 
     /// The identity providers whose tokens `POST /auth/exchange` accepts for this app.
     public var identityProviders: [IdentityProvider]? { AppSetting.decode(identityProvidersJson) }
@@ -93,7 +95,9 @@ public struct AppStore: Sendable {
     }
 
     /// Applies the fields that are not nil; nil when there is no such app.
-    public func update(_ appId: String, name: String?, description: String?, active: Bool?, now: Int64) async throws -> AppRecord? {
+    public func update(_ appId: String, name: String?, description: String?, active: Bool?, requireDPoP: Bool? = nil, now: Int64)
+        async throws -> AppRecord?
+    {
         try await database.withSQL { sql in
             try await sql.raw(
                 """
@@ -101,6 +105,7 @@ public struct AppStore: Sendable {
                     name = COALESCE(\(bind: name), name),
                     description = COALESCE(\(bind: description), description),
                     active = COALESCE(\(bind: active), active),
+                    require_dpop = COALESCE(\(bind: requireDPoP), require_dpop),
                     updated_at_ms = \(bind: now)
                 WHERE app_id = \(bind: appId)
                 RETURNING *

@@ -11,6 +11,8 @@ public struct AuthService: Sendable {
     let tokens: TokenStore
     let tokenService: TokenService
     let identity: IdentityVerifier
+    /// Checks DPoP proofs, at sign-in here and on the API in the authenticator.
+    public let dpop: DPoPVerifier
     let revocations: RevocationList
     let settings: AuthSettings
     let logger: Logger
@@ -22,6 +24,7 @@ public struct AuthService: Sendable {
         database: any Database, apps: AppStore, users: UserStore, tokens: TokenStore, events: WebhookEvents, tokenService: TokenService,
         identity: IdentityVerifier, revocations: RevocationList, settings: AuthSettings, logger: Logger
     ) {
+        self.dpop = DPoPVerifier(database: database)
         self.database = database
         self.apps = apps
         self.users = users
@@ -35,7 +38,7 @@ public struct AuthService: Sendable {
     }
 
     /// `POST /auth/token`: an app's secret buys a token pair for one of its users.
-    public func issueToken(_ request: TokenRequest, clientIP: String) async throws -> TokenResponse {
+    public func issueToken(_ request: TokenRequest, boundKey: String? = nil, clientIP: String) async throws -> TokenResponse {
         try Validate.identifier(request.userId, field: "userId")
         try Validate.identifier(request.appId, field: "appId")
         let now = Millis.now()
@@ -63,13 +66,16 @@ public struct AuthService: Sendable {
             guard app?.active == true else { throw AppError.invalidAppCredentials }
         }
         guard let app else { throw AppError.invalidAppCredentials }
-        return try await signIn(userId: request.userId, app: app, now: now)
+        try Self.checkBinding(boundKey, app: app)
+        let user = try await user(request.userId, of: app, now: now)
+        return try await issuePair(for: user, familyId: Credentials.newId(), boundKey: boundKey, now: now)
     }
 
-    /// A token pair for `userId` of `appId`, creating the user on first sight (the user and its
-    /// `user.created` event are written together, or not at all).
-    func signIn(userId: String, app: AppRecord, now: Int64) async throws -> TokenResponse {
-        try await issuePair(for: try await user(userId, of: app, now: now), familyId: Credentials.newId(), now: now)
+    /// An app with `requireDPoP` gets only tokens bound to a key.
+    static func checkBinding(_ boundKey: String?, app: AppRecord) throws(AppError) {
+        if app.requireDpop && boundKey == nil {
+            throw .invalidDPoPProofAtSignIn("this app requires a DPoP proof (RFC 9449) with every sign-in and refresh")
+        }
     }
 
     /// The active user `userId` of `app`, created on first sight with its `user.created` event,
@@ -98,7 +104,8 @@ public struct AuthService: Sendable {
     /// buys that user's token pair. The app id is public; what proves the user is the subject
     /// token, checked against the providers the app trusts.
     public func exchange(
-        grantType: String?, subjectToken: String?, subjectTokenType: String?, clientId: String?, installId: String? = nil, clientIP: String
+        grantType: String?, subjectToken: String?, subjectTokenType: String?, clientId: String?, installId: String? = nil,
+        boundKey: String? = nil, clientIP: String
     ) async throws -> TokenResponse {
         guard let grantType else { throw ExchangeFailure.invalidRequest("'grant_type' is required.") }
         guard grantType == "urn:ietf:params:oauth:grant-type:token-exchange" else { throw ExchangeFailure.unsupportedGrantType }
@@ -117,6 +124,11 @@ public struct AuthService: Sendable {
                 metadata: ["security.event": "invalid_client", "client.ip": .string(clientIP)])
             throw ExchangeFailure.invalidClient("No active app with this id accepts identity provider tokens.")
         }
+        do {
+            try Self.checkBinding(boundKey, app: app)
+        } catch {
+            throw ExchangeFailure.invalidDPoPProof("This app requires a DPoP proof (RFC 9449) with every sign-in and refresh.")
+        }
         let userId: String
         do {
             userId = try await identity.userId(for: subjectToken, trusting: providers)
@@ -132,7 +144,7 @@ public struct AuthService: Sendable {
         let now = Millis.now()
         let user = try await user(userId, of: app, now: now)
         if let installId { try await carryOver(installId: installId, to: user, now: now) }
-        return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
+        return try await issuePair(for: user, familyId: Credentials.newId(), boundKey: boundKey, now: now)
     }
 
     /// `PUT /admin/apps/{appId}/identity-providers`: replaces the providers the app trusts.
@@ -164,7 +176,7 @@ public struct AuthService: Sendable {
 
     /// `POST /auth/install`: a token pair for the guest of one install of an app that takes guests.
     /// A new guest is counted against the app's limits in the transaction that creates it.
-    public func install(_ request: InstallRequest, clientIP: String) async throws -> TokenResponse {
+    public func install(_ request: InstallRequest, boundKey: String? = nil, clientIP: String) async throws -> TokenResponse {
         try Validate.identifier(request.clientId, field: "client_id")
         guard Validate.hasShape(request.installId, length: 8...128, extra: "_-") else {
             throw InputError(location: .body, name: "install_id", reason: "must be 8 to 128 of letters, digits, '_' or '-'")
@@ -172,12 +184,13 @@ public struct AuthService: Sendable {
         guard let app = try await apps.get(request.clientId), app.active, let guests = app.guests?.filled, guests.enabled else {
             throw AppError.guestsDisabled
         }
+        try Self.checkBinding(boundKey, app: app)
         let userId = Self.guestId(request.installId)
         let now = Millis.now()
         if let known = try await users.get(userId) {
             guard known.appId == app.appId else { throw AppError.userAppConflict }
             guard known.active else { throw AppError.userInactive }
-            return try await issuePair(for: known, familyId: Credentials.newId(), now: now)
+            return try await issuePair(for: known, familyId: Credentials.newId(), boundKey: boundKey, now: now)
         }
         let (users, events) = (self.users, self.events)
         let limits = NewUserLimits.cap(app, now: now) + NewUserLimits.guests(app: app.appId, address: clientIP, settings: guests, now: now)
@@ -193,7 +206,7 @@ public struct AuthService: Sendable {
         }
         guard user.appId == app.appId else { throw AppError.userAppConflict }
         guard user.active else { throw AppError.userInactive }
-        return try await issuePair(for: user, familyId: Credentials.newId(), now: now)
+        return try await issuePair(for: user, familyId: Credentials.newId(), boundKey: boundKey, now: now)
     }
 
     /// Runs a transaction that may create a user, turning a refusal by a new-user limit into its
@@ -249,18 +262,27 @@ public struct AuthService: Sendable {
         try await apps.register(name: name, description: description, appId: appId)
     }
 
-    /// `POST /auth/refresh`: rotates a refresh token. See the spec for reuse and theft.
-    public func refresh(_ presented: String, clientIP: String) async throws -> TokenResponse {
+    /// `POST /auth/refresh`: rotates a refresh token. See the spec for reuse and theft. A family
+    /// bound to a key stays bound: it is refreshed only with a proof from that key (RFC 9449 §5);
+    /// an unbound one is bound from the first refresh with a proof.
+    public func refresh(_ presented: String, boundKey: String? = nil, clientIP: String) async throws -> TokenResponse {
         let hash = Credentials.hash(presented)
         let now = Millis.now()
-        if let row = try await tokens.consumeRefreshToken(hash: hash, now: now) {
+        if let row = try await tokens.consumeRefreshToken(hash: hash, boundKey: boundKey, now: now) {
             guard let user = try await users.get(row.userId), user.appId == row.appId else { throw AppError.invalidRefreshToken }
             guard user.active else { throw AppError.userInactive }
             guard user.tokenGeneration == row.generation else { throw AppError.tokenRevoked }
             guard let app = try await apps.get(row.appId), app.active else { throw AppError.invalidAppCredentials }
-            return try await issuePair(for: user, familyId: row.familyId, now: now)
+            let key = row.boundKey ?? boundKey
+            try Self.checkBinding(key, app: app)
+            return try await issuePair(for: user, familyId: row.familyId, boundKey: key, now: now)
         }
         guard let row = try await tokens.refreshToken(hash: hash) else { throw AppError.invalidRefreshToken }
+        if let bound = row.boundKey, bound != boundKey, row.usedAtMs == nil, row.revokedAtMs == nil, row.expiresAtMs > now {
+            // Left unused: a thief without the key cannot spend the owner's token.
+            throw AppError.invalidDPoPProofAtSignIn(
+                boundKey == nil ? "this refresh token is bound to a key: send a DPoP proof from it" : "the proof is from another key")
+        }
         // Deactivation revokes the user's refresh tokens; say why rather than just "revoked".
         if let user = try await users.get(row.userId), !user.active { throw AppError.userInactive }
         if row.revokedAtMs != nil { throw AppError.refreshTokenRevoked }
@@ -347,21 +369,22 @@ public struct AuthService: Sendable {
         revocations.apply(revocation)
     }
 
-    private func issuePair(for user: UserRecord, familyId: String, now: Int64) async throws -> TokenResponse {
+    private func issuePair(for user: UserRecord, familyId: String, boundKey: String?, now: Int64) async throws -> TokenResponse {
         let refreshToken = Credentials.newRefreshToken()
         try await tokens.insertRefreshToken(
             RefreshTokenRecord(
                 tokenHash: Credentials.hash(refreshToken), familyId: familyId, userId: user.userId, appId: user.appId,
                 generation: user.tokenGeneration, expiresAtMs: now + settings.refreshTokenTTL.milliseconds,
-                usedAtMs: nil, revokedAtMs: nil, createdAtMs: now
+                usedAtMs: nil, revokedAtMs: nil, createdAtMs: now, boundKey: boundKey
             ))
         let (token, _) = try await tokenService.issue(
-            userId: user.userId, appId: user.appId, generation: user.tokenGeneration, familyId: familyId, now: Millis.date(now))
+            userId: user.userId, appId: user.appId, generation: user.tokenGeneration, familyId: familyId, boundKey: boundKey,
+            now: Millis.date(now))
         let date = Millis.date(now)
         let usage = try await tokens.requestCounts(userId: user.userId, day: QuotaPeriodKey.day(date), month: QuotaPeriodKey.month(date))
         return TokenResponse(
             token: token,
-            tokenType: .bearer,
+            tokenType: boundKey == nil ? .bearer : .dPoP,
             expiresIn: settings.accessTokenTTL.components.seconds,
             refreshToken: refreshToken,
             refreshExpiresIn: settings.refreshTokenTTL.components.seconds,

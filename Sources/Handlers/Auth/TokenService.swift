@@ -15,11 +15,18 @@ public struct AccessClaims: JWTPayload, Equatable {
     public var aud: AudienceClaim
     public var gen: Int64
     public var fam: String
+    /// RFC 9449 §6.1: the thumbprint of the key the token is bound to (DPoP); absent for a bearer token.
+    public var cnf: Confirmation?
+
+    public struct Confirmation: Codable, Equatable, Sendable {
+        public var jkt: String
+    }
 
     public init(
         sub: SubjectClaim, app: String, jti: IDClaim, iat: IssuedAtClaim, nbf: NotBeforeClaim, exp: ExpirationClaim, iss: IssuerClaim,
-        aud: AudienceClaim, gen: Int64, fam: String
+        aud: AudienceClaim, gen: Int64, fam: String, jkt: String? = nil
     ) {
+        self.cnf = jkt.map { Confirmation(jkt: $0) }
         self.sub = sub
         self.app = app
         self.jti = jti
@@ -46,6 +53,8 @@ public struct AuthenticatedUser: Sendable, Equatable {
     public let generation: Int64
     public let issuedAt: Date
     public let expiresAt: Date
+    /// The thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`).
+    public var boundKey: String? = nil
 }
 
 /// Signs and verifies access tokens: HS256 only, through jwt-kit.
@@ -65,9 +74,11 @@ public struct TokenService: Sendable {
     }
 
     /// A signed access token for the user.
-    public func issue(userId: String, appId: String, generation: Int64, familyId: String, now: Date = Date()) async throws -> (
-        token: String, claims: AccessClaims
-    ) {
+    public func issue(userId: String, appId: String, generation: Int64, familyId: String, boundKey: String? = nil, now: Date = Date())
+        async throws -> (
+            token: String, claims: AccessClaims
+        )
+    {
         let issuedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         let claims = AccessClaims(
             sub: .init(value: userId),
@@ -79,7 +90,8 @@ public struct TokenService: Sendable {
             iss: .init(value: settings.issuer),
             aud: .init(value: [settings.audience]),
             gen: generation,
-            fam: familyId
+            fam: familyId,
+            jkt: boundKey
         )
         return (try await keys.sign(claims), claims)
     }
@@ -124,7 +136,8 @@ public struct TokenService: Sendable {
             familyId: claims.fam,
             generation: claims.gen,
             issuedAt: claims.iat.value,
-            expiresAt: claims.exp.value
+            expiresAt: claims.exp.value,
+            boundKey: claims.cnf?.jkt
         )
         verified.remember(token, user: user, notBefore: claims.nbf.value)
         return user

@@ -11,6 +11,8 @@ public struct RefreshTokenRecord: Sendable, Equatable, Codable {
     public var usedAtMs: Int64?
     public var revokedAtMs: Int64?
     public var createdAtMs: Int64
+    /// The thumbprint of the key the family is bound to (RFC 9449); refreshing needs its proof.
+    public var boundKey: String? = nil
 }
 
 /// One entry of the revocation list: a token (`kind = token`, `value` = jti), a refresh family
@@ -47,22 +49,24 @@ public struct TokenStore: Sendable {
         try await database.withSQL { sql in
             try await sql.raw(
                 """
-                INSERT INTO refresh_tokens (token_hash, family_id, user_id, app_id, generation, expires_at_ms, created_at_ms)
+                INSERT INTO refresh_tokens (token_hash, family_id, user_id, app_id, generation, expires_at_ms, created_at_ms, bound_key)
                 VALUES (\(bind: token.tokenHash), \(bind: token.familyId), \(bind: token.userId), \(bind: token.appId),
-                        \(bind: token.generation), \(bind: token.expiresAtMs), \(bind: token.createdAtMs))
+                        \(bind: token.generation), \(bind: token.expiresAtMs), \(bind: token.createdAtMs), \(bind: token.boundKey))
                 """
             ).run()
         }
     }
 
-    /// Marks the token used if it is live, in one statement: of many concurrent calls with the
-    /// same token, exactly one gets the row.
-    public func consumeRefreshToken(hash: String, now: Int64) async throws -> RefreshTokenRecord? {
+    /// Marks the token used if it is live and, when it is bound to a key, `boundKey` is that key,
+    /// in one statement: of many concurrent calls with the same token, exactly one gets the row,
+    /// and a bound token presented without its key's proof is left as it was.
+    public func consumeRefreshToken(hash: String, boundKey: String? = nil, now: Int64) async throws -> RefreshTokenRecord? {
         try await database.withSQL { sql in
             try await sql.raw(
                 """
                 UPDATE refresh_tokens SET used_at_ms = \(bind: now)
                 WHERE token_hash = \(bind: hash) AND used_at_ms IS NULL AND revoked_at_ms IS NULL AND expires_at_ms > \(bind: now)
+                    AND (bound_key IS NULL OR bound_key = \(bind: boundKey))
                 RETURNING *
                 """
             ).first(decoding: RefreshTokenRecord.self, keyDecodingStrategy: .convertFromSnakeCase)

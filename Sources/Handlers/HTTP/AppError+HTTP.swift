@@ -16,8 +16,9 @@ extension AppError {
         case .tokenMissing, .tokenMalformed, .tokenInvalidSignature, .tokenExpired, .tokenNotYetValid,
             .tokenInvalidIssuer, .tokenInvalidAudience, .tokenRevoked, .invalidAppCredentials,
             .invalidRefreshToken, .refreshTokenExpired, .refreshTokenRevoked, .refreshTokenAlreadyUsed,
-            .refreshTokenReused, .adminKeyRequired, .invalidAdminKey:
+            .refreshTokenReused, .adminKeyRequired, .invalidAdminKey, .tokenRequiresDPoP, .invalidDPoPProof:
             .unauthorized
+        case .invalidDPoPProofAtSignIn: .badRequest
         case .userInactive: .forbidden
         case .userAppConflict, .appExists, .appHasUsers: .conflict
         case .guestsDisabled: .unauthorized
@@ -58,8 +59,16 @@ extension AppError {
         default:
             break
         }
-        if status == .unauthorized, code.hasPrefix("token_") {
-            response.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
+        switch self {
+        case .tokenRequiresDPoP:
+            response.headers[.wwwAuthenticate] = "DPoP error=\"invalid_token\", algs=\"\(DPoPVerifier.algorithms.joined(separator: " "))\""
+        case .invalidDPoPProof:
+            response.headers[.wwwAuthenticate] =
+                "DPoP error=\"invalid_dpop_proof\", algs=\"\(DPoPVerifier.algorithms.joined(separator: " "))\""
+        default:
+            if status == .unauthorized, code.hasPrefix("token_") {
+                response.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
+            }
         }
         return response
     }

@@ -17,6 +17,8 @@ public struct AppRequestContext: APIRequestContext {
     public let connectionClosed: EventLoopFuture<Void>
     /// The request came through a trusted proxy that said the client used HTTPS.
     public var forwardedHTTPS = false
+    /// The request's authority (`Host`), for the URL a DPoP proof must name.
+    public var authority: String?
     /// The body limit (`MAX_BODY_BYTES`), set by `RequestLimitsMiddleware`.
     public var maxBodyBytes = 2 * 1024 * 1024
     public var maxUploadSize: Int { maxBodyBytes }

@@ -5,18 +5,27 @@ public import Hummingbird
 import Logging
 
 /// The spec's security schemes: `bearerAuth` (an access token, checked against the revocation
-/// list in memory) and `adminKey` (`X-Admin-Key`, through the admin guard).
+/// list in memory; a token bound to a key, also against the request's DPoP proof) and `adminKey`
+/// (`X-Admin-Key`, through the admin guard).
 public struct Authenticator: SecurityHandler {
     public typealias Context = AppRequestContext
 
     let tokens: TokenService
     let revocations: RevocationList
     let adminGuard: AdminGuard
+    /// Proofs of tokens bound to a key (RFC 9449); nil: such tokens are refused.
+    let dpop: DPoPVerifier?
+    let origin: RequestOrigin
 
-    public init(tokens: TokenService, revocations: RevocationList, adminGuard: AdminGuard) {
+    public init(
+        tokens: TokenService, revocations: RevocationList, adminGuard: AdminGuard, dpop: DPoPVerifier? = nil,
+        origin: RequestOrigin = RequestOrigin()
+    ) {
         self.tokens = tokens
         self.revocations = revocations
         self.adminGuard = adminGuard
+        self.dpop = dpop
+        self.origin = origin
     }
 
     public func authenticate(_ request: Request, context: inout Context, schemes: [String], operationId: String) async throws {
@@ -26,8 +35,10 @@ public struct Authenticator: SecurityHandler {
             AuditTrail.actor("admin", keyId)
         } else if schemes.contains("bearerAuth") {
             do {
-                let user = try await tokens.verify(try Self.accessToken(request, schemes: schemes))
+                let presented = try Self.accessToken(request, schemes: schemes)
+                let user = try await tokens.verify(presented.token)
                 try revocations.check(user)
+                try await checkBinding(of: user, presented, request: request, context: context)
                 context.user = user
                 AuditTrail.actor("user", user.userId)
                 context.logger[metadataKey: "user.id"] = .string(user.userId)
@@ -42,25 +53,67 @@ public struct Authenticator: SecurityHandler {
         }
     }
 
-    /// The access token: `Authorization: Bearer`, or on the SDK routes the header where each SDK
-    /// puts its key (`x-api-key`, `x-goog-api-key`).
-    static func accessToken(_ request: Request, schemes: [String]) throws(AppError) -> String {
-        if request.headers[.authorization] == nil {
-            if schemes.contains("sdkApiKey"), let token = request.headers[.sdkApiKey], !token.isEmpty { return token }
-            if schemes.contains("sdkGoogApiKey"), let token = request.headers[.sdkGoogApiKey], !token.isEmpty { return token }
+    /// A token bound to a key is accepted only as `Authorization: DPoP` with one proof, signed by
+    /// that key, for this request and this token (RFC 9449 §7); a bearer token only as a bearer.
+    func checkBinding(of user: AuthenticatedUser, _ presented: PresentedToken, request: Request, context: Context) async throws(AppError) {
+        guard let key = user.boundKey else {
+            if presented.scheme == .dpop {
+                throw .invalidDPoPProof("this access token is not bound to a key; send it as 'Authorization: Bearer'")
+            }
+            return
         }
-        return try bearerToken(request)
+        guard presented.scheme == .dpop else { throw .tokenRequiresDPoP }
+        let proofs = request.headers[values: .dpop]
+        guard proofs.count == 1, let proof = proofs.first, let dpop else {
+            throw .invalidDPoPProof("send one DPoP header with a proof for this request")
+        }
+        let checked: DPoPProof
+        do {
+            checked = try await dpop.verify(
+                proof, method: request.method.rawValue, url: origin.url(request.uri.path, context: context), accessToken: presented.token)
+        } catch {
+            throw .invalidDPoPProof(error.reason)
+        }
+        guard checked.thumbprint == key else { throw .invalidDPoPProof("the proof is signed by another key than the token is bound to") }
     }
 
-    /// The token of `Authorization: Bearer <token>` (the scheme word in any case).
-    static func bearerToken(_ request: Request) throws(AppError) -> String {
+    /// An access token and how it came.
+    struct PresentedToken {
+        enum Scheme { case bearer, dpop, sdkKey }
+        var scheme: Scheme
+        var token: String
+    }
+
+    /// The access token: `Authorization: Bearer` or `DPoP`, or on the SDK routes the header where
+    /// each SDK puts its key (`x-api-key`, `x-goog-api-key`).
+    static func accessToken(_ request: Request, schemes: [String]) throws(AppError) -> PresentedToken {
+        if request.headers[.authorization] == nil {
+            if schemes.contains("sdkApiKey"), let token = request.headers[.sdkApiKey], !token.isEmpty {
+                return PresentedToken(scheme: .sdkKey, token: token)
+            }
+            if schemes.contains("sdkGoogApiKey"), let token = request.headers[.sdkGoogApiKey], !token.isEmpty {
+                return PresentedToken(scheme: .sdkKey, token: token)
+            }
+        }
+        return try authorization(request)
+    }
+
+    /// The token of `Authorization: Bearer <token>` or `Authorization: DPoP <token>` (the scheme
+    /// word in any case).
+    static func authorization(_ request: Request) throws(AppError) -> PresentedToken {
         guard let header = request.headers[.authorization] else { throw .tokenMissing }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw .tokenMalformed }
+        guard parts.count == 2 else { throw .tokenMalformed }
+        let scheme: PresentedToken.Scheme
+        switch parts[0].lowercased() {
+        case "bearer": scheme = .bearer
+        case "dpop": scheme = .dpop
+        default: throw .tokenMalformed
+        }
         // Trailing blanks only (the split took the leading ones); Foundation's trimming is slow.
         var token = parts[1]
         while let last = token.last, last == " " || last == "\t" { token.removeLast() }
-        return String(token)
+        return PresentedToken(scheme: scheme, token: String(token))
     }
 }
 
@@ -69,4 +122,6 @@ extension HTTPField.Name {
     public static let adminKey = Self("X-Admin-Key")!
     static let sdkApiKey = Self("x-api-key")!
     static let sdkGoogApiKey = Self("x-goog-api-key")!
+    /// `DPoP`: a proof of possession (RFC 9449).
+    static let dpop = Self("DPoP")!
 }

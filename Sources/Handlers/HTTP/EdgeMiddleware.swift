@@ -17,6 +17,7 @@ public struct ClientAddressMiddleware: RouterMiddleware {
         let forwarded = request.headers[values: .xForwardedFor]
         let resolved = resolver.resolve(peer: context.peerIP, forwardedFor: forwarded)
         context.clientIP = resolved.address
+        context.authority = request.head.authority ?? request.headers[HTTPField.Name("Host")!]
         if resolved.peerTrusted {
             context.forwardedHTTPS =
                 request.headers[.xForwardedProto]?.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() == "https"

@@ -80,6 +80,7 @@ public enum Migrations {
         guests,
         appCaps,
         appCounters,
+        dpop,
     ]
 }
 
@@ -407,6 +408,26 @@ extension Migrations {
                 PRIMARY KEY (app_id, period)
             )
             """
+        ]
+    )
+}
+
+extension Migrations {
+    /// Sender-constrained tokens (RFC 9449): whether an app requires them, the key a refresh
+    /// token's family is bound to, and the proofs seen recently (their `jti` per key, until the
+    /// proof could no longer pass the `iat` check), so none is accepted twice on any instance.
+    static let dpop = Migration(
+        version: 13, name: "dpop",
+        both: [
+            "ALTER TABLE apps ADD COLUMN require_dpop BOOLEAN NOT NULL DEFAULT FALSE",
+            "ALTER TABLE refresh_tokens ADD COLUMN bound_key TEXT",
+            """
+            CREATE TABLE dpop_proofs (
+                proof_key TEXT PRIMARY KEY,
+                expires_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX dpop_proofs_expiry ON dpop_proofs (expires_at_ms)",
         ]
     )
 }

@@ -41,6 +41,10 @@ public enum AppError: Error, Sendable, Equatable {
     case tokenInvalidAudience
     case tokenRevoked
     case userInactive
+    /// A token bound to a key (RFC 9449) sent as a bearer token.
+    case tokenRequiresDPoP
+    /// The DPoP proof of a request with a bound token is missing or not acceptable (401).
+    case invalidDPoPProof(String)
 
     // Token issuing and refresh
     case invalidAppCredentials
@@ -50,6 +54,9 @@ public enum AppError: Error, Sendable, Equatable {
     case refreshTokenRevoked
     case refreshTokenAlreadyUsed
     case refreshTokenReused
+    /// At sign-in or refresh: the DPoP proof is not acceptable, or missing where the app or the
+    /// refresh token requires one (400, RFC 9449 §5).
+    case invalidDPoPProofAtSignIn(String)
 
     // Admin
     case adminKeyRequired
@@ -119,6 +126,8 @@ public enum AppError: Error, Sendable, Equatable {
         case .refreshTokenRevoked: "refresh_token_revoked"
         case .refreshTokenAlreadyUsed: "refresh_token_already_used"
         case .refreshTokenReused: "refresh_token_reused"
+        case .tokenRequiresDPoP: "token_requires_dpop"
+        case .invalidDPoPProof, .invalidDPoPProofAtSignIn: "invalid_dpop_proof"
         case .adminKeyRequired: "admin_key_required"
         case .invalidAdminKey: "invalid_admin_key"
         case .adminLockedOut: "admin_locked_out"
@@ -178,6 +187,8 @@ public enum AppError: Error, Sendable, Equatable {
         case .refreshTokenRevoked: "The refresh token has been revoked; sign in again."
         case .refreshTokenAlreadyUsed: "The refresh token was just used; use the new one it returned."
         case .refreshTokenReused: "The refresh token was used before; every token of this sign-in is now revoked."
+        case .tokenRequiresDPoP: "This access token is bound to a key: send it as 'Authorization: DPoP <token>' with a DPoP proof."
+        case .invalidDPoPProof(let reason), .invalidDPoPProofAtSignIn(let reason): "The DPoP proof is not acceptable: \(reason)."
         case .adminKeyRequired: "This route needs the X-Admin-Key header."
         case .invalidAdminKey: "The admin key is not valid."
         case .adminLockedOut: "Too many wrong admin keys, from this address or in total; wrong keys are refused for now."

@@ -21,6 +21,8 @@ public enum ExchangeFailure: Error, Equatable, Sendable {
     case unsupportedGrantType
     /// The issuer's keys cannot be had and none are cached (503).
     case keysUnavailable(String)
+    /// The `DPoP` proof is not acceptable, or the app requires one (`invalid_dpop_proof`, RFC 9449 §5).
+    case invalidDPoPProof(String)
 }
 
 /// The signing keys of each trusted issuer: inline, from a `jwksUri`, or found through OpenID
