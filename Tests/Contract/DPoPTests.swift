@@ -54,17 +54,13 @@ struct TestDPoPKey: Sendable {
         var payload: [String: Any] = ["jti": jti, "htm": method, "htu": url, "iat": Int(iat.timeIntervalSince1970)]
         if let token { payload["ath"] = TestIdentityProvider.base64URL(Data(SHA256.hash(data: Data(token.utf8)))) }
         for (name, value) in claims { payload[name] = value }
-        let encode = { (object: [String: Any]) in
-            TestIdentityProvider.base64URL(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
-        }
-        let input = try encode(fields) + "." + encode(payload)
         let key = signer ?? self
-        let signature: Data =
+        return try TestIdentityProvider.compact(fields, payload) { input in
             switch key.kind {
-            case .es256: try key.ec.signature(for: Data(input.utf8)).rawRepresentation
-            case .edDSA: try key.ed.signature(for: Data(input.utf8))
+            case .es256: try key.ec.signature(for: input).rawRepresentation
+            case .edDSA: try key.ed.signature(for: input)
             }
-        return input + "." + TestIdentityProvider.base64URL(signature)
+        }
     }
 }
 

@@ -73,20 +73,23 @@ struct TestIdentityProvider: Sendable {
         case .hs256: fields = ["alg": "HS256", "kid": ecKid, "typ": "JWT"]
         }
         for (name, value) in header { fields[name] = value }
-        let encode = { (object: [String: Any]) in Self.base64URL(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
-        }
-        let input = try encode(fields) + "." + encode(claims)
-        let signed: Data =
+        return try Self.compact(fields, claims) { input in
             switch signature {
-            case .es256: try ecKey.signature(for: Data(input.utf8)).rawRepresentation
-            case .foreignES256: try P256.Signing.PrivateKey().signature(for: Data(input.utf8)).rawRepresentation
-            case .edDSA: try edKey.signature(for: Data(input.utf8))
-            case .rs256: try Self.rsaKey.signature(for: Data(input.utf8), padding: .insecurePKCS1v1_5).rawRepresentation
+            case .es256: try ecKey.signature(for: input).rawRepresentation
+            case .foreignES256: try P256.Signing.PrivateKey().signature(for: input).rawRepresentation
+            case .edDSA: try edKey.signature(for: input)
+            case .rs256: try Self.rsaKey.signature(for: input, padding: .insecurePKCS1v1_5).rawRepresentation
             case .none: Data()
-            case .hs256(let secret):
-                Data(HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8))))
+            case .hs256(let secret): Data(HMAC<SHA256>.authenticationCode(for: input, using: SymmetricKey(data: Data(secret.utf8))))
             }
-        return input + "." + Self.base64URL(signed)
+        }
+    }
+
+    /// A compact JWS: header and claims as JSON, then `sign` over their base64url forms.
+    static func compact(_ header: [String: Any], _ claims: [String: Any], sign: (Data) throws -> Data) throws -> String {
+        let encode = { (object: [String: Any]) in base64URL(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) }
+        let input = try encode(header) + "." + encode(claims)
+        return input + "." + base64URL(try sign(Data(input.utf8)))
     }
 
     /// The admin body that makes an app trust this provider, keys inline or at `jwksUri`.

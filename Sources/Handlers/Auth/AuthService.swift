@@ -127,7 +127,7 @@ public struct AuthService: Sendable {
         do {
             try Self.checkBinding(boundKey, app: app)
         } catch {
-            throw ExchangeFailure.invalidDPoPProof("This app requires a DPoP proof (RFC 9449) with every sign-in and refresh.")
+            throw ExchangeFailure.invalidDPoPProof(error.message)
         }
         let userId: String
         do {

@@ -63,9 +63,9 @@ public final class AppCapLedger: UsageFollower {
             }
             counted.append(window)
             guard let requestCap else { continue }
+            let announcement = Self.announcement(appId, window, .requests, limit: requestCap, used: used)
             for event in Self.crossings(limit: requestCap, before: used - 1, after: used) {
-                await events?.emit(
-                    event.name, event.data(appId, window, .requests, requestCap, used), onceFor: event.key(appId, window, .requests))
+                await events?.emit(event.name, announcement.data, onceFor: announcement.key)
             }
             standing = LimitStanding(limit: requestCap, remaining: max(0, requestCap - used), resetSeconds: window.secondsLeft(from: now))
                 .tighter(standing)
@@ -127,25 +127,27 @@ public final class AppCapLedger: UsageFollower {
             let limit = caps.requests(window.period) ?? used.requests
             breach = QuotaLedger.breach(.requests, window, limit: limit, used: max(used.requests, limit), scope: .app)
         }
-        let reached = Crossing.reached
-        await events?.emit(
-            reached.name, reached.data(appId, window, breach.metric, breach.limit, breach.used),
-            onceFor: reached.key(appId, window, breach.metric))
+        let announcement = Self.announcement(appId, window, breach.metric, limit: breach.limit, used: breach.used)
+        await events?.emit(Crossing.reached.name, announcement.data, onceFor: announcement.key)
         return .quotaExceeded(breach, retryAfter: window.secondsLeft(from: now))
     }
 
-    /// A cap's 80 % and 100 % marks.
+    /// A cap's 80 % and 100 % marks, and the webhook event of each.
     enum Crossing: CaseIterable {
         case warning, reached
 
         var name: String { self == .warning ? "app.cap.warning" : "app.cap.reached" }
         func mark(_ limit: Int64) -> Int64 { self == .warning ? (limit * 8 + 9) / 10 : limit }
-        func key(_ appId: String, _ window: QuotaWindow, _ metric: QuotaBreach.Metric) -> String {
+    }
+
+    /// The event's data, and the key that makes it once per app, window and metric.
+    static func announcement(_ appId: String, _ window: QuotaWindow, _ metric: QuotaBreach.Metric, limit: Int64, used: Int64)
+        -> (data: [String: String], key: String)
+    {
+        (
+            ["appId": appId, "period": window.period.rawValue, "metric": metric.rawValue, "limit": String(limit), "used": String(used)],
             appId + "|" + window.key + "|" + metric.rawValue
-        }
-        func data(_ appId: String, _ window: QuotaWindow, _ metric: QuotaBreach.Metric, _ limit: Int64, _ used: Int64) -> [String: String] {
-            ["appId": appId, "period": window.period.rawValue, "metric": metric.rawValue, "limit": String(limit), "used": String(used)]
-        }
+        )
     }
 
     /// The marks a count passed going from `before` to `after`: counts are atomic, so exactly one
@@ -177,10 +179,9 @@ public final class AppCapLedger: UsageFollower {
                     RETURNING cost_micros
                     """
                 ).first()?.decode(column: "cost_micros", as: Int64.self) ?? charge.cost
+            let announcement = Self.announcement(charge.appId, charge.window, .costMicros, limit: charge.limit, used: total)
             for event in Self.crossings(limit: charge.limit, before: total - charge.cost, after: total) {
-                try await events?.queue(
-                    event.name, event.data(charge.appId, charge.window, .costMicros, charge.limit, total),
-                    onceFor: event.key(charge.appId, charge.window, .costMicros), on: sql)
+                try await events?.queue(event.name, announcement.data, onceFor: announcement.key, on: sql)
             }
         }
     }
