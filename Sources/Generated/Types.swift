@@ -2621,6 +2621,7 @@ public struct UserUsage: Codable, Sendable, Equatable {
 }
 
 public struct VerifyResponse: Codable, Sendable, Equatable {
+    /// Always true in a 200 answer; a token that is not valid gets 401.
     public var valid: Bool
     public var message: String
     public var user: TokenSubject
