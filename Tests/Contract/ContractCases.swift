@@ -801,6 +801,11 @@ enum ContractCases {
                 fixture in
                 request(.post, "/api/testai/proxy", headers: Fixture.bearer(try await fixture.signIn()), json: #"{"model":"x"}"#)
             },
+            ContractCase(operationId: "proxyPost", name: "the provider's own 400, passed through", expectedStatus: 400) { fixture in
+                request(
+                    .post, "/api/mock/proxy", headers: Fixture.bearer(try await fixture.signIn()),
+                    json: #"{"endpoint":"/chat/completions","model":"mock-model"}"#)
+            },
             ContractCase(operationId: "proxyShortcut", name: "body not JSON", expectedStatus: 400, expectedCode: "invalid_request") {
                 fixture in
                 request(.post, "/api/testai", headers: Fixture.bearer(try await fixture.signIn()), json: "not json")

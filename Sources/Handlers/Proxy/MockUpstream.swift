@@ -4,7 +4,8 @@ import NIOCore
 
 /// The built-in `mock` provider: deterministic OpenAI-format answers and SSE streams, served in
 /// process, so a new user can try the whole flow (auth, proxy, streaming, usage) with no key.
-/// The reply echoes the last user message; usage counts whitespace-separated words.
+/// The reply echoes the last user message; usage counts whitespace-separated words. A chat
+/// without `messages` gets OpenAI's 400, so clients can see a provider error passed through.
 public struct MockUpstream: Upstream {
     public init() {}
 
@@ -18,7 +19,12 @@ public struct MockUpstream: Upstream {
                 #"{"error":{"message":"The mock provider has no such endpoint.","type":"invalid_request_error"}}"#, status: 404)
         }
         let body = request.body.flatMap { try? JSONSerialization.jsonObject(with: Data($0.readableBytesView)) as? [String: Any] } ?? [:]
-        let messages = body["messages"] as? [[String: Any]] ?? []
+        // As OpenAI does: a chat without messages is the provider's own 400, passed through.
+        guard let messages = body["messages"] as? [[String: Any]] else {
+            return Self.json(
+                #"{"error":{"message":"'messages' is a required property.","type":"invalid_request_error","param":"messages","code":null}}"#,
+                status: 400)
+        }
         let prompt = messages.compactMap { $0["content"] as? String }
         let last = prompt.last ?? ""
         let model = body["model"] as? String ?? "mock-model"
