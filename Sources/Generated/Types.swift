@@ -310,7 +310,7 @@ public struct AuditLogEntry: Codable, Sendable, Equatable {
         case user = "user"
     }
 
-    /// Position in the chain
+    /// Position in the chain, from 1.
     public var seq: Int64
     public var id: String
     public var at: Date
@@ -582,7 +582,7 @@ public struct CostLine: Codable, Sendable, Equatable {
     public var tokens: Int64
     public var costMicros: Int64
     public var cost: Double
-    /// Share of the total cost
+    /// Share of the total cost, 0 to 100.
     public var percentage: Double
 
     public init(provider: String, requests: Int64, tokens: Int64, costMicros: Int64, cost: Double, percentage: Double) {
@@ -755,7 +755,7 @@ public struct ErrorStats: Codable, Sendable, Equatable {
     public var successful: Int64
     /// Requests answered with a status of 400 or more (the provider's or ours after admission).
     public var failed: Int64
-    /// Percent
+    /// Percent, 0 to 100.
     public var errorRate: Double
 
     public init(total: Int64, successful: Int64, failed: Int64, errorRate: Double) {
@@ -876,7 +876,7 @@ public struct Health: Codable, Sendable, Equatable {
 }
 
 public struct HourCount: Codable, Sendable, Equatable {
-    /// Hour of the day
+    /// Hour of the day, UTC.
     public var hour: Int64
     public var count: Int64
 
@@ -1700,7 +1700,7 @@ public struct SplitKeyList: Codable, Sendable, Equatable {
 
 /// The key and its provider; the old product's names `originalKey` and `apiProvider` are accepted too.
 public struct SplitKeyRequest: Codable, Sendable, Equatable {
-    /// The user's provider key. Never stored in clear
+    /// The user's provider key. Never stored in clear, never returned.
     public var apiKey: String?
     public var originalKey: String?
     public var provider: String?
@@ -1799,7 +1799,7 @@ public struct SplitKeyValidation: Codable, Sendable, Equatable {
 public struct TimePoint: Codable, Sendable, Equatable {
     /// Start of the hour or day (UTC).
     public var bucket: Date
-    /// The provider
+    /// The provider, model, user or app, with `groupBy`.
     public var group: String?
     public var requests: Int64
     public var failed: Int64
