@@ -116,7 +116,14 @@ struct OperationModel: Equatable {
         var status: Int
         var caseName: String
         var body: SwiftType?
+        /// The headers the operation's handler sets (part of its output).
         var headers: [Header] = []
+        /// The headers the bridge's edge sets on this response, whatever the handler does
+        /// (`x-edge: true` on the header: the request id, `Cache-Control`, the per-address rate
+        /// limit, `WWW-Authenticate`, `x-safeapi-upstream-status`). Documented, not in the output.
+        var edgeHeaders: [Header] = []
+
+        var allHeaders: [Header] { (headers + edgeHeaders).sorted { $0.name < $1.name } }
 
         /// The name of the struct that carries this response's headers (`TooManyRequestsHeaders`).
         var headersTypeName: String { caseName.prefix(1).uppercased() + caseName.dropFirst() + "Headers" }

@@ -24,6 +24,8 @@ enum RuntimeTemplate {
             public let responses: [Int: (any (Decodable & Sendable).Type)?]
             /// The headers each status must carry.
             public let requiredHeaders: [Int: [String]]
+            /// Every header the spec documents for each status (required or not).
+            public let documentedHeaders: [Int: [String]]
             /// A raw operation: any status may be the upstream's, marked `x-safeapi-upstream-status`.
             public let passesUpstreamResponses: Bool
             /// The last path variable takes the rest of the path (`x-catch-all`).
@@ -37,6 +39,7 @@ enum RuntimeTemplate {
                 security: [String],
                 responses: [Int: (any (Decodable & Sendable).Type)?],
                 requiredHeaders: [Int: [String]] = [:],
+                documentedHeaders: [Int: [String]] = [:],
                 passesUpstreamResponses: Bool = false,
                 catchAllTail: Bool = false
             ) {
@@ -47,6 +50,7 @@ enum RuntimeTemplate {
                 self.security = security
                 self.responses = responses
                 self.requiredHeaders = requiredHeaders
+                self.documentedHeaders = documentedHeaders
                 self.passesUpstreamResponses = passesUpstreamResponses
                 self.catchAllTail = catchAllTail
             }

@@ -399,15 +399,19 @@ struct SpecReader {
                 bodyType = type
             }
             let headers = try readHeaders(response.headers ?? [:], pointer: responsePointer + "/headers", components: components)
-            models.append(.init(status: status, caseName: Naming.caseName(forStatus: status), body: bodyType, headers: headers))
+            models.append(
+                .init(
+                    status: status, caseName: Naming.caseName(forStatus: status), body: bodyType, headers: headers.filter { !$0.edge }.map(\.header),
+                    edgeHeaders: headers.filter(\.edge).map(\.header)))
         }
         return models.sorted { $0.status < $1.status }
     }
 
-    private func readHeaders(_ headers: OpenAPI.Header.Map, pointer: String, components: OpenAPI.Components) throws -> [OperationModel
-        .Header]
-    {
-        var models: [OperationModel.Header] = []
+    /// A response's headers, each with whether the edge sets it (`x-edge: true`).
+    private func readHeaders(_ headers: OpenAPI.Header.Map, pointer: String, components: OpenAPI.Components) throws -> [(
+        header: OperationModel.Header, edge: Bool
+    )] {
+        var models: [(header: OperationModel.Header, edge: Bool)] = []
         for (name, entry) in headers {
             let (header, headerPointer) = try resolve(
                 entry, in: components.headers, kind: "headers", pointer: pointer + "/" + Self.escape(name))
@@ -422,10 +426,14 @@ struct SpecReader {
                 throw CodegenError(
                     file: file, pointer: headerPointer + "/schema", reason: "a header must be a string, integer, number or boolean")
             }
+            let edge = (header.vendorExtensions["x-edge"]?.value as? Bool) == true
             models.append(
-                .init(name: name, swiftName: Naming.lowerCamel(name), type: type, required: header.required, doc: header.description))
+                (
+                    .init(name: name, swiftName: Naming.lowerCamel(name), type: type, required: header.required, doc: header.description),
+                    edge
+                ))
         }
-        return models.sorted { $0.name < $1.name }
+        return models.sorted { $0.header.name < $1.header.name }
     }
 
     /// `/users/{userId}` becomes Hummingbird's `/users/:userId`; every template variable must be a

@@ -298,11 +298,15 @@ struct SwiftEmitter {
                             "\(response.status): \(response.body.map { "\($0.code).self" } ?? "nil")"
                         }
                         w.line("responses: [\(bodies.joined(separator: ", "))],")
-                        let required = operation.responses.compactMap { response -> String? in
-                            let names = response.headers.filter(\.required).map { literal($0.name) }
-                            return names.isEmpty ? nil : "\(response.status): [\(names.joined(separator: ", "))]"
+                        func headerTable(_ pick: (OperationModel.Header) -> Bool) -> String {
+                            let rows = operation.responses.compactMap { response -> String? in
+                                let names = response.allHeaders.filter(pick).map { literal($0.name) }
+                                return names.isEmpty ? nil : "\(response.status): [\(names.joined(separator: ", "))]"
+                            }
+                            return "[\(rows.isEmpty ? ":" : rows.joined(separator: ", "))]"
                         }
-                        w.line("requiredHeaders: [\(required.isEmpty ? ":" : required.joined(separator: ", "))],")
+                        w.line("requiredHeaders: \(headerTable(\.required)),")
+                        w.line("documentedHeaders: \(headerTable { _ in true }),")
                         w.line("passesUpstreamResponses: \(operation.passesUpstream),")
                         w.line("catchAllTail: \(operation.parameters.last?.catchAll == true)")
                     }

@@ -2871,7 +2871,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 431
@@ -2884,18 +2884,6 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
-                }
-            }
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -2920,10 +2908,7 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
@@ -3300,7 +3285,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 429
@@ -3315,18 +3300,6 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
-                }
-            }
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -3371,10 +3344,7 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
@@ -3408,7 +3378,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 429
@@ -3423,18 +3393,6 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
-                }
-            }
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -3479,10 +3437,7 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
@@ -3516,7 +3471,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 429
@@ -3531,18 +3486,6 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
-                }
-            }
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -3587,10 +3530,7 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .tooManyRequests(let body, let headers):
                     var response = try APIResponse.json(body, status: .init(code: 429))
@@ -3626,7 +3566,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 404
@@ -3645,18 +3585,6 @@ extension Operations {
             case status431(APIError)
             /// 503
             case serviceUnavailable(APIError)
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
-                }
-            }
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
@@ -3700,10 +3628,7 @@ extension Operations {
                 switch self {
                 case .created(let body): return try APIResponse.json(body, status: .init(code: 201))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .conflict(let body): return try APIResponse.json(body, status: .init(code: 409))
@@ -3832,7 +3757,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 404
@@ -3841,18 +3766,6 @@ extension Operations {
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
             case status431(APIError)
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
-                }
-            }
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
@@ -3891,10 +3804,7 @@ extension Operations {
                 switch self {
                 case .noContent: return APIResponse.empty(status: .init(code: 204))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .tooManyRequests(let body, let headers):
@@ -3933,7 +3843,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 404
@@ -3950,18 +3860,6 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
-                }
-            }
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -4007,10 +3905,7 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .tooManyRequests(let body, let headers):
@@ -4050,7 +3945,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 404
@@ -4063,18 +3958,6 @@ extension Operations {
             case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
             case status431(APIError)
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
-                }
-            }
 
             /// The headers of the 429 response.
             public struct TooManyRequestsHeaders: Sendable, Equatable {
@@ -4115,10 +3998,7 @@ extension Operations {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
@@ -4278,7 +4158,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 404
@@ -4295,18 +4175,6 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
-                }
-            }
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -4352,10 +4220,7 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .notFound(let body): return try APIResponse.json(body, status: .init(code: 404))
                 case .tooManyRequests(let body, let headers):
@@ -4548,7 +4413,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 413
@@ -4557,18 +4422,6 @@ extension Operations {
             case unsupportedMediaType(APIError)
             /// 431
             case status431(APIError)
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
-                }
-            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
@@ -4588,10 +4441,7 @@ extension Operations {
                 switch self {
                 case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
                 case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
@@ -4775,7 +4625,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 431
@@ -4788,18 +4638,6 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
-                }
-            }
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -4824,10 +4662,7 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
@@ -4854,7 +4689,7 @@ extension Operations {
             /// 400
             case badRequest(APIError)
             /// 401
-            case unauthorized(APIError, headers: UnauthorizedHeaders)
+            case unauthorized(APIError)
             /// 403
             case forbidden(APIError)
             /// 431
@@ -4867,18 +4702,6 @@ extension Operations {
 
                 public init(location: String) {
                     self.location = location
-                }
-            }
-
-            /// The headers of the 401 response.
-            public struct UnauthorizedHeaders: Sendable, Equatable {
-                /// The challenge (RFC 6750, RFC 9449): `Bearer error="invalid_token"` for a refused bearer token;
-                /// `DPoP error="invalid_token"` or `DPoP error="invalid_dpop_proof"` with `algs` for a token bound
-                /// to a key (`cnf.jkt`) whose proof is missing or not acceptable.
-                public var wwwAuthenticate: String?
-
-                public init(wwwAuthenticate: String? = nil) {
-                    self.wwwAuthenticate = wwwAuthenticate
                 }
             }
 
@@ -4903,10 +4726,7 @@ extension Operations {
                     response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
                     return response
                 case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
-                case .unauthorized(let body, let headers):
-                    var response = try APIResponse.json(body, status: .init(code: 401))
-                    if let value = headers.wwwAuthenticate { response.headers[HTTPField.Name("WWW-Authenticate")!] = value.parameterText }
-                    return response
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }

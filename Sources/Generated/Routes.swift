@@ -15,7 +15,8 @@ extension RouteTable {
             tags: ["System"],
             security: [],
             responses: [200: ServiceInfo.self, 308: nil, 400: APIError.self, 403: APIError.self, 431: APIError.self],
-            requiredHeaders: [308: ["Location"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -26,7 +27,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: AppList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -37,7 +39,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [201: AppCredentials.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [201: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [201: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -48,7 +51,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 409: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 409: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -59,7 +63,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: App.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -70,7 +75,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: App.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -81,7 +87,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: AppCaps.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -92,7 +99,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: GuestSettings.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -103,7 +111,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: IdentityProviderList.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 422: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 422: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -114,7 +123,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: AppCredentials.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -125,7 +135,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: AuditLogPage.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -136,7 +147,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: AuditLogList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -147,7 +159,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: AuditStats.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -158,7 +171,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: AuditVerification.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -169,7 +183,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: IPRuleList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -180,7 +195,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [201: IPRule.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [201: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [201: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -191,7 +207,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -202,7 +219,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: IPRule.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -213,7 +231,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: SplitKeyList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -224,7 +243,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -235,7 +255,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: UserList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -246,7 +267,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -257,7 +279,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: User.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -268,7 +291,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: User.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -279,7 +303,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: WebhookList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -290,7 +315,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [201: WebhookWithSecret.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [201: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 422: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [201: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 422: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -301,7 +327,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -312,7 +339,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: Webhook.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 422: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 422: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -323,7 +351,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: WebhookDeliveryList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -334,7 +363,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [200: WebhookWithSecret.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -345,7 +375,8 @@ extension RouteTable {
             tags: ["Admin"],
             security: ["adminKey"],
             responses: [202: WebhookDelivery.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [202: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [202: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -356,7 +387,8 @@ extension RouteTable {
             tags: ["Analytics"],
             security: ["adminKey"],
             responses: [200: CostBreakdown.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -367,7 +399,8 @@ extension RouteTable {
             tags: ["Analytics"],
             security: ["adminKey"],
             responses: [200: ErrorStats.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -378,7 +411,8 @@ extension RouteTable {
             tags: ["Analytics"],
             security: ["bearerAuth"],
             responses: [200: UserAnalytics.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 431: APIError.self],
-            requiredHeaders: [308: ["Location"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -389,7 +423,8 @@ extension RouteTable {
             tags: ["Analytics"],
             security: ["adminKey"],
             responses: [200: AnalyticsOverview.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -400,7 +435,8 @@ extension RouteTable {
             tags: ["Analytics"],
             security: ["adminKey"],
             responses: [200: Timeseries.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -411,7 +447,8 @@ extension RouteTable {
             tags: ["Analytics"],
             security: ["adminKey"],
             responses: [200: UsagePage.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -422,7 +459,8 @@ extension RouteTable {
             tags: ["Analytics"],
             security: ["adminKey"],
             responses: [200: UserAnalytics.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -433,7 +471,8 @@ extension RouteTable {
             tags: ["Proxy"],
             security: ["bearerAuth"],
             responses: [200: MyQuota.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -444,7 +483,8 @@ extension RouteTable {
             tags: ["Proxy"],
             security: ["bearerAuth"],
             responses: [200: ProviderList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -455,7 +495,8 @@ extension RouteTable {
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
             responses: [200: SplitKeyList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -466,7 +507,8 @@ extension RouteTable {
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
             responses: [201: SplitKeyCreated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [201: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 422: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [201: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 422: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -477,7 +519,8 @@ extension RouteTable {
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
             responses: [200: SplitKeyValidation.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -488,7 +531,8 @@ extension RouteTable {
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [204: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -499,7 +543,8 @@ extension RouteTable {
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
             responses: [200: SplitKey.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -510,7 +555,8 @@ extension RouteTable {
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
             responses: [200: SplitKey.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -521,7 +567,8 @@ extension RouteTable {
             tags: ["SplitKeys"],
             security: ["bearerAuth"],
             responses: [200: SplitKeyRotated.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
-            requiredHeaders: [429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -532,7 +579,8 @@ extension RouteTable {
             tags: ["Proxy"],
             security: ["bearerAuth"],
             responses: [200: nil, 400: nil, 401: nil, 403: nil, 404: nil, 413: nil, 429: nil, 431: APIError.self, 502: nil, 503: nil, 504: nil],
-            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
             catchAllTail: false
         ),
@@ -543,7 +591,8 @@ extension RouteTable {
             tags: ["Proxy"],
             security: ["bearerAuth"],
             responses: [200: ProviderEndpoints.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self],
-            requiredHeaders: [308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -554,7 +603,8 @@ extension RouteTable {
             tags: ["Proxy"],
             security: ["bearerAuth"],
             responses: [200: nil, 308: nil, 400: nil, 401: nil, 403: nil, 404: nil, 429: nil, 431: APIError.self, 502: nil, 503: nil, 504: nil],
-            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
             catchAllTail: false
         ),
@@ -565,7 +615,8 @@ extension RouteTable {
             tags: ["Proxy"],
             security: ["bearerAuth"],
             responses: [200: nil, 400: nil, 401: nil, 403: nil, 404: nil, 413: nil, 429: nil, 431: APIError.self, 502: nil, 503: nil, 504: nil],
-            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
             catchAllTail: false
         ),
@@ -576,7 +627,8 @@ extension RouteTable {
             tags: ["Auth"],
             security: [],
             responses: [200: TokenExchangeResponse.self, 400: TokenExchangeError.self, 401: TokenExchangeError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: TokenExchangeError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -587,7 +639,8 @@ extension RouteTable {
             tags: ["Auth"],
             security: [],
             responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -598,7 +651,8 @@ extension RouteTable {
             tags: ["Auth"],
             security: ["bearerAuth"],
             responses: [200: LogoutResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 431: APIError.self],
-            requiredHeaders: [:],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -609,7 +663,8 @@ extension RouteTable {
             tags: ["Auth"],
             security: [],
             responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 431: APIError.self],
-            requiredHeaders: [:],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -620,7 +675,8 @@ extension RouteTable {
             tags: ["Auth"],
             security: [],
             responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -631,7 +687,8 @@ extension RouteTable {
             tags: ["Auth"],
             security: ["bearerAuth"],
             responses: [200: TokenInfo.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 431: APIError.self],
-            requiredHeaders: [308: ["Location"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -642,7 +699,8 @@ extension RouteTable {
             tags: ["Auth"],
             security: ["bearerAuth"],
             responses: [200: VerifyResponse.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 431: APIError.self],
-            requiredHeaders: [308: ["Location"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -653,7 +711,8 @@ extension RouteTable {
             tags: ["System"],
             security: [],
             responses: [200: Health.self, 400: APIError.self, 431: APIError.self],
-            requiredHeaders: [:],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -664,7 +723,8 @@ extension RouteTable {
             tags: ["SDKBaseURLs"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
             responses: [200: nil, 400: nil, 401: nil, 403: nil, 404: nil, 429: nil, 431: APIError.self, 502: nil, 503: nil, 504: nil],
-            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -675,7 +735,8 @@ extension RouteTable {
             tags: ["SDKBaseURLs"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
             responses: [200: nil, 308: nil, 400: nil, 401: nil, 403: nil, 404: nil, 429: nil, 431: APIError.self, 502: nil, 503: nil, 504: nil],
-            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 308: ["Location"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -686,7 +747,8 @@ extension RouteTable {
             tags: ["SDKBaseURLs"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
             responses: [200: nil, 400: nil, 401: nil, 403: nil, 404: nil, 413: nil, 429: nil, 431: APIError.self, 502: nil, 503: nil, 504: nil],
-            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -697,7 +759,8 @@ extension RouteTable {
             tags: ["SDKBaseURLs"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
             responses: [200: nil, 400: nil, 401: nil, 403: nil, 404: nil, 413: nil, 429: nil, 431: APIError.self, 502: nil, 503: nil, 504: nil],
-            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -708,7 +771,8 @@ extension RouteTable {
             tags: ["SDKBaseURLs"],
             security: ["bearerAuth", "sdkApiKey", "sdkGoogApiKey"],
             responses: [200: nil, 400: nil, 401: nil, 403: nil, 404: nil, 413: nil, 429: nil, 431: APIError.self, 502: nil, 503: nil, 504: nil],
-            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
             catchAllTail: true
         ),
@@ -719,7 +783,8 @@ extension RouteTable {
             tags: ["System"],
             security: [],
             responses: [200: Readiness.self, 308: nil, 400: APIError.self, 403: APIError.self, 431: APIError.self, 503: Readiness.self],
-            requiredHeaders: [308: ["Location"]],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),

@@ -22,6 +22,8 @@ public struct RouteDescriptor: Sendable {
     public let responses: [Int: (any (Decodable & Sendable).Type)?]
     /// The headers each status must carry.
     public let requiredHeaders: [Int: [String]]
+    /// Every header the spec documents for each status (required or not).
+    public let documentedHeaders: [Int: [String]]
     /// A raw operation: any status may be the upstream's, marked `x-safeapi-upstream-status`.
     public let passesUpstreamResponses: Bool
     /// The last path variable takes the rest of the path (`x-catch-all`).
@@ -35,6 +37,7 @@ public struct RouteDescriptor: Sendable {
         security: [String],
         responses: [Int: (any (Decodable & Sendable).Type)?],
         requiredHeaders: [Int: [String]] = [:],
+        documentedHeaders: [Int: [String]] = [:],
         passesUpstreamResponses: Bool = false,
         catchAllTail: Bool = false
     ) {
@@ -45,6 +48,7 @@ public struct RouteDescriptor: Sendable {
         self.security = security
         self.responses = responses
         self.requiredHeaders = requiredHeaders
+        self.documentedHeaders = documentedHeaders
         self.passesUpstreamResponses = passesUpstreamResponses
         self.catchAllTail = catchAllTail
     }

@@ -45,6 +45,13 @@ struct ContractTests {
         }
     }
 
+    /// The headers the bridge itself sets that a client may act on: each must be documented
+    /// wherever it is sent.
+    static let headersWeSend = [
+        "x-request-id", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "Cache-Control", "WWW-Authenticate",
+        "Allow", "Location", "x-safeapi-upstream-status",
+    ]
+
     /// Checks one response against the spec: its status is documented for the operation, its body
     /// decodes into the generated type for that status, and it carries a request id.
     static func verify(_ response: TestResponse, against route: RouteDescriptor) throws {
@@ -61,6 +68,12 @@ struct ContractTests {
             return
         }
         #expect(response.headers[.requestID]?.isEmpty == false, "no x-request-id")
+        let documentedHeaders = Set((route.documentedHeaders[Int(response.status.code)] ?? []).map { $0.lowercased() })
+        for name in Self.headersWeSend where response.headers[HTTPField.Name(name)!] != nil {
+            #expect(
+                documentedHeaders.contains(name.lowercased()),
+                "\(route.operationId) \(response.status.code) sends \(name), which the spec does not document there")
+        }
         for name in route.requiredHeaders[Int(response.status.code)] ?? [] {
             #expect(response.headers[HTTPField.Name(name)!] != nil, "\(route.operationId) \(response.status.code) lacks the \(name) header")
         }

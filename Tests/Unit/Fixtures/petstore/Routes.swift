@@ -15,7 +15,8 @@ extension RouteTable {
             tags: ["Pets"],
             security: ["bearerAuth"],
             responses: [200: PetList.self, 400: APIError.self, 429: APIError.self],
-            requiredHeaders: [429: ["Retry-After"]],
+            requiredHeaders: [429: ["Retry-After", "X-Request-Id"]],
+            documentedHeaders: [429: ["Retry-After", "X-Limit", "X-Request-Id"]],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -27,6 +28,7 @@ extension RouteTable {
             security: [],
             responses: [201: Pet.self, 400: APIError.self],
             requiredHeaders: [:],
+            documentedHeaders: [:],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
@@ -38,6 +40,7 @@ extension RouteTable {
             security: [],
             responses: [204: nil, 400: APIError.self, 404: APIError.self],
             requiredHeaders: [:],
+            documentedHeaders: [:],
             passesUpstreamResponses: false,
             catchAllTail: false
         ),
