@@ -401,7 +401,8 @@ struct SpecReader {
             let headers = try readHeaders(response.headers ?? [:], pointer: responsePointer + "/headers", components: components)
             models.append(
                 .init(
-                    status: status, caseName: Naming.caseName(forStatus: status), body: bodyType, headers: headers.filter { !$0.edge }.map(\.header),
+                    status: status, caseName: Naming.caseName(forStatus: status), body: bodyType,
+                    headers: headers.filter { !$0.edge }.map(\.header),
                     edgeHeaders: headers.filter(\.edge).map(\.header)))
         }
         return models.sorted { $0.status < $1.status }
