@@ -16,7 +16,10 @@ struct CodegenCommand: ParsableCommand {
     @Option(help: "The folder the Swift files are written to.")
     var output = "Sources/Generated"
 
-    @Flag(help: "Write nothing; fail with a diff when the folder differs from what the spec generates.")
+    @Option(help: "The readable API reference (Markdown) written beside the Swift.")
+    var reference = "docs/api.md"
+
+    @Flag(help: "Write nothing; fail with a diff when the folder or the reference differs from what the spec generates.")
     var check = false
 
     func run() throws {
@@ -27,24 +30,32 @@ struct CodegenCommand: ParsableCommand {
             throw ValidationError("cannot read \(spec): \(error.localizedDescription)")
         }
         let files: [String: String]
+        let page: String
         do {
             files = try Generator.generate(yaml: yaml, file: spec)
+            page = try ReferenceEmitter(yaml: yaml).page()
         } catch let error as CodegenError {
             FileHandle.standardError.write(Data("codegen: error: \(error)\n".utf8))
             throw ExitCode(2)
         }
         let outputURL = URL(fileURLWithPath: output, isDirectory: true)
         if check {
-            let problems = Generator.compare(files, with: outputURL)
+            var problems = Generator.compare(files, with: outputURL)
+            let committed = (try? String(contentsOfFile: reference, encoding: .utf8)) ?? ""
+            if committed != page {
+                problems.append(
+                    TextDiff.unified(old: committed, new: page, oldName: "committed/\(reference)", newName: "generated/\(reference)"))
+            }
             guard problems.isEmpty else {
                 print(problems.joined(separator: "\n"))
                 print("codegen: \(output) is stale: run `swift run codegen` and commit the result.")
                 throw ExitCode(1)
             }
-            print("codegen: \(output) is up to date with \(spec).")
+            print("codegen: \(output) and \(reference) are up to date with \(spec).")
         } else {
             try Generator.write(files, to: outputURL)
-            print("codegen: wrote \(files.count) files to \(output).")
+            try page.write(toFile: reference, atomically: true, encoding: .utf8)
+            print("codegen: wrote \(files.count) files to \(output), and \(reference).")
         }
     }
 }

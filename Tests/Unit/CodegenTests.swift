@@ -36,6 +36,23 @@ struct CodegenFixtureTests {
         #expect(first == second)
     }
 
+    /// docs/api.md is the spec as a page: regenerated with the Swift, never edited by hand.
+    @Test func committedReferenceMatchesTheSpec() throws {
+        let yaml = try Paths.read(Paths.root.appendingPathComponent("openapi.yaml"))
+        let page = try ReferenceEmitter(yaml: yaml).page()
+        let committed = try Paths.read(Paths.root.appendingPathComponent("docs/api.md"))
+        #expect(
+            committed == page,
+            "run `swift run codegen`:\n\(TextDiff.unified(old: committed, new: page, oldName: "committed", newName: "generated"))")
+        // Every operation is on the page, under the tag it names.
+        let emitter = try ReferenceEmitter(yaml: yaml)
+        for operation in emitter.operations() {
+            let id = operation.body["operationId"] as? String ?? ""
+            #expect(page.contains("`\(id)`"), "\(id) is not in docs/api.md")
+            #expect(page.contains("## \(operation.tag)\n"), "\(id)'s tag \(operation.tag) has no section")
+        }
+    }
+
     /// The same check CI runs with `swift run codegen --check`: the committed output matches the spec.
     @Test func committedGeneratedFolderMatchesTheSpec() throws {
         let yaml = try Paths.read(Paths.root.appendingPathComponent("openapi.yaml"))
