@@ -845,19 +845,19 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// An action, or a prefix ending in `.` (`user.`).
             public var action: String?
-            /// The `actorId` query parameter.
+            /// Only entries by this actor: an admin key's fingerprint (`admin-1a2b3c4d`) or a user id.
             public var actorId: String?
-            /// The `target` query parameter.
+            /// Only entries about this app, user, IP rule, webhook or split key id (exact).
             public var target: String?
-            /// The `success` query parameter.
+            /// true: only operations that succeeded; false: only those that failed.
             public var success: Bool?
             /// Inclusive (ISO 8601 date-time, e.g. `2026-11-01T00:00:00Z`).
             public var from: Date?
             /// Exclusive (ISO 8601 date-time).
             public var to: Date?
-            /// The `limit` query parameter.
+            /// Page size, 1 to 500.
             public var limit: Int64?
-            /// The `offset` query parameter.
+            /// Entries to skip.
             public var offset: Int64?
 
             public init(action: String? = nil, actorId: String? = nil, target: String? = nil, success: Bool? = nil, from: Date? = nil, to: Date? = nil, limit: Int64? = nil, offset: Int64? = nil) {
@@ -953,7 +953,7 @@ extension Operations {
         public static let id = "listFailedAuditLogs"
 
         public struct Input: Sendable, Equatable {
-            /// The `limit` query parameter.
+            /// How many entries, 1 to 500.
             public var limit: Int64?
 
             public init(limit: Int64? = nil) {
@@ -1042,7 +1042,7 @@ extension Operations {
         public static let id = "getAuditStats"
 
         public struct Input: Sendable, Equatable {
-            /// The `days` query parameter.
+            /// How many days back to count, 1 to 3650.
             public var days: Int64?
 
             public init(days: Int64? = nil) {
@@ -1544,9 +1544,9 @@ extension Operations {
         public static let id = "adminListSplitKeys"
 
         public struct Input: Sendable, Equatable {
-            /// The `userId` query parameter.
+            /// Only this user's keys.
             public var userId: String?
-            /// The `provider` query parameter.
+            /// Only keys for this provider (case-insensitive).
             public var provider: String?
 
             public init(userId: String? = nil, provider: String? = nil) {
@@ -1638,7 +1638,7 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// The split key's id (the caller's own).
             public var keyId: String
-            /// The `userId` query parameter.
+            /// The key's owner (key ids are per user).
             public var userId: String
 
             public init(keyId: String, userId: String) {
@@ -2235,7 +2235,7 @@ extension Operations {
         public static let id = "deleteWebhook"
 
         public struct Input: Sendable, Equatable {
-            /// The `webhookId` path parameter.
+            /// The webhook's id.
             public var webhookId: String
 
             public init(webhookId: String) {
@@ -2311,7 +2311,7 @@ extension Operations {
         public static let id = "updateWebhook"
 
         public struct Input: Sendable, Equatable {
-            /// The `webhookId` path parameter.
+            /// The webhook's id.
             public var webhookId: String
             /// The JSON request body.
             public var body: UpdateWebhookRequest
@@ -2402,9 +2402,9 @@ extension Operations {
         public static let id = "listWebhookDeliveries"
 
         public struct Input: Sendable, Equatable {
-            /// The `webhookId` path parameter.
+            /// The webhook's id.
             public var webhookId: String
-            /// The `limit` query parameter.
+            /// How many deliveries, 1 to 500.
             public var limit: Int64?
 
             public init(webhookId: String, limit: Int64? = nil) {
@@ -2498,7 +2498,7 @@ extension Operations {
         public static let id = "rotateWebhookSecret"
 
         public struct Input: Sendable, Equatable {
-            /// The `webhookId` path parameter.
+            /// The webhook's id.
             public var webhookId: String
 
             public init(webhookId: String) {
@@ -2574,7 +2574,7 @@ extension Operations {
         public static let id = "testWebhook"
 
         public struct Input: Sendable, Equatable {
-            /// The `webhookId` path parameter.
+            /// The webhook's id.
             public var webhookId: String
 
             public init(webhookId: String) {
@@ -2654,9 +2654,9 @@ extension Operations {
             public var from: Date?
             /// End, exclusive (RFC 3339); `endDate` is the old name.
             public var to: Date?
-            /// The `startDate` query parameter.
+            /// The old name of `from`; `from` wins when both are sent.
             public var startDate: Date?
-            /// The `endDate` query parameter.
+            /// The old name of `to`; `to` wins when both are sent.
             public var endDate: Date?
 
             public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil) {
@@ -2752,9 +2752,9 @@ extension Operations {
             public var from: Date?
             /// End, exclusive (RFC 3339); `endDate` is the old name.
             public var to: Date?
-            /// The `startDate` query parameter.
+            /// The old name of `from`; `from` wins when both are sent.
             public var startDate: Date?
-            /// The `endDate` query parameter.
+            /// The old name of `to`; `to` wins when both are sent.
             public var endDate: Date?
 
             public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil) {
@@ -2850,9 +2850,9 @@ extension Operations {
             public var from: Date?
             /// End, exclusive (RFC 3339); `endDate` is the old name.
             public var to: Date?
-            /// The `startDate` query parameter.
+            /// The old name of `from`; `from` wins when both are sent.
             public var startDate: Date?
-            /// The `endDate` query parameter.
+            /// The old name of `to`; `to` wins when both are sent.
             public var endDate: Date?
 
             public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil) {
@@ -2927,9 +2927,9 @@ extension Operations {
             public var from: Date?
             /// End, exclusive (RFC 3339); `endDate` is the old name.
             public var to: Date?
-            /// The `startDate` query parameter.
+            /// The old name of `from`; `from` wins when both are sent.
             public var startDate: Date?
-            /// The `endDate` query parameter.
+            /// The old name of `to`; `to` wins when both are sent.
             public var endDate: Date?
 
             public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil) {
@@ -3025,13 +3025,13 @@ extension Operations {
             public var from: Date?
             /// End, exclusive (RFC 3339); `endDate` is the old name.
             public var to: Date?
-            /// The `startDate` query parameter.
+            /// The old name of `from`; `from` wins when both are sent.
             public var startDate: Date?
-            /// The `endDate` query parameter.
+            /// The old name of `to`; `to` wins when both are sent.
             public var endDate: Date?
-            /// The `granularity` query parameter.
+            /// The bucket: `hour` (the default) or `day`, in UTC.
             public var granularity: Granularity?
-            /// The `groupBy` query parameter.
+            /// Split each bucket by `provider`, `model`, `user` or `app`; without it, one point per bucket.
             public var groupBy: GroupBy?
 
             public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil, granularity: Granularity? = nil, groupBy: GroupBy? = nil) {
@@ -3129,21 +3129,21 @@ extension Operations {
             public var from: Date?
             /// End, exclusive (RFC 3339); `endDate` is the old name.
             public var to: Date?
-            /// The `startDate` query parameter.
+            /// The old name of `from`; `from` wins when both are sent.
             public var startDate: Date?
-            /// The `endDate` query parameter.
+            /// The old name of `to`; `to` wins when both are sent.
             public var endDate: Date?
-            /// The `userId` query parameter.
+            /// Only this user's records.
             public var userId: String?
-            /// The `provider` query parameter.
+            /// Only this provider's records (case-insensitive).
             public var provider: String?
-            /// The `model` query parameter.
+            /// Only this model, exactly as the request named it.
             public var model: String?
             /// true: only statuses of 400 or more; false: only the others.
             public var failed: Bool?
-            /// The `limit` query parameter.
+            /// Page size, 1 to 1000.
             public var limit: Int64?
-            /// The `offset` query parameter.
+            /// Records to skip.
             public var offset: Int64?
 
             public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil, userId: String? = nil, provider: String? = nil, model: String? = nil, failed: Bool? = nil, limit: Int64? = nil, offset: Int64? = nil) {
@@ -3172,9 +3172,9 @@ extension Operations {
             public var from: Date?
             /// End, exclusive (RFC 3339); `endDate` is the old name.
             public var to: Date?
-            /// The `startDate` query parameter.
+            /// The old name of `from`; `from` wins when both are sent.
             public var startDate: Date?
-            /// The `endDate` query parameter.
+            /// The old name of `to`; `to` wins when both are sent.
             public var endDate: Date?
             /// The user's id within the bridge: the id an app's backend chose, or `<namespace>:<subject>` for a user signed in through an identity provider (percent-encode it in a path).
             public var userId: String
@@ -3656,9 +3656,9 @@ extension Operations {
         public static let id = "validateSplitKey"
 
         public struct Input: Sendable, Equatable {
-            /// The `X-Partial-Key-Id` header parameter.
+            /// The id of the caller's split key to check.
             public var xPartialKeyId: String
-            /// The `X-Partial-Key` header parameter.
+            /// Its client part, as the split or the last rotation answered it (base64url, 32 bytes).
             public var xPartialKey: String
 
             public init(xPartialKeyId: String, xPartialKey: String) {
@@ -4025,7 +4025,7 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// The split key's id (the caller's own).
             public var keyId: String
-            /// The `X-Partial-Key` header parameter.
+            /// The key's current client part (base64url, 32 bytes).
             public var xPartialKey: String
 
             public init(keyId: String, xPartialKey: String) {
@@ -4249,7 +4249,7 @@ extension Operations {
             public var xPartialKeyId: String?
             /// The client part handed out when the key was split (base64url, 32 bytes).
             public var xPartialKey: String?
-            /// The `endpoint` query parameter.
+            /// The provider's endpoint, a path on its allow-list (`GET /api/{provider}/endpoints`).
             public var endpoint: String
 
             public init(provider: String, xPartialKeyId: String? = nil, xPartialKey: String? = nil, endpoint: String) {
