@@ -845,7 +845,7 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// An action, or a prefix ending in `.` (`user.`).
             public var action: String?
-            /// Only entries by this actor: an admin key's fingerprint (`admin-1a2b3c4d`) or a user id.
+            /// Only entries by this actor: an admin key's fingerprint (`admin-1a2b3c4d`) or a user id (either shape: see `UserId`).
             public var actorId: String?
             /// Only entries about this app, user, IP rule, webhook or split key id (exact).
             public var target: String?
@@ -4138,15 +4138,9 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// A provider id from `GET /api/providers`.
             public var provider: String
-            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
-            public var xPartialKeyId: String?
-            /// The client part handed out when the key was split (base64url, 32 bytes).
-            public var xPartialKey: String?
 
-            public init(provider: String, xPartialKeyId: String? = nil, xPartialKey: String? = nil) {
+            public init(provider: String) {
                 self.provider = provider
-                self.xPartialKeyId = xPartialKeyId
-                self.xPartialKey = xPartialKey
             }
         }
 

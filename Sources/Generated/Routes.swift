@@ -1268,9 +1268,7 @@ extension APIProtocol {
             var context = context
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "getProviderEndpoints")
             let input = Operations.GetProviderEndpoints.Input(
-                provider: try InputDecoding.path("provider", context: context),
-                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
-                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request)
+                provider: try InputDecoding.path("provider", context: context)
             )
             return try await self.getProviderEndpoints(input, context: context).response()
         }

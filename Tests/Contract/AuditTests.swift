@@ -66,7 +66,24 @@ struct AuditTests {
             }
             #expect(try await Self.logs(fixture, query: "?action=split_key.").total == 1)
             #expect(try await Self.logs(fixture, query: "?success=false").total == 1)
+            #expect(try await Self.logs(fixture, query: "?actorId=user-1").total == 1)
             #expect(try await Self.verify(fixture).valid)
+        }
+    }
+
+    /// A user signed in through an identity provider, or a guest, has a ':' in their id; their
+    /// entries can be looked up by it.
+    @Test func entriesOfAUserWithANamespacedIdCanBeFound() async throws {
+        try await Harness.withApp(.sqlite) { client, _ in
+            let fixture = Fixture(client: client)
+            try await fixture.takingGuests()
+            let guest = try fixture.decode(TokenResponse.self, try await fixture.install("install-audit-1"))
+            let split = try await fixture.send(
+                .post, "/api/split-key/split", headers: Fixture.bearer(guest), json: ContractCases.splitJSON())
+            #expect(split.status == .created)
+            let page = try await Self.logs(fixture, query: "?actorId=guest%3Ainstall-audit-1")
+            #expect(page.total == 1)
+            #expect(page.logs.first?.actorId == "guest:install-audit-1")
         }
     }
 

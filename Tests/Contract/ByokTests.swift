@@ -128,6 +128,28 @@ struct ByokTests {
         }
     }
 
+    /// A deleted user's keys are erased: the same id made again finds none, and the old client
+    /// part opens nothing.
+    @Test(arguments: Harness.kinds)
+    func deletingAUserErasesTheirSplitKeys(kind: DatabaseKind) async throws {
+        try await Harness.withApp(kind) { client, _ in
+            let fixture = Fixture(client: client)
+            let app = try await fixture.createApp()
+            let auth = Fixture.bearer(try await fixture.token("user-gone", app: app))
+            let created = try await Self.split(fixture, auth)
+            #expect(try await fixture.send(.delete, "/admin/users/user-gone", headers: Fixture.admin).status == .noContent)
+            let again = Fixture.bearer(try await fixture.token("user-gone", app: app))
+            let listed = try fixture.decode(SplitKeyList.self, try await fixture.send(.get, "/api/split-key", headers: again))
+            #expect(listed.keys.allSatisfy { !$0.active })
+            let validated = try await fixture.send(
+                .post, "/api/split-key/validate", headers: ContractCases.withPart(again, id: created.keyId, part: created.clientPart))
+            #expect(validated.status == .unauthorized)
+            let call = try await Self.proxy(
+                fixture, auth: again, keyId: created.keyId, part: created.clientPart, marker: "gone-" + UUID().uuidString)
+            #expect(call.status == .unauthorized)
+        }
+    }
+
     @Test func neitherTheKeyNorItsClientPartIsKeptAnywhere() async throws {
         let sink = MemorySink()
         let marker = "byok-canary-\(UUID().uuidString)"

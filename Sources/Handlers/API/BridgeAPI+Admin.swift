@@ -102,6 +102,7 @@ extension BridgeAPI {
     public func deleteUser(_ input: Operations.DeleteUser.Input, context: Context) async throws -> Operations.DeleteUser.Output {
         try Validate.userId(input.userId, location: .path)
         guard let deleted = try await auth.deleteUser(input.userId) else { throw AppError.notFound(what: "user") }
+        try await splitKeys.deleteAll(of: deleted.userId)
         audit(context, "user.delete", target: deleted.userId, before: Self.user(deleted))
         return .noContent
     }
@@ -241,10 +242,16 @@ extension BridgeAPI {
         {
             throw AppError.invalidInput(InputError(location: .query, name: "action", reason: "must be 1 to 64 characters of [a-z_.]"))
         }
-        if let actorId = input.actorId, !Validate.hasShape(actorId, length: 1...128, extra: "._@-") {
+        // An admin key's fingerprint, or a user id of either shape (an identity provider's users have a ':').
+        if let actorId = input.actorId, !Validate.hasShape(actorId, length: 1...128, extra: "._@-"),
+            (try? Validate.userId(actorId, location: .query)) == nil
+        {
             throw AppError.invalidInput(
                 InputError(
-                    location: .query, name: "actorId", reason: "must be 1 to 128 characters of letters, digits, '.', '_', '@' or '-'"))
+                    location: .query, name: "actorId",
+                    reason:
+                        "must be an admin key's fingerprint or a user id (1 to 128 of letters, digits, '.', '_', '@' or '-', or '<namespace>:<subject>')"
+                ))
         }
         try Validate.length(input.target, 1...256, field: "target", location: .query)
         let filter = AuditLog.Filter(

@@ -142,6 +142,18 @@ public struct SplitKeyService: Sendable {
         logger.notice("split key deleted", metadata: ["user.id": .string(owner), "split_key.id": .string(keyId)])
     }
 
+    /// Erases every key of a user who is being deleted, each with its `key.revoked` event: a user
+    /// made again with the same id does not find them.
+    public func deleteAll(of userId: String) async throws {
+        let (store, events) = (self.store, self.events)
+        for key in try await store.list(userId: userId, provider: nil) where key.revokedAtMs == nil {
+            try await store.database.transaction { sql in
+                guard try await store.revoke(userId: userId, keyId: key.keyId, now: Millis.now(), on: sql) else { return }
+                try await events.queue("key.revoked", ["userId": userId, "keyId": key.keyId], on: sql)
+            }
+        }
+    }
+
     /// Re-encrypts under a new client part; the old part stops working.
     public func rotate(_ keyId: String, currentPart: String, user: AuthenticatedUser) async throws -> SplitKeyRotated {
         AuditTrail.note(target: keyId)
