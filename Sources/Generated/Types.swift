@@ -681,12 +681,12 @@ public struct CreateIPRuleRequest: Codable, Sendable, Equatable {
 public struct CreateWebhookRequest: Codable, Sendable, Equatable {
     /// https only in production; a private, loopback, link-local or metadata address is refused.
     public var url: String
-    /// Any of `user.created`, `quota.warning`, `quota.exceeded`, `app.cap.warning`, `app.cap.reached`, `key.split`, `key.rotated`, `key.revoked`, `api.error`, `security.alert`, `test`; another name is 422.
-    public var events: [String]
+    /// The events to deliver (`WebhookEvent`); another name is 400 `invalid_request`.
+    public var events: [WebhookEvent]
     public var description: String?
     public var active: Bool?
 
-    public init(url: String, events: [String], description: String? = nil, active: Bool? = nil) {
+    public init(url: String, events: [WebhookEvent], description: String? = nil, active: Bool? = nil) {
         self.url = url
         self.events = events
         self.description = description
@@ -697,7 +697,7 @@ public struct CreateWebhookRequest: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.url = try container.decode(String.self, forKey: .url)
-        self.events = try container.decode([String].self, forKey: .events)
+        self.events = try container.decode([WebhookEvent].self, forKey: .events)
         self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
         self.active = container.contains(.active) ? try container.decode(Bool.self, forKey: .active) : nil
     }
@@ -2276,11 +2276,11 @@ public struct UpdateUserRequest: Codable, Sendable, Equatable {
 /// Absent fields are left as they are.
 public struct UpdateWebhookRequest: Codable, Sendable, Equatable {
     public var url: String?
-    public var events: [String]?
+    public var events: [WebhookEvent]?
     public var description: String?
     public var active: Bool?
 
-    public init(url: String? = nil, events: [String]? = nil, description: String? = nil, active: Bool? = nil) {
+    public init(url: String? = nil, events: [WebhookEvent]? = nil, description: String? = nil, active: Bool? = nil) {
         self.url = url
         self.events = events
         self.description = description
@@ -2291,7 +2291,7 @@ public struct UpdateWebhookRequest: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.url = container.contains(.url) ? try container.decode(String.self, forKey: .url) : nil
-        self.events = container.contains(.events) ? try container.decode([String].self, forKey: .events) : nil
+        self.events = container.contains(.events) ? try container.decode([WebhookEvent].self, forKey: .events) : nil
         self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
         self.active = container.contains(.active) ? try container.decode(Bool.self, forKey: .active) : nil
     }
@@ -2650,14 +2650,14 @@ public struct VerifyResponse: Codable, Sendable, Equatable {
 public struct Webhook: Codable, Sendable, Equatable {
     public var id: String
     public var url: String
-    public var events: [String]
+    public var events: [WebhookEvent]
     public var description: String?
     public var active: Bool
     public var createdAt: Date
     public var updatedAt: Date
     public var secretRotatedAt: Date
 
-    public init(id: String, url: String, events: [String], description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date) {
+    public init(id: String, url: String, events: [WebhookEvent], description: String? = nil, active: Bool, createdAt: Date, updatedAt: Date, secretRotatedAt: Date) {
         self.id = id
         self.url = url
         self.events = events
@@ -2673,7 +2673,7 @@ public struct Webhook: Codable, Sendable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.id = try container.decode(String.self, forKey: .id)
         self.url = try container.decode(String.self, forKey: .url)
-        self.events = try container.decode([String].self, forKey: .events)
+        self.events = try container.decode([WebhookEvent].self, forKey: .events)
         self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
         self.active = try container.decode(Bool.self, forKey: .active)
         self.createdAt = try container.decode(Date.self, forKey: .createdAt)
@@ -2767,6 +2767,25 @@ public struct WebhookDeliveryList: Codable, Sendable, Equatable {
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case deliveries = "deliveries"
     }
+}
+
+/// An event a webhook can receive: `user.created` (a user's first token), `quota.warning` and
+/// `quota.exceeded` (a user's quota at 80 % and used up), `app.cap.warning` and `app.cap.reached`
+/// (an app-wide cap at 80 % and 100 %), `key.split`, `key.rotated`, `key.revoked` (split keys),
+/// `api.error` (the provider unreachable or too slow), `security.alert` (a reused refresh token, a
+/// broken audit chain), `test` (`POST /admin/webhooks/{webhookId}/test`). docs/webhooks.md.
+public enum WebhookEvent: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+    case userCreated = "user.created"
+    case quotaWarning = "quota.warning"
+    case quotaExceeded = "quota.exceeded"
+    case appCapWarning = "app.cap.warning"
+    case appCapReached = "app.cap.reached"
+    case keySplit = "key.split"
+    case keyRotated = "key.rotated"
+    case keyRevoked = "key.revoked"
+    case apiError = "api.error"
+    case securityAlert = "security.alert"
+    case test = "test"
 }
 
 public struct WebhookList: Codable, Sendable, Equatable {

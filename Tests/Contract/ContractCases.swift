@@ -963,7 +963,8 @@ enum ContractCases {
                 request(.post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"https://hooks.example.com/x"}"#)
             },
             ContractCase(
-                operationId: "createWebhook", name: "an unknown event", expectedStatus: 422, expectedCode: "unknown_event", configure: open
+                operationId: "createWebhook", name: "an unknown event", expectedStatus: 400, expectedCode: "invalid_request",
+                configure: open
             ) { _ in
                 request(
                     .post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"http://127.0.0.1:9/hook","events":["user.deleted"]}"#)

@@ -294,7 +294,7 @@ extension BridgeAPI {
                 "security: the audit log's hash chain is broken",
                 metadata: ["security.event": "audit_chain_broken", "audit.seq": .stringConvertible(broken.seq)])
             await webhooks.events.emit(
-                "security.alert", ["kind": "audit_chain_broken", "seq": String(broken.seq), "reason": broken.reason],
+                .securityAlert, ["kind": "audit_chain_broken", "seq": String(broken.seq), "reason": broken.reason],
                 onceFor: "audit|\(broken.seq)|\(broken.reason)")
         }
         return .ok(

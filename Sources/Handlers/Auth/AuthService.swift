@@ -90,7 +90,7 @@ public struct AuthService: Sendable {
             )
             if found.created {
                 try await NewUserLimits.take(NewUserLimits.cap(app, now: now), now: now, on: sql)
-                try await events.queue("user.created", ["userId": found.user.userId, "appId": found.user.appId], on: sql)
+                try await events.queue(.userCreated, ["userId": found.user.userId, "appId": found.user.appId], on: sql)
             }
             return found
         }
@@ -200,7 +200,7 @@ public struct AuthService: Sendable {
             // Only a guest that is new counts; a refusal rolls its creation back.
             if found.created {
                 try await NewUserLimits.take(limits, now: now, on: sql)
-                try await events.queue("user.created", ["userId": userId, "appId": app.appId, "guest": "true"], on: sql)
+                try await events.queue(.userCreated, ["userId": userId, "appId": app.appId, "guest": "true"], on: sql)
             }
             return found.user
         }
@@ -292,7 +292,7 @@ public struct AuthService: Sendable {
             logger.warning(
                 "security: rotated refresh token reused; family revoked",
                 metadata: ["security.event": "refresh_token_reused", "client.ip": .string(clientIP), "user.id": .string(row.userId)])
-            await events.emit("security.alert", ["kind": "refresh_token_reused", "userId": row.userId, "clientIp": clientIP])
+            await events.emit(.securityAlert, ["kind": "refresh_token_reused", "userId": row.userId, "clientIp": clientIP])
             throw AppError.refreshTokenReused
         }
         if row.expiresAtMs <= now { throw AppError.refreshTokenExpired }

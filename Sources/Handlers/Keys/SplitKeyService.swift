@@ -75,7 +75,7 @@ public struct SplitKeyService: Sendable {
         let (store, events) = (self.store, self.events)
         let inserted = try await store.database.transaction { sql in
             guard try await store.insert(record, on: sql) else { return false }
-            try await events.queue("key.split", ["userId": user.userId, "keyId": keyId, "provider": providerId], on: sql)
+            try await events.queue(.keySplit, ["userId": user.userId, "keyId": keyId, "provider": providerId], on: sql)
             return true
         }
         guard inserted else { throw AppError.splitKeyExists }
@@ -135,7 +135,7 @@ public struct SplitKeyService: Sendable {
         let (store, events) = (self.store, self.events)
         let revoked = try await store.database.transaction { sql in
             guard try await store.revoke(userId: owner, keyId: keyId, now: Millis.now(), on: sql) else { return false }
-            try await events.queue("key.revoked", ["userId": owner, "keyId": keyId], on: sql)
+            try await events.queue(.keyRevoked, ["userId": owner, "keyId": keyId], on: sql)
             return true
         }
         guard revoked else { throw AppError.splitKeyNotFound }
@@ -149,7 +149,7 @@ public struct SplitKeyService: Sendable {
         for key in try await store.list(userId: userId, provider: nil) where key.revokedAtMs == nil {
             try await store.database.transaction { sql in
                 guard try await store.revoke(userId: userId, keyId: key.keyId, now: Millis.now(), on: sql) else { return }
-                try await events.queue("key.revoked", ["userId": userId, "keyId": key.keyId], on: sql)
+                try await events.queue(.keyRevoked, ["userId": userId, "keyId": key.keyId], on: sql)
             }
         }
     }
@@ -168,7 +168,7 @@ public struct SplitKeyService: Sendable {
         let resealed = try await store.database.transaction { sql in
             guard try await store.reseal(userId: user.userId, keyId: keyId, version: version, sealed: sealed, now: Millis.now(), on: sql)
             else { return false }
-            try await events.queue("key.rotated", ["userId": user.userId, "keyId": keyId, "version": String(version + 1)], on: sql)
+            try await events.queue(.keyRotated, ["userId": user.userId, "keyId": keyId, "version": String(version + 1)], on: sql)
             return true
         }
         guard resealed else {

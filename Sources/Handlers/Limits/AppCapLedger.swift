@@ -136,7 +136,7 @@ public final class AppCapLedger: UsageFollower {
     enum Crossing: CaseIterable {
         case warning, reached
 
-        var name: String { self == .warning ? "app.cap.warning" : "app.cap.reached" }
+        var name: WebhookEvent { self == .warning ? .appCapWarning : .appCapReached }
         func mark(_ limit: Int64) -> Int64 { self == .warning ? (limit * 8 + 9) / 10 : limit }
     }
 

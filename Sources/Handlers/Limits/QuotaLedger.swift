@@ -114,7 +114,7 @@ public struct QuotaLedger: UsageFollower {
         // so exactly one request sees that number in a period.
         for (window, counted) in [(day, dayCount), (month, monthCount)] where counted.used == (counted.limit * 8 + 9) / 10 {
             await events?.emit(
-                "quota.warning",
+                .quotaWarning,
                 ["userId": userId, "period": window.period.rawValue, "limit": String(counted.limit), "used": String(counted.used)],
                 onceFor: userId + "|" + window.key)
         }
@@ -189,7 +189,7 @@ public struct QuotaLedger: UsageFollower {
             breach = Self.breach(.requests, window, limit: limit, used: max(used.requests, limit), scope: .user)
         }
         await events?.emit(
-            "quota.exceeded",
+            .quotaExceeded,
             [
                 "userId": userId, "period": window.period.rawValue, "metric": breach.metric.rawValue, "limit": String(breach.limit),
             ], onceFor: userId + "|" + window.key + "|" + breach.metric.rawValue)

@@ -63,7 +63,7 @@ public struct ProxyService: Sendable {
             let (status, refusal) = error == .timeout ? (504, AppError.upstreamTimeout) : (502, AppError.upstreamUnreachable)
             report.failed(status: status)
             await events?.emit(
-                "api.error",
+                .apiError,
                 [
                     "userId": call.user.userId, "provider": call.provider.id, "endpoint": path, "status": String(status),
                     "error": refusal.code,

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
-import Generated
+public import Generated
 public import Logging
 import NIOCore
 import NIOHTTP1
@@ -19,21 +19,16 @@ public struct WebhookEvents: Sendable {
         self.logger = logger
     }
 
-    public static let names: Set<String> = [
-        "user.created", "quota.warning", "quota.exceeded", "app.cap.warning", "app.cap.reached", "key.split", "key.rotated", "key.revoked",
-        "api.error", "security.alert", "test",
-    ]
-
     /// The delivered body: `{"type": event, "timestamp": ISO 8601, "data": data}`.
-    static func payload(_ event: String, data: [String: String], now: Int64) -> String {
-        let object: [String: Any] = ["type": event, "timestamp": APICoding.formatDate(Millis.date(now)), "data": data]
+    static func payload(_ event: WebhookEvent, data: [String: String], now: Int64) -> String {
+        let object: [String: Any] = ["type": event.rawValue, "timestamp": APICoding.formatDate(Millis.date(now)), "data": data]
         let encoded = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: encoded, as: UTF8.self)
     }
 
     /// Queues `event` inside the caller's transaction, so the event exists exactly when its cause
     /// does (both committed, or neither). With `onceFor`, as for `emit`.
-    func queue(_ event: String, _ data: [String: String], onceFor key: String? = nil, on sql: any SQLDatabase) async throws {
+    func queue(_ event: WebhookEvent, _ data: [String: String], onceFor key: String? = nil, on sql: any SQLDatabase) async throws {
         let now = Millis.now()
         try await store.enqueue(
             eventId: Self.eventId(event, onceFor: key), event: event, payload: Self.payload(event, data: data, now: now), now: now, on: sql)
@@ -41,13 +36,14 @@ public struct WebhookEvents: Sendable {
 
     /// A new id, or with `onceFor` one derived from the key, so the event is queued once per key
     /// (per webhook) however often it is emitted.
-    static func eventId(_ event: String, onceFor key: String?) -> String {
-        key.map { "msg_" + Hex.encode(Array(SHA256.hash(data: Data(($0 + "|" + event).utf8)).prefix(16))) } ?? "msg_" + Credentials.newId()
+    static func eventId(_ event: WebhookEvent, onceFor key: String?) -> String {
+        key.map { "msg_" + Hex.encode(Array(SHA256.hash(data: Data(($0 + "|" + event.rawValue).utf8)).prefix(16))) } ?? "msg_"
+            + Credentials.newId()
     }
 
     /// Queues `event` on its own; a failure is logged, never thrown into the caller's request.
     /// `onceFor`: see `eventId`.
-    public func emit(_ event: String, _ data: [String: String], onceFor key: String? = nil) async {
+    public func emit(_ event: WebhookEvent, _ data: [String: String], onceFor key: String? = nil) async {
         let now = Millis.now()
         do {
             try await store.enqueue(
@@ -55,7 +51,7 @@ public struct WebhookEvents: Sendable {
         } catch {
             logger.error(
                 "webhook event could not be queued",
-                metadata: ["webhook.event": .string(event), "error.type": .string(String(reflecting: type(of: error)))])
+                metadata: ["webhook.event": .string(event.rawValue), "error.type": .string(String(reflecting: type(of: error)))])
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+public import Generated
 import SQLKit
 
 /// One row of `webhooks`. `events` is stored as `,a,b,` so one `LIKE '%,name,%'` matches exactly.
@@ -13,7 +14,7 @@ public struct WebhookRecord: Sendable, Equatable, Codable {
     public var updatedAtMs: Int64
     public var secretRotatedAtMs: Int64
 
-    public var eventNames: [String] { events.split(separator: ",").map(String.init) }
+    public var eventNames: [WebhookEvent] { events.split(separator: ",").compactMap { WebhookEvent(rawValue: String($0)) } }
 }
 
 /// One row of `webhook_outbox`: an event for one webhook, and its delivery state.
@@ -89,11 +90,11 @@ public struct WebhookStore: Sendable {
 
     /// One statement: a row per active webhook subscribed to `event`.
     @discardableResult
-    func enqueue(eventId: String, event: String, payload: String, now: Int64, on sql: (any SQLDatabase)? = nil) async throws -> Int {
+    func enqueue(eventId: String, event: WebhookEvent, payload: String, now: Int64, on sql: (any SQLDatabase)? = nil) async throws -> Int {
         let statement: SQLQueryString = """
             INSERT INTO webhook_outbox (id, webhook_id, event, payload, status, attempts, next_attempt_ms, locked_until_ms, created_at_ms)
-            SELECT \(bind: eventId), id, \(bind: event), \(bind: payload), 'pending', 0, \(bind: now), 0, \(bind: now) FROM webhooks
-            WHERE active = \(bind: true) AND events LIKE \(bind: "%," + event + ",%")
+            SELECT \(bind: eventId), id, \(bind: event.rawValue), \(bind: payload), 'pending', 0, \(bind: now), 0, \(bind: now) FROM webhooks
+            WHERE active = \(bind: true) AND events LIKE \(bind: "%," + event.rawValue + ",%")
             ON CONFLICT (id, webhook_id) DO NOTHING
             RETURNING webhook_id
             """
@@ -102,12 +103,12 @@ public struct WebhookStore: Sendable {
     }
 
     /// One event for one webhook, whether it is active or not (the explicit test).
-    func enqueueOne(eventId: String, webhookId: String, event: String, payload: String, now: Int64) async throws {
+    func enqueueOne(eventId: String, webhookId: String, event: WebhookEvent, payload: String, now: Int64) async throws {
         try await database.withSQL { sql in
             try await sql.raw(
                 """
                 INSERT INTO webhook_outbox (id, webhook_id, event, payload, status, attempts, next_attempt_ms, locked_until_ms, created_at_ms)
-                VALUES (\(bind: eventId), \(bind: webhookId), \(bind: event), \(bind: payload), 'pending', 0, \(bind: now), 0, \(bind: now))
+                VALUES (\(bind: eventId), \(bind: webhookId), \(bind: event.rawValue), \(bind: payload), 'pending', 0, \(bind: now), 0, \(bind: now))
                 """
             ).run()
         }
