@@ -25,6 +25,7 @@ func buildApplication(config: AppConfig, logger: Logger) async throws -> some Ap
         let report = try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
         try await revocations.reload(from: tokenStore, users: userStore)
         try await parts.ipRules.reload(from: parts.ipRuleStore)
+        try await parts.appCaps.reload()
         parts.migrated.open()
         if config.edge.requireHTTPS {
             logger.notice(
@@ -101,6 +102,7 @@ struct AppParts {
 
         let tokenService = await TokenService(settings: settings)
         let origin = RequestOrigin(publicURL: config.edge.publicURL, tls: config.tlsCertFile != nil)
+        let dpop = DPoPVerifier(database: database)
         revocations = RevocationList()
         let auth = AuthService(
             database: database, apps: appStore, users: userStore, tokens: tokenStore, events: events, tokenService: tokenService,
@@ -108,7 +110,7 @@ struct AppParts {
                 keySets: IdentityKeySets(
                     fetcher: HTTPDocumentFetcher(allowInsecure: settings.identityAllowInsecure),
                     refetchInterval: settings.identityKeysRefetchInterval)),
-            revocations: revocations, settings: settings, logger: logger
+            dpop: dpop, revocations: revocations, settings: settings, logger: logger
         )
         network = HTTPUpstream(readTimeout: config.upstreamReadTimeout, connectTimeout: config.upstreamConnectTimeout)
         usage = UsageRecorder(database: database, followers: [splitKeyStore, appCaps, quotas], logger: logger)
@@ -143,7 +145,7 @@ struct AppParts {
         )
         authenticator = Authenticator(
             tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger),
-            dpop: auth.dpop, origin: origin)
+            dpop: dpop, origin: origin)
     }
 }
 

@@ -201,9 +201,21 @@ struct DPoPTests {
             let guests = try await fixture.send(
                 .put, "/admin/apps/com.example.app/guests", headers: Fixture.admin, json: #"{"enabled":true}"#)
             #expect(guests.status == .ok)
+            let early = try fixture.decode(TokenResponse.self, try await fixture.boundInstall("install-dpop-early", key: nil))
             let updated = try await fixture.send(
                 .patch, "/admin/apps/com.example.app", headers: Fixture.admin, json: #"{"requireDPoP":true}"#)
             #expect(try fixture.decode(App.self, updated).requireDPoP == true)
+
+            // A pair issued before: refreshing it without a proof is refused and does not spend it.
+            let body = #"{"refreshToken":"\#(early.refreshToken)"}"#
+            let unproven = try await fixture.send(.post, "/auth/refresh", json: body)
+            #expect(unproven.status == .badRequest)
+            #expect(try fixture.decode(APIError.self, unproven).error == "invalid_dpop_proof")
+            let late = TestDPoPKey(.es256)
+            let proven = try await fixture.send(
+                .post, "/auth/refresh", headers: [.dpop: try late.proof(url: Self.origin + "/auth/refresh")], json: body)
+            #expect(proven.status == .ok, "\(String(buffer: proven.body))")
+            #expect(try fixture.decode(TokenResponse.self, proven).tokenType == .dPoP)
 
             let install = try await fixture.boundInstall("install-dpop-3", key: nil)
             #expect(install.status == .badRequest)

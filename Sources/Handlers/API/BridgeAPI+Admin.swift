@@ -101,8 +101,9 @@ extension BridgeAPI {
 
     public func deleteUser(_ input: Operations.DeleteUser.Input, context: Context) async throws -> Operations.DeleteUser.Output {
         try Validate.userId(input.userId, location: .path)
+        // The keys first: if erasing them fails, the user is still there for a retry.
+        try await splitKeys.deleteAll(of: input.userId)
         guard let deleted = try await auth.deleteUser(input.userId) else { throw AppError.notFound(what: "user") }
-        try await splitKeys.deleteAll(of: deleted.userId)
         audit(context, "user.delete", target: deleted.userId, before: Self.user(deleted))
         return .noContent
     }

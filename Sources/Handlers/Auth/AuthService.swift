@@ -22,9 +22,9 @@ public struct AuthService: Sendable {
 
     public init(
         database: any Database, apps: AppStore, users: UserStore, tokens: TokenStore, events: WebhookEvents, tokenService: TokenService,
-        identity: IdentityVerifier, revocations: RevocationList, settings: AuthSettings, logger: Logger
+        identity: IdentityVerifier, dpop: DPoPVerifier, revocations: RevocationList, settings: AuthSettings, logger: Logger
     ) {
-        self.dpop = DPoPVerifier(database: database)
+        self.dpop = dpop
         self.database = database
         self.apps = apps
         self.users = users
@@ -66,13 +66,13 @@ public struct AuthService: Sendable {
             guard app?.active == true else { throw AppError.invalidAppCredentials }
         }
         guard let app else { throw AppError.invalidAppCredentials }
-        try Self.checkBinding(boundKey, app: app)
+        try Self.requireKeyIfAppDoes(boundKey, app: app)
         let user = try await user(request.userId, of: app, now: now)
         return try await issuePair(for: user, familyId: Credentials.newId(), boundKey: boundKey, now: now)
     }
 
     /// An app with `requireDPoP` gets only tokens bound to a key.
-    static func checkBinding(_ boundKey: String?, app: AppRecord) throws(AppError) {
+    static func requireKeyIfAppDoes(_ boundKey: String?, app: AppRecord) throws(AppError) {
         if app.requireDpop && boundKey == nil {
             throw .invalidDPoPProofAtSignIn("this app requires a DPoP proof (RFC 9449) with every sign-in and refresh")
         }
@@ -125,7 +125,7 @@ public struct AuthService: Sendable {
             throw ExchangeFailure.invalidClient("No active app with this id accepts identity provider tokens.")
         }
         do {
-            try Self.checkBinding(boundKey, app: app)
+            try Self.requireKeyIfAppDoes(boundKey, app: app)
         } catch {
             throw ExchangeFailure.invalidDPoPProof(error.message)
         }
@@ -184,7 +184,7 @@ public struct AuthService: Sendable {
         guard let app = try await apps.get(request.clientId), app.active, let guests = app.guests?.filled, guests.enabled else {
             throw AppError.guestsDisabled
         }
-        try Self.checkBinding(boundKey, app: app)
+        try Self.requireKeyIfAppDoes(boundKey, app: app)
         let userId = Self.guestId(request.installId)
         let now = Millis.now()
         if let known = try await users.get(userId) {
@@ -268,13 +268,18 @@ public struct AuthService: Sendable {
     public func refresh(_ presented: String, boundKey: String? = nil, clientIP: String) async throws -> TokenResponse {
         let hash = Credentials.hash(presented)
         let now = Millis.now()
+        if boundKey == nil, let row = try await tokens.refreshToken(hash: hash), row.boundKey == nil,
+            let app = try await apps.get(row.appId)
+        {
+            // Refused before the token is spent, so the client can retry with a proof.
+            try Self.requireKeyIfAppDoes(nil, app: app)
+        }
         if let row = try await tokens.consumeRefreshToken(hash: hash, boundKey: boundKey, now: now) {
             guard let user = try await users.get(row.userId), user.appId == row.appId else { throw AppError.invalidRefreshToken }
             guard user.active else { throw AppError.userInactive }
             guard user.tokenGeneration == row.generation else { throw AppError.tokenRevoked }
             guard let app = try await apps.get(row.appId), app.active else { throw AppError.invalidAppCredentials }
             let key = row.boundKey ?? boundKey
-            try Self.checkBinding(key, app: app)
             return try await issuePair(for: user, familyId: row.familyId, boundKey: key, now: now)
         }
         guard let row = try await tokens.refreshToken(hash: hash) else { throw AppError.invalidRefreshToken }

@@ -33,10 +33,11 @@ public struct DPoPVerifier: Sendable {
     }
 
     /// The proof's key, if `proof` is acceptable for `method` on `url`, presented with
-    /// `accessToken` (on the API) or without one (at sign-in).
-    public func verify(_ proof: String, method: String, url: String, accessToken: String?, now: Date = Date()) async throws(DPoPRefusal)
-        -> DPoPProof
-    {
+    /// `accessToken` and signed by the key it is bound to (on the API), or without one (at
+    /// sign-in). Every check comes before the `jti` is recorded, so a refused proof records nothing.
+    public func verify(
+        _ proof: String, method: String, url: String, accessToken: String?, boundTo expectedKey: String? = nil, now: Date = Date()
+    ) async throws(DPoPRefusal) -> DPoPProof {
         guard proof.utf8.count <= 8192, let header = Header(proof) else { throw DPoPRefusal(reason: "the proof is not a signed JWT") }
         guard header.typ == "dpop+jwt" else { throw DPoPRefusal(reason: "the proof's typ must be dpop+jwt") }
         guard Self.algorithms.contains(header.alg) else { throw DPoPRefusal(reason: "the proof's alg must be one of ES256, EdDSA, RS256") }
@@ -62,6 +63,9 @@ public struct DPoPVerifier: Sendable {
             guard claims.ath == hash else { throw DPoPRefusal(reason: "the proof is for another access token (ath)") }
         }
         guard !claims.jti.isEmpty, claims.jti.utf8.count <= 256 else { throw DPoPRefusal(reason: "the proof's jti must be 1 to 256 bytes") }
+        if let expectedKey, key.thumbprint != expectedKey {
+            throw DPoPRefusal(reason: "the proof is signed by another key than the token is bound to")
+        }
         let fresh: Bool
         do {
             fresh = try await claim(jti: claims.jti, thumbprint: key.thumbprint, now: now)

@@ -67,14 +67,13 @@ public struct Authenticator: SecurityHandler {
         guard proofs.count == 1, let proof = proofs.first, let dpop else {
             throw .invalidDPoPProof("send one DPoP header with a proof for this request")
         }
-        let checked: DPoPProof
         do {
-            checked = try await dpop.verify(
-                proof, method: request.method.rawValue, url: origin.url(request.uri.path, context: context), accessToken: presented.token)
+            _ = try await dpop.verify(
+                proof, method: request.method.rawValue, url: origin.url(request.uri.path, context: context), accessToken: presented.token,
+                boundTo: key)
         } catch {
             throw .invalidDPoPProof(error.reason)
         }
-        guard checked.thumbprint == key else { throw .invalidDPoPProof("the proof is signed by another key than the token is bound to") }
     }
 
     /// An access token and how it came.

@@ -45,30 +45,40 @@ public final class AppCapLedger: UsageFollower {
 
     func caps(of appId: String) -> AppCaps? { caps.withLock { $0[appId] } }
 
-    /// Counts one call of the app in each window it has a cap for, or throws `quotaExceeded` (scope
-    /// `app`) without counting it anywhere. Returns where the call stands against the tightest
-    /// request cap (nil: no request cap).
+    /// Counts one call of the app in each window it has a cap for, or throws (`quotaExceeded` with
+    /// scope `app`, or the database's error) without counting it anywhere. Returns where the call
+    /// stands against the tightest request cap (nil: no request cap). The 80 % and 100 % events
+    /// go out only once every window has counted the call, so a call given back announces nothing.
     public func admit(appId: String, now: Date = Date()) async throws -> LimitStanding? {
         guard let caps = caps(of: appId) else { return nil }
         var counted: [QuotaWindow] = []
         var standing: LimitStanding?
-        for period in [QuotaPeriod.day, .month] {
-            let requestCap = caps.requests(period)
-            let costCap = caps.costMicros(period)
-            guard requestCap != nil || costCap != nil else { continue }
-            let window = QuotaWindow.current(period, at: now)
-            guard let used = try await count(appId: appId, in: window, requestCap: requestCap, costCap: costCap) else {
-                for window in counted { try await giveBack(appId: appId, in: window) }
-                throw try await refusal(appId: appId, window: window, caps: caps, now: now)
+        var announcements: [(event: WebhookEvent, data: [String: String], key: String)] = []
+        do {
+            for period in [QuotaPeriod.day, .month] {
+                let requestCap = caps.requests(period)
+                let costCap = caps.costMicros(period)
+                guard requestCap != nil || costCap != nil else { continue }
+                let window = QuotaWindow.current(period, at: now)
+                guard let used = try await count(appId: appId, in: window, requestCap: requestCap, costCap: costCap) else {
+                    throw try await refusal(appId: appId, window: window, caps: caps, now: now)
+                }
+                counted.append(window)
+                guard let requestCap else { continue }
+                let announcement = Self.announcement(appId, window, .requests, limit: requestCap, used: used)
+                for crossing in Self.crossings(limit: requestCap, before: used - 1, after: used) {
+                    announcements.append((crossing.name, announcement.data, announcement.key))
+                }
+                standing = LimitStanding(
+                    limit: requestCap, remaining: max(0, requestCap - used), resetSeconds: window.secondsLeft(from: now)
+                ).tighter(standing)
             }
-            counted.append(window)
-            guard let requestCap else { continue }
-            let announcement = Self.announcement(appId, window, .requests, limit: requestCap, used: used)
-            for event in Self.crossings(limit: requestCap, before: used - 1, after: used) {
-                await events?.emit(event.name, announcement.data, onceFor: announcement.key)
-            }
-            standing = LimitStanding(limit: requestCap, remaining: max(0, requestCap - used), resetSeconds: window.secondsLeft(from: now))
-                .tighter(standing)
+        } catch {
+            for window in counted { try? await giveBack(appId: appId, in: window) }
+            throw error
+        }
+        for announcement in announcements {
+            await events?.emit(announcement.event, announcement.data, onceFor: announcement.key)
         }
         return standing
     }
@@ -102,8 +112,8 @@ public final class AppCapLedger: UsageFollower {
         }
     }
 
-    /// The counts of the app's window: read on the refusal path and by the admin.
-    func used(appId: String, in window: QuotaWindow) async throws -> (requests: Int64, costMicros: Int64) {
+    /// The counts of the app's window, read on the refusal path.
+    private func used(appId: String, in window: QuotaWindow) async throws -> (requests: Int64, costMicros: Int64) {
         try await database.withSQL { sql in
             guard
                 let row = try await sql.raw(
@@ -137,7 +147,7 @@ public final class AppCapLedger: UsageFollower {
         case warning, reached
 
         var name: WebhookEvent { self == .warning ? .appCapWarning : .appCapReached }
-        func mark(_ limit: Int64) -> Int64 { self == .warning ? (limit * 8 + 9) / 10 : limit }
+        func mark(_ limit: Int64) -> Int64 { self == .warning ? QuotaLedger.warningMark(limit) : limit }
     }
 
     /// The event's data, and the key that makes it once per app, window and metric.
@@ -199,9 +209,9 @@ public struct AppCapSync: Service {
         self.logger = logger
     }
 
+    /// The first copy is loaded before the server serves (`buildApplication`); this keeps it fresh.
     public func run() async throws {
         let ledger = self.ledger
-        try? await ledger.reload()
         await repeatEvery(interval, logger: logger, failure: "app caps reload failed; keeping the previous ones") { _ in
             try await ledger.reload()
         }

@@ -112,7 +112,7 @@ public struct QuotaLedger: UsageFollower {
         }
         // The one request that takes the count to 80 % of a quota announces it: counts are atomic,
         // so exactly one request sees that number in a period.
-        for (window, counted) in [(day, dayCount), (month, monthCount)] where counted.used == (counted.limit * 8 + 9) / 10 {
+        for (window, counted) in [(day, dayCount), (month, monthCount)] where counted.used == Self.warningMark(counted.limit) {
             await events?.emit(
                 .quotaWarning,
                 ["userId": userId, "period": window.period.rawValue, "limit": String(counted.limit), "used": String(counted.used)],
@@ -125,6 +125,9 @@ public struct QuotaLedger: UsageFollower {
             LimitStanding(
                 limit: monthCount.limit, remaining: max(0, monthCount.limit - monthCount.used), resetSeconds: month.secondsLeft(from: now)))
     }
+
+    /// The count at which a limit is 80 % used (rounded up), when the warning events go out.
+    static func warningMark(_ limit: Int64) -> Int64 { (limit * 8 + 9) / 10 }
 
     /// One atomic statement: +1 while under every limit of the window; nil when a limit refuses.
     private func count(userId: String, in window: QuotaWindow) async throws -> AdmissionBatch.Counted? {
