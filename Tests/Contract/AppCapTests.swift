@@ -166,4 +166,39 @@ struct AppCapTests {
                 deliveries.deliveries.map(\.event).sorted() == ["app.cap.reached", "app.cap.reached", "app.cap.warning", "app.cap.warning"])
         }
     }
+
+    /// A call the app's cap refuses is given back, and announces nothing: the user's 80 % warning
+    /// goes out with the call that really takes them there.
+    @Test(arguments: Harness.kinds)
+    func aCallTheAppRefusesDoesNotAnnounceTheUsersWarning(kind: DatabaseKind) async throws {
+        try await Harness.withApp(
+            kind,
+            configure: {
+                $0.defaultDailyQuota = 5
+                $0.webhookAllowPrivate = true
+                $0.webhookPollInterval = .seconds(60)
+            }
+        ) { client, _ in
+            let fixture = Fixture(client: client)
+            let auth = Fixture.bearer(try await fixture.signIn())
+            let hook = try await WebhookTests.createHook(fixture, port: 9, events: ["quota.warning"])
+            try await Self.setCaps(fixture, #"{"dailyRequests":3}"#)
+            func deliveries() async throws -> [String] {
+                try fixture.decode(
+                    WebhookDeliveryList.self,
+                    try await fixture.send(.get, "/admin/webhooks/\(hook.webhook.id)/deliveries", headers: Fixture.admin)
+                ).deliveries.map(\.event)
+            }
+            for index in 1...3 {
+                #expect(try await fixture.send(.post, "/api/testai/proxy", headers: auth, json: QuotaTests.chat("w\(index)")).status == .ok)
+            }
+            // The 4th call is the user's 80 % of 5, but the app's cap of 3 refuses it.
+            let refused = try await fixture.send(.post, "/api/testai/proxy", headers: auth, json: QuotaTests.chat("w4"))
+            #expect(try fixture.decode(APIError.self, refused).error == "app_quota_exceeded")
+            #expect(try await deliveries().isEmpty)
+            try await Self.setCaps(fixture, #"{"dailyRequests":100}"#)
+            #expect(try await fixture.send(.post, "/api/testai/proxy", headers: auth, json: QuotaTests.chat("w5")).status == .ok)
+            #expect(try await deliveries() == ["quota.warning"])
+        }
+    }
 }

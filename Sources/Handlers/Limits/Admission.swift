@@ -37,12 +37,17 @@ public struct Admission: Sendable {
             rate = decision.standing
         }
         guard let quotas else { return rate }
-        let standing = try await quotas.admit(userId: userId, now: now).tighter(rate)
+        let counted = try await quotas.countCall(userId: userId, now: now)
+        let app: LimitStanding?
         do {
-            return try await appCaps?.admit(appId: appId, now: now).map { standing.tighter($0) } ?? standing
+            app = try await appCaps?.admit(appId: appId, now: now)
         } catch {
             try? await quotas.giveBack(userId: userId, now: now)
             throw error
         }
+        // Only a call that stays counted announces the user's 80 % mark.
+        await quotas.announce(counted)
+        let standing = counted.standing.tighter(rate)
+        return app.map { standing.tighter($0) } ?? standing
     }
 }

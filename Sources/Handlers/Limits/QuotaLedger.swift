@@ -88,9 +88,30 @@ public struct QuotaLedger: UsageFollower {
         self.batch = AdmissionBatch(database: database)
     }
 
+    /// A call counted against a user's day and month, and the `quota.warning` events it earned,
+    /// to send once nothing later gives the call back (`announce`).
+    public struct Counted: Sendable {
+        public let standing: LimitStanding
+        /// Each event's data, and the key that makes it once per user and window.
+        let warnings: [(data: [String: String], key: String)]
+    }
+
+    /// Counts the request and announces what it earned: `count`, then `announce`.
+    public func admit(userId: String, now: Date = Date()) async throws -> LimitStanding {
+        let counted = try await countCall(userId: userId, now: now)
+        await announce(counted)
+        return counted.standing
+    }
+
+    /// The `quota.warning` events of a counted call (the one call that takes a count to 80 % of a
+    /// quota: counts are atomic, so exactly one call sees that number in a period).
+    public func announce(_ counted: Counted) async {
+        for warning in counted.warnings { await events?.emit(.quotaWarning, warning.data, onceFor: warning.key) }
+    }
+
     /// Counts the request against the user's day and month, or throws `quotaExceeded` without
     /// counting it anywhere.
-    public func admit(userId: String, now: Date = Date()) async throws -> LimitStanding {
+    public func countCall(userId: String, now: Date = Date()) async throws -> Counted {
         let day = QuotaWindow.current(.day, at: now)
         let month = QuotaWindow.current(.month, at: now)
         let dayCount: AdmissionBatch.Counted
@@ -110,20 +131,21 @@ public struct QuotaLedger: UsageFollower {
             }
             monthCount = counted
         }
-        // The one request that takes the count to 80 % of a quota announces it: counts are atomic,
-        // so exactly one request sees that number in a period.
-        for (window, counted) in [(day, dayCount), (month, monthCount)] where counted.used == Self.warningMark(counted.limit) {
-            await events?.emit(
-                .quotaWarning,
-                ["userId": userId, "period": window.period.rawValue, "limit": String(counted.limit), "used": String(counted.used)],
-                onceFor: userId + "|" + window.key)
-        }
-        return LimitStanding(
+        let marked = [(day, dayCount), (month, monthCount)].filter { $0.1.used == Self.warningMark($0.1.limit) }
+        let standing = LimitStanding(
             limit: dayCount.limit, remaining: max(0, dayCount.limit - dayCount.used), resetSeconds: day.secondsLeft(from: now)
         )
         .tighter(
             LimitStanding(
                 limit: monthCount.limit, remaining: max(0, monthCount.limit - monthCount.used), resetSeconds: month.secondsLeft(from: now)))
+        return Counted(
+            standing: standing,
+            warnings: marked.map { window, counted in
+                (
+                    ["userId": userId, "period": window.period.rawValue, "limit": String(counted.limit), "used": String(counted.used)],
+                    userId + "|" + window.key
+                )
+            })
     }
 
     /// The count at which a limit is 80 % used (rounded up), when the warning events go out.
