@@ -75,8 +75,13 @@ struct AppParts {
         let jobs: [any Service] = [
             RevocationSync(
                 list: revocations, tokens: tokenStore, users: userStore, interval: settings.revocationSyncInterval, logger: logger),
-            IPRuleSync(rules: ipRules, store: ipRuleStore, interval: ipRulesSyncInterval, logger: logger),
-            AppCapSync(ledger: appCaps, interval: appCapsSyncInterval, logger: logger),
+            // The first copies are loaded before the server serves (`buildApplication`); these keep them fresh.
+            PeriodicJob(every: ipRulesSyncInterval, logger: logger, failure: "IP rules reload failed; keeping the previous ones") {
+                [ipRules, ipRuleStore] _ in try await ipRules.reload(from: ipRuleStore)
+            },
+            PeriodicJob(every: appCapsSyncInterval, logger: logger, failure: "app caps reload failed; keeping the previous ones") {
+                [appCaps] _ in try await appCaps.reload()
+            },
             retention,
             webhookWorker,
         ]

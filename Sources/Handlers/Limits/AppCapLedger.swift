@@ -1,8 +1,6 @@
 public import Foundation
 public import Generated
-public import Logging
 public import SQLKit
-public import ServiceLifecycle
 import Synchronization
 
 extension AppCaps {
@@ -193,27 +191,6 @@ public final class AppCapLedger: UsageFollower {
             for event in Self.crossings(limit: charge.limit, before: total - charge.cost, after: total) {
                 try await events?.queue(event.name, announcement.data, onceFor: announcement.key, on: sql)
             }
-        }
-    }
-}
-
-/// Keeps the in-memory copy of the app caps in step with the database.
-public struct AppCapSync: Service {
-    let ledger: AppCapLedger
-    let interval: Duration
-    let logger: Logger
-
-    public init(ledger: AppCapLedger, interval: Duration, logger: Logger) {
-        self.ledger = ledger
-        self.interval = interval
-        self.logger = logger
-    }
-
-    /// The first copy is loaded before the server serves (`buildApplication`); this keeps it fresh.
-    public func run() async throws {
-        let ledger = self.ledger
-        await repeatEvery(interval, logger: logger, failure: "app caps reload failed; keeping the previous ones") { _ in
-            try await ledger.reload()
         }
     }
 }

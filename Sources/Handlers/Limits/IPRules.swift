@@ -1,6 +1,4 @@
-public import Logging
 import SQLKit
-public import ServiceLifecycle
 import Synchronization
 
 /// One row of `ip_rules`.
@@ -103,27 +101,5 @@ public final class IPRuleSet: Sendable {
 
     public func reload(from store: IPRuleStore) async throws {
         replace(with: try await store.all())
-    }
-}
-
-/// Reloads the rule set every `interval` (1 s), so a rule made on one instance reaches the others.
-public struct IPRuleSync: Service {
-    let rules: IPRuleSet
-    let store: IPRuleStore
-    let interval: Duration
-    let logger: Logger
-
-    public init(rules: IPRuleSet, store: IPRuleStore, interval: Duration, logger: Logger) {
-        self.rules = rules
-        self.store = store
-        self.interval = interval
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        let (rules, store) = (self.rules, self.store)
-        await repeatEvery(interval, logger: logger, failure: "IP rules reload failed; keeping the previous ones") { _ in
-            try await rules.reload(from: store)
-        }
     }
 }
