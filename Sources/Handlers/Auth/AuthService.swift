@@ -268,12 +268,6 @@ public struct AuthService: Sendable {
     public func refresh(_ presented: String, boundKey: String? = nil, clientIP: String) async throws -> TokenResponse {
         let hash = Credentials.hash(presented)
         let now = Millis.now()
-        if boundKey == nil, let row = try await tokens.refreshToken(hash: hash), row.boundKey == nil,
-            let app = try await apps.get(row.appId)
-        {
-            // Refused before the token is spent, so the client can retry with a proof.
-            try Self.requireKeyIfAppDoes(nil, app: app)
-        }
         if let row = try await tokens.consumeRefreshToken(hash: hash, boundKey: boundKey, now: now) {
             guard let user = try await users.get(row.userId), user.appId == row.appId else { throw AppError.invalidRefreshToken }
             guard user.active else { throw AppError.userInactive }
@@ -283,10 +277,14 @@ public struct AuthService: Sendable {
             return try await issuePair(for: user, familyId: row.familyId, boundKey: key, now: now)
         }
         guard let row = try await tokens.refreshToken(hash: hash) else { throw AppError.invalidRefreshToken }
-        if let bound = row.boundKey, bound != boundKey, row.usedAtMs == nil, row.revokedAtMs == nil, row.expiresAtMs > now {
-            // Left unused: a thief without the key cannot spend the owner's token.
-            throw AppError.invalidDPoPProofAtSignIn(
-                boundKey == nil ? "this refresh token is bound to a key: send a DPoP proof from it" : "the proof is from another key")
+        // A live token the consume left alone lacked its key: left unspent, so a thief without the
+        // key cannot burn the owner's token, and a client of an app that requires DPoP can retry.
+        if row.usedAtMs == nil, row.revokedAtMs == nil, row.expiresAtMs > now {
+            if let bound = row.boundKey, bound != boundKey {
+                throw AppError.invalidDPoPProofAtSignIn(
+                    boundKey == nil ? "this refresh token is bound to a key: send a DPoP proof from it" : "the proof is from another key")
+            }
+            if boundKey == nil, let app = try await apps.get(row.appId) { try Self.requireKeyIfAppDoes(nil, app: app) }
         }
         // Deactivation revokes the user's refresh tokens; say why rather than just "revoked".
         if let user = try await users.get(row.userId), !user.active { throw AppError.userInactive }

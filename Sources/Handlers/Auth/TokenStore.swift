@@ -57,16 +57,19 @@ public struct TokenStore: Sendable {
         }
     }
 
-    /// Marks the token used if it is live and, when it is bound to a key, `boundKey` is that key,
-    /// in one statement: of many concurrent calls with the same token, exactly one gets the row,
-    /// and a bound token presented without its key's proof is left as it was.
+    /// Marks the token used if it is live and, when it is bound to a key (or its app requires
+    /// one), `boundKey` is that key (or any key), in one statement: of many concurrent calls with
+    /// the same token, exactly one gets the row, and a token presented without the key it needs is
+    /// left as it was.
     public func consumeRefreshToken(hash: String, boundKey: String? = nil, now: Int64) async throws -> RefreshTokenRecord? {
-        try await database.withSQL { sql in
+        let keyless: SQLQueryString =
+            boundKey == nil ? "AND NOT EXISTS (SELECT 1 FROM apps a WHERE a.app_id = refresh_tokens.app_id AND a.require_dpop)" : ""
+        return try await database.withSQL { sql in
             try await sql.raw(
                 """
                 UPDATE refresh_tokens SET used_at_ms = \(bind: now)
                 WHERE token_hash = \(bind: hash) AND used_at_ms IS NULL AND revoked_at_ms IS NULL AND expires_at_ms > \(bind: now)
-                    AND (bound_key IS NULL OR bound_key = \(bind: boundKey))
+                    AND (bound_key IS NULL OR bound_key = \(bind: boundKey)) \(keyless)
                 RETURNING *
                 """
             ).first(decoding: RefreshTokenRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
