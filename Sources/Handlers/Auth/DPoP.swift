@@ -133,8 +133,7 @@ public struct DPoPVerifier: Sendable {
 
         init?(_ proof: String) {
             let parts = proof.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count == 3, let data = Credentials.base64URLDecoded(parts[0]),
-                let header = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let alg = header["alg"] as? String
+            guard parts.count == 3, let header = Credentials.jsonObject(base64URL: parts[0]), let alg = header["alg"] as? String
             else { return nil }
             self.typ = header["typ"] as? String
             self.alg = alg

@@ -46,4 +46,11 @@ public enum Credentials {
         base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
         return Data(base64Encoded: base64)
     }
+
+    /// A JWT part (header or claims) read as a JSON object before anything is verified; nil if
+    /// it is not base64url of one.
+    static func jsonObject(base64URL part: some StringProtocol) -> [String: Any]? {
+        guard let data = base64URLDecoded(part) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
 }

@@ -69,16 +69,11 @@ struct SubjectTokenHeader: Sendable, Equatable {
     init?(_ token: String) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, token.utf8.count <= 16_384,
-            let header = Self.object(parts[0]), let payload = Self.object(parts[1]),
+            let header = Credentials.jsonObject(base64URL: parts[0]), let payload = Credentials.jsonObject(base64URL: parts[1]),
             let alg = header["alg"] as? String, let issuer = payload["iss"] as? String
         else { return nil }
         self.alg = alg
         self.kid = header["kid"] as? String
         self.issuer = issuer
-    }
-
-    static func object(_ part: Substring) -> [String: Any]? {
-        guard let data = Credentials.base64URLDecoded(part) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     }
 }
