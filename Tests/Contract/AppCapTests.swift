@@ -107,11 +107,9 @@ struct AppCapTests {
 
     @Test func twoInstancesOnOnePostgresShareTheAppCap() async throws {
         guard Harness.postgresURL != nil else { return }
-        let providers = try await Harness.providers()
         try await Harness.withTwoInstances(
             .postgres,
             configure: {
-                $0.providers = providers
                 $0.appCapsSyncInterval = .milliseconds(100)
             }
         ) { one, two in
@@ -125,10 +123,7 @@ struct AppCapTests {
     func aCostCapRefusesOnceReachedAndTheMarksAreAnnouncedOnce(kind: DatabaseKind) async throws {
         try await Harness.withApp(
             kind,
-            configure: {
-                $0.webhookAllowPrivate = true
-                $0.webhookPollInterval = .seconds(60)
-            }
+            configure: Harness.holdingWebhooks
         ) { client, _ in
             let fixture = Fixture(client: client)
             let auth = Fixture.bearer(try await fixture.signIn())
@@ -174,9 +169,8 @@ struct AppCapTests {
         try await Harness.withApp(
             kind,
             configure: {
+                Harness.holdingWebhooks(&$0)
                 $0.defaultDailyQuota = 5
-                $0.webhookAllowPrivate = true
-                $0.webhookPollInterval = .seconds(60)
             }
         ) { client, _ in
             let fixture = Fixture(client: client)

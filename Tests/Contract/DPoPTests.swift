@@ -274,13 +274,9 @@ struct DPoPTests {
     /// A proof spent on one instance is refused on the other: the `jti`s live in the database.
     @Test func aProofIsNotAcceptedTwiceAcrossInstances() async throws {
         guard Harness.postgresURL != nil else { return }
-        let providers = try await Harness.providers()
         try await Harness.withTwoInstances(
             .postgres,
-            configure: {
-                $0.providers = providers
-                Self.configure(&$0)
-            }
+            configure: Self.configure
         ) { one, two in
             try await one.takingGuests()
             let key = TestDPoPKey(.es256)

@@ -112,6 +112,13 @@ enum Harness {
 }
 
 extension Harness {
+    /// Webhooks to private addresses allowed, and the outbox kept: nothing is delivered, so a test
+    /// reads what was queued (`GET /admin/webhooks/{id}/deliveries`).
+    static func holdingWebhooks(_ config: inout AppConfig) {
+        config.webhookAllowPrivate = true
+        config.webhookPollInterval = .seconds(60)
+    }
+
     /// Two instances of the application over one database, as two servers behind a load balancer.
     static func withTwoInstances<Result: Sendable>(
         _ kind: DatabaseKind,
@@ -119,8 +126,10 @@ extension Harness {
         configure: (inout AppConfig) -> Void = { _ in },
         _ body: @escaping @Sendable (Fixture, Fixture) async throws -> Result
     ) async throws -> Result {
-        try await withFreshConfig(kind) { config in
+        let providers = try await providers()
+        return try await withFreshConfig(kind) { config in
             var configured = config
+            configured.providers = providers
             configure(&configured)
             let first = try await buildApplication(config: configured, logger: logger(sink))
             let second = try await buildApplication(config: configured, logger: logger(sink))

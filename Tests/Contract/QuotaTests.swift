@@ -68,11 +68,9 @@ struct QuotaTests {
     @Test func twoInstancesOnOnePostgresShareTheQuota() async throws {
         guard Harness.postgresURL != nil else { return }
         let marker = "quota2-" + UUID().uuidString
-        let providers = try await Harness.providers()
         try await Harness.withTwoInstances(
             .postgres,
             configure: {
-                $0.providers = providers
                 $0.defaultDailyQuota = 50
             }
         ) { one, two in

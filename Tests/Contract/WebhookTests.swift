@@ -165,10 +165,7 @@ struct WebhookTests {
     func aNewUserAndItsEventAreWrittenTogetherOnce(_ kind: DatabaseKind) async throws {
         try await Harness.withApp(
             kind,
-            configure: {
-                $0.webhookAllowPrivate = true
-                $0.webhookPollInterval = .seconds(60)
-            }
+            configure: Harness.holdingWebhooks
         ) { client, _ in
             let fixture = Fixture(client: client)
             let app = try await fixture.createApp()
