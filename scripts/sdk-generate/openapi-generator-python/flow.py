@@ -3,7 +3,9 @@
 import json
 import secrets
 import sys
-from typing import Any, Callable
+from typing import Any
+
+import flow_steps
 
 from bridge_ogpy import ApiClient, Configuration
 from bridge_ogpy.api import AdminApi, AnalyticsApi, AuthApi, ProxyApi, SplitKeysApi
@@ -23,8 +25,6 @@ app_id = "flow.ogpy." + suffix
 user_id = "flow-ogpy-user-" + suffix
 key_id = "flowkey-ogpy"
 state: dict[str, Any] = {}
-passed = 0
-total = 0
 
 
 def client(token: str | None = None) -> ApiClient:
@@ -42,21 +42,6 @@ admin = client()
 
 def user() -> ApiClient:
     return client(state["token"])
-
-
-def step(name: str, run: Callable[[], str | None]) -> None:
-    """Runs one step: a returned text is the reason it failed."""
-    global passed, total
-    total += 1
-    try:
-        failure = run()
-    except Exception as error:  # a crash of the client is a failed step, not a failed flow
-        failure = f"{type(error).__name__}: {str(error)[:300]}"
-    if failure is None:
-        passed += 1
-        print(f"ok {total} {name}")
-    else:
-        print(f"FAIL {total} {name}: {failure}")
 
 
 def create() -> str | None:
@@ -190,16 +175,33 @@ def provider_error() -> str | None:
     return "no error raised"
 
 
-for name, run in [
-    ("createApp", create), ("getApp", get), ("issueToken", issue), ("verifyToken", verify),
-    ("refreshToken", refresh), ("getTokenInfo", info), ("listProviders", providers),
-    ("getProviderEndpoints", endpoints), ("proxyPost", proxy), ("createSplitKey", split),
-    ("listSplitKeys", listed), ("getSplitKey", got), ("validateSplitKey", validated),
-    ("rotateSplitKey", rotated), ("deleteSplitKey", deleted), ("getMyQuota", quota),
-    ("getAnalyticsOverview", overview), ("getAnalyticsCosts", costs), ("createIPRule", rule),
-    ("deleteIPRule", unrule), ("listAuditLogs", audit), ("verifyAuditLog", chain),
-    ("badToken", bad_token), ("providerError", provider_error),
-]:
-    step(name, run)
-print(f"passed {passed} of {total}")
-sys.exit(0 if passed == total else 1)
+sys.exit(
+    flow_steps.run(
+        {
+            "createApp": create,
+            "getApp": get,
+            "issueToken": issue,
+            "verifyToken": verify,
+            "refreshToken": refresh,
+            "getTokenInfo": info,
+            "listProviders": providers,
+            "getProviderEndpoints": endpoints,
+            "proxyPost": proxy,
+            "createSplitKey": split,
+            "listSplitKeys": listed,
+            "getSplitKey": got,
+            "validateSplitKey": validated,
+            "rotateSplitKey": rotated,
+            "deleteSplitKey": deleted,
+            "getMyQuota": quota,
+            "getAnalyticsOverview": overview,
+            "getAnalyticsCosts": costs,
+            "createIPRule": rule,
+            "deleteIPRule": unrule,
+            "listAuditLogs": audit,
+            "verifyAuditLog": chain,
+            "badToken": bad_token,
+            "providerError": provider_error,
+        }
+    )
+)

@@ -24,7 +24,7 @@ if [ "$generated" = yes ]; then
     "$venv/bin/python" -m compileall -q "$work/client/bridge_ogpy" "$here/flow.py" && compiled=yes
 fi
 if [ "$compiled" = yes ]; then
-    PYTHONPATH="$work/client" "$venv/bin/python" "$here/flow.py" "$base" "$admin_key" | tee "$work/flow.log"
+    PYTHONPATH="$work/client:$here/.." "$venv/bin/python" "$here/flow.py" "$base" "$admin_key" | tee "$work/flow.log"
     passed=$(sed -n 's/^passed \([0-9]*\) of \([0-9]*\)$/\1/p' "$work/flow.log")
     passed=${passed:-0}
 fi

@@ -2,7 +2,9 @@
 
 import secrets
 import sys
-from typing import Any, Callable
+from typing import Any
+
+import flow_steps
 
 from bridge_client import AuthenticatedClient, Client
 from bridge_client.api.admin import (
@@ -59,27 +61,10 @@ app_id = "flow.opc." + suffix
 user_id = "flow-opc-user-" + suffix
 key_id = "flowkey-opc"
 state: dict[str, Any] = {}
-passed = 0
-total = 0
 
 
 def user() -> AuthenticatedClient:
     return AuthenticatedClient(base_url=base_url, token=state["token"])
-
-
-def step(name: str, run: Callable[[], str | None]) -> None:
-    """Runs one step: a returned text is the reason it failed."""
-    global passed, total
-    total += 1
-    try:
-        failure = run()
-    except Exception as error:  # a crash of the client is a failed step, not a failed flow
-        failure = f"{type(error).__name__}: {error}"
-    if failure is None:
-        passed += 1
-        print(f"ok {total} {name}")
-    else:
-        print(f"FAIL {total} {name}: {failure}")
 
 
 def expect(response: Response[Any], status: int, kind: type) -> Any:
@@ -236,16 +221,33 @@ def provider_error() -> str | None:
     return None
 
 
-for name, run in [
-    ("createApp", create), ("getApp", get), ("issueToken", issue), ("verifyToken", verify),
-    ("refreshToken", refresh), ("getTokenInfo", info), ("listProviders", providers),
-    ("getProviderEndpoints", endpoints), ("proxyPost", proxy), ("createSplitKey", split),
-    ("listSplitKeys", listed), ("getSplitKey", got), ("validateSplitKey", validated),
-    ("rotateSplitKey", rotated), ("deleteSplitKey", deleted), ("getMyQuota", quota),
-    ("getAnalyticsOverview", overview), ("getAnalyticsCosts", costs), ("createIPRule", rule),
-    ("deleteIPRule", unrule), ("listAuditLogs", audit), ("verifyAuditLog", chain),
-    ("badToken", bad_token), ("providerError", provider_error),
-]:
-    step(name, run)
-print(f"passed {passed} of {total}")
-sys.exit(0 if passed == total else 1)
+sys.exit(
+    flow_steps.run(
+        {
+            "createApp": create,
+            "getApp": get,
+            "issueToken": issue,
+            "verifyToken": verify,
+            "refreshToken": refresh,
+            "getTokenInfo": info,
+            "listProviders": providers,
+            "getProviderEndpoints": endpoints,
+            "proxyPost": proxy,
+            "createSplitKey": split,
+            "listSplitKeys": listed,
+            "getSplitKey": got,
+            "validateSplitKey": validated,
+            "rotateSplitKey": rotated,
+            "deleteSplitKey": deleted,
+            "getMyQuota": quota,
+            "getAnalyticsOverview": overview,
+            "getAnalyticsCosts": costs,
+            "createIPRule": rule,
+            "deleteIPRule": unrule,
+            "listAuditLogs": audit,
+            "verifyAuditLog": chain,
+            "badToken": bad_token,
+            "providerError": provider_error,
+        }
+    )
+)

@@ -22,10 +22,10 @@ strict = True
 [mypy-bridge_client.client]
 disable_error_code = arg-type
 INI
-    (cd "$work/client" && "$venv/bin/mypy" --config-file "$work/mypy.ini" bridge_client "$here/flow.py") && compiled=yes
+    (cd "$work/client" && MYPYPATH="$here/.." "$venv/bin/mypy" --config-file "$work/mypy.ini" bridge_client "$here/flow.py") && compiled=yes
 fi
 if [ "$compiled" = yes ]; then
-    PYTHONPATH="$work/client" "$venv/bin/python" "$here/flow.py" "$base" "$admin_key" | tee "$work/flow.log"
+    PYTHONPATH="$work/client:$here/.." "$venv/bin/python" "$here/flow.py" "$base" "$admin_key" | tee "$work/flow.log"
     passed=$(sed -n 's/^passed \([0-9]*\) of \([0-9]*\)$/\1/p' "$work/flow.log")
     passed=${passed:-0}
 fi
