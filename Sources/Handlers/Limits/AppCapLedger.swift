@@ -22,7 +22,13 @@ public final class AppCapLedger: UsageFollower {
     let apps: AppStore
     /// `app.cap.warning` (80 %) and `app.cap.reached` (100 %), once per cap and period.
     let events: WebhookEvents?
-    private let caps = Mutex<[String: AppCaps]>([:])
+    private let copy = Mutex(Copy())
+
+    /// The caps of the apps that have call caps, and how many local changes it has taken.
+    private struct Copy {
+        var caps: [String: AppCaps] = [:]
+        var changes = 0
+    }
 
     public init(database: any Database, apps: AppStore, events: WebhookEvents? = nil) {
         self.database = database
@@ -32,16 +38,21 @@ public final class AppCapLedger: UsageFollower {
 
     /// The caps now in force for `appId` (an admin just set them on this instance).
     public func set(_ appId: String, _ caps: AppCaps) {
-        self.caps.withLock { $0[appId] = caps.capsCalls ? caps : nil }
+        copy.withLock {
+            $0.caps[appId] = caps.capsCalls ? caps : nil
+            $0.changes += 1
+        }
     }
 
-    /// Reloads every app's caps from the database (what other instances set).
+    /// Reloads every app's caps from the database (what other instances set). A read that a
+    /// local change overtook is dropped, not applied over it; the next round reads again.
     public func reload() async throws {
+        let before = copy.withLock(\.changes)
         let all = try await apps.allCaps().filter(\.value.capsCalls)
-        caps.withLock { $0 = all }
+        copy.withLock { if $0.changes == before { $0.caps = all } }
     }
 
-    func caps(of appId: String) -> AppCaps? { caps.withLock { $0[appId] } }
+    func caps(of appId: String) -> AppCaps? { copy.withLock { $0.caps[appId] } }
 
     /// Counts one call of the app in each window it has a cap for, or throws (`quotaExceeded` with
     /// scope `app`, or the database's error) without counting it anywhere. Returns where the call
@@ -167,7 +178,7 @@ public final class AppCapLedger: UsageFollower {
     /// Charges the cost of a batch of usage rows to the day and month of the apps with a cost cap
     /// (called by the usage writer, off the request path), and announces the marks passed.
     public func follow(_ rows: [UsageRecord], on sql: any SQLDatabase) async throws {
-        let capped = caps.withLock { $0 }
+        let capped = copy.withLock(\.caps)
         var charges: [String: (appId: String, window: QuotaWindow, limit: Int64, cost: Int64)] = [:]
         for record in rows where record.costMicros > 0 {
             guard let caps = capped[record.appId] else { continue }
