@@ -75,6 +75,7 @@ struct PropertyModel: Equatable {
     var required: Bool
     var nullable: Bool
     var doc: String?
+    var rules = ValueRules()
 
     /// Absent or null are both possible, so the Swift property is optional.
     var isOptional: Bool { !required || nullable }
@@ -105,6 +106,7 @@ struct OperationModel: Equatable {
         var doc: String?
         /// `x-catch-all: true`: the rest of the path, any number of segments.
         var catchAll: Bool = false
+        var rules = ValueRules()
     }
 
     struct Body: Equatable {
@@ -154,4 +156,47 @@ struct OperationModel: Equatable {
     /// A raw operation with a `default` response: statuses other than the documented ones are the
     /// upstream's.
     var passesUpstream: Bool = false
+    /// Per-operation policy, from the operation's `x-` extensions.
+    var policy = Policy()
+
+    /// What the middleware does for this operation, read from the route table.
+    struct Policy: Equatable {
+        /// `x-audit-action`: the audit log's action name; every call is audited.
+        var auditAction: String?
+        /// `x-no-store: true`: `Cache-Control: no-store` on every answer (credentials, keys, per-user data).
+        var noStore = false
+        /// `x-rate-limit`: the limit class (`address`: the per-address limit).
+        var rateLimit: String?
+    }
+}
+
+/// The spec's validation keywords on one input value, checked after decoding (`validation_failed`).
+/// `format` and `enum` need no entry: decoding into `Date`, `UUID` or an enum checks them.
+struct ValueRules: Equatable {
+    var minLength = 0
+    var maxLength: Int?
+    /// The pattern as written, and parsed.
+    var pattern: (source: String, node: PatternNode)?
+    var minimum: Int64?
+    var maximum: Int64?
+    /// Items of an array, or properties of a map.
+    var minCount = 0
+    var maxCount: Int?
+    /// The rules of each item of an array, or each value of a map.
+    var element: Box?
+
+    /// Indirection for the recursive `element`.
+    final class Box: Equatable {
+        let rules: ValueRules
+        init(_ rules: ValueRules) { self.rules = rules }
+        static func == (lhs: Box, rhs: Box) -> Bool { lhs.rules == rhs.rules }
+    }
+
+    var isEmpty: Bool { self == ValueRules() }
+
+    static func == (lhs: ValueRules, rhs: ValueRules) -> Bool {
+        lhs.minLength == rhs.minLength && lhs.maxLength == rhs.maxLength && lhs.pattern?.source == rhs.pattern?.source
+            && lhs.minimum == rhs.minimum && lhs.maximum == rhs.maximum && lhs.minCount == rhs.minCount
+            && lhs.maxCount == rhs.maxCount && lhs.element == rhs.element
+    }
 }

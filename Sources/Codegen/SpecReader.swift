@@ -121,7 +121,8 @@ struct SpecReader {
                     type: type,
                     required: object.requiredProperties.contains(jsonName),
                     nullable: schema.nullable,
-                    doc: schema.description
+                    doc: schema.description,
+                    rules: try rules(schema, pointer: propertyPointer)
                 ))
         }
         return ObjectModel(name: name, doc: doc, properties: properties, nestedEnums: nested)
@@ -208,7 +209,93 @@ struct SpecReader {
         }
     }
 
+    // MARK: Validation keywords
+
+    /// The validation keywords of a property or parameter schema that decoding does not check.
+    /// A `$ref` carries none here: the referenced object validates itself. Keywords the server
+    /// would not enforce are refused, so the spec never promises a check that does not happen.
+    private func rules(_ schema: JSONSchema, pointer: String) throws -> ValueRules {
+        var rules = ValueRules()
+        switch schema.value {
+        case .string(_, let string):
+            rules.minLength = string.minLength
+            rules.maxLength = string.maxLength
+            if let source = string.pattern {
+                do {
+                    rules.pattern = (source, try PatternParser.parse(source))
+                } catch {
+                    throw CodegenError(file: file, pointer: pointer + "/pattern", reason: error.reason)
+                }
+            }
+        case .integer(_, let integer):
+            if integer.multipleOf != nil || integer.minimum?.exclusive == true || integer.maximum?.exclusive == true {
+                throw CodegenError(
+                    file: file, pointer: pointer, reason: "multipleOf and exclusive bounds are not supported; use minimum and maximum")
+            }
+            rules.minimum = integer.minimum.map { Int64($0.value) }
+            rules.maximum = integer.maximum.map { Int64($0.value) }
+        case .number(_, let number):
+            if number.multipleOf != nil || number.minimum != nil || number.maximum != nil {
+                throw CodegenError(file: file, pointer: pointer, reason: "bounds on a number are not supported; use an integer")
+            }
+        case .array(_, let array):
+            if array.uniqueItems {
+                throw CodegenError(file: file, pointer: pointer + "/uniqueItems", reason: "uniqueItems is not supported")
+            }
+            rules.minCount = array.minItems
+            rules.maxCount = array.maxItems
+            if let items = array.items {
+                let element = try self.rules(items, pointer: pointer + "/items")
+                if !element.isEmpty { rules.element = .init(element) }
+            }
+        case .object(_, let object):
+            rules.minCount = object.minProperties
+            rules.maxCount = object.maxProperties
+            if let value = object.additionalProperties?.b {
+                let element = try self.rules(value, pointer: pointer + "/additionalProperties")
+                if !element.isEmpty { rules.element = .init(element) }
+            }
+        default:
+            break
+        }
+        return rules
+    }
+
     // MARK: Operations
+
+    /// The operation's policy extensions; an unknown value is refused.
+    private func policy(_ extensions: [String: AnyCodable], pointer: String) throws -> OperationModel.Policy {
+        var policy = OperationModel.Policy()
+        if let value = extensions["x-audit-action"] {
+            guard let action = value.value as? String, (1...64).contains(action.utf8.count),
+                action.utf8.allSatisfy({
+                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+                })
+            else {
+                throw CodegenError(
+                    file: file, pointer: pointer + "/x-audit-action", reason: "an audit action is 1 to 64 of a-z, '_' or '.'")
+            }
+            policy.auditAction = action
+        }
+        if let value = extensions["x-no-store"] {
+            guard let noStore = value.value as? Bool else {
+                throw CodegenError(file: file, pointer: pointer + "/x-no-store", reason: "x-no-store is true or false")
+            }
+            policy.noStore = noStore
+        }
+        if let value = extensions["x-rate-limit"] {
+            guard let limit = value.value as? String, Self.rateLimitClasses.contains(limit) else {
+                throw CodegenError(
+                    file: file, pointer: pointer + "/x-rate-limit",
+                    reason: "x-rate-limit is one of \(Self.rateLimitClasses.sorted().joined(separator: ", "))")
+            }
+            policy.rateLimit = limit
+        }
+        return policy
+    }
+
+    /// The rate-limit classes the runtime's `RateLimitClass` knows.
+    static let rateLimitClasses: Set<String> = ["address"]
 
     private func readOperations(_ document: OpenAPI.Document, enumNames: Set<String>) throws -> [OperationModel] {
         var operations: [OperationModel] = []
@@ -273,7 +360,8 @@ struct SpecReader {
                         body: body,
                         responses: responses,
                         rawBody: rawBody,
-                        passesUpstream: rawBody && operation.responses.contains { $0.key.value == .default }
+                        passesUpstream: rawBody && operation.responses.contains { $0.key.value == .default },
+                        policy: try policy(operation.vendorExtensions, pointer: pointer)
                     ))
             }
         }
@@ -339,7 +427,8 @@ struct SpecReader {
             models.append(
                 .init(
                     name: parameter.name, swiftName: swiftName, location: location, type: type, required: parameter.required,
-                    doc: parameter.description, catchAll: catchAll))
+                    doc: parameter.description, catchAll: catchAll,
+                    rules: try schemaOrReference.b.map { try rules($0, pointer: parameterPointer + "/schema") } ?? ValueRules()))
         }
         return models
     }

@@ -17,6 +17,7 @@ struct SwiftEmitter {
             "Operations.swift": operations(),
             "Routes.swift": routes(),
             "Runtime.swift": Self.header + RuntimeTemplate.source,
+            "Validation.swift": ValidationEmitter(model: model).file(),
         ]
     }
 
@@ -308,7 +309,14 @@ struct SwiftEmitter {
                         w.line("requiredHeaders: \(headerTable(\.required)),")
                         w.line("documentedHeaders: \(headerTable { _ in true }),")
                         w.line("passesUpstreamResponses: \(operation.passesUpstream),")
-                        w.line("catchAllTail: \(operation.parameters.last?.catchAll == true)")
+                        w.line("catchAllTail: \(operation.parameters.last?.catchAll == true),")
+                        w.line("routerPath: \(literal(operation.routerPath)),")
+                        let policy = operation.policy
+                        var policyArguments: [String] = []
+                        if let action = policy.auditAction { policyArguments.append("auditAction: \(literal(action))") }
+                        if policy.noStore { policyArguments.append("noStore: true") }
+                        if let limit = policy.rateLimit { policyArguments.append("rateLimit: .\(limit)") }
+                        w.line("policy: RoutePolicy(\(policyArguments.joined(separator: ", ")))")
                     }
                 }
             }
@@ -319,6 +327,8 @@ struct SwiftEmitter {
             w.line("/// names schemes for it (before any input is read), decodes `Input` (a malformed one throws")
             w.line("/// `InputError`), calls the handler and encodes its `Output`.")
             w.block("public func registerRoutes(on router: some RouterMethods<Context>, security: some SecurityHandler<Context>)") { w in
+                let validation = ValidationEmitter(model: model)
+                let validating = validation.validatingObjects()
                 for (index, operation) in model.operations.enumerated() {
                     if index > 0 { w.blank() }
                     let usesRequest =
@@ -335,6 +345,7 @@ struct SwiftEmitter {
                             )
                         }
                         emitInputDecoding(operation, into: &w)
+                        if validation.needsValidation(operation, validating) { w.line("try input.validate()") }
                         if operation.rawBody {
                             w.line("return try await self.\(Naming.lowerCamel(operation.id))(input, request: request, context: context)")
                         } else {
@@ -390,7 +401,10 @@ struct SwiftEmitter {
         return standard.contains(method) ? "." + method.lowercased() : ".init(\(literal(method)))!"
     }
 
-    private func literal(_ string: String) -> String {
+    private func literal(_ string: String) -> String { Self.literal(string) }
+
+    /// A Swift string literal of `string`.
+    static func literal(_ string: String) -> String {
         var escaped = ""
         for scalar in string.unicodeScalars {
             switch scalar {

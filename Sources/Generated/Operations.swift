@@ -4284,12 +4284,9 @@ extension Operations {
         public static let id = "exchangeToken"
 
         public struct Input: Sendable, Equatable {
-            /// A DPoP proof (RFC 9449): a JWT with `typ: dpop+jwt`, `alg` ES256, EdDSA or RS256, the public
-            /// key as `jwk`, and the claims `jti` (unique), `htm` (`POST`), `htu` (this endpoint's URL, as the
-            /// client called it) and `iat` (within 60 s of the server's clock). With one, the issued access
-            /// token is bound to that key (`cnf.jkt`, its RFC 7638 thumbprint), `token_type` is `DPoP`, and
-            /// the refresh token too: refreshing it needs a proof from the same key. Required when the app
-            /// has `requireDPoP`.
+            /// A DPoP proof, as at the other sign-in operations (the `DPoP` parameter). Here its shape is
+            /// checked with the proof, so a malformed one is `invalid_dpop_proof` in this operation's
+            /// RFC 6749 error body, like any other unacceptable proof.
             public var dPoP: String?
 
             public init(dPoP: String? = nil) {

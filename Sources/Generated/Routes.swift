@@ -18,7 +18,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/",
+            policy: RoutePolicy()
         ),
         RouteDescriptor(
             operationId: "listApps",
@@ -30,7 +32,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/apps",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "createApp",
@@ -42,7 +46,9 @@ extension RouteTable {
             requiredHeaders: [201: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [201: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/apps",
+            policy: RoutePolicy(auditAction: "app.create", noStore: true)
         ),
         RouteDescriptor(
             operationId: "deleteApp",
@@ -54,7 +60,9 @@ extension RouteTable {
             requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 409: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/apps/:appId",
+            policy: RoutePolicy(auditAction: "app.delete", noStore: true)
         ),
         RouteDescriptor(
             operationId: "getApp",
@@ -66,7 +74,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/apps/:appId",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "updateApp",
@@ -78,7 +88,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/apps/:appId",
+            policy: RoutePolicy(auditAction: "app.update", noStore: true)
         ),
         RouteDescriptor(
             operationId: "setAppCaps",
@@ -90,7 +102,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/apps/:appId/caps",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "setAppGuests",
@@ -102,7 +116,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/apps/:appId/guests",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "setAppIdentityProviders",
@@ -114,7 +130,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 422: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 422: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/apps/:appId/identity-providers",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "rotateAppSecret",
@@ -126,7 +144,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/apps/:appId/rotate-secret",
+            policy: RoutePolicy(auditAction: "app.rotate_secret", noStore: true)
         ),
         RouteDescriptor(
             operationId: "listAuditLogs",
@@ -138,7 +158,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/audit-logs",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "listFailedAuditLogs",
@@ -150,7 +172,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/audit-logs/failed",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "getAuditStats",
@@ -162,7 +186,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/audit-logs/stats",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "verifyAuditLog",
@@ -174,7 +200,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/audit-logs/verify",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "listIPRules",
@@ -186,7 +214,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/ip-rules",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "createIPRule",
@@ -198,7 +228,9 @@ extension RouteTable {
             requiredHeaders: [201: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [201: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/ip-rules",
+            policy: RoutePolicy(auditAction: "ip_rule.create", noStore: true)
         ),
         RouteDescriptor(
             operationId: "deleteIPRule",
@@ -210,7 +242,9 @@ extension RouteTable {
             requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/ip-rules/:ruleId",
+            policy: RoutePolicy(auditAction: "ip_rule.delete", noStore: true)
         ),
         RouteDescriptor(
             operationId: "updateIPRule",
@@ -222,7 +256,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/ip-rules/:ruleId",
+            policy: RoutePolicy(auditAction: "ip_rule.update", noStore: true)
         ),
         RouteDescriptor(
             operationId: "adminListSplitKeys",
@@ -234,7 +270,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/split-keys",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "adminDeleteSplitKey",
@@ -246,7 +284,9 @@ extension RouteTable {
             requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/split-keys/:keyId",
+            policy: RoutePolicy(auditAction: "split_key.admin_delete", noStore: true)
         ),
         RouteDescriptor(
             operationId: "listUsers",
@@ -258,7 +298,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/users",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "deleteUser",
@@ -270,7 +312,9 @@ extension RouteTable {
             requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/users/:userId",
+            policy: RoutePolicy(auditAction: "user.delete", noStore: true)
         ),
         RouteDescriptor(
             operationId: "getUser",
@@ -282,7 +326,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/users/:userId",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "updateUser",
@@ -294,7 +340,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/users/:userId",
+            policy: RoutePolicy(auditAction: "user.update", noStore: true)
         ),
         RouteDescriptor(
             operationId: "listWebhooks",
@@ -306,7 +354,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/webhooks",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "createWebhook",
@@ -318,7 +368,9 @@ extension RouteTable {
             requiredHeaders: [201: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 422: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [201: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 422: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/webhooks",
+            policy: RoutePolicy(auditAction: "webhook.create", noStore: true)
         ),
         RouteDescriptor(
             operationId: "deleteWebhook",
@@ -330,7 +382,9 @@ extension RouteTable {
             requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/webhooks/:webhookId",
+            policy: RoutePolicy(auditAction: "webhook.delete", noStore: true)
         ),
         RouteDescriptor(
             operationId: "updateWebhook",
@@ -342,7 +396,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 422: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 422: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/webhooks/:webhookId",
+            policy: RoutePolicy(auditAction: "webhook.update", noStore: true)
         ),
         RouteDescriptor(
             operationId: "listWebhookDeliveries",
@@ -354,7 +410,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/webhooks/:webhookId/deliveries",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "rotateWebhookSecret",
@@ -366,7 +424,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/webhooks/:webhookId/rotate-secret",
+            policy: RoutePolicy(auditAction: "webhook.rotate_secret", noStore: true)
         ),
         RouteDescriptor(
             operationId: "testWebhook",
@@ -378,7 +438,9 @@ extension RouteTable {
             requiredHeaders: [202: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [202: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/admin/webhooks/:webhookId/test",
+            policy: RoutePolicy(auditAction: "webhook.test", noStore: true)
         ),
         RouteDescriptor(
             operationId: "getAnalyticsCosts",
@@ -390,7 +452,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/analytics/costs",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "getAnalyticsErrors",
@@ -402,7 +466,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/analytics/errors",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "getMyStats",
@@ -414,7 +480,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/analytics/my-stats",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "getAnalyticsOverview",
@@ -426,7 +494,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/analytics/overview",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "getAnalyticsTimeseries",
@@ -438,7 +508,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/analytics/timeseries",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "listUsage",
@@ -450,7 +522,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/analytics/usage",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "getUserAnalytics",
@@ -462,7 +536,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/analytics/user/:userId",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "getMyQuota",
@@ -474,7 +550,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/me/quota",
+            policy: RoutePolicy(noStore: true, rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "listProviders",
@@ -486,7 +564,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/providers",
+            policy: RoutePolicy(rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "listSplitKeys",
@@ -498,7 +578,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/split-key",
+            policy: RoutePolicy(noStore: true, rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "createSplitKey",
@@ -510,7 +592,9 @@ extension RouteTable {
             requiredHeaders: [201: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 422: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [201: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 422: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/split-key/split",
+            policy: RoutePolicy(auditAction: "split_key.create", noStore: true, rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "validateSplitKey",
@@ -522,7 +606,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/split-key/validate",
+            policy: RoutePolicy(auditAction: "split_key.validate", noStore: true, rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "deleteSplitKey",
@@ -534,7 +620,9 @@ extension RouteTable {
             requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [204: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/split-key/:keyId",
+            policy: RoutePolicy(auditAction: "split_key.delete", noStore: true, rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "getSplitKey",
@@ -546,7 +634,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/split-key/:keyId",
+            policy: RoutePolicy(noStore: true, rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "updateSplitKey",
@@ -558,7 +648,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/split-key/:keyId",
+            policy: RoutePolicy(auditAction: "split_key.update", noStore: true, rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "rotateSplitKey",
@@ -570,7 +662,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/split-key/:keyId/rotate",
+            policy: RoutePolicy(auditAction: "split_key.rotate", noStore: true, rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "proxyShortcut",
@@ -582,7 +676,9 @@ extension RouteTable {
             requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
             documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/:provider",
+            policy: RoutePolicy(rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "getProviderEndpoints",
@@ -594,7 +690,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 404: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/:provider/endpoints",
+            policy: RoutePolicy(rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "proxyGet",
@@ -606,7 +704,9 @@ extension RouteTable {
             requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
             documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/:provider/proxy",
+            policy: RoutePolicy(rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "proxyPost",
@@ -618,7 +718,9 @@ extension RouteTable {
             requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
             documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/api/:provider/proxy",
+            policy: RoutePolicy(rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "exchangeToken",
@@ -630,7 +732,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/auth/exchange",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "installToken",
@@ -642,7 +746,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/auth/install",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "logout",
@@ -654,7 +760,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/auth/logout",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "refreshToken",
@@ -666,7 +774,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/auth/refresh",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "issueToken",
@@ -678,7 +788,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/auth/token",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "getTokenInfo",
@@ -690,7 +802,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/auth/token-info",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "verifyToken",
@@ -702,7 +816,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/auth/verify",
+            policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
             operationId: "getHealth",
@@ -714,7 +830,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 431: ["x-request-id"]],
             documentedHeaders: [200: ["x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/health",
+            policy: RoutePolicy()
         ),
         RouteDescriptor(
             operationId: "sdkProxyDelete",
@@ -726,7 +844,9 @@ extension RouteTable {
             requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
             documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
-            catchAllTail: true
+            catchAllTail: true,
+            routerPath: "/proxy/:provider/**",
+            policy: RoutePolicy(rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "sdkProxyGet",
@@ -738,7 +858,9 @@ extension RouteTable {
             requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
             documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
-            catchAllTail: true
+            catchAllTail: true,
+            routerPath: "/proxy/:provider/**",
+            policy: RoutePolicy(rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "sdkProxyPatch",
@@ -750,7 +872,9 @@ extension RouteTable {
             requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
             documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
-            catchAllTail: true
+            catchAllTail: true,
+            routerPath: "/proxy/:provider/**",
+            policy: RoutePolicy(rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "sdkProxyPost",
@@ -762,7 +886,9 @@ extension RouteTable {
             requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
             documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
-            catchAllTail: true
+            catchAllTail: true,
+            routerPath: "/proxy/:provider/**",
+            policy: RoutePolicy(rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "sdkProxyPut",
@@ -774,7 +900,9 @@ extension RouteTable {
             requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
             documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-upstream-status"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-upstream-status"]],
             passesUpstreamResponses: true,
-            catchAllTail: true
+            catchAllTail: true,
+            routerPath: "/proxy/:provider/**",
+            policy: RoutePolicy(rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "getReadiness",
@@ -786,7 +914,9 @@ extension RouteTable {
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["x-request-id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/ready",
+            policy: RoutePolicy()
         ),
     ]
 }
@@ -814,6 +944,7 @@ extension APIProtocol {
             let input = Operations.CreateApp.Input(
                 body: try await InputDecoding.body(CreateAppRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.createApp(input, context: context).response()
         }
 
@@ -823,6 +954,7 @@ extension APIProtocol {
             let input = Operations.DeleteApp.Input(
                 appId: try InputDecoding.path("appId", context: context)
             )
+            try input.validate()
             return try await self.deleteApp(input, context: context).response()
         }
 
@@ -832,6 +964,7 @@ extension APIProtocol {
             let input = Operations.GetApp.Input(
                 appId: try InputDecoding.path("appId", context: context)
             )
+            try input.validate()
             return try await self.getApp(input, context: context).response()
         }
 
@@ -842,6 +975,7 @@ extension APIProtocol {
                 appId: try InputDecoding.path("appId", context: context),
                 body: try await InputDecoding.body(UpdateAppRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.updateApp(input, context: context).response()
         }
 
@@ -852,6 +986,7 @@ extension APIProtocol {
                 appId: try InputDecoding.path("appId", context: context),
                 body: try await InputDecoding.body(AppCaps.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.setAppCaps(input, context: context).response()
         }
 
@@ -862,6 +997,7 @@ extension APIProtocol {
                 appId: try InputDecoding.path("appId", context: context),
                 body: try await InputDecoding.body(GuestSettings.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.setAppGuests(input, context: context).response()
         }
 
@@ -872,6 +1008,7 @@ extension APIProtocol {
                 appId: try InputDecoding.path("appId", context: context),
                 body: try await InputDecoding.body(IdentityProviderList.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.setAppIdentityProviders(input, context: context).response()
         }
 
@@ -881,6 +1018,7 @@ extension APIProtocol {
             let input = Operations.RotateAppSecret.Input(
                 appId: try InputDecoding.path("appId", context: context)
             )
+            try input.validate()
             return try await self.rotateAppSecret(input, context: context).response()
         }
 
@@ -897,6 +1035,7 @@ extension APIProtocol {
                 limit: try InputDecoding.query("limit", in: request),
                 offset: try InputDecoding.query("offset", in: request)
             )
+            try input.validate()
             return try await self.listAuditLogs(input, context: context).response()
         }
 
@@ -906,6 +1045,7 @@ extension APIProtocol {
             let input = Operations.ListFailedAuditLogs.Input(
                 limit: try InputDecoding.query("limit", in: request)
             )
+            try input.validate()
             return try await self.listFailedAuditLogs(input, context: context).response()
         }
 
@@ -915,6 +1055,7 @@ extension APIProtocol {
             let input = Operations.GetAuditStats.Input(
                 days: try InputDecoding.query("days", in: request)
             )
+            try input.validate()
             return try await self.getAuditStats(input, context: context).response()
         }
 
@@ -938,6 +1079,7 @@ extension APIProtocol {
             let input = Operations.CreateIPRule.Input(
                 body: try await InputDecoding.body(CreateIPRuleRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.createIPRule(input, context: context).response()
         }
 
@@ -947,6 +1089,7 @@ extension APIProtocol {
             let input = Operations.DeleteIPRule.Input(
                 ruleId: try InputDecoding.path("ruleId", context: context)
             )
+            try input.validate()
             return try await self.deleteIPRule(input, context: context).response()
         }
 
@@ -957,6 +1100,7 @@ extension APIProtocol {
                 ruleId: try InputDecoding.path("ruleId", context: context),
                 body: try await InputDecoding.body(UpdateIPRuleRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.updateIPRule(input, context: context).response()
         }
 
@@ -967,6 +1111,7 @@ extension APIProtocol {
                 userId: try InputDecoding.query("userId", in: request),
                 provider: try InputDecoding.query("provider", in: request)
             )
+            try input.validate()
             return try await self.adminListSplitKeys(input, context: context).response()
         }
 
@@ -977,6 +1122,7 @@ extension APIProtocol {
                 keyId: try InputDecoding.path("keyId", context: context),
                 userId: try InputDecoding.requiredQuery("userId", in: request)
             )
+            try input.validate()
             return try await self.adminDeleteSplitKey(input, context: context).response()
         }
 
@@ -988,6 +1134,7 @@ extension APIProtocol {
                 limit: try InputDecoding.query("limit", in: request),
                 offset: try InputDecoding.query("offset", in: request)
             )
+            try input.validate()
             return try await self.listUsers(input, context: context).response()
         }
 
@@ -997,6 +1144,7 @@ extension APIProtocol {
             let input = Operations.DeleteUser.Input(
                 userId: try InputDecoding.path("userId", context: context)
             )
+            try input.validate()
             return try await self.deleteUser(input, context: context).response()
         }
 
@@ -1006,6 +1154,7 @@ extension APIProtocol {
             let input = Operations.GetUser.Input(
                 userId: try InputDecoding.path("userId", context: context)
             )
+            try input.validate()
             return try await self.getUser(input, context: context).response()
         }
 
@@ -1016,6 +1165,7 @@ extension APIProtocol {
                 userId: try InputDecoding.path("userId", context: context),
                 body: try await InputDecoding.body(UpdateUserRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.updateUser(input, context: context).response()
         }
 
@@ -1032,6 +1182,7 @@ extension APIProtocol {
             let input = Operations.CreateWebhook.Input(
                 body: try await InputDecoding.body(CreateWebhookRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.createWebhook(input, context: context).response()
         }
 
@@ -1041,6 +1192,7 @@ extension APIProtocol {
             let input = Operations.DeleteWebhook.Input(
                 webhookId: try InputDecoding.path("webhookId", context: context)
             )
+            try input.validate()
             return try await self.deleteWebhook(input, context: context).response()
         }
 
@@ -1051,6 +1203,7 @@ extension APIProtocol {
                 webhookId: try InputDecoding.path("webhookId", context: context),
                 body: try await InputDecoding.body(UpdateWebhookRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.updateWebhook(input, context: context).response()
         }
 
@@ -1061,6 +1214,7 @@ extension APIProtocol {
                 webhookId: try InputDecoding.path("webhookId", context: context),
                 limit: try InputDecoding.query("limit", in: request)
             )
+            try input.validate()
             return try await self.listWebhookDeliveries(input, context: context).response()
         }
 
@@ -1070,6 +1224,7 @@ extension APIProtocol {
             let input = Operations.RotateWebhookSecret.Input(
                 webhookId: try InputDecoding.path("webhookId", context: context)
             )
+            try input.validate()
             return try await self.rotateWebhookSecret(input, context: context).response()
         }
 
@@ -1079,6 +1234,7 @@ extension APIProtocol {
             let input = Operations.TestWebhook.Input(
                 webhookId: try InputDecoding.path("webhookId", context: context)
             )
+            try input.validate()
             return try await self.testWebhook(input, context: context).response()
         }
 
@@ -1159,6 +1315,7 @@ extension APIProtocol {
                 limit: try InputDecoding.query("limit", in: request),
                 offset: try InputDecoding.query("offset", in: request)
             )
+            try input.validate()
             return try await self.listUsage(input, request: request, context: context)
         }
 
@@ -1172,6 +1329,7 @@ extension APIProtocol {
                 endDate: try InputDecoding.query("endDate", in: request),
                 userId: try InputDecoding.path("userId", context: context)
             )
+            try input.validate()
             return try await self.getUserAnalytics(input, context: context).response()
         }
 
@@ -1202,6 +1360,7 @@ extension APIProtocol {
             let input = Operations.CreateSplitKey.Input(
                 body: try await InputDecoding.body(SplitKeyRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.createSplitKey(input, context: context).response()
         }
 
@@ -1212,6 +1371,7 @@ extension APIProtocol {
                 xPartialKeyId: try InputDecoding.requiredHeader("X-Partial-Key-Id", in: request),
                 xPartialKey: try InputDecoding.requiredHeader("X-Partial-Key", in: request)
             )
+            try input.validate()
             return try await self.validateSplitKey(input, context: context).response()
         }
 
@@ -1221,6 +1381,7 @@ extension APIProtocol {
             let input = Operations.DeleteSplitKey.Input(
                 keyId: try InputDecoding.path("keyId", context: context)
             )
+            try input.validate()
             return try await self.deleteSplitKey(input, context: context).response()
         }
 
@@ -1230,6 +1391,7 @@ extension APIProtocol {
             let input = Operations.GetSplitKey.Input(
                 keyId: try InputDecoding.path("keyId", context: context)
             )
+            try input.validate()
             return try await self.getSplitKey(input, context: context).response()
         }
 
@@ -1240,6 +1402,7 @@ extension APIProtocol {
                 keyId: try InputDecoding.path("keyId", context: context),
                 body: try await InputDecoding.body(UpdateSplitKeyRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.updateSplitKey(input, context: context).response()
         }
 
@@ -1250,6 +1413,7 @@ extension APIProtocol {
                 keyId: try InputDecoding.path("keyId", context: context),
                 xPartialKey: try InputDecoding.requiredHeader("X-Partial-Key", in: request)
             )
+            try input.validate()
             return try await self.rotateSplitKey(input, context: context).response()
         }
 
@@ -1261,6 +1425,7 @@ extension APIProtocol {
                 xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
                 xPartialKey: try InputDecoding.header("X-Partial-Key", in: request)
             )
+            try input.validate()
             return try await self.proxyShortcut(input, request: request, context: context)
         }
 
@@ -1270,6 +1435,7 @@ extension APIProtocol {
             let input = Operations.GetProviderEndpoints.Input(
                 provider: try InputDecoding.path("provider", context: context)
             )
+            try input.validate()
             return try await self.getProviderEndpoints(input, context: context).response()
         }
 
@@ -1282,6 +1448,7 @@ extension APIProtocol {
                 xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.requiredQuery("endpoint", in: request)
             )
+            try input.validate()
             return try await self.proxyGet(input, request: request, context: context)
         }
 
@@ -1293,6 +1460,7 @@ extension APIProtocol {
                 xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
                 xPartialKey: try InputDecoding.header("X-Partial-Key", in: request)
             )
+            try input.validate()
             return try await self.proxyPost(input, request: request, context: context)
         }
 
@@ -1308,6 +1476,7 @@ extension APIProtocol {
                 dPoP: try InputDecoding.header("DPoP", in: request),
                 body: try await InputDecoding.body(InstallRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.installToken(input, context: context).response()
         }
 
@@ -1325,6 +1494,7 @@ extension APIProtocol {
                 dPoP: try InputDecoding.header("DPoP", in: request),
                 body: try await InputDecoding.body(RefreshRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.refreshToken(input, context: context).response()
         }
 
@@ -1333,6 +1503,7 @@ extension APIProtocol {
                 dPoP: try InputDecoding.header("DPoP", in: request),
                 body: try await InputDecoding.body(TokenRequest.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.issueToken(input, context: context).response()
         }
 
@@ -1364,6 +1535,7 @@ extension APIProtocol {
                 xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.catchAll(context: context)
             )
+            try input.validate()
             return try await self.sdkProxyDelete(input, request: request, context: context)
         }
 
@@ -1376,6 +1548,7 @@ extension APIProtocol {
                 xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.catchAll(context: context)
             )
+            try input.validate()
             return try await self.sdkProxyGet(input, request: request, context: context)
         }
 
@@ -1388,6 +1561,7 @@ extension APIProtocol {
                 xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.catchAll(context: context)
             )
+            try input.validate()
             return try await self.sdkProxyPatch(input, request: request, context: context)
         }
 
@@ -1400,6 +1574,7 @@ extension APIProtocol {
                 xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.catchAll(context: context)
             )
+            try input.validate()
             return try await self.sdkProxyPost(input, request: request, context: context)
         }
 
@@ -1412,6 +1587,7 @@ extension APIProtocol {
                 xPartialKey: try InputDecoding.header("X-Partial-Key", in: request),
                 endpoint: try InputDecoding.catchAll(context: context)
             )
+            try input.validate()
             return try await self.sdkProxyPut(input, request: request, context: context)
         }
 

@@ -28,6 +28,10 @@ public struct RouteDescriptor: Sendable {
     public let passesUpstreamResponses: Bool
     /// The last path variable takes the rest of the path (`x-catch-all`).
     public let catchAllTail: Bool
+    /// The path as the router writes it (`/users/:userId`).
+    public let routerPath: String
+    /// What the middleware does for this operation (the spec's `x-` extensions).
+    public let policy: RoutePolicy
 
     public init(
         operationId: String,
@@ -39,7 +43,9 @@ public struct RouteDescriptor: Sendable {
         requiredHeaders: [Int: [String]] = [:],
         documentedHeaders: [Int: [String]] = [:],
         passesUpstreamResponses: Bool = false,
-        catchAllTail: Bool = false
+        catchAllTail: Bool = false,
+        routerPath: String? = nil,
+        policy: RoutePolicy = RoutePolicy()
     ) {
         self.operationId = operationId
         self.method = method
@@ -51,6 +57,8 @@ public struct RouteDescriptor: Sendable {
         self.documentedHeaders = documentedHeaders
         self.passesUpstreamResponses = passesUpstreamResponses
         self.catchAllTail = catchAllTail
+        self.routerPath = routerPath ?? path
+        self.policy = policy
     }
 
     /// Whether `requestPath` (no query) is an instance of this path template.
@@ -79,6 +87,49 @@ public struct RouteDescriptor: Sendable {
 /// The route table; its contents are generated in Routes.swift.
 public enum RouteTable {}
 
+/// Per-operation policy the middleware applies, from the spec's `x-audit-action`, `x-no-store`
+/// and `x-rate-limit`.
+public struct RoutePolicy: Sendable, Equatable {
+    /// Every call is written to the audit log under this action name.
+    public let auditAction: String?
+    /// Answers carry `Cache-Control: no-store` (credentials, keys, per-user data).
+    public let noStore: Bool
+    /// The rate limit the operation counts against, if any.
+    public let rateLimit: RateLimitClass?
+
+    public init(auditAction: String? = nil, noStore: Bool = false, rateLimit: RateLimitClass? = nil) {
+        self.auditAction = auditAction
+        self.noStore = noStore
+        self.rateLimit = rateLimit
+    }
+}
+
+/// The rate limits an operation may count against (`x-rate-limit`).
+public enum RateLimitClass: String, Sendable {
+    /// The per-address limit (`RATE_LIMIT_*`).
+    case address
+}
+
+/// Finds a request's operation from the route the router matched (`context.endpointPath`,
+/// which the router sets before any router middleware runs): one dictionary lookup.
+public struct RouteIndex: Sendable {
+    private let routes: [String: [HTTPRequest.Method: RouteDescriptor]]
+
+    public init(_ routes: [RouteDescriptor]) {
+        var index: [String: [HTTPRequest.Method: RouteDescriptor]] = [:]
+        for route in routes {
+            index[RouterPath(route.routerPath).description, default: [:]][route.method] = route
+        }
+        self.routes = index
+    }
+
+    /// The operation of a matched route; HEAD finds the GET operation it is answered by.
+    public func route(endpointPath: String?, method: HTTPRequest.Method) -> RouteDescriptor? {
+        guard let endpointPath, let methods = routes[endpointPath] else { return nil }
+        return methods[method] ?? (method == .head ? methods[.get] : nil)
+    }
+}
+
 /// Authenticates requests for the operations whose spec names security schemes. It runs before
 /// the input is decoded, and either fills in `context` or throws (the error middleware turns
 /// that into 401, 403, 429 or 503).
@@ -94,15 +145,26 @@ public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
         case path, query, header, body
     }
 
+    /// How the input fails the spec.
+    public enum Kind: Sendable {
+        /// Missing, repeated, not JSON, or not of the declared type (`invalid_request`).
+        case malformed
+        /// Read, but outside a constraint: pattern, length, range, count, enum, format
+        /// (`validation_failed`).
+        case constraint
+    }
+
     public let location: Location
-    /// The parameter name, or a dotted path into the body (`body.user.id`).
+    /// The parameter name, or a dotted path into the body (`providers[0].issuer`).
     public let name: String
     public let reason: String
+    public let kind: Kind
 
-    public init(location: Location, name: String, reason: String) {
+    public init(location: Location, name: String, reason: String, kind: Kind = .malformed) {
         self.location = location
         self.name = name
         self.reason = reason
+        self.kind = kind
     }
 
     /// A message for humans. It never repeats the value that was sent.
@@ -123,8 +185,14 @@ public struct UnsupportedMediaType: Error, Sendable, Equatable {
 public protocol ParameterValue: Sendable {
     init?(parameter: String)
     static var expectation: String { get }
+    /// A text that does not decode breaks a constraint (an enum, a format), or is of the wrong type.
+    static var failure: InputError.Kind { get }
     /// The value as a parameter or header text.
     var parameterText: String { get }
+}
+
+extension ParameterValue {
+    public static var failure: InputError.Kind { .malformed }
 }
 
 extension ParameterValue where Self: CustomStringConvertible {
@@ -168,6 +236,7 @@ extension Bool: ParameterValue {
 extension UUID: ParameterValue {
     public init?(parameter: String) { self.init(uuidString: parameter) }
     public static var expectation: String { "a UUID" }
+    public static var failure: InputError.Kind { .constraint }
     public var parameterText: String { uuidString.lowercased() }
 }
 
@@ -177,6 +246,7 @@ extension Date: ParameterValue {
         self = date
     }
     public static var expectation: String { "an ISO 8601 date-time (2026-01-31T00:00:00Z)" }
+    public static var failure: InputError.Kind { .constraint }
     public var parameterText: String { APICoding.formatDate(self) }
 }
 
@@ -185,6 +255,7 @@ extension ParameterValue where Self: RawRepresentable & CaseIterable, RawValue =
     public static var expectation: String {
         "one of " + allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
     }
+    public static var failure: InputError.Kind { .constraint }
     public var parameterText: String { rawValue }
 }
 
@@ -269,7 +340,7 @@ public enum InputDecoding {
 
     static func decode<Value: ParameterValue>(_ text: String, name: String, location: InputError.Location) throws -> Value {
         guard let value = Value(parameter: text) else {
-            throw InputError(location: location, name: name, reason: "must be \(Value.expectation)")
+            throw InputError(location: location, name: name, reason: "must be \(Value.expectation)", kind: Value.failure)
         }
         return value
     }
@@ -292,7 +363,10 @@ extension InputError {
             self.init(location: .body, name: path(context.codingPath), reason: "must be \(Self.describe(type)), not null")
         case .dataCorrupted(let context):
             let name = path(context.codingPath)
-            self.init(location: .body, name: name, reason: name.isEmpty ? "is not valid JSON" : "has an invalid value")
+            // At a field: a value of the right type that no case or format accepts.
+            self.init(
+                location: .body, name: name, reason: name.isEmpty ? "is not valid JSON" : "has an invalid value",
+                kind: name.isEmpty ? .malformed : .constraint)
         @unknown default:
             self.init(location: .body, name: "", reason: "is not valid")
         }
@@ -308,6 +382,145 @@ extension InputError {
         default:
             String(describing: type).hasPrefix("Array") ? "an array" : "an object"
         }
+    }
+}
+
+/// An input object that checks the spec's constraints on itself (generated in Validation.swift).
+public protocol InputValidatable {
+    /// `path` prefixes the field names in errors: `""` for the body, `providers[0].` inside it.
+    func validate(at path: String) throws(InputError)
+}
+
+/// The checks behind the generated `validate` methods: JSON Schema's validation keywords.
+/// Lengths count Unicode scalars, as JSON Schema counts characters.
+public enum InputRules {
+    public static func string(
+        _ value: String?, _ field: @autoclosure () -> String, minLength: Int = 0, maxLength: Int? = nil,
+        pattern: SpecPattern? = nil, location: InputError.Location = .body
+    ) throws(InputError) {
+        guard let value else { return }
+        if minLength > 0 || maxLength != nil {
+            let length = value.unicodeScalars.count
+            if length < minLength || length > (maxLength ?? .max) {
+                let reason =
+                    switch (minLength, maxLength) {
+                    case (0, let max?): "must be at most \(max) characters"
+                    case (let min, nil): "must be at least \(min) characters"
+                    case (let min, let max?) where min == max: "must be \(min) characters"
+                    case (let min, let max?): "must be \(min) to \(max) characters"
+                    }
+                throw InputError(location: location, name: field(), reason: reason, kind: .constraint)
+            }
+        }
+        if let pattern, !pattern.isFound(in: value) {
+            throw InputError(location: location, name: field(), reason: "must match \(pattern.source)", kind: .constraint)
+        }
+    }
+
+    public static func integer<Value: BinaryInteger>(
+        _ value: Value?, _ field: @autoclosure () -> String, minimum: Int64? = nil, maximum: Int64? = nil,
+        location: InputError.Location = .body
+    ) throws(InputError) {
+        guard let value else { return }
+        let number = Int64(value)
+        if number < (minimum ?? .min) || number > (maximum ?? .max) {
+            let reason =
+                switch (minimum, maximum) {
+                case (let min?, let max?): "must be from \(min) to \(max)"
+                case (let min?, nil): "must be at least \(min)"
+                case (nil, let max?): "must be at most \(max)"
+                case (nil, nil): "is out of range"
+                }
+            throw InputError(location: location, name: field(), reason: reason, kind: .constraint)
+        }
+    }
+
+    /// The number of items of an array or properties of a map.
+    public static func count(
+        _ count: Int?, _ field: @autoclosure () -> String, noun: String, min: Int = 0, max: Int? = nil,
+        location: InputError.Location = .body
+    ) throws(InputError) {
+        guard let count, count < min || count > (max ?? .max) else { return }
+        let reason =
+            switch (min, max) {
+            case (0, let max?): "must have at most \(max) \(noun)"
+            case (let min, nil): "must have at least \(min) \(noun)"
+            case (let min, let max?): "must have \(min) to \(max) \(noun)"
+            }
+        throw InputError(location: location, name: field(), reason: reason, kind: .constraint)
+    }
+}
+
+/// A `pattern` of the spec, parsed by the generator into a tree matched here by backtracking
+/// over UTF-8 bytes (the patterns are ASCII, so a byte of a multi-byte character never
+/// matches). A repeated character set is scanned in a loop, not by recursion, so a long
+/// value costs no stack. As in JSON Schema, the pattern may match anywhere unless anchored.
+public struct SpecPattern: Sendable {
+    public indirect enum Node: Sendable {
+        case start, end
+        case set([ClosedRange<UInt8>])
+        case sequence([Node])
+        case either([Node])
+        case repeated(Node, min: Int, max: Int)
+    }
+
+    public let source: String
+    let node: Node
+
+    public init(_ source: String, _ node: Node) {
+        self.source = source
+        self.node = node
+    }
+
+    public func isFound(in text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            (0...bytes.count).contains { start in node.match(bytes, start) { _ in true } }
+        }
+    }
+}
+
+extension SpecPattern.Node {
+    func match(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ next: (Int) -> Bool) -> Bool {
+        switch self {
+        case .start:
+            return index == 0 && next(index)
+        case .end:
+            return index == bytes.count && next(index)
+        case .set(let ranges):
+            return index < bytes.count && ranges.contains { $0.contains(bytes[index]) } && next(index + 1)
+        case .sequence(let nodes):
+            return Self.matchSequence(nodes[...], bytes, index, next)
+        case .either(let branches):
+            return branches.contains { $0.match(bytes, index, next) }
+        case .repeated(.set(let ranges), let min, let max):
+            var run = 0
+            while run < max, index + run < bytes.count, ranges.contains(where: { $0.contains(bytes[index + run]) }) { run += 1 }
+            guard run >= min else { return false }
+            return stride(from: run, through: min, by: -1).contains { next(index + $0) }
+        case .repeated(let node, let min, let max):
+            return Self.matchRepeated(node, done: 0, min: min, max: max, bytes, index, next)
+        }
+    }
+
+    private static func matchSequence(
+        _ nodes: ArraySlice<Self>, _ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ next: (Int) -> Bool
+    ) -> Bool {
+        guard let first = nodes.first else { return next(index) }
+        return first.match(bytes, index) { end in matchSequence(nodes.dropFirst(), bytes, end, next) }
+    }
+
+    /// Greedy: one more repetition first, then stop. A repetition that consumes nothing ends the loop.
+    private static func matchRepeated(
+        _ node: Self, done: Int, min: Int, max: Int, _ bytes: UnsafeBufferPointer<UInt8>, _ index: Int,
+        _ next: (Int) -> Bool
+    ) -> Bool {
+        if done < max,
+            node.match(bytes, index, { end in end != index && matchRepeated(node, done: done + 1, min: min, max: max, bytes, end, next) })
+        {
+            return true
+        }
+        return done >= min && next(index)
     }
 }
 

@@ -681,7 +681,7 @@ public struct CreateIPRuleRequest: Codable, Sendable, Equatable {
 public struct CreateWebhookRequest: Codable, Sendable, Equatable {
     /// https only in production; a private, loopback, link-local or metadata address is refused.
     public var url: String
-    /// The events to deliver (`WebhookEvent`); another name is 400 `invalid_request`.
+    /// The events to deliver (`WebhookEvent`); another name is 400 `validation_failed`.
     public var events: [WebhookEvent]
     public var description: String?
     public var active: Bool?

@@ -160,22 +160,25 @@ struct AppParts {
 /// The whole path of a proxied request, in order (DESIGN.md, "The proxy pipeline"). Before any
 /// of it, on the connection: the connection cap (in total and per address), the head and body
 /// deadlines, the idle timeout, the `Host` check (`HTTP1HostCheck`).
-///  0. `HeadMiddleware`: HEAD answers lose their body (the router answers HEAD with GET routes)
+///  0. `RoutePolicyMiddleware`: the matched operation's policy from the spec (`x-no-store`,
+///     `x-rate-limit`, `x-audit-action`), read by the stages below
+///     `HeadMiddleware`: HEAD answers lose their body (the router answers HEAD with GET routes)
 ///  1. `RequestIDMiddleware`: the request id, on the logger and the response
 ///  2. `ClientAddressMiddleware`: the client's address (socket peer, or `X-Forwarded-For` walked
 ///     past `TRUSTED_PROXIES`), and whether a trusted proxy saw HTTPS
 ///  3. `AccessLogMiddleware`: one redacted line per request (path, status, duration)
 ///  4. `SecurityHeadersMiddleware`: HSTS, nosniff, frame and referrer policy, CSP; no-store on
-///     credential routes (on every response, errors included)
+///     the operations marked `x-no-store` (on every response, errors included)
 ///  5. `CORSMiddleware`: origin check, preflight answered here (403 `cors_forbidden`)
-///  6. `RateLimitMiddleware`: per IP on `/api` and `/proxy`, in memory (429, `RateLimit-*`)
+///  6. `RateLimitMiddleware`: per IP on the operations marked `x-rate-limit: address` (`/api`,
+///     `/proxy`), in memory (429, `RateLimit-*`)
 ///  7. `ErrorMiddleware`: every error thrown below becomes the standard JSON error (404/405 too)
 ///  8. `HTTPSPolicyMiddleware` (production without TLS): 308 to `PUBLIC_URL` or 403
 ///  9. `IPRuleMiddleware`: allow/deny rules from memory (403 `ip_forbidden`)
 /// 10. `RequestLimitsMiddleware`: header count and bytes (431), the `Host` header (400), declared
 ///     body size (413); then `PathShapeMiddleware`: empty segments and trailing slashes are no
 ///     route (404), or under `/proxy/` an invalid endpoint (400)
-/// 11. `AuditMiddleware`: for admin mutations and split-key operations, one hash-chained audit
+/// 11. `AuditMiddleware`: for the operations marked `x-audit-action`, one hash-chained audit
 ///     entry (actor, target, before and after) written before the response leaves
 /// 12. generated route: `Authenticator` (JWT from memory, revocation list in memory, no DB)
 /// 13. generated route: input decoding (400 on malformed input; bodies capped at `MAX_BODY_BYTES`)
@@ -186,6 +189,7 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
     AppRequestContext
 > {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
+    router.add(middleware: RoutePolicyMiddleware(routes: RouteTable.all))
     router.add(middleware: HeadMiddleware())
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: edge.trustedProxies)))
@@ -202,7 +206,7 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
         middleware: RequestLimitsMiddleware(
             maxBodyBytes: edge.maxBodyBytes, maxHeaderBytes: edge.maxHeaderBytes, maxHeaderCount: edge.maxHeaderCount))
     router.add(middleware: PathShapeMiddleware())
-    router.add(middleware: AuditMiddleware(log: api.audit, routes: RouteTable.all))
+    router.add(middleware: AuditMiddleware(log: api.audit))
     api.registerRoutes(on: router, security: security)
     return router
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Configuration
 import Foundation
+import Generated
 import Handlers
 import Hummingbird
 import Logging
@@ -198,7 +199,11 @@ struct CreateApp: AsyncParsableCommand {
         let (app, secret) = try await DatabaseFactory.with(config.database, logger: logger) { database in
             try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
             do {
+                try CreateAppRequest(name: name, description: description, appId: appId).validate(at: "")
                 return try await AppStore(database: database).register(name: name, description: description, appId: appId)
+            } catch let error as InputError {
+                FileHandle.standardError.write(Data("safeapi-bridge: \(error.description)\n".utf8))
+                throw ExitCode(65)
             } catch let error as AppError {
                 FileHandle.standardError.write(Data("safeapi-bridge: \(error.message)\n".utf8))
                 throw ExitCode(error == .appExists ? 75 : 65)

@@ -159,7 +159,7 @@ enum ContractCases {
                     .patch, "/api/split-key/key-00000001", headers: auth,
                     json: #"{"budgets":{"dailyTokens":1000,"monthlyCostMicros":5000000}}"#)
             },
-            ContractCase(operationId: "updateSplitKey", name: "negative budget", expectedStatus: 400, expectedCode: "invalid_request") {
+            ContractCase(operationId: "updateSplitKey", name: "negative budget", expectedStatus: 400, expectedCode: "validation_failed") {
                 fixture in
                 let auth = try await signedIn(fixture).1
                 _ = try await split(fixture, auth)
@@ -251,7 +251,7 @@ enum ContractCases {
                 let key = try await split(fixture, auth)
                 return request(.get, "/api/split-key/\(key.keyId)", headers: auth)
             },
-            ContractCase(operationId: "getSplitKey", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") {
+            ContractCase(operationId: "getSplitKey", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") {
                 fixture in
                 request(.get, "/api/split-key/short", headers: try await signedIn(fixture).1)
             },
@@ -264,7 +264,7 @@ enum ContractCases {
                 let key = try await split(fixture, auth)
                 return request(.delete, "/api/split-key/\(key.keyId)", headers: auth)
             },
-            ContractCase(operationId: "deleteSplitKey", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") {
+            ContractCase(operationId: "deleteSplitKey", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") {
                 fixture in
                 request(.delete, "/api/split-key/bad%20id%20here", headers: try await signedIn(fixture).1)
             },
@@ -309,7 +309,8 @@ enum ContractCases {
                 _ = try await split(fixture, try await signedIn(fixture).1)
                 return request(.get, "/admin/split-keys?userId=user-1&provider=testai", headers: Fixture.admin)
             },
-            ContractCase(operationId: "adminListSplitKeys", name: "malformed user", expectedStatus: 400, expectedCode: "invalid_request") {
+            ContractCase(operationId: "adminListSplitKeys", name: "malformed user", expectedStatus: 400, expectedCode: "validation_failed")
+            {
                 _ in
                 request(.get, "/admin/split-keys?userId=a", headers: Fixture.admin)
             },
@@ -350,7 +351,7 @@ enum ContractCases {
             let app = try await fixture.createApp()
             return request(.post, "/auth/token", json: #"{"userId":"user-1","appId":"\#(app.app.appId)","appSecret":"\#(app.appSecret)"}"#)
         },
-        ContractCase(operationId: "issueToken", name: "malformed userId", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+        ContractCase(operationId: "issueToken", name: "malformed userId", expectedStatus: 400, expectedCode: "validation_failed") { _ in
             request(.post, "/auth/token", json: #"{"userId":"a b","appId":"com.example.app","appSecret":"x"}"#)
         },
         ContractCase(operationId: "issueToken", name: "missing body", expectedStatus: 400, expectedCode: "invalid_request") { _ in
@@ -450,7 +451,7 @@ enum ContractCases {
             },
             ContractCase(
                 operationId: "setAppIdentityProviders", name: "a namespace with capitals", expectedStatus: 400,
-                expectedCode: "invalid_request"
+                expectedCode: "validation_failed"
             ) {
                 fixture in
                 try await fixture.createApp()
@@ -508,12 +509,12 @@ enum ContractCases {
                     .put, "/admin/apps/com.example.app/caps", headers: Fixture.admin,
                     json: #"{"dailyRequests":1000,"monthlyRequests":20000,"dailyCostMicros":5000000,"monthlyCostMicros":100000000}"#)
             },
-            ContractCase(operationId: "setAppCaps", name: "a negative cost cap", expectedStatus: 400, expectedCode: "invalid_request") {
+            ContractCase(operationId: "setAppCaps", name: "a negative cost cap", expectedStatus: 400, expectedCode: "validation_failed") {
                 fixture in
                 try await fixture.createApp()
                 return request(.put, "/admin/apps/com.example.app/caps", headers: Fixture.admin, json: #"{"dailyCostMicros":-1}"#)
             },
-            ContractCase(operationId: "setAppCaps", name: "a cap of zero", expectedStatus: 400, expectedCode: "invalid_request") {
+            ContractCase(operationId: "setAppCaps", name: "a cap of zero", expectedStatus: 400, expectedCode: "validation_failed") {
                 fixture in
                 try await fixture.createApp()
                 return request(.put, "/admin/apps/com.example.app/caps", headers: Fixture.admin, json: #"{"newUsersPerHour":0}"#)
@@ -547,7 +548,7 @@ enum ContractCases {
                 return request(
                     .put, "/admin/apps/com.example.app/guests", headers: Fixture.admin, json: #"{"enabled":true,"dailyQuota":5}"#)
             },
-            ContractCase(operationId: "setAppGuests", name: "a limit of zero", expectedStatus: 400, expectedCode: "invalid_request") {
+            ContractCase(operationId: "setAppGuests", name: "a limit of zero", expectedStatus: 400, expectedCode: "validation_failed") {
                 fixture in
                 try await fixture.createApp()
                 return request(
@@ -560,8 +561,9 @@ enum ContractCases {
                 try await fixture.takingGuests()
                 return request(.post, "/auth/install", json: #"{"client_id":"com.example.app","install_id":"install-0001"}"#)
             },
-            ContractCase(operationId: "installToken", name: "an install id too short", expectedStatus: 400, expectedCode: "invalid_request")
-            {
+            ContractCase(
+                operationId: "installToken", name: "an install id too short", expectedStatus: 400, expectedCode: "validation_failed"
+            ) {
                 fixture in
                 try await fixture.takingGuests()
                 return request(.post, "/auth/install", json: #"{"client_id":"com.example.app","install_id":"short"}"#)
@@ -641,7 +643,7 @@ enum ContractCases {
         ContractCase(operationId: "createApp", name: "with a random id", expectedStatus: 201) { _ in
             request(.post, "/admin/apps", headers: Fixture.admin, json: #"{"name":"Web","description":"the web client"}"#)
         },
-        ContractCase(operationId: "createApp", name: "empty name", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+        ContractCase(operationId: "createApp", name: "empty name", expectedStatus: 400, expectedCode: "validation_failed") { _ in
             request(.post, "/admin/apps", headers: Fixture.admin, json: #"{"name":""}"#)
         },
         ContractCase(operationId: "createApp", name: "taken id", expectedStatus: 409, expectedCode: "app_exists") { fixture in
@@ -652,7 +654,7 @@ enum ContractCases {
             try await fixture.createApp()
             return request(.get, "/admin/apps/com.example.app", headers: Fixture.admin)
         },
-        ContractCase(operationId: "getApp", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+        ContractCase(operationId: "getApp", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") { _ in
             request(.get, "/admin/apps/a%20b", headers: Fixture.admin)
         },
         ContractCase(operationId: "getApp", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
@@ -662,7 +664,7 @@ enum ContractCases {
             try await fixture.createApp()
             return request(.patch, "/admin/apps/com.example.app", headers: Fixture.admin, json: #"{"active":false,"name":"Renamed"}"#)
         },
-        ContractCase(operationId: "updateApp", name: "name too long", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+        ContractCase(operationId: "updateApp", name: "name too long", expectedStatus: 400, expectedCode: "validation_failed") { fixture in
             try await fixture.createApp()
             return request(
                 .patch, "/admin/apps/com.example.app", headers: Fixture.admin, json: #"{"name":"\#(String(repeating: "n", count: 201))"}"#)
@@ -674,7 +676,7 @@ enum ContractCases {
             try await fixture.createApp()
             return request(.delete, "/admin/apps/com.example.app", headers: Fixture.admin)
         },
-        ContractCase(operationId: "deleteApp", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+        ContractCase(operationId: "deleteApp", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") { _ in
             request(.delete, "/admin/apps/x", headers: Fixture.admin)
         },
         ContractCase(operationId: "deleteApp", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
@@ -688,7 +690,7 @@ enum ContractCases {
             try await fixture.createApp()
             return request(.post, "/admin/apps/com.example.app/rotate-secret", headers: Fixture.admin)
         },
-        ContractCase(operationId: "rotateAppSecret", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+        ContractCase(operationId: "rotateAppSecret", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") { _ in
             request(.post, "/admin/apps/%2F%2F/rotate-secret", headers: Fixture.admin)
         },
         ContractCase(operationId: "rotateAppSecret", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
@@ -698,7 +700,7 @@ enum ContractCases {
             _ = try await fixture.signIn()
             return request(.get, "/admin/users?appId=com.example.app&limit=10&offset=0", headers: Fixture.admin)
         },
-        ContractCase(operationId: "listUsers", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+        ContractCase(operationId: "listUsers", name: "limit out of range", expectedStatus: 400, expectedCode: "validation_failed") { _ in
             request(.get, "/admin/users?limit=0", headers: Fixture.admin)
         },
         ContractCase(operationId: "listUsers", name: "limit not a number", expectedStatus: 400, expectedCode: "invalid_request") { _ in
@@ -708,7 +710,7 @@ enum ContractCases {
             _ = try await fixture.signIn()
             return request(.get, "/admin/users/user-1", headers: Fixture.admin)
         },
-        ContractCase(operationId: "getUser", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+        ContractCase(operationId: "getUser", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") { _ in
             request(.get, "/admin/users/u", headers: Fixture.admin)
         },
         ContractCase(operationId: "getUser", name: "percent-encoded id", expectedStatus: 200) { fixture in
@@ -722,7 +724,7 @@ enum ContractCases {
             _ = try await fixture.signIn()
             return request(.patch, "/admin/users/user-1", headers: Fixture.admin, json: #"{"dailyQuota":500,"monthlyQuota":10000}"#)
         },
-        ContractCase(operationId: "updateUser", name: "negative quota", expectedStatus: 400, expectedCode: "invalid_request") { fixture in
+        ContractCase(operationId: "updateUser", name: "negative quota", expectedStatus: 400, expectedCode: "validation_failed") { fixture in
             _ = try await fixture.signIn()
             return request(.patch, "/admin/users/user-1", headers: Fixture.admin, json: #"{"dailyQuota":-1}"#)
         },
@@ -733,7 +735,7 @@ enum ContractCases {
             _ = try await fixture.signIn()
             return request(.delete, "/admin/users/user-1", headers: Fixture.admin)
         },
-        ContractCase(operationId: "deleteUser", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+        ContractCase(operationId: "deleteUser", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") { _ in
             request(.delete, "/admin/users/no", headers: Fixture.admin)
         },
         ContractCase(operationId: "deleteUser", name: "missing", expectedStatus: 404, expectedCode: "not_found") { _ in
@@ -788,7 +790,7 @@ enum ContractCases {
                 request(.get, "/api/gemini/endpoints", headers: Fixture.bearer(try await fixture.signIn()))
             },
             ContractCase(
-                operationId: "getProviderEndpoints", name: "malformed provider", expectedStatus: 400, expectedCode: "invalid_request"
+                operationId: "getProviderEndpoints", name: "malformed provider", expectedStatus: 400, expectedCode: "validation_failed"
             ) { fixture in
                 request(.get, "/api/not%20a%20provider/endpoints", headers: Fixture.bearer(try await fixture.signIn()))
             },
@@ -910,7 +912,8 @@ enum ContractCases {
                     return request(.get, path + "?startDate=2020-01-01T00:00:00Z", headers: Fixture.admin)
                 })
             cases.append(
-                ContractCase(operationId: operation, name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request") {
+                ContractCase(operationId: operation, name: "a date that is not one", expectedStatus: 400, expectedCode: "validation_failed")
+                {
                     fixture in
                     _ = try await fixture.signIn()
                     return request(.get, path + backwards, headers: Fixture.admin)
@@ -923,7 +926,8 @@ enum ContractCases {
             ContractCase(operationId: "getMyStats", name: "own figures", expectedStatus: 200) { fixture in
                 request(.get, "/analytics/my-stats", headers: Fixture.bearer(try await fixture.signIn()))
             },
-            ContractCase(operationId: "getMyStats", name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request") {
+            ContractCase(operationId: "getMyStats", name: "a date that is not one", expectedStatus: 400, expectedCode: "validation_failed")
+            {
                 fixture in
                 request(.get, "/analytics/my-stats?from=2026-02-30T00:00:00Z", headers: Fixture.bearer(try await fixture.signIn()))
             },
@@ -933,7 +937,8 @@ enum ContractCases {
                     json: #"{"endpoint":"/chat/completions","model":"m"}"#)
                 return request(.get, "/analytics/usage?provider=testai&failed=false", headers: Fixture.admin)
             },
-            ContractCase(operationId: "listUsage", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "listUsage", name: "limit out of range", expectedStatus: 400, expectedCode: "validation_failed") {
+                _ in
                 request(.get, "/analytics/usage?limit=0", headers: Fixture.admin)
             },
         ]
@@ -963,7 +968,7 @@ enum ContractCases {
                 request(.post, "/admin/webhooks", headers: Fixture.admin, json: #"{"url":"https://hooks.example.com/x"}"#)
             },
             ContractCase(
-                operationId: "createWebhook", name: "an unknown event", expectedStatus: 400, expectedCode: "invalid_request",
+                operationId: "createWebhook", name: "an unknown event", expectedStatus: 400, expectedCode: "validation_failed",
                 configure: open
             ) { _ in
                 request(
@@ -977,7 +982,7 @@ enum ContractCases {
                 let hook = try await made(fixture)
                 return request(.patch, "/admin/webhooks/\(hook.id)", headers: Fixture.admin, json: #"{"active":false,"events":["test"]}"#)
             },
-            ContractCase(operationId: "updateWebhook", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "updateWebhook", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") { _ in
                 request(.patch, "/admin/webhooks/bad", headers: Fixture.admin, json: #"{"active":false}"#)
             },
             ContractCase(operationId: "updateWebhook", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") { _ in
@@ -995,7 +1000,7 @@ enum ContractCases {
                 let hook = try await made(fixture)
                 return request(.delete, "/admin/webhooks/\(hook.id)", headers: Fixture.admin)
             },
-            ContractCase(operationId: "deleteWebhook", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "deleteWebhook", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") { _ in
                 request(.delete, "/admin/webhooks/bad", headers: Fixture.admin)
             },
             ContractCase(operationId: "deleteWebhook", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") { _ in
@@ -1005,7 +1010,7 @@ enum ContractCases {
                 let hook = try await made(fixture)
                 return request(.post, "/admin/webhooks/\(hook.id)/rotate-secret", headers: Fixture.admin)
             },
-            ContractCase(operationId: "rotateWebhookSecret", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") {
+            ContractCase(operationId: "rotateWebhookSecret", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") {
                 _ in
                 request(.post, "/admin/webhooks/bad/rotate-secret", headers: Fixture.admin)
             },
@@ -1016,7 +1021,7 @@ enum ContractCases {
                 let hook = try await made(fixture)
                 return request(.post, "/admin/webhooks/\(hook.id)/test", headers: Fixture.admin)
             },
-            ContractCase(operationId: "testWebhook", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "testWebhook", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") { _ in
                 request(.post, "/admin/webhooks/bad/test", headers: Fixture.admin)
             },
             ContractCase(operationId: "testWebhook", name: "no such webhook", expectedStatus: 404, expectedCode: "not_found") { _ in
@@ -1028,7 +1033,7 @@ enum ContractCases {
                 return request(.get, "/admin/webhooks/\(hook.id)/deliveries", headers: Fixture.admin)
             },
             ContractCase(
-                operationId: "listWebhookDeliveries", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request",
+                operationId: "listWebhookDeliveries", name: "limit out of range", expectedStatus: 400, expectedCode: "validation_failed",
                 configure: open
             ) { fixture in
                 let hook = try await made(fixture)
@@ -1047,15 +1052,16 @@ enum ContractCases {
                 _ = try await fixture.createApp()
                 return request(.get, "/admin/audit-logs?action=app.&success=true&from=2020-01-01T00:00:00Z", headers: Fixture.admin)
             },
-            ContractCase(operationId: "listAuditLogs", name: "a date that is not one", expectedStatus: 400, expectedCode: "invalid_request")
-            { _ in
+            ContractCase(
+                operationId: "listAuditLogs", name: "a date that is not one", expectedStatus: 400, expectedCode: "validation_failed"
+            ) { _ in
                 request(.get, "/admin/audit-logs?from=yesterday", headers: Fixture.admin)
             },
             ContractCase(operationId: "getAuditStats", name: "stats", expectedStatus: 200) { fixture in
                 _ = try await fixture.createApp()
                 return request(.get, "/admin/audit-logs/stats?days=30", headers: Fixture.admin)
             },
-            ContractCase(operationId: "getAuditStats", name: "days out of range", expectedStatus: 400, expectedCode: "invalid_request") {
+            ContractCase(operationId: "getAuditStats", name: "days out of range", expectedStatus: 400, expectedCode: "validation_failed") {
                 _ in
                 request(.get, "/admin/audit-logs/stats?days=0", headers: Fixture.admin)
             },
@@ -1064,7 +1070,7 @@ enum ContractCases {
                 return request(.get, "/admin/audit-logs/failed", headers: Fixture.admin)
             },
             ContractCase(
-                operationId: "listFailedAuditLogs", name: "limit out of range", expectedStatus: 400, expectedCode: "invalid_request"
+                operationId: "listFailedAuditLogs", name: "limit out of range", expectedStatus: 400, expectedCode: "validation_failed"
             ) { _ in
                 request(.get, "/admin/audit-logs/failed?limit=501", headers: Fixture.admin)
             },
@@ -1086,7 +1092,7 @@ enum ContractCases {
             ContractCase(operationId: "createIPRule", name: "deny a network", expectedStatus: 201) { _ in
                 request(.post, "/admin/ip-rules", headers: Fixture.admin, json: create)
             },
-            ContractCase(operationId: "createIPRule", name: "not a CIDR", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "createIPRule", name: "not a CIDR", expectedStatus: 400, expectedCode: "validation_failed") { _ in
                 request(.post, "/admin/ip-rules", headers: Fixture.admin, json: #"{"cidr":"10.0.0.0/33","type":"deny"}"#)
             },
             ContractCase(operationId: "listIPRules", name: "list", expectedStatus: 200) { fixture in
@@ -1098,7 +1104,7 @@ enum ContractCases {
                 return request(
                     .patch, "/admin/ip-rules/\(rule.id)", headers: Fixture.admin, json: #"{"type":"allow","cidr":"::ffff:203.0.113.7"}"#)
             },
-            ContractCase(operationId: "updateIPRule", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "updateIPRule", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") { _ in
                 request(.patch, "/admin/ip-rules/bad", headers: Fixture.admin, json: #"{"type":"allow"}"#)
             },
             ContractCase(operationId: "updateIPRule", name: "no such rule", expectedStatus: 404, expectedCode: "not_found") { _ in
@@ -1108,7 +1114,7 @@ enum ContractCases {
                 let rule = try await made(fixture)
                 return request(.delete, "/admin/ip-rules/\(rule.id)", headers: Fixture.admin)
             },
-            ContractCase(operationId: "deleteIPRule", name: "malformed id", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+            ContractCase(operationId: "deleteIPRule", name: "malformed id", expectedStatus: 400, expectedCode: "validation_failed") { _ in
                 request(.delete, "/admin/ip-rules/bad", headers: Fixture.admin)
             },
             ContractCase(operationId: "deleteIPRule", name: "no such rule", expectedStatus: 404, expectedCode: "not_found") { _ in

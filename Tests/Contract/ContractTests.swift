@@ -74,6 +74,18 @@ struct ContractTests {
                 documentedHeaders.contains(name.lowercased()),
                 "\(route.operationId) \(response.status.code) sends \(name), which the spec does not document there")
         }
+        // The operation's policy in the spec reaches the wire.
+        if route.policy.noStore {
+            #expect(response.headers[.cacheControl] == "no-store", "\(route.operationId) is x-no-store but may be cached")
+        }
+        // CORS runs before the limit, so a refused origin is not counted.
+        let refusedOrigin =
+            (try? APICoding.decoder.decode(APIError.self, from: Data(response.body.readableBytesView)))?.error == "cors_forbidden"
+        if route.policy.rateLimit == .address, !refusedOrigin {
+            #expect(
+                response.headers[HTTPField.Name("RateLimit-Limit")!] != nil, "\(route.operationId) is x-rate-limit: address but not limited"
+            )
+        }
         for name in route.requiredHeaders[Int(response.status.code)] ?? [] {
             #expect(response.headers[HTTPField.Name(name)!] != nil, "\(route.operationId) \(response.status.code) lacks the \(name) header")
         }

@@ -19,8 +19,8 @@ struct CodegenFixtureTests {
     @Test func petstoreFixtureGeneratesTheExpectedSwift() throws {
         let yaml = try Paths.read(Paths.fixtures.appendingPathComponent("petstore.yaml"))
         let files = try Generator.generate(yaml: yaml, file: "petstore.yaml")
-        #expect(Set(files.keys) == ["Types.swift", "Operations.swift", "Routes.swift", "Runtime.swift"])
-        for name in ["Types.swift", "Operations.swift", "Routes.swift"] {
+        #expect(Set(files.keys) == ["Types.swift", "Operations.swift", "Routes.swift", "Runtime.swift", "Validation.swift"])
+        for name in ["Types.swift", "Operations.swift", "Routes.swift", "Validation.swift"] {
             let expected = try Paths.read(Paths.fixtures.appendingPathComponent("petstore").appendingPathComponent(name))
             let actual = try #require(files[name])
             #expect(
@@ -295,6 +295,122 @@ struct CodegenErrorTests {
                     """),
             pointer: "/paths/~1things~1{id}/get/responses/200/headers/X-Thing/schema",
             reason: "a header must be a string, integer, number or boolean"
+        ),
+        Case(
+            name: "a pattern with '.'",
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            v: {type: string, pattern: '^a.b$'}
+                    """),
+            pointer: "/components/schemas/Thing/properties/v/pattern",
+            reason: "is not supported here"
+        ),
+        Case(
+            name: "a negated class",
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            v: {type: string, pattern: '^[^a]+$'}
+                    """),
+            pointer: "/components/schemas/Thing/properties/v/pattern",
+            reason: "negated character classes are not supported"
+        ),
+        Case(
+            name: "a lazy quantifier",
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            v: {type: string, pattern: '^a+?$'}
+                    """),
+            pointer: "/components/schemas/Thing/properties/v/pattern",
+            reason: "lazy, possessive or stacked quantifiers"
+        ),
+        Case(
+            name: "a word escape",
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            v: {type: string, pattern: '^\\w+$'}
+                    """),
+            pointer: "/components/schemas/Thing/properties/v/pattern",
+            reason: "the escape"
+        ),
+        Case(
+            name: "uniqueItems",
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            v: {type: array, uniqueItems: true, items: {type: string}}
+                    """),
+            pointer: "/components/schemas/Thing/properties/v/uniqueItems",
+            reason: "uniqueItems is not supported"
+        ),
+        Case(
+            name: "an exclusive bound",
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            v: {type: integer, exclusiveMinimum: 0}
+                    """),
+            pointer: "/components/schemas/Thing/properties/v",
+            reason: "exclusive bounds are not supported"
+        ),
+        Case(
+            name: "bounds on a number",
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            v: {type: number, maximum: 1}
+                    """),
+            pointer: "/components/schemas/Thing/properties/v",
+            reason: "bounds on a number are not supported"
+        ),
+        Case(
+            name: "an unknown rate-limit class",
+            yaml: spec(
+                operation: """
+                          operationId: getThing
+                          tags: [T]
+                          x-rate-limit: user
+                          parameters:
+                            - {name: id, in: path, required: true, schema: {type: string}}
+                          responses:
+                            '200': {description: ok}
+                            '400': {description: bad}
+                    """),
+            pointer: "/paths/~1things~1{id}/get/x-rate-limit",
+            reason: "x-rate-limit is one of address"
+        ),
+        Case(
+            name: "an audit action of the wrong shape",
+            yaml: spec(
+                operation: """
+                          operationId: getThing
+                          tags: [T]
+                          x-audit-action: Thing Read
+                          parameters:
+                            - {name: id, in: path, required: true, schema: {type: string}}
+                          responses:
+                            '200': {description: ok}
+                            '400': {description: bad}
+                    """),
+            pointer: "/paths/~1things~1{id}/get/x-audit-action",
+            reason: "an audit action is 1 to 64 of a-z"
         ),
     ]
 

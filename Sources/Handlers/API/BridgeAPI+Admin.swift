@@ -18,15 +18,11 @@ extension BridgeAPI {
     }
 
     public func getApp(_ input: Operations.GetApp.Input, context: Context) async throws -> Operations.GetApp.Output {
-        try Validate.identifier(input.appId, field: "appId", location: .path)
         guard let app = try await apps.get(input.appId) else { throw AppError.notFound(what: "app") }
         return .ok(Self.app(app))
     }
 
     public func updateApp(_ input: Operations.UpdateApp.Input, context: Context) async throws -> Operations.UpdateApp.Output {
-        try Validate.identifier(input.appId, field: "appId", location: .path)
-        try Validate.length(input.body.name, 1...200, field: "name")
-        try Validate.length(input.body.description, 0...1000, field: "description")
         AuditTrail.note(target: input.appId, before: try await apps.get(input.appId).map(Self.app))
         guard
             let app = try await apps.update(
@@ -40,7 +36,6 @@ extension BridgeAPI {
     }
 
     public func deleteApp(_ input: Operations.DeleteApp.Input, context: Context) async throws -> Operations.DeleteApp.Output {
-        try Validate.identifier(input.appId, field: "appId", location: .path)
         AuditTrail.note(target: input.appId, before: try await apps.get(input.appId).map(Self.app))
         switch try await apps.delete(input.appId) {
         case .deleted:
@@ -54,7 +49,6 @@ extension BridgeAPI {
     public func rotateAppSecret(_ input: Operations.RotateAppSecret.Input, context: Context) async throws
         -> Operations.RotateAppSecret.Output
     {
-        try Validate.identifier(input.appId, field: "appId", location: .path)
         let secret = Credentials.newAppSecret()
         guard let app = try await apps.replaceSecret(input.appId, secretHash: Credentials.hash(secret), now: Millis.now()) else {
             throw AppError.notFound(what: "app")
@@ -66,9 +60,6 @@ extension BridgeAPI {
     // MARK: Users
 
     public func listUsers(_ input: Operations.ListUsers.Input, context: Context) async throws -> Operations.ListUsers.Output {
-        if let appId = input.appId { try Validate.identifier(appId, field: "appId", location: .query) }
-        try Validate.range(input.limit, 1...200, field: "limit", location: .query)
-        try Validate.range(input.offset, 0...Int64(Int32.max), field: "offset", location: .query)
         let limit = input.limit ?? 50
         let offset = input.offset ?? 0
         let page = try await users.list(appId: input.appId, limit: limit, offset: offset)
@@ -76,17 +67,12 @@ extension BridgeAPI {
     }
 
     public func getUser(_ input: Operations.GetUser.Input, context: Context) async throws -> Operations.GetUser.Output {
-        try Validate.userId(input.userId, location: .path)
         guard let user = try await users.get(input.userId) else { throw AppError.notFound(what: "user") }
         return .ok(Self.user(user))
     }
 
     public func updateUser(_ input: Operations.UpdateUser.Input, context: Context) async throws -> Operations.UpdateUser.Output {
-        try Validate.userId(input.userId, location: .path)
-        try Validate.range(input.body.dailyQuota, 0...1_000_000_000, field: "dailyQuota")
-        try Validate.range(input.body.monthlyQuota, 0...1_000_000_000, field: "monthlyQuota")
         let budgets = input.body.budgets
-        if let budgets { try SplitKeyService.validate(budgets) }
         AuditTrail.note(target: input.userId, before: try await users.get(input.userId).map(Self.user))
         guard
             let user = try await auth.updateUser(
@@ -100,7 +86,6 @@ extension BridgeAPI {
     }
 
     public func deleteUser(_ input: Operations.DeleteUser.Input, context: Context) async throws -> Operations.DeleteUser.Output {
-        try Validate.userId(input.userId, location: .path)
         // The keys first: if erasing them fails, the user is still there for a retry.
         try await splitKeys.deleteAll(of: input.userId)
         guard let deleted = try await auth.deleteUser(input.userId) else { throw AppError.notFound(what: "user") }
@@ -111,19 +96,16 @@ extension BridgeAPI {
     public func setAppIdentityProviders(_ input: Operations.SetAppIdentityProviders.Input, context: Context) async throws
         -> Operations.SetAppIdentityProviders.Output
     {
-        try Validate.identifier(input.appId, field: "appId", location: .path)
         return .ok(IdentityProviderList(providers: try await auth.setIdentityProviders(input.appId, input.body.providers)))
     }
 
     public func setAppCaps(_ input: Operations.SetAppCaps.Input, context: Context) async throws -> Operations.SetAppCaps.Output {
-        try Validate.identifier(input.appId, field: "appId", location: .path)
         let caps = try await auth.setCaps(input.appId, input.body)
         appCaps.set(input.appId, caps)
         return .ok(caps)
     }
 
     public func setAppGuests(_ input: Operations.SetAppGuests.Input, context: Context) async throws -> Operations.SetAppGuests.Output {
-        try Validate.identifier(input.appId, field: "appId", location: .path)
         return .ok(try await auth.setGuests(input.appId, input.body))
     }
 
@@ -169,7 +151,6 @@ extension BridgeAPI {
 
     public func createIPRule(_ input: Operations.CreateIPRule.Input, context: Context) async throws -> Operations.CreateIPRule.Output {
         let cidr = try Self.parseCIDR(input.body.cidr)
-        try Validate.length(input.body.reason, 0...500, field: "reason")
         let now = Millis.now()
         let record = IPRuleRecord(
             id: "ipr_" + Credentials.newId(), cidr: cidr.description, type: input.body.type.rawValue, reason: input.body.reason,
@@ -182,9 +163,7 @@ extension BridgeAPI {
     }
 
     public func updateIPRule(_ input: Operations.UpdateIPRule.Input, context: Context) async throws -> Operations.UpdateIPRule.Output {
-        try Self.validateRuleId(input.ruleId)
         let cidr = try input.body.cidr.map(Self.parseCIDR)
-        try Validate.length(input.body.reason, 0...500, field: "reason")
         let now = Millis.now()
         AuditTrail.note(
             target: input.ruleId, before: try await ipRuleStore.all().first { $0.id == input.ruleId }.map { Self.ipRule($0, now: now) })
@@ -200,7 +179,6 @@ extension BridgeAPI {
     }
 
     public func deleteIPRule(_ input: Operations.DeleteIPRule.Input, context: Context) async throws -> Operations.DeleteIPRule.Output {
-        try Self.validateRuleId(input.ruleId)
         AuditTrail.note(
             target: input.ruleId,
             before: try await ipRuleStore.all().first { $0.id == input.ruleId }.map { Self.ipRule($0, now: Millis.now()) })
@@ -217,12 +195,6 @@ extension BridgeAPI {
         return cidr
     }
 
-    static func validateRuleId(_ id: String) throws(AppError) {
-        guard Validate.hasShape(id, length: 8...64, extra: "_-") else {
-            throw .invalidInput(InputError(location: .path, name: "ruleId", reason: "must be 8 to 64 characters of [A-Za-z0-9_-]"))
-        }
-    }
-
     static func ipRule(_ record: IPRuleRecord, now: Int64) -> IPRule {
         IPRule(
             id: record.id, cidr: record.cidr, type: IPRule.TypeValue(rawValue: record.type) ?? .deny, reason: record.reason,
@@ -236,25 +208,6 @@ extension BridgeAPI {
 
 extension BridgeAPI {
     public func listAuditLogs(_ input: Operations.ListAuditLogs.Input, context: Context) async throws -> Operations.ListAuditLogs.Output {
-        try Validate.range(input.limit, 1...500, field: "limit", location: .query)
-        try Validate.range(input.offset, 0...Int64(Int32.max), field: "offset", location: .query)
-        if let action = input.action,
-            !(1...64).contains(action.count) || !action.allSatisfy({ ("a"..."z").contains($0) || $0 == "_" || $0 == "." })
-        {
-            throw AppError.invalidInput(InputError(location: .query, name: "action", reason: "must be 1 to 64 characters of [a-z_.]"))
-        }
-        // An admin key's fingerprint, or a user id of either shape (an identity provider's users have a ':').
-        if let actorId = input.actorId, !Validate.hasShape(actorId, length: 1...128, extra: "._@-"),
-            (try? Validate.userId(actorId, location: .query)) == nil
-        {
-            throw AppError.invalidInput(
-                InputError(
-                    location: .query, name: "actorId",
-                    reason:
-                        "must be an admin key's fingerprint or a user id (1 to 128 of letters, digits, '.', '_', '@' or '-', or '<namespace>:<subject>')"
-                ))
-        }
-        try Validate.length(input.target, 1...256, field: "target", location: .query)
         let filter = AuditLog.Filter(
             action: input.action, actorId: input.actorId, target: input.target, success: input.success,
             fromMs: input.from.map(Millis.from), toMs: input.to.map(Millis.from)
@@ -266,7 +219,6 @@ extension BridgeAPI {
     }
 
     public func getAuditStats(_ input: Operations.GetAuditStats.Input, context: Context) async throws -> Operations.GetAuditStats.Output {
-        try Validate.range(input.days, 1...3650, field: "days", location: .query)
         let days = input.days ?? 7
         let since = Millis.now() - days * 86_400_000
         let stats = try await auditLog.stats(sinceMs: since)
@@ -282,7 +234,6 @@ extension BridgeAPI {
     public func listFailedAuditLogs(_ input: Operations.ListFailedAuditLogs.Input, context: Context) async throws
         -> Operations.ListFailedAuditLogs.Output
     {
-        try Validate.range(input.limit, 1...500, field: "limit", location: .query)
         let page = try await auditLog.list(AuditLog.Filter(success: false), limit: input.limit ?? 20, offset: 0)
         return .ok(AuditLogList(logs: page.records.map(AuditLog.entry)))
     }

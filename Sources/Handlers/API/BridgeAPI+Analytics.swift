@@ -30,7 +30,6 @@ extension BridgeAPI {
     public func getUserAnalytics(_ input: Operations.GetUserAnalytics.Input, context: Context) async throws
         -> Operations.GetUserAnalytics.Output
     {
-        try Validate.userId(input.userId, location: .path)
         let range = Self.range(from: input.from, to: input.to, startDate: input.startDate, endDate: input.endDate)
         guard try await users.get(input.userId) != nil else { throw AppError.notFound(what: "user") }
         return .ok(try await analytics.user(input.userId, range))
@@ -50,11 +49,6 @@ extension BridgeAPI {
 
     /// JSON, or CSV with `Accept: text/csv`.
     public func listUsage(_ input: Operations.ListUsage.Input, request: Request, context: Context) async throws -> Response {
-        try Validate.range(input.limit, 1...1000, field: "limit", location: .query)
-        try Validate.range(input.offset, 0...Int64(Int32.max), field: "offset", location: .query)
-        if let userId = input.userId { try Validate.userId(userId, location: .query) }
-        if let provider = input.provider { try Validate.providerId(provider, location: .query) }
-        try Validate.length(input.model, 1...200, field: "model", location: .query)
         let filter = AnalyticsStore.UsageFilter(
             range: Self.range(from: input.from, to: input.to, startDate: input.startDate, endDate: input.endDate),
             userId: input.userId, provider: input.provider?.lowercased(), model: input.model, failed: input.failed

@@ -42,15 +42,12 @@ extension BridgeAPI {
     public func adminListSplitKeys(_ input: Operations.AdminListSplitKeys.Input, context: Context) async throws
         -> Operations.AdminListSplitKeys.Output
     {
-        if let userId = input.userId { try Validate.userId(userId, location: .query) }
-        if let provider = input.provider { try Validate.providerId(provider, location: .query) }
         return .ok(SplitKeyList(keys: try await splitKeys.adminList(userId: input.userId, provider: input.provider?.lowercased())))
     }
 
     public func adminDeleteSplitKey(_ input: Operations.AdminDeleteSplitKey.Input, context: Context) async throws
         -> Operations.AdminDeleteSplitKey.Output
     {
-        try Validate.userId(input.userId, location: .query)
         do {
             try await splitKeys.delete(input.keyId, owner: input.userId)
         } catch AppError.splitKeyNotFound {

@@ -32,7 +32,6 @@ extension BridgeAPI {
     public func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input, context: Context) async throws
         -> Operations.ListWebhookDeliveries.Output
     {
-        try Validate.range(input.limit, 1...500, field: "limit", location: .query)
         return .ok(WebhookDeliveryList(deliveries: try await webhooks.deliveries(input.webhookId, limit: input.limit ?? 50)))
     }
 }

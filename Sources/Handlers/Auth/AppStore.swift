@@ -49,11 +49,9 @@ public struct AppStore: Sendable {
     }
 
     /// Registers an app and returns it with its secret, which is never stored (only its hash).
-    /// Used by `POST /admin/apps` and `safeapi-bridge create-app`.
+    /// Used by `POST /admin/apps` and `safeapi-bridge create-app`, each of which checks the spec's
+    /// `CreateAppRequest` constraints first.
     public func register(name: String, description: String?, appId: String?) async throws -> (app: AppRecord, secret: String) {
-        try Validate.length(name, 1...200, field: "name")
-        try Validate.length(description, 0...1000, field: "description")
-        if let appId { try Validate.identifier(appId, field: "appId") }
         let secret = Credentials.newAppSecret()
         let now = Millis.now()
         let record = AppRecord(

@@ -22,6 +22,8 @@ public struct AppRequestContext: APIRequestContext {
     /// The body limit (`MAX_BODY_BYTES`), set by `RequestLimitsMiddleware`.
     public var maxBodyBytes = 2 * 1024 * 1024
     public var maxUploadSize: Int { maxBodyBytes }
+    /// The matched operation's policy from the spec (`RoutePolicyMiddleware`); empty for no route.
+    public var policy = RoutePolicy()
     /// Set by the authenticator for operations secured by `bearerAuth`.
     public var user: AuthenticatedUser?
     /// Set by the authenticator for operations secured by `adminKey`: a short fingerprint of the key.

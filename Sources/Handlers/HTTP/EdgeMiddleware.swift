@@ -1,4 +1,5 @@
 import Foundation
+import Generated
 import HTTPTypes
 public import Hummingbird
 import Logging
@@ -28,7 +29,7 @@ public struct ClientAddressMiddleware: RouterMiddleware {
 }
 
 /// Security headers on every response, errors and streams included; `Cache-Control: no-store`
-/// on routes that carry credentials, keys or per-user data.
+/// on the operations that carry credentials, keys or per-user data (`x-no-store` in the spec).
 public struct SecurityHeadersMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
 
@@ -43,16 +44,10 @@ public struct SecurityHeadersMiddleware: RouterMiddleware {
         (.crossOriginOpenerPolicy, "same-origin"),
     ]
 
-    /// Credentials, keys, and per-user data (quotas, analytics).
-    static func isSensitive(_ path: String) -> Bool {
-        path.hasPrefix("/auth/") || path.hasPrefix("/api/split-key") || path.hasPrefix("/admin/") || path.hasPrefix("/api/me/")
-            || path.hasPrefix("/analytics/")
-    }
-
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
         for (name, value) in Self.fixed { response.headers[name] = value }
-        if Self.isSensitive(request.uri.path) { response.headers[.cacheControl] = "no-store" }
+        if context.policy.noStore { response.headers[.cacheControl] = "no-store" }
         return response
     }
 }
@@ -182,8 +177,9 @@ public struct RequestLimitsMiddleware: RouterMiddleware {
     }
 }
 
-/// The per-IP limit on `/api` and `/proxy` routes, with `RateLimit-*` on every answer there,
-/// errors included: it sits outside `ErrorMiddleware` and answers its own refusal.
+/// The per-address limit on the operations that count against it (`x-rate-limit: address`: the
+/// `/api` and `/proxy` routes), with `RateLimit-*` on every answer there, errors included: it sits
+/// outside `ErrorMiddleware` and answers its own refusal.
 public struct RateLimitMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
     let limiter: RateLimiter?
@@ -193,7 +189,7 @@ public struct RateLimitMiddleware: RouterMiddleware {
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let limiter, EdgePolicy.isRateLimited(request.uri.path) else { return try await next(request, context) }
+        guard let limiter, context.policy.rateLimit == .address else { return try await next(request, context) }
         let decision = limiter.admit("ip:" + context.clientIP)
         guard decision.allowed else {
             context.logger.info("security: rate limit hit", metadata: ["security.event": "rate_limited", "limit.scope": "ip"])

@@ -5,7 +5,7 @@ import Foundation
 public struct EdgePolicy: Sendable {
     /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     public var trustedProxies: [CIDR] = []
-    /// Per client IP on `/api` and `/proxy` routes; 0 turns it off.
+    /// Per client IP on the operations marked `x-rate-limit: address`; 0 turns it off.
     public var ipRateLimit = 100
     public var ipRateWindow: Duration = .seconds(3600)
     /// Per user on proxied calls; 0 turns it off.
@@ -26,9 +26,6 @@ public struct EdgePolicy: Sendable {
 
     /// Paths outside every edge check but the security headers: the liveness probe.
     static func isProbe(_ path: String) -> Bool { path == "/health" }
-
-    /// Where the per-IP limit applies (the old product's `/api` limiter, plus the SDK routes).
-    static func isRateLimited(_ path: String) -> Bool { path.hasPrefix("/api/") || path.hasPrefix("/proxy/") }
 }
 
 /// An allowed browser origin: `https://app.example.com` exactly, or `https://*.example.com` for

@@ -38,7 +38,7 @@ public struct SplitKeyService: Sendable {
 
     public func split(_ request: SplitKeyRequest, user: AuthenticatedUser) async throws -> SplitKeyCreated {
         let vault = try requireVault()
-        guard let apiKey = request.apiKey ?? request.originalKey, !apiKey.isEmpty else {
+        guard let apiKey = request.apiKey ?? request.originalKey else {
             throw AppError.invalidInput(InputError(location: .body, name: "apiKey", reason: "is required (or originalKey)"))
         }
         guard let providerId = (request.provider ?? request.apiProvider)?.lowercased() else {
@@ -51,11 +51,7 @@ public struct SplitKeyService: Sendable {
             throw AppError.unprocessable(
                 code: "provider_takes_no_key", message: "The provider '\(providerId)' is called without a key: there is nothing to split.")
         }
-        try Validate.length(apiKey, 1...4096, field: "apiKey")
-        try Validate.length(request.description, 0...500, field: "description")
-        if let keyId = request.keyId { try Self.validateKeyId(keyId, location: .body) }
         let budgets = request.budgets ?? Budgets()
-        try Self.validate(budgets)
         let decision = splitLimiter.admit("split:" + user.userId)
         guard decision.allowed else {
             throw AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit)
@@ -96,21 +92,16 @@ public struct SplitKeyService: Sendable {
     }
 
     public func get(_ keyId: String, user: AuthenticatedUser) async throws -> SplitKey {
-        try Self.validateKeyId(keyId, location: .path)
         guard let record = try await store.get(userId: user.userId, keyId: keyId) else { throw AppError.splitKeyNotFound }
         return Self.metadata(record)
     }
 
     /// The owner changes the description or the budgets (all four at once).
     public func update(_ keyId: String, description: String?, budgets: Budgets?, user: AuthenticatedUser) async throws -> SplitKey {
-        try Self.validateKeyId(keyId, location: .path)
-        try Validate.length(description, 0...500, field: "description")
-        let limits = budgets
-        if let limits { try Self.validate(limits) }
         AuditTrail.note(target: keyId, before: try await store.get(userId: user.userId, keyId: keyId).map(Self.metadata))
         guard
             let record = try await store.update(
-                userId: user.userId, keyId: keyId, description: description, budgets: limits, now: Millis.now())
+                userId: user.userId, keyId: keyId, description: description, budgets: budgets, now: Millis.now())
         else {
             throw AppError.splitKeyNotFound
         }
@@ -118,19 +109,7 @@ public struct SplitKeyService: Sendable {
         return Self.metadata(record)
     }
 
-    /// Budgets are whole numbers from 0 to 10^12.
-    public static func validate(_ budgets: Budgets) throws(InputError) {
-        let fields: [(String, Int64?)] = [
-            ("budgets.dailyTokens", budgets.dailyTokens), ("budgets.monthlyTokens", budgets.monthlyTokens),
-            ("budgets.dailyCostMicros", budgets.dailyCostMicros), ("budgets.monthlyCostMicros", budgets.monthlyCostMicros),
-        ]
-        for (name, value) in fields {
-            try Validate.range(value, 0...1_000_000_000_000, field: name)
-        }
-    }
-
     public func delete(_ keyId: String, owner: String) async throws {
-        try Self.validateKeyId(keyId, location: .path)
         AuditTrail.note(target: keyId, before: try await store.get(userId: owner, keyId: keyId).map(Self.metadata))
         let (store, events) = (self.store, self.events)
         let revoked = try await store.database.transaction { sql in
@@ -158,7 +137,6 @@ public struct SplitKeyService: Sendable {
     public func rotate(_ keyId: String, currentPart: String, user: AuthenticatedUser) async throws -> SplitKeyRotated {
         AuditTrail.note(target: keyId)
         let vault = try requireVault()
-        try Self.validateKeyId(keyId, location: .path)
         guard let record = try await store.get(userId: user.userId, keyId: keyId) else { throw AppError.splitKeyNotFound }
         let apiKey = try open(record, clientPart: currentPart, vault: vault)
         let (sealed, clientPart) = try vault.seal(
@@ -199,9 +177,7 @@ public struct SplitKeyService: Sendable {
         key: Secret<String>, budgets: Budgets
     ) {
         let vault = try requireVault()
-        guard (try? Self.validateKeyId(keyId, location: .header)) != nil,
-            let record = try await store.get(userId: user.userId, keyId: keyId)
-        else {
+        guard let record = try await store.get(userId: user.userId, keyId: keyId) else {
             logger.info(
                 "security: unknown split key", metadata: ["security.event": "split_key_not_found", "user.id": .string(user.userId)])
             throw AppError.splitKeyNotFound
@@ -231,10 +207,6 @@ public struct SplitKeyService: Sendable {
         } catch {
             throw .splitKeyInvalid
         }
-    }
-
-    static func validateKeyId(_ keyId: String, location: InputError.Location) throws(InputError) {
-        try Validate.keyId(keyId, location: location)
     }
 
     static func metadata(_ record: SplitKeyRecord) -> SplitKey {

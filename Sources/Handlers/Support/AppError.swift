@@ -99,7 +99,7 @@ public enum AppError: Error, Sendable, Equatable {
 
     public var code: String {
         switch self {
-        case .invalidInput: "invalid_request"
+        case .invalidInput(let input): input.kind == .constraint ? "validation_failed" : "invalid_request"
         case .malformedRequest: "malformed_request"
         case .invalidHost: "invalid_host"
         case .unsupportedMediaType: "unsupported_media_type"

@@ -28,7 +28,6 @@ public struct WebhookService: Sendable {
     }
 
     public func create(_ request: CreateWebhookRequest) async throws -> WebhookWithSecret {
-        try Validate.length(request.description, 0...500, field: "description")
         let events = Self.eventsColumn(request.events)
         try await checkURL(request.url)
         let secret = WebhookCrypto.newSecret()
@@ -44,8 +43,6 @@ public struct WebhookService: Sendable {
     }
 
     public func update(_ id: String, _ request: UpdateWebhookRequest) async throws -> Webhook {
-        try Self.validateId(id)
-        try Validate.length(request.description, 0...500, field: "description")
         let events = request.events.map(Self.eventsColumn)
         if let url = request.url { try await checkURL(url) }
         AuditTrail.note(target: id, before: try await store.get(id).map(Self.webhook))
@@ -61,7 +58,6 @@ public struct WebhookService: Sendable {
     }
 
     public func rotateSecret(_ id: String) async throws -> WebhookWithSecret {
-        try Self.validateId(id)
         AuditTrail.note(target: id)
         let secret = WebhookCrypto.newSecret()
         guard
@@ -74,14 +70,12 @@ public struct WebhookService: Sendable {
     }
 
     public func delete(_ id: String) async throws {
-        try Self.validateId(id)
         AuditTrail.note(target: id, before: try await store.get(id).map(Self.webhook))
         guard try await store.delete(id) else { throw AppError.notFound(what: "webhook") }
     }
 
     /// Queues a `test` event for this webhook only (active or not: the test is explicit).
     public func test(_ id: String) async throws -> WebhookDelivery {
-        try Self.validateId(id)
         AuditTrail.note(target: id)
         guard try await store.get(id) != nil else { throw AppError.notFound(what: "webhook") }
         let eventId = "msg_" + Credentials.newId()
@@ -94,15 +88,8 @@ public struct WebhookService: Sendable {
     }
 
     public func deliveries(_ id: String, limit: Int64) async throws -> [WebhookDelivery] {
-        try Self.validateId(id)
         guard try await store.get(id) != nil else { throw AppError.notFound(what: "webhook") }
         return try await store.deliveries(webhookId: id, limit: limit).map(Self.delivery)
-    }
-
-    static func validateId(_ id: String) throws(AppError) {
-        guard Validate.hasShape(id, length: 8...64, extra: "_-") else {
-            throw .invalidInput(InputError(location: .path, name: "webhookId", reason: "must be 8 to 64 characters of [A-Za-z0-9_-]"))
-        }
     }
 
     public static func webhook(_ record: WebhookRecord) -> Webhook {

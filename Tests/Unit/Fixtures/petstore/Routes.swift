@@ -18,7 +18,9 @@ extension RouteTable {
             requiredHeaders: [429: ["Retry-After", "X-Request-Id"]],
             documentedHeaders: [429: ["Retry-After", "X-Limit", "X-Request-Id"]],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/pets",
+            policy: RoutePolicy(noStore: true, rateLimit: .address)
         ),
         RouteDescriptor(
             operationId: "createPet",
@@ -30,7 +32,9 @@ extension RouteTable {
             requiredHeaders: [:],
             documentedHeaders: [:],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/pets",
+            policy: RoutePolicy(auditAction: "pet.create")
         ),
         RouteDescriptor(
             operationId: "deletePet",
@@ -42,7 +46,9 @@ extension RouteTable {
             requiredHeaders: [:],
             documentedHeaders: [:],
             passesUpstreamResponses: false,
-            catchAllTail: false
+            catchAllTail: false,
+            routerPath: "/pets/:petId",
+            policy: RoutePolicy()
         ),
     ]
 }
@@ -60,6 +66,7 @@ extension APIProtocol {
                 species: try InputDecoding.requiredQuery("species", in: request),
                 xTrace: try InputDecoding.header("X-Trace", in: request)
             )
+            try input.validate()
             return try await self.listPets(input, context: context).response()
         }
 
@@ -67,6 +74,7 @@ extension APIProtocol {
             let input = Operations.CreatePet.Input(
                 body: try await InputDecoding.body(Pet.self, from: request, context: context)
             )
+            try input.validate()
             return try await self.createPet(input, context: context).response()
         }
 

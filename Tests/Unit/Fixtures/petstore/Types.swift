@@ -52,8 +52,9 @@ public struct Pet: Codable, Sendable, Equatable {
     public var tags: [String]
     public var labels: Labels?
     public var counts: [String: Int64]?
+    public var friends: [Pet]?
 
-    public init(id: UUID, name: String, species: Species, size: Size? = nil, born: Date, weightGrams: Int64? = nil, age: Int32? = nil, score: Double? = nil, vaccinated: Bool? = nil, ownerId: String? = nil, tags: [String], labels: Labels? = nil, counts: [String: Int64]? = nil) {
+    public init(id: UUID, name: String, species: Species, size: Size? = nil, born: Date, weightGrams: Int64? = nil, age: Int32? = nil, score: Double? = nil, vaccinated: Bool? = nil, ownerId: String? = nil, tags: [String], labels: Labels? = nil, counts: [String: Int64]? = nil, friends: [Pet]? = nil) {
         self.id = id
         self.name = name
         self.species = species
@@ -67,6 +68,7 @@ public struct Pet: Codable, Sendable, Equatable {
         self.tags = tags
         self.labels = labels
         self.counts = counts
+        self.friends = friends
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
@@ -88,6 +90,7 @@ public struct Pet: Codable, Sendable, Equatable {
         self.tags = try container.decode([String].self, forKey: .tags)
         self.labels = container.contains(.labels) ? try container.decode(Labels.self, forKey: .labels) : nil
         self.counts = container.contains(.counts) ? try container.decode([String: Int64].self, forKey: .counts) : nil
+        self.friends = container.contains(.friends) ? try container.decode([Pet].self, forKey: .friends) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -104,6 +107,7 @@ public struct Pet: Codable, Sendable, Equatable {
         case tags = "tags"
         case labels = "labels"
         case counts = "counts"
+        case friends = "friends"
     }
 
     /// Writes required nullable properties as an explicit `null`.
@@ -122,6 +126,7 @@ public struct Pet: Codable, Sendable, Equatable {
         try container.encode(tags, forKey: .tags)
         try container.encodeIfPresent(labels, forKey: .labels)
         try container.encodeIfPresent(counts, forKey: .counts)
+        try container.encodeIfPresent(friends, forKey: .friends)
     }
 }
 
