@@ -66,6 +66,17 @@ struct ObjectModel: Equatable {
     var doc: String?
     var properties: [PropertyModel]
     var nestedEnums: [EnumModel]
+    /// Deprecated old names (`x-alias-of`): read into their property when it is absent, never written.
+    var aliases: [Alias] = []
+
+    struct Alias: Equatable {
+        var jsonName: String
+        var swiftName: String
+        /// The Swift name of the property it stands for.
+        var target: String
+    }
+
+    func alias(of property: PropertyModel) -> Alias? { aliases.first { $0.target == property.swiftName } }
 }
 
 struct PropertyModel: Equatable {

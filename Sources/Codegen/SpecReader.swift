@@ -104,11 +104,29 @@ struct SpecReader {
         var properties: [PropertyModel] = []
         var nested: [EnumModel] = []
         var seen: Set<String> = []
+        var aliases: [(alias: PropertyModel, target: String, pointer: String)] = []
         for (jsonName, schema) in object.properties {
             let propertyPointer = pointer + "/properties/" + Self.escape(jsonName)
             let swiftName = Naming.lowerCamel(jsonName)
             guard seen.insert(swiftName).inserted else {
                 throw CodegenError(file: file, pointer: propertyPointer, reason: "two properties map to the Swift name '\(swiftName)'")
+            }
+            if let target = schema.vendorExtensions["x-alias-of"] {
+                guard let target = target.value as? String, schema.deprecated, !object.requiredProperties.contains(jsonName) else {
+                    throw CodegenError(
+                        file: file, pointer: propertyPointer + "/x-alias-of",
+                        reason: "x-alias-of names another property, on an optional property marked deprecated")
+                }
+                var unused: [EnumModel] = []
+                let type = try swiftType(schema, pointer: propertyPointer, owner: name, nestedName: nil, collected: &unused)
+                aliases.append(
+                    (
+                        PropertyModel(
+                            jsonName: jsonName, swiftName: swiftName, type: type, required: false, nullable: false,
+                            rules: try rules(schema, pointer: propertyPointer)), target, propertyPointer
+                    )
+                )
+                continue
             }
             var collected: [EnumModel] = []
             let type = try swiftType(
@@ -125,7 +143,18 @@ struct SpecReader {
                     rules: try rules(schema, pointer: propertyPointer)
                 ))
         }
-        return ObjectModel(name: name, doc: doc, properties: properties, nestedEnums: nested)
+        var model = ObjectModel(name: name, doc: doc, properties: properties, nestedEnums: nested)
+        for (alias, targetName, aliasPointer) in aliases {
+            guard let target = properties.first(where: { $0.jsonName == targetName }), target.type == alias.type,
+                target.rules == alias.rules, !target.nullable, model.alias(of: target) == nil
+            else {
+                throw CodegenError(
+                    file: file, pointer: aliasPointer + "/x-alias-of",
+                    reason: "'\(targetName)' must be another non-nullable property of the same type and constraints, with no other alias")
+            }
+            model.aliases.append(.init(jsonName: alias.jsonName, swiftName: alias.swiftName, target: target.swiftName))
+        }
+        return model
     }
 
     private func readEnum(name: String, doc: String?, values: [AnyCodable], pointer: String) throws -> EnumModel {

@@ -78,9 +78,22 @@ struct SwiftEmitter {
                     object.properties.isEmpty
                         ? "_ = try decoder.container(keyedBy: CodingKeys.self)"
                         : "let container = try decoder.container(keyedBy: CodingKeys.self)")
+                if !object.aliases.isEmpty { w.line("let aliases = try decoder.container(keyedBy: AliasKeys.self)") }
                 for property in object.properties {
                     let type = shortType(property.type, owner: object.name)
                     let key = ".\(Naming.identifier(property.swiftName))"
+                    if let alias = object.alias(of: property) {
+                        // The property's own name wins; the deprecated one is read only in its absence.
+                        let old = ".\(Naming.identifier(alias.swiftName))"
+                        let own = "try container.decode(\(type).self, forKey: \(key))"
+                        let fallback = "try aliases.decode(\(type).self, forKey: \(old))"
+                        w.line(
+                            property.required
+                                ? "self.\(property.swiftName) = container.contains(\(key)) || !aliases.contains(\(old)) ? \(own) : \(fallback)"
+                                : "self.\(property.swiftName) = container.contains(\(key)) ? \(own) : aliases.contains(\(old)) ? \(fallback) : nil"
+                        )
+                        continue
+                    }
                     switch (property.required, property.nullable) {
                     case (true, false):
                         w.line("self.\(property.swiftName) = try container.decode(\(type).self, forKey: \(key))")
@@ -104,6 +117,15 @@ struct SwiftEmitter {
             w.block("public enum CodingKeys: String, CodingKey, CaseIterable") { w in
                 for property in object.properties {
                     w.line("case \(Naming.identifier(property.swiftName)) = \(literal(property.jsonName))")
+                }
+            }
+            if !object.aliases.isEmpty {
+                w.blank()
+                w.line("/// Deprecated names, read when the current one is absent and never written.")
+                w.block("public enum AliasKeys: String, CodingKey, CaseIterable") { w in
+                    for alias in object.aliases {
+                        w.line("case \(Naming.identifier(alias.swiftName)) = \(literal(alias.jsonName))")
+                    }
                 }
             }
             if object.properties.contains(where: \.encodesNull) {

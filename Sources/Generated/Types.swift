@@ -1698,23 +1698,23 @@ public struct SplitKeyList: Codable, Sendable, Equatable {
     }
 }
 
-/// The key and its provider; the old product's names `originalKey` and `apiProvider` are accepted too.
+/// The key and its provider. The old product's names `originalKey` and `apiProvider` are still
+/// read (deprecated: each counts only when the current name is absent), so an old client that
+/// sends only them is served as before; new clients send `apiKey` and `provider`.
 public struct SplitKeyRequest: Codable, Sendable, Equatable {
     /// The user's provider key. Never stored in clear, never returned.
-    public var apiKey: String?
-    public var originalKey: String?
-    public var provider: String?
-    public var apiProvider: String?
+    public var apiKey: String
+    /// The provider the key is for, as in `/api/providers`.
+    public var provider: String
+    /// A note for the user, shown in the key's metadata.
     public var description: String?
     /// Choose the id; random when absent.
     public var keyId: String?
     public var budgets: Budgets?
 
-    public init(apiKey: String? = nil, originalKey: String? = nil, provider: String? = nil, apiProvider: String? = nil, description: String? = nil, keyId: String? = nil, budgets: Budgets? = nil) {
+    public init(apiKey: String, provider: String, description: String? = nil, keyId: String? = nil, budgets: Budgets? = nil) {
         self.apiKey = apiKey
-        self.originalKey = originalKey
         self.provider = provider
-        self.apiProvider = apiProvider
         self.description = description
         self.keyId = keyId
         self.budgets = budgets
@@ -1723,10 +1723,9 @@ public struct SplitKeyRequest: Codable, Sendable, Equatable {
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.apiKey = container.contains(.apiKey) ? try container.decode(String.self, forKey: .apiKey) : nil
-        self.originalKey = container.contains(.originalKey) ? try container.decode(String.self, forKey: .originalKey) : nil
-        self.provider = container.contains(.provider) ? try container.decode(String.self, forKey: .provider) : nil
-        self.apiProvider = container.contains(.apiProvider) ? try container.decode(String.self, forKey: .apiProvider) : nil
+        let aliases = try decoder.container(keyedBy: AliasKeys.self)
+        self.apiKey = container.contains(.apiKey) || !aliases.contains(.originalKey) ? try container.decode(String.self, forKey: .apiKey) : try aliases.decode(String.self, forKey: .originalKey)
+        self.provider = container.contains(.provider) || !aliases.contains(.apiProvider) ? try container.decode(String.self, forKey: .provider) : try aliases.decode(String.self, forKey: .apiProvider)
         self.description = container.contains(.description) ? try container.decode(String.self, forKey: .description) : nil
         self.keyId = container.contains(.keyId) ? try container.decode(String.self, forKey: .keyId) : nil
         self.budgets = container.contains(.budgets) ? try container.decode(Budgets.self, forKey: .budgets) : nil
@@ -1734,12 +1733,16 @@ public struct SplitKeyRequest: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case apiKey = "apiKey"
-        case originalKey = "originalKey"
         case provider = "provider"
-        case apiProvider = "apiProvider"
         case description = "description"
         case keyId = "keyId"
         case budgets = "budgets"
+    }
+
+    /// Deprecated names, read when the current one is absent and never written.
+    public enum AliasKeys: String, CodingKey, CaseIterable {
+        case originalKey = "originalKey"
+        case apiProvider = "apiProvider"
     }
 }
 

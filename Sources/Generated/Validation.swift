@@ -132,9 +132,7 @@ extension SplitKeyRequest: InputValidatable {
     /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
     public func validate(at path: String) throws(InputError) {
         try InputRules.string(self.apiKey, path + "apiKey", minLength: 1, maxLength: 4096)
-        try InputRules.string(self.originalKey, path + "originalKey", minLength: 1, maxLength: 4096)
         try InputRules.string(self.provider, path + "provider", pattern: SpecPatterns.p3)
-        try InputRules.string(self.apiProvider, path + "apiProvider", pattern: SpecPatterns.p3)
         try InputRules.string(self.description, path + "description", maxLength: 500)
         try InputRules.string(self.keyId, path + "keyId", pattern: SpecPatterns.p7)
         try self.budgets?.validate(at: path + "budgets" + ".")

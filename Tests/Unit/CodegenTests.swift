@@ -381,6 +381,45 @@ struct CodegenErrorTests {
             reason: "bounds on a number are not supported"
         ),
         Case(
+            name: "an alias of a property that is not there",
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            v: {type: string}
+                            old: {type: string, deprecated: true, x-alias-of: w}
+                    """),
+            pointer: "/components/schemas/Thing/properties/old/x-alias-of",
+            reason: "must be another non-nullable property of the same type and constraints"
+        ),
+        Case(
+            name: "an alias of another type",
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            v: {type: string}
+                            old: {type: integer, deprecated: true, x-alias-of: v}
+                    """),
+            pointer: "/components/schemas/Thing/properties/old/x-alias-of",
+            reason: "must be another non-nullable property of the same type and constraints"
+        ),
+        Case(
+            name: "an alias that is not deprecated",
+            yaml: spec(
+                schemas: """
+                        Thing:
+                          type: object
+                          properties:
+                            v: {type: string}
+                            old: {type: string, x-alias-of: v}
+                    """),
+            pointer: "/components/schemas/Thing/properties/old/x-alias-of",
+            reason: "on an optional property marked deprecated"
+        ),
+        Case(
             name: "an unknown rate-limit class",
             yaml: spec(
                 operation: """

@@ -181,3 +181,35 @@ private struct SampleBody: Decodable {
     var kind: Kind
     var count: Int64
 }
+
+@Suite("Generated types: deprecated names (x-alias-of) are read, never written")
+struct AliasDecodingTests {
+    private func decode(_ json: String) throws -> SplitKeyRequest {
+        try APICoding.decoder.decode(SplitKeyRequest.self, from: Data(json.utf8))
+    }
+
+    @Test func theOldNamesAloneStillDecode() throws {
+        let request = try decode(#"{"originalKey":"sk-old","apiProvider":"openai"}"#)
+        #expect(request.apiKey == "sk-old")
+        #expect(request.provider == "openai")
+    }
+
+    @Test func theCurrentNameWinsWhenBothAreSent() throws {
+        let request = try decode(#"{"apiKey":"sk-new","originalKey":"sk-old","provider":"openai"}"#)
+        #expect(request.apiKey == "sk-new")
+    }
+
+    @Test func neitherNameIsTheCurrentOneMissing() throws {
+        do {
+            _ = try decode(#"{"provider":"openai"}"#)
+            Issue.record("decoded without a key")
+        } catch let error as DecodingError {
+            #expect(InputError(decoding: error).description == "Request body field 'apiKey': is required.")
+        }
+    }
+
+    @Test func onlyTheCurrentNamesAreWritten() throws {
+        let json = String(decoding: try APICoding.encoder.encode(SplitKeyRequest(apiKey: "k", provider: "p")), as: UTF8.self)
+        #expect(json == #"{"apiKey":"k","provider":"p"}"#)
+    }
+}

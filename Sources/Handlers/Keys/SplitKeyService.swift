@@ -38,12 +38,8 @@ public struct SplitKeyService: Sendable {
 
     public func split(_ request: SplitKeyRequest, user: AuthenticatedUser) async throws -> SplitKeyCreated {
         let vault = try requireVault()
-        guard let apiKey = request.apiKey ?? request.originalKey else {
-            throw AppError.invalidInput(InputError(location: .body, name: "apiKey", reason: "is required (or originalKey)"))
-        }
-        guard let providerId = (request.provider ?? request.apiProvider)?.lowercased() else {
-            throw AppError.invalidInput(InputError(location: .body, name: "provider", reason: "is required (or apiProvider)"))
-        }
+        let apiKey = request.apiKey
+        let providerId = request.provider.lowercased()
         // The built-in mock takes a split key (and ignores it), so BYOK can be tried offline; any
         // other provider that takes no key has nothing for a split key to hold.
         guard let takesKey = providers.takesKey(providerId) else { throw AppError.providerNotFound }

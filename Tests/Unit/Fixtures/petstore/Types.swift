@@ -74,8 +74,9 @@ public struct Pet: Codable, Sendable, Equatable {
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
+        let aliases = try decoder.container(keyedBy: AliasKeys.self)
         self.id = try container.decode(UUID.self, forKey: .id)
-        self.name = try container.decode(String.self, forKey: .name)
+        self.name = container.contains(.name) || !aliases.contains(.petName) ? try container.decode(String.self, forKey: .name) : try aliases.decode(String.self, forKey: .petName)
         self.species = try container.decode(Species.self, forKey: .species)
         self.size = container.contains(.size) ? try container.decode(Size.self, forKey: .size) : nil
         self.born = try container.decode(Date.self, forKey: .born)
@@ -108,6 +109,11 @@ public struct Pet: Codable, Sendable, Equatable {
         case labels = "labels"
         case counts = "counts"
         case friends = "friends"
+    }
+
+    /// Deprecated names, read when the current one is absent and never written.
+    public enum AliasKeys: String, CodingKey, CaseIterable {
+        case petName = "petName"
     }
 
     /// Writes required nullable properties as an explicit `null`.
