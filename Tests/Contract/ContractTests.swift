@@ -49,7 +49,7 @@ struct ContractTests {
     /// wherever it is sent.
     static let headersWeSend = [
         "x-request-id", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "Cache-Control", "WWW-Authenticate",
-        "Allow", "Location", "x-safeapi-upstream-status",
+        "Allow", "Location", "x-safeapi-upstream-status", "x-safeapi-overhead-us",
     ]
 
     /// Checks one response against the spec: its status is documented for the operation, its body
@@ -59,6 +59,7 @@ struct ContractTests {
         if route.passesUpstreamResponses, response.headers[.upstreamStatus] != nil {
             // The provider's own answer (`default` in the spec): status and body are theirs.
             #expect(response.headers[.upstreamStatus] == String(response.status.code))
+            #expect(response.headers[.overhead].flatMap { Int64($0) }.map { $0 >= 0 } == true, "no x-safeapi-overhead-us")
             #expect(response.headers[.requestID]?.isEmpty == false, "no x-request-id")
             return
         }

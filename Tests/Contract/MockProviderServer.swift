@@ -78,6 +78,11 @@ final class MockProviderServer: Sendable {
                 status: .unauthorized)
         }
         // Declares 1 000 bytes, sends 20, and breaks off.
+        // An answer that takes 300 ms to start: the provider's time, not the bridge's.
+        router.post("/openai/v1/delayed") { _, _ in
+            try await Task.sleep(for: .milliseconds(300))
+            return Self.json(#"{"ok":true}"#)
+        }
         router.post("/openai/v1/truncated") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json", .contentLength: "1000"],
@@ -239,7 +244,7 @@ final class MockProviderServer: Sendable {
                "passHeaders":["openai-organization"],
                "endpoints":[{"path":"/chat/completions","methods":["POST"]},{"path":"/models","methods":["GET"]},{"path":"/audio/speech","methods":["POST"]},
                             {"path":"/embeddings","methods":["POST"]},{"path":"/things/{id}","methods":["PUT","PATCH","DELETE"]},
-                            {"path":"/truncated","methods":["POST"]},{"path":"/truncated-error","methods":["POST"]},{"path":"/broken-stream","methods":["GET"]}],
+                            {"path":"/truncated","methods":["POST"]},{"path":"/delayed","methods":["POST"]},{"path":"/truncated-error","methods":["POST"]},{"path":"/broken-stream","methods":["GET"]}],
                "prices":{"gpt-4o-mini":{"inputMicrosPerMillion":150000,"outputMicrosPerMillion":600000,"cachedInputMicrosPerMillion":75000}}},
               {"id":"testclaude","baseURL":"\#(base)/anthropic/v1","keyEnv":"TESTAI_API_KEY","auth":{"style":"header","name":"x-api-key"},
                "headers":{"anthropic-version":"2023-06-01"},"passHeaders":["anthropic-beta"],"sdkPrefixes":["/v1"],"usage":"anthropic",

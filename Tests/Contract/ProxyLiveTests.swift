@@ -175,6 +175,21 @@ struct ProxyLiveTests {
         }
     }
 
+    /// `x-safeapi-overhead-us` is the bridge's own time: the provider's 300 ms before its answer's
+    /// head are left out.
+    @Test func theOverheadHeaderLeavesOutTheProvidersWait() async throws {
+        try await Self.withLiveApp { base, token, _ in
+            let started = ContinuousClock.now
+            let response = try await HTTPClient.shared.execute(
+                Self.post("\(base)/proxy/testai/delayed", token: token, json: "{}"), timeout: .seconds(10))
+            let total = ContinuousClock.now - started
+            #expect(response.status.code == 200)
+            #expect(total >= .milliseconds(300))
+            let overhead = try #require(response.headers.first(name: "x-safeapi-overhead-us").flatMap { Int64($0) })
+            #expect(overhead >= 0 && overhead < 300_000, "\(overhead) µs holds the provider's wait")
+        }
+    }
+
     @Test func anErrorAnswerTheProviderBreaksOffIsA502NotA500() async throws {
         try await Self.withLiveApp { base, token, _ in
             let response = try await HTTPClient.shared.execute(

@@ -8,6 +8,8 @@ public struct AppRequestContext: APIRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The id of this request: the client's `x-request-id` when well formed, else generated.
     public var requestId: String
+    /// When the request's head arrived (the context is made then): the start of the bridge's overhead.
+    public let receivedAt = ContinuousClock.now
     /// The client's address: the socket peer, or the address a trusted proxy forwarded
     /// (`ClientAddressMiddleware`).
     public var clientIP: String

@@ -23,6 +23,7 @@ public struct HeadMiddleware: RouterMiddleware {
             var headers = response.headers
             headers[.contentLength] = nil
             headers[.upstreamStatus] = nil
+            headers[.overhead] = nil
             return Response(status: AppError.upstreamUnreachable.status, headers: headers)
         }
         return response.createHeadResponse()

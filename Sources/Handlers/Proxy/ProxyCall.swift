@@ -54,9 +54,13 @@ public struct ProxyAnswer: Sendable {
     public var headers: HTTPFields
     public var body: ResponseBody
     public var standing: LimitStanding?
+    /// From sending the upstream request to its answer's head: not the bridge's own time.
+    public var upstreamWait: Duration = .zero
 }
 
 extension HTTPField.Name {
     /// `x-safeapi-upstream-status`: present when the status and body are the provider's.
     public static let upstreamStatus = Self("x-safeapi-upstream-status")!
+    /// `x-safeapi-overhead-us`: the bridge's own time on a passed-through answer, in microseconds.
+    public static let overhead = Self("x-safeapi-overhead-us")!
 }

@@ -46,10 +46,13 @@ public struct ProxyService: Sendable {
         let standing = try await admission.admit(userId: call.user.userId, appId: call.user.appId, splitKey: key.splitKey)
         let request = UpstreamRequestBuilder.build(call, path: path, key: key.key)
         let report = UsageReport(call, path: path, started: started, sink: usage.record)
+        let asked = ContinuousClock.now
         let response = try await send(request, call: call, path: path, report: report)
+        let waited = ContinuousClock.now - asked
         var answer = try await Relay.answer(
             response, provider: call.provider, key: key.key, report: report, connectionClosed: connectionClosed)
         answer.standing = standing
+        answer.upstreamWait = waited
         return answer
     }
 
