@@ -210,6 +210,36 @@ def first_event_us(port, path, headers, body, count):
     return statistics.median(samples)
 
 
+def overhead_us(port, path, headers, body, count):
+    """The bridge's own time per call as it reports it (`x-safeapi-overhead-us`), over one keep-alive connection."""
+    import http.client
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    payload = json.dumps(body).encode()
+    samples = []
+    for _ in range(count):
+        connection.request("POST", path, body=payload, headers={"Content-Type": "application/json", **headers})
+        response = connection.getresponse()
+        response.read()
+        value = response.getheader("x-safeapi-overhead-us")
+        if value is None:
+            raise RuntimeError(f"no x-safeapi-overhead-us on a {response.status} answer")
+        samples.append(int(value))
+    connection.close()
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
 WRK_SCRIPT = """wrk.method = "POST"
 wrk.body = [[{body}]]
 wrk.headers["Content-Type"] = "application/json"
@@ -373,12 +403,15 @@ def main():
                     if kind == "stream":
                         add(kind, name, "first", first_event_us(port, path, {"Authorization": f"Bearer {token}"}, kinds["stream"][0], 2000))
         rss = peak_rss_mb(server.pid)
+        reported = {kind: overhead_us(our_port, "/proxy/openai/chat/completions", {"Authorization": f"Bearer {token}",
+                                      **({"Accept": "text/event-stream"} if kind == "stream" else {})}, kinds[kind][0], 1000)
+                    for kind in scripts}
 
         def median(kind, name, metric):
             return statistics.median(results[(kind, name, metric)])
 
         print()
-        print(f"SafeAPI Bridge proxy benchmark: {database}, {os.cpu_count()} cores, wrk on the same machine, "
+        print(f"SafeAPI Bridge proxy benchmark: {database}, {os.cpu_count()} cores ({cpu_model()}), wrk on the same machine, "
               f"{args.rounds} rounds of {args.seconds} s per figure (median of rounds), {args.users} user(s)")
         print()
         header = f"{'':34}{'direct':>12}{'nginx':>12}{'ours':>12}{'ours/nginx':>12}{'ours-direct':>13}"
@@ -397,6 +430,8 @@ def main():
                 added = f"{o - d:+.0f}" if metric in ("p50", "p99", "p50_1", "first") else ""
                 print(f"  {label:32}{fmt.format(d):>12}{fmt.format(n):>12}{fmt.format(o):>12}{ratio:>12}{added:>13}")
         print()
+        for kind, (p50, p99) in reported.items():
+            print(f"the bridge's own time by its x-safeapi-overhead-us header, {kind}, 1 conn, 1000 calls: p50 {p50:.0f} µs, p99 {p99:.0f} µs")
         print(f"our peak RSS: {rss:.1f} MB")
         if bad:
             print(f"WARNING: {bad} runs had errors or non-2xx answers (see {work})")

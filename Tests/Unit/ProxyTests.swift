@@ -207,6 +207,16 @@ struct UsageTests {
         #expect(!UsageMeter.hasObject(named: Array("\"usage\"".utf8), in: Array(#"{"usage":null,"text":"\"usage\": {"}"#.utf8)))
     }
 
+    /// A field of an unexpected type is ignored, not fatal to the rest; a count written as a
+    /// whole decimal still counts.
+    @Test func oddlyTypedFieldsDoNotHideTheOthers() {
+        let body = #"{"model":7,"usage":{"prompt_tokens":12.0,"completion_tokens":"3","prompt_tokens_details":null}}"#
+        #expect(Self.meter(.openai, stream: false, [body]) == TokenUsage(input: 12, output: 0, cached: 0, model: nil))
+        let gemini =
+            #"[{"modelVersion":"gemini-2.5-flash","usageMetadata":"none"},{"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":2}}]"#
+        #expect(Self.meter(.gemini, stream: false, [gemini]) == TokenUsage(input: 5, output: 2, cached: 0, model: "gemini-2.5-flash"))
+    }
+
     @Test func anthropicBodyAndStream() {
         let body = #"{"model":"claude-3-5-haiku-latest","usage":{"input_tokens":50,"cache_read_input_tokens":200,"output_tokens":12}}"#
         #expect(

@@ -132,56 +132,105 @@ public struct UsageMeter: Sendable {
     }
 
     /// Reads the usage fields of one JSON value: a body, one event, or an array of either (Gemini
-    /// streams without `alt=sse`).
+    /// streams without `alt=sse`). Decoded into the few fields usage is made of; the rest of the
+    /// JSON is skipped, and a field of another type than expected is ignored, not fatal.
     private mutating func apply(_ data: Data) {
-        guard let value = try? JSONSerialization.jsonObject(with: data) else { return }
-        if let array = value as? [[String: Any]] {
-            for object in array { apply(object) }
-        } else if let object = value as? [String: Any] {
-            apply(object)
+        let decoder = JSONDecoder()
+        if data.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "[") {
+            for reported in (try? decoder.decode([Lenient<ReportedUsage>].self, from: data)) ?? [] {
+                if let reported = reported.value { apply(reported) }
+            }
+        } else if let reported = try? decoder.decode(ReportedUsage.self, from: data) {
+            apply(reported)
         }
     }
 
-    private mutating func apply(_ object: [String: Any]) {
+    private mutating func apply(_ reported: ReportedUsage) {
         switch format {
         case .openai:
-            if let model = object["model"] as? String { usage.model = model }
-            if let reported = object["usage"] as? [String: Any] {
-                usage.input = int(reported["prompt_tokens"]) ?? int(reported["input_tokens"]) ?? usage.input
-                usage.output = int(reported["completion_tokens"]) ?? int(reported["output_tokens"]) ?? usage.output
-                let details = (reported["prompt_tokens_details"] ?? reported["input_tokens_details"]) as? [String: Any]
-                usage.cached = int(details?["cached_tokens"]) ?? usage.cached
+            if let model = reported.model?.value { usage.model = model }
+            if let counts = reported.usage?.value {
+                usage.input = counts["prompt_tokens"] ?? counts["input_tokens"] ?? usage.input
+                usage.output = counts["completion_tokens"] ?? counts["output_tokens"] ?? usage.output
+                usage.cached = counts.details["cached_tokens"] ?? usage.cached
             }
         case .anthropic:
             // message_start carries the input (and model), message_delta the running output count;
             // a non-streamed body has both in `usage`.
-            let message = object["message"] as? [String: Any]
-            if let model = (message?["model"] ?? object["model"]) as? String { usage.model = model }
-            if let reported = (message?["usage"] ?? object["usage"]) as? [String: Any] {
-                if let input = int(reported["input_tokens"]) {
-                    usage.input =
-                        input + (int(reported["cache_read_input_tokens"]) ?? 0) + (int(reported["cache_creation_input_tokens"]) ?? 0)
-                    usage.cached = int(reported["cache_read_input_tokens"]) ?? usage.cached
+            let message = reported.message?.value
+            if let model = message?.model?.value ?? reported.model?.value { usage.model = model }
+            if let counts = message?.usage?.value ?? reported.usage?.value {
+                if let input = counts["input_tokens"] {
+                    usage.input = input + (counts["cache_read_input_tokens"] ?? 0) + (counts["cache_creation_input_tokens"] ?? 0)
+                    usage.cached = counts["cache_read_input_tokens"] ?? usage.cached
                 }
-                if let output = int(reported["output_tokens"]) { usage.output = output }
+                if let output = counts["output_tokens"] { usage.output = output }
             }
         case .gemini:
-            if let model = object["modelVersion"] as? String { usage.model = model }
-            if let reported = object["usageMetadata"] as? [String: Any] {
-                usage.input = int(reported["promptTokenCount"]) ?? usage.input
-                usage.output = (int(reported["candidatesTokenCount"]) ?? 0) + (int(reported["thoughtsTokenCount"]) ?? 0)
-                usage.cached = int(reported["cachedContentTokenCount"]) ?? usage.cached
+            if let model = reported.modelVersion?.value { usage.model = model }
+            if let counts = reported.usageMetadata?.value {
+                usage.input = counts["promptTokenCount"] ?? usage.input
+                usage.output = (counts["candidatesTokenCount"] ?? 0) + (counts["thoughtsTokenCount"] ?? 0)
+                usage.cached = counts["cachedContentTokenCount"] ?? usage.cached
             }
         case .none:
             break
         }
     }
+}
 
-    private func int(_ value: Any?) -> Int64? {
-        switch value {
-        case let number as NSNumber: number.int64Value
-        case let int as Int: Int64(int)
-        default: nil
+/// The fields of a provider's JSON that usage is read from, in the three formats.
+struct ReportedUsage: Decodable {
+    var model: Lenient<String>?
+    var modelVersion: Lenient<String>?
+    var usage: Lenient<Counts>?
+    var usageMetadata: Lenient<Counts>?
+    var message: Lenient<Message>?
+
+    /// Anthropic's `message_start` event.
+    struct Message: Decodable {
+        var model: Lenient<String>?
+        var usage: Lenient<Counts>?
+    }
+
+    /// The whole numbers of a usage object by name, and those of its `…_details` object
+    /// (`prompt_tokens_details.cached_tokens`).
+    struct Counts: Decodable {
+        private var numbers: [String: Int64] = [:]
+        private(set) var details: [String: Int64] = [:]
+
+        subscript(_ name: String) -> Int64? { numbers[name] }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Key.self)
+            for key in container.allKeys {
+                if let number = try? container.decode(Int64.self, forKey: key) {
+                    numbers[key.stringValue] = number
+                } else if let number = try? container.decode(Double.self, forKey: key), number.isFinite, abs(number) < 1e15 {
+                    numbers[key.stringValue] = Int64(number)
+                } else if key.stringValue.hasSuffix("_details"), let inner = try? container.decode(Counts.self, forKey: key),
+                    details.isEmpty
+                {
+                    details = inner.numbers
+                }
+            }
         }
+    }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
+
+/// A value that is read when it has the expected type, and is nil otherwise (instead of failing
+/// the whole document).
+struct Lenient<Value: Decodable>: Decodable {
+    var value: Value?
+
+    init(from decoder: any Decoder) throws {
+        value = try? decoder.singleValueContainer().decode(Value.self)
     }
 }
