@@ -324,7 +324,7 @@ struct SpecReader {
     }
 
     /// The rate-limit classes the runtime's `RateLimitClass` knows.
-    static let rateLimitClasses: Set<String> = ["address"]
+    static let rateLimitClasses: Set<String> = ["address", "auth"]
 
     private func readOperations(_ document: OpenAPI.Document, enumNames: Set<String>) throws -> [OperationModel] {
         var operations: [OperationModel] = []

@@ -4478,8 +4478,20 @@ extension Operations {
             case contentTooLarge(APIError)
             /// 415
             case unsupportedMediaType(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
             /// 431
             case status431(APIError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
 
             /// The HTTP status of this output.
             public var status: HTTPResponse.Status {
@@ -4490,6 +4502,7 @@ extension Operations {
                 case .forbidden: .init(code: 403)
                 case .contentTooLarge: .init(code: 413)
                 case .unsupportedMediaType: .init(code: 415)
+                case .tooManyRequests: .init(code: 429)
                 case .status431: .init(code: 431)
                 }
             }
@@ -4503,6 +4516,10 @@ extension Operations {
                 case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
                 case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
                 case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
             }

@@ -730,11 +730,11 @@ extension RouteTable {
             security: [],
             responses: [200: TokenExchangeResponse.self, 400: TokenExchangeError.self, 401: TokenExchangeError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 429: APIError.self, 431: APIError.self, 503: TokenExchangeError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
-            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false,
             routerPath: "/auth/exchange",
-            policy: RoutePolicy(noStore: true)
+            policy: RoutePolicy(noStore: true, rateLimit: .auth)
         ),
         RouteDescriptor(
             operationId: "installToken",
@@ -744,11 +744,11 @@ extension RouteTable {
             security: [],
             responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"]],
-            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false,
             routerPath: "/auth/install",
-            policy: RoutePolicy(noStore: true)
+            policy: RoutePolicy(noStore: true, rateLimit: .auth)
         ),
         RouteDescriptor(
             operationId: "logout",
@@ -770,13 +770,13 @@ extension RouteTable {
             path: "/auth/refresh",
             tags: ["Auth"],
             security: [],
-            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 431: APIError.self],
-            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 431: ["x-request-id"]],
-            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
+            responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self],
+            requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false,
             routerPath: "/auth/refresh",
-            policy: RoutePolicy(noStore: true)
+            policy: RoutePolicy(noStore: true, rateLimit: .auth)
         ),
         RouteDescriptor(
             operationId: "issueToken",
@@ -786,11 +786,11 @@ extension RouteTable {
             security: [],
             responses: [200: TokenResponse.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"]],
-            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 409: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
             passesUpstreamResponses: false,
             catchAllTail: false,
             routerPath: "/auth/token",
-            policy: RoutePolicy(noStore: true)
+            policy: RoutePolicy(noStore: true, rateLimit: .auth)
         ),
         RouteDescriptor(
             operationId: "getTokenInfo",

@@ -106,8 +106,10 @@ public struct RoutePolicy: Sendable, Equatable {
 
 /// The rate limits an operation may count against (`x-rate-limit`).
 public enum RateLimitClass: String, Sendable {
-    /// The per-address limit (`RATE_LIMIT_*`).
+    /// The per-address limit on the API and the proxy (`RATE_LIMIT_*`).
     case address
+    /// The per-address limit on signing in (`AUTH_RATE_LIMIT_*`), counted apart.
+    case auth
 }
 
 /// Finds a request's operation from the route the router matched (`context.endpointPath`,

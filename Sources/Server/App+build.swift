@@ -170,8 +170,8 @@ struct AppParts {
 ///  4. `SecurityHeadersMiddleware`: HSTS, nosniff, frame and referrer policy, CSP; no-store on
 ///     the operations marked `x-no-store` (on every response, errors included)
 ///  5. `CORSMiddleware`: origin check, preflight answered here (403 `cors_forbidden`)
-///  6. `RateLimitMiddleware`: per IP on the operations marked `x-rate-limit: address` (`/api`,
-///     `/proxy`), in memory (429, `RateLimit-*`)
+///  6. `RateLimitMiddleware`: per IP on the operations marked `x-rate-limit` (`address`: `/api`,
+///     `/proxy`; `auth`: signing in, counted apart), in memory (429, `RateLimit-*`)
 ///  7. `ErrorMiddleware`: every error thrown below becomes the standard JSON error (404/405 too)
 ///  8. `HTTPSPolicyMiddleware` (production without TLS): 308 to `PUBLIC_URL` or 403
 ///  9. `IPRuleMiddleware`: allow/deny rules from memory (403 `ip_forbidden`)
@@ -196,9 +196,10 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: CORSMiddleware(origins: edge.allowedOrigins, allowNoOrigin: edge.allowNoOrigin))
-    router.add(
-        middleware: RateLimitMiddleware(
-            limiter: edge.ipRateLimit > 0 ? RateLimiter(limit: edge.ipRateLimit, window: edge.ipRateWindow) : nil))
+    var limiters: [RateLimitClass: RateLimiter] = [:]
+    if edge.ipRateLimit > 0 { limiters[.address] = RateLimiter(limit: edge.ipRateLimit, window: edge.ipRateWindow) }
+    if edge.authRateLimit > 0 { limiters[.auth] = RateLimiter(limit: edge.authRateLimit, window: edge.authRateWindow) }
+    router.add(middleware: RateLimitMiddleware(limiters: limiters))
     router.add(middleware: ErrorMiddleware(routes: RouteTable.all))
     if edge.requireHTTPS { router.add(middleware: HTTPSPolicyMiddleware(publicURL: edge.publicURL)) }
     router.add(middleware: IPRuleMiddleware(rules: ipRules))

@@ -239,6 +239,11 @@ extension AppConfig {
             try integer(reader, "rate.limit.window.ms", name: "RATE_LIMIT_WINDOW_MS", default: 3_600_000, range: 1_000...86_400_000))
         edge.ipRateLimit = try integer(
             reader, "rate.limit.max.requests", name: "RATE_LIMIT_MAX_REQUESTS", default: 100, range: 0...10_000_000)
+        edge.authRateWindow = .milliseconds(
+            try integer(reader, "auth.rate.limit.window.ms", name: "AUTH_RATE_LIMIT_WINDOW_MS", default: 900_000, range: 1_000...86_400_000)
+        )
+        edge.authRateLimit = try integer(
+            reader, "auth.rate.limit.max.requests", name: "AUTH_RATE_LIMIT_MAX_REQUESTS", default: 300, range: 0...10_000_000)
         edge.userRateWindow = .milliseconds(
             try integer(reader, "user.rate.limit.window.ms", name: "USER_RATE_LIMIT_WINDOW_MS", default: 60_000, range: 1_000...86_400_000))
         edge.userRateLimit = try integer(

@@ -46,6 +46,8 @@ struct ConfigTests {
         let defaults = try Self.load([:])
         #expect(defaults.edge.ipRateLimit == 100)
         #expect(defaults.edge.ipRateWindow == .seconds(3600))
+        #expect(defaults.edge.authRateLimit == 300)
+        #expect(defaults.edge.authRateWindow == .seconds(900))
         #expect(defaults.edge.maxBodyBytes == 2 * 1024 * 1024)
         #expect(defaults.edge.allowNoOrigin)
         #expect(defaults.edge.allowedOrigins.isEmpty)
@@ -55,7 +57,10 @@ struct ConfigTests {
             "trusted.proxies": "10.0.0.0/8, 127.0.0.1", "allowed.origins": "https://app.example.com,https://*.example.org",
             "allow.mobile.no.origin": "false", "rate.limit.max.requests": "0", "public.url": "https://api.example.com",
             "max.body.bytes": "4096", "user.rate.limit.max.requests": "5", "user.rate.limit.window.ms": "1000",
+            "auth.rate.limit.max.requests": "20", "auth.rate.limit.window.ms": "60000",
         ])
+        #expect(config.edge.authRateLimit == 20)
+        #expect(config.edge.authRateWindow == .seconds(60))
         #expect(config.edge.trustedProxies.map(\.description) == ["10.0.0.0/8", "127.0.0.1/32"])
         #expect(config.edge.allowedOrigins.map(\.description) == ["https://app.example.com", "https://*.example.org"])
         #expect(!config.edge.allowNoOrigin)

@@ -1179,7 +1179,7 @@ enum ContractCases {
                         request(route.method, path)
                     })
             }
-            if statuses.contains(429), path.hasPrefix("/api/") || path.hasPrefix("/proxy/") {
+            if statuses.contains(429), route.policy.rateLimit == .address {
                 cases.append(
                     ContractCase(
                         operationId: route.operationId, name: "over the per-IP limit", expectedStatus: 429, expectedCode: "rate_limited",
@@ -1188,6 +1188,16 @@ enum ContractCases {
                         let headers = try await credentials(fixture)
                         _ = try await fixture.send(.get, "/api/providers", headers: headers)
                         return request(route.method, path, headers: headers)
+                    })
+            }
+            if statuses.contains(429), route.policy.rateLimit == .auth {
+                cases.append(
+                    ContractCase(
+                        operationId: route.operationId, name: "over the per-IP sign-in limit", expectedStatus: 429,
+                        expectedCode: "rate_limited", configure: { $0.edge.authRateLimit = 1 }
+                    ) { fixture in
+                        _ = try await fixture.send(.post, "/auth/refresh", json: #"{"refreshToken":"sab_rt_unknown"}"#)
+                        return request(route.method, path)
                     })
             }
             return cases

@@ -82,9 +82,10 @@ struct ContractTests {
         // CORS runs before the limit, so a refused origin is not counted.
         let refusedOrigin =
             (try? APICoding.decoder.decode(APIError.self, from: Data(response.body.readableBytesView)))?.error == "cors_forbidden"
-        if route.policy.rateLimit == .address, !refusedOrigin {
+        if let limit = route.policy.rateLimit, !refusedOrigin {
             #expect(
-                response.headers[HTTPField.Name("RateLimit-Limit")!] != nil, "\(route.operationId) is x-rate-limit: address but not limited"
+                response.headers[HTTPField.Name("RateLimit-Limit")!] != nil,
+                "\(route.operationId) is x-rate-limit: \(limit) but not limited"
             )
         }
         for name in route.requiredHeaders[Int(response.status.code)] ?? [] {

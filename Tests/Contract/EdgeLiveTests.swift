@@ -82,6 +82,33 @@ struct EdgeLiveTests {
         }
     }
 
+    /// The sign-in operations have a per-address limit of their own: anonymous calls that cost
+    /// a database read each (and a write with a DPoP proof) cannot be made without end.
+    @Test func signingInIsLimitedPerAddressApartFromTheAPI() async throws {
+        try await Self.withLiveApp(configure: {
+            $0.edge.authRateLimit = 3
+            $0.edge.ipRateLimit = 100
+        }) { base, _, _ in
+            let refresh = #"{"refreshToken":"sab_rt_not-a-token-of-ours-0000000000000000000"}"#
+            for index in 0..<3 {
+                let response = try await Self.get(
+                    base + "/auth/refresh", headers: [("Content-Type", "application/json")], method: .POST, body: refresh)
+                #expect(response.status == 401)
+                #expect(response.headers["RateLimit-Limit"].first == "3")
+                #expect(response.headers["RateLimit-Remaining"].first == String(2 - index))
+            }
+            let limited = try await Self.get(
+                base + "/auth/token", headers: [("Content-Type", "application/json")], method: .POST,
+                body: #"{"userId":"someone","appId":"no.such.app","appSecret":"x"}"#)
+            #expect(limited.status == 429)
+            #expect(limited.body.contains("\"rate_limited\""))
+            #expect(limited.headers["Retry-After"].first.flatMap(Int.init) ?? 0 > 0)
+            // The API's own per-address count is apart: nothing of it was used by signing in.
+            let api = try await Self.get(base + "/api/providers")
+            #expect(api.headers["RateLimit-Remaining"].first == "99")
+        }
+    }
+
     @Test func behindATrustedProxyTheForwardedClientIsLimitedAndRuled() async throws {
         try await Self.withLiveApp(configure: {
             $0.edge.trustedProxies = [CIDR("127.0.0.1/32")!]

@@ -46,6 +46,7 @@ enum Harness {
         config.upstreamTimeout = .seconds(2)
         // Limits high enough for the suites' bursts; the limit tests set their own.
         config.edge.ipRateLimit = 1_000_000
+        config.edge.authRateLimit = 1_000_000
         config.edge.userRateLimit = 1_000_000
         return config
     }

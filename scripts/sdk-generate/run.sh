@@ -25,7 +25,7 @@ spec="$work/openapi.yaml"
 
 port=$(free_port)
 admin_key="sdk-generate-admin-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-(cd "$work" && exec env PORT="$port" ADMIN_API_KEY="$admin_key" LOG_LEVEL=warning RATE_LIMIT_MAX_REQUESTS=0 \
+(cd "$work" && exec env PORT="$port" ADMIN_API_KEY="$admin_key" LOG_LEVEL=warning RATE_LIMIT_MAX_REQUESTS=0 AUTH_RATE_LIMIT_MAX_REQUESTS=0 \
     "$root/.build/debug/safeapi-bridge" >"$work/bridge.log" 2>&1) &
 pid=$!
 base="http://127.0.0.1:$port"

@@ -1,5 +1,5 @@
 import Foundation
-import Generated
+public import Generated
 import HTTPTypes
 public import Hummingbird
 import Logging
@@ -177,22 +177,26 @@ public struct RequestLimitsMiddleware: RouterMiddleware {
     }
 }
 
-/// The per-address limit on the operations that count against it (`x-rate-limit: address`: the
-/// `/api` and `/proxy` routes), with `RateLimit-*` on every answer there, errors included: it sits
-/// outside `ErrorMiddleware` and answers its own refusal.
+/// The per-address limits on the operations that count against one (`x-rate-limit` in the spec:
+/// `address` on the `/api` and `/proxy` routes, `auth` on signing in, each its own count), with
+/// `RateLimit-*` on every answer there, errors included: it sits outside `ErrorMiddleware` and
+/// answers its own refusal.
 public struct RateLimitMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
-    let limiter: RateLimiter?
+    let limiters: [RateLimitClass: RateLimiter]
 
-    public init(limiter: RateLimiter?) {
-        self.limiter = limiter
+    /// A class without a limiter is not limited.
+    public init(limiters: [RateLimitClass: RateLimiter]) {
+        self.limiters = limiters
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let limiter, context.policy.rateLimit == .address else { return try await next(request, context) }
-        let decision = limiter.admit("ip:" + context.clientIP)
+        guard let limit = context.policy.rateLimit, let limiter = limiters[limit] else { return try await next(request, context) }
+        let decision = limiter.admit(context.clientIP)
         guard decision.allowed else {
-            context.logger.info("security: rate limit hit", metadata: ["security.event": "rate_limited", "limit.scope": "ip"])
+            context.logger.info(
+                "security: rate limit hit",
+                metadata: ["security.event": "rate_limited", "limit.scope": .string(limit == .auth ? "ip_auth" : "ip")])
             return AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit).response(
                 requestId: context.requestId)
         }

@@ -8,6 +8,9 @@ public struct EdgePolicy: Sendable {
     /// Per client IP on the operations marked `x-rate-limit: address`; 0 turns it off.
     public var ipRateLimit = 100
     public var ipRateWindow: Duration = .seconds(3600)
+    /// Per client IP on the sign-in operations (`x-rate-limit: auth`), counted apart; 0 turns it off.
+    public var authRateLimit = 300
+    public var authRateWindow: Duration = .seconds(900)
     /// Per user on proxied calls; 0 turns it off.
     public var userRateLimit = 60
     public var userRateWindow: Duration = .seconds(60)
