@@ -221,8 +221,9 @@ def overhead_us(port, path, headers, body, count):
         response = connection.getresponse()
         response.read()
         value = response.getheader("x-safeapi-overhead-us")
-        if value is None:
-            raise RuntimeError(f"no x-safeapi-overhead-us on a {response.status} answer")
+        if value is None:  # a build from before the header
+            connection.close()
+            return None
         samples.append(int(value))
     connection.close()
     samples.sort()
@@ -430,8 +431,10 @@ def main():
                 added = f"{o - d:+.0f}" if metric in ("p50", "p99", "p50_1", "first") else ""
                 print(f"  {label:32}{fmt.format(d):>12}{fmt.format(n):>12}{fmt.format(o):>12}{ratio:>12}{added:>13}")
         print()
-        for kind, (p50, p99) in reported.items():
-            print(f"the bridge's own time by its x-safeapi-overhead-us header, {kind}, 1 conn, 1000 calls: p50 {p50:.0f} µs, p99 {p99:.0f} µs")
+        for kind, figures in reported.items():
+            if figures:
+                print(f"the bridge's own time by its x-safeapi-overhead-us header, {kind}, 1 conn, 1000 calls: "
+                      f"p50 {figures[0]:.0f} µs, p99 {figures[1]:.0f} µs")
         print(f"our peak RSS: {rss:.1f} MB")
         if bad:
             print(f"WARNING: {bad} runs had errors or non-2xx answers (see {work})")

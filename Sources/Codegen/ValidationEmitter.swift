@@ -9,7 +9,7 @@ struct ValidationEmitter {
         var w = CodeWriter()
         w.raw(SwiftEmitter.header)
         let validating = validatingObjects()
-        let patterns = patternSources()
+        let patterns = patternSources(validating)
         w.line("/// The spec's patterns, parsed once by the generator.")
         w.block("enum SpecPatterns") { w in
             for (index, source) in patterns.enumerated() {
@@ -84,13 +84,12 @@ struct ValidationEmitter {
     }
 
     /// Every pattern used by an input, sorted, each once.
-    func patternSources() -> [String] {
+    func patternSources(_ validating: Set<String>) -> [String] {
         func collect(_ rules: ValueRules, into sources: inout Set<String>) {
             if let pattern = rules.pattern { sources.insert(pattern.source) }
             if let element = rules.element { collect(element.rules, into: &sources) }
         }
         var sources: Set<String> = []
-        let validating = validatingObjects()
         for object in model.schemas.compactMap(\.object) where validating.contains(object.name) {
             for property in object.properties { collect(property.rules, into: &sources) }
         }
