@@ -143,8 +143,7 @@ extension BridgeAPI {
         let answer = try await proxy.forward(call, connectionClosed: context.connectionClosed)
         var headers = answer.headers
         answer.standing?.write(to: &headers)
-        let overhead = ContinuousClock.now - context.receivedAt - answer.upstreamWait
-        headers[.overhead] = String(max(0, overhead.components.seconds * 1_000_000 + overhead.components.attoseconds / 1_000_000_000_000))
+        headers[.overhead] = String(max(0, (ContinuousClock.now - context.receivedAt - answer.upstreamWait).microseconds))
         return Response(status: answer.status, headers: headers, body: answer.body)
     }
 }

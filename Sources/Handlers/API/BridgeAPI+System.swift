@@ -27,8 +27,7 @@ extension BridgeAPI {
             try await Deadline.run(within: readinessTimeout) {
                 try await database.ping()
             }
-            let elapsed = ContinuousClock.now - start
-            let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+            let micros = (ContinuousClock.now - start).microseconds
             return .ok(
                 Readiness(status: .ready, timestamp: Date(), database: DatabaseCheck(status: .up, kind: kind, latencyMicros: micros)))
         } catch {

@@ -38,7 +38,6 @@ public struct SplitKeyService: Sendable {
 
     public func split(_ request: SplitKeyRequest, user: AuthenticatedUser) async throws -> SplitKeyCreated {
         let vault = try requireVault()
-        let apiKey = request.apiKey
         let providerId = request.provider.lowercased()
         // The built-in mock takes a split key (and ignores it), so BYOK can be tried offline; any
         // other provider that takes no key has nothing for a split key to hold.
@@ -55,7 +54,7 @@ public struct SplitKeyService: Sendable {
         let keyId = request.keyId ?? "sk_" + Credentials.newId()
         let now = Millis.now()
         let (sealed, clientPart) = try vault.seal(
-            apiKey, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: providerId, version: 1))
+            request.apiKey, binding: SplitKeyBinding(keyId: keyId, owner: user.userId, provider: providerId, version: 1))
         let record = SplitKeyRecord(
             userId: user.userId, keyId: keyId, provider: providerId, version: 1,
             ciphertext: Hex.encode(sealed.ciphertext), nonce: Hex.encode(sealed.nonce), tag: Hex.encode(sealed.tag),
