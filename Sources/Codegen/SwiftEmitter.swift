@@ -12,12 +12,13 @@ struct SwiftEmitter {
 
     /// File name → contents, for every file of `Sources/Generated`.
     func files() -> [String: String] {
-        [
+        let validation = ValidationEmitter(model: model)
+        return [
             "Types.swift": types(),
             "Operations.swift": operations(),
-            "Routes.swift": routes(),
+            "Routes.swift": routes(validation),
             "Runtime.swift": Self.header + RuntimeTemplate.source,
-            "Validation.swift": ValidationEmitter(model: model).file(),
+            "Validation.swift": validation.file(),
         ]
     }
 
@@ -299,7 +300,8 @@ struct SwiftEmitter {
 
     // MARK: Routes.swift
 
-    func routes() -> String {
+    /// `validation`: which operations call `input.validate()`.
+    func routes(_ validation: ValidationEmitter) -> String {
         var w = CodeWriter()
         w.raw(Self.header)
         w.line("public import Hummingbird")
@@ -349,8 +351,6 @@ struct SwiftEmitter {
             w.line("/// names schemes for it (before any input is read), decodes `Input` (a malformed one throws")
             w.line("/// `InputError`), calls the handler and encodes its `Output`.")
             w.block("public func registerRoutes(on router: some RouterMethods<Context>, security: some SecurityHandler<Context>)") { w in
-                let validation = ValidationEmitter(model: model)
-                let validating = validation.validatingObjects()
                 for (index, operation) in model.operations.enumerated() {
                     if index > 0 { w.blank() }
                     let usesRequest =
@@ -367,7 +367,7 @@ struct SwiftEmitter {
                             )
                         }
                         emitInputDecoding(operation, into: &w)
-                        if validation.needsValidation(operation, validating) { w.line("try input.validate()") }
+                        if validation.needsValidation(operation) { w.line("try input.validate()") }
                         if operation.rawBody {
                             w.line("return try await self.\(Naming.lowerCamel(operation.id))(input, request: request, context: context)")
                         } else {

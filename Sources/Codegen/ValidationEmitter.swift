@@ -3,13 +3,19 @@
 /// routes after decoding and before the handler. A violation throws an `InputError` of kind
 /// `.constraint`, answered 400 `validation_failed` naming the field.
 struct ValidationEmitter {
-    var model: APIModel
+    let model: APIModel
+    /// The objects reachable from a request body that have a constraint somewhere inside.
+    let validating: Set<String>
+
+    init(model: APIModel) {
+        self.model = model
+        self.validating = Self.validatingObjects(model)
+    }
 
     func file() -> String {
         var w = CodeWriter()
         w.raw(SwiftEmitter.header)
-        let validating = validatingObjects()
-        let patterns = patternSources(validating)
+        let patterns = patternSources()
         w.line("/// The spec's patterns, parsed once by the generator.")
         w.block("enum SpecPatterns") { w in
             for (index, source) in patterns.enumerated() {
@@ -26,13 +32,13 @@ struct ValidationEmitter {
                     for property in object.properties {
                         check(
                             "self.\(property.swiftName)", type: property.type, rules: property.rules, optional: property.isOptional,
-                            field: "path + \(literal(property.jsonName))", location: ".body", validating: validating,
+                            field: "path + \(literal(property.jsonName))", location: ".body",
                             patterns: patterns, depth: 0, into: &w)
                     }
                 }
             }
         }
-        for operation in model.operations where needsValidation(operation, validating) {
+        for operation in model.operations where needsValidation(operation) {
             w.blank()
             w.block("extension Operations.\(operation.typeName).Input") { w in
                 w.line("/// Checks the spec's constraints on the parameters and the body.")
@@ -40,13 +46,13 @@ struct ValidationEmitter {
                     for parameter in operation.parameters {
                         check(
                             "self.\(parameter.swiftName)", type: parameter.type, rules: parameter.rules, optional: !parameter.required,
-                            field: literal(parameter.name), location: ".\(parameter.location.rawValue)", validating: validating,
+                            field: literal(parameter.name), location: ".\(parameter.location.rawValue)",
                             patterns: patterns, depth: 0, into: &w)
                     }
                     if let body = operation.body {
                         check(
                             "self.body", type: body.type, rules: ValueRules(), optional: !body.required, field: "\"\"",
-                            location: ".body", validating: validating, patterns: patterns, depth: 0, into: &w)
+                            location: ".body", patterns: patterns, depth: 0, into: &w)
                     }
                 }
             }
@@ -55,12 +61,11 @@ struct ValidationEmitter {
     }
 
     /// Whether the generated route calls `input.validate()`.
-    func needsValidation(_ operation: OperationModel, _ validating: Set<String>) -> Bool {
-        operation.parameters.contains { !$0.rules.isEmpty } || operation.body.map { references($0.type, validating) } == true
+    func needsValidation(_ operation: OperationModel) -> Bool {
+        operation.parameters.contains { !$0.rules.isEmpty } || operation.body.map { Self.references($0.type, validating) } == true
     }
 
-    /// The objects reachable from a request body that have a constraint somewhere inside.
-    func validatingObjects() -> Set<String> {
+    private static func validatingObjects(_ model: APIModel) -> Set<String> {
         let objects = Dictionary(uniqueKeysWithValues: model.schemas.compactMap(\.object).map { ($0.name, $0) })
         var reachable: Set<String> = []
         var pending = model.operations.compactMap { $0.body.flatMap { Self.objectName($0.type) } }
@@ -74,7 +79,7 @@ struct ValidationEmitter {
             changed = false
             for name in reachable.sorted() where !validating.contains(name) {
                 let object = objects[name]!
-                if object.properties.contains(where: { !$0.rules.isEmpty || references($0.type, validating) }) {
+                if object.properties.contains(where: { !$0.rules.isEmpty || Self.references($0.type, validating) }) {
                     validating.insert(name)
                     changed = true
                 }
@@ -84,7 +89,7 @@ struct ValidationEmitter {
     }
 
     /// Every pattern used by an input, sorted, each once.
-    func patternSources(_ validating: Set<String>) -> [String] {
+    func patternSources() -> [String] {
         func collect(_ rules: ValueRules, into sources: inout Set<String>) {
             if let pattern = rules.pattern { sources.insert(pattern.source) }
             if let element = rules.element { collect(element.rules, into: &sources) }
@@ -108,14 +113,14 @@ struct ValidationEmitter {
         }
     }
 
-    private func references(_ type: SwiftType, _ validating: Set<String>) -> Bool {
+    private static func references(_ type: SwiftType, _ validating: Set<String>) -> Bool {
         Self.objectName(type).map(validating.contains) ?? false
     }
 
     /// The checks of one value: its own keywords, then its items or fields.
     private func check(
         _ value: String, type: SwiftType, rules: ValueRules, optional: Bool, field: String, location: String,
-        validating: Set<String>, patterns: [String], depth: Int, into w: inout CodeWriter
+        patterns: [String], depth: Int, into w: inout CodeWriter
     ) {
         let at = location == ".body" ? "" : ", location: \(location)"
         switch type {
@@ -142,7 +147,7 @@ struct ValidationEmitter {
                 w.line("try InputRules.count(\(arguments.joined(separator: ", "))\(at))")
             }
             let elementRules = rules.element?.rules ?? ValueRules()
-            guard !elementRules.isEmpty || references(element, validating) else { return }
+            guard !elementRules.isEmpty || Self.references(element, validating) else { return }
             let item = depth == 0 ? "item" : "item\(depth)"
             let index = depth == 0 ? "index" : "index\(depth)"
             let collection = optional ? "\(value) ?? \(isArray ? "[]" : "[:]")" : value
@@ -152,7 +157,7 @@ struct ValidationEmitter {
             w.block(loop) { w in
                 check(
                     item, type: element, rules: elementRules, optional: false, field: itemField, location: location,
-                    validating: validating, patterns: patterns, depth: depth + 1, into: &w)
+                    patterns: patterns, depth: depth + 1, into: &w)
             }
         case .named(let name) where validating.contains(name):
             let prefix = field == "\"\"" ? "\"\"" : "\(field) + \".\""
