@@ -221,33 +221,4 @@ def provider_error() -> str | None:
     return None
 
 
-sys.exit(
-    flow_steps.run(
-        {
-            "createApp": create,
-            "getApp": get,
-            "issueToken": issue,
-            "verifyToken": verify,
-            "refreshToken": refresh,
-            "getTokenInfo": info,
-            "listProviders": providers,
-            "getProviderEndpoints": endpoints,
-            "proxyPost": proxy,
-            "createSplitKey": split,
-            "listSplitKeys": listed,
-            "getSplitKey": got,
-            "validateSplitKey": validated,
-            "rotateSplitKey": rotated,
-            "deleteSplitKey": deleted,
-            "getMyQuota": quota,
-            "getAnalyticsOverview": overview,
-            "getAnalyticsCosts": costs,
-            "createIPRule": rule,
-            "deleteIPRule": unrule,
-            "listAuditLogs": audit,
-            "verifyAuditLog": chain,
-            "badToken": bad_token,
-            "providerError": provider_error,
-        }
-    )
-)
+sys.exit(flow_steps.run(globals()))
