@@ -63,14 +63,16 @@ struct AppParts {
     let ipRulesSyncInterval: Duration
     let appCaps: AppCapLedger
     let appCapsSyncInterval: Duration
+    let quotas: QuotaLedger
     let retention: UsageRetention
     let webhookWorker: WebhookWorker
     /// Opened by `buildApplication` once the migrations have run.
     let migrated = StartupGate()
 
     /// The long-lived services over the database, in start order; shutdown runs in reverse, after
-    /// the HTTP server has drained: usage is flushed, the upstream client closed. The background
-    /// jobs over the tables start once the migrations have run.
+    /// the HTTP server has drained: usage is flushed, the upstream client closed, the unused
+    /// leased quota given back. The background jobs over the tables start once the migrations
+    /// have run.
     func services(logger: Logger) -> [any Service] {
         let jobs: [any Service] = [
             RevocationSync(
@@ -85,7 +87,9 @@ struct AppParts {
             retention,
             webhookWorker,
         ]
-        return jobs.map { AfterStartup(gate: migrated, service: $0) } + [network, usage]
+        return [OnShutdown { [quotas] in await quotas.returnLeases() }] + jobs.map { AfterStartup(gate: migrated, service: $0) } + [
+            network, usage,
+        ]
     }
 
     /// Every store, service and worker is built here, once, and handed to what uses it.
@@ -101,7 +105,7 @@ struct AppParts {
         let webhookStore = WebhookStore(database: database)
         let analytics = AnalyticsStore(database: database)
         let events = WebhookEvents(store: webhookStore, logger: logger)
-        let quotas = QuotaLedger(database: database, users: userStore, events: events)
+        quotas = QuotaLedger(database: database, users: userStore, events: events, leaseLifetime: config.quotaLeaseLifetime)
         appCaps = AppCapLedger(database: database, apps: appStore, events: events)
         appCapsSyncInterval = config.appCapsSyncInterval
 

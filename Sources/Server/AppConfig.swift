@@ -63,6 +63,8 @@ struct AppConfig: Sendable {
     var ipRulesSyncInterval: Duration = .seconds(1)
     /// How soon an instance applies app caps another instance set.
     var appCapsSyncInterval: Duration = .seconds(1)
+    /// How long an instance may hold a leased block of a user's quota; zero: no leases.
+    var quotaLeaseLifetime = QuotaLedger.leaseLifetime
     /// Where the security log file goes (`security-YYYY-MM-DD.log`); nil: no file.
     var logDirectory: String? = nil
     var securityLogRetentionDays = 90
@@ -288,6 +290,9 @@ extension AppConfig {
             try integer(reader, "ip.rules.sync.ms", name: "IP_RULES_SYNC_MS", default: 1000, range: 100...60_000))
         config.appCapsSyncInterval = .milliseconds(
             try integer(reader, "app.caps.sync.ms", name: "APP_CAPS_SYNC_MS", default: 1000, range: 100...60_000))
+        config.quotaLeaseLifetime = .milliseconds(
+            try integer(
+                reader, "quota.lease.ms", name: "QUOTA_LEASE_MS", default: Int(QuotaLedger.leaseLifetime.milliseconds), range: 0...10_000))
     }
 
     /// A comma-separated list, trimmed, without empty items.

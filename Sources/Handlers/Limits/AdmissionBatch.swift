@@ -9,6 +9,11 @@ import Synchronization
 /// as one request: under the quota, under any token and cost budget). Under load a statement
 /// admits many requests; alone, a request costs one statement for its day and month together.
 ///
+/// A busy user's group also takes a block of requests for later (`QuotaLeases`): the counter
+/// grows by the group and the block together, or not at all. Before each statement the requests
+/// that a block taken meanwhile can serve are served from it, so on one instance a user's counts
+/// go to the database only when no block of theirs has a request left.
+///
 /// Whatever the batch cannot settle whole (a user near a limit, a window that refused while the
 /// other admitted, a failed statement) goes through `QuotaLedger`'s one-request path, one request
 /// at a time, so the counts stay exact: N concurrent requests against a quota of Q let exactly Q
@@ -40,10 +45,12 @@ final class AdmissionBatch: Sendable {
     }
 
     private let database: any Database
+    private let leases: QuotaLeases
     private let state = Mutex(State())
 
-    init(database: any Database) {
+    init(database: any Database, leases: QuotaLeases) {
         self.database = database
+        self.leases = leases
     }
 
     /// Waits for the batch that settles this request. The first request to find no batch running
@@ -71,7 +78,15 @@ final class AdmissionBatch: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
-            await settle(batch)
+            var rest: [Waiting] = []
+            for waiting in batch {
+                switch leases.take(userId: waiting.userId, day: waiting.day, month: waiting.month, isNewCall: false) {
+                case .handed(let day, let month): waiting.continuation.resume(returning: .admitted(day: day, month: month))
+                case .returning: waiting.continuation.resume(returning: .single)  // waits there for the give-back
+                case .none: rest.append(waiting)
+                }
+            }
+            if !rest.isEmpty { await settle(rest) }
         }
     }
 
@@ -101,30 +116,39 @@ final class AdmissionBatch: Sendable {
         var day: QuotaWindow
         var month: QuotaWindow
         var members: [Int]
+        /// The requests taken beyond the members, as a block for later calls.
+        var block: Int64 = 0
+
+        /// What the statement adds to each of the group's rows.
+        var size: Int64 { Int64(members.count) + block }
     }
 
     private func settle(_ batch: [Waiting]) async {
-        let groups = Self.grouped(batch.map { ($0.userId, $0.day, $0.month) })
+        var groups = Self.grouped(batch.map { ($0.userId, $0.day, $0.month) })
+        for index in groups.indices { groups[index].block = leases.blockSize(userId: groups[index].userId) }
         var verdicts = [Verdict](repeating: .single, count: batch.count)
         // A statement that fails counts nothing: then every request takes the one-request path.
         if let counted = try? await count(groups) {
-            var partial: [(userId: String, key: String, by: Int64)] = []
+            var partial: [(userId: String, key: String, by: Int64, block: Int64)] = []
             for group in groups {
                 let day = counted[RowKey(userId: group.userId, period: group.day.key)]
                 let month = counted[RowKey(userId: group.userId, period: group.month.key)]
-                let size = Int64(group.members.count)
                 if let day, let month {
+                    // The members' counts come first, the block's last.
                     for (offset, position) in group.members.enumerated() {
-                        let before = size - Int64(offset) - 1
+                        let after = group.size - Int64(offset) - 1
                         verdicts[position] = .admitted(
-                            day: Counted(used: day.used - before, limit: day.limit),
-                            month: Counted(used: month.used - before, limit: month.limit)
+                            day: Counted(used: day.counted.used - after, limit: day.counted.limit),
+                            month: Counted(used: month.counted.used - after, limit: month.counted.limit)
                         )
                     }
+                    leases.record(
+                        userId: group.userId, day: group.day, month: group.month, dayCount: day.counted, monthCount: month.counted,
+                        leasable: day.leasable, block: group.block)
                 } else if day != nil {
-                    partial.append((group.userId, group.day.key, size))
+                    partial.append((group.userId, group.day.key, group.size, group.block))
                 } else if month != nil {
-                    partial.append((group.userId, group.month.key, size))
+                    partial.append((group.userId, group.month.key, group.size, group.block))
                 }
             }
             // Should the give-back fail, the window keeps counts no request used: the user loses
@@ -143,15 +167,16 @@ final class AdmissionBatch: Sendable {
 
     /// One statement for the whole batch: for every group, its day row and its month row grow by
     /// the group's size, each only if the whole group fits. The rows that grew come back.
-    private func count(_ groups: [Group]) async throws -> [RowKey: Counted] {
+    private func count(_ groups: [Group]) async throws -> [RowKey: (counted: Counted, leasable: Bool)] {
         var rowsWanted: [SQLQueryString] = []
         for group in groups.sorted(by: { $0.userId < $1.userId }) {
-            let size = Int64(group.members.count)
             // Rows in user order, day before month: concurrent batches on PostgreSQL take the
             // row locks in one order.
-            rowsWanted.append("(CAST(\(bind: group.userId) AS TEXT), CAST(\(bind: group.day.key) AS TEXT), CAST(\(bind: size) AS BIGINT))")
-            rowsWanted.append(
-                "(CAST(\(bind: group.userId) AS TEXT), CAST(\(bind: group.month.key) AS TEXT), CAST(\(bind: size) AS BIGINT))")
+            for period in [group.day.key, group.month.key] {
+                rowsWanted.append(
+                    "(CAST(\(bind: group.userId) AS TEXT), CAST(\(bind: period) AS TEXT), CAST(\(bind: group.size) AS BIGINT), CAST(\(bind: group.block) AS BIGINT))"
+                )
+            }
         }
         // The window's limits: the day's columns for `d:` rows, the month's for `m:` rows.
         func limit(_ column: KeyPath<QuotaWindow.Columns, String>, of period: String) -> SQLQueryString {
@@ -166,42 +191,59 @@ final class AdmissionBatch: Sendable {
         let wantedTokens = limit(\.tokens, of: "w.period")
         let wantedCost = limit(\.cost, of: "w.period")
         let values = rowsWanted.joined(separator: ", ")
+        let heldUntil = leases.heldUntilMs()
         let rows = try await database.withSQL { sql in
             try await sql.raw(
                 """
-                WITH wanted (user_id, period, size) AS (VALUES \(values))
-                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
-                SELECT u.user_id, w.period, w.size, 0, 0 FROM wanted w JOIN users u ON u.user_id = w.user_id
+                WITH wanted (user_id, period, size, block) AS (VALUES \(values))
+                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros, leased, lease_until_ms)
+                SELECT u.user_id, w.period, w.size, 0, 0, w.block, CASE WHEN w.block > 0 THEN \(bind: heldUntil) ELSE 0 END
+                FROM wanted w JOIN users u ON u.user_id = w.user_id
                 WHERE \(wantedRequests) >= w.size AND COALESCE(\(wantedTokens), 1) > 0 AND COALESCE(\(wantedCost), 1) > 0
                 ORDER BY u.user_id, w.period
-                ON CONFLICT (user_id, period) DO UPDATE SET requests = quota_counters.requests + excluded.requests
+                ON CONFLICT (user_id, period) DO UPDATE SET requests = quota_counters.requests + excluded.requests,
+                    leased = quota_counters.leased + excluded.leased,
+                    lease_until_ms = CASE WHEN excluded.lease_until_ms > quota_counters.lease_until_ms
+                        THEN excluded.lease_until_ms ELSE quota_counters.lease_until_ms END
                 WHERE EXISTS (
                     SELECT 1 FROM users u WHERE u.user_id = quota_counters.user_id
                     AND quota_counters.requests + excluded.requests <= \(requests)
                     AND (\(tokens) IS NULL OR quota_counters.tokens < \(tokens))
                     AND (\(cost) IS NULL OR quota_counters.cost_micros < \(cost)))
                 RETURNING user_id, period, requests,
-                    (SELECT \(requests) FROM users u WHERE u.user_id = quota_counters.user_id) AS quota_limit
+                    (SELECT \(requests) FROM users u WHERE u.user_id = quota_counters.user_id) AS quota_limit, \(Self.leasable)
                 """
             ).all()
         }
-        var counted: [RowKey: Counted] = [:]
+        var counted: [RowKey: (counted: Counted, leasable: Bool)] = [:]
         for row in rows {
             let key = RowKey(
                 userId: try row.decode(column: "user_id", as: String.self), period: try row.decode(column: "period", as: String.self))
-            counted[key] = Counted(
-                used: try row.decode(column: "requests", as: Int64.self), limit: try row.decode(column: "quota_limit", as: Int64.self))
+            counted[key] = (
+                Counted(
+                    used: try row.decode(column: "requests", as: Int64.self), limit: try row.decode(column: "quota_limit", as: Int64.self)),
+                try row.decode(column: "leasable", as: Int64.self) == 1
+            )
         }
         return counted
     }
 
+    /// A `RETURNING` column of the counter statements: 1 when the row's user has no token or
+    /// cost budget, so may take a block (`QuotaLeases`).
+    static let leasable: SQLQueryString = """
+        (SELECT CAST(CASE WHEN u.daily_token_budget IS NULL AND u.monthly_token_budget IS NULL
+            AND u.daily_cost_budget_micros IS NULL AND u.monthly_cost_budget_micros IS NULL THEN 1 ELSE 0 END AS BIGINT)
+         FROM users u WHERE u.user_id = quota_counters.user_id) AS leasable
+        """
+
     /// Takes back what a group counted in one window when the other refused it.
-    private func giveBack(_ rows: [(userId: String, key: String, by: Int64)]) async throws {
+    private func giveBack(_ rows: [(userId: String, key: String, by: Int64, block: Int64)]) async throws {
         try await database.withSQL { sql in
             for row in rows {
                 try await sql.raw(
                     """
-                    UPDATE quota_counters SET requests = requests - \(bind: row.by)
+                    UPDATE quota_counters SET requests = requests - \(bind: row.by),
+                        leased = CASE WHEN leased > \(bind: row.block) THEN leased - \(bind: row.block) ELSE 0 END
                     WHERE user_id = \(bind: row.userId) AND period = \(bind: row.key) AND requests >= \(bind: row.by)
                     """
                 ).run()

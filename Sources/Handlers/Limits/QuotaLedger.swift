@@ -71,7 +71,10 @@ public struct LimitStanding: Sendable, Equatable {
 /// the UTC day's and month's rows: requests waiting together are admitted by one statement
 /// (`AdmissionBatch`), and what a batch cannot settle whole goes one request at a time, day then
 /// month. So N concurrent requests against a quota of Q let exactly Q through, on SQLite and on
-/// PostgreSQL, across any number of instances. Tokens and cost are charged when the response's usage is known (the usage
+/// PostgreSQL, across any number of instances. A busy user's calls are admitted from blocks of
+/// their quota leased by this instance (`QuotaLeases`), with no statement; a refusal while other
+/// holders' blocks may still give requests back waits for them (at most two lease lifetimes),
+/// so the count stays exact. Tokens and cost are charged when the response's usage is known (the usage
 /// writer), so a budget can be passed by at most the requests in flight.
 public struct QuotaLedger: UsageFollower {
     let database: any Database
@@ -80,13 +83,25 @@ public struct QuotaLedger: UsageFollower {
     /// `quota.warning` (80 %, once per period) and `quota.exceeded` (once per period and metric).
     let events: WebhookEvents?
     private let batch: AdmissionBatch
+    private let leases: QuotaLeases
 
-    public init(database: any Database, users: UserStore, events: WebhookEvents? = nil) {
+    /// `leaseLifetime`: how long a leased block may be held (`QUOTA_LEASE_MS`); zero: no leases.
+    public init(
+        database: any Database, users: UserStore, events: WebhookEvents? = nil, leaseLifetime: Duration = QuotaLedger.leaseLifetime
+    ) {
         self.database = database
         self.users = users
         self.events = events
-        self.batch = AdmissionBatch(database: database)
+        self.leases = QuotaLeases(database: database, rules: QuotaLeases.Rules(lifetime: leaseLifetime))
+        self.batch = AdmissionBatch(database: database, leases: leases)
     }
+
+    /// The default lease lifetime.
+    public static let leaseLifetime = Duration.milliseconds(100)
+
+    /// Gives back what this instance's leased blocks did not hand out, and takes no more (the
+    /// server is stopping).
+    public func returnLeases() async { await leases.returnAll() }
 
     /// A call counted against a user's day and month, and the `quota.warning` events it earned,
     /// to send once nothing later gives the call back (`announce`).
@@ -114,22 +129,18 @@ public struct QuotaLedger: UsageFollower {
     public func countCall(userId: String, now: Date = Date()) async throws -> Counted {
         let day = QuotaWindow.current(.day, at: now)
         let month = QuotaWindow.current(.month, at: now)
-        let dayCount: AdmissionBatch.Counted
-        let monthCount: AdmissionBatch.Counted
-        if case .admitted(let dayCounted, let monthCounted) = await batch.admit(userId: userId, day: day, month: month) {
-            dayCount = dayCounted
-            monthCount = monthCounted
-        } else {
-            // One request at a time: near a limit, or when the batch's statement failed.
-            guard let counted = try await count(userId: userId, in: day) else {
-                throw try await refusal(userId: userId, window: day, now: now)
+        var (dayCount, monthCount): (AdmissionBatch.Counted, AdmissionBatch.Counted)
+        switch leases.take(userId: userId, day: day, month: month) {
+        case .handed(let dayCounted, let monthCounted):
+            (dayCount, monthCount) = (dayCounted, monthCounted)
+        case .none:
+            if case .admitted(let dayCounted, let monthCounted) = await batch.admit(userId: userId, day: day, month: month) {
+                (dayCount, monthCount) = (dayCounted, monthCounted)
+            } else {
+                (dayCount, monthCount) = try await countAlone(userId: userId, day: day, month: month, now: now)
             }
-            dayCount = counted
-            guard let counted = try await count(userId: userId, in: month) else {
-                try await giveBack(userId: userId, in: day)
-                throw try await refusal(userId: userId, window: month, now: now)
-            }
-            monthCount = counted
+        case .returning:
+            (dayCount, monthCount) = try await countAlone(userId: userId, day: day, month: month, now: now)
         }
         let marked = [(day, dayCount), (month, monthCount)].filter { $0.1.used == Self.warningMark($0.1.limit) }
         let standing = LimitStanding(
@@ -148,11 +159,48 @@ public struct QuotaLedger: UsageFollower {
             })
     }
 
+    /// One request at a time, day then month: near a limit, or when the batch's statement failed.
+    /// A refusal waits for the blocks other holders may give back (at most twice a lease
+    /// lifetime), so requests leased and left unused elsewhere are not refused.
+    private func countAlone(userId: String, day: QuotaWindow, month: QuotaWindow, now: Date) async throws
+        -> (AdmissionBatch.Counted, AdmissionBatch.Counted)
+    {
+        var waited = 0
+        while true {
+            switch leases.take(userId: userId, day: day, month: month, isNewCall: false) {
+            case .handed(let dayCount, let monthCount): return (dayCount, monthCount)
+            case .returning:
+                await leases.returned(userId: userId)
+                continue
+            case .none: break
+            }
+            let refused: QuotaWindow
+            if let dayCount = try await count(userId: userId, in: day) {
+                if let monthCount = try await count(userId: userId, in: month) {
+                    leases.record(
+                        userId: userId, day: day, month: month, dayCount: dayCount.counted, monthCount: monthCount.counted,
+                        leasable: dayCount.leasable, block: 0)
+                    return (dayCount.counted, monthCount.counted)
+                }
+                try await giveBack(userId: userId, in: day)
+                refused = month
+            } else {
+                refused = day
+            }
+            await leases.flush(userId: userId)
+            guard waited < 2, try await leases.othersMayGiveBack(userId: userId, window: refused) else {
+                throw try await refusal(userId: userId, window: refused, now: now)
+            }
+            waited += 1
+            try await Task.sleep(for: leases.rules.lifetime)
+        }
+    }
+
     /// The count at which a limit is 80 % used (rounded up), when the warning events go out.
     static func warningMark(_ limit: Int64) -> Int64 { (limit * 8 + 9) / 10 }
 
     /// One atomic statement: +1 while under every limit of the window; nil when a limit refuses.
-    private func count(userId: String, in window: QuotaWindow) async throws -> AdmissionBatch.Counted? {
+    private func count(userId: String, in window: QuotaWindow) async throws -> (counted: AdmissionBatch.Counted, leasable: Bool)? {
         let column = window.userColumns
         let requests = SQLQueryString(stringLiteral: column.requests)
         let tokens = SQLQueryString(stringLiteral: column.tokens)
@@ -170,12 +218,16 @@ public struct QuotaLedger: UsageFollower {
                         AND quota_counters.requests < u.\(requests)
                         AND (u.\(tokens) IS NULL OR quota_counters.tokens < u.\(tokens))
                         AND (u.\(cost) IS NULL OR quota_counters.cost_micros < u.\(cost)))
-                    RETURNING requests, (SELECT u.\(requests) FROM users u WHERE u.user_id = quota_counters.user_id) AS quota_limit
+                    RETURNING requests, (SELECT u.\(requests) FROM users u WHERE u.user_id = quota_counters.user_id) AS quota_limit,
+                        \(AdmissionBatch.leasable)
                     """
                 ).first()
             else { return nil }
-            return AdmissionBatch.Counted(
-                used: try row.decode(column: "requests", as: Int64.self), limit: try row.decode(column: "quota_limit", as: Int64.self))
+            return (
+                AdmissionBatch.Counted(
+                    used: try row.decode(column: "requests", as: Int64.self), limit: try row.decode(column: "quota_limit", as: Int64.self)),
+                try row.decode(column: "leasable", as: Int64.self) == 1
+            )
         }
     }
 
@@ -295,9 +347,14 @@ public struct QuotaLedger: UsageFollower {
     public func standing(of user: UserRecord, now: Date = Date()) async throws -> MyQuota {
         let day = QuotaWindow.current(.day, at: now)
         let month = QuotaWindow.current(.month, at: now)
-        let rows = try await usage(userId: user.userId, keys: [day.key, month.key])
+        // This instance's leased requests not handed out yet are not used (a block holds the same
+        // requests in the day and the month).
+        let (rows, unused) = try await leases.consistent(userId: user.userId, window: day) {
+            try await usage(userId: user.userId, keys: [day.key, month.key])
+        }
         func state(_ window: QuotaWindow, requestLimit: Int64) -> QuotaPeriodState {
-            let used = rows[window.key] ?? CounterRow()
+            var used = rows[window.key] ?? CounterRow()
+            used.requests = max(0, used.requests - unused)
             let counter = { (limit: Int64, used: Int64) in QuotaCounter(limit: limit, used: used, remaining: max(0, limit - used)) }
             return QuotaPeriodState(
                 period: window.period, resetAt: window.resetAt, requests: counter(requestLimit, used.requests),

@@ -81,6 +81,7 @@ public enum Migrations {
         appCaps,
         appCounters,
         dpop,
+        quotaLeases,
     ]
 }
 
@@ -428,6 +429,19 @@ extension Migrations {
             )
             """,
             "CREATE INDEX dpop_proofs_expiry ON dpop_proofs (expires_at_ms)",
+        ]
+    )
+}
+
+extension Migrations {
+    /// Quota leases (the performance issue): how many of a counter row's requests are held by
+    /// instances as leased blocks not yet settled, and until when the latest of them may be held,
+    /// so a refusal knows whether waiting for a give-back can still admit it.
+    static let quotaLeases = Migration(
+        version: 14, name: "quota_leases",
+        both: [
+            "ALTER TABLE quota_counters ADD COLUMN leased BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE quota_counters ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0",
         ]
     )
 }

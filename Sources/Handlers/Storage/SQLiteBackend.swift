@@ -23,7 +23,7 @@ public final class SQLiteBackend: Database {
     /// One thread per connection. The writer's is its own too: a statement of the shared
     /// connection waiting on the write lock must not block the transaction that holds the lock.
     private let threads: [NIOThreadPool]
-    private let turns = TransactionTurns()
+    private let turns = Turns()  // one transaction at a time on the writer connection
 
     private init(connection: SQLiteConnection, writer: SQLiteConnection?, threads: [NIOThreadPool]) {
         self.connection = connection
@@ -105,23 +105,5 @@ public final class SQLiteBackend: Database {
         try await writer?.close().get()
         try await connection.close().get()
         for thread in threads { try await thread.shutdownGracefully() }
-    }
-}
-
-/// One transaction at a time on the writer connection, in arrival order.
-actor TransactionTurns {
-    private var busy = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    func acquire() async {
-        guard busy else {
-            busy = true
-            return
-        }
-        await withCheckedContinuation { waiting.append($0) }
-    }
-
-    func release() {
-        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
     }
 }
