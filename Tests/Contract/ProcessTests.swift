@@ -1,14 +1,15 @@
 import AsyncHTTPClient
 import Foundation
 import Generated
-import Handlers
 import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import SQLKit
 import ServiceLifecycle
 import Testing
 
+@testable import Handlers
 @testable import Server
 
 /// The built `safeapi-bridge` executable, run as a new user would run it.
@@ -340,5 +341,40 @@ struct GracefulShutdownTests {
         try await running.value
         // Shutdown began while the handler was still running, and the handler still completed.
         #expect(try await finished.get() > started, "the request ended before shutdown began: the test proved nothing")
+    }
+
+    /// A stopping server gives back the quota blocks it leased and did not hand out, before the
+    /// database closes: the counter holds exactly the calls admitted.
+    @Test func theLeasedQuotaGoesBackOnShutdown() async throws {
+        let folder = try ProcessTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("leases.sqlite").path
+        let logger = Harness.logger(MemorySink())
+        let database = try await SQLiteBackend.open(path: path, logger: logger)
+        _ = try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
+        let (app, _) = try await AppStore(database: database).register(name: "leases", description: nil, appId: "leases.app")
+        _ = try await UserStore(database: database).findOrCreate(
+            userId: "busy", appId: app.appId, dailyQuota: 10_000, monthlyQuota: 100_000, now: 0)
+        let parts = try await AppParts(
+            config: Harness.config(database: .sqlite(path: path), dataDirectory: ""), database: database, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [DatabaseService(database: database)] + parts.services(logger: logger), logger: logger))
+        let running = Task { try await group.run() }
+        let counter = { (database: any Database) in
+            try await database.withSQL { sql in
+                try await sql.raw("SELECT requests FROM quota_counters WHERE period LIKE 'd:%'").first()?.decode(
+                    column: "requests", as: Int64.self) ?? 0
+            }
+        }
+        var admitted: Int64 = 0
+        while try await counter(database) == admitted {
+            _ = try await parts.quotas.admit(userId: "busy")
+            admitted += 1
+        }
+        await group.triggerGracefulShutdown()
+        try await running.value
+        let reopened = try await SQLiteBackend.open(path: path, logger: logger)
+        #expect(try await counter(reopened) == admitted)
+        try await reopened.close()
     }
 }
