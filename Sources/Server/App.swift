@@ -6,6 +6,7 @@ import Handlers
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import SystemPackage
 import UnixSignals
@@ -110,6 +111,12 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
+        // Swift concurrency's jobs run on the server's NIO event loops (those of the listener,
+        // the upstream client and PostgreSQL), not on a pool of their own: a request's awaits no
+        // longer hop between two sets of threads. Measured: 28 % more requests/s, 22 % less CPU
+        // per request (docs/performance.md). Nothing here blocks a thread in async code (SQLite
+        // runs on its own threads), which is what this requires.
+        let onEventLoops = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         var config = try await options.load(extra: listen.values)
         let logger = Logs.bootstrap(level: config.logLevel, securityLog: try Logs.securityFile(config))
         config.jwtSecret = try DevelopmentSecrets.jwtSecret(config: config, logger: logger)
@@ -121,6 +128,7 @@ struct Serve: AsyncParsableCommand {
                 "environment": .string(config.environment.rawValue),
                 "address": .string("\(config.host):\(config.port)"),
                 "database": .string(config.database.description),
+                "executor": .string(onEventLoops ? "nio-event-loops" : "default"),
             ])
         var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = config.shutdownTimeout
