@@ -129,7 +129,7 @@ final class AdmissionBatch: Sendable {
         var verdicts = [Verdict](repeating: .single, count: batch.count)
         // A statement that fails counts nothing: then every request takes the one-request path.
         if let counted = try? await count(groups) {
-            var partial: [(userId: String, key: String, by: Int64, block: Int64)] = []
+            var partial: [(userId: String, key: String, by: Int64)] = []
             for group in groups {
                 let day = counted[RowKey(userId: group.userId, period: group.day.key)]
                 let month = counted[RowKey(userId: group.userId, period: group.month.key)]
@@ -146,9 +146,9 @@ final class AdmissionBatch: Sendable {
                         userId: group.userId, day: group.day, month: group.month, dayCount: day.counted, monthCount: month.counted,
                         leasable: day.leasable, block: group.block)
                 } else if day != nil {
-                    partial.append((group.userId, group.day.key, group.size, group.block))
+                    partial.append((group.userId, group.day.key, group.size))
                 } else if month != nil {
-                    partial.append((group.userId, group.month.key, group.size, group.block))
+                    partial.append((group.userId, group.month.key, group.size))
                 }
             }
             // Should the give-back fail, the window keeps counts no request used: the user loses
@@ -196,13 +196,12 @@ final class AdmissionBatch: Sendable {
             try await sql.raw(
                 """
                 WITH wanted (user_id, period, size, block) AS (VALUES \(values))
-                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros, leased, lease_until_ms)
-                SELECT u.user_id, w.period, w.size, 0, 0, w.block, CASE WHEN w.block > 0 THEN \(bind: heldUntil) ELSE 0 END
+                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros, lease_until_ms)
+                SELECT u.user_id, w.period, w.size, 0, 0, CASE WHEN w.block > 0 THEN \(bind: heldUntil) ELSE 0 END
                 FROM wanted w JOIN users u ON u.user_id = w.user_id
                 WHERE \(wantedRequests) >= w.size AND COALESCE(\(wantedTokens), 1) > 0 AND COALESCE(\(wantedCost), 1) > 0
                 ORDER BY u.user_id, w.period
                 ON CONFLICT (user_id, period) DO UPDATE SET requests = quota_counters.requests + excluded.requests,
-                    leased = quota_counters.leased + excluded.leased,
                     lease_until_ms = CASE WHEN excluded.lease_until_ms > quota_counters.lease_until_ms
                         THEN excluded.lease_until_ms ELSE quota_counters.lease_until_ms END
                 WHERE EXISTS (
@@ -237,13 +236,12 @@ final class AdmissionBatch: Sendable {
         """
 
     /// Takes back what a group counted in one window when the other refused it.
-    private func giveBack(_ rows: [(userId: String, key: String, by: Int64, block: Int64)]) async throws {
+    private func giveBack(_ rows: [(userId: String, key: String, by: Int64)]) async throws {
         try await database.withSQL { sql in
             for row in rows {
                 try await sql.raw(
                     """
-                    UPDATE quota_counters SET requests = requests - \(bind: row.by),
-                        leased = CASE WHEN leased > \(bind: row.block) THEN leased - \(bind: row.block) ELSE 0 END
+                    UPDATE quota_counters SET requests = requests - \(bind: row.by)
                     WHERE user_id = \(bind: row.userId) AND period = \(bind: row.key) AND requests >= \(bind: row.by)
                     """
                 ).run()

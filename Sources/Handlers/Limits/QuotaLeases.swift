@@ -5,27 +5,31 @@ import Synchronization
 /// Quota leases: the blocks of a user's request quota this instance holds (DESIGN.md, "Quotas
 /// and budgets"; docs/limits.md). A block is counted in the database when it is taken, in the
 /// same atomic statement as the requests that took it (`AdmissionBatch`), and handed out here
-/// from memory, one request at a time, with no statement. What a block did not hand out goes
-/// back to the database when it expires (`lifetime` after it was taken), when this instance
-/// stops, or at once when it is used up; until then the counter row's `leased` says that units
-/// may come back, so a refusal elsewhere waits for them (`QuotaLedger`).
+/// from memory, one request at a time, with no statement. A block used up costs nothing more.
+/// What a block did not hand out goes back to the database when the user has been idle for a
+/// `lifetime`, when the block has been held for three, and when this instance stops. The counter
+/// row's `lease_until_ms` says until when a block taken may still come back, so a refusal waits
+/// that long at most for other holders' blocks (`QuotaLedger`).
 ///
-/// A block is sized by the user's pace (the calls of about one lifetime), and taken only while
+/// A block is sized by the user's pace (the calls of about two lifetimes), and taken only while
 /// at least `nearLimit` requests are left in both windows, never more than an eighth of them: a
 /// quiet user and a user near a limit take none, and are counted one statement per call, as
 /// without leases. A user with a token or cost budget takes none either: those are charged
 /// after each response, and a block would let calls through after the budget was spent.
 final class QuotaLeases: Sendable {
     struct Rules: Sendable {
-        /// How long a block may be held before what is left goes back; zero: no leases.
+        /// A block whose user has been idle this long goes back; zero: no leases.
         var lifetime: Duration
         /// The largest block.
         var maxBlock: Int64 = 256
         /// With fewer requests than this left in a window, no block is taken.
         var nearLimit: Int64 = 64
 
-        static let standard = Rules(lifetime: .milliseconds(100))
-        static let none = Rules(lifetime: .zero)
+        /// No block is held longer than this.
+        var maximumHold: Duration { lifetime * 3 }
+        /// How long after it is taken the database says a block may still come back: the
+        /// longest hold, and the sweep that gives it back.
+        var recordedHold: Duration { lifetime * 4 }
     }
 
     /// A block: the positions (counts) it covers in the day and the month, from `next`.
@@ -37,17 +41,16 @@ final class QuotaLeases: Sendable {
         var monthNext: Int64
         var monthLimit: Int64
         var left: Int64
-        var granted: Int64
-        var expires: ContinuousClock.Instant
+        var taken: ContinuousClock.Instant
+        var lastUsed: ContinuousClock.Instant
     }
 
-    /// A block going back: its unused requests leave both counters, its grant leaves `leased`.
+    /// A block going back: its unused requests leave both counters.
     struct Settlement: Sendable {
         var userId: String
         var dayKey: String
         var monthKey: String
         var unused: Int64
-        var granted: Int64
     }
 
     /// What this instance knows of a user: its block, what its last statement said, its pace.
@@ -78,7 +81,6 @@ final class QuotaLeases: Sendable {
 
     private struct State: ~Copyable {
         var accounts: [String: Account] = [:]
-        var pending: [Settlement] = []
         var sweeping = false
         var closed = false
     }
@@ -98,8 +100,7 @@ final class QuotaLeases: Sendable {
     var enabled: Bool { rules.lifetime > .zero }
 
     /// One request of `userId`: counts it towards the user's pace and, when a block of the same
-    /// day and month has a request left, hands that out. A block past its lifetime still hands
-    /// out until the sweep takes it back.
+    /// day and month has a request left, hands that out.
     func take(userId: String, day: QuotaWindow, month: QuotaWindow, isNewCall: Bool = true) -> Taken {
         guard enabled else { return .none }
         let now = ContinuousClock.now
@@ -108,7 +109,7 @@ final class QuotaLeases: Sendable {
             if isNewCall { pace(&account, now: now) }
             defer { state.accounts[userId] = account }
             guard account.returning == nil else { return .returning }
-            guard var block = account.block, block.left > 0, block.day == day, block.month == month else { return .none }
+            guard var block = account.block, block.day == day, block.month == month else { return .none }
             let handed = Taken.handed(
                 day: AdmissionBatch.Counted(used: block.dayNext, limit: block.dayLimit),
                 month: AdmissionBatch.Counted(used: block.monthNext, limit: block.monthLimit)
@@ -116,13 +117,9 @@ final class QuotaLeases: Sendable {
             block.dayNext += 1
             block.monthNext += 1
             block.left -= 1
-            if block.left == 0 {
-                // Used up: its grant leaves `leased` with the next sweep (or a refusal's flush).
-                state.pending.append(Settlement(userId: userId, dayKey: day.key, monthKey: month.key, unused: 0, granted: block.granted))
-                account.block = nil
-            } else {
-                account.block = block
-            }
+            block.lastUsed = now
+            // A block used up is simply dropped: every request of it was counted when it was taken.
+            account.block = block.left > 0 ? block : nil
             return handed
         }
     }
@@ -169,62 +166,58 @@ final class QuotaLeases: Sendable {
                 account.blocksTaken += 1
                 account.block = Block(
                     day: day, month: month, dayNext: dayCount.used - block + 1, dayLimit: dayCount.limit,
-                    monthNext: monthCount.used - block + 1, monthLimit: monthCount.limit, left: block, granted: block,
-                    expires: now + rules.lifetime)
+                    monthNext: monthCount.used - block + 1, monthLimit: monthCount.limit, left: block, taken: now, lastUsed: now)
             }
             state.accounts[userId] = account
-            guard !state.sweeping else { return false }
+            guard block > 0, !state.sweeping else { return false }
             state.sweeping = true
             return true
         }
         if sweep { Task { await self.sweep() } }
     }
 
-    /// Until when (wall clock) a block taken now may be held, as the database records it: one
-    /// lifetime, and another for the sweep that gives it back.
-    func heldUntilMs() -> Int64 { Millis.now() + rules.lifetime.milliseconds * 2 }
+    /// Until when (wall clock) a block taken now may come back, as the database records it.
+    func heldUntilMs() -> Int64 { Millis.now() + rules.recordedHold.milliseconds }
 
-    /// Every half lifetime: gives back the expired blocks and settles the used-up ones, and
-    /// forgets the users idle for two lifetimes. Ends when no user is left.
+    /// Every half lifetime: gives back the blocks whose users went idle and those held too long,
+    /// and forgets the users idle for two lifetimes. Ends when no block is held.
     private func sweep() async {
         while true {
             try? await Task.sleep(for: rules.lifetime / 2)
-            let goOn = await turns.run { await sweepOnce() }
-            guard goOn else { return }
+            guard await turns.run({ await sweepOnce() }) else { return }
         }
     }
 
-    /// Settles what is due; whether to go on sweeping.
+    /// Gives back what is due; whether to go on sweeping.
     private func sweepOnce() async -> Bool {
         let now = ContinuousClock.now
         let (due, goOn) = state.withLock { state in
-            var due = state.pending
-            state.pending.removeAll()
+            var due: [Settlement] = []
+            var held = false
             for (userId, account) in state.accounts {
-                if let block = account.block, block.expires <= now {
-                    due.append(Self.takeBack(userId, from: &state))
-                } else if account.block == nil, account.returning == nil, now - account.intervalStart >= rules.lifetime * 2 {
+                if let block = account.block {
+                    if now - block.lastUsed >= rules.lifetime || now - block.taken >= rules.maximumHold {
+                        due.append(Self.takeBack(userId, from: &state))
+                    } else {
+                        held = true
+                    }
+                } else if account.returning == nil, now - account.intervalStart >= rules.lifetime * 2 {
                     state.accounts[userId] = nil
                 }
             }
-            if state.accounts.isEmpty && state.pending.isEmpty { state.sweeping = false }
-            return (due, state.sweeping)
+            state.sweeping = held
+            return (due, held)
         }
         await settle(due)
         return goOn
     }
 
-    /// The refusal path's: settles at once what this instance holds of `userId` that is used up
-    /// or expired, so that its own blocks never make a refusal wait.
+    /// The refusal path's: gives back at once what this instance holds of `userId` (a block of
+    /// another day or month, or one the user stopped using), so its own blocks never make a
+    /// refusal wait.
     func flush(userId: String) async {
         await turns.run {
-            let now = ContinuousClock.now
-            let due = state.withLock { state in
-                var due = state.pending.filter { $0.userId == userId }
-                state.pending.removeAll { $0.userId == userId }
-                if let block = state.accounts[userId]?.block, block.expires <= now { due.append(Self.takeBack(userId, from: &state)) }
-                return due
-            }
+            let due = state.withLock { state in state.accounts[userId]?.block == nil ? [] : [Self.takeBack(userId, from: &state)] }
             await settle(due)
         }
     }
@@ -234,8 +227,7 @@ final class QuotaLeases: Sendable {
         await turns.run {
             let due = state.withLock { state in
                 state.closed = true
-                var due = state.pending
-                state.pending.removeAll()
+                var due: [Settlement] = []
                 for (userId, account) in state.accounts where account.block != nil {
                     due.append(Self.takeBack(userId, from: &state))
                 }
@@ -272,7 +264,7 @@ final class QuotaLeases: Sendable {
         guard let block = state.accounts[userId]?.block else { preconditionFailure("no block to take back") }
         state.accounts[userId]?.block = nil
         state.accounts[userId]?.returning = []
-        return Settlement(userId: userId, dayKey: block.day.key, monthKey: block.month.key, unused: block.left, granted: block.granted)
+        return Settlement(userId: userId, dayKey: block.day.key, monthKey: block.month.key, unused: block.left)
     }
 
     /// Waits until `userId`'s block has gone back (`take` said `.returning`).
@@ -307,8 +299,7 @@ final class QuotaLeases: Sendable {
             for settlement in settlements {
                 try await sql.raw(
                     """
-                    UPDATE quota_counters SET requests = requests - \(bind: settlement.unused),
-                        leased = CASE WHEN leased > \(bind: settlement.granted) THEN leased - \(bind: settlement.granted) ELSE 0 END
+                    UPDATE quota_counters SET requests = requests - \(bind: settlement.unused)
                     WHERE user_id = \(bind: settlement.userId) AND period IN (\(bind: settlement.dayKey), \(bind: settlement.monthKey))
                     """
                 ).run()
@@ -316,17 +307,18 @@ final class QuotaLeases: Sendable {
         }
     }
 
-    /// Whether another holder's block may still give back requests in `window`: the refusal
-    /// path's question, after `flush`.
-    func othersMayGiveBack(userId: String, window: QuotaWindow) async throws -> Bool {
-        guard enabled else { return false }
-        return try await database.withSQL { sql in
+    /// How much longer a block taken in `window` may still come back (nil: none can): the
+    /// refusal path's question, after `flush`. The time is the one the taker recorded, so
+    /// instances with different lifetimes wait for each other correctly.
+    func mayComeBack(userId: String, window: QuotaWindow) async throws -> Duration? {
+        guard enabled else { return nil }
+        let now = Millis.now()
+        let until = try await database.withSQL { sql in
             try await sql.raw(
-                """
-                SELECT 1 AS held FROM quota_counters
-                WHERE user_id = \(bind: userId) AND period = \(bind: window.key) AND leased > 0 AND lease_until_ms > \(bind: Millis.now())
-                """
-            ).first() != nil
+                "SELECT lease_until_ms FROM quota_counters WHERE user_id = \(bind: userId) AND period = \(bind: window.key)"
+            ).first()?.decode(column: "lease_until_ms", as: Int64.self)
         }
+        guard let until, until > now else { return nil }
+        return .milliseconds(until - now)
     }
 }

@@ -73,7 +73,7 @@ public struct LimitStanding: Sendable, Equatable {
 /// month. So N concurrent requests against a quota of Q let exactly Q through, on SQLite and on
 /// PostgreSQL, across any number of instances. A busy user's calls are admitted from blocks of
 /// their quota leased by this instance (`QuotaLeases`), with no statement; a refusal while other
-/// holders' blocks may still give requests back waits for them (at most two lease lifetimes),
+/// holders' blocks may still give requests back waits for them (at most four lease lifetimes),
 /// so the count stays exact. Tokens and cost are charged when the response's usage is known (the usage
 /// writer), so a budget can be passed by at most the requests in flight.
 public struct QuotaLedger: UsageFollower {
@@ -160,12 +160,12 @@ public struct QuotaLedger: UsageFollower {
     }
 
     /// One request at a time, day then month: near a limit, or when the batch's statement failed.
-    /// A refusal waits for the blocks other holders may give back (at most twice a lease
-    /// lifetime), so requests leased and left unused elsewhere are not refused.
+    /// A refusal waits for the blocks other holders may give back (as long as the database
+    /// records a block as held: four lease lifetimes after it was taken, at most), so requests
+    /// leased and left unused elsewhere are not refused.
     private func countAlone(userId: String, day: QuotaWindow, month: QuotaWindow, now: Date) async throws
         -> (AdmissionBatch.Counted, AdmissionBatch.Counted)
     {
-        var waited = 0
         while true {
             switch leases.take(userId: userId, day: day, month: month, isNewCall: false) {
             case .handed(let dayCount, let monthCount): return (dayCount, monthCount)
@@ -188,11 +188,11 @@ public struct QuotaLedger: UsageFollower {
                 refused = day
             }
             await leases.flush(userId: userId)
-            guard waited < 2, try await leases.othersMayGiveBack(userId: userId, window: refused) else {
+            guard let heldFor = try await leases.mayComeBack(userId: userId, window: refused) else {
                 throw try await refusal(userId: userId, window: refused, now: now)
             }
-            waited += 1
-            try await Task.sleep(for: leases.rules.lifetime)
+            let lifetime = leases.rules.lifetime
+            try await Task.sleep(for: heldFor < lifetime ? heldFor : lifetime)
         }
     }
 

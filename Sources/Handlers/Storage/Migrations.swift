@@ -434,14 +434,11 @@ extension Migrations {
 }
 
 extension Migrations {
-    /// Quota leases (the performance issue): how many of a counter row's requests are held by
-    /// instances as leased blocks not yet settled, and until when the latest of them may be held,
-    /// so a refusal knows whether waiting for a give-back can still admit it.
+    /// Quota leases (the performance issue): until when a block of a counter row's requests,
+    /// leased by an instance, may still come back, so a refusal knows whether waiting for a
+    /// give-back can still admit it.
     static let quotaLeases = Migration(
         version: 14, name: "quota_leases",
-        both: [
-            "ALTER TABLE quota_counters ADD COLUMN leased BIGINT NOT NULL DEFAULT 0",
-            "ALTER TABLE quota_counters ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0",
-        ]
+        both: ["ALTER TABLE quota_counters ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0"]
     )
 }
