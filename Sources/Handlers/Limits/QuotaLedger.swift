@@ -399,29 +399,21 @@ struct QuotaCharges {
         }
     }
 
+    /// Two statements (per 200 rows): the split keys' rows first, so once a user's charge is
+    /// visible, the key's is too.
     func apply(on sql: any SQLDatabase) async throws {
-        // The split key's first: once a user's charge is visible, the key's is too.
-        for (key, charge) in keys.sorted(by: { $0.key < $1.key }) {
-            guard let owner = owners[key], let keyId = owner.keyId else { continue }
-            try await sql.raw(
-                """
-                INSERT INTO split_key_counters (user_id, key_id, period, tokens, cost_micros)
-                VALUES (\(bind: owner.userId), \(bind: keyId), \(bind: owner.period), \(bind: charge.tokens), \(bind: charge.cost))
-                ON CONFLICT (user_id, key_id, period) DO UPDATE SET tokens = split_key_counters.tokens + excluded.tokens,
-                    cost_micros = split_key_counters.cost_micros + excluded.cost_micros
-                """
-            ).run()
+        func rows(_ charges: [String: Charge], _ values: ((userId: String, keyId: String?, period: String)) -> [any Encodable & Sendable])
+            -> [[any Encodable & Sendable]]
+        {
+            charges.sorted { $0.key < $1.key }.compactMap { key, charge in
+                owners[key].map { values($0) + [charge.tokens, charge.cost] }
+            }
         }
-        for (key, charge) in users.sorted(by: { $0.key < $1.key }) {
-            guard let owner = owners[key] else { continue }
-            try await sql.raw(
-                """
-                INSERT INTO quota_counters (user_id, period, requests, tokens, cost_micros)
-                VALUES (\(bind: owner.userId), \(bind: owner.period), 0, \(bind: charge.tokens), \(bind: charge.cost))
-                ON CONFLICT (user_id, period) DO UPDATE SET tokens = quota_counters.tokens + excluded.tokens,
-                    cost_micros = quota_counters.cost_micros + excluded.cost_micros
-                """
-            ).run()
-        }
+        try await sql.addSums(
+            into: "split_key_counters", key: ["user_id", "key_id", "period"], sums: ["tokens", "cost_micros"],
+            rows: rows(keys) { [$0.userId, $0.keyId ?? "", $0.period] })
+        try await sql.addSums(
+            into: "quota_counters", key: ["user_id", "period"], carried: ["requests"], sums: ["tokens", "cost_micros"],
+            rows: rows(users) { [$0.userId, $0.period, Int64(0)] })
     }
 }

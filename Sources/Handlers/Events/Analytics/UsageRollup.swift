@@ -30,51 +30,39 @@ enum UsageRollup {
         }
     }
 
-    /// Sums of `records` per key, in key order (so concurrent writers take row locks in one order).
-    static func grouped(_ records: [UsageRecord], by key: (UsageRecord) -> [String]) -> [(key: [String], sums: Sums)] {
-        var result: [[String]: Sums] = [:]
-        for record in records { result[key(record), default: Sums()].add(record) }
-        return result.map { ($0.key, $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+    /// The summed columns, in `Sums`' order.
+    static let sumColumns = ["requests", "failed", "input_tokens", "output_tokens", "cost_micros", "latency_ms"]
+
+    /// One row per distinct `key`, in key order: `values` of the key's first record (its key and
+    /// carried columns), then the sums of all its records.
+    static func rows(_ records: [UsageRecord], by key: (UsageRecord) -> [String], values: (UsageRecord) -> [any Encodable & Sendable])
+        -> [[any Encodable & Sendable]]
+    {
+        var groups: [[String]: (first: UsageRecord, sums: Sums)] = [:]
+        for record in records { groups[key(record), default: (record, Sums())].sums.add(record) }
+        return groups.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { _, group in
+            let sums = group.sums
+            return values(group.first) + [sums.requests, sums.failed, sums.inputTokens, sums.outputTokens, sums.costMicros, sums.latencyMs]
+        }
     }
 
+    /// Adds a batch to the three tables: one statement per table (per 200 rows). A user belongs to
+    /// one app, so the app carried by a user's rows is the same for all of them.
     static func add(_ records: [UsageRecord], on sql: any SQLDatabase) async throws {
         let hour: (UsageRecord) -> Int64 = { $0.createdAtMs - $0.createdAtMs % hourMs }
-        for (key, sums) in grouped(records, by: { [String(hour($0)), $0.userId, $0.provider, $0.model ?? "", $0.appId] }) {
-            try await sql.raw(
-                """
-                INSERT INTO usage_hourly (hour_ms, user_id, provider, model, app_id, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
-                VALUES (\(bind: Int64(key[0]) ?? 0), \(bind: key[1]), \(bind: key[2]), \(bind: key[3]), \(bind: key[4]), \(values(sums)))
-                ON CONFLICT (hour_ms, user_id, provider, model) DO UPDATE SET \(SQLQueryString(stringLiteral: assignments("usage_hourly")))
-                """
-            ).run()
-        }
-        for (key, sums) in grouped(records, by: { [String(hour($0)), $0.appId, $0.provider, $0.model ?? ""] }) {
-            try await sql.raw(
-                """
-                INSERT INTO usage_hourly_totals (hour_ms, app_id, provider, model, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
-                VALUES (\(bind: Int64(key[0]) ?? 0), \(bind: key[1]), \(bind: key[2]), \(bind: key[3]), \(values(sums)))
-                ON CONFLICT (hour_ms, app_id, provider, model) DO UPDATE SET \(SQLQueryString(stringLiteral: assignments("usage_hourly_totals")))
-                """
-            ).run()
-        }
-        for (key, sums) in grouped(records, by: { [String($0.createdAtMs - $0.createdAtMs % dayMs), $0.userId, $0.appId] }) {
-            try await sql.raw(
-                """
-                INSERT INTO usage_daily_users (day_ms, user_id, app_id, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
-                VALUES (\(bind: Int64(key[0]) ?? 0), \(bind: key[1]), \(bind: key[2]), \(values(sums)))
-                ON CONFLICT (day_ms, user_id) DO UPDATE SET \(SQLQueryString(stringLiteral: assignments("usage_daily_users")))
-                """
-            ).run()
-        }
-    }
-
-    static func values(_ sums: Sums) -> SQLQueryString {
-        "\(bind: sums.requests), \(bind: sums.failed), \(bind: sums.inputTokens), \(bind: sums.outputTokens), \(bind: sums.costMicros), \(bind: sums.latencyMs)"
-    }
-
-    /// `column = table.column + excluded.column` for each sum; `table` is one of the fixed names.
-    static func assignments(_ table: String) -> String {
-        ["requests", "failed", "input_tokens", "output_tokens", "cost_micros", "latency_ms"]
-            .map { "\($0) = \(table).\($0) + excluded.\($0)" }.joined(separator: ", ")
+        let day: (UsageRecord) -> Int64 = { $0.createdAtMs - $0.createdAtMs % dayMs }
+        try await sql.addSums(
+            into: "usage_hourly", key: ["hour_ms", "user_id", "provider", "model"], carried: ["app_id"], sums: sumColumns,
+            rows: rows(records, by: { [String(hour($0)), $0.userId, $0.provider, $0.model ?? ""] }) {
+                [hour($0), $0.userId, $0.provider, $0.model ?? "", $0.appId]
+            })
+        try await sql.addSums(
+            into: "usage_hourly_totals", key: ["hour_ms", "app_id", "provider", "model"], sums: sumColumns,
+            rows: rows(records, by: { [String(hour($0)), $0.appId, $0.provider, $0.model ?? ""] }) {
+                [hour($0), $0.appId, $0.provider, $0.model ?? ""]
+            })
+        try await sql.addSums(
+            into: "usage_daily_users", key: ["day_ms", "user_id"], carried: ["app_id"], sums: sumColumns,
+            rows: rows(records, by: { [String(day($0)), $0.userId] }) { [day($0), $0.userId, $0.appId] })
     }
 }
