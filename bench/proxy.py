@@ -3,6 +3,8 @@
 
     python3 bench/proxy.py                       # SQLite (the embedded default)
     DATABASE_URL=postgres://... python3 bench/proxy.py
+    python3 bench/proxy.py --users 100           # the calls spread over 100 users
+    python3 bench/proxy.py --upstream-delay 50 --connections 256   # a slow upstream
 
 Installs nginx and wrk from Debian when missing, builds the release server, and starts:
   - a static mock upstream: nginx answering /v1/chat/completions with canned OpenAI JSON, or with a
@@ -12,9 +14,11 @@ Installs nginx and wrk from Debian when missing, builds the release server, and 
     (an allow rule for loopback and a deny rule), per-IP and per-user rate limits set high, quota
     admission in the database, usage recording, access log.
 Then it runs wrk against the three, alternating in every round, and prints the median of the
-rounds: requests/s and p50/p99 at 32 connections, p50 at 1 connection, non-streamed and streamed;
+rounds: requests/s and p50/p99 at 32 connections (--connections), p50 at 1 connection, non-streamed and streamed;
 the time to the first SSE event at 1 connection; CPU per request; our peak RSS; the ratios to
-nginx. It stops everything it started. Method and figures: docs/performance.md."""
+nginx. With --upstream-delay the mock answers after that many milliseconds (nginx's echo module),
+so throughput is bounded by the connections in flight, not by CPU. It stops everything it started.
+Method and figures: docs/performance.md."""
 import argparse, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,23 +55,29 @@ def free_port():
         return s.getsockname()[1]
 
 
-def ensure_tools():
+ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+
+
+def ensure_tools(echo):
     missing = [tool for tool in ("nginx", "wrk") if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}")]
+    if echo and not os.path.exists(ECHO_MODULE):
+        missing.append("echo")
     if missing:
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         print(f"installing {', '.join(missing)} from Debian", file=sys.stderr)
         subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
-        packages = ["nginx-light" if m == "nginx" else m for m in missing]
+        packages = [{"nginx": "nginx-light", "echo": "libnginx-mod-http-echo"}.get(m, m) for m in missing]
         subprocess.run(sudo + ["apt-get", "install", "-y", "-qq"] + packages, check=True, stdout=subprocess.DEVNULL,
                        env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     return shutil.which("nginx") or "/usr/sbin/nginx", shutil.which("wrk")
 
 
-def nginx_conf(work, name, port, body):
+def nginx_conf(work, name, port, body, modules=""):
     prefix = os.path.join(work, name)
     os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
     user = "user root;" if os.geteuid() == 0 else ""
     conf = f"""{user}
+{modules}
 worker_processes auto;
 pid {prefix}/nginx.pid;
 error_log {prefix}/logs/error.log warn;
@@ -267,11 +277,13 @@ def main():
     parser.add_argument("--no-build", action="store_true", help="use the binary as it is")
     parser.add_argument("--only", choices=["plain", "stream"], help="one of the two request kinds")
     parser.add_argument("--users", type=int, default=1, help="spread the calls over this many users, round robin (default 1)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk's connections for the loaded figures (default 32)")
+    parser.add_argument("--upstream-delay", type=int, default=0, metavar="MS", help="the mock upstream answers after this many milliseconds (default 0)")
     parser.add_argument("--serve", action="store_true", help="set everything up, print the URLs and the token, and wait (for experiments)")
-    parser.add_argument("--profile", metavar="FILE", help="instead of the table: record a CPU profile of our server under 32 connections (needs perf: apt-get install linux-perf)")
+    parser.add_argument("--profile", metavar="FILE", help="instead of the table: record a CPU profile of our server under --connections (needs perf: apt-get install linux-perf)")
     args = parser.parse_args()
 
-    nginx, wrk = ensure_tools()
+    nginx, wrk = ensure_tools(args.upstream_delay > 0)
     if not args.no_build:
         print("building the release server", file=sys.stderr)
         subprocess.run(["swift", "build", "-c", "release", "--product", "safeapi-bridge"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -279,19 +291,25 @@ def main():
     processes = []
     try:
         mock_port, nginx_port, our_port = free_port(), free_port(), free_port()
+        # The canned answers, at once (`return`) or after the delay (the echo module's `echo_sleep`).
+        completion, stream = nginx_string(json.dumps(COMPLETION, separators=(',', ':'))), nginx_string(sse_stream())
+        if args.upstream_delay:
+            answer = lambda text: f"echo_sleep {args.upstream_delay / 1000}; echo -n {text};"
+        else:
+            answer = lambda text: f"return 200 {text};"
         mock = nginx_conf(work, "mock", mock_port, f"""
         access_log off;
         location = /v1/chat/completions {{
             if ($http_accept ~ event-stream) {{ rewrite ^ /sse last; }}
             default_type application/json;
             add_header x-request-id req_bench;
-            return 200 {nginx_string(json.dumps(COMPLETION, separators=(',', ':')))};
+            {answer(completion)}
         }}
         location = /sse {{
             internal;
             default_type text/event-stream;
-            return 200 {nginx_string(sse_stream())};
-        }}""")
+            {answer(stream)}
+        }}""", modules=f"load_module {ECHO_MODULE};" if args.upstream_delay else "")
         proxy = nginx_conf(work, "proxy", nginx_port, f"""
         access_log {work}/proxy/logs/access.log;
         location / {{
@@ -314,7 +332,8 @@ def main():
                    OPENAI_API_KEY=PROVIDER_KEY, OPENAI_BASE_URL=f"http://127.0.0.1:{mock_port}/v1",
                    RATE_LIMIT_MAX_REQUESTS="10000000", USER_RATE_LIMIT_MAX_REQUESTS="10000000",
                    DEFAULT_DAILY_QUOTA="1000000000", DEFAULT_MONTHLY_QUOTA="1000000000", JWT_TTL_SECONDS="86400",
-                   SECURITY_LOG_FILE="false", LOG_DIR=os.path.join(work, "logs"))
+                   SECURITY_LOG_FILE="false", LOG_DIR=os.path.join(work, "logs"),
+                   MAX_CONNECTIONS=str(max(1024, 4 * args.connections)), MAX_CONNECTIONS_PER_ADDRESS=str(max(128, 2 * args.connections)))
         database = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
         server_log = open(os.path.join(work, "server.log"), "w")
         server = subprocess.Popen([args.binary, "serve"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
@@ -368,7 +387,7 @@ def main():
         # Warm-up: connections, code paths, the database's pages.
         for kind, script in scripts.items():
             for name, url, *_ in targets:
-                run_wrk(wrk, script, url, 32, 2)
+                run_wrk(wrk, script, url, args.connections, 2)
 
         if args.serve:
             print(json.dumps({"direct": targets[0][1], "nginx": targets[1][1], "ours": targets[2][1], "base": ours, "token": token, "scripts": scripts, "pid": server.pid}), flush=True)
@@ -378,11 +397,12 @@ def main():
             kind, script = next(iter(scripts.items()))
             perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999", "-g", "-p", str(server.pid), "-o", args.profile, "--", "sleep", str(args.seconds)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            loaded = run_wrk(wrk, script, targets[2][1], 32, args.seconds)
+            loaded = run_wrk(wrk, script, targets[2][1], args.connections, args.seconds)
             perf.wait()
             print(f"{kind}: {loaded['rps']:.0f} requests/s while profiling; `perf report -i {args.profile} --no-children`")
             return
         results = {}  # (kind, target, metric) -> [values]
+        samples = 100 if args.upstream_delay else 2000  # sequential calls for the first-event and overhead figures
         def add(kind, name, metric, value):
             results.setdefault((kind, name, metric), []).append(value)
         bad = 0
@@ -392,7 +412,7 @@ def main():
             for kind, script in scripts.items():
                 for name, url, port, path, pids in order:
                     before = cpu_seconds(pids())
-                    loaded = run_wrk(wrk, script, url, 32, args.seconds)
+                    loaded = run_wrk(wrk, script, url, args.connections, args.seconds)
                     spent = cpu_seconds(pids()) - before
                     single = run_wrk(wrk, script, url, 1, args.seconds)
                     bad += loaded["bad"] + single["bad"]
@@ -402,10 +422,10 @@ def main():
                     add(kind, name, "p50_1", single["p50"])
                     add(kind, name, "cpu", spent / max(loaded["requests"], 1) * 1e6)
                     if kind == "stream":
-                        add(kind, name, "first", first_event_us(port, path, {"Authorization": f"Bearer {token}"}, kinds["stream"][0], 2000))
+                        add(kind, name, "first", first_event_us(port, path, {"Authorization": f"Bearer {token}"}, kinds["stream"][0], samples))
         rss = peak_rss_mb(server.pid)
         reported = {kind: overhead_us(our_port, "/proxy/openai/chat/completions", {"Authorization": f"Bearer {token}",
-                                      **({"Accept": "text/event-stream"} if kind == "stream" else {})}, kinds[kind][0], 1000)
+                                      **({"Accept": "text/event-stream"} if kind == "stream" else {})}, kinds[kind][0], samples // 2)
                     for kind in scripts}
 
         def median(kind, name, metric):
@@ -413,13 +433,15 @@ def main():
 
         print()
         print(f"SafeAPI Bridge proxy benchmark: {database}, {os.cpu_count()} cores ({cpu_model()}), wrk on the same machine, "
-              f"{args.rounds} rounds of {args.seconds} s per figure (median of rounds), {args.users} user(s)")
+              f"{args.rounds} rounds of {args.seconds} s per figure (median of rounds), {args.users} user(s)"
+              + (f", upstream delay {args.upstream_delay} ms" if args.upstream_delay else ""))
         print()
         header = f"{'':34}{'direct':>12}{'nginx':>12}{'ours':>12}{'ours/nginx':>12}{'ours-direct':>13}"
         print(header)
         print("-" * len(header))
-        labels = [("rps", "requests/s, 32 connections", "{:.0f}"), ("p50", "p50 latency, 32 conn (µs)", "{:.0f}"),
-                  ("p99", "p99 latency, 32 conn (µs)", "{:.0f}"), ("p50_1", "p50 latency, 1 conn (µs)", "{:.0f}"),
+        c = args.connections
+        labels = [("rps", f"requests/s, {c} connections", "{:.0f}"), ("p50", f"p50 latency, {c} conn (µs)", "{:.0f}"),
+                  ("p99", f"p99 latency, {c} conn (µs)", "{:.0f}"), ("p50_1", "p50 latency, 1 conn (µs)", "{:.0f}"),
                   ("first", "first SSE event, 1 conn (µs)", "{:.0f}"), ("cpu", "CPU per request (µs)", "{:.1f}")]
         for kind in scripts:
             print(f"{'streamed (SSE)' if kind == 'stream' else 'non-streamed (JSON)'}")
@@ -433,7 +455,7 @@ def main():
         print()
         for kind, figures in reported.items():
             if figures:
-                print(f"the bridge's own time by its x-safeapi-overhead-us header, {kind}, 1 conn, 1000 calls: "
+                print(f"the bridge's own time by its x-safeapi-overhead-us header, {kind}, 1 conn, {samples // 2} calls: "
                       f"p50 {figures[0]:.0f} µs, p99 {figures[1]:.0f} µs")
         print(f"our peak RSS: {rss:.1f} MB")
         if bad:

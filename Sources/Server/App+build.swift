@@ -121,7 +121,9 @@ struct AppParts {
                     refetchInterval: settings.identityKeysRefetchInterval)),
             dpop: dpop, revocations: revocations, settings: settings, logger: logger
         )
-        network = HTTPUpstream(readTimeout: config.upstreamReadTimeout, connectTimeout: config.upstreamConnectTimeout)
+        network = HTTPUpstream(
+            readTimeout: config.upstreamReadTimeout, connectTimeout: config.upstreamConnectTimeout,
+            maximumConnectionsPerHost: config.upstreamMaxConnections)
         usage = UsageRecorder(database: database, followers: [splitKeyStore, appCaps, quotas], logger: logger)
         let splitKeys = SplitKeyService(
             store: splitKeyStore, events: events, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) },

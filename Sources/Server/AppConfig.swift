@@ -49,6 +49,8 @@ struct AppConfig: Sendable {
     var upstreamConnectTimeout: Duration = .seconds(5)
     /// The longest silence allowed while a response (a stream) is being read.
     var upstreamReadTimeout: Duration = .seconds(120)
+    /// HTTP/1.1 connections kept open per provider host; calls beyond them wait for one.
+    var upstreamMaxConnections = 512
     /// Trusted proxies, CORS, rate limits, HTTPS policy, request size limits.
     var edge = EdgePolicy()
     /// Native TLS: both files or neither.
@@ -196,6 +198,8 @@ extension AppConfig {
                     reader, "upstream.connect.timeout.ms", name: "UPSTREAM_CONNECT_TIMEOUT_MS", default: 5_000, range: 100...600_000)))
         config.upstreamReadTimeout = .milliseconds(
             try integer(reader, "upstream.read.timeout.ms", name: "UPSTREAM_READ_TIMEOUT_MS", default: 120_000, range: 1_000...3_600_000))
+        config.upstreamMaxConnections = try integer(
+            reader, "upstream.max.connections", name: "UPSTREAM_MAX_CONNECTIONS", default: 512, range: 1...100_000)
         config.providers = try providers(reader, environment: environment)
         if let text = reader.string(forKey: "byok.master.key", isSecret: true), !text.isEmpty {
             guard let bytes = KeyVault.parseMasterKey(text) else {

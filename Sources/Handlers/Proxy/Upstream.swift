@@ -40,7 +40,9 @@ public protocol Upstream: Sendable {
 public final class HTTPUpstream: Upstream, Service {
     let client: HTTPClient
 
-    public init(readTimeout: Duration, connectTimeout: Duration = .seconds(5), maximumConnectionsPerHost: Int = 64) {
+    /// `maximumConnectionsPerHost`: HTTP/1.1 connections kept per provider host; calls beyond them
+    /// wait for one (an HTTP/2 provider multiplexes its calls over fewer).
+    public init(readTimeout: Duration, connectTimeout: Duration = .seconds(5), maximumConnectionsPerHost: Int = 512) {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .nanoseconds(connectTimeout.nanoseconds), read: .nanoseconds(readTimeout.nanoseconds)),
