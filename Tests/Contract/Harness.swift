@@ -2,13 +2,13 @@ import AsyncHTTPClient
 import Foundation
 import Generated
 import HTTPTypes
-import Handlers
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import PostgresNIO
 import SQLKit
 
+@testable import Handlers
 @testable import Server
 
 /// Builds the real application in process, on a fresh database, with logs captured in memory so
@@ -68,7 +68,7 @@ enum Harness {
                 fatalError("TEST_DATABASE_URL is not a postgres:// URL")
             }
             // PostgreSQL allows 100 connections: a few cases at a time, with small pools.
-            return try await PostgresGate.shared.withPermit {
+            return try await PostgresGate.shared.run {
                 let schema = "contract_" + Hex.encode(RandomBytes.make(count: 6))
                 settings.maximumConnections = 1
                 let admin = PostgresBackend(configuration: settings.clientConfiguration, logger: Logger(label: "test-admin"))
@@ -146,36 +146,8 @@ extension Harness {
 }
 
 /// Lets a few PostgreSQL test cases run at once, so their pools fit in the server's connections.
-actor PostgresGate {
-    static let shared = PostgresGate(permits: 6)
-    private var available: Int
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    init(permits: Int) { available = permits }
-
-    nonisolated func withPermit<Result>(_ body: () async throws -> Result) async throws -> Result {
-        await acquire()
-        do {
-            let result = try await body()
-            await release()
-            return result
-        } catch {
-            await release()
-            throw error
-        }
-    }
-
-    private func acquire() async {
-        if available > 0 {
-            available -= 1
-            return
-        }
-        await withCheckedContinuation { waiting.append($0) }
-    }
-
-    private func release() {
-        if waiting.isEmpty { available += 1 } else { waiting.removeFirst().resume() }
-    }
+enum PostgresGate {
+    static let shared = Permits(6)
 }
 
 /// Carries a value out of a test closure.

@@ -90,7 +90,7 @@ final class QuotaLeases: Sendable {
     private let state = Mutex(State())
     /// Held while blocks are taken out of memory and given back, and while a reader compares the
     /// database's count with what memory holds (`consistent`): so no block is ever in neither.
-    private let turns = Turns()
+    private let turns = Permits()
 
     init(database: any Database, rules: Rules) {
         self.database = database

@@ -129,19 +129,17 @@ public struct QuotaLedger: UsageFollower {
     public func countCall(userId: String, now: Date = Date()) async throws -> Counted {
         let day = QuotaWindow.current(.day, at: now)
         let month = QuotaWindow.current(.month, at: now)
-        var (dayCount, monthCount): (AdmissionBatch.Counted, AdmissionBatch.Counted)
-        switch leases.take(userId: userId, day: day, month: month) {
-        case .handed(let dayCounted, let monthCounted):
-            (dayCount, monthCount) = (dayCounted, monthCounted)
-        case .none:
-            if case .admitted(let dayCounted, let monthCounted) = await batch.admit(userId: userId, day: day, month: month) {
-                (dayCount, monthCount) = (dayCounted, monthCounted)
-            } else {
-                (dayCount, monthCount) = try await countAlone(userId: userId, day: day, month: month, now: now)
+        let (dayCount, monthCount) =
+            switch leases.take(userId: userId, day: day, month: month) {
+            case .handed(let dayCount, let monthCount): (dayCount, monthCount)
+            case .none:
+                if case .admitted(let dayCount, let monthCount) = await batch.admit(userId: userId, day: day, month: month) {
+                    (dayCount, monthCount)
+                } else {
+                    try await countAlone(userId: userId, day: day, month: month, now: now)
+                }
+            case .returning: try await countAlone(userId: userId, day: day, month: month, now: now)
             }
-        case .returning:
-            (dayCount, monthCount) = try await countAlone(userId: userId, day: day, month: month, now: now)
-        }
         let marked = [(day, dayCount), (month, monthCount)].filter { $0.1.used == Self.warningMark($0.1.limit) }
         let standing = LimitStanding(
             limit: dayCount.limit, remaining: max(0, dayCount.limit - dayCount.used), resetSeconds: day.secondsLeft(from: now)

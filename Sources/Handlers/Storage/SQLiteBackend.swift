@@ -23,7 +23,7 @@ public final class SQLiteBackend: Database {
     /// One thread per connection. The writer's is its own too: a statement of the shared
     /// connection waiting on the write lock must not block the transaction that holds the lock.
     private let threads: [NIOThreadPool]
-    private let turns = Turns()  // one transaction at a time on the writer connection
+    private let turns = Permits()  // one transaction at a time on the writer connection
 
     private init(connection: SQLiteConnection, writer: SQLiteConnection?, threads: [NIOThreadPool]) {
         self.connection = connection
