@@ -5,6 +5,7 @@
     DATABASE_URL=postgres://... python3 bench/proxy.py
     python3 bench/proxy.py --users 100           # the calls spread over 100 users
     python3 bench/proxy.py --upstream-delay 50 --connections 256   # a slow upstream
+    python3 bench/proxy.py --gateway             # /v1/chat/completions (the OpenAI-compatible endpoint)
 
 Installs nginx and wrk from Debian when missing, builds the release server, and starts:
   - a static mock upstream: nginx answering /v1/chat/completions with canned OpenAI JSON, or with a
@@ -278,6 +279,7 @@ def main():
     parser.add_argument("--only", choices=["plain", "stream"], help="one of the two request kinds")
     parser.add_argument("--users", type=int, default=1, help="spread the calls over this many users, round robin (default 1)")
     parser.add_argument("--connections", type=int, default=32, help="wrk's connections for the loaded figures (default 32)")
+    parser.add_argument("--gateway", action="store_true", help="measure our OpenAI-compatible /v1/chat/completions (model openai/gpt-4o-mini) instead of /proxy/openai/…")
     parser.add_argument("--upstream-delay", type=int, default=0, metavar="MS", help="the mock upstream answers after this many milliseconds (default 0)")
     parser.add_argument("--serve", action="store_true", help="set everything up, print the URLs and the token, and wait (for experiments)")
     parser.add_argument("--profile", metavar="FILE", help="instead of the table: record a CPU profile of our server under --connections (needs perf: apt-get install linux-perf)")
@@ -356,12 +358,17 @@ def main():
                     raise
         time.sleep(1.5)  # the rules reach memory (IP_RULES_SYNC_MS)
 
+        # The provider's own dialect, or (--gateway) the OpenAI-compatible endpoint where the model
+        # names the provider; the mock upstreams ignore the model.
+        our_path = "/v1/chat/completions" if args.gateway else "/proxy/openai/chat/completions"
         targets = [
             ("direct", f"http://127.0.0.1:{mock_port}/v1/chat/completions", mock_port, "/v1/chat/completions", lambda: nginx_pids(mock_process)),
             ("nginx", f"http://127.0.0.1:{nginx_port}/v1/chat/completions", nginx_port, "/v1/chat/completions", lambda: nginx_pids(nginx_process)),
-            ("ours", f"{ours}/proxy/openai/chat/completions", our_port, "/proxy/openai/chat/completions", lambda: [server.pid]),
+            ("ours", f"{ours}{our_path}", our_port, our_path, lambda: [server.pid]),
         ]
-        message = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello."}]}
+        # The same body to all three (the mock ignores the model).
+        model = "openai/gpt-4o-mini" if args.gateway else "gpt-4o-mini"
+        message = {"model": model, "messages": [{"role": "user", "content": "Say hello."}]}
         kinds = {
             "plain": (message, ""),
             "stream": ({**message, "stream": True, "stream_options": {"include_usage": True}}, 'wrk.headers["Accept"] = "text/event-stream"'),
@@ -380,8 +387,11 @@ def main():
         # Every target answers the canned completion, and the stream, before anything is measured.
         for name, url, *_ in targets:
             for accept in ("application/json", "text/event-stream"):
-                answer = wait_http(url, {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": accept},
-                                   timeout=5, data=json.dumps(message).encode()).decode()
+                try:
+                    answer = wait_http(url, {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": accept},
+                                       timeout=5, data=json.dumps(message).encode()).decode()
+                except urllib.error.HTTPError as error:
+                    sys.exit(f"{name} answered {error.code} at {url}: {error.read()[:200]!r}")
                 if "chatcmpl-bench" not in answer or (accept == "text/event-stream") != answer.startswith("data:"):
                     sys.exit(f"{name} did not answer the canned {accept}: {answer[:200]}")
         # Warm-up: connections, code paths, the database's pages.
@@ -424,7 +434,7 @@ def main():
                     if kind == "stream":
                         add(kind, name, "first", first_event_us(port, path, {"Authorization": f"Bearer {token}"}, kinds["stream"][0], samples))
         rss = peak_rss_mb(server.pid)
-        reported = {kind: overhead_us(our_port, "/proxy/openai/chat/completions", {"Authorization": f"Bearer {token}",
+        reported = {kind: overhead_us(our_port, our_path, {"Authorization": f"Bearer {token}",
                                       **({"Accept": "text/event-stream"} if kind == "stream" else {})}, kinds[kind][0], samples // 2)
                     for kind in scripts}
 

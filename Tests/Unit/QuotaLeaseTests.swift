@@ -74,7 +74,8 @@ struct QuotaLeaseTests {
         try await TestDatabases.withFresh(kind) { databases in
             try await Self.seed(databases[0], users: [("busy", 1000)])
             let connection = Connection(databases[0])
-            let ledger = Self.ledger(connection)
+            // Paced over a second, so a loaded machine's slower calls still make a busy user.
+            let ledger = QuotaLedger(database: connection, users: UserStore(database: connection), leaseLifetime: .seconds(1))
             var remaining: [Int64] = []
             var heldAtSomePoint = false
             for call in 0..<400 {
@@ -152,7 +153,9 @@ struct QuotaLeaseTests {
         try await TestDatabases.withFresh(kind, instances: 2) { databases in
             try await Self.seed(databases[0], users: [("crash", 500)])
             let doomed = Connection(databases[0])
-            let first = Self.ledger(doomed)
+            // A lifetime of a second: under a loaded machine the block is still held when the
+            // connection is cut (at 100 ms an idle pause could give it back first).
+            let first = QuotaLedger(database: doomed, users: UserStore(database: doomed), leaseLifetime: .seconds(1))
             var admittedByFirst: Int64 = 0
             var held: Int64 = 0
             while held == 0 {
@@ -182,6 +185,19 @@ struct QuotaLeaseTests {
                 #expect(try await Self.counter(databases[0], "quiet") == Int64(call))
                 try await Task.sleep(for: .milliseconds(250))
             }
+        }
+    }
+
+    /// What a leaser remembers of users goes once they are idle: a thousand users seen once leave
+    /// nothing behind.
+    @Test func usersSeenOnceAreForgotten() async throws {
+        try await TestDatabases.withFresh(.sqlite) { databases in
+            let leases = QuotaLeases(database: databases[0], rules: .init(lifetime: .milliseconds(20)))
+            let (day, month) = (QuotaWindow.current(.day, at: Date()), QuotaWindow.current(.month, at: Date()))
+            for index in 0..<1000 { _ = leases.take(userId: "once-\(index)", day: day, month: month) }
+            #expect(leases.knownUsers == 1000)
+            for _ in 0..<100 where leases.knownUsers > 0 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(leases.knownUsers == 0)
         }
     }
 

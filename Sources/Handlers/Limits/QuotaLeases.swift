@@ -99,17 +99,23 @@ final class QuotaLeases: Sendable {
 
     var enabled: Bool { rules.lifetime > .zero }
 
+    /// The users this instance keeps a pace or a block for (bounded by those active lately).
+    var knownUsers: Int { state.withLock { $0.accounts.count } }
+
     /// One request of `userId`: counts it towards the user's pace and, when a block of the same
     /// day and month has a request left, hands that out.
     func take(userId: String, day: QuotaWindow, month: QuotaWindow, isNewCall: Bool = true) -> Taken {
         guard enabled else { return .none }
         let now = ContinuousClock.now
-        return state.withLock { state in
+        let (taken, sweep) = state.withLock { state -> (Taken, Bool) in
             var account = state.accounts[userId] ?? Account(intervalStart: now)
             if isNewCall { pace(&account, now: now) }
             defer { state.accounts[userId] = account }
-            guard account.returning == nil else { return .returning }
-            guard var block = account.block, block.day == day, block.month == month else { return .none }
+            // The sweep also forgets idle users, so it runs while any user is known.
+            let sweep = !state.sweeping
+            state.sweeping = true
+            guard account.returning == nil else { return (.returning, sweep) }
+            guard var block = account.block, block.day == day, block.month == month else { return (.none, sweep) }
             let handed = Taken.handed(
                 day: AdmissionBatch.Counted(used: block.dayNext, limit: block.dayLimit),
                 month: AdmissionBatch.Counted(used: block.monthNext, limit: block.monthLimit)
@@ -120,8 +126,10 @@ final class QuotaLeases: Sendable {
             block.lastUsed = now
             // A block used up is simply dropped: every request of it was counted when it was taken.
             account.block = block.left > 0 ? block : nil
-            return handed
+            return (handed, sweep)
         }
+        if sweep { Task { await self.sweep() } }
+        return taken
     }
 
     /// Counts a call in the user's current interval (one lifetime long).
@@ -156,7 +164,7 @@ final class QuotaLeases: Sendable {
     ) {
         guard enabled else { return }
         let now = ContinuousClock.now
-        let sweep = state.withLock { state in
+        state.withLock { state in
             var account = state.accounts[userId] ?? Account(intervalStart: now)
             account.dayLeft = dayCount.limit - dayCount.used
             account.monthLeft = monthCount.limit - monthCount.used
@@ -169,18 +177,15 @@ final class QuotaLeases: Sendable {
                     monthNext: monthCount.used - block + 1, monthLimit: monthCount.limit, left: block, taken: now, lastUsed: now)
             }
             state.accounts[userId] = account
-            guard block > 0, !state.sweeping else { return false }
-            state.sweeping = true
-            return true
         }
-        if sweep { Task { await self.sweep() } }
     }
 
     /// Until when (wall clock) a block taken now may come back, as the database records it.
     func heldUntilMs() -> Int64 { Millis.now() + rules.recordedHold.milliseconds }
 
     /// Every half lifetime: gives back the blocks whose users went idle and those held too long,
-    /// and forgets the users idle for two lifetimes. Ends when no block is held.
+    /// and forgets the users idle for two lifetimes. Ends when no user is left; the next call
+    /// starts it again.
     private func sweep() async {
         while true {
             try? await Task.sleep(for: rules.lifetime / 2)
@@ -193,20 +198,17 @@ final class QuotaLeases: Sendable {
         let now = ContinuousClock.now
         let (due, goOn) = state.withLock { state in
             var due: [Settlement] = []
-            var held = false
             for (userId, account) in state.accounts {
                 if let block = account.block {
                     if now - block.lastUsed >= rules.lifetime || now - block.taken >= rules.maximumHold {
                         due.append(Self.takeBack(userId, from: &state))
-                    } else {
-                        held = true
                     }
                 } else if account.returning == nil, now - account.intervalStart >= rules.lifetime * 2 {
                     state.accounts[userId] = nil
                 }
             }
-            state.sweeping = held
-            return (due, held)
+            state.sweeping = !state.accounts.isEmpty
+            return (due, state.sweeping)
         }
         await settle(due)
         return goOn
