@@ -65,7 +65,8 @@ struct AppConfig: Sendable {
     var ipRulesSyncInterval: Duration = .seconds(1)
     /// How soon an instance applies app caps another instance set.
     var appCapsSyncInterval: Duration = .seconds(1)
-    /// How long an instance may hold a leased block of a user's quota; zero: no leases.
+    /// A leased block of a user's quota goes back after this long without a call of that user
+    /// (`QuotaLedger.init`); zero: no leases.
     var quotaLeaseLifetime = QuotaLedger.leaseLifetime
     /// Where the security log file goes (`security-YYYY-MM-DD.log`); nil: no file.
     var logDirectory: String? = nil

@@ -5,8 +5,9 @@ import Synchronization
 
 /// Writes one audit entry for every call of an operation the spec marks `x-audit-action` (admin
 /// mutations and split-key operations), whether it succeeds or fails, once its actor is known (a
-/// request refused before authentication is in the security log, not here). The entry is written before the response leaves, so an answered
-/// mutation is always in the log; if the write fails, the failure is logged as an error.
+/// request refused before authentication is in the security log, not here). The entry is written
+/// before the response leaves, so an answered mutation is always in the log; if the write fails,
+/// the failure is logged as an error.
 public struct AuditMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
     let log: AuditLog

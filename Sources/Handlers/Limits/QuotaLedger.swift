@@ -85,7 +85,8 @@ public struct QuotaLedger: UsageFollower {
     private let batch: AdmissionBatch
     private let leases: QuotaLeases
 
-    /// `leaseLifetime`: how long a leased block may be held (`QUOTA_LEASE_MS`); zero: no leases.
+    /// `leaseLifetime` (`QUOTA_LEASE_MS`): a leased block goes back after this long without a call
+    /// of its user, and after three times this in any case; zero: no leases.
     public init(
         database: any Database, users: UserStore, events: WebhookEvents? = nil, leaseLifetime: Duration = QuotaLedger.leaseLifetime
     ) {
