@@ -217,6 +217,18 @@ struct UsageTests {
         #expect(Self.meter(.gemini, stream: false, [gemini]) == TokenUsage(input: 5, output: 2, cached: 0, model: "gemini-2.5-flash"))
     }
 
+    /// Usage is read by a scan of the bytes: numbers however they are spelled, a count too large
+    /// to be one ignored, the last of duplicate fields, and nothing at all from a broken body.
+    @Test func numbersDuplicatesAndBrokenBodies() {
+        let spelled =
+            #"{"model":"a","usage":{"prompt_tokens":1.5e2,"completion_tokens":-0,"prompt_tokens_details":{"cached_tokens":99999999999999999999}},"model":"b"}"#
+        #expect(Self.meter(.openai, stream: false, [spelled]) == TokenUsage(input: 150, output: 0, cached: 0, model: "b"))
+        #expect(Self.meter(.openai, stream: false, [#"{"model":"m","usage":{"prompt_tokens":5}"#]) == TokenUsage())
+        #expect(Self.meter(.openai, stream: false, [#"{"model":"m","usage":{"prompt_tokens":5}} x"#]) == TokenUsage())
+        let array = #" [1, "x", {"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4e0}}] "#
+        #expect(Self.meter(.gemini, stream: false, [array]) == TokenUsage(input: 3, output: 4))
+    }
+
     @Test func anthropicBodyAndStream() {
         let body = #"{"model":"claude-3-5-haiku-latest","usage":{"input_tokens":50,"cache_read_input_tokens":200,"output_tokens":12}}"#
         #expect(

@@ -87,14 +87,18 @@ public enum EndpointPolicy {
     /// The decoded path if it is a plain absolute path of safe segments.
     static func clean(_ raw: String) -> Result<String, Refusal> {
         guard !raw.isEmpty, raw.utf8.count <= 2048 else { return .failure(.init(reason: "must be 1 to 2048 characters")) }
-        // An encoded dot, slash or backslash only ever serves to hide a segment boundary.
-        let lowered = raw.lowercased()
-        for encoded in ["%2e", "%2f", "%5c"] where lowered.contains(encoded) {
-            return .failure(.init(reason: "must not encode dots, slashes or backslashes"))
+        var decoded = raw  // most endpoints have nothing encoded
+        if raw.utf8.contains(UInt8(ascii: "%")) {
+            // An encoded dot, slash or backslash only ever serves to hide a segment boundary.
+            let lowered = raw.lowercased()
+            for encoded in ["%2e", "%2f", "%5c"] where lowered.contains(encoded) {
+                return .failure(.init(reason: "must not encode dots, slashes or backslashes"))
+            }
+            guard let once = raw.removingPercentEncodingOnce() else { return .failure(.init(reason: "is not valid percent-encoding")) }
+            // After one decode nothing may still look encoded: that would be double encoding.
+            if once.contains("%") { return .failure(.init(reason: "must not be encoded twice")) }
+            decoded = once
         }
-        guard let decoded = raw.removingPercentEncodingOnce() else { return .failure(.init(reason: "is not valid percent-encoding")) }
-        // After one decode nothing may still look encoded: that would be double encoding.
-        if decoded.contains("%") { return .failure(.init(reason: "must not be encoded twice")) }
         guard decoded.hasPrefix("/") else { return .failure(.init(reason: "must start with /")) }
         for scalar in decoded.unicodeScalars {
             if scalar.value < 0x21 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {

@@ -1,4 +1,3 @@
-import Foundation
 public import NIOCore
 
 /// Tokens a response reports, in the three formats providers use.
@@ -68,7 +67,7 @@ public struct UsageMeter: Sendable {
         if isEventStream {
             if !eventData.isEmpty { dispatchEvent() }
         } else if !jsonOverflow, json.readableBytes > 0 {
-            apply(Data(json.readableBytesView))
+            json.withUnsafeReadableBytes { apply($0) }
         }
         return usage
     }
@@ -99,7 +98,7 @@ public struct UsageMeter: Sendable {
         // Most events are text deltas: once the model is known, only an event with a usage object
         // (`"usage": {`, `"usageMetadata": {`) can change the figures, so only those are parsed.
         if usage.model != nil, let key = Self.usageKey(format), !Self.hasObject(named: key, in: eventData) { return }
-        apply(Data(eventData))
+        eventData.withUnsafeBytes { apply($0) }
     }
 
     static func usageKey(_ format: ProviderDefinition.UsageFormat) -> [UInt8]? {
@@ -132,15 +131,14 @@ public struct UsageMeter: Sendable {
     }
 
     /// Reads the usage fields of one JSON value: a body, one event, or an array of either (Gemini
-    /// streams without `alt=sse`). Decoded into the few fields usage is made of; the rest of the
-    /// JSON is skipped, and a field of another type than expected is ignored, not fatal.
-    private mutating func apply(_ data: Data) {
-        let decoder = JSONDecoder()
-        if data.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "[") {
-            for reported in (try? decoder.decode([Lenient<ReportedUsage>].self, from: data)) ?? [] {
-                if let reported = reported.value { apply(reported) }
+    /// streams without `alt=sse`). One scan over its bytes finds the few fields usage is made of;
+    /// the rest is only checked, and a field of another type than expected is ignored, not fatal.
+    private mutating func apply(_ bytes: UnsafeRawBufferPointer) {
+        if let elements = JSONScan.elements(ofArray: bytes) {
+            for element in elements {
+                if let reported = ReportedUsage(bytes, element) { apply(reported) }
             }
-        } else if let reported = try? decoder.decode(ReportedUsage.self, from: data) {
+        } else if let reported = ReportedUsage(bytes) {
             apply(reported)
         }
     }
@@ -148,8 +146,8 @@ public struct UsageMeter: Sendable {
     private mutating func apply(_ reported: ReportedUsage) {
         switch format {
         case .openai:
-            if let model = reported.model?.value { usage.model = model }
-            if let counts = reported.usage?.value {
+            if let model = reported.model { usage.model = model }
+            if let counts = reported.usage {
                 usage.input = counts["prompt_tokens"] ?? counts["input_tokens"] ?? usage.input
                 usage.output = counts["completion_tokens"] ?? counts["output_tokens"] ?? usage.output
                 usage.cached = counts.details["cached_tokens"] ?? usage.cached
@@ -157,9 +155,8 @@ public struct UsageMeter: Sendable {
         case .anthropic:
             // message_start carries the input (and model), message_delta the running output count;
             // a non-streamed body has both in `usage`.
-            let message = reported.message?.value
-            if let model = message?.model?.value ?? reported.model?.value { usage.model = model }
-            if let counts = message?.usage?.value ?? reported.usage?.value {
+            if let model = reported.message?.model ?? reported.model { usage.model = model }
+            if let counts = reported.message?.usage ?? reported.usage {
                 if let input = counts["input_tokens"] {
                     usage.input = input + (counts["cache_read_input_tokens"] ?? 0) + (counts["cache_creation_input_tokens"] ?? 0)
                     usage.cached = counts["cache_read_input_tokens"] ?? usage.cached
@@ -167,8 +164,8 @@ public struct UsageMeter: Sendable {
                 if let output = counts["output_tokens"] { usage.output = output }
             }
         case .gemini:
-            if let model = reported.modelVersion?.value { usage.model = model }
-            if let counts = reported.usageMetadata?.value {
+            if let model = reported.modelVersion { usage.model = model }
+            if let counts = reported.usageMetadata {
                 usage.input = counts["promptTokenCount"] ?? usage.input
                 usage.output = (counts["candidatesTokenCount"] ?? 0) + (counts["thoughtsTokenCount"] ?? 0)
                 usage.cached = counts["cachedContentTokenCount"] ?? usage.cached
@@ -180,57 +177,48 @@ public struct UsageMeter: Sendable {
 }
 
 /// The fields of a provider's JSON that usage is read from, in the three formats.
-struct ReportedUsage: Decodable {
-    var model: Lenient<String>?
-    var modelVersion: Lenient<String>?
-    var usage: Lenient<Counts>?
-    var usageMetadata: Lenient<Counts>?
-    var message: Lenient<Message>?
+struct ReportedUsage {
+    var model: String?
+    var modelVersion: String?
+    var usage: Counts?
+    var usageMetadata: Counts?
+    /// Anthropic's `message_start` event: its `model` and `usage`.
+    var message: (model: String?, usage: Counts?)?
 
-    /// Anthropic's `message_start` event.
-    struct Message: Decodable {
-        var model: Lenient<String>?
-        var usage: Lenient<Counts>?
+    /// Nil unless `bytes[range]` is one JSON object.
+    init?(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>? = nil) {
+        guard let object = JSONScan.Object(bytes, range) else { return nil }
+        for member in object.members {
+            switch member.name {
+            case "model": model = JSONScan.string(bytes, member.value) ?? model
+            case "modelVersion": modelVersion = JSONScan.string(bytes, member.value) ?? modelVersion
+            case "usage": usage = Counts(bytes, member.value) ?? usage
+            case "usageMetadata": usageMetadata = Counts(bytes, member.value) ?? usageMetadata
+            case "message":
+                if let inner = ReportedUsage(bytes, member.value) { message = (inner.model, inner.usage) }
+            default: break
+            }
+        }
     }
 
-    /// The whole numbers of a usage object by name, and those of its `…_details` object
+    /// The numbers of a usage object by name, and those of its first `…_details` object
     /// (`prompt_tokens_details.cached_tokens`).
-    struct Counts: Decodable {
+    struct Counts {
         private var numbers: [String: Int64] = [:]
         private(set) var details: [String: Int64] = [:]
 
         subscript(_ name: String) -> Int64? { numbers[name] }
 
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: Key.self)
-            for key in container.allKeys {
-                if let number = try? container.decode(Int64.self, forKey: key) {
-                    numbers[key.stringValue] = number
-                } else if let number = try? container.decode(Double.self, forKey: key), number.isFinite, abs(number) < 1e15 {
-                    numbers[key.stringValue] = Int64(number)
-                } else if key.stringValue.hasSuffix("_details"), let inner = try? container.decode(Counts.self, forKey: key),
-                    details.isEmpty
-                {
+        /// Nil unless `bytes[value]` is an object.
+        init?(_ bytes: UnsafeRawBufferPointer, _ value: Range<Int>) {
+            guard bytes[value.lowerBound] == UInt8(ascii: "{"), let object = JSONScan.Object(bytes, value) else { return nil }
+            for member in object.members {
+                if let number = JSONScan.wholeNumber(bytes, member.value) {
+                    numbers[member.name] = number
+                } else if member.name.hasSuffix("_details"), details.isEmpty, let inner = Counts(bytes, member.value) {
                     details = inner.numbers
                 }
             }
         }
-    }
-
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-}
-
-/// A value that is read when it has the expected type, and is nil otherwise (instead of failing
-/// the whole document).
-struct Lenient<Value: Decodable>: Decodable {
-    var value: Value?
-
-    init(from decoder: any Decoder) throws {
-        value = try? decoder.singleValueContainer().decode(Value.self)
     }
 }
