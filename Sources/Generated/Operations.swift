@@ -4971,6 +4971,90 @@ extension Operations {
     }
 }
 
+extension Operations {
+    /// OpenAI chat completions, for every provider: `POST /v1/chat/completions`.
+    public enum GatewayChatCompletions {
+        public static let id = "gatewayChatCompletions"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// The models this caller may name on /v1: `GET /v1/models`.
+    public enum GatewayListModels {
+        public static let id = "gatewayListModels"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(GatewayModelList)
+            /// 401
+            case unauthorized(GatewayError)
+            /// 403
+            case forbidden(GatewayError)
+            /// 429
+            case tooManyRequests(GatewayError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(GatewayError)
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// The limit that is closest to being reached (requests, or tokens or micro-dollars for a budget).
+                public var rateLimitLimit: Int64
+                /// What is left of that limit in its current window.
+                public var rateLimitRemaining: Int64
+                /// Seconds until that window resets.
+                public var rateLimitReset: Int64
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                    self.rateLimitLimit = rateLimitLimit
+                    self.rateLimitRemaining = rateLimitRemaining
+                    self.rateLimitReset = rateLimitReset
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("RateLimit-Limit")!] = headers.rateLimitLimit.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
+                    response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                }
+            }
+        }
+    }
+}
+
 /// The behaviour behind the spec: one requirement per operation. The compiler refuses a
 /// conformance that misses an operation, and `Output` has a case only for each documented status.
 public protocol APIProtocol: Sendable {
@@ -5190,4 +5274,12 @@ public protocol APIProtocol: Sendable {
 
     /// Readiness probe: `GET /ready`.
     func getReadiness(_ input: Operations.GetReadiness.Input, context: Context) async throws -> Operations.GetReadiness.Output
+
+    /// OpenAI chat completions, for every provider: `POST /v1/chat/completions`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func gatewayChatCompletions(_ input: Operations.GatewayChatCompletions.Input, request: Request, context: Context) async throws -> Response
+
+    /// The models this caller may name on /v1: `GET /v1/models`.
+    func gatewayListModels(_ input: Operations.GatewayListModels.Input, context: Context) async throws -> Operations.GatewayListModels.Output
 }

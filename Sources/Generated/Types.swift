@@ -782,6 +782,162 @@ public struct ErrorStats: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of every error the bridge itself returns on `/v1`: OpenAI's error shape, with the
+/// request id beside it. `code` is the same stable code as `APIError.error`.
+public struct GatewayError: Codable, Sendable, Equatable {
+    public var error: GatewayErrorDetail
+    /// The request id, as in the `x-request-id` response header.
+    public var requestId: String
+    /// Seconds after which the request may succeed (limits).
+    public var retryAfter: Int64?
+    public var quota: QuotaBreach?
+
+    public init(error: GatewayErrorDetail, requestId: String, retryAfter: Int64? = nil, quota: QuotaBreach? = nil) {
+        self.error = error
+        self.requestId = requestId
+        self.retryAfter = retryAfter
+        self.quota = quota
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.error = try container.decode(GatewayErrorDetail.self, forKey: .error)
+        self.requestId = try container.decode(String.self, forKey: .requestId)
+        self.retryAfter = container.contains(.retryAfter) ? try container.decode(Int64.self, forKey: .retryAfter) : nil
+        self.quota = container.contains(.quota) ? try container.decode(QuotaBreach.self, forKey: .quota) : nil
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case error = "error"
+        case requestId = "requestId"
+        case retryAfter = "retryAfter"
+        case quota = "quota"
+    }
+}
+
+/// OpenAI's error object.
+public struct GatewayErrorDetail: Codable, Sendable, Equatable {
+    /// The kind of error, by status: `invalid_request_error` (400, 404, 405, 413, 415,
+    /// 431), `authentication_error` (401), `permission_error` (403), `rate_limit_error`
+    /// (429), `api_error` (5xx).
+    public enum TypeValue: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case invalidRequestError = "invalid_request_error"
+        case authenticationError = "authentication_error"
+        case permissionError = "permission_error"
+        case rateLimitError = "rate_limit_error"
+        case apiError = "api_error"
+    }
+
+    /// A sentence for humans; never contains a secret.
+    public var message: String
+    /// The kind of error, by status: `invalid_request_error` (400, 404, 405, 413, 415,
+    /// 431), `authentication_error` (401), `permission_error` (403), `rate_limit_error`
+    /// (429), `api_error` (5xx).
+    public var type: TypeValue
+    public var code: String
+    /// The request field at fault (`model`, `messages`), when there is one.
+    public var param: String?
+
+    public init(message: String, type: TypeValue, code: String, param: String? = nil) {
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.message = try container.decode(String.self, forKey: .message)
+        self.type = try container.decode(TypeValue.self, forKey: .type)
+        self.code = try container.decode(String.self, forKey: .code)
+        guard container.contains(.param) else {
+            throw DecodingError.keyNotFound(CodingKeys.param, .init(codingPath: container.codingPath, debugDescription: "required"))
+        }
+        self.param = try container.decodeIfPresent(String.self, forKey: .param)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case message = "message"
+        case type = "type"
+        case code = "code"
+        case param = "param"
+    }
+
+    /// Writes required nullable properties as an explicit `null`.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(message, forKey: .message)
+        try container.encode(type, forKey: .type)
+        try container.encode(code, forKey: .code)
+        try container.encode(param, forKey: .param)
+    }
+}
+
+public struct GatewayModel: Codable, Sendable, Equatable {
+    public enum Object: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case model = "model"
+    }
+
+    /// `provider/model`, as `model` takes it.
+    public var id: String
+    public var object: Object
+    /// Always 0 (the providers file does not say when a model was released).
+    public var created: Int64
+    /// The provider's id.
+    public var ownedBy: String
+
+    public init(id: String, object: Object, created: Int64, ownedBy: String) {
+        self.id = id
+        self.object = object
+        self.created = created
+        self.ownedBy = ownedBy
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.id = try container.decode(String.self, forKey: .id)
+        self.object = try container.decode(Object.self, forKey: .object)
+        self.created = try container.decode(Int64.self, forKey: .created)
+        self.ownedBy = try container.decode(String.self, forKey: .ownedBy)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case id = "id"
+        case object = "object"
+        case created = "created"
+        case ownedBy = "owned_by"
+    }
+}
+
+public struct GatewayModelList: Codable, Sendable, Equatable {
+    public enum Object: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+        case list = "list"
+    }
+
+    public var object: Object
+    public var data: [GatewayModel]
+
+    public init(object: Object, data: [GatewayModel]) {
+        self.object = object
+        self.data = data
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.object = try container.decode(Object.self, forKey: .object)
+        self.data = try container.decode([GatewayModel].self, forKey: .data)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case object = "object"
+        case data = "data"
+    }
+}
+
 /// UTC hours or UTC days (default hour).
 public enum Granularity: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
     case hour = "hour"

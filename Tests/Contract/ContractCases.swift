@@ -90,7 +90,7 @@ struct FixtureError: Error, CustomStringConvertible {
 enum ContractCases {
     static var all: [ContractCase] {
         let specific =
-            system + auth + identity + admin + ipRules + audit + analytics + webhooks + proxy + splitKeys + securedByAdminKey
+            system + auth + identity + admin + ipRules + audit + analytics + webhooks + proxy + gateway + splitKeys + securedByAdminKey
             + securedByBearer
             + edge
         return specific + notJSON + badHost(besides: specific)
@@ -855,6 +855,37 @@ enum ContractCases {
             ]
         }
         return listing + perRoute
+    }
+
+    /// `/v1`: the OpenAI base URL; every refusal in OpenAI's error shape (`GatewayError`).
+    static var gateway: [ContractCase] {
+        func chat(
+            _ name: String, _ status: Int, _ code: String?, json: String,
+            configure: @escaping @Sendable (inout AppConfig) -> Void = { _ in }
+        ) -> ContractCase {
+            ContractCase(
+                operationId: "gatewayChatCompletions", name: name, expectedStatus: status, expectedCode: code, configure: configure
+            ) {
+                fixture in
+                request(.post, "/v1/chat/completions", headers: Fixture.bearer(try await fixture.signIn()), json: json)
+            }
+        }
+        func model(_ model: String) -> String { #"{"model":"\#(model)","messages":[{"role":"user","content":"hi"}]}"# }
+        return [
+            ContractCase(operationId: "gatewayListModels", name: "the models", expectedStatus: 200) { fixture in
+                request(.get, "/v1/models", headers: Fixture.bearer(try await fixture.signIn()))
+            },
+            chat("through to the provider", 200, nil, json: model("testai/gpt-4o-mini")),
+            chat("no model", 400, "invalid_request", json: #"{"messages":[]}"#),
+            chat("no messages", 400, "invalid_request", json: #"{"model":"testai/gpt-4o-mini"}"#),
+            chat("a model without its provider", 400, "validation_failed", json: model("gpt-4o-mini")),
+            chat("a provider whose API is not OpenAI's", 400, "model_not_supported", json: model("testclaude/claude-3-5-haiku-latest")),
+            chat("unknown provider", 404, "model_not_found", json: model("nope/gpt-4o-mini")),
+            chat("nothing listens upstream", 502, "upstream_unreachable", json: model("dead/x")),
+            chat("no key on the server", 503, "provider_not_configured", json: model("nokey/x")),
+            chat("no answer in time", 504, "upstream_timeout", json: model("slow/x")),
+            chat("daily quota of 0", 429, "quota_exceeded", json: model("testai/gpt-4o-mini"), configure: { $0.defaultDailyQuota = 0 }),
+        ]
     }
 
     /// A concrete path for a route template.

@@ -32,8 +32,8 @@ struct ContractTests {
         #expect(response.status.code == contractCase.expectedStatus, "\(String(buffer: response.body))")
         try Self.verify(response, against: route)
         if let code = contractCase.expectedCode {
-            let body = try? APICoding.decoder.decode(APIError.self, from: Data(response.body.readableBytesView))
-            #expect(body?.error == code)
+            let body = Self.error(response.body, route: route)
+            #expect(body?.code == code)
             #expect(body?.requestId == response.headers[.requestID])
         }
         let body = String(buffer: response.body)
@@ -49,8 +49,17 @@ struct ContractTests {
     /// wherever it is sent.
     static let headersWeSend = [
         "x-request-id", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "Cache-Control", "WWW-Authenticate",
-        "Allow", "Location", "x-safeapi-upstream-status", "x-safeapi-overhead-us",
+        "Allow", "Location", "x-safeapi-upstream-status", "x-safeapi-overhead-us", "x-safeapi-provider", "x-safeapi-model",
     ]
+
+    /// The code and request id of an error body: `APIError`, or OpenAI's shape on `/v1`.
+    static func error(_ body: ByteBuffer, route: RouteDescriptor) -> (code: String, requestId: String)? {
+        let data = Data(body.readableBytesView)
+        if AppError.isGateway(route.path) {
+            return (try? APICoding.decoder.decode(GatewayError.self, from: data)).map { ($0.error.code, $0.requestId) }
+        }
+        return (try? APICoding.decoder.decode(APIError.self, from: data)).map { ($0.error, $0.requestId) }
+    }
 
     /// Checks one response against the spec: its status is documented for the operation, its body
     /// decodes into the generated type for that status, and it carries a request id.
@@ -80,8 +89,7 @@ struct ContractTests {
             #expect(response.headers[.cacheControl] == "no-store", "\(route.operationId) is x-no-store but may be cached")
         }
         // CORS runs before the limit, so a refused origin is not counted.
-        let refusedOrigin =
-            (try? APICoding.decoder.decode(APIError.self, from: Data(response.body.readableBytesView)))?.error == "cors_forbidden"
+        let refusedOrigin = Self.error(response.body, route: route)?.code == "cors_forbidden"
         if let limit = route.policy.rateLimit, !refusedOrigin {
             #expect(
                 response.headers[HTTPField.Name("RateLimit-Limit")!] != nil,
@@ -92,8 +100,9 @@ struct ContractTests {
             #expect(response.headers[HTTPField.Name(name)!] != nil, "\(route.operationId) \(response.status.code) lacks the \(name) header")
         }
         // On a passthrough route the spec cannot type an error status (the provider's body may
-        // come with it), but the bridge's own answer there is always `APIError`.
-        let ownType = bodyType ?? (route.passesUpstreamResponses && response.status.code >= 400 ? APIError.self : nil)
+        // come with it), but the bridge's own answer there is always `APIError` (`GatewayError` on `/v1`).
+        let ownError: any (Decodable & Sendable).Type = AppError.isGateway(route.path) ? GatewayError.self : APIError.self
+        let ownType = bodyType ?? (route.passesUpstreamResponses && response.status.code >= 400 ? ownError : nil)
         if let bodyType = ownType {
             #expect(response.headers[.contentType] == "application/json")
             do {

@@ -139,7 +139,7 @@ extension BridgeAPI {
     }
 
     /// The proxy's answer as the response, with the `RateLimit-*` headers of the caller's standing.
-    private func forward(_ call: ProxyCall, context: Context) async throws -> Response {
+    func forward(_ call: ProxyCall, context: Context) async throws -> Response {
         let answer = try await proxy.forward(call, connectionClosed: context.connectionClosed)
         var headers = answer.headers
         answer.standing?.write(to: &headers)

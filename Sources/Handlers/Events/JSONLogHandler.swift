@@ -88,12 +88,12 @@ public struct JSONLogHandler: LogHandler {
         line += "\",\"level\":\""
         line += event.level.rawValue
         line += "\",\"logger\":"
-        Self.appendQuoted(label, to: &line)
+        JSONText.appendQuoted(label, to: &line)
         line += ",\"msg\":"
-        Self.appendQuoted(event.message.description, to: &line)
+        JSONText.appendQuoted(event.message.description, to: &line)
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) where !["ts", "level", "logger", "msg"].contains(key) {
             line += ","
-            Self.appendQuoted(key, to: &line)
+            JSONText.appendQuoted(key, to: &line)
             line += ":"
             line += Self.json(value)
         }
@@ -128,49 +128,11 @@ public struct JSONLogHandler: LogHandler {
 
     static func json(_ value: Logger.Metadata.Value) -> String {
         switch value {
-        case .string(let string): quoted(string)
-        case .stringConvertible(let convertible): quoted(convertible.description)
+        case .string(let string): JSONText.quoted(string)
+        case .stringConvertible(let convertible): JSONText.quoted(convertible.description)
         case .array(let values): "[" + values.map(json).joined(separator: ",") + "]"
         case .dictionary(let dictionary):
-            "{" + dictionary.sorted { $0.key < $1.key }.map { quote($0.key) + ":" + json($0.value) }.joined(separator: ",") + "}"
+            "{" + dictionary.sorted { $0.key < $1.key }.map { JSONText.quote($0.key) + ":" + json($0.value) }.joined(separator: ",") + "}"
         }
-    }
-
-    static func appendQuoted(_ string: String, to line: inout String) {
-        // Most values need no escaping: copy them whole.
-        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            line += "\""
-            line += string
-            line += "\""
-        } else {
-            line += quote(string)
-        }
-    }
-
-    static func quoted(_ string: String) -> String {
-        var line = ""
-        appendQuoted(string, to: &line)
-        return line
-    }
-
-    static func quote(_ string: String) -> String {
-        var result = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
     }
 }

@@ -23,7 +23,8 @@ extension AppError {
         case .userAppConflict, .appExists, .appHasUsers: .conflict
         case .guestsDisabled: .unauthorized
         case .guestLimitReached, .appCapReached: .tooManyRequests
-        case .providerNotFound: .notFound
+        case .providerNotFound, .modelNotFound: .notFound
+        case .modelNotSupported: .badRequest
         case .providerNotConfigured: .serviceUnavailable
         case .invalidEndpoint: .badRequest
         case .endpointNotAllowed: .forbidden
@@ -42,9 +43,14 @@ extension AppError {
         }
     }
 
-    /// The response: the standard body plus the headers a client needs to act on it.
-    public func response(requestId: String) -> Response {
-        var response = (try? APIResponse.json(body(requestId: requestId), status: status)) ?? Response(status: status)
+    /// The response: the standard body (OpenAI's error shape on the gateway's `path`s, so the
+    /// OpenAI SDKs raise their typed errors) plus the headers a client needs to act on it.
+    public func response(requestId: String, path: String) -> Response {
+        let encoded =
+            Self.isGateway(path)
+            ? try? APIResponse.json(gatewayBody(requestId: requestId), status: status)
+            : try? APIResponse.json(body(requestId: requestId), status: status)
+        var response = encoded ?? Response(status: status)
         if case .methodNotAllowed(let allowed) = self {
             response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
         }
@@ -71,5 +77,31 @@ extension AppError {
             }
         }
         return response
+    }
+
+    /// The gateway's paths: `/v1` and below.
+    static func isGateway(_ path: String) -> Bool { path == "/v1" || path.hasPrefix("/v1/") }
+
+    /// The error in OpenAI's shape (`GatewayError` in the spec): the type by status, our code, and
+    /// the request field at fault.
+    func gatewayBody(requestId: String) -> GatewayError {
+        let type: GatewayErrorDetail.TypeValue =
+            switch status.code {
+            case 401: .authenticationError
+            case 403: .permissionError
+            case 429: .rateLimitError
+            case 500...: .apiError
+            default: .invalidRequestError
+            }
+        var param: String?
+        switch self {
+        case .invalidInput(let input) where input.location == .body && !input.name.isEmpty: param = input.name
+        case .modelNotFound, .modelNotSupported: param = "model"
+        default: break
+        }
+        let standard = body(requestId: requestId)
+        return GatewayError(
+            error: GatewayErrorDetail(message: message, type: type, code: code, param: param), requestId: requestId,
+            retryAfter: standard.retryAfter, quota: standard.quota)
     }
 }

@@ -68,15 +68,15 @@ public struct CORSMiddleware: RouterMiddleware {
     static let allowedHeaders = "Authorization, Content-Type, X-Partial-Key-Id, X-Partial-Key, X-Request-Id"
     static let allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
     static let exposedHeaders =
-        "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Safeapi-Upstream-Status, X-Safeapi-Overhead-Us"
+        "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Safeapi-Upstream-Status, X-Safeapi-Overhead-Us, X-Safeapi-Provider, X-Safeapi-Model"
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !EdgePolicy.isProbe(request.uri.path) else { return try await next(request, context) }
         guard let origin = request.headers[.origin] else {
-            guard allowNoOrigin else { return refuse(context, reason: "origin_missing") }
+            guard allowNoOrigin else { return refuse(request, context, reason: "origin_missing") }
             return try await next(request, context)
         }
-        guard origins.contains(where: { $0.matches(origin) }) else { return refuse(context, reason: "origin_not_allowed") }
+        guard origins.contains(where: { $0.matches(origin) }) else { return refuse(request, context, reason: "origin_not_allowed") }
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             var headers = HTTPFields()
             headers[.accessControlAllowOrigin] = origin
@@ -93,9 +93,9 @@ public struct CORSMiddleware: RouterMiddleware {
         return response
     }
 
-    private func refuse(_ context: Context, reason: String) -> Response {
+    private func refuse(_ request: Request, _ context: Context, reason: String) -> Response {
         context.logger.info("security: origin refused", metadata: ["security.event": "cors_forbidden", "reason": .string(reason)])
-        return AppError.corsForbidden.response(requestId: context.requestId)
+        return AppError.corsForbidden.response(requestId: context.requestId, path: request.uri.path)
     }
 }
 
@@ -198,7 +198,7 @@ public struct RateLimitMiddleware: RouterMiddleware {
                 "security: rate limit hit",
                 metadata: ["security.event": "rate_limited", "limit.scope": .string(limit == .auth ? "ip_auth" : "ip")])
             return AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit).response(
-                requestId: context.requestId)
+                requestId: context.requestId, path: request.uri.path)
         }
         var response = try await next(request, context)
         decision.standing.write(to: &response.headers)

@@ -29,7 +29,7 @@ public struct ErrorMiddleware: RouterMiddleware {
                         "error": .string(String(describing: error)),
                     ])
             }
-            var response = appError.response(requestId: context.requestId)
+            var response = appError.response(requestId: context.requestId, path: request.uri.path)
             // The framing is broken: nothing more can be read from this connection.
             if error is HTTPParserError { response.headers[.connection] = "close" }
             return response

@@ -30,11 +30,14 @@ enum JSONBodyEdit {
     /// `askStreamUsage` and the body streams; the same buffer when nothing changes or when the body
     /// is not a JSON object. A body without the bytes `"stream"` is not scanned for streaming (a name
     /// spelled with escapes is missed, which a client can have anyway by sending `include_usage`).
-    static func edit(_ body: ByteBuffer, strip: Set<String>, askStreamUsage: Bool) -> ByteBuffer {
+    ///
+    /// `model`: the new value of every top-level `model` member (the gateway's `provider/model`
+    /// becomes the provider's own name).
+    static func edit(_ body: ByteBuffer, strip: Set<String>, askStreamUsage: Bool, model: String? = nil) -> ByteBuffer {
         body.withUnsafeReadableBytes { bytes in
             let mayStream = askStreamUsage && Bytes.firstIndex(of: streamName, in: bytes) != nil
-            guard !strip.isEmpty || mayStream, let object = JSONScan.Object(bytes) else { return body }
-            return edited(body, bytes, object, strip: strip, askStreamUsage: mayStream)
+            guard !strip.isEmpty || mayStream || model != nil, let object = JSONScan.Object(bytes) else { return body }
+            return edited(body, bytes, object, strip: strip, askStreamUsage: mayStream, model: model)
         }
     }
 
@@ -51,13 +54,19 @@ enum JSONBodyEdit {
     /// `body` without the top-level members named in `strip`, asking for stream usage when
     /// `askStreamUsage`; `body` itself when nothing changes. The new body is the opening brace, the
     /// kept members joined by commas (each with the spaces around it) and what follows the closing
-    /// brace, with at most one insertion: into `stream_options`, or a new member after the last.
+    /// brace, with the `model` values replaced and at most one insertion: into `stream_options`, or a
+    /// new member after the last.
     static func edited(
-        _ body: ByteBuffer, _ bytes: UnsafeRawBufferPointer, _ object: JSONScan.Object, strip: Set<String>, askStreamUsage: Bool
-    )
-        -> ByteBuffer
-    {
+        _ body: ByteBuffer, _ bytes: UnsafeRawBufferPointer, _ object: JSONScan.Object, strip: Set<String>, askStreamUsage: Bool,
+        model: String? = nil
+    ) -> ByteBuffer {
         let kept = object.members.filter { !strip.contains($0.name) }
+        // Each edit replaces a range of one member's bytes (an insertion replaces an empty one).
+        var edits: [(range: Range<Int>, text: String)] = []
+        if let model {
+            let quoted = JSONText.quoted(model)
+            for member in kept where member.name == "model" { edits.append((member.value, quoted)) }
+        }
         var insertion: (at: Int, text: String)?
         if askStreamUsage, let stream = kept.last(where: { $0.name == "stream" }), bytes[stream.value].elementsEqual("true".utf8) {
             if let options = kept.last(where: { $0.name == "stream_options" }) {
@@ -69,20 +78,22 @@ enum JSONBodyEdit {
                 insertion = ((kept.last ?? stream).value.upperBound, #","stream_options":{"include_usage":true}"#)
             }
         }
-        guard kept.count < object.members.count || insertion != nil else { return body }
+        if let insertion { edits.append((insertion.at..<insertion.at, insertion.text)) }
+        guard kept.count < object.members.count || !edits.isEmpty else { return body }
+        edits.sort { $0.range.lowerBound < $1.range.lowerBound }
         var out = ByteBuffer()
         out.reserveCapacity(bytes.count + 48)
         func write(_ range: Range<Int>) { out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[range])) }
         write(0..<object.open + 1)
         for (index, member) in kept.enumerated() {
             if index > 0 { out.writeInteger(UInt8(ascii: ",")) }
-            if let insertion, (member.whole.lowerBound...member.whole.upperBound).contains(insertion.at) {
-                write(member.whole.lowerBound..<insertion.at)
-                out.writeString(insertion.text)
-                write(insertion.at..<member.whole.upperBound)
-            } else {
-                write(member.whole)
+            var at = member.whole.lowerBound
+            for edit in edits where (member.whole.lowerBound...member.whole.upperBound).contains(edit.range.lowerBound) {
+                write(at..<edit.range.lowerBound)
+                out.writeString(edit.text)
+                at = edit.range.upperBound
             }
+            write(at..<member.whole.upperBound)
         }
         write(object.close..<bytes.count)
         return out

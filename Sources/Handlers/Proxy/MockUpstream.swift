@@ -38,7 +38,7 @@ public struct MockUpstream: Upstream {
             for (index, word) in words.enumerated() {
                 let text = (index == 0 ? "" : " ") + word
                 events.append(
-                    #"{"id":"mock-1","object":"chat.completion.chunk","model":"\#(model)","choices":[{"index":0,"delta":{"content":\#(Self.quoted(text))},"finish_reason":null}]}"#
+                    #"{"id":"mock-1","object":"chat.completion.chunk","model":"\#(model)","choices":[{"index":0,"delta":{"content":\#(JSONText.quoted(text))},"finish_reason":null}]}"#
                 )
             }
             events.append(
@@ -53,7 +53,7 @@ public struct MockUpstream: Upstream {
             }
         }
         return Self.json(
-            #"{"id":"mock-1","object":"chat.completion","model":"\#(model)","choices":[{"index":0,"message":{"role":"assistant","content":\#(Self.quoted(reply))},"finish_reason":"stop"}],"usage":\#(usage)}"#
+            #"{"id":"mock-1","object":"chat.completion","model":"\#(model)","choices":[{"index":0,"message":{"role":"assistant","content":\#(JSONText.quoted(reply))},"finish_reason":"stop"}],"usage":\#(usage)}"#
         )
     }
 
@@ -61,10 +61,5 @@ public struct MockUpstream: Upstream {
         UpstreamResponse(status: status, headers: [.contentType: "application/json"]) { handler in
             try await handler(ByteBuffer(string: text))
         }
-    }
-
-    static func quoted(_ text: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [text])) ?? Data("[\"\"]".utf8)
-        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
     }
 }

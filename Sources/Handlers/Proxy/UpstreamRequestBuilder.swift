@@ -15,6 +15,8 @@ enum UpstreamRequestBuilder {
         case .asSent(let bytes): body = JSONBodyEdit.edit(bytes, strip: [], askStreamUsage: definition.requestStreamUsage)
         case .oldForm(let bytes):
             body = JSONBodyEdit.edit(bytes, strip: JSONBodyEdit.strippedFields, askStreamUsage: definition.requestStreamUsage)
+        case .renamingModel(let bytes, let model):
+            body = JSONBodyEdit.edit(bytes, strip: [], askStreamUsage: definition.requestStreamUsage, model: model)
         }
         return UpstreamRequest(
             method: call.method,

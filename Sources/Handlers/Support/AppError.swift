@@ -80,6 +80,12 @@ public enum AppError: Error, Sendable, Equatable {
     case upstreamUnreachable
     case upstreamTimeout
 
+    // The gateway (`/v1`)
+    /// A `model` whose `provider/` part names no provider.
+    case modelNotFound(provider: String)
+    /// A `model` of a provider whose dialect `/v1` does not translate yet.
+    case modelNotSupported(provider: String)
+
     // BYOK and limits
     case byokDisabled
     case splitKeyNotFound
@@ -138,6 +144,8 @@ public enum AppError: Error, Sendable, Equatable {
         case .guestLimitReached: "guest_limit_reached"
         case .appCapReached: "app_cap_reached"
         case .providerNotFound: "provider_not_found"
+        case .modelNotFound: "model_not_found"
+        case .modelNotSupported: "model_not_supported"
         case .providerNotConfigured: "provider_not_configured"
         case .invalidEndpoint: "invalid_endpoint"
         case .endpointNotAllowed: "endpoint_not_allowed"
@@ -204,6 +212,9 @@ public enum AppError: Error, Sendable, Equatable {
             default: "Too many new guests of this app today."
             }
         case .providerNotFound: "No such provider. GET /api/providers lists them."
+        case .modelNotFound(let provider): "No provider named '\(provider)'. GET /v1/models lists the models."
+        case .modelNotSupported(let provider):
+            "The models of '\(provider)' are not served on /v1 yet (their API is not OpenAI's); call them on /proxy/\(provider)."
         case .providerNotConfigured: "This provider has no key on the server; send a BYOK split key or ask the operator to configure it."
         case .invalidEndpoint(let reason): "The endpoint \(reason)."
         case .endpointNotAllowed: "This endpoint is not on the provider's allow-list. GET /api/{provider}/endpoints lists it."

@@ -1,0 +1,55 @@
+import Generated
+public import NIOCore
+
+/// Where a gateway call (`/v1`) goes: the provider its `model` names, and that provider's own name
+/// for the model. `model` is `provider/model`: the provider id before the first `/`, the provider's
+/// model name after it (which may hold more `/`, as OpenRouter's and Together's names do).
+public struct ModelRoute: Sendable, Equatable {
+    public var providerId: String
+    public var model: String
+
+    /// The route of a chat completions body: its top-level `model` (the last one, as JavaScript's
+    /// JSON.parse reads duplicates), read by one scan of the bytes. The body must be a JSON object
+    /// with `messages`, an array; what else it holds is the provider's to judge.
+    public init(chatBody body: ByteBuffer) throws {
+        let named: Result<String, InputError> = body.withUnsafeReadableBytes { bytes in
+            guard let object = JSONScan.Object(bytes) else {
+                return .failure(InputError(location: .body, name: "", reason: "must be a JSON object"))
+            }
+            guard let messages = object.members.last(where: { $0.name == "messages" }),
+                bytes[messages.value.lowerBound] == UInt8(ascii: "[")
+            else {
+                return .failure(InputError(location: .body, name: "messages", reason: "is required and must be an array"))
+            }
+            guard let model = object.members.last(where: { $0.name == "model" }).flatMap({ JSONScan.string(bytes, $0.value) }) else {
+                return .failure(InputError(location: .body, name: "model", reason: "is required and must be a string"))
+            }
+            return .success(model)
+        }
+        try self.init(model: try named.get())
+    }
+
+    /// `provider/model`, both parts non-empty.
+    init(model named: String) throws(InputError) {
+        guard let slash = named.firstIndex(of: "/"), slash != named.startIndex, named.index(after: slash) != named.endIndex else {
+            throw InputError(
+                location: .body, name: "model", reason: "must be 'provider/model', e.g. 'groq/llama-3.3-70b-versatile'", kind: .constraint)
+        }
+        providerId = String(named[..<slash])
+        model = String(named[named.index(after: slash)...])
+    }
+
+    /// The provider, if `/v1` can serve it: its dialect must be OpenAI's (translation of the other
+    /// dialects is yet to come: docs/gateway.md).
+    func provider(in registry: ProviderRegistry) throws -> Provider {
+        guard let provider = registry.provider(providerId) else { throw AppError.modelNotFound(provider: providerId) }
+        guard provider.speaksOpenAI else { throw AppError.modelNotSupported(provider: provider.id) }
+        return provider
+    }
+}
+
+extension Provider {
+    /// Whether the provider's API is OpenAI's, so that `/v1` passes calls through with only the
+    /// model renamed. The providers file says it by the usage format of its answers.
+    var speaksOpenAI: Bool { definition.usage == .openai }
+}
