@@ -1,4 +1,5 @@
 import Foundation
+import Generated
 import NIOCore
 import Testing
 
@@ -150,5 +151,41 @@ struct JSONBodyEditTests {
         #expect(try Self.bodyForm(#"  { "endpoint" : "/v1" }  "#).body == "  {}  ")
         #expect(
             Self.usage(#" {"z":"é","stream":true}"# + "\n") == #" {"z":"é","stream":true,"stream_options":{"include_usage":true}}"# + "\n")
+    }
+}
+
+@Suite("The gateway's body edit: the model renamed, nothing else touched")
+struct GatewayBodyEditTests {
+    static func edit(_ body: String, model: String, streamUsage: Bool = true) -> String {
+        String(buffer: JSONBodyEdit.edit(ByteBuffer(string: body), strip: [], askStreamUsage: streamUsage, model: model))
+    }
+
+    @Test func everyTopLevelModelIsRenamedAndTheRestKeepsItsBytes() {
+        #expect(
+            Self.edit(#"{ "model" : "groq/llama", "messages":[{"model":"inner"}],  "n":1.50 }"#, model: "llama")
+                == #"{ "model" : "llama", "messages":[{"model":"inner"}],  "n":1.50 }"#)
+        #expect(Self.edit(#"{"model":"a/b","x":1,"model":"a/c"}"#, model: "c") == #"{"model":"c","x":1,"model":"c"}"#)
+        // A name with quotes or control characters is written as a JSON string.
+        #expect(Self.edit(#"{"model":"a/b"}"#, model: "q\"\\\n") == #"{"model":"q\"\\\n"}"#)
+    }
+
+    @Test func aStreamAsksForUsageBesideTheRename() {
+        #expect(
+            Self.edit(#"{"stream":true,"model":"testai/gpt-4o-mini"}"#, model: "gpt-4o-mini")
+                == #"{"stream":true,"model":"gpt-4o-mini","stream_options":{"include_usage":true}}"#)
+        #expect(
+            Self.edit(#"{"model":"p/m","stream":true,"stream_options":{}}"#, model: "m")
+                == #"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#)
+    }
+
+    @Test func theModelRouteReadsProviderAndModel() throws {
+        let route = try ModelRoute(chatBody: ByteBuffer(string: #"{"model":"openrouter/meta-llama/llama-3","messages":[]}"#))
+        #expect(route.providerId == "openrouter" && route.model == "meta-llama/llama-3")
+        for bad in [#"{"model":"gpt-4o","messages":[]}"#, #"{"model":"/gpt-4o","messages":[]}"#, #"{"model":"groq/","messages":[]}"#] {
+            #expect(throws: InputError.self) { try ModelRoute(chatBody: ByteBuffer(string: bad)) }
+        }
+        for bad in [#"{"model":7,"messages":[]}"#, #"{"model":"a/b","messages":{}}"#, #"["model"]"#, "not json"] {
+            #expect(throws: InputError.self) { try ModelRoute(chatBody: ByteBuffer(string: bad)) }
+        }
     }
 }

@@ -1,0 +1,107 @@
+import AsyncHTTPClient
+import Foundation
+import Generated
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import Handlers
+@testable import Server
+
+/// `/v1`, the OpenAI base URL: the model picks the provider, the body goes on with only the model
+/// renamed, the proxy's stages all run, and errors come in OpenAI's shape.
+@Suite("Gateway (/v1), live", .serialized)
+struct GatewayTests {
+    static func chat(_ model: String, marker: String, stream: Bool = false) -> String {
+        #"{"model": "\#(model)", "messages": [{"role":"user","content":"\#(marker)"}], "stream": \#(stream)}"#
+    }
+
+    @Test func aCallGoesToTheProviderItsModelNamesWithOnlyTheModelRenamed() async throws {
+        let marker = "gateway-\(UUID().uuidString)"
+        let (headers, usage) = try await ProxyLiveTests.withLiveAppAndUsage { base, token, _ in
+            let request = ProxyLiveTests.post(
+                "\(base)/v1/chat/completions", token: token, json: Self.chat("testai/gpt-4o-mini", marker: marker))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            #expect(response.status == .ok)
+            let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            #expect(body.contains(#""model":"gpt-4o-mini""#))
+            return response.headers
+        }
+        #expect(headers.first(name: "x-safeapi-provider") == "testai")
+        #expect(headers.first(name: "x-safeapi-model") == "gpt-4o-mini")
+        #expect(headers.first(name: "x-safeapi-upstream-status") == "200")
+        #expect(headers.first(name: "ratelimit-limit") != nil)
+        let sent = try #require(MockProviderServer.shared.requests(marker: marker).first)
+        #expect(sent.path == "/openai/v1/chat/completions")
+        #expect(sent.headers["authorization"] == "Bearer \(MockProviderServer.upstreamKey)")
+        // The body's bytes as sent, but for the model.
+        #expect(sent.body == Self.chat("gpt-4o-mini", marker: marker))
+        let row = try #require(usage.last)
+        #expect(row.provider == "testai")
+        #expect(row.model == "gpt-4o-mini")
+        #expect(row.inputTokens == 1000 && row.outputTokens == 500 && row.costMicros > 0)
+    }
+
+    @Test func aStreamIsRelayedAndAsksForItsUsage() async throws {
+        let marker = "gateway-stream-\(UUID().uuidString)"
+        let (body, usage) = try await ProxyLiveTests.withLiveAppAndUsage { base, token, _ in
+            let request = ProxyLiveTests.post(
+                "\(base)/v1/chat/completions", token: token, json: Self.chat("testai/gpt-4o-mini", marker: marker, stream: true))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            #expect(response.headers.first(name: "content-type") == "text/event-stream")
+            #expect(response.headers.first(name: "x-safeapi-provider") == "testai")
+            return String(buffer: try await response.body.collect(upTo: 1 << 20))
+        }
+        #expect(body.hasSuffix("data: [DONE]\n\n"))
+        let sent = try #require(MockProviderServer.shared.requests(marker: marker).first)
+        #expect(sent.body.contains(#""model": "gpt-4o-mini""#))
+        #expect(sent.body.contains(#""stream_options":{"include_usage":true}"#))
+        let row = try #require(usage.last)
+        #expect(row.streamed && row.model == "gpt-4o-mini" && row.inputTokens == 1000)
+    }
+
+    @Test func theModelsAreThoseOfConfiguredProvidersWhoseAPIIsOpenAIs() async throws {
+        try await Harness.withApp(.sqlite) { client, _ in
+            let fixture = Fixture(client: client)
+            let response = try await fixture.send(.get, "/v1/models", headers: Fixture.bearer(try await fixture.signIn()))
+            let list = try fixture.decode(GatewayModelList.self, response)
+            let ids = Set(list.data.map(\.id))
+            #expect(ids.contains("testai/gpt-4o-mini"))
+            #expect(ids.contains { $0.hasPrefix("mock/") })
+            // Anthropic's API is not OpenAI's (not translated yet); OpenAI itself has no key here.
+            #expect(!ids.contains { $0.hasPrefix("testclaude/") || $0.hasPrefix("openai/") })
+            #expect(list.data.allSatisfy { $0.object == .model && $0.ownedBy == $0.id.prefix { $0 != "/" }.description })
+        }
+    }
+
+    /// What the OpenAI SDKs read from an error: the status, and `error.message`, `type`, `code`
+    /// and `param` (null when there is none); our request id beside it.
+    @Test func errorsOnV1AreInOpenAIsShape() async throws {
+        try await Harness.withApp(.sqlite) { client, _ in
+            let fixture = Fixture(client: client)
+            let missing = try await fixture.send(.post, "/v1/chat/completions", json: Self.chat("testai/gpt-4o-mini", marker: "x"))
+            #expect(missing.status == .unauthorized)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(missing.body.readableBytesView)) as? [String: Any])
+            let error = try #require(object["error"] as? [String: Any])
+            #expect(error["type"] as? String == "authentication_error")
+            #expect(error["code"] as? String == "token_missing")
+            #expect(error["param"] is NSNull)
+            #expect((error["message"] as? String)?.isEmpty == false)
+            #expect(object["requestId"] as? String == missing.headers[.requestID])
+
+            let auth = Fixture.bearer(try await fixture.signIn())
+            let unknown = try await fixture.send(.post, "/v1/chat/completions", headers: auth, json: Self.chat("acme/x", marker: "x"))
+            let body = try fixture.decode(GatewayError.self, unknown)
+            #expect(unknown.status == .notFound)
+            #expect(body.error.type == .invalidRequestError && body.error.param == "model" && body.error.code == "model_not_found")
+            // A path under /v1 that does not exist, and the rest of the API, keep their shapes.
+            let noRoute = try await fixture.send(.get, "/v1/nothing", headers: auth)
+            #expect(try fixture.decode(GatewayError.self, noRoute).error.code == "not_found")
+            let elsewhere = try await fixture.send(.get, "/nothing/here", headers: auth)
+            #expect(try fixture.decode(APIError.self, elsewhere).error == "not_found")
+        }
+    }
+}
