@@ -2,7 +2,8 @@
 
 Each SDK gets `{bridge}/proxy/{provider}` as its base URL and the bridge's access token as its
 API key; the bridge calls the mock provider with the server's key. One call each, streamed and
-not. Usage: python3 check_sdks.py BRIDGE_URL TOKEN MOCK_LOG PROVIDER_KEY
+not; then the OpenAI SDK on the gateway, `{bridge}/v1`, with `provider/model` names and its typed
+errors. Usage: python3 check_sdks.py BRIDGE_URL TOKEN MOCK_LOG PROVIDER_KEY
 """
 import json
 import sys
@@ -40,12 +41,37 @@ check("google-genai", answer.text, "Hello from Gemini")
 streamed = "".join(chunk.text or "" for chunk in gemini.models.generate_content_stream(model="gemini-2.0-flash", contents="Hi"))
 check("google-genai stream", streamed, "Hello from Gemini")
 
+# The gateway: one OpenAI base URL, the model naming the provider; errors as the SDK's typed ones.
+gateway = openai.OpenAI(base_url=f"{bridge}/v1", api_key=token)
+reply = gateway.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+check("openai /v1", reply.choices[0].message.content, "Hello from OpenAI")
+chunks = list(gateway.chat.completions.create(
+    model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}], stream=True, stream_options={"include_usage": True}))
+check("openai /v1 stream", "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), "Hello from OpenAI")
+assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens > 0, "the /v1 stream has no usage chunk"
+check("openai /v1 models", " ".join(m.id for m in gateway.models.list()), "openai/gpt-4o-mini")
+for name, error, call in [
+    ("AuthenticationError", openai.AuthenticationError,
+     lambda: openai.OpenAI(base_url=f"{bridge}/v1", api_key="not-a-token").models.list()),
+    ("NotFoundError", openai.NotFoundError,
+     lambda: gateway.chat.completions.create(model="acme/x", messages=[{"role": "user", "content": "Hi"}])),
+    ("BadRequestError", openai.BadRequestError,
+     lambda: gateway.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])),
+]:
+    try:
+        call()
+        raise AssertionError(f"openai /v1 {name}: no error")
+    except error as raised:
+        check(f"openai /v1 {name}", f"{raised.code}: {raised.message}", "")
+        assert raised.code and raised.body.get("message"), f"{name}: {raised.body!r}"
+
 # What reached the provider: its key in its own header, never the bridge's token.
 seen = [json.loads(line) for line in open(mock_log)]
-assert len(seen) == 6, f"the mock saw {len(seen)} requests"
+assert len(seen) == 8, f"the mock saw {len(seen)} requests"
 for request in seen:
     assert token not in json.dumps(request), f"the bridge token went upstream: {request['path']}"
 assert all(r["authorization"] == f"Bearer {provider_key}" for r in seen if r["path"].startswith("/openai/"))
+assert all(r["model"] == "gpt-4o-mini" for r in seen if r["path"].startswith("/openai/")), "a /v1 model went upstream unrenamed"
 assert all(r["x-api-key"] == provider_key and r["anthropic-version"] == "2023-06-01" for r in seen if r["path"].startswith("/anthropic/"))
 assert all(r["x-goog-api-key"] == provider_key for r in seen if r["path"].startswith("/gemini/"))
 print(f"sdk: {len(checks)} passed, 0 failed")

@@ -49,6 +49,7 @@ class Handler(BaseHTTPRequestHandler):
                 "x-api-key": self.headers.get("x-api-key"),
                 "x-goog-api-key": self.headers.get("x-goog-api-key"),
                 "anthropic-version": self.headers.get("anthropic-version"),
+                "model": body.get("model") if isinstance(body, dict) else None,
             }) + "\n")
         path = self.path.split("?")[0]
         if path == "/openai/v1/chat/completions":
