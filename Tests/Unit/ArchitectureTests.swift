@@ -9,7 +9,7 @@ import Testing
 struct ArchitectureTests {
     /// Top to bottom. HTTP concerns live in the first two; `Support` is the shared kernel (errors,
     /// validation, time, bytes) and `Storage` only the database and its migrations.
-    static let layers = ["API", "HTTP", "Proxy", "Keys", "Limits", "Auth", "Events", "Storage", "Support"]
+    static let layers = ["API", "HTTP", "Gateway", "Proxy", "Keys", "Limits", "Auth", "Events", "Storage", "Support"]
 
     struct Source {
         var folder: String
