@@ -38,8 +38,7 @@ public struct UsageMeter: Sendable {
 
     private var json = ByteBuffer()
     private var jsonOverflow = false
-    private var lineBuffer = ByteBuffer()
-    private var eventData: [UInt8] = []
+    private var events = EventStreamReader()
     public private(set) var usage = TokenUsage()
 
     public init(format: ProviderDefinition.UsageFormat, isEventStream: Bool) {
@@ -50,7 +49,7 @@ public struct UsageMeter: Sendable {
     public mutating func observe(_ chunk: ByteBuffer) {
         guard format != .none else { return }
         if isEventStream {
-            feedLines(chunk)
+            for event in events.feed(chunk) { dispatchEvent(event.data) }
         } else if !jsonOverflow {
             if json.readableBytes + chunk.readableBytes > Self.maximumJSONBytes {
                 jsonOverflow = true
@@ -65,35 +64,14 @@ public struct UsageMeter: Sendable {
     /// The usage once the body has ended (or been cut short).
     public mutating func finish() -> TokenUsage {
         if isEventStream {
-            if !eventData.isEmpty { dispatchEvent() }
+            if let event = events.finish() { dispatchEvent(event.data) }
         } else if !jsonOverflow, json.readableBytes > 0 {
             json.withUnsafeReadableBytes { apply($0) }
         }
         return usage
     }
 
-    private mutating func feedLines(_ chunk: ByteBuffer) {
-        var chunk = chunk
-        lineBuffer.writeBuffer(&chunk)
-        while let newline = lineBuffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-            let length = newline - lineBuffer.readerIndex
-            var line = lineBuffer.readBytes(length: length) ?? []
-            lineBuffer.moveReaderIndex(forwardBy: 1)
-            if line.last == UInt8(ascii: "\r") { line.removeLast() }
-            if line.isEmpty {
-                dispatchEvent()
-            } else if line.starts(with: Array("data:".utf8)) {
-                var data = line.dropFirst(5)
-                if data.first == UInt8(ascii: " ") { data = data.dropFirst() }
-                if !eventData.isEmpty { eventData.append(UInt8(ascii: "\n")) }
-                eventData.append(contentsOf: data)
-            }
-        }
-        lineBuffer.discardReadBytes()
-    }
-
-    private mutating func dispatchEvent() {
-        defer { eventData.removeAll(keepingCapacity: true) }
+    private mutating func dispatchEvent(_ eventData: [UInt8]) {
         guard !eventData.isEmpty, eventData != Array("[DONE]".utf8) else { return }
         // Most events are text deltas: once the model is known, only an event with a usage object
         // (`"usage": {`, `"usageMetadata": {`) can change the figures, so only those are parsed.
