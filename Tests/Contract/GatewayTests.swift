@@ -63,7 +63,7 @@ struct GatewayTests {
         #expect(row.streamed && row.model == "gpt-4o-mini" && row.inputTokens == 1000)
     }
 
-    @Test func theModelsAreThoseOfConfiguredProvidersWhoseAPIIsOpenAIs() async throws {
+    @Test func theModelsAreThoseOfConfiguredProvidersTheGatewaySpeaksTo() async throws {
         try await Harness.withApp(.sqlite) { client, _ in
             let fixture = Fixture(client: client)
             let response = try await fixture.send(.get, "/v1/models", headers: Fixture.bearer(try await fixture.signIn()))
@@ -71,8 +71,9 @@ struct GatewayTests {
             let ids = Set(list.data.map(\.id))
             #expect(ids.contains("testai/gpt-4o-mini"))
             #expect(ids.contains { $0.hasPrefix("mock/") })
-            // Anthropic's API is not OpenAI's (not translated yet); OpenAI itself has no key here.
-            #expect(!ids.contains { $0.hasPrefix("testclaude/") || $0.hasPrefix("openai/") })
+            #expect(ids.contains("testclaude/claude-3-5-haiku-latest"))
+            // Gemini's API is not translated yet; OpenAI itself has no key here.
+            #expect(!ids.contains { $0.hasPrefix("testgemini/") || $0.hasPrefix("openai/") })
             #expect(list.data.allSatisfy { $0.object == .model && $0.ownedBy == $0.id.prefix { $0 != "/" }.description })
         }
     }
@@ -102,6 +103,81 @@ struct GatewayTests {
             #expect(try fixture.decode(GatewayError.self, noRoute).error.code == "not_found")
             let elsewhere = try await fixture.send(.get, "/nothing/here", headers: auth)
             #expect(try fixture.decode(APIError.self, elsewhere).error == "not_found")
+        }
+    }
+}
+
+/// `/v1` to a provider whose API is Anthropic's: the request goes out as a Messages request, the
+/// answer comes back as OpenAI's, and usage is metered on the provider's own bytes.
+@Suite("Gateway (/v1) to Anthropic, live", .serialized)
+struct GatewayAnthropicTests {
+    @Test func aCallIsTranslatedBothWays() async throws {
+        let marker = "gateway-claude-\(UUID().uuidString)"
+        let (answer, usage) = try await ProxyLiveTests.withLiveAppAndUsage { base, token, _ in
+            let request = ProxyLiveTests.post(
+                "\(base)/v1/chat/completions", token: token,
+                json:
+                    #"{"model":"testclaude/claude-3-5-haiku-latest","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"\#(marker)"}]}"#
+            )
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            #expect(response.status == .ok)
+            #expect(response.headers.first(name: "content-type") == "application/json")
+            #expect(response.headers.first(name: "x-safeapi-provider") == "testclaude")
+            return String(buffer: try await response.body.collect(upTo: 1 << 20))
+        }
+        let sent = try #require(MockProviderServer.shared.requests(marker: marker).first)
+        #expect(sent.path == "/anthropic/v1/messages")
+        #expect(sent.headers["x-api-key"] == MockProviderServer.upstreamKey)
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(sent.body.utf8)) as? NSDictionary)
+        #expect(body["model"] as? String == "claude-3-5-haiku-latest")
+        #expect(body["system"] as? String == "Be brief.")
+        #expect(body["max_tokens"] as? Int == AnthropicMessages.defaultMaxTokens)
+        let completion = try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? NSDictionary)
+        #expect(completion["object"] as? String == "chat.completion")
+        let choice = try #require((completion["choices"] as? [NSDictionary])?.first)
+        #expect((choice["message"] as? NSDictionary)?["content"] as? String == "Hi")
+        #expect(choice["finish_reason"] as? String == "stop")
+        #expect((completion["usage"] as? NSDictionary)?["prompt_tokens"] as? Int == 300)
+        let row = try #require(usage.last)
+        #expect(row.provider == "testclaude" && row.model == "claude-3-5-haiku-latest")
+        #expect(row.inputTokens == 300 && row.outputTokens == 42 && row.costMicros > 0)
+    }
+
+    @Test func aStreamIsTranslatedEventByEvent() async throws {
+        let marker = "gateway-claude-stream-\(UUID().uuidString)"
+        let (events, usage) = try await ProxyLiveTests.withLiveAppAndUsage { base, token, _ in
+            let request = ProxyLiveTests.post(
+                "\(base)/v1/chat/completions", token: token,
+                json:
+                    #"{"model":"testclaude/claude-3-5-haiku-latest","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"\#(marker)"}]}"#
+            )
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            #expect(response.headers.first(name: "content-type") == "text/event-stream")
+            return String(buffer: try await response.body.collect(upTo: 1 << 20)).components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        }
+        #expect(events.last == "data: [DONE]")
+        let chunks = try events.dropLast().map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as? NSDictionary)
+        }
+        let text = chunks.compactMap { ((($0["choices"] as? [NSDictionary])?.first)?["delta"] as? NSDictionary)?["content"] as? String }
+        #expect(text.joined() == "Hi")
+        #expect((chunks.last?["usage"] as? NSDictionary)?["completion_tokens"] as? Int == 42)
+        let sent = try #require(MockProviderServer.shared.requests(marker: marker).first)
+        #expect(sent.body.contains(#""stream":true"#))
+        let row = try #require(usage.last)
+        #expect(row.streamed && row.inputTokens == 300 && row.outputTokens == 42)
+    }
+
+    @Test func theProvidersErrorComesInOpenAIsShape() async throws {
+        try await Harness.withApp(.sqlite) { client, _ in
+            let fixture = Fixture(client: client)
+            let auth = Fixture.bearer(try await fixture.signIn())
+            let refused = try await fixture.send(
+                .post, "/v1/chat/completions", headers: auth,
+                json: #"{"model":"testclaude/claude-3-5-haiku-latest","messages":[{"role":"user","content":"hi"}],"seed":1}"#)
+            #expect(refused.status == .badRequest)
+            let error = try fixture.decode(GatewayError.self, refused).error
+            #expect(error.code == "unsupported_parameter" && error.param == "seed")
         }
     }
 }

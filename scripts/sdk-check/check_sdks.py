@@ -50,6 +50,24 @@ chunks = list(gateway.chat.completions.create(
 check("openai /v1 stream", "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), "Hello from OpenAI")
 assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens > 0, "the /v1 stream has no usage chunk"
 check("openai /v1 models", " ".join(m.id for m in gateway.models.list()), "openai/gpt-4o-mini")
+# Claude through the same client: the request translated to Anthropic Messages, the answers back.
+claude_model = "claude/claude-3-5-haiku-latest"
+reply = gateway.chat.completions.create(model=claude_model, messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])
+check("openai /v1 claude", reply.choices[0].message.content, "Hello from Claude")
+assert reply.choices[0].finish_reason == "stop" and reply.usage.prompt_tokens == 5 and reply.usage.completion_tokens == 3
+chunks = list(gateway.chat.completions.create(
+    model=claude_model, messages=[{"role": "user", "content": "Hi"}], stream=True, stream_options={"include_usage": True}))
+check("openai /v1 claude stream", "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), "Hello from Claude")
+assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3, "the translated stream has no usage chunk"
+tools = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+reply = gateway.chat.completions.create(model=claude_model, messages=[{"role": "user", "content": "Weather?"}], tools=tools)
+call = reply.choices[0].message.tool_calls[0]
+check("openai /v1 claude tools", f"{call.function.name} {call.function.arguments}", 'weather {"city":"Paris"}')
+assert reply.choices[0].finish_reason == "tool_calls"
+streamed = list(gateway.chat.completions.create(model=claude_model, messages=[{"role": "user", "content": "Weather?"}], tools=tools, stream=True))
+arguments = "".join(tc.function.arguments or "" for c in streamed if c.choices for tc in (c.choices[0].delta.tool_calls or []))
+check("openai /v1 claude tools stream", arguments, '{"city": "Paris"}')
+
 for name, error, call in [
     ("AuthenticationError", openai.AuthenticationError,
      lambda: openai.OpenAI(base_url=f"{bridge}/v1", api_key="not-a-token").models.list()),
@@ -67,7 +85,7 @@ for name, error, call in [
 
 # What reached the provider: its key in its own header, never the bridge's token.
 seen = [json.loads(line) for line in open(mock_log)]
-assert len(seen) == 8, f"the mock saw {len(seen)} requests"
+assert len(seen) == 12, f"the mock saw {len(seen)} requests"
 for request in seen:
     assert token not in json.dumps(request), f"the bridge token went upstream: {request['path']}"
 assert all(r["authorization"] == f"Bearer {provider_key}" for r in seen if r["path"].startswith("/openai/"))

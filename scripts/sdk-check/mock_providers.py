@@ -68,6 +68,20 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/anthropic/v1/messages":
             message = {"id": "m1", "type": "message", "role": "assistant", "model": body["model"], "stop_reason": "end_turn",
                        "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 3}}
+            if body.get("tools"):  # one call of the first tool, as Anthropic documents tool use
+                tool = {"type": "tool_use", "id": "toolu_1", "name": body["tools"][0]["name"], "input": {"city": "Paris"}}
+                if not body.get("stream"):
+                    return send_json(self, dict(message, content=[tool], stop_reason="tool_use"))
+                start = dict(message, content=[], stop_reason=None, usage={"input_tokens": 5, "output_tokens": 1})
+                return sse(self, [
+                    f"event: message_start\ndata: {json.dumps({'type': 'message_start', 'message': start})}\n\n",
+                    "event: content_block_start\ndata: " + json.dumps({"type": "content_block_start", "index": 0, "content_block": dict(tool, input={})}) + "\n\n",
+                    "event: content_block_delta\ndata: " + json.dumps({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{\"city\": "}}) + "\n\n",
+                    "event: content_block_delta\ndata: " + json.dumps({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "\"Paris\"}"}}) + "\n\n",
+                    "event: content_block_stop\ndata: " + json.dumps({"type": "content_block_stop", "index": 0}) + "\n\n",
+                    "event: message_delta\ndata: " + json.dumps({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None}, "usage": {"output_tokens": 3}}) + "\n\n",
+                    "event: message_stop\ndata: " + json.dumps({"type": "message_stop"}) + "\n\n",
+                ])
             if body.get("stream"):
                 start = dict(message, content=[], stop_reason=None, usage={"input_tokens": 5, "output_tokens": 1})
                 return sse(self, [

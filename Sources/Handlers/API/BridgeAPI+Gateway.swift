@@ -10,7 +10,7 @@ extension BridgeAPI {
         -> Operations.GatewayListModels.Output
     {
         _ = try context.requireUser()
-        let models = proxy.registry.providers.filter { $0.isConfigured && $0.speaksOpenAI }.flatMap { provider in
+        let models = proxy.registry.providers.filter { $0.isConfigured && $0.dialect != nil }.flatMap { provider in
             provider.definition.prices.keys.sorted().map {
                 GatewayModel(id: "\(provider.id)/\($0)", object: .model, created: 0, ownedBy: provider.id)
             }
@@ -25,11 +25,17 @@ extension BridgeAPI {
         var request = request
         let body = try await request.collectBody(upTo: context.maxUploadSize)
         let route = try ModelRoute(chatBody: body)
-        let call = ProxyCall(
-            provider: try route.provider(in: proxy.registry), method: .post, endpoint: "/chat/completions",
-            body: .renamingModel(body, to: route.model), clientHeaders: request.headers, user: try context.requireUser(),
-            clientIP: context.clientIP, requestId: context.requestId
+        let provider = try route.provider(in: proxy.registry)
+        var call = ProxyCall(
+            provider: provider, method: .post, endpoint: "/chat/completions", body: .renamingModel(body, to: route.model),
+            clientHeaders: request.headers, user: try context.requireUser(), clientIP: context.clientIP, requestId: context.requestId
         )
+        if provider.dialect == .anthropic {
+            let chat = try OpenAIChat.Request.read(body, fields: route.fields)
+            call.endpoint = AnthropicMessages.endpoint
+            call.body = .translated(try AnthropicMessages.body(chat, model: route.model))
+            call.translation = AnthropicTranslation(includeUsage: chat.stream == true && chat.includeUsage)
+        }
         var response = try await forward(call, context: context)
         response.headers[.servingProvider] = call.provider.id
         response.headers[.servingModel] = route.model

@@ -7,12 +7,14 @@ public import NIOCore
 public struct ModelRoute: Sendable, Equatable {
     public var providerId: String
     public var model: String
+    /// The names of the body's top-level fields (a translation refuses those it cannot express).
+    var fields: [String] = []
 
     /// The route of a chat completions body: its top-level `model` (the last one, as JavaScript's
     /// JSON.parse reads duplicates), read by one scan of the bytes. The body must be a JSON object
     /// with `messages`, an array; what else it holds is the provider's to judge.
     public init(chatBody body: ByteBuffer) throws {
-        let named: Result<String, InputError> = body.withUnsafeReadableBytes { bytes in
+        let named: Result<(String, [String]), InputError> = body.withUnsafeReadableBytes { bytes in
             guard let object = JSONScan.Object(bytes) else {
                 return .failure(InputError(location: .body, name: "", reason: "must be a JSON object"))
             }
@@ -24,9 +26,11 @@ public struct ModelRoute: Sendable, Equatable {
             guard let model = object.members.last(where: { $0.name == "model" }).flatMap({ JSONScan.string(bytes, $0.value) }) else {
                 return .failure(InputError(location: .body, name: "model", reason: "is required and must be a string"))
             }
-            return .success(model)
+            return .success((model, object.members.map(\.name)))
         }
-        try self.init(model: try named.get())
+        let (model, fields) = try named.get()
+        try self.init(model: model)
+        self.fields = fields
     }
 
     /// `provider/model`, both parts non-empty.
@@ -39,17 +43,30 @@ public struct ModelRoute: Sendable, Equatable {
         model = String(named[named.index(after: slash)...])
     }
 
-    /// The provider, if `/v1` can serve it: its dialect must be OpenAI's (translation of the other
-    /// dialects is yet to come: docs/gateway.md).
+    /// The provider, if `/v1` can serve it: its API is OpenAI's, or one the gateway translates.
     func provider(in registry: ProviderRegistry) throws -> Provider {
         guard let provider = registry.provider(providerId) else { throw AppError.modelNotFound(provider: providerId) }
-        guard provider.speaksOpenAI else { throw AppError.modelNotSupported(provider: provider.id) }
+        guard provider.dialect != nil else { throw AppError.modelNotSupported(provider: provider.id) }
         return provider
     }
 }
 
+/// The APIs `/v1` speaks to.
+enum Dialect {
+    /// OpenAI's: passed through with only the model renamed.
+    case openAI
+    /// Anthropic's Messages: translated (`AnthropicMessages`).
+    case anthropic
+}
+
 extension Provider {
-    /// Whether the provider's API is OpenAI's, so that `/v1` passes calls through with only the
-    /// model renamed. The providers file says it by the usage format of its answers.
-    var speaksOpenAI: Bool { definition.usage == .openai }
+    /// The provider's API as the gateway knows it, or nil when `/v1` cannot serve it yet. The
+    /// providers file says it by the usage format of its answers, which is its API's.
+    var dialect: Dialect? {
+        switch definition.usage {
+        case .openai: .openAI
+        case .anthropic: .anthropic
+        case .gemini, .none: nil
+        }
+    }
 }

@@ -24,11 +24,11 @@ extension AppError {
         case .guestsDisabled: .unauthorized
         case .guestLimitReached, .appCapReached: .tooManyRequests
         case .providerNotFound, .modelNotFound: .notFound
-        case .modelNotSupported: .badRequest
+        case .modelNotSupported, .unsupportedParameter: .badRequest
         case .providerNotConfigured: .serviceUnavailable
         case .invalidEndpoint: .badRequest
         case .endpointNotAllowed: .forbidden
-        case .upstreamUnreachable: .badGateway
+        case .upstreamUnreachable, .upstreamInvalid: .badGateway
         case .upstreamTimeout: .gatewayTimeout
         case .byokDisabled: .serviceUnavailable
         case .splitKeyNotFound: .notFound
@@ -85,18 +85,12 @@ extension AppError {
     /// The error in OpenAI's shape (`GatewayError` in the spec): the type by status, our code, and
     /// the request field at fault.
     func gatewayBody(requestId: String) -> GatewayError {
-        let type: GatewayErrorDetail.TypeValue =
-            switch status.code {
-            case 401: .authenticationError
-            case 403: .permissionError
-            case 429: .rateLimitError
-            case 500...: .apiError
-            default: .invalidRequestError
-            }
+        let type = GatewayErrorDetail.TypeValue(rawValue: OpenAIChat.errorType(status: Int(status.code))) ?? .apiError
         var param: String?
         switch self {
         case .invalidInput(let input) where input.location == .body && !input.name.isEmpty: param = input.name
         case .modelNotFound, .modelNotSupported: param = "model"
+        case .unsupportedParameter(let name, _): param = name
         default: break
         }
         let standard = body(requestId: requestId)

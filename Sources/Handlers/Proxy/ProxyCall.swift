@@ -19,10 +19,14 @@ public struct ProxyCall: Sendable {
     public var requestId: String
     /// `X-Partial-Key-Id` and `X-Partial-Key`: use the caller's split key instead of the server's.
     public var splitKey: (id: String, part: String)?
+    /// The answer goes to the client in another dialect than the provider's (the gateway).
+    public var translation: (any AnswerTranslation)?
 
     public init(
         provider: Provider, method: HTTPRequest.Method, endpoint: String, query: [(name: String, value: String)] = [], body: ProxyBody,
-        clientHeaders: HTTPFields, user: AuthenticatedUser, clientIP: String, requestId: String, splitKey: (id: String, part: String)? = nil
+        clientHeaders: HTTPFields, user: AuthenticatedUser, clientIP: String, requestId: String,
+        splitKey: (id: String, part: String)? = nil,
+        translation: (any AnswerTranslation)? = nil
     ) {
         self.provider = provider
         self.method = method
@@ -34,6 +38,7 @@ public struct ProxyCall: Sendable {
         self.clientIP = clientIP
         self.requestId = requestId
         self.splitKey = splitKey
+        self.translation = translation
     }
 }
 
@@ -48,6 +53,8 @@ public enum ProxyBody: Sendable {
     /// A gateway request (`/v1`) in the provider's own dialect: `model` is the provider's name for
     /// the model, written over the body's `provider/model`.
     case renamingModel(ByteBuffer, to: String)
+    /// A request the gateway wrote in the provider's dialect: sent as it is.
+    case translated(ByteBuffer)
 }
 
 /// What the client gets back: the provider's status, the headers it may see and the body (whole,

@@ -50,7 +50,8 @@ public struct ProxyService: Sendable {
         let response = try await send(request, call: call, path: path, report: report)
         let waited = ContinuousClock.now - asked
         var answer = try await Relay.answer(
-            response, provider: call.provider, key: key.key, report: report, connectionClosed: connectionClosed)
+            response, provider: call.provider, key: key.key, report: report, translation: call.translation,
+            connectionClosed: connectionClosed)
         answer.standing = standing
         answer.upstreamWait = waited
         return answer

@@ -19,26 +19,41 @@ enum Relay {
     ]
     static let forwardedPrefixes = ["x-ratelimit-", "anthropic-ratelimit-"]
 
+    ///
+    /// With a `translation` (the gateway), an error body and a non-streamed answer are read whole
+    /// and translated, and a stream is translated event by event as it passes.
     static func answer(
         _ upstream: UpstreamResponse, provider: Provider, key: Secret<String>?, report: UsageReport,
-        connectionClosed: EventLoopFuture<Void>?
+        translation: (any AnswerTranslation)? = nil, connectionClosed: EventLoopFuture<Void>?
     ) async throws -> ProxyAnswer {
         let isEventStream = upstream.headers[.contentType]?.lowercased().hasPrefix("text/event-stream") == true
         report.answered(status: upstream.status, format: provider.definition.usage, isEventStream: isEventStream)
         let status = HTTPResponse.Status(code: upstream.status)
-        let headers = clientHeaders(upstream)
+        var headers = clientHeaders(upstream)
+        if translation != nil, !isEventStream { headers[.contentType] = "application/json" }
         if upstream.status >= 400 {
-            let body = try await readWhole(upstream, limit: 1 << 20, report: report)
+            var body = redacting(key, in: try await readWhole(upstream, limit: 1 << 20, report: report))
+            if let translation { body = translation.error(body, status: upstream.status) }
             report.completed()
-            return ProxyAnswer(status: status, headers: headers, body: .init(byteBuffer: redacting(key, in: body)))
+            return ProxyAnswer(status: status, headers: headers, body: .init(byteBuffer: body))
         }
-        if !isEventStream, let length = upstream.headers[.contentLength].flatMap(Int.init), length <= wholeBodyLimit {
-            let body = try await readWhole(upstream, limit: length, report: report)
+        let length = upstream.headers[.contentLength].flatMap(Int.init)
+        if !isEventStream, let limit = translation != nil ? wholeBodyLimit : length.flatMap({ $0 <= wholeBodyLimit ? $0 : nil }) {
+            var body = try await readWhole(upstream, limit: limit, report: report)
             report.meter(body)
+            if let translation {
+                do {
+                    body = try translation.answer(body)
+                } catch {
+                    report.failed(status: 502)
+                    throw AppError.upstreamInvalid
+                }
+            }
             report.completed()
             return ProxyAnswer(status: status, headers: headers, body: .init(byteBuffer: body))
         }
         if isEventStream { report.streaming() }
+        let translator = isEventStream ? translation?.stream() : nil
         let body = ResponseBody { writer in
             if isEventStream, let connectionClosed {
                 // A stream can be silent for long: stop as soon as the client hangs up. The relay
@@ -47,20 +62,26 @@ enum Relay {
                 try await cancelling(when: connectionClosed) {
                     try await upstream.body { chunk in
                         report.sawBytes(metering: chunk)
-                        try await box.writer.write(chunk)
+                        try await write(translator?.feed(chunk) ?? chunk, to: &box.writer)
                     }
                 }
                 writer = box.writer
             } else {
                 try await upstream.body { chunk in
                     report.sawBytes(metering: chunk)
-                    try await writer.write(chunk)
+                    try await write(translator?.feed(chunk) ?? chunk, to: &writer)
                 }
             }
+            if let translator { try await write(translator.finish(), to: &writer) }
             try await writer.finish(nil)
             report.completed()
         }
         return ProxyAnswer(status: status, headers: headers, body: body)
+    }
+
+    /// Writes `bytes` unless there are none (a translator holding an event back).
+    private static func write(_ bytes: ByteBuffer, to writer: inout any ResponseBodyWriter) async throws {
+        if bytes.readableBytes > 0 { try await writer.write(bytes) }
     }
 
     /// The headers a client may see, the provider's request id under our name, the provider's

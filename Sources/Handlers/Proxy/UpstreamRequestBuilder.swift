@@ -15,6 +15,7 @@ enum UpstreamRequestBuilder {
         case .asSent(let bytes): body = JSONBodyEdit.edit(bytes, strip: [], askStreamUsage: definition.requestStreamUsage)
         case .oldForm(let bytes):
             body = JSONBodyEdit.edit(bytes, strip: JSONBodyEdit.strippedFields, askStreamUsage: definition.requestStreamUsage)
+        case .translated(let bytes): body = bytes
         case .renamingModel(let bytes, let model):
             body = JSONBodyEdit.edit(bytes, strip: [], askStreamUsage: definition.requestStreamUsage, model: model)
         }

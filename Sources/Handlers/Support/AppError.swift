@@ -79,12 +79,16 @@ public enum AppError: Error, Sendable, Equatable {
     case endpointNotAllowed
     case upstreamUnreachable
     case upstreamTimeout
+    /// The provider answered with something the gateway's translation cannot read.
+    case upstreamInvalid
 
     // The gateway (`/v1`)
     /// A `model` whose `provider/` part names no provider.
     case modelNotFound(provider: String)
     /// A `model` of a provider whose dialect `/v1` does not translate yet.
     case modelNotSupported(provider: String)
+    /// A request field the provider's dialect cannot express (never dropped silently).
+    case unsupportedParameter(name: String, reason: String)
 
     // BYOK and limits
     case byokDisabled
@@ -144,8 +148,10 @@ public enum AppError: Error, Sendable, Equatable {
         case .guestLimitReached: "guest_limit_reached"
         case .appCapReached: "app_cap_reached"
         case .providerNotFound: "provider_not_found"
+        case .upstreamInvalid: "upstream_invalid"
         case .modelNotFound: "model_not_found"
         case .modelNotSupported: "model_not_supported"
+        case .unsupportedParameter: "unsupported_parameter"
         case .providerNotConfigured: "provider_not_configured"
         case .invalidEndpoint: "invalid_endpoint"
         case .endpointNotAllowed: "endpoint_not_allowed"
@@ -212,7 +218,9 @@ public enum AppError: Error, Sendable, Equatable {
             default: "Too many new guests of this app today."
             }
         case .providerNotFound: "No such provider. GET /api/providers lists them."
+        case .upstreamInvalid: "The provider's answer was not in the form its API documents, so it could not be translated."
         case .modelNotFound(let provider): "No provider named '\(provider)'. GET /v1/models lists the models."
+        case .unsupportedParameter(let name, let reason): "The field '\(name)' cannot be sent to this provider: \(reason)."
         case .modelNotSupported(let provider):
             "The models of '\(provider)' are not served on /v1 yet (their API is not OpenAI's); call them on /proxy/\(provider)."
         case .providerNotConfigured: "This provider has no key on the server; send a BYOK split key or ask the operator to configure it."
