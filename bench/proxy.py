@@ -6,10 +6,12 @@
     python3 bench/proxy.py --users 100           # the calls spread over 100 users
     python3 bench/proxy.py --upstream-delay 50 --connections 256   # a slow upstream
     python3 bench/proxy.py --gateway             # /v1/chat/completions (the OpenAI-compatible endpoint)
+    python3 bench/proxy.py --claude [--gateway]  # Anthropic's API: /proxy/claude/v1/messages, or /v1 translated
 
 Installs nginx and wrk from Debian when missing, builds the release server, and starts:
   - a static mock upstream: nginx answering /v1/chat/completions with canned OpenAI JSON, or with a
-    canned SSE stream when the request accepts text/event-stream;
+    canned SSE stream when the request accepts text/event-stream (with --claude: /v1/messages with
+    Anthropic's JSON and stream);
   - nginx as a reverse proxy to it (HTTP/1.1 keep-alive upstream connections, access log on);
   - our server (release) with the whole pipeline on: JWT auth with the revocation check, IP rules
     (an allow rule for loopback and a deny rule), per-IP and per-user rate limits set high, quota
@@ -44,6 +46,26 @@ def sse_stream():
     events.append({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1764400000, "model": "gpt-4o-mini",
                    "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21}})
     return "".join(f"data: {json.dumps(e, separators=(',', ':'))}\n\n" for e in events) + "data: [DONE]\n\n"
+
+
+MESSAGE = {
+    "id": "msg-bench", "type": "message", "role": "assistant", "model": "claude-3-5-haiku-latest",
+    "content": [{"type": "text", "text": "Hello! How can I help you today?"}], "stop_reason": "end_turn", "stop_sequence": None,
+    "usage": {"input_tokens": 12, "output_tokens": 9},
+}
+
+
+def anthropic_stream():
+    """Anthropic's stream of the same answer, event by event as its documentation shows it."""
+    words = ["Hello", "!", " How", " can", " I", " help", " you", " today", "?"]
+    start = dict(MESSAGE, content=[], stop_reason=None, usage={"input_tokens": 12, "output_tokens": 1})
+    events = [("message_start", {"type": "message_start", "message": start}),
+              ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})]
+    events += [("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}) for w in words]
+    events += [("content_block_stop", {"type": "content_block_stop", "index": 0}),
+               ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 9}}),
+               ("message_stop", {"type": "message_stop"})]
+    return "".join(f"event: {name}\ndata: {json.dumps(e, separators=(',', ':'))}\n\n" for name, e in events)
 
 
 def nginx_string(text):
@@ -205,7 +227,7 @@ def first_event_us(port, path, headers, body, count):
                 buffer += chunk
                 if first is None and b"data:" in buffer:
                     first = time.perf_counter_ns()
-                if b"data: [DONE]" in buffer and (b"\r\n0\r\n\r\n" in buffer or b"Content-Length" in buffer.split(b"\r\n\r\n")[0]):
+                if (b"data: [DONE]" in buffer or b'"message_stop"' in buffer) and (b"\r\n0\r\n\r\n" in buffer or b"Content-Length" in buffer.split(b"\r\n\r\n")[0]):
                     break
             if chunk:
                 break
@@ -280,6 +302,7 @@ def main():
     parser.add_argument("--users", type=int, default=1, help="spread the calls over this many users, round robin (default 1)")
     parser.add_argument("--connections", type=int, default=32, help="wrk's connections for the loaded figures (default 32)")
     parser.add_argument("--gateway", action="store_true", help="measure our OpenAI-compatible /v1/chat/completions (model openai/gpt-4o-mini) instead of /proxy/openai/…")
+    parser.add_argument("--claude", action="store_true", help="Anthropic's API: the mock answers /v1/messages; ours is /proxy/claude/v1/messages, or with --gateway /v1/chat/completions translated (model claude/claude-3-5-haiku-latest)")
     parser.add_argument("--upstream-delay", type=int, default=0, metavar="MS", help="the mock upstream answers after this many milliseconds (default 0)")
     parser.add_argument("--serve", action="store_true", help="set everything up, print the URLs and the token, and wait (for experiments)")
     parser.add_argument("--profile", metavar="FILE", help="instead of the table: record a CPU profile of our server under --connections (needs perf: apt-get install linux-perf)")
@@ -294,14 +317,18 @@ def main():
     try:
         mock_port, nginx_port, our_port = free_port(), free_port(), free_port()
         # The canned answers, at once (`return`) or after the delay (the echo module's `echo_sleep`).
-        completion, stream = nginx_string(json.dumps(COMPLETION, separators=(',', ':'))), nginx_string(sse_stream())
+        if args.claude:
+            completion, stream = nginx_string(json.dumps(MESSAGE, separators=(',', ':'))), nginx_string(anthropic_stream())
+        else:
+            completion, stream = nginx_string(json.dumps(COMPLETION, separators=(',', ':'))), nginx_string(sse_stream())
+        upstream_path = "/v1/messages" if args.claude else "/v1/chat/completions"
         if args.upstream_delay:
             answer = lambda text: f"echo_sleep {args.upstream_delay / 1000}; echo -n {text};"
         else:
             answer = lambda text: f"return 200 {text};"
         mock = nginx_conf(work, "mock", mock_port, f"""
         access_log off;
-        location = /v1/chat/completions {{
+        location = {upstream_path} {{
             if ($http_accept ~ event-stream) {{ rewrite ^ /sse last; }}
             default_type application/json;
             add_header x-request-id req_bench;
@@ -332,6 +359,7 @@ def main():
 
         env = dict(os.environ, DATA_DIR=os.path.join(work, "data"), PORT=str(our_port), ADMIN_API_KEY=ADMIN_KEY,
                    OPENAI_API_KEY=PROVIDER_KEY, OPENAI_BASE_URL=f"http://127.0.0.1:{mock_port}/v1",
+                   CLAUDE_API_KEY=PROVIDER_KEY, CLAUDE_BASE_URL=f"http://127.0.0.1:{mock_port}/v1",
                    RATE_LIMIT_MAX_REQUESTS="10000000", USER_RATE_LIMIT_MAX_REQUESTS="10000000",
                    DEFAULT_DAILY_QUOTA="1000000000", DEFAULT_MONTHLY_QUOTA="1000000000", JWT_TTL_SECONDS="86400",
                    SECURITY_LOG_FILE="false", LOG_DIR=os.path.join(work, "logs"),
@@ -342,7 +370,7 @@ def main():
         processes.append(server)
         ours = f"http://127.0.0.1:{our_port}"
         wait_http(ours + "/health")
-        wait_http(f"http://127.0.0.1:{nginx_port}/v1/chat/completions", data=b"{}")
+        wait_http(f"http://127.0.0.1:{nginx_port}{upstream_path}", data=b"{}")
         admin = {"X-Admin-Key": ADMIN_KEY}
         # Fresh ids each run: a PostgreSQL database given by DATABASE_URL outlives the run.
         run_id = os.urandom(4).hex()
@@ -360,18 +388,28 @@ def main():
 
         # The provider's own dialect, or (--gateway) the OpenAI-compatible endpoint where the model
         # names the provider; the mock upstreams ignore the model.
-        our_path = "/v1/chat/completions" if args.gateway else "/proxy/openai/chat/completions"
+        if args.gateway:
+            our_path = "/v1/chat/completions"
+        else:
+            our_path = "/proxy/claude/v1/messages" if args.claude else "/proxy/openai/chat/completions"
         targets = [
-            ("direct", f"http://127.0.0.1:{mock_port}/v1/chat/completions", mock_port, "/v1/chat/completions", lambda: nginx_pids(mock_process)),
-            ("nginx", f"http://127.0.0.1:{nginx_port}/v1/chat/completions", nginx_port, "/v1/chat/completions", lambda: nginx_pids(nginx_process)),
+            ("direct", f"http://127.0.0.1:{mock_port}{upstream_path}", mock_port, upstream_path, lambda: nginx_pids(mock_process)),
+            ("nginx", f"http://127.0.0.1:{nginx_port}{upstream_path}", nginx_port, upstream_path, lambda: nginx_pids(nginx_process)),
             ("ours", f"{ours}{our_path}", our_port, our_path, lambda: [server.pid]),
         ]
-        # The same body to all three (the mock ignores the model).
-        model = "openai/gpt-4o-mini" if args.gateway else "gpt-4o-mini"
-        message = {"model": model, "messages": [{"role": "user", "content": "Say hello."}]}
+        # The same body to all three (the mock ignores it): OpenAI's request, or Anthropic's when
+        # ours speaks Anthropic's API.
+        provider = "claude" if args.claude else "openai"
+        model = {"openai": "gpt-4o-mini", "claude": "claude-3-5-haiku-latest"}[provider]
+        message = {"model": f"{provider}/{model}" if args.gateway else model, "messages": [{"role": "user", "content": "Say hello."}]}
+        if args.claude and not args.gateway:
+            message["max_tokens"] = 256
+            streamed = {**message, "stream": True}
+        else:
+            streamed = {**message, "stream": True, "stream_options": {"include_usage": True}}
         kinds = {
             "plain": (message, ""),
-            "stream": ({**message, "stream": True, "stream_options": {"include_usage": True}}, 'wrk.headers["Accept"] = "text/event-stream"'),
+            "stream": (streamed, 'wrk.headers["Accept"] = "text/event-stream"'),
         }
         if args.only:
             kinds = {args.only: kinds[args.only]}
@@ -392,7 +430,7 @@ def main():
                                        timeout=5, data=json.dumps(message).encode()).decode()
                 except urllib.error.HTTPError as error:
                     sys.exit(f"{name} answered {error.code} at {url}: {error.read()[:200]!r}")
-                if "chatcmpl-bench" not in answer or (accept == "text/event-stream") != answer.startswith("data:"):
+                if "-bench" not in answer or (accept == "text/event-stream") != answer.startswith(("data:", "event:")):
                     sys.exit(f"{name} did not answer the canned {accept}: {answer[:200]}")
         # Warm-up: connections, code paths, the database's pages.
         for kind, script in scripts.items():

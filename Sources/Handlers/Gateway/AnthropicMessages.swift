@@ -329,11 +329,15 @@ struct AnthropicTranslation: AnswerTranslation {
 /// content, each `tool_use` block as the next tool call (index 0, 1, …) with its arguments streamed
 /// as they come, the stop reason as the finish reason, then the usage chunk when asked and
 /// `[DONE]`. An `error` event becomes an error event the OpenAI SDKs raise.
+///
+/// Every event costs one scan of its bytes and one chunk written as text: a stream has an event
+/// per few tokens, so neither `JSONDecoder` nor `JSONEncoder` is on this path.
 final class AnthropicStreamTranslator: StreamTranslator {
     private struct State {
         var reader = EventStreamReader()
-        var id = ""
-        var model = ""
+        /// `data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,"choices":`, once
+        /// `message_start` has named the message.
+        var head = ""
         /// The OpenAI tool-call index of each `tool_use` block, by the block's index.
         var toolIndex: [Int: Int] = [:]
         var finishReason: String?
@@ -342,40 +346,6 @@ final class AnthropicStreamTranslator: StreamTranslator {
         var cacheWrite: Int64 = 0
         var output: Int64 = 0
         var ended = false
-    }
-
-    struct Event: Decodable {
-        var type: String
-        var message: Start?
-        var index: Int?
-        var contentBlock: AnthropicMessages.ContentBlock?
-        var delta: Delta?
-        var usage: AnthropicMessages.Usage?
-        var error: AnthropicMessages.ErrorBody.Detail?
-
-        struct Start: Decodable {
-            var id: String?
-            var model: String?
-            var usage: AnthropicMessages.Usage?
-        }
-
-        struct Delta: Decodable {
-            var type: String?
-            var text: String?
-            var partialJSON: String?
-            var stopReason: String?
-
-            enum CodingKeys: String, CodingKey {
-                case type, text
-                case partialJSON = "partial_json"
-                case stopReason = "stop_reason"
-            }
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case type, message, index, delta, usage, error
-            case contentBlock = "content_block"
-        }
     }
 
     private let includeUsage: Bool
@@ -390,14 +360,15 @@ final class AnthropicStreamTranslator: StreamTranslator {
     func feed(_ chunk: ByteBuffer) -> ByteBuffer {
         state.withLock { state in
             var out = ""
-            for event in state.reader.feed(chunk) { out += translate(event, &state) }
+            for event in state.reader.feed(chunk) { translate(event.data, &state, into: &out) }
             return ByteBuffer(string: out)
         }
     }
 
     func finish() -> ByteBuffer {
         state.withLock { state in
-            var out = state.reader.finish().map { translate($0, &state) } ?? ""
+            var out = ""
+            if let event = state.reader.finish() { translate(event.data, &state, into: &out) }
             if !state.ended {
                 // The provider's stream stopped without `message_stop`: say so, as an error event.
                 out += OpenAIChat.event(
@@ -410,68 +381,119 @@ final class AnthropicStreamTranslator: StreamTranslator {
         }
     }
 
-    private func translate(_ sse: EventStreamReader.Event, _ state: inout State) -> String {
-        guard !state.ended, let event = try? JSONDecoder().decode(Event.self, from: Data(sse.data)) else { return "" }
-        func chunk(_ delta: OpenAIChat.Chunk.Delta?, finish: String? = nil, usage: OpenAIChat.Usage? = nil) -> String {
-            OpenAIChat.event(
-                OpenAIChat.Chunk(id: state.id, created: created, model: state.model, delta: delta, finishReason: finish, usage: usage))
+    private func translate(_ data: [UInt8], _ state: inout State, into out: inout String) {
+        guard !state.ended else { return }
+        data.withUnsafeBytes { bytes in
+            guard let event = JSONScan.Object(bytes) else { return }
+            let fields = Fields(bytes: bytes)
+            /// One chunk of the one choice: `delta` is its JSON text.
+            func chunk(_ delta: String, finish: String? = nil) {
+                out += state.head
+                out += #"[{"index":0,"delta":"#
+                out += delta
+                out += #","logprobs":null,"finish_reason":"#
+                if let finish { JSONText.appendQuoted(finish, to: &out) } else { out += "null" }
+                out += "}]}\n\n"
+            }
+            switch fields.string("type", in: event) {
+            case "message_start":
+                let message = fields.object("message", in: event)
+                var head = #"data: {"id":"#
+                JSONText.appendQuoted(message.flatMap { fields.string("id", in: $0) } ?? "", to: &head)
+                head += #","object":"chat.completion.chunk","created":"# + String(created) + #","model":"#
+                JSONText.appendQuoted(message.flatMap { fields.string("model", in: $0) } ?? "", to: &head)
+                state.head = head + #","choices":"#
+                if let usage = message.flatMap({ fields.object("usage", in: $0) }) { record(usage, fields, &state) }
+                chunk(#"{"role":"assistant","content":""}"#)
+            case "content_block_start":
+                guard let block = fields.object("content_block", in: event), let index = fields.number("index", in: event) else { return }
+                switch fields.string("type", in: block) {
+                case "tool_use":
+                    let toolIndex = state.toolIndex.count
+                    state.toolIndex[Int(index)] = toolIndex
+                    var delta = #"{"tool_calls":[{"index":"# + String(toolIndex) + #","id":"#
+                    JSONText.appendQuoted(fields.string("id", in: block) ?? "", to: &delta)
+                    delta += #","type":"function","function":{"name":"#
+                    JSONText.appendQuoted(fields.string("name", in: block) ?? "", to: &delta)
+                    chunk(delta + #","arguments":""}}]}"#)
+                case "text":
+                    if let text = fields.string("text", in: block), !text.isEmpty { chunk(Self.content(text)) }
+                default:
+                    break
+                }
+            case "content_block_delta":
+                guard let delta = fields.object("delta", in: event) else { return }
+                switch fields.string("type", in: delta) {
+                case "text_delta":
+                    if let text = fields.string("text", in: delta) { chunk(Self.content(text)) }
+                case "input_json_delta":
+                    guard let index = fields.number("index", in: event), let toolIndex = state.toolIndex[Int(index)],
+                        let partial = fields.string("partial_json", in: delta), !partial.isEmpty
+                    else { return }
+                    var text = #"{"tool_calls":[{"index":"# + String(toolIndex) + #","function":{"arguments":"#
+                    JSONText.appendQuoted(partial, to: &text)
+                    chunk(text + "}}]}")
+                default:
+                    break  // thinking and signature deltas have no place in a chat completion
+                }
+            case "message_delta":
+                if let reason = fields.object("delta", in: event).flatMap({ fields.string("stop_reason", in: $0) }) {
+                    state.finishReason = AnthropicMessages.finishReason(reason)
+                }
+                if let usage = fields.object("usage", in: event) { record(usage, fields, &state) }
+            case "message_stop":
+                state.ended = true
+                chunk("{}", finish: state.finishReason ?? "stop")
+                if includeUsage {
+                    out += state.head + "[]," + #""usage":"#
+                    out += AnthropicMessages.json(
+                        AnthropicMessages.usage(
+                            input: state.input, cacheRead: state.cacheRead, cacheWrite: state.cacheWrite, output: state.output))
+                    out += "}\n\n"
+                }
+                out += OpenAIChat.done
+            case "error":
+                state.ended = true
+                let error = fields.object("error", in: event)
+                out += OpenAIChat.event(
+                    OpenAIChat.error(
+                        message: error.flatMap { fields.string("message", in: $0) } ?? "The provider's stream failed.", type: "api_error",
+                        code: error.flatMap { fields.string("type", in: $0) }))
+            default:
+                break  // ping, content_block_stop, and events of later API versions
+            }
         }
-        switch event.type {
-        case "message_start":
-            state.id = event.message?.id ?? ""
-            state.model = event.message?.model ?? ""
-            if let usage = event.message?.usage { record(usage, &state) }
-            return chunk(.init(role: "assistant", content: ""))
-        case "content_block_start":
-            guard let block = event.contentBlock, let index = event.index else { return "" }
-            if block.type == "tool_use" {
-                let toolIndex = state.toolIndex.count
-                state.toolIndex[index] = toolIndex
-                return chunk(
-                    .init(toolCalls: [
-                        .init(index: toolIndex, id: block.id, type: "function", function: .init(name: block.name, arguments: ""))
-                    ]))
-            }
-            if block.type == "text", let text = block.text, !text.isEmpty { return chunk(.init(content: text)) }
-            return ""
-        case "content_block_delta":
-            guard let delta = event.delta else { return "" }
-            if let text = delta.text, delta.type == "text_delta" { return chunk(.init(content: text)) }
-            if let partial = delta.partialJSON, let index = event.index, let toolIndex = state.toolIndex[index], !partial.isEmpty {
-                return chunk(.init(toolCalls: [.init(index: toolIndex, function: .init(arguments: partial))]))
-            }
-            return ""
-        case "message_delta":
-            if let reason = event.delta?.stopReason { state.finishReason = AnthropicMessages.finishReason(reason) }
-            if let usage = event.usage { record(usage, &state) }
-            return ""
-        case "message_stop":
-            state.ended = true
-            var out = chunk(.init(), finish: state.finishReason ?? "stop")
-            if includeUsage {
-                out += chunk(
-                    nil,
-                    usage: AnthropicMessages.usage(
-                        input: state.input, cacheRead: state.cacheRead, cacheWrite: state.cacheWrite, output: state.output))
-            }
-            return out + OpenAIChat.done
-        case "error":
-            state.ended = true
-            let error = event.error
-            return OpenAIChat.event(
-                OpenAIChat.error(
-                    message: error?.message ?? "The provider's stream failed.", type: "api_error", code: error?.type))
-        default:
-            return ""  // ping, content_block_stop, and events of later API versions
-        }
+    }
+
+    /// `{"content":"…"}`
+    private static func content(_ text: String) -> String {
+        var delta = #"{"content":"#
+        JSONText.appendQuoted(text, to: &delta)
+        return delta + "}"
     }
 
     /// Usage as it comes: `message_start` has the input, `message_delta` the output so far (and,
     /// in newer versions of the API, the input again).
-    private func record(_ usage: AnthropicMessages.Usage, _ state: inout State) {
-        if let input = usage.inputTokens { state.input = input }
-        if let read = usage.cacheReadInputTokens { state.cacheRead = read }
-        if let write = usage.cacheCreationInputTokens { state.cacheWrite = write }
-        if let output = usage.outputTokens { state.output = output }
+    private func record(_ usage: JSONScan.Object, _ fields: Fields, _ state: inout State) {
+        if let input = fields.number("input_tokens", in: usage) { state.input = input }
+        if let read = fields.number("cache_read_input_tokens", in: usage) { state.cacheRead = read }
+        if let write = fields.number("cache_creation_input_tokens", in: usage) { state.cacheWrite = write }
+        if let output = fields.number("output_tokens", in: usage) { state.output = output }
+    }
+
+    /// The members of scanned objects by name (the last of duplicates), as the type asked for.
+    private struct Fields {
+        let bytes: UnsafeRawBufferPointer
+
+        func value(_ name: String, in object: JSONScan.Object) -> Range<Int>? { object.members.last { $0.name == name }?.value }
+        func string(_ name: String, in object: JSONScan.Object) -> String? {
+            value(name, in: object).flatMap { JSONScan.string(bytes, $0) }
+        }
+        func number(_ name: String, in object: JSONScan.Object) -> Int64? {
+            value(name, in: object).flatMap { JSONScan.wholeNumber(bytes, $0) }
+        }
+        func object(_ name: String, in object: JSONScan.Object) -> JSONScan.Object? {
+            value(name, in: object).flatMap { bytes[$0.lowerBound] == UInt8(ascii: "{") ? JSONScan.Object(bytes, $0) : nil }
+        }
     }
 }

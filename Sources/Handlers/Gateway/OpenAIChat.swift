@@ -253,68 +253,6 @@ enum OpenAIChat {
         }
     }
 
-    // MARK: The stream
-
-    /// One `chat.completion.chunk`: a delta of the one choice, or (with `include_usage`) the last
-    /// chunk, with no choice and the usage.
-    struct Chunk: Encodable {
-        var id: String
-        var created: Int64
-        var model: String
-        var delta: Delta?
-        var finishReason: String?
-        var usage: Usage?
-
-        struct Delta: Encodable {
-            var role: String?
-            var content: String?
-            var toolCalls: [ToolCallDelta]?
-
-            enum CodingKeys: String, CodingKey {
-                case role, content
-                case toolCalls = "tool_calls"
-            }
-        }
-
-        struct ToolCallDelta: Encodable {
-            var index: Int
-            var id: String?
-            var type: String?
-            var function: FunctionDelta
-
-            struct FunctionDelta: Encodable {
-                var name: String?
-                var arguments: String
-            }
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case id, object, created, model, choices, usage
-        }
-
-        enum ChoiceKeys: String, CodingKey {
-            case index, delta, logprobs
-            case finishReason = "finish_reason"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode("chat.completion.chunk", forKey: .object)
-            try container.encode(created, forKey: .created)
-            try container.encode(model, forKey: .model)
-            var choices = container.nestedUnkeyedContainer(forKey: .choices)
-            if let delta {
-                var choice = choices.nestedContainer(keyedBy: ChoiceKeys.self)
-                try choice.encode(0, forKey: .index)
-                try choice.encode(delta, forKey: .delta)
-                try choice.encodeNil(forKey: .logprobs)
-                try choice.encode(finishReason, forKey: .finishReason)
-            }
-            if let usage { try container.encode(usage, forKey: .usage) }
-        }
-    }
-
     /// `data: <json>` and the blank line after it.
     static func event(_ value: some Encodable) -> String {
         let json = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
