@@ -879,7 +879,7 @@ enum ContractCases {
             chat("no model", 400, "invalid_request", json: #"{"messages":[]}"#),
             chat("no messages", 400, "invalid_request", json: #"{"model":"testai/gpt-4o-mini"}"#),
             chat("a model without its provider", 400, "validation_failed", json: model("gpt-4o-mini")),
-            chat("a provider whose API is not translated yet", 400, "model_not_supported", json: model("testgemini/gemini-1.5-flash")),
+            chat("through to Gemini, translated", 200, nil, json: model("testgemini/gemini-1.5-flash")),
             chat("a field Anthropic cannot express", 400, "unsupported_parameter", json: #"{"model":"testclaude/m","messages":[],"n":2}"#),
             chat("through to Anthropic, translated", 200, nil, json: model("testclaude/claude-3-5-haiku-latest")),
             chat("unknown provider", 404, "model_not_found", json: model("nope/gpt-4o-mini")),

@@ -71,9 +71,9 @@ struct GatewayTests {
             let ids = Set(list.data.map(\.id))
             #expect(ids.contains("testai/gpt-4o-mini"))
             #expect(ids.contains { $0.hasPrefix("mock/") })
-            #expect(ids.contains("testclaude/claude-3-5-haiku-latest"))
-            // Gemini's API is not translated yet; OpenAI itself has no key here.
-            #expect(!ids.contains { $0.hasPrefix("testgemini/") || $0.hasPrefix("openai/") })
+            #expect(ids.contains("testclaude/claude-3-5-haiku-latest") && ids.contains("testgemini/gemini-1.5-flash"))
+            // OpenAI itself has no key here.
+            #expect(!ids.contains { $0.hasPrefix("openai/") })
             #expect(list.data.allSatisfy { $0.object == .model && $0.ownedBy == $0.id.prefix { $0 != "/" }.description })
         }
     }
@@ -179,5 +179,39 @@ struct GatewayAnthropicTests {
             let error = try fixture.decode(GatewayError.self, refused).error
             #expect(error.code == "unsupported_parameter" && error.param == "seed")
         }
+    }
+}
+
+/// `/v1` to a provider whose API is Gemini's, through the mock.
+@Suite("Gateway (/v1) to Gemini, live", .serialized)
+struct GatewayGeminiTests {
+    @Test func aCallAndAStreamAreTranslated() async throws {
+        let marker = "gateway-gemini-\(UUID().uuidString)"
+        let (answers, usage) = try await ProxyLiveTests.withLiveAppAndUsage { base, token, _ in
+            var answers: [String] = []
+            for stream in [false, true] {
+                let request = ProxyLiveTests.post(
+                    "\(base)/v1/chat/completions", token: token,
+                    json:
+                        #"{"model":"testgemini/gemini-1.5-flash","stream":\#(stream),"messages":[{"role":"user","content":"\#(marker)"}]}"#)
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                #expect(response.status == .ok)
+                answers.append(String(buffer: try await response.body.collect(upTo: 1 << 20)))
+            }
+            return answers
+        }
+        let sent = MockProviderServer.shared.requests(marker: marker)
+        #expect(
+            sent.map(\.path) == [
+                "/gemini/v1beta/models/gemini-1.5-flash:generateContent", "/gemini/v1beta/models/gemini-1.5-flash:streamGenerateContent",
+            ])
+        #expect(sent.last?.query == "alt=sse")
+        #expect(sent.allSatisfy { $0.headers["x-goog-api-key"] == MockProviderServer.upstreamKey })
+        let completion = try #require(try JSONSerialization.jsonObject(with: Data(answers[0].utf8)) as? NSDictionary)
+        let message = try #require(((completion["choices"] as? [NSDictionary])?.first)?["message"] as? NSDictionary)
+        #expect(message["content"] as? String == "Hi there")
+        #expect(answers[1].hasPrefix("data: ") && answers[1].hasSuffix("data: [DONE]\n\n"))
+        #expect(answers[1].contains(#""content":" there""#))
+        #expect(usage.suffix(2).allSatisfy { $0.provider == "testgemini" && $0.inputTokens == 80 && $0.outputTokens == 20 })
     }
 }

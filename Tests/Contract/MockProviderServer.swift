@@ -211,12 +211,13 @@ final class MockProviderServer: Sendable {
             return sse(
                 [
                     "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}]}}],\"usageMetadata\":{\"promptTokenCount\":80,\"candidatesTokenCount\":5},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
-                    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" there\"}]}}],\"usageMetadata\":{\"promptTokenCount\":80,\"candidatesTokenCount\":20},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
+                    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" there\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":80,\"candidatesTokenCount\":20},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
                 ], context: context)
         }
         guard model.hasSuffix(":generateContent") else { return Self.json(#"{"error":"no"}"#, status: .notFound) }
         return Self.json(
-            #"{"candidates":[],"usageMetadata":{"promptTokenCount":80,"candidatesTokenCount":20},"modelVersion":"gemini-1.5-flash"}"#)
+            #"{"candidates":[{"content":{"role":"model","parts":[{"text":"Hi there"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":80,"candidatesTokenCount":20},"modelVersion":"gemini-1.5-flash","responseId":"resp-mock"}"#
+        )
     }
 
     struct Recorder: RouterMiddleware {

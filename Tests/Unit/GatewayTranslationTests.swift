@@ -17,7 +17,7 @@ struct AnthropicTranslationTests {
         let body = ByteBuffer(string: request)
         let route = try ModelRoute(chatBody: body)
         let chat = try OpenAIChat.Request.read(body, fields: fields ?? route.fields)
-        return try object(String(buffer: try AnthropicMessages.body(chat, model: route.model)))
+        return try object(String(buffer: try AnthropicMessages.call(chat, model: route.model).body))
     }
 
     @Test func aConversationWithSystemToolsImagesAndToolResults() throws {
@@ -215,5 +215,201 @@ struct AnthropicTranslationTests {
         let cut = Self.translateStream(start, pieces: 2)
         let incomplete = try #require(try Self.object(String(cut.last!.dropFirst(6)))["error"] as? NSDictionary)
         #expect(incomplete["code"] as? String == "upstream_incomplete")
+    }
+}
+
+/// OpenAI chat completions to Gemini generateContent and back, on the wire format of Gemini's API
+/// reference (`GenerateContentRequest`, `GenerateContentResponse`, `alt=sse` streams).
+@Suite("Gateway translation: OpenAI chat to Gemini generateContent")
+struct GeminiTranslationTests {
+    static func translate(_ request: String) throws -> (call: TranslatedCall, body: NSDictionary) {
+        let body = ByteBuffer(string: request)
+        let route = try ModelRoute(chatBody: body)
+        let call = try GeminiContent.call(try OpenAIChat.Request.read(body, fields: route.fields), model: route.model)
+        return (call, try AnthropicTranslationTests.object(String(buffer: call.body)))
+    }
+
+    @Test func aConversationWithSystemToolsImagesAndToolResults() throws {
+        let (call, sent) = try Self.translate(
+            #"""
+            {"model":"gemini/gemini-2.5-flash","seed":7,"temperature":0.5,"max_tokens":100,"stop":["END"],
+             "response_format":{"type":"json_object"},
+             "messages":[
+              {"role":"system","content":"Be brief."},
+              {"role":"user","content":[{"type":"text","text":"Weather?"},{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,/9j/4AAQ"}}]},
+              {"role":"assistant","content":"Checking.","tool_calls":[{"id":"call_a","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]},
+              {"role":"tool","tool_call_id":"call_a","content":"{\"celsius\":18}"},
+              {"role":"tool","tool_call_id":"call_a","content":"sunny"}],
+             "tools":[{"type":"function","function":{"name":"weather","description":"Weather now",
+                       "parameters":{"$schema":"http://json-schema.org/draft-07/schema#","type":"object","additionalProperties":false,
+                                     "properties":{"city":{"$ref":"#/$defs/City"},"unit":{"type":["string","null"],"enum":["c","f"]}},
+                                     "required":["city"],"$defs":{"City":{"type":"string","description":"A city","const":"x"}}}}}],
+             "tool_choice":{"type":"function","function":{"name":"weather"}}}
+            """#)
+        #expect(call.endpoint == "/models/gemini-2.5-flash:generateContent")
+        #expect(call.query.isEmpty)
+        let expected = try AnthropicTranslationTests.object(
+            #"""
+            {"systemInstruction":{"parts":[{"text":"Be brief."}]},
+             "contents":[
+              {"role":"user","parts":[{"text":"Weather?"},{"inlineData":{"mimeType":"image/jpeg","data":"/9j/4AAQ"}}]},
+              {"role":"model","parts":[{"text":"Checking."},{"functionCall":{"name":"weather","args":{"city":"Paris"}}}]},
+              {"role":"user","parts":[{"functionResponse":{"name":"weather","response":{"celsius":18}}},
+                                      {"functionResponse":{"name":"weather","response":{"content":"sunny"}}}]}],
+             "tools":[{"functionDeclarations":[{"name":"weather","description":"Weather now",
+               "parameters":{"type":"object","required":["city"],
+                 "properties":{"city":{"type":"string","description":"A city"},"unit":{"type":"string","nullable":true,"enum":["c","f"]}}}}]}],
+             "toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["weather"]}},
+             "generationConfig":{"stopSequences":["END"],"temperature":0.5,"maxOutputTokens":100,"seed":7,"responseMimeType":"application/json"}}
+            """#)
+        #expect(sent == expected)
+    }
+
+    @Test func aStreamGoesToStreamGenerateContentWithSSE() throws {
+        let (call, _) = try Self.translate(
+            #"{"model":"gemini/gemini-2.5-flash","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+        #expect(call.endpoint == "/models/gemini-2.5-flash:streamGenerateContent")
+        #expect(call.query.map(\.name) == ["alt"] && call.query.map(\.value) == ["sse"])
+    }
+
+    @Test(arguments: [
+        #""parallel_tool_calls":false,"messages":[{"role":"user","content":"hi"}]"#,
+        #""response_format":{"type":"json_schema"},"messages":[{"role":"user","content":"hi"}]"#,
+        #""messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]}]"#,
+        #""messages":[{"role":"tool","tool_call_id":"nowhere","content":"x"}]"#,
+    ])
+    func whatCannotBeExpressedIsRefused(fields: String) {
+        #expect(throws: AppError.self) { try Self.translate(#"{"model":"gemini/m","# + fields + "}") }
+    }
+
+    @Test func aSchemaThatRefersToItselfStopsAtADepth() {
+        let root = JSONValue.object([
+            "type": .string("object"), "properties": .object(["next": .object(["$ref": .string("#")])]),
+        ])
+        var depth = 0
+        var node = GeminiContent.schema(root, root: root)
+        while case .object(let object) = node, case .object(let properties)? = object["properties"], let next = properties["next"] {
+            node = next
+            depth += 1
+        }
+        #expect(depth > 5 && depth <= 32)
+    }
+
+    @Test func aWholeAnswerWithTextAFunctionCallAndThoughts() throws {
+        let answer = #"""
+            {"candidates":[{"content":{"role":"model","parts":[{"text":"thinking…","thought":true},{"text":"Let me check."},
+               {"functionCall":{"name":"weather","args":{"city":"Paris"}}}]},"finishReason":"STOP","index":0}],
+             "usageMetadata":{"promptTokenCount":100,"candidatesTokenCount":20,"thoughtsTokenCount":30,"cachedContentTokenCount":40,"totalTokenCount":150},
+             "modelVersion":"gemini-2.5-flash","responseId":"resp-1"}
+            """#
+        let translated = try AnthropicTranslationTests.object(
+            String(
+                buffer: try GeminiTranslation(model: "gemini-2.5-flash", includeUsage: false, created: 1).answer(ByteBuffer(string: answer))
+            ))
+        let expected = try AnthropicTranslationTests.object(
+            #"""
+            {"id":"resp-1","object":"chat.completion","created":1,"model":"gemini-2.5-flash",
+             "choices":[{"index":0,"logprobs":null,"finish_reason":"tool_calls",
+               "message":{"role":"assistant","content":"Let me check.","refusal":null,
+                 "tool_calls":[{"id":"call_0","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]}}],
+             "usage":{"prompt_tokens":100,"completion_tokens":50,"total_tokens":150,
+                      "prompt_tokens_details":{"cached_tokens":40},"completion_tokens_details":{"reasoning_tokens":30}}}
+            """#)
+        #expect(translated == expected)
+    }
+
+    @Test func aBlockedPromptAndASafetyStopAreContentFilters() throws {
+        let translation = GeminiTranslation(model: "m", includeUsage: false, created: 1)
+        for body in [
+            #"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":5}}"#,
+            #"{"candidates":[{"content":{"role":"model","parts":[{"text":""}]},"finishReason":"SAFETY"}]}"#,
+        ] {
+            let completion = try AnthropicTranslationTests.object(String(buffer: try translation.answer(ByteBuffer(string: body))))
+            let choice = try #require((completion["choices"] as? [NSDictionary])?.first)
+            #expect(choice["finish_reason"] as? String == "content_filter")
+        }
+        #expect(GeminiContent.finishReason("MAX_TOKENS", calledTools: false) == "length")
+        #expect(GeminiContent.finishReason("STOP", calledTools: false) == "stop")
+    }
+
+    @Test func anErrorBodyTakesOpenAIsShape() throws {
+        let body = #"{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT"}}"#
+        let translated = try AnthropicTranslationTests.object(
+            String(buffer: GeminiTranslation(model: "m", includeUsage: false).error(ByteBuffer(string: body), status: 400)))
+        #expect(
+            translated == [
+                "error": ["message": "API key not valid.", "type": "invalid_request_error", "code": "invalid_argument", "param": NSNull()]
+            ])
+    }
+
+    /// Gemini's `alt=sse` stream: each event the next parts; the last has the finish reason and
+    /// the final usage; two function calls in the stream.
+    static let stream = [
+        #"data: {"candidates":[{"content":{"parts":[{"text":"Checking"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":1},"modelVersion":"gemini-2.5-flash","responseId":"resp-2"}"#,
+        #"data: {"candidates":[{"content":{"parts":[{"text":" both."},{"functionCall":{"name":"weather","args":{"city":"Paris"}}},{"functionCall":{"name":"weather","args":{"city":"Rome"}}}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":12,"totalTokenCount":21},"modelVersion":"gemini-2.5-flash","responseId":"resp-2"}"#,
+    ].map { $0 + "\r\n\r\n" }.joined()
+
+    static func translateStream(_ text: String, pieces: Int, includeUsage: Bool = true) -> [String] {
+        let translator = GeminiTranslation(model: "gemini-2.5-flash", includeUsage: includeUsage, created: 1).stream()
+        let bytes = Array(text.utf8)
+        var out = ""
+        let size = max(1, bytes.count / pieces)
+        var start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + size)
+            out += String(buffer: translator.feed(ByteBuffer(bytes: bytes[start..<end])))
+            start = end
+        }
+        out += String(buffer: translator.finish())
+        return out.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+    }
+
+    @Test(arguments: [1, 9, 4000])
+    func aStreamWithTextAndTwoFunctionCalls(pieces: Int) throws {
+        let events = Self.translateStream(Self.stream, pieces: pieces)
+        #expect(events.last == "data: [DONE]")
+        let chunks = try events.dropLast().map { try AnthropicTranslationTests.object(String($0.dropFirst(6))) }
+        #expect(chunks.allSatisfy { $0["id"] as? String == "resp-2" && $0["model"] as? String == "gemini-2.5-flash" })
+        let deltas = chunks.compactMap { (($0["choices"] as? [NSDictionary])?.first)?["delta"] as? NSDictionary }
+        #expect(deltas.first == ["role": "assistant", "content": ""])
+        #expect(deltas.compactMap { $0["content"] as? String }.joined() == "Checking both.")
+        let calls = deltas.compactMap { ($0["tool_calls"] as? [NSDictionary])?.first }
+        #expect(calls.map { $0["index"] as? Int } == [0, 1])
+        #expect(calls.map { $0["id"] as? String } == ["call_0", "call_1"])
+        #expect(
+            calls.compactMap { ($0["function"] as? NSDictionary)?["arguments"] as? String } == [#"{"city":"Paris"}"#, #"{"city":"Rome"}"#])
+        let finishes = chunks.compactMap { (($0["choices"] as? [NSDictionary])?.first)?["finish_reason"] as? String }
+        #expect(finishes == ["tool_calls"])
+        let usage = try #require(chunks.last?["usage"] as? NSDictionary)
+        #expect(usage["prompt_tokens"] as? Int == 9 && usage["completion_tokens"] as? Int == 12)
+    }
+
+    @Test func aStreamWithoutAFinishReasonOrWithAnErrorEndsInAnErrorEvent() throws {
+        let first = Self.stream.components(separatedBy: "\r\n\r\n")[0] + "\r\n\r\n"
+        let cut = Self.translateStream(first, pieces: 2)
+        #expect(cut.last?.contains("upstream_incomplete") == true)
+        let failed = Self.translateStream(
+            first + #"data: {"error":{"code":503,"message":"overloaded","status":"UNAVAILABLE"}}"# + "\n\n", pieces: 3)
+        let error = try #require(try AnthropicTranslationTests.object(String(failed.last!.dropFirst(6)))["error"] as? NSDictionary)
+        #expect(error["code"] as? String == "unavailable")
+        #expect(!failed.contains("data: [DONE]"))
+    }
+}
+
+@Suite("Gateway routes")
+struct ModelRouteTests {
+    /// A provider whose answers have no usage format has an API the gateway does not know.
+    @Test func aProviderOfAnUnknownAPIIsNotServed() throws {
+        let definition = try ProvidersFile.decode(
+            Data(
+                #"{"providers":[{"id":"plain","baseURL":"http://127.0.0.1:1","auth":{"style":"none"},"usage":"none","endpoints":[]}]}"#.utf8
+            ),
+            source: "test"
+        ).providers
+        let registry = ProviderRegistry.resolve(definition, mockEnabled: false) { _ in nil }
+        let route = try ModelRoute(chatBody: ByteBuffer(string: #"{"model":"plain/x","messages":[]}"#))
+        #expect(throws: AppError.modelNotSupported(provider: "plain")) { try route.provider(in: registry) }
+        let unknown = try ModelRoute(chatBody: ByteBuffer(string: #"{"model":"nope/x","messages":[]}"#))
+        #expect(throws: AppError.modelNotFound(provider: "nope")) { try unknown.provider(in: registry) }
     }
 }

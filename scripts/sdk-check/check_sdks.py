@@ -68,6 +68,15 @@ streamed = list(gateway.chat.completions.create(model=claude_model, messages=[{"
 arguments = "".join(tc.function.arguments or "" for c in streamed if c.choices for tc in (c.choices[0].delta.tool_calls or []))
 check("openai /v1 claude tools stream", arguments, '{"city": "Paris"}')
 
+# Gemini through the same client.
+reply = gateway.chat.completions.create(model="gemini/gemini-2.0-flash", messages=[{"role": "user", "content": "Hi"}])
+check("openai /v1 gemini", reply.choices[0].message.content, "Hello from Gemini")
+assert reply.choices[0].finish_reason == "stop" and reply.usage.completion_tokens == 3
+chunks = list(gateway.chat.completions.create(
+    model="gemini/gemini-2.0-flash", messages=[{"role": "user", "content": "Hi"}], stream=True, stream_options={"include_usage": True}))
+check("openai /v1 gemini stream", "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), "Hello from Gemini")
+assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens == 5, "the translated Gemini stream has no usage chunk"
+
 for name, error, call in [
     ("AuthenticationError", openai.AuthenticationError,
      lambda: openai.OpenAI(base_url=f"{bridge}/v1", api_key="not-a-token").models.list()),
@@ -85,7 +94,7 @@ for name, error, call in [
 
 # What reached the provider: its key in its own header, never the bridge's token.
 seen = [json.loads(line) for line in open(mock_log)]
-assert len(seen) == 12, f"the mock saw {len(seen)} requests"
+assert len(seen) == 14, f"the mock saw {len(seen)} requests"
 for request in seen:
     assert token not in json.dumps(request), f"the bridge token went upstream: {request['path']}"
 assert all(r["authorization"] == f"Bearer {provider_key}" for r in seen if r["path"].startswith("/openai/"))

@@ -30,11 +30,8 @@ extension BridgeAPI {
             provider: provider, method: .post, endpoint: "/chat/completions", body: .renamingModel(body, to: route.model),
             clientHeaders: request.headers, user: try context.requireUser(), clientIP: context.clientIP, requestId: context.requestId
         )
-        if provider.dialect == .anthropic {
-            let chat = try OpenAIChat.Request.read(body, fields: route.fields)
-            call.endpoint = AnthropicMessages.endpoint
-            call.body = .translated(try AnthropicMessages.body(chat, model: route.model))
-            call.translation = AnthropicTranslation(includeUsage: chat.stream == true && chat.includeUsage)
+        if let translation = provider.dialect?.translation {
+            call.apply(try translation.call(try OpenAIChat.Request.read(body, fields: route.fields), model: route.model))
         }
         var response = try await forward(call, context: context)
         response.headers[.servingProvider] = call.provider.id

@@ -5,7 +5,7 @@ import Synchronization
 /// Anthropic's Messages API as a gateway dialect: an OpenAI chat request becomes a Messages
 /// request, and the answer (whole, streamed, or an error) becomes OpenAI's. What the Messages API
 /// cannot express is refused before anything is sent (`OpenAIChat.Refusal`).
-enum AnthropicMessages {
+enum AnthropicMessages: ChatTranslation {
     /// `max_tokens` when the client sets neither `max_completion_tokens` nor `max_tokens`:
     /// Anthropic requires one.
     static let defaultMaxTokens = 4096
@@ -105,19 +105,23 @@ enum AnthropicMessages {
         }
     }
 
-    /// The Messages request for `chat`, asking `model`, as the bytes to send.
-    static func body(_ chat: OpenAIChat.Request, model: String) throws -> ByteBuffer {
-        do {
-            return ByteBuffer(string: json(try request(chat, model: model)))
-        } catch {
-            throw AppError.unsupportedParameter(name: error.parameter, reason: error.reason)
-        }
+    /// The Messages call for `chat`, asking `model`.
+    static func call(_ chat: OpenAIChat.Request, model: String) throws -> TranslatedCall {
+        TranslatedCall(
+            endpoint: endpoint,
+            body: ByteBuffer(string: OpenAIChat.json(try OpenAIChat.Refusal.asError { try request(chat, model: model) })),
+            translation: AnthropicTranslation(includeUsage: chat.stream == true && chat.includeUsage))
     }
 
     /// The Messages request for `chat`, asking `model`. System and developer messages become the
     /// top-level `system`; tool results become `tool_result` blocks of a user turn; turns of the
     /// same role in a row are merged into one.
     static func request(_ chat: OpenAIChat.Request, model: String) throws(OpenAIChat.Refusal) -> Request {
+        if chat.seed != nil { throw OpenAIChat.Refusal(parameter: "seed", reason: "Anthropic's API has no seed") }
+        if let format = chat.responseFormat, format != "text" {
+            throw OpenAIChat.Refusal(
+                parameter: "response_format", reason: "Anthropic's API has no JSON mode; describe the JSON in the prompt or use a tool")
+        }
         var system: [String] = []
         var turns: [Turn] = []
         func append(_ role: String, _ blocks: [Block]) {
@@ -272,7 +276,7 @@ enum AnthropicMessages {
         let text = answer.content.filter { $0.type == "text" }.compactMap(\.text).joined()
         let calls = answer.content.filter { $0.type == "tool_use" }.map { block in
             OpenAIChat.ToolCall(
-                id: block.id ?? "", function: .init(name: block.name ?? "", arguments: json(block.input ?? .object([:]))))
+                id: block.id ?? "", function: .init(name: block.name ?? "", arguments: OpenAIChat.json(block.input ?? .object([:]))))
         }
         let usage = answer.usage
         return OpenAIChat.Completion(
@@ -286,10 +290,6 @@ enum AnthropicMessages {
             usage: Self.usage(
                 input: usage.inputTokens ?? 0, cacheRead: usage.cacheReadInputTokens ?? 0, cacheWrite: usage.cacheCreationInputTokens ?? 0,
                 output: usage.outputTokens ?? 0))
-    }
-
-    static func json(_ value: some Encodable) -> String {
-        (try? OpenAIChat.encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     /// Anthropic's error body, `{"type": "error", "error": {"type": …, "message": …}}`.
@@ -310,7 +310,7 @@ struct AnthropicTranslation: AnswerTranslation {
 
     func answer(_ body: ByteBuffer) throws -> ByteBuffer {
         let answer = try JSONDecoder().decode(AnthropicMessages.Answer.self, from: Data(body.readableBytesView))
-        return ByteBuffer(string: AnthropicMessages.json(AnthropicMessages.completion(answer, created: created)))
+        return ByteBuffer(string: OpenAIChat.json(AnthropicMessages.completion(answer, created: created)))
     }
 
     func error(_ body: ByteBuffer, status: Int) -> ByteBuffer {
@@ -318,7 +318,7 @@ struct AnthropicTranslation: AnswerTranslation {
         let error = OpenAIChat.error(
             message: detail?.message ?? "The provider answered with status \(status).", type: OpenAIChat.errorType(status: status),
             code: detail?.type)
-        return ByteBuffer(string: AnthropicMessages.json(error))
+        return ByteBuffer(string: OpenAIChat.json(error))
     }
 
     func stream() -> any StreamTranslator { AnthropicStreamTranslator(includeUsage: includeUsage, created: created) }
@@ -335,9 +335,8 @@ struct AnthropicTranslation: AnswerTranslation {
 final class AnthropicStreamTranslator: StreamTranslator {
     private struct State {
         var reader = EventStreamReader()
-        /// `data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,"choices":`, once
-        /// `message_start` has named the message.
-        var head = ""
+        /// Started once `message_start` has named the message.
+        var writer = OpenAIChat.ChunkWriter()
         /// The OpenAI tool-call index of each `tool_use` block, by the block's index.
         var toolIndex: [Int: Int] = [:]
         var finishReason: String?
@@ -371,10 +370,7 @@ final class AnthropicStreamTranslator: StreamTranslator {
             if let event = state.reader.finish() { translate(event.data, &state, into: &out) }
             if !state.ended {
                 // The provider's stream stopped without `message_stop`: say so, as an error event.
-                out += OpenAIChat.event(
-                    OpenAIChat.error(
-                        message: "The provider's stream ended before the answer was complete.", type: "api_error",
-                        code: "upstream_incomplete"))
+                out += OpenAIChat.incompleteStream
                 state.ended = true
             }
             return ByteBuffer(string: out)
@@ -385,39 +381,28 @@ final class AnthropicStreamTranslator: StreamTranslator {
         guard !state.ended else { return }
         data.withUnsafeBytes { bytes in
             guard let event = JSONScan.Object(bytes) else { return }
-            let fields = Fields(bytes: bytes)
-            /// One chunk of the one choice: `delta` is its JSON text.
-            func chunk(_ delta: String, finish: String? = nil) {
-                out += state.head
-                out += #"[{"index":0,"delta":"#
-                out += delta
-                out += #","logprobs":null,"finish_reason":"#
-                if let finish { JSONText.appendQuoted(finish, to: &out) } else { out += "null" }
-                out += "}]}\n\n"
-            }
+            let fields = JSONScan.Fields(bytes: bytes)
+            func chunk(_ delta: String, finish: String? = nil) { state.writer.chunk(delta, finish: finish, into: &out) }
             switch fields.string("type", in: event) {
             case "message_start":
                 let message = fields.object("message", in: event)
-                var head = #"data: {"id":"#
-                JSONText.appendQuoted(message.flatMap { fields.string("id", in: $0) } ?? "", to: &head)
-                head += #","object":"chat.completion.chunk","created":"# + String(created) + #","model":"#
-                JSONText.appendQuoted(message.flatMap { fields.string("model", in: $0) } ?? "", to: &head)
-                state.head = head + #","choices":"#
+                state.writer.start(
+                    id: message.flatMap { fields.string("id", in: $0) } ?? "",
+                    model: message.flatMap { fields.string("model", in: $0) } ?? "",
+                    created: created)
                 if let usage = message.flatMap({ fields.object("usage", in: $0) }) { record(usage, fields, &state) }
-                chunk(#"{"role":"assistant","content":""}"#)
+                chunk(OpenAIChat.ChunkWriter.role)
             case "content_block_start":
                 guard let block = fields.object("content_block", in: event), let index = fields.number("index", in: event) else { return }
                 switch fields.string("type", in: block) {
                 case "tool_use":
                     let toolIndex = state.toolIndex.count
                     state.toolIndex[Int(index)] = toolIndex
-                    var delta = #"{"tool_calls":[{"index":"# + String(toolIndex) + #","id":"#
-                    JSONText.appendQuoted(fields.string("id", in: block) ?? "", to: &delta)
-                    delta += #","type":"function","function":{"name":"#
-                    JSONText.appendQuoted(fields.string("name", in: block) ?? "", to: &delta)
-                    chunk(delta + #","arguments":""}}]}"#)
+                    chunk(
+                        OpenAIChat.ChunkWriter.toolCall(
+                            index: toolIndex, id: fields.string("id", in: block) ?? "", name: fields.string("name", in: block) ?? ""))
                 case "text":
-                    if let text = fields.string("text", in: block), !text.isEmpty { chunk(Self.content(text)) }
+                    if let text = fields.string("text", in: block), !text.isEmpty { chunk(OpenAIChat.ChunkWriter.content(text)) }
                 default:
                     break
                 }
@@ -425,14 +410,12 @@ final class AnthropicStreamTranslator: StreamTranslator {
                 guard let delta = fields.object("delta", in: event) else { return }
                 switch fields.string("type", in: delta) {
                 case "text_delta":
-                    if let text = fields.string("text", in: delta) { chunk(Self.content(text)) }
+                    if let text = fields.string("text", in: delta) { chunk(OpenAIChat.ChunkWriter.content(text)) }
                 case "input_json_delta":
                     guard let index = fields.number("index", in: event), let toolIndex = state.toolIndex[Int(index)],
                         let partial = fields.string("partial_json", in: delta), !partial.isEmpty
                     else { return }
-                    var text = #"{"tool_calls":[{"index":"# + String(toolIndex) + #","function":{"arguments":"#
-                    JSONText.appendQuoted(partial, to: &text)
-                    chunk(text + "}}]}")
+                    chunk(OpenAIChat.ChunkWriter.arguments(index: toolIndex, partial))
                 default:
                     break  // thinking and signature deltas have no place in a chat completion
                 }
@@ -445,11 +428,10 @@ final class AnthropicStreamTranslator: StreamTranslator {
                 state.ended = true
                 chunk("{}", finish: state.finishReason ?? "stop")
                 if includeUsage {
-                    out += state.head + "[]," + #""usage":"#
-                    out += AnthropicMessages.json(
+                    state.writer.usage(
                         AnthropicMessages.usage(
-                            input: state.input, cacheRead: state.cacheRead, cacheWrite: state.cacheWrite, output: state.output))
-                    out += "}\n\n"
+                            input: state.input, cacheRead: state.cacheRead, cacheWrite: state.cacheWrite, output: state.output),
+                        into: &out)
                 }
                 out += OpenAIChat.done
             case "error":
@@ -465,35 +447,12 @@ final class AnthropicStreamTranslator: StreamTranslator {
         }
     }
 
-    /// `{"content":"…"}`
-    private static func content(_ text: String) -> String {
-        var delta = #"{"content":"#
-        JSONText.appendQuoted(text, to: &delta)
-        return delta + "}"
-    }
-
     /// Usage as it comes: `message_start` has the input, `message_delta` the output so far (and,
     /// in newer versions of the API, the input again).
-    private func record(_ usage: JSONScan.Object, _ fields: Fields, _ state: inout State) {
+    private func record(_ usage: JSONScan.Object, _ fields: JSONScan.Fields, _ state: inout State) {
         if let input = fields.number("input_tokens", in: usage) { state.input = input }
         if let read = fields.number("cache_read_input_tokens", in: usage) { state.cacheRead = read }
         if let write = fields.number("cache_creation_input_tokens", in: usage) { state.cacheWrite = write }
         if let output = fields.number("output_tokens", in: usage) { state.output = output }
-    }
-
-    /// The members of scanned objects by name (the last of duplicates), as the type asked for.
-    private struct Fields {
-        let bytes: UnsafeRawBufferPointer
-
-        func value(_ name: String, in object: JSONScan.Object) -> Range<Int>? { object.members.last { $0.name == name }?.value }
-        func string(_ name: String, in object: JSONScan.Object) -> String? {
-            value(name, in: object).flatMap { JSONScan.string(bytes, $0) }
-        }
-        func number(_ name: String, in object: JSONScan.Object) -> Int64? {
-            value(name, in: object).flatMap { JSONScan.wholeNumber(bytes, $0) }
-        }
-        func object(_ name: String, in object: JSONScan.Object) -> JSONScan.Object? {
-            value(name, in: object).flatMap { bytes[$0.lowerBound] == UInt8(ascii: "{") ? JSONScan.Object(bytes, $0) : nil }
-        }
     }
 }

@@ -57,6 +57,8 @@ enum Dialect {
     case openAI
     /// Anthropic's Messages: translated (`AnthropicMessages`).
     case anthropic
+    /// Gemini's generateContent: translated (`GeminiContent`).
+    case gemini
 }
 
 extension Provider {
@@ -66,7 +68,8 @@ extension Provider {
         switch definition.usage {
         case .openai: .openAI
         case .anthropic: .anthropic
-        case .gemini, .none: nil
+        case .gemini: .gemini
+        case .none: nil
         }
     }
 }

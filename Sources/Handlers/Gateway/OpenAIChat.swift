@@ -21,6 +21,9 @@ enum OpenAIChat {
         var toolChoice: ToolChoice?
         var parallelToolCalls: Bool?
         var user: String?
+        var seed: Int64?
+        /// `response_format.type`: `text`, `json_object` or `json_schema`.
+        var responseFormat: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case model, messages, temperature, stop, stream, tools, user, n, seed
@@ -66,15 +69,10 @@ enum OpenAIChat {
             if let n = try container.decodeIfPresent(Int.self, forKey: .n), n != 1 {
                 throw Refusal(parameter: "n", reason: "only one choice (n = 1) can be asked for")
             }
-            if container.contains(.seed), try !container.decodeNil(forKey: .seed) {
-                throw Refusal(parameter: "seed", reason: "the provider has no seed")
-            }
+            seed = try container.decodeIfPresent(Int64.self, forKey: .seed)
+            responseFormat = try container.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)?.type
             if try container.decodeIfPresent(Bool.self, forKey: .logprobs) == true {
                 throw Refusal(parameter: "logprobs", reason: "the provider gives no log probabilities")
-            }
-            if let format = try container.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat), format.type != "text" {
-                throw Refusal(
-                    parameter: "response_format", reason: "the provider has no JSON mode; describe the JSON in the prompt or use a tool")
             }
         }
     }
@@ -83,6 +81,15 @@ enum OpenAIChat {
     struct Refusal: Error {
         var parameter: String
         var reason: String
+
+        /// `body`'s value, a refusal thrown as the bridge's error.
+        static func asError<Value>(_ body: () throws -> Value) throws -> Value {
+            do {
+                return try body()
+            } catch let refusal as Refusal {
+                throw AppError.unsupportedParameter(name: refusal.parameter, reason: refusal.reason)
+            }
+        }
     }
 
     struct Message: Decodable {
@@ -253,13 +260,78 @@ enum OpenAIChat {
         }
     }
 
+    /// The text of `chat.completion.chunk` events, written by hand: a stream has an event per few
+    /// tokens, so no encoder runs per event.
+    struct ChunkWriter {
+        /// `data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,"choices":`
+        private var head = ""
+        var started: Bool { !head.isEmpty }
+
+        mutating func start(id: String, model: String, created: Int64) {
+            var head = #"data: {"id":"#
+            JSONText.appendQuoted(id, to: &head)
+            head += #","object":"chat.completion.chunk","created":"# + String(created) + #","model":"#
+            JSONText.appendQuoted(model, to: &head)
+            self.head = head + #","choices":"#
+        }
+
+        /// A chunk of the one choice, `delta` its JSON text.
+        func chunk(_ delta: String, finish: String? = nil, into out: inout String) {
+            out += head
+            out += #"[{"index":0,"delta":"#
+            out += delta
+            out += #","logprobs":null,"finish_reason":"#
+            if let finish { JSONText.appendQuoted(finish, to: &out) } else { out += "null" }
+            out += "}]}\n\n"
+        }
+
+        /// The last chunk with `include_usage`: no choice, the usage.
+        func usage(_ usage: Usage, into out: inout String) {
+            out += head + #"[],"usage":"# + OpenAIChat.json(usage) + "}\n\n"
+        }
+
+        static let role = #"{"role":"assistant","content":""}"#
+
+        /// `{"content":"…"}`
+        static func content(_ text: String) -> String {
+            var delta = #"{"content":"#
+            JSONText.appendQuoted(text, to: &delta)
+            return delta + "}"
+        }
+
+        /// A tool call's first delta (its id and name), with the `arguments` known so far.
+        static func toolCall(index: Int, id: String, name: String, arguments: String = "") -> String {
+            var delta = #"{"tool_calls":[{"index":"# + String(index) + #","id":"#
+            JSONText.appendQuoted(id, to: &delta)
+            delta += #","type":"function","function":{"name":"#
+            JSONText.appendQuoted(name, to: &delta)
+            delta += #","arguments":"#
+            JSONText.appendQuoted(arguments, to: &delta)
+            return delta + "}}]}"
+        }
+
+        /// More of a tool call's arguments.
+        static func arguments(index: Int, _ arguments: String) -> String {
+            var delta = #"{"tool_calls":[{"index":"# + String(index) + #","function":{"arguments":"#
+            JSONText.appendQuoted(arguments, to: &delta)
+            return delta + "}}]}"
+        }
+    }
+
+    static func json(_ value: some Encodable) -> String {
+        (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
     /// `data: <json>` and the blank line after it.
     static func event(_ value: some Encodable) -> String {
-        let json = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return "data: " + json + "\n\n"
+        "data: " + json(value) + "\n\n"
     }
 
     static let done = "data: [DONE]\n\n"
+
+    /// The error event for a provider's stream that stopped before its end.
+    static let incompleteStream = event(
+        error(message: "The provider's stream ended before the answer was complete.", type: "api_error", code: "upstream_incomplete"))
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()

@@ -41,6 +41,19 @@ enum JSONScan {
         return Int64(number)
     }
 
+    /// The members of objects scanned in `bytes` by name (the last of duplicates), as the type
+    /// asked for; nil when absent or of another type.
+    struct Fields {
+        let bytes: UnsafeRawBufferPointer
+
+        func value(_ name: String, in object: Object) -> Range<Int>? { object.members.last { $0.name == name }?.value }
+        func string(_ name: String, in object: Object) -> String? { value(name, in: object).flatMap { JSONScan.string(bytes, $0) } }
+        func number(_ name: String, in object: Object) -> Int64? { value(name, in: object).flatMap { JSONScan.wholeNumber(bytes, $0) } }
+        func object(_ name: String, in object: Object) -> Object? {
+            value(name, in: object).flatMap { bytes[$0.lowerBound] == UInt8(ascii: "{") ? Object(bytes, $0) : nil }
+        }
+    }
+
     /// A JSON object found by one validating pass over its bytes (RFC 8259, UTF-8 not checked;
     /// nesting deeper than `maximumDepth` is refused): where its braces are and its members.
     struct Object {
