@@ -4984,6 +4984,18 @@ extension Operations {
 }
 
 extension Operations {
+    /// OpenAI embeddings, for every provider that has them: `POST /v1/embeddings`.
+    public enum GatewayEmbeddings {
+        public static let id = "gatewayEmbeddings"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+    }
+}
+
+extension Operations {
     /// The models this caller may name on /v1: `GET /v1/models`.
     public enum GatewayListModels {
         public static let id = "gatewayListModels"
@@ -5050,6 +5062,18 @@ extension Operations {
                     return response
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// OpenAI's Responses API, passed through to OpenAI-compatible providers: `POST /v1/responses`.
+    public enum GatewayResponses {
+        public static let id = "gatewayResponses"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
             }
         }
     }
@@ -5280,6 +5304,16 @@ public protocol APIProtocol: Sendable {
     /// other than the documented ones are the upstream's.
     func gatewayChatCompletions(_ input: Operations.GatewayChatCompletions.Input, request: Request, context: Context) async throws -> Response
 
+    /// OpenAI embeddings, for every provider that has them: `POST /v1/embeddings`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func gatewayEmbeddings(_ input: Operations.GatewayEmbeddings.Input, request: Request, context: Context) async throws -> Response
+
     /// The models this caller may name on /v1: `GET /v1/models`.
     func gatewayListModels(_ input: Operations.GatewayListModels.Input, context: Context) async throws -> Operations.GatewayListModels.Output
+
+    /// OpenAI's Responses API, passed through to OpenAI-compatible providers: `POST /v1/responses`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func gatewayResponses(_ input: Operations.GatewayResponses.Input, request: Request, context: Context) async throws -> Response
 }

@@ -933,6 +933,20 @@ extension RouteTable {
             policy: RoutePolicy(rateLimit: .address)
         ),
         RouteDescriptor(
+            operationId: "gatewayEmbeddings",
+            method: .post,
+            path: "/v1/embeddings",
+            tags: ["Gateway"],
+            security: ["bearerAuth"],
+            responses: [200: nil, 400: nil, 401: nil, 403: nil, 404: nil, 413: nil, 415: nil, 429: GatewayError.self, 431: nil, 502: nil, 503: nil, 504: nil],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-model", "x-safeapi-overhead-us", "x-safeapi-provider", "x-safeapi-upstream-status"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 415: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 431: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"]],
+            passesUpstreamResponses: true,
+            catchAllTail: false,
+            routerPath: "/v1/embeddings",
+            policy: RoutePolicy(rateLimit: .address)
+        ),
+        RouteDescriptor(
             operationId: "gatewayListModels",
             method: .get,
             path: "/v1/models",
@@ -944,6 +958,20 @@ extension RouteTable {
             passesUpstreamResponses: false,
             catchAllTail: false,
             routerPath: "/v1/models",
+            policy: RoutePolicy(rateLimit: .address)
+        ),
+        RouteDescriptor(
+            operationId: "gatewayResponses",
+            method: .post,
+            path: "/v1/responses",
+            tags: ["Gateway"],
+            security: ["bearerAuth"],
+            responses: [200: nil, 400: nil, 401: nil, 403: nil, 404: nil, 413: nil, 415: nil, 429: GatewayError.self, 431: nil, 502: nil, 503: nil, 504: nil],
+            requiredHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id"], 431: ["x-request-id"], 502: ["x-request-id"], 503: ["x-request-id"], 504: ["x-request-id"]],
+            documentedHeaders: [200: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id", "x-safeapi-model", "x-safeapi-overhead-us", "x-safeapi-provider", "x-safeapi-upstream-status"], 400: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 401: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 403: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 404: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 413: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 415: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 429: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 431: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 502: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 503: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"], 504: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate", "x-request-id", "x-safeapi-overhead-us", "x-safeapi-upstream-status"]],
+            passesUpstreamResponses: true,
+            catchAllTail: false,
+            routerPath: "/v1/responses",
             policy: RoutePolicy(rateLimit: .address)
         ),
     ]
@@ -1631,11 +1659,25 @@ extension APIProtocol {
             return try await self.gatewayChatCompletions(input, request: request, context: context)
         }
 
+        router.on("/v1/embeddings", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "gatewayEmbeddings")
+            let input = Operations.GatewayEmbeddings.Input()
+            return try await self.gatewayEmbeddings(input, request: request, context: context)
+        }
+
         router.on("/v1/models", method: .get) { request, context in
             var context = context
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "gatewayListModels")
             let input = Operations.GatewayListModels.Input()
             return try await self.gatewayListModels(input, context: context).response()
+        }
+
+        router.on("/v1/responses", method: .post) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "gatewayResponses")
+            let input = Operations.GatewayResponses.Input()
+            return try await self.gatewayResponses(input, request: request, context: context)
         }
     }
 }

@@ -887,7 +887,36 @@ enum ContractCases {
             chat("no key on the server", 503, "provider_not_configured", json: model("nokey/x")),
             chat("no answer in time", 504, "upstream_timeout", json: model("slow/x")),
             chat("daily quota of 0", 429, "quota_exceeded", json: model("testai/gpt-4o-mini"), configure: { $0.defaultDailyQuota = 0 }),
-        ]
+        ] + gatewayInputOperations
+    }
+
+    /// `/v1/embeddings` and `/v1/responses`: a body of `model` and `input`.
+    static var gatewayInputOperations: [ContractCase] {
+        [
+            ("gatewayEmbeddings", "/v1/embeddings", "testgemini/text-embedding-004", "testclaude/m"),
+            ("gatewayResponses", "/v1/responses", "testai/gpt-4o-mini", "testgemini/gemini-1.5-flash"),
+        ].flatMap { operation, path, served, unsupported in
+            func make(
+                _ name: String, _ status: Int, _ code: String?, json: String,
+                configure: @escaping @Sendable (inout AppConfig) -> Void = { _ in }
+            ) -> ContractCase {
+                ContractCase(operationId: operation, name: name, expectedStatus: status, expectedCode: code, configure: configure) {
+                    fixture in
+                    request(.post, path, headers: Fixture.bearer(try await fixture.signIn()), json: json)
+                }
+            }
+            func model(_ model: String) -> String { #"{"model":"\#(model)","input":"hi"}"# }
+            return [
+                make("served", 200, nil, json: model(served)),
+                make("no input", 400, "invalid_request", json: #"{"model":"\#(served)"}"#),
+                make("a provider without this operation", 400, "model_not_supported", json: model(unsupported)),
+                make("unknown provider", 404, "model_not_found", json: model("nope/x")),
+                make("nothing listens upstream", 502, "upstream_unreachable", json: model("dead/x")),
+                make("no key on the server", 503, "provider_not_configured", json: model("nokey/x")),
+                make("no answer in time", 504, "upstream_timeout", json: model("slow/x")),
+                make("daily quota of 0", 429, "quota_exceeded", json: model(served), configure: { $0.defaultDailyQuota = 0 }),
+            ]
+        }
     }
 
     /// A concrete path for a route template.

@@ -215,3 +215,33 @@ struct GatewayGeminiTests {
         #expect(usage.suffix(2).allSatisfy { $0.provider == "testgemini" && $0.inputTokens == 80 && $0.outputTokens == 20 })
     }
 }
+
+@Suite("Gateway (/v1) embeddings and responses, live", .serialized)
+struct GatewayOperationTests {
+    @Test func embeddingsAndResponsesReachTheirProviders() async throws {
+        let (answers, usage) = try await ProxyLiveTests.withLiveAppAndUsage { base, token, _ in
+            var answers: [(Int, String)] = []
+            for (path, json) in [
+                ("/v1/embeddings", #"{"model":"testgemini/text-embedding-004","input":["a","b"]}"#),
+                ("/v1/embeddings", #"{"model":"testai/text-embedding-3-small","input":"a"}"#),
+                ("/v1/responses", #"{"model":"testai/gpt-4o-mini","input":"Hi"}"#),
+            ] {
+                let response = try await HTTPClient.shared.execute(
+                    ProxyLiveTests.post(base + path, token: token, json: json), timeout: .seconds(10))
+                answers.append((Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20))))
+            }
+            return answers
+        }
+        // Gemini's vectors as OpenAI's list.
+        #expect(answers[0].0 == 200)
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(answers[0].1.utf8)) as? NSDictionary)
+        #expect((list["data"] as? [NSDictionary])?.map { $0["embedding"] as? [Double] } == [[0.5, -1.25, 3], [1, 2, 3]])
+        // The provider's own error, passed through with its key redacted.
+        #expect(answers[1].0 == 401)
+        #expect(!answers[1].1.contains(MockProviderServer.upstreamKey) && answers[1].1.contains("[redacted]"))
+        // The Responses API, passed through; its usage metered.
+        #expect(answers[2].0 == 200 && answers[2].1.contains(#""object":"response""#))
+        let row = try #require(usage.last)
+        #expect(row.provider == "testai" && row.endpoint == "/responses" && row.inputTokens == 10 && row.outputTokens == 5)
+    }
+}

@@ -64,6 +64,12 @@ final class MockProviderServer: Sendable {
                 body: .init(byteBuffer: ByteBuffer(string: jwks)))
         }
         router.post("/openai/v1/chat/completions") { request, context in try await self.openAIChat(request, context: context) }
+        router.post("/openai/v1/responses") { request, _ in
+            let model = (try? await self.body(request))?["model"] as? String ?? ""
+            return Self.json(
+                #"{"id":"resp_1","object":"response","model":"\#(model)","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Hi"}]}],"usage":{"input_tokens":10,"output_tokens":5,"total_tokens":15}}"#
+            )
+        }
         router.get("/openai/v1/models") { _, _ in Self.json(#"{"object":"list","data":[{"id":"gpt-4o-mini"}]}"#) }
         router.put("/openai/v1/things/:id") { _, _ in Self.json(#"{"updated":true}"#) }
         router.patch("/openai/v1/things/:id") { _, _ in Self.json(#"{"patched":true}"#) }
@@ -113,6 +119,12 @@ final class MockProviderServer: Sendable {
         router.post("/gemini/v1beta/models/:model") { request, context in try await self.gemini(request, context: context) }
         for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
             router.on("/slow/v1/chat/completions", method: method) { _, _ in
+                try await Task.sleep(for: .seconds(10))
+                return Self.json("{}")
+            }
+        }
+        for path in ["/slow/v1/embeddings", "/slow/v1/responses"] {
+            router.post(RouterPath(path)) { _, _ in
                 try await Task.sleep(for: .seconds(10))
                 return Self.json("{}")
             }
@@ -214,6 +226,9 @@ final class MockProviderServer: Sendable {
                     "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" there\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":80,\"candidatesTokenCount\":20},\"modelVersion\":\"gemini-1.5-flash\"}\r\n\r\n",
                 ], context: context)
         }
+        if model.hasSuffix(":batchEmbedContents") {
+            return Self.json(#"{"embeddings":[{"values":[0.5,-1.25,3]},{"values":[1,2,3]}]}"#)
+        }
         guard model.hasSuffix(":generateContent") else { return Self.json(#"{"error":"no"}"#, status: .notFound) }
         return Self.json(
             #"{"candidates":[{"content":{"role":"model","parts":[{"text":"Hi there"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":80,"candidatesTokenCount":20},"modelVersion":"gemini-1.5-flash","responseId":"resp-mock"}"#
@@ -247,7 +262,7 @@ final class MockProviderServer: Sendable {
               {"id":"testai","baseURL":"\#(base)/openai/v1","keyEnv":"TESTAI_API_KEY","auth":{"style":"bearer"},"usage":"openai","requestStreamUsage":true,
                "passHeaders":["openai-organization"],
                "endpoints":[{"path":"/chat/completions","methods":["POST"]},{"path":"/models","methods":["GET"]},{"path":"/audio/speech","methods":["POST"]},
-                            {"path":"/embeddings","methods":["POST"]},{"path":"/things/{id}","methods":["PUT","PATCH","DELETE"]},
+                            {"path":"/embeddings","methods":["POST"]},{"path":"/responses","methods":["POST"]},{"path":"/things/{id}","methods":["PUT","PATCH","DELETE"]},
                             {"path":"/truncated","methods":["POST"]},{"path":"/delayed","methods":["POST"]},{"path":"/truncated-error","methods":["POST"]},{"path":"/broken-stream","methods":["GET"]}],
                "prices":{"gpt-4o-mini":{"inputMicrosPerMillion":150000,"outputMicrosPerMillion":600000,"cachedInputMicrosPerMillion":75000}}},
               {"id":"testclaude","baseURL":"\#(base)/anthropic/v1","keyEnv":"TESTAI_API_KEY","auth":{"style":"header","name":"x-api-key"},
@@ -256,12 +271,12 @@ final class MockProviderServer: Sendable {
                "prices":{"claude-3-5-haiku-latest":{"inputMicrosPerMillion":800000,"outputMicrosPerMillion":4000000}}},
               {"id":"testgemini","baseURL":"\#(base)/gemini/v1beta","keyEnv":"TESTAI_API_KEY","auth":{"style":"header","name":"x-goog-api-key"},
                "sdkPrefixes":["/v1beta"],"usage":"gemini",
-               "endpoints":[{"path":"/models/{model}:generateContent","methods":["POST"]},{"path":"/models/{model}:streamGenerateContent","methods":["POST"]}],
+               "endpoints":[{"path":"/models/{model}:generateContent","methods":["POST"]},{"path":"/models/{model}:streamGenerateContent","methods":["POST"]},{"path":"/models/{model}:batchEmbedContents","methods":["POST"]}],
                "prices":{"gemini-1.5-flash":{"inputMicrosPerMillion":75000,"outputMicrosPerMillion":300000}}},
-              {"id":"slow","baseURL":"\#(base)/slow/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]},
-              {"id":"nokey","baseURL":"\#(base)/openai/v1","keyEnv":"NOKEY_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]},
+              {"id":"slow","baseURL":"\#(base)/slow/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]},{"path":"/embeddings","methods":["POST"]},{"path":"/responses","methods":["POST"]}]},
+              {"id":"nokey","baseURL":"\#(base)/openai/v1","keyEnv":"NOKEY_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]},{"path":"/embeddings","methods":["POST"]},{"path":"/responses","methods":["POST"]}]},
               {"id":"keyless","baseURL":"\#(base)/openai/v1","auth":{"style":"none"},"usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST"]}]},
-              {"id":"dead","baseURL":"http://127.0.0.1:1/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]}]}
+              {"id":"dead","baseURL":"http://127.0.0.1:1/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]},{"path":"/embeddings","methods":["POST"]},{"path":"/responses","methods":["POST"]}]}
             ]}
             """#
         return try ProvidersFile.decode(Data(json.utf8), source: "test providers").providers

@@ -15,9 +15,8 @@ struct AnthropicTranslationTests {
 
     static func translate(_ request: String, fields: [String]? = nil) throws -> NSDictionary {
         let body = ByteBuffer(string: request)
-        let route = try ModelRoute(chatBody: body)
-        let chat = try OpenAIChat.Request.read(body, fields: fields ?? route.fields)
-        return try object(String(buffer: try AnthropicMessages.call(chat, model: route.model).body))
+        let route = try ModelRoute(body: body, for: .chatCompletions)
+        return try object(String(buffer: try AnthropicMessages.call(body, fields: fields ?? route.fields, model: route.model).body))
     }
 
     @Test func aConversationWithSystemToolsImagesAndToolResults() throws {
@@ -224,8 +223,8 @@ struct AnthropicTranslationTests {
 struct GeminiTranslationTests {
     static func translate(_ request: String) throws -> (call: TranslatedCall, body: NSDictionary) {
         let body = ByteBuffer(string: request)
-        let route = try ModelRoute(chatBody: body)
-        let call = try GeminiContent.call(try OpenAIChat.Request.read(body, fields: route.fields), model: route.model)
+        let route = try ModelRoute(body: body, for: .chatCompletions)
+        let call = try GeminiContent.call(body, fields: route.fields, model: route.model)
         return (call, try AnthropicTranslationTests.object(String(buffer: call.body)))
     }
 
@@ -407,9 +406,53 @@ struct ModelRouteTests {
             source: "test"
         ).providers
         let registry = ProviderRegistry.resolve(definition, mockEnabled: false) { _ in nil }
-        let route = try ModelRoute(chatBody: ByteBuffer(string: #"{"model":"plain/x","messages":[]}"#))
+        let route = try ModelRoute(body: ByteBuffer(string: #"{"model":"plain/x","messages":[]}"#), for: .chatCompletions)
         #expect(throws: AppError.modelNotSupported(provider: "plain")) { try route.provider(in: registry) }
-        let unknown = try ModelRoute(chatBody: ByteBuffer(string: #"{"model":"nope/x","messages":[]}"#))
+        let unknown = try ModelRoute(body: ByteBuffer(string: #"{"model":"nope/x","messages":[]}"#), for: .chatCompletions)
         #expect(throws: AppError.modelNotFound(provider: "nope")) { try unknown.provider(in: registry) }
+    }
+}
+
+@Suite("Gateway translation: OpenAI embeddings to Gemini batchEmbedContents")
+struct GeminiEmbeddingsTests {
+    @Test func textsBecomeOneRequestEachAndVectorsComeBackAsFloatsOrBase64() throws {
+        let body = ByteBuffer(string: #"{"model":"gemini/text-embedding-004","input":["a","b"],"dimensions":3,"encoding_format":"base64"}"#)
+        let route = try ModelRoute(body: body, for: .embeddings)
+        let call = try GeminiEmbeddings.call(body, fields: route.fields, model: route.model)
+        #expect(call.endpoint == "/models/text-embedding-004:batchEmbedContents")
+        let sent = try AnthropicTranslationTests.object(String(buffer: call.body))
+        let expected = try AnthropicTranslationTests.object(
+            #"""
+            {"requests":[{"model":"models/text-embedding-004","content":{"parts":[{"text":"a"}]},"outputDimensionality":3},
+                         {"model":"models/text-embedding-004","content":{"parts":[{"text":"b"}]},"outputDimensionality":3}]}
+            """#)
+        #expect(sent == expected)
+        let answer = ByteBuffer(string: #"{"embeddings":[{"values":[0.5,-1.25,3]},{"values":[1,2,3]}]}"#)
+        let encoded = try AnthropicTranslationTests.object(String(buffer: try call.translation.answer(answer)))
+        let first = try #require((encoded["data"] as? [NSDictionary])?.first)
+        // The base64 of the little-endian float32 bytes, as OpenAI's API sends it.
+        let text = try #require(first["embedding"] as? String)
+        let bytes = try #require(Data(base64Encoded: text))
+        let floats = stride(from: 0, to: bytes.count, by: 4).map { offset in
+            Float(bitPattern: bytes[offset..<offset + 4].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        }
+        #expect(floats == [0.5, -1.25, 3])
+        #expect(encoded["model"] as? String == "text-embedding-004" && encoded["object"] as? String == "list")
+        let plain = try GeminiEmbeddings.call(
+            ByteBuffer(string: #"{"model":"gemini/e","input":"a"}"#), fields: ["model", "input"], model: "e")
+        let floatsAnswer = try AnthropicTranslationTests.object(String(buffer: try plain.translation.answer(answer)))
+        #expect(((floatsAnswer["data"] as? [NSDictionary])?.last?["embedding"] as? [Double]) == [1, 2, 3])
+    }
+
+    @Test func tokensAndUnknownFieldsAreRefused() {
+        for body in [#"{"model":"gemini/e","input":[[1,2]]}"#, #"{"model":"gemini/e","input":"a","encoding_format":"int8"}"#] {
+            #expect(throws: AppError.self) {
+                try GeminiEmbeddings.call(ByteBuffer(string: body), fields: ["model", "input", "encoding_format"], model: "e")
+            }
+        }
+        #expect(throws: AppError.self) {
+            try GeminiEmbeddings.call(
+                ByteBuffer(string: #"{"model":"gemini/e","input":"a","task":"x"}"#), fields: ["model", "input", "task"], model: "e")
+        }
     }
 }

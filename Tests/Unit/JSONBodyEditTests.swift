@@ -179,13 +179,14 @@ struct GatewayBodyEditTests {
     }
 
     @Test func theModelRouteReadsProviderAndModel() throws {
-        let route = try ModelRoute(chatBody: ByteBuffer(string: #"{"model":"openrouter/meta-llama/llama-3","messages":[]}"#))
+        let route = try ModelRoute(
+            body: ByteBuffer(string: #"{"model":"openrouter/meta-llama/llama-3","messages":[]}"#), for: .chatCompletions)
         #expect(route.providerId == "openrouter" && route.model == "meta-llama/llama-3")
         for bad in [#"{"model":"gpt-4o","messages":[]}"#, #"{"model":"/gpt-4o","messages":[]}"#, #"{"model":"groq/","messages":[]}"#] {
-            #expect(throws: InputError.self) { try ModelRoute(chatBody: ByteBuffer(string: bad)) }
+            #expect(throws: InputError.self) { try ModelRoute(body: ByteBuffer(string: bad), for: .chatCompletions) }
         }
         for bad in [#"{"model":7,"messages":[]}"#, #"{"model":"a/b","messages":{}}"#, #"["model"]"#, "not json"] {
-            #expect(throws: InputError.self) { try ModelRoute(chatBody: ByteBuffer(string: bad)) }
+            #expect(throws: InputError.self) { try ModelRoute(body: ByteBuffer(string: bad), for: .chatCompletions) }
         }
     }
 }

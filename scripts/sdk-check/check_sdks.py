@@ -77,6 +77,13 @@ chunks = list(gateway.chat.completions.create(
 check("openai /v1 gemini stream", "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), "Hello from Gemini")
 assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens == 5, "the translated Gemini stream has no usage chunk"
 
+# Embeddings: passed through to OpenAI, translated to Gemini's batchEmbedContents (the SDK asks
+# for base64 by default and decodes it).
+vectors = gateway.embeddings.create(model="openai/text-embedding-3-small", input="Hi")
+check("openai /v1 embeddings", str(vectors.data[0].embedding), "[0.25, 0.5]")
+vectors = gateway.embeddings.create(model="gemini/text-embedding-004", input=["Hi", "there"])
+check("openai /v1 gemini embeddings", str([item.embedding for item in vectors.data]), "[[0.5, -1.25, 3.0], [0.5, -1.25, 3.0]]")
+
 for name, error, call in [
     ("AuthenticationError", openai.AuthenticationError,
      lambda: openai.OpenAI(base_url=f"{bridge}/v1", api_key="not-a-token").models.list()),
@@ -94,11 +101,11 @@ for name, error, call in [
 
 # What reached the provider: its key in its own header, never the bridge's token.
 seen = [json.loads(line) for line in open(mock_log)]
-assert len(seen) == 14, f"the mock saw {len(seen)} requests"
+assert len(seen) == 16, f"the mock saw {len(seen)} requests"
 for request in seen:
     assert token not in json.dumps(request), f"the bridge token went upstream: {request['path']}"
 assert all(r["authorization"] == f"Bearer {provider_key}" for r in seen if r["path"].startswith("/openai/"))
-assert all(r["model"] == "gpt-4o-mini" for r in seen if r["path"].startswith("/openai/")), "a /v1 model went upstream unrenamed"
+assert all(r["model"] in ("gpt-4o-mini", "text-embedding-3-small") for r in seen if r["path"].startswith("/openai/")), "a /v1 model went upstream unrenamed"
 assert all(r["x-api-key"] == provider_key and r["anthropic-version"] == "2023-06-01" for r in seen if r["path"].startswith("/anthropic/"))
 assert all(r["x-goog-api-key"] == provider_key for r in seen if r["path"].startswith("/gemini/"))
 print(f"sdk: {len(checks)} passed, 0 failed")

@@ -93,6 +93,11 @@ class Handler(BaseHTTPRequestHandler):
                     "event: message_stop\ndata: " + json.dumps({"type": "message_stop"}) + "\n\n",
                 ])
             return send_json(self, dict(message, content=[{"type": "text", "text": "Hello from Claude"}]))
+        if path == "/openai/v1/embeddings":
+            return send_json(self, {"object": "list", "model": body["model"], "usage": {"prompt_tokens": 2, "total_tokens": 2},
+                                    "data": [{"object": "embedding", "index": 0, "embedding": [0.25, 0.5]}]})
+        if path.startswith("/gemini/v1beta/models/") and path.endswith(":batchEmbedContents"):
+            return send_json(self, {"embeddings": [{"values": [0.5, -1.25, 3.0]} for _ in body["requests"]]})
         if path.startswith("/gemini/v1beta/models/"):
             answer = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hello from Gemini"}]}, "finishReason": "STOP", "index": 0}],
                       "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8}, "modelVersion": "gemini-2.0-flash"}

@@ -21,17 +21,32 @@ extension BridgeAPI {
     public func gatewayChatCompletions(_ input: Operations.GatewayChatCompletions.Input, request: Request, context: Context) async throws
         -> Response
     {
+        try await gateway(.chatCompletions, request: request, context: context)
+    }
+
+    public func gatewayEmbeddings(_ input: Operations.GatewayEmbeddings.Input, request: Request, context: Context) async throws -> Response
+    {
+        try await gateway(.embeddings, request: request, context: context)
+    }
+
+    public func gatewayResponses(_ input: Operations.GatewayResponses.Input, request: Request, context: Context) async throws -> Response {
+        try await gateway(.responses, request: request, context: context)
+    }
+
+    /// A `/v1` call: to the provider the body's `model` names, passed through with the model
+    /// renamed, or translated into the provider's API.
+    private func gateway(_ operation: GatewayOperation, request: Request, context: Context) async throws -> Response {
         guard InputDecoding.isJSON(request.headers[.contentType]) else { throw UnsupportedMediaType() }
         var request = request
         let body = try await request.collectBody(upTo: context.maxUploadSize)
-        let route = try ModelRoute(chatBody: body)
+        let route = try ModelRoute(body: body, for: operation)
         let provider = try route.provider(in: proxy.registry)
         var call = ProxyCall(
-            provider: provider, method: .post, endpoint: "/chat/completions", body: .renamingModel(body, to: route.model),
+            provider: provider, method: .post, endpoint: operation.endpoint, body: .renamingModel(body, to: route.model),
             clientHeaders: request.headers, user: try context.requireUser(), clientIP: context.clientIP, requestId: context.requestId
         )
-        if let translation = provider.dialect?.translation {
-            call.apply(try translation.call(try OpenAIChat.Request.read(body, fields: route.fields), model: route.model))
+        if let translation = try operation.translation(to: provider) {
+            call.apply(try translation.call(body, fields: route.fields, model: route.model))
         }
         var response = try await forward(call, context: context)
         response.headers[.servingProvider] = call.provider.id

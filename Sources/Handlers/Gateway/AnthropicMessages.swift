@@ -5,7 +5,7 @@ import Synchronization
 /// Anthropic's Messages API as a gateway dialect: an OpenAI chat request becomes a Messages
 /// request, and the answer (whole, streamed, or an error) becomes OpenAI's. What the Messages API
 /// cannot express is refused before anything is sent (`OpenAIChat.Refusal`).
-enum AnthropicMessages: ChatTranslation {
+enum AnthropicMessages: GatewayTranslation {
     /// `max_tokens` when the client sets neither `max_completion_tokens` nor `max_tokens`:
     /// Anthropic requires one.
     static let defaultMaxTokens = 4096
@@ -106,8 +106,9 @@ enum AnthropicMessages: ChatTranslation {
     }
 
     /// The Messages call for `chat`, asking `model`.
-    static func call(_ chat: OpenAIChat.Request, model: String) throws -> TranslatedCall {
-        TranslatedCall(
+    static func call(_ body: ByteBuffer, fields: [String], model: String) throws -> TranslatedCall {
+        let chat = try OpenAIChat.Request.read(body, fields: fields)
+        return TranslatedCall(
             endpoint: endpoint,
             body: ByteBuffer(string: OpenAIChat.json(try OpenAIChat.Refusal.asError { try request(chat, model: model) })),
             translation: AnthropicTranslation(includeUsage: chat.stream == true && chat.includeUsage))

@@ -5,8 +5,9 @@ import Synchronization
 /// Gemini's generateContent API as a gateway dialect: an OpenAI chat request becomes a
 /// `generateContent` (or, streamed, `streamGenerateContent?alt=sse`) request, and the answer becomes
 /// OpenAI's. What the API cannot express is refused before anything is sent.
-enum GeminiContent: ChatTranslation {
-    static func call(_ chat: OpenAIChat.Request, model: String) throws -> TranslatedCall {
+enum GeminiContent: GatewayTranslation {
+    static func call(_ body: ByteBuffer, fields: [String], model: String) throws -> TranslatedCall {
+        let chat = try OpenAIChat.Request.read(body, fields: fields)
         let streamed = chat.stream == true
         return TranslatedCall(
             endpoint: "/models/\(model):\(streamed ? "streamGenerateContent" : "generateContent")",

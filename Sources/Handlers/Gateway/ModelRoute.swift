@@ -10,18 +10,21 @@ public struct ModelRoute: Sendable, Equatable {
     /// The names of the body's top-level fields (a translation refuses those it cannot express).
     var fields: [String] = []
 
-    /// The route of a chat completions body: its top-level `model` (the last one, as JavaScript's
-    /// JSON.parse reads duplicates), read by one scan of the bytes. The body must be a JSON object
-    /// with `messages`, an array; what else it holds is the provider's to judge.
-    public init(chatBody body: ByteBuffer) throws {
+    /// The route of a `/v1` body: its top-level `model` (the last one, as JavaScript's JSON.parse
+    /// reads duplicates), read by one scan of the bytes. The body must be a JSON object with the
+    /// operation's main field (`messages`, an array; `input`); what else it holds is the
+    /// provider's, or the translation's, to judge.
+    public init(body: ByteBuffer, for operation: GatewayOperation) throws {
         let named: Result<(String, [String]), InputError> = body.withUnsafeReadableBytes { bytes in
             guard let object = JSONScan.Object(bytes) else {
                 return .failure(InputError(location: .body, name: "", reason: "must be a JSON object"))
             }
-            guard let messages = object.members.last(where: { $0.name == "messages" }),
-                bytes[messages.value.lowerBound] == UInt8(ascii: "[")
+            let main = operation.mainField
+            guard let value = object.members.last(where: { $0.name == main.name })?.value,
+                !main.isArray || bytes[value.lowerBound] == UInt8(ascii: "[")
             else {
-                return .failure(InputError(location: .body, name: "messages", reason: "is required and must be an array"))
+                return .failure(
+                    InputError(location: .body, name: main.name, reason: main.isArray ? "is required and must be an array" : "is required"))
             }
             guard let model = object.members.last(where: { $0.name == "model" }).flatMap({ JSONScan.string(bytes, $0.value) }) else {
                 return .failure(InputError(location: .body, name: "model", reason: "is required and must be a string"))
@@ -48,6 +51,40 @@ public struct ModelRoute: Sendable, Equatable {
         guard let provider = registry.provider(providerId) else { throw AppError.modelNotFound(provider: providerId) }
         guard provider.dialect != nil else { throw AppError.modelNotSupported(provider: provider.id) }
         return provider
+    }
+}
+
+/// What a `/v1` route asks for, in OpenAI's API.
+public enum GatewayOperation: Sendable {
+    case chatCompletions, embeddings, responses
+
+    /// The path of the operation in OpenAI's API, where a call to an OpenAI-compatible provider goes.
+    var endpoint: String {
+        switch self {
+        case .chatCompletions: "/chat/completions"
+        case .embeddings: "/embeddings"
+        case .responses: "/responses"
+        }
+    }
+
+    /// The field a body must have beside `model`.
+    var mainField: (name: String, isArray: Bool) {
+        switch self {
+        case .chatCompletions: ("messages", true)
+        case .embeddings, .responses: ("input", false)
+        }
+    }
+
+    /// How a call of this operation reaches a provider of `dialect`: nil when it is passed through
+    /// (OpenAI's API); `modelNotSupported` when the provider's API has no such operation.
+    func translation(to provider: Provider) throws -> (any GatewayTranslation.Type)? {
+        switch (self, provider.dialect) {
+        case (_, .openAI?): nil
+        case (.chatCompletions, .anthropic?): AnthropicMessages.self
+        case (.chatCompletions, .gemini?): GeminiContent.self
+        case (.embeddings, .gemini?): GeminiEmbeddings.self
+        default: throw AppError.modelNotSupported(provider: provider.id)
+        }
     }
 }
 

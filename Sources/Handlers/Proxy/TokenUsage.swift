@@ -124,8 +124,8 @@ public struct UsageMeter: Sendable {
     private mutating func apply(_ reported: ReportedUsage) {
         switch format {
         case .openai:
-            if let model = reported.model { usage.model = model }
-            if let counts = reported.usage {
+            if let model = reported.response?.model ?? reported.model { usage.model = model }
+            if let counts = reported.response?.usage ?? reported.usage {
                 usage.input = counts["prompt_tokens"] ?? counts["input_tokens"] ?? usage.input
                 usage.output = counts["completion_tokens"] ?? counts["output_tokens"] ?? usage.output
                 usage.cached = counts.details["cached_tokens"] ?? usage.cached
@@ -160,8 +160,10 @@ struct ReportedUsage {
     var modelVersion: String?
     var usage: Counts?
     var usageMetadata: Counts?
-    /// Anthropic's `message_start` event: its `model` and `usage`.
+    /// Anthropic's `message_start` event, and OpenAI's Responses API events
+    /// (`response.completed`): the `model` and `usage` of the object inside.
     var message: (model: String?, usage: Counts?)?
+    var response: (model: String?, usage: Counts?)?
 
     /// Nil unless `bytes[range]` is one JSON object.
     init?(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>? = nil) {
@@ -174,6 +176,8 @@ struct ReportedUsage {
             case "usageMetadata": usageMetadata = Counts(bytes, member.value) ?? usageMetadata
             case "message":
                 if let inner = ReportedUsage(bytes, member.value) { message = (inner.model, inner.usage) }
+            case "response":
+                if let inner = ReportedUsage(bytes, member.value) { response = (inner.model, inner.usage) }
             default: break
             }
         }
