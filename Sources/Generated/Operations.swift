@@ -5027,12 +5027,22 @@ extension Operations {
                 public var rateLimitReset: Int64
                 /// Seconds until the request may succeed.
                 public var retryAfter: Int64
+                /// How many attempts the answer took: more than 1 when an alias's deployments were tried in
+                /// turn after failures before the first byte (docs/gateway.md).
+                public var xSafeapiAttempts: Int64?
+                /// The model the provider was asked for, as sent to it.
+                public var xSafeapiModel: String?
+                /// The provider that served a `/v1` call (its id in the providers file).
+                public var xSafeapiProvider: String?
 
-                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64) {
+                public init(rateLimitLimit: Int64, rateLimitRemaining: Int64, rateLimitReset: Int64, retryAfter: Int64, xSafeapiAttempts: Int64? = nil, xSafeapiModel: String? = nil, xSafeapiProvider: String? = nil) {
                     self.rateLimitLimit = rateLimitLimit
                     self.rateLimitRemaining = rateLimitRemaining
                     self.rateLimitReset = rateLimitReset
                     self.retryAfter = retryAfter
+                    self.xSafeapiAttempts = xSafeapiAttempts
+                    self.xSafeapiModel = xSafeapiModel
+                    self.xSafeapiProvider = xSafeapiProvider
                 }
             }
 
@@ -5059,6 +5069,9 @@ extension Operations {
                     response.headers[HTTPField.Name("RateLimit-Remaining")!] = headers.rateLimitRemaining.parameterText
                     response.headers[HTTPField.Name("RateLimit-Reset")!] = headers.rateLimitReset.parameterText
                     response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    if let value = headers.xSafeapiAttempts { response.headers[HTTPField.Name("x-safeapi-attempts")!] = value.parameterText }
+                    if let value = headers.xSafeapiModel { response.headers[HTTPField.Name("x-safeapi-model")!] = value.parameterText }
+                    if let value = headers.xSafeapiProvider { response.headers[HTTPField.Name("x-safeapi-provider")!] = value.parameterText }
                     return response
                 case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
                 }

@@ -135,7 +135,8 @@ struct AppParts {
         let proxy = ProxyService(
             registry: config.providers, keys: KeyResolver(splitKeys: splitKeys),
             admission: Admission(quotas: quotas, appCaps: appCaps, userLimiter: userLimiter, logger: logger),
-            network: upstream ?? network, deadline: config.upstreamTimeout, usage: usage, events: events, logger: logger
+            network: upstream ?? network, deadline: config.upstreamTimeout, usage: usage, events: events, logger: logger,
+            gatewayRetry: config.gatewayRetry
         )
         ipRules = IPRuleSet()
         ipRulesSyncInterval = config.ipRulesSyncInterval

@@ -51,6 +51,8 @@ struct AppConfig: Sendable {
     var upstreamReadTimeout: Duration = .seconds(120)
     /// HTTP/1.1 connections kept open per provider host; calls beyond them wait for one.
     var upstreamMaxConnections = 512
+    /// How `/v1` tries an alias's deployments: attempts in all, and the time they may take.
+    var gatewayRetry = RetryPolicy(maxAttempts: 3, deadline: .seconds(30))
     /// Trusted proxies, CORS, rate limits, HTTPS policy, request size limits.
     var edge = EdgePolicy()
     /// Native TLS: both files or neither.
@@ -201,6 +203,10 @@ extension AppConfig {
             try integer(reader, "upstream.read.timeout.ms", name: "UPSTREAM_READ_TIMEOUT_MS", default: 120_000, range: 1_000...3_600_000))
         config.upstreamMaxConnections = try integer(
             reader, "upstream.max.connections", name: "UPSTREAM_MAX_CONNECTIONS", default: 512, range: 1...100_000)
+        config.gatewayRetry = RetryPolicy(
+            maxAttempts: try integer(reader, "gateway.max.attempts", name: "GATEWAY_MAX_ATTEMPTS", default: 3, range: 1...10),
+            deadline: .milliseconds(
+                try integer(reader, "gateway.deadline.ms", name: "GATEWAY_DEADLINE_MS", default: 30_000, range: 0...600_000)))
         config.providers = try providers(reader, environment: environment)
         if let text = reader.string(forKey: "byok.master.key", isSecret: true), !text.isEmpty {
             guard let bytes = KeyVault.parseMasterKey(text) else {
@@ -325,9 +331,22 @@ extension AppConfig {
         let mockSetting = reader.string(forKey: "mock.provider")
         let mockEnabled =
             try mockSetting.map { _ in try boolean(reader, "mock.provider", name: "MOCK_PROVIDER") } ?? (environment != .production)
-        return ProviderRegistry.resolve(ProvidersFile.merged(defaults: defaults, user: user), mockEnabled: mockEnabled) { name in
+        let registry = ProviderRegistry.resolve(
+            ProvidersFile.merged(defaults: defaults, user: user), aliases: ProvidersFile.mergedAliases(defaults: defaults, user: user),
+            mockEnabled: mockEnabled
+        ) { name in
             reader.string(forKey: ConfigKey(name.lowercased().split(separator: "_").map(String.init)), isSecret: true)
         }
+        for (name, deployments) in registry.aliases {
+            for deployment in deployments {
+                let provider = String(deployment.model.prefix { $0 != "/" })
+                guard registry.provider(provider) != nil else {
+                    throw ConfigError(
+                        reason: "PROVIDERS_FILE: alias '\(name)' names provider '\(provider)', which is not in the providers list")
+                }
+            }
+        }
+        return registry
     }
 
     private static func boolean(_ reader: ConfigReader, _ key: ConfigKey, name: String, default value: Bool = false) throws -> Bool {

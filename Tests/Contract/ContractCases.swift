@@ -878,7 +878,7 @@ enum ContractCases {
             chat("through to the provider", 200, nil, json: model("testai/gpt-4o-mini")),
             chat("no model", 400, "invalid_request", json: #"{"messages":[]}"#),
             chat("no messages", 400, "invalid_request", json: #"{"model":"testai/gpt-4o-mini"}"#),
-            chat("a model without its provider", 400, "validation_failed", json: model("gpt-4o-mini")),
+            chat("a model without its provider, and no such alias", 404, "model_not_found", json: model("gpt-4o-mini")),
             chat("through to Gemini, translated", 200, nil, json: model("testgemini/gemini-1.5-flash")),
             chat("a field Anthropic cannot express", 400, "unsupported_parameter", json: #"{"model":"testclaude/m","messages":[],"n":2}"#),
             chat("through to Anthropic, translated", 200, nil, json: model("testclaude/claude-3-5-haiku-latest")),

@@ -50,6 +50,7 @@ struct ContractTests {
     static let headersWeSend = [
         "x-request-id", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "Cache-Control", "WWW-Authenticate",
         "Allow", "Location", "x-safeapi-upstream-status", "x-safeapi-overhead-us", "x-safeapi-provider", "x-safeapi-model",
+        "x-safeapi-attempts",
     ]
 
     /// The code and request id of an error body: `APIError`, or OpenAI's shape on `/v1`.

@@ -245,3 +245,81 @@ struct GatewayOperationTests {
         #expect(row.provider == "testai" && row.endpoint == "/responses" && row.inputTokens == 10 && row.outputTokens == 5)
     }
 }
+
+/// Aliases of the providers file: fallbacks on failures before the first byte, never on a
+/// provider's refusal, within the attempt cap and the deadline; the quota counts the request once
+/// and every attempt has its usage row.
+@Suite("Gateway (/v1) aliases and fallbacks, live", .serialized)
+struct GatewayFallbackTests {
+    typealias Deployment = ProvidersFile.Deployment
+
+    static func call(
+        _ alias: String, aliases: [String: [Deployment]], retry: RetryPolicy = RetryPolicy(maxAttempts: 3, deadline: .seconds(10))
+    )
+        async throws -> (status: Int, headers: [String: String], quotaUsed: Int64, usage: [UsageRecord])
+    {
+        let marker = "fallback-\(UUID().uuidString)"
+        let (result, usage) = try await ProxyLiveTests.withLiveAppAndUsage(configure: { config in
+            config.providers = ProviderRegistry(providers: config.providers.providers, aliases: aliases)
+            config.gatewayRetry = retry
+        }) { base, token, _ in
+            let request = ProxyLiveTests.post(
+                "\(base)/v1/chat/completions", token: token,
+                json: #"{"model":"\#(alias)","messages":[{"role":"user","content":"\#(marker)"}]}"#)
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(20))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            var headers: [String: String] = [:]
+            for header in response.headers { headers[header.name.lowercased()] = header.value }
+            var quota = HTTPClientRequest(url: "\(base)/api/me/quota")
+            quota.headers.add(name: "Authorization", value: "Bearer \(token)")
+            let standing = try await HTTPClient.shared.execute(quota, timeout: .seconds(5)).body.collect(upTo: 1 << 16)
+            let used = try APICoding.decoder.decode(MyQuota.self, from: Data(standing.readableBytesView)).day.requests.used
+            return (Int(response.status.code), headers, used)
+        }
+        return (result.0, result.1, result.2, usage)
+    }
+
+    @Test func aDeadProviderFallsBackToTheNext() async throws {
+        let result = try await Self.call(
+            "resilient", aliases: ["resilient": [Deployment(model: "dead/x"), Deployment(model: "testai/gpt-4o-mini")]])
+        // The weight spreads the first attempt: either order serves from testai.
+        #expect(result.status == 200)
+        #expect(result.headers["x-safeapi-provider"] == "testai" && result.headers["x-safeapi-model"] == "gpt-4o-mini")
+        let attempts = Int(result.headers["x-safeapi-attempts"] ?? "") ?? 0
+        #expect((1...2).contains(attempts))
+        #expect(result.quotaUsed == 1)
+        #expect(result.usage.map(\.status).sorted() == (attempts == 2 ? [200, 502] : [200]))
+    }
+
+    @Test func aBusyProviderFallsBackAndItsAttemptIsRecorded() async throws {
+        let result = try await Self.call(
+            "steady",
+            aliases: ["steady": [Deployment(model: "busy/x", weight: 1_000_000), Deployment(model: "testai/gpt-4o-mini", weight: 1)]])
+        #expect(result.status == 200)
+        #expect(result.headers["x-safeapi-attempts"] == "2" && result.headers["x-safeapi-provider"] == "testai")
+        #expect(result.quotaUsed == 1)
+        #expect(result.usage.map(\.provider) == ["busy", "testai"] && result.usage.map(\.status) == [429, 200])
+    }
+
+    @Test func aProvidersRefusalIsTheAnswer() async throws {
+        let result = try await Self.call(
+            "strict",
+            aliases: ["strict": [Deployment(model: "picky/x", weight: 1_000_000), Deployment(model: "testai/gpt-4o-mini", weight: 1)]])
+        #expect(result.status == 400)
+        #expect(result.headers["x-safeapi-attempts"] == "1" && result.headers["x-safeapi-provider"] == "picky")
+        #expect(result.headers["x-safeapi-upstream-status"] == "400")
+    }
+
+    /// One busy deployment: tried again only if its Retry-After (1 s) fits the deadline.
+    @Test func retryAfterIsHonouredWithinTheDeadline() async throws {
+        let short = try await Self.call(
+            "busy", aliases: ["busy": [Deployment(model: "busy/x")]], retry: RetryPolicy(maxAttempts: 3, deadline: .milliseconds(500)))
+        #expect(short.status == 429 && short.headers["x-safeapi-attempts"] == "1")
+        let started = ContinuousClock.now
+        let long = try await Self.call(
+            "busy", aliases: ["busy": [Deployment(model: "busy/x")]], retry: RetryPolicy(maxAttempts: 2, deadline: .seconds(10)))
+        #expect(long.status == 429 && long.headers["x-safeapi-attempts"] == "2")
+        #expect(ContinuousClock.now - started >= .seconds(1))
+        #expect(long.quotaUsed == 1 && long.usage.count == 2)
+    }
+}

@@ -70,6 +70,16 @@ final class MockProviderServer: Sendable {
                 #"{"id":"resp_1","object":"response","model":"\#(model)","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Hi"}]}],"usage":{"input_tokens":10,"output_tokens":5,"total_tokens":15}}"#
             )
         }
+        // A provider that is always busy, and one that refuses every request.
+        router.post("/busy/v1/chat/completions") { _, _ in
+            var response = Self.json(
+                #"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#, status: .tooManyRequests)
+            response.headers[.retryAfter] = "1"
+            return response
+        }
+        router.post("/picky/v1/chat/completions") { _, _ in
+            Self.json(#"{"error":{"message":"Invalid request","type":"invalid_request_error"}}"#, status: .badRequest)
+        }
         router.get("/openai/v1/models") { _, _ in Self.json(#"{"object":"list","data":[{"id":"gpt-4o-mini"}]}"#) }
         router.put("/openai/v1/things/:id") { _, _ in Self.json(#"{"updated":true}"#) }
         router.patch("/openai/v1/things/:id") { _, _ in Self.json(#"{"patched":true}"#) }
@@ -276,6 +286,8 @@ final class MockProviderServer: Sendable {
               {"id":"slow","baseURL":"\#(base)/slow/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]},{"path":"/embeddings","methods":["POST"]},{"path":"/responses","methods":["POST"]}]},
               {"id":"nokey","baseURL":"\#(base)/openai/v1","keyEnv":"NOKEY_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]},{"path":"/embeddings","methods":["POST"]},{"path":"/responses","methods":["POST"]}]},
               {"id":"keyless","baseURL":"\#(base)/openai/v1","auth":{"style":"none"},"usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST"]}]},
+              {"id":"busy","baseURL":"\#(base)/busy/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST"]}]},
+              {"id":"picky","baseURL":"\#(base)/picky/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST"]}]},
               {"id":"dead","baseURL":"http://127.0.0.1:1/v1","keyEnv":"TESTAI_API_KEY","usage":"openai","endpoints":[{"path":"/chat/completions","methods":["POST","GET","PUT","PATCH","DELETE"]},{"path":"/embeddings","methods":["POST"]},{"path":"/responses","methods":["POST"]}]}
             ]}
             """#

@@ -29,12 +29,14 @@ struct ProxyLiveTests {
 
     static func withLiveAppAndUsage<Result: Sendable>(
         sink: MemorySink = MemorySink(),
+        configure: (inout AppConfig) -> Void = { _ in },
         _ body: @escaping @Sendable (_ base: String, _ token: String, _ config: AppConfig) async throws -> Result
     ) async throws -> (result: Result, usage: [UsageRecord]) {
         let providers = try await Harness.providers()
         return try await Harness.withFreshConfig(.sqlite) { config in
             var config = config
             config.providers = providers
+            configure(&config)
             let final = config
             let app = try await buildApplication(config: final, logger: Harness.logger(sink))
             let box = Box<Result>()

@@ -16,7 +16,9 @@ struct AnthropicTranslationTests {
     static func translate(_ request: String, fields: [String]? = nil) throws -> NSDictionary {
         let body = ByteBuffer(string: request)
         let route = try ModelRoute(body: body, for: .chatCompletions)
-        return try object(String(buffer: try AnthropicMessages.call(body, fields: fields ?? route.fields, model: route.model).body))
+        return try object(
+            String(
+                buffer: try AnthropicMessages.call(body, fields: fields ?? route.fields, model: ModelRoute.split(route.name)!.model).body))
     }
 
     @Test func aConversationWithSystemToolsImagesAndToolResults() throws {
@@ -224,7 +226,7 @@ struct GeminiTranslationTests {
     static func translate(_ request: String) throws -> (call: TranslatedCall, body: NSDictionary) {
         let body = ByteBuffer(string: request)
         let route = try ModelRoute(body: body, for: .chatCompletions)
-        let call = try GeminiContent.call(body, fields: route.fields, model: route.model)
+        let call = try GeminiContent.call(body, fields: route.fields, model: ModelRoute.split(route.name)!.model)
         return (call, try AnthropicTranslationTests.object(String(buffer: call.body)))
     }
 
@@ -407,9 +409,40 @@ struct ModelRouteTests {
         ).providers
         let registry = ProviderRegistry.resolve(definition, mockEnabled: false) { _ in nil }
         let route = try ModelRoute(body: ByteBuffer(string: #"{"model":"plain/x","messages":[]}"#), for: .chatCompletions)
-        #expect(throws: AppError.modelNotSupported(provider: "plain")) { try route.provider(in: registry) }
+        #expect(throws: AppError.modelNotSupported(provider: "plain")) { try route.deployments(in: registry) }
         let unknown = try ModelRoute(body: ByteBuffer(string: #"{"model":"nope/x","messages":[]}"#), for: .chatCompletions)
-        #expect(throws: AppError.modelNotFound(provider: "nope")) { try unknown.provider(in: registry) }
+        #expect(throws: AppError.modelNotFound(provider: "nope")) { try unknown.deployments(in: registry) }
+    }
+
+    /// An alias: the first attempt spread by weight, the others after it in the listed order; a
+    /// deployment of a provider the gateway cannot serve is left out.
+    @Test func anAliasSpreadsItsFirstAttemptByWeight() throws {
+        let file = try ProvidersFile.decode(
+            Data(
+                #"""
+                {"providers":[{"id":"a","baseURL":"http://127.0.0.1:1","auth":{"style":"none"},"usage":"openai","endpoints":[]},
+                              {"id":"b","baseURL":"http://127.0.0.1:1","auth":{"style":"none"},"usage":"anthropic","endpoints":[]},
+                              {"id":"plain","baseURL":"http://127.0.0.1:1","auth":{"style":"none"},"usage":"none","endpoints":[]}],
+                 "aliases":{"fast":[{"model":"a/m1","weight":3},{"model":"plain/x"},{"model":"b/m2","weight":1,
+                                    "price":{"inputMicrosPerMillion":1,"outputMicrosPerMillion":2}}]}}
+                """#.utf8), source: "test")
+        let registry = ProviderRegistry.resolve(file.providers, aliases: file.aliases ?? [:], mockEnabled: false) { _ in nil }
+        let route = try ModelRoute(body: ByteBuffer(string: #"{"model":"fast","messages":[]}"#), for: .chatCompletions)
+        var firsts: [String: Int] = [:]
+        for _ in 0..<400 {
+            let deployments = try route.deployments(in: registry)
+            #expect(deployments.count == 2)
+            #expect(Set(deployments.map(\.model)) == ["m1", "m2"])
+            firsts[deployments[0].provider.id, default: 0] += 1
+        }
+        // 3 to 1: about 300 and 100.
+        #expect((240...360).contains(firsts["a"] ?? 0) && (40...160).contains(firsts["b"] ?? 0))
+        #expect(try route.deployments(in: registry).first { $0.model == "m2" }?.price?.outputMicrosPerMillion == 2)
+        let missing = try ModelRoute(body: ByteBuffer(string: #"{"model":"slow","messages":[]}"#), for: .chatCompletions)
+        #expect(throws: AppError.modelNotFound(provider: "slow")) { try missing.deployments(in: registry) }
+        #expect(throws: ProvidersFile.LoadError.self) {
+            try ProvidersFile.decode(Data(#"{"providers":[],"aliases":{"a/b":[{"model":"x/y"}]}}"#.utf8), source: "test")
+        }
     }
 }
 
@@ -418,7 +451,7 @@ struct GeminiEmbeddingsTests {
     @Test func textsBecomeOneRequestEachAndVectorsComeBackAsFloatsOrBase64() throws {
         let body = ByteBuffer(string: #"{"model":"gemini/text-embedding-004","input":["a","b"],"dimensions":3,"encoding_format":"base64"}"#)
         let route = try ModelRoute(body: body, for: .embeddings)
-        let call = try GeminiEmbeddings.call(body, fields: route.fields, model: route.model)
+        let call = try GeminiEmbeddings.call(body, fields: route.fields, model: ModelRoute.split(route.name)!.model)
         #expect(call.endpoint == "/models/text-embedding-004:batchEmbedContents")
         let sent = try AnthropicTranslationTests.object(String(buffer: call.body))
         let expected = try AnthropicTranslationTests.object(

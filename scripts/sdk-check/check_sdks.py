@@ -89,8 +89,10 @@ for name, error, call in [
      lambda: openai.OpenAI(base_url=f"{bridge}/v1", api_key="not-a-token").models.list()),
     ("NotFoundError", openai.NotFoundError,
      lambda: gateway.chat.completions.create(model="acme/x", messages=[{"role": "user", "content": "Hi"}])),
-    ("BadRequestError", openai.BadRequestError,
+    ("NotFoundError (no such alias)", openai.NotFoundError,
      lambda: gateway.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])),
+    ("BadRequestError", openai.BadRequestError,
+     lambda: gateway.chat.completions.create(model=claude_model, messages=[{"role": "user", "content": "Hi"}], n=2)),
 ]:
     try:
         call()

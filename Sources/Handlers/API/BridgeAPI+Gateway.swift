@@ -15,7 +15,10 @@ extension BridgeAPI {
                 GatewayModel(id: "\(provider.id)/\($0)", object: .model, created: 0, ownedBy: provider.id)
             }
         }
-        return .ok(GatewayModelList(object: .list, data: models))
+        let aliases = proxy.registry.aliases.keys.sorted().map {
+            GatewayModel(id: $0, object: .model, created: 0, ownedBy: "safeapi-bridge")
+        }
+        return .ok(GatewayModelList(object: .list, data: models + aliases))
     }
 
     public func gatewayChatCompletions(_ input: Operations.GatewayChatCompletions.Input, request: Request, context: Context) async throws
@@ -33,24 +36,37 @@ extension BridgeAPI {
         try await gateway(.responses, request: request, context: context)
     }
 
-    /// A `/v1` call: to the provider the body's `model` names, passed through with the model
-    /// renamed, or translated into the provider's API.
+    /// A `/v1` call: to the deployments the body's `model` names (one, or an alias's in order),
+    /// each passed through with the model renamed or translated into its provider's API.
     private func gateway(_ operation: GatewayOperation, request: Request, context: Context) async throws -> Response {
         guard InputDecoding.isJSON(request.headers[.contentType]) else { throw UnsupportedMediaType() }
         var request = request
         let body = try await request.collectBody(upTo: context.maxUploadSize)
         let route = try ModelRoute(body: body, for: operation)
-        let provider = try route.provider(in: proxy.registry)
-        var call = ProxyCall(
-            provider: provider, method: .post, endpoint: operation.endpoint, body: .renamingModel(body, to: route.model),
-            clientHeaders: request.headers, user: try context.requireUser(), clientIP: context.clientIP, requestId: context.requestId
-        )
-        if let translation = try operation.translation(to: provider) {
-            call.apply(try translation.call(body, fields: route.fields, model: route.model))
+        let user = try context.requireUser()
+        var calls: [(call: ProxyCall, model: String)] = []
+        var refusal: (any Error)?
+        for deployment in try route.deployments(in: proxy.registry) {
+            do {
+                var call = ProxyCall(
+                    provider: deployment.provider, method: .post, endpoint: operation.endpoint,
+                    body: .renamingModel(body, to: deployment.model), clientHeaders: request.headers, user: user,
+                    clientIP: context.clientIP,
+                    requestId: context.requestId, price: deployment.price)
+                if let translation = try operation.translation(to: deployment.provider) {
+                    call.apply(try translation.call(body, fields: route.fields, model: deployment.model))
+                }
+                calls.append((call, deployment.model))
+            } catch {
+                refusal = refusal ?? error  // this deployment cannot take the request; the others may
+            }
         }
-        var response = try await forward(call, context: context)
-        response.headers[.servingProvider] = call.provider.id
-        response.headers[.servingModel] = route.model
+        guard !calls.isEmpty else { throw refusal ?? AppError.modelNotFound(provider: route.name) }
+        let answer = try await proxy.forward(calls.map(\.call), retry: proxy.gatewayRetry, connectionClosed: context.connectionClosed)
+        var response = respond(answer, context: context)
+        response.headers[.servingProvider] = calls[answer.served].call.provider.id
+        response.headers[.servingModel] = calls[answer.served].model
+        response.headers[.attempts] = String(answer.attempts)
         return response
     }
 }
@@ -60,4 +76,6 @@ extension HTTPField.Name {
     static let servingProvider = Self("x-safeapi-provider")!
     /// `x-safeapi-model`: the model that provider was asked for.
     static let servingModel = Self("x-safeapi-model")!
+    /// `x-safeapi-attempts`: how many attempts the answer took (fallbacks and retries).
+    static let attempts = Self("x-safeapi-attempts")!
 }

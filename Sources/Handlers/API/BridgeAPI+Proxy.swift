@@ -140,7 +140,12 @@ extension BridgeAPI {
 
     /// The proxy's answer as the response, with the `RateLimit-*` headers of the caller's standing.
     func forward(_ call: ProxyCall, context: Context) async throws -> Response {
-        let answer = try await proxy.forward(call, connectionClosed: context.connectionClosed)
+        respond(try await proxy.forward(call, connectionClosed: context.connectionClosed), context: context)
+    }
+
+    /// The proxy's answer as the response, with the `RateLimit-*` headers of the caller's standing
+    /// and the bridge's own time.
+    func respond(_ answer: ProxyAnswer, context: Context) -> Response {
         var headers = answer.headers
         answer.standing?.write(to: &headers)
         headers[.overhead] = String(max(0, (ContinuousClock.now - context.receivedAt - answer.upstreamWait).microseconds))

@@ -1,14 +1,22 @@
 import Generated
 public import NIOCore
 
-/// Where a gateway call (`/v1`) goes: the provider its `model` names, and that provider's own name
-/// for the model. `model` is `provider/model`: the provider id before the first `/`, the provider's
-/// model name after it (which may hold more `/`, as OpenRouter's and Together's names do).
+/// Where a gateway call (`/v1`) goes: the deployments its `model` names. `model` is
+/// `provider/model` (the provider id before the first `/`, the provider's model name after it,
+/// which may hold more `/`, as OpenRouter's and Together's names do), or an alias of the providers
+/// file: an ordered list of such deployments.
 public struct ModelRoute: Sendable, Equatable {
-    public var providerId: String
-    public var model: String
+    /// The `model` as the client sent it.
+    public var name: String
     /// The names of the body's top-level fields (a translation refuses those it cannot express).
     var fields: [String] = []
+
+    /// One place to try: the provider, its name for the model, and the alias's price, if any.
+    struct Deployment {
+        var provider: Provider
+        var model: String
+        var price: ProviderDefinition.Price?
+    }
 
     /// The route of a `/v1` body: its top-level `model` (the last one, as JavaScript's JSON.parse
     /// reads duplicates), read by one scan of the bytes. The body must be a JSON object with the
@@ -31,26 +39,40 @@ public struct ModelRoute: Sendable, Equatable {
             }
             return .success((model, object.members.map(\.name)))
         }
-        let (model, fields) = try named.get()
-        try self.init(model: model)
-        self.fields = fields
+        (name, fields) = try named.get()
     }
 
-    /// `provider/model`, both parts non-empty.
-    init(model named: String) throws(InputError) {
-        guard let slash = named.firstIndex(of: "/"), slash != named.startIndex, named.index(after: slash) != named.endIndex else {
-            throw InputError(
-                location: .body, name: "model", reason: "must be 'provider/model', e.g. 'groq/llama-3.3-70b-versatile'", kind: .constraint)
+    /// `provider/model` split at the first `/`, both parts non-empty; nil for anything else.
+    static func split(_ name: String) -> (provider: String, model: String)? {
+        guard let slash = name.firstIndex(of: "/"), slash != name.startIndex, name.index(after: slash) != name.endIndex else { return nil }
+        return (String(name[..<slash]), String(name[name.index(after: slash)...]))
+    }
+
+    /// The deployments to try, in order: the one `provider/model` names, or an alias's, the first
+    /// picked at random by weight and the others after it in the listed order. `served` tells
+    /// which of them can serve the operation (a provider whose API `/v1` does not speak cannot).
+    func deployments(in registry: ProviderRegistry) throws -> [Deployment] {
+        if let (providerId, model) = Self.split(name) {
+            guard let provider = registry.provider(providerId) else { throw AppError.modelNotFound(provider: providerId) }
+            guard provider.dialect != nil else { throw AppError.modelNotSupported(provider: provider.id) }
+            return [Deployment(provider: provider, model: model)]
         }
-        providerId = String(named[..<slash])
-        model = String(named[named.index(after: slash)...])
-    }
-
-    /// The provider, if `/v1` can serve it: its API is OpenAI's, or one the gateway translates.
-    func provider(in registry: ProviderRegistry) throws -> Provider {
-        guard let provider = registry.provider(providerId) else { throw AppError.modelNotFound(provider: providerId) }
-        guard provider.dialect != nil else { throw AppError.modelNotSupported(provider: provider.id) }
-        return provider
+        guard let listed = registry.aliases[name] else { throw AppError.modelNotFound(provider: name) }
+        var deployments = listed.compactMap { deployment -> (Deployment, weight: Int)? in
+            guard let (providerId, model) = Self.split(deployment.model), let provider = registry.provider(providerId),
+                provider.dialect != nil
+            else { return nil }
+            return (Deployment(provider: provider, model: model, price: deployment.price), deployment.weight ?? 1)
+        }
+        guard !deployments.isEmpty else { throw AppError.modelNotSupported(provider: name) }
+        var pick = Int.random(in: 0..<deployments.reduce(0) { $0 + $1.weight })
+        let first =
+            deployments.firstIndex { deployment in
+                pick -= deployment.weight
+                return pick < 0
+            } ?? 0
+        deployments.insert(deployments.remove(at: first), at: 0)
+        return deployments.map(\.0)
     }
 }
 

@@ -68,7 +68,7 @@ public struct CORSMiddleware: RouterMiddleware {
     static let allowedHeaders = "Authorization, Content-Type, X-Partial-Key-Id, X-Partial-Key, X-Request-Id"
     static let allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
     static let exposedHeaders =
-        "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Safeapi-Upstream-Status, X-Safeapi-Overhead-Us, X-Safeapi-Provider, X-Safeapi-Model"
+        "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Safeapi-Upstream-Status, X-Safeapi-Overhead-Us, X-Safeapi-Provider, X-Safeapi-Model, X-Safeapi-Attempts"
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !EdgePolicy.isProbe(request.uri.path) else { return try await next(request, context) }

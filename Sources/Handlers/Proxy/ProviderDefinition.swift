@@ -135,6 +135,19 @@ public struct ProvidersFile: Codable, Sendable {
     public var providers: [ProviderDefinition]
     /// true: this file is the whole list; false (default): it adds to and overrides the defaults by id.
     public var replace: Bool?
+    /// Model names of the gateway (`/v1`) that stand for an ordered list of deployments: the first
+    /// call spread over them by weight, fallbacks in the listed order (docs/gateway.md).
+    public var aliases: [String: [Deployment]]?
+
+    /// One place an alias's calls can go.
+    public struct Deployment: Codable, Sendable, Equatable {
+        /// `provider/model`, as `/v1` takes it.
+        public var model: String
+        /// The share of first attempts this deployment takes, relative to the others (default 1).
+        public var weight: Int?
+        /// What a call here costs, when it differs from the provider's price for the model.
+        public var price: ProviderDefinition.Price?
+    }
 
     public struct LoadError: Error, CustomStringConvertible {
         public let description: String
@@ -165,6 +178,13 @@ public struct ProvidersFile: Codable, Sendable {
         return try decode(try Data(contentsOf: url), source: "built-in providers.json")
     }
 
+    /// The aliases of the defaults with a user's file's applied: replaced whole, or merged by name.
+    public static func mergedAliases(defaults: ProvidersFile, user: ProvidersFile?) -> [String: [Deployment]] {
+        guard let user else { return defaults.aliases ?? [:] }
+        if user.replace == true { return user.aliases ?? [:] }
+        return (defaults.aliases ?? [:]).merging(user.aliases ?? [:]) { _, user in user }
+    }
+
     /// The defaults with a user's file applied: replaced whole, or merged by id.
     public static func merged(defaults: ProvidersFile, user: ProvidersFile?) -> [ProviderDefinition] {
         guard let user else { return defaults.providers }
@@ -181,6 +201,21 @@ public struct ProvidersFile: Codable, Sendable {
     }
 
     func validate(source: String) throws {
+        for (name, deployments) in aliases ?? [:] {
+            guard name.range(of: "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$", options: .regularExpression) != nil else {
+                throw LoadError(description: "\(source): alias '\(name)' must be 1 to 64 of A-Z a-z 0-9 . _ : - (no /)")
+            }
+            guard !deployments.isEmpty else { throw LoadError(description: "\(source): alias '\(name)' lists no deployment") }
+            for deployment in deployments {
+                let parts = deployment.model.split(separator: "/", maxSplits: 1)
+                guard parts.count == 2 else {
+                    throw LoadError(description: "\(source): alias '\(name)': '\(deployment.model)' is not provider/model")
+                }
+                guard (deployment.weight ?? 1) >= 1 else {
+                    throw LoadError(description: "\(source): alias '\(name)': a weight is at least 1")
+                }
+            }
+        }
         var seen: Set<String> = []
         for provider in providers {
             guard provider.id.range(of: "^[a-z0-9][a-z0-9-]{0,31}$", options: .regularExpression) != nil else {

@@ -23,10 +23,13 @@ public struct Provider: Sendable {
 /// Every provider by id, built once at start from the providers file and the environment.
 public struct ProviderRegistry: KeyedProviders {
     public let providers: [Provider]
+    /// The gateway's model aliases, each an ordered list of deployments.
+    public let aliases: [String: [ProvidersFile.Deployment]]
     private let byId: [String: Provider]
 
-    public init(providers: [Provider]) {
+    public init(providers: [Provider], aliases: [String: [ProvidersFile.Deployment]] = [:]) {
         self.providers = providers
+        self.aliases = aliases
         self.byId = Dictionary(providers.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
     }
 
@@ -39,13 +42,16 @@ public struct ProviderRegistry: KeyedProviders {
 
     /// Resolves definitions: `env` answers environment variables (the server's config reader).
     /// `mockEnabled` false drops the built-in mock.
-    public static func resolve(_ definitions: [ProviderDefinition], mockEnabled: Bool, env: (String) -> String?) -> ProviderRegistry {
+    public static func resolve(
+        _ definitions: [ProviderDefinition], aliases: [String: [ProvidersFile.Deployment]] = [:], mockEnabled: Bool,
+        env: (String) -> String?
+    ) -> ProviderRegistry {
         let providers = definitions.compactMap { definition -> Provider? in
             let baseURL = definition.baseURLEnv.flatMap(env).flatMap { $0.isEmpty ? nil : $0 } ?? definition.baseURL
             if baseURL == ProviderDefinition.mockBaseURL && !mockEnabled { return nil }
             let key = definition.keyEnv.flatMap(env).flatMap { $0.isEmpty ? nil : Secret($0) }
             return Provider(definition: definition, baseURL: baseURL, key: key)
         }
-        return ProviderRegistry(providers: providers)
+        return ProviderRegistry(providers: providers, aliases: aliases)
     }
 }

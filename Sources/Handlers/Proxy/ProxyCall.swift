@@ -21,12 +21,14 @@ public struct ProxyCall: Sendable {
     public var splitKey: (id: String, part: String)?
     /// The answer goes to the client in another dialect than the provider's (the gateway).
     public var translation: (any AnswerTranslation)?
+    /// What the call costs, when it is not the provider's price for the model (a gateway alias's).
+    public var price: ProviderDefinition.Price?
 
     public init(
         provider: Provider, method: HTTPRequest.Method, endpoint: String, query: [(name: String, value: String)] = [], body: ProxyBody,
         clientHeaders: HTTPFields, user: AuthenticatedUser, clientIP: String, requestId: String,
         splitKey: (id: String, part: String)? = nil,
-        translation: (any AnswerTranslation)? = nil
+        translation: (any AnswerTranslation)? = nil, price: ProviderDefinition.Price? = nil
     ) {
         self.provider = provider
         self.method = method
@@ -39,6 +41,7 @@ public struct ProxyCall: Sendable {
         self.requestId = requestId
         self.splitKey = splitKey
         self.translation = translation
+        self.price = price
     }
 }
 
@@ -64,8 +67,13 @@ public struct ProxyAnswer: Sendable {
     public var headers: HTTPFields
     public var body: ResponseBody
     public var standing: LimitStanding?
-    /// From sending the upstream request to its answer's head: not the bridge's own time.
+    /// From sending the upstream request to its answer's head (and, with fallbacks, the earlier
+    /// attempts and the waits between them): not the bridge's own time.
     public var upstreamWait: Duration = .zero
+    /// How many attempts the answer took (the gateway's fallbacks), and which of the calls served
+    /// it (its index in the list given to `ProxyService.forward`).
+    public var attempts = 1
+    public var served = 0
 }
 
 extension HTTPField.Name {

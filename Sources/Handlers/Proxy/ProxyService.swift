@@ -1,4 +1,5 @@
 import Generated
+import HTTPTypes
 public import Logging
 public import NIOCore
 
@@ -15,11 +16,15 @@ public struct ProxyService: Sendable {
     let usage: UsageRecorder
     let events: WebhookEvents?
     let logger: Logger
+    /// How the gateway tries an alias's deployments.
+    let gatewayRetry: RetryPolicy
 
     public init(
         registry: ProviderRegistry, keys: KeyResolver, admission: Admission, network: any Upstream, mock: any Upstream = MockUpstream(),
-        deadline: Duration, usage: UsageRecorder, events: WebhookEvents?, logger: Logger
+        deadline: Duration, usage: UsageRecorder, events: WebhookEvents?, logger: Logger,
+        gatewayRetry: RetryPolicy = RetryPolicy(maxAttempts: 3, deadline: .seconds(30))
     ) {
+        self.gatewayRetry = gatewayRetry
         self.registry = registry
         self.keys = keys
         self.admission = admission
@@ -40,21 +45,77 @@ public struct ProxyService: Sendable {
     /// One call, stage by stage. A streamed answer is still being relayed when this returns; it
     /// stops as soon as `connectionClosed` completes (the client hung up).
     public func forward(_ call: ProxyCall, connectionClosed: EventLoopFuture<Void>?) async throws -> ProxyAnswer {
+        try await forward([call], retry: .once, connectionClosed: connectionClosed)
+    }
+
+    /// One client request with fallbacks (the gateway's aliases): `calls` are its deployments in
+    /// the order to try them. A deployment whose endpoint or key refuses is left out; admission
+    /// counts the request once, whatever the attempts. An attempt that fails before the answer's
+    /// first byte goes to the client (no connection, no answer head in time, 429, 5xx) is recorded
+    /// with what it used, and the next deployment is tried; a deployment tried before is tried again
+    /// only after an exponential backoff with full jitter, or its `Retry-After` if longer, within
+    /// the policy's deadline and attempt cap. Any other answer, or the last failure, is the answer.
+    public func forward(_ calls: [ProxyCall], retry: RetryPolicy, connectionClosed: EventLoopFuture<Void>?) async throws -> ProxyAnswer {
         let started = ContinuousClock.now
-        let path = try EndpointPolicy.allow(call, logger: logger)
-        let key = try await keys.resolve(call)
-        let standing = try await admission.admit(userId: call.user.userId, appId: call.user.appId, splitKey: key.splitKey)
-        let request = UpstreamRequestBuilder.build(call, path: path, key: key.key)
-        let report = UsageReport(call, path: path, started: started, sink: usage.record)
-        let asked = ContinuousClock.now
-        let response = try await send(request, call: call, path: path, report: report)
-        let waited = ContinuousClock.now - asked
-        var answer = try await Relay.answer(
-            response, provider: call.provider, key: key.key, report: report, translation: call.translation,
-            connectionClosed: connectionClosed)
-        answer.standing = standing
-        answer.upstreamWait = waited
-        return answer
+        let deadline = started + retry.deadline
+        var deployments: [(index: Int, call: ProxyCall, path: String, key: KeyResolver.Resolved)] = []
+        var refusal: (any Error)?
+        for (index, call) in calls.enumerated() {
+            do {
+                deployments.append((index, call, try EndpointPolicy.allow(call, logger: logger), try await keys.resolve(call)))
+            } catch {
+                refusal = refusal ?? error
+            }
+        }
+        guard let first = deployments.first else { throw refusal ?? AppError.providerNotFound }
+        let standing = try await admission.admit(userId: first.call.user.userId, appId: first.call.user.appId, splitKey: first.key.splitKey)
+        var waited = Duration.zero
+        var retryAfter: [Int: Duration] = [:]
+        for attempt in 1... {
+            let index = (attempt - 1) % deployments.count
+            let (served, call, path, key) = deployments[index]
+            let request = UpstreamRequestBuilder.build(call, path: path, key: key.key)
+            let report = UsageReport(call, path: path, started: attempt == 1 ? started : .now, sink: usage.record)
+            let asked = ContinuousClock.now
+            // The wait before the next attempt, or nil when there is none to make.
+            func nextWait() -> Duration? {
+                guard attempt < retry.maxAttempts else { return nil }
+                let nextIndex = attempt % deployments.count
+                var delay = Duration.zero
+                if attempt >= deployments.count {  // the next deployment was tried before
+                    delay = max(retry.backoff(round: attempt / deployments.count), retryAfter[nextIndex] ?? .zero)
+                }
+                return ContinuousClock.now + delay < deadline ? delay : nil
+            }
+            let response: UpstreamResponse
+            do {
+                response = try await send(request, call: call, path: path, report: report)
+            } catch let error as AppError where error == .upstreamUnreachable || error == .upstreamTimeout {
+                guard let delay = nextWait() else { throw error }
+                waited += (ContinuousClock.now - asked) + delay
+                try await Task.sleep(for: delay)
+                continue
+            }
+            if RetryPolicy.retries(status: response.status) {
+                retryAfter[index] = response.headers[.retryAfter].flatMap(Int64.init).map { .seconds($0) }
+            }
+            if RetryPolicy.retries(status: response.status), let delay = nextWait() {
+                try await Relay.discard(response, provider: call.provider, report: report)
+                waited += (ContinuousClock.now - asked) + delay
+                try await Task.sleep(for: delay)
+                continue
+            }
+            waited += ContinuousClock.now - asked
+            var answer = try await Relay.answer(
+                response, provider: call.provider, key: key.key, report: report, translation: call.translation,
+                connectionClosed: connectionClosed)
+            answer.standing = standing
+            answer.upstreamWait = waited
+            answer.attempts = attempt
+            answer.served = served
+            return answer
+        }
+        fatalError("unreachable: the attempts loop returns or throws")
     }
 
     /// The upstream call, to the built-in mock or the network. No answer in time is a 504, no
@@ -74,5 +135,33 @@ public struct ProxyService: Sendable {
                 ])
             throw refusal
         }
+    }
+}
+
+/// How a request with several deployments (a gateway alias) is tried (docs/gateway.md).
+public struct RetryPolicy: Sendable {
+    /// Attempts in all, over every deployment (`GATEWAY_MAX_ATTEMPTS`).
+    public var maxAttempts: Int
+    /// From the request's arrival to the last attempt's start (`GATEWAY_DEADLINE_MS`).
+    public var deadline: Duration
+    public var baseDelay: Duration = .milliseconds(100)
+    public var maxDelay: Duration = .seconds(2)
+
+    public init(maxAttempts: Int, deadline: Duration) {
+        self.maxAttempts = maxAttempts
+        self.deadline = deadline
+    }
+
+    /// One attempt: the proxy routes.
+    public static let once = RetryPolicy(maxAttempts: 1, deadline: .seconds(3600))
+
+    /// A provider's answer worth another attempt: too many requests, or its own failure.
+    static func retries(status: Int) -> Bool { status == 429 || status >= 500 }
+
+    /// Exponential backoff with full jitter: a random wait up to `baseDelay` × 2^round, at most
+    /// `maxDelay`.
+    func backoff(round: Int) -> Duration {
+        let ceiling = min(maxDelay, baseDelay * (1 << min(round, 16)))
+        return .nanoseconds(Int64.random(in: 0...max(0, ceiling.nanoseconds)))
     }
 }

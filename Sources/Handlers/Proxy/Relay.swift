@@ -84,6 +84,14 @@ enum Relay {
         if bytes.readableBytes > 0 { try await writer.write(bytes) }
     }
 
+    /// An answer that will not go to the client (an attempt given up for the next): read whole,
+    /// metered and recorded as the provider's.
+    static func discard(_ upstream: UpstreamResponse, provider: Provider, report: UsageReport) async throws {
+        report.answered(status: upstream.status, format: provider.definition.usage, isEventStream: false)
+        report.meter(try await readWhole(upstream, limit: 1 << 20, report: report))
+        report.completed()
+    }
+
     /// The headers a client may see, the provider's request id under our name, the provider's
     /// status, and `no-store` unless the provider said otherwise.
     static func clientHeaders(_ upstream: UpstreamResponse) -> HTTPFields {

@@ -19,6 +19,8 @@ final class UsageReport: Sendable {
     private let facts = Mutex(Facts())
     private let template: UsageRecord
     private let prices: [String: ProviderDefinition.Price]
+    /// The call's own price (a gateway alias's), over the provider's for the model.
+    private let price: ProviderDefinition.Price?
     private let started: ContinuousClock.Instant
     private let sink: @Sendable (UsageRecord) -> Void
 
@@ -31,6 +33,7 @@ final class UsageReport: Sendable {
             userAgent: call.clientHeaders[.userAgent], createdAtMs: 0
         )
         self.prices = call.provider.definition.prices
+        self.price = call.price
         self.started = started
         self.sink = sink
     }
@@ -79,7 +82,7 @@ final class UsageReport: Sendable {
         record.inputTokens = tokens.input
         record.outputTokens = tokens.output
         record.cachedTokens = tokens.cached
-        record.costMicros = tokens.costMicros(tokens.model.flatMap { prices[$0] })
+        record.costMicros = tokens.costMicros(price ?? tokens.model.flatMap { prices[$0] })
         record.latencyMs = (now - started).milliseconds
         record.ttfbMs = facts.firstByte.map { ($0 - started).milliseconds }
         record.streamed = facts.streamed

@@ -219,7 +219,7 @@ public enum AppError: Error, Sendable, Equatable {
             }
         case .providerNotFound: "No such provider. GET /api/providers lists them."
         case .upstreamInvalid: "The provider's answer was not in the form its API documents, so it could not be translated."
-        case .modelNotFound(let provider): "No provider named '\(provider)'. GET /v1/models lists the models."
+        case .modelNotFound(let name): "No provider or alias named '\(name)'. GET /v1/models lists the models."
         case .unsupportedParameter(let name, let reason): "The field '\(name)' cannot be sent to this provider: \(reason)."
         case .modelNotSupported(let provider):
             "The models of '\(provider)' are not served on /v1 yet (their API is not OpenAI's); call them on /proxy/\(provider)."
