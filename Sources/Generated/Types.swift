@@ -2931,8 +2931,10 @@ public struct WebhookDeliveryList: Codable, Sendable, Equatable {
 /// An event a webhook can receive: `user.created` (a user's first token), `quota.warning` and
 /// `quota.exceeded` (a user's quota at 80 % and used up), `app.cap.warning` and `app.cap.reached`
 /// (an app-wide cap at 80 % and 100 %), `key.split`, `key.rotated`, `key.revoked` (split keys),
-/// `api.error` (the provider unreachable or too slow), `security.alert` (a reused refresh token, a
-/// broken audit chain), `test` (`POST /admin/webhooks/{webhookId}/test`). docs/webhooks.md.
+/// `api.error` (the provider unreachable or too slow), `provider.key_disabled` (a server key the
+/// provider refused with 401 or 403, taken out of its pool: `provider`, `key` by place and
+/// SHA-256 prefix, `status`), `security.alert` (a reused refresh token, a broken audit chain),
+/// `test` (`POST /admin/webhooks/{webhookId}/test`). docs/webhooks.md.
 public enum WebhookEvent: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
     case userCreated = "user.created"
     case quotaWarning = "quota.warning"
@@ -2943,6 +2945,7 @@ public enum WebhookEvent: String, Codable, Sendable, Equatable, Hashable, CaseIt
     case keyRotated = "key.rotated"
     case keyRevoked = "key.revoked"
     case apiError = "api.error"
+    case providerKeyDisabled = "provider.key_disabled"
     case securityAlert = "security.alert"
     case test = "test"
 }

@@ -223,8 +223,8 @@ struct GatewayOperationTests {
             var answers: [(Int, String)] = []
             for (path, json) in [
                 ("/v1/embeddings", #"{"model":"testgemini/text-embedding-004","input":["a","b"]}"#),
-                ("/v1/embeddings", #"{"model":"testai/text-embedding-3-small","input":"a"}"#),
                 ("/v1/responses", #"{"model":"testai/gpt-4o-mini","input":"Hi"}"#),
+                ("/v1/embeddings", #"{"model":"testai/text-embedding-3-small","input":"a"}"#),
             ] {
                 let response = try await HTTPClient.shared.execute(
                     ProxyLiveTests.post(base + path, token: token, json: json), timeout: .seconds(10))
@@ -236,12 +236,12 @@ struct GatewayOperationTests {
         #expect(answers[0].0 == 200)
         let list = try #require(try JSONSerialization.jsonObject(with: Data(answers[0].1.utf8)) as? NSDictionary)
         #expect((list["data"] as? [NSDictionary])?.map { $0["embedding"] as? [Double] } == [[0.5, -1.25, 3], [1, 2, 3]])
-        // The provider's own error, passed through with its key redacted.
-        #expect(answers[1].0 == 401)
-        #expect(!answers[1].1.contains(MockProviderServer.upstreamKey) && answers[1].1.contains("[redacted]"))
         // The Responses API, passed through; its usage metered.
-        #expect(answers[2].0 == 200 && answers[2].1.contains(#""object":"response""#))
-        let row = try #require(usage.last)
+        #expect(answers[1].0 == 200 && answers[1].1.contains(#""object":"response""#))
+        // The provider's own error, passed through with its key redacted.
+        #expect(answers[2].0 == 401)
+        #expect(!answers[2].1.contains(MockProviderServer.upstreamKey) && answers[2].1.contains("[redacted]"))
+        let row = try #require(usage.first { $0.endpoint == "/responses" })
         #expect(row.provider == "testai" && row.endpoint == "/responses" && row.inputTokens == 10 && row.outputTokens == 5)
     }
 }
@@ -321,5 +321,42 @@ struct GatewayFallbackTests {
         #expect(long.status == 429 && long.headers["x-safeapi-attempts"] == "2")
         #expect(ContinuousClock.now - started >= .seconds(1))
         #expect(long.quotaUsed == 1 && long.usage.count == 2)
+    }
+}
+
+/// Several server keys for one provider (`TESTAI_API_KEYS`): a key the provider refuses with 401
+/// leaves the pool, is logged by its place and fingerprint only, and the next calls use the others.
+@Suite("Key pools, live", .serialized)
+struct KeyPoolLiveTests {
+    @Test func aRefusedKeyLeavesThePoolAndTheOthersServe() async throws {
+        let keys = ["sk-canary-pool-first-0123456789", "sk-canary-pool-second-0123456789"]
+        let sink = MemorySink()
+        let marker = "pool-\(UUID().uuidString)"
+        let port = try await MockProviderServer.shared.port()
+        let statuses = try await ProxyLiveTests.withLiveApp(
+            sink: sink,
+            configure: { config in
+                config.providers = ProviderRegistry.resolve(
+                    (try? MockProviderServer.shared.providers(port: port)) ?? [], mockEnabled: false
+                ) { $0 == "TESTAI_API_KEYS" ? keys.joined(separator: ",") : nil }
+            }
+        ) { base, token, _ in
+            var statuses: [Int] = []
+            for path in ["/proxy/testai/embeddings", "/proxy/testai/chat/completions", "/proxy/testai/chat/completions"] {
+                let response = try await HTTPClient.shared.execute(
+                    ProxyLiveTests.post(
+                        base + path, token: token, json: #"{"model":"gpt-4o-mini","input":"\#(marker)","note":"\#(marker)"}"#),
+                    timeout: .seconds(10))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                statuses.append(Int(response.status.code))
+            }
+            return statuses
+        }
+        #expect(statuses == [401, 200, 200])
+        let sent = MockProviderServer.shared.requests(marker: marker).map { $0.headers["authorization"] ?? "" }
+        #expect(sent == ["Bearer \(keys[0])", "Bearer \(keys[1])", "Bearer \(keys[1])"])
+        let lines = sink.contents
+        #expect(lines.contains { $0.contains("a provider key was taken out of the pool") && $0.contains("#1 (sha256 ") })
+        #expect(!lines.contains { line in keys.contains { line.contains($0) } }, "a key reached a log line")
     }
 }

@@ -22,9 +22,10 @@ struct ProxyLiveTests {
     /// Runs the app on a real port, then stops it (flushing usage) and returns the usage rows too.
     static func withLiveApp<Result: Sendable>(
         sink: MemorySink = MemorySink(),
+        configure: (inout AppConfig) -> Void = { _ in },
         _ body: @escaping @Sendable (_ base: String, _ token: String, _ config: AppConfig) async throws -> Result
     ) async throws -> Result {
-        try await withLiveAppAndUsage(sink: sink, body).result
+        try await withLiveAppAndUsage(sink: sink, configure: configure, body).result
     }
 
     static func withLiveAppAndUsage<Result: Sendable>(

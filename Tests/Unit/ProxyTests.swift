@@ -155,7 +155,7 @@ struct EndpointPolicyTests {
             ProviderDefinition.self,
             from: Data(#"{"id":"q","baseURL":"https://q.test/v1","auth":{"style":"query","name":"key"},"endpoints":[]}"#.utf8))
         let provider = Provider(definition: definition, baseURL: definition.baseURL, key: Secret("k&y=1"))
-        let url = UpstreamRequestBuilder.url(provider: provider, key: provider.key, path: "/search", query: [("q", "a b&c=d")])
+        let url = UpstreamRequestBuilder.url(provider: provider, key: provider.keys?.keys.first, path: "/search", query: [("q", "a b&c=d")])
         #expect(url == "https://q.test/v1/search?q=a%20b%26c%3Dd&key=k%26y%3D1")
     }
 
@@ -339,10 +339,48 @@ struct ProvidersFileTests {
     @Test func environmentSuppliesKeysAndBaseURLs() throws {
         let env = ["OPENAI_API_KEY": "sk-1", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1/"]
         let registry = ProviderRegistry.resolve(try ProvidersFile.defaults().providers, mockEnabled: false) { env[$0] }
-        #expect(registry.provider("openai")?.key?.value == "sk-1")
+        #expect(registry.provider("openai")?.keys?.keys.map(\.value) == ["sk-1"])
         #expect(registry.provider("openai")?.baseURL == "http://127.0.0.1:9/v1")
         #expect(registry.provider("OpenAI")?.isConfigured == true)
         #expect(registry.provider("claude")?.isConfigured == false)
         #expect(registry.provider("mock") == nil)
+    }
+}
+
+@Suite("Key pools: several server keys per provider")
+struct KeyPoolTests {
+    @Test func theEnvironmentGivesOnePoolOfDistinctKeys() throws {
+        let env = ["OPENAI_API_KEYS": "sk-1, sk-2,,sk-3", "OPENAI_API_KEY": "sk-2", "CLAUDE_API_KEY": "ck-1"]
+        let registry = ProviderRegistry.resolve(try ProvidersFile.defaults().providers, mockEnabled: false) { env[$0] }
+        #expect(registry.provider("openai")?.keys?.keys.map(\.value) == ["sk-1", "sk-2", "sk-3"])
+        #expect(registry.provider("claude")?.keys?.keys.map(\.value) == ["ck-1"])
+    }
+
+    @Test func callsGoToTheKeyWithTheFewestInFlight() throws {
+        let pool = KeyPool(keys: [Secret("a"), Secret("b"), Secret("c")])
+        var leases = (0..<6).compactMap { _ in pool.take() }
+        #expect(leases.map(\.index).sorted() == [0, 0, 1, 1, 2, 2])
+        leases.removeAll { $0.index == 1 }  // both calls on b end: their leases go back
+        let next = pool.take()
+        #expect(next?.index == 1)
+        #expect(leases.count == 4)
+    }
+
+    @Test func a429CoolsAKeyAndA401TakesItOut() throws {
+        let pool = KeyPool(keys: [Secret("sk-canary-first-key"), Secret("sk-canary-second-key")])
+        #expect(!pool.observe(0, status: 429, retryAfter: .seconds(60)))
+        // Only the second is ready; while the first cools, every call goes to it, however many are in flight.
+        let onSecond = (0..<3).compactMap { _ in pool.take() }
+        #expect(onSecond.allSatisfy { $0.index == 1 })
+        #expect(pool.observe(1, status: 401, retryAfter: nil))
+        #expect(!pool.observe(1, status: 403, retryAfter: nil), "announced once")
+        // The second is out; the first still cools, but it is the only key left: the provider, not
+        // the bridge, says no.
+        #expect(pool.take()?.index == 0)
+        // A key is named by its place and a fingerprint, never by itself.
+        #expect(pool.name(1).hasPrefix("#2 (sha256 ") && !pool.name(1).contains("canary"))
+        // The last key left stays in: the provider's own 401 reaches the client, not the bridge's 503.
+        #expect(!pool.observe(0, status: 403, retryAfter: nil))
+        #expect(pool.take()?.index == 0)
     }
 }

@@ -10,16 +10,26 @@ public struct KeyResolver: Sendable {
         self.splitKeys = splitKeys
     }
 
-    /// The key of one call, and the split key's budgets when it is one.
+    /// The key of one call: the caller's split key (with its budgets), or the pool of the
+    /// server's keys, from which each attempt takes one (`lease`).
     public struct Resolved: Sendable {
         public var key: Secret<String>?
         public var splitKey: (id: String, budgets: Budgets)?
+        var pool: KeyPool?
+
+        /// The key for one attempt, and the lease that holds it (nil for a split key, or a provider
+        /// without keys). Throws when every server key has been taken out of the pool.
+        func lease() throws -> (key: Secret<String>?, lease: KeyPool.Lease?) {
+            guard let pool else { return (key, nil) }
+            guard let lease = pool.take() else { throw AppError.providerNotConfigured }
+            return (lease.key, lease)
+        }
     }
 
     public func resolve(_ call: ProxyCall) async throws -> Resolved {
         guard let splitKey = call.splitKey else {
             guard call.provider.isConfigured else { throw AppError.providerNotConfigured }
-            return Resolved(key: call.provider.key)
+            return Resolved(pool: call.provider.keys)
         }
         guard let splitKeys else { throw AppError.byokDisabled }
         let opened = try await splitKeys.keyForRequest(keyId: splitKey.id, part: splitKey.part, user: call.user, provider: call.provider.id)

@@ -1,22 +1,29 @@
+import Foundation
+
 /// A provider ready for use: its definition, its base URL after environment overrides, and the
 /// server's key for it (nil: not configured, unless it needs no key).
 public struct Provider: Sendable {
     public let definition: ProviderDefinition
     public let baseURL: String
-    public let key: Secret<String>?
+    /// The server's keys for it (nil: none).
+    public let keys: KeyPool?
 
     public var id: String { definition.id }
     /// Whether the server can call it: it has a key, or needs none.
     public var isConfigured: Bool {
         if case .none = definition.auth { return true }
-        return key != nil
+        return keys != nil
     }
     public var isMock: Bool { baseURL == ProviderDefinition.mockBaseURL }
 
-    public init(definition: ProviderDefinition, baseURL: String, key: Secret<String>?) {
+    public init(definition: ProviderDefinition, baseURL: String, keys: [Secret<String>]) {
         self.definition = definition
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.key = key
+        self.keys = keys.isEmpty ? nil : KeyPool(keys: keys)
+    }
+
+    public init(definition: ProviderDefinition, baseURL: String, key: Secret<String>?) {
+        self.init(definition: definition, baseURL: baseURL, keys: key.map { [$0] } ?? [])
     }
 }
 
@@ -49,8 +56,14 @@ public struct ProviderRegistry: KeyedProviders {
         let providers = definitions.compactMap { definition -> Provider? in
             let baseURL = definition.baseURLEnv.flatMap(env).flatMap { $0.isEmpty ? nil : $0 } ?? definition.baseURL
             if baseURL == ProviderDefinition.mockBaseURL && !mockEnabled { return nil }
-            let key = definition.keyEnv.flatMap(env).flatMap { $0.isEmpty ? nil : Secret($0) }
-            return Provider(definition: definition, baseURL: baseURL, key: key)
+            // `OPENAI_API_KEYS=k1,k2,…` and `OPENAI_API_KEY`: one pool, each key once.
+            var keys: [String] = []
+            for text in [definition.keyEnv.flatMap { env($0 + "S") }, definition.keyEnv.flatMap(env)] {
+                for key in (text ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !key.isEmpty {
+                    if !keys.contains(key) { keys.append(key) }
+                }
+            }
+            return Provider(definition: definition, baseURL: baseURL, keys: keys.map { Secret($0) })
         }
         return ProviderRegistry(providers: providers, aliases: aliases)
     }

@@ -73,9 +73,10 @@ public struct ProxyService: Sendable {
         var retryAfter: [Int: Duration] = [:]
         for attempt in 1... {
             let index = (attempt - 1) % deployments.count
-            let (served, call, path, key) = deployments[index]
-            let request = UpstreamRequestBuilder.build(call, path: path, key: key.key)
-            let report = UsageReport(call, path: path, started: attempt == 1 ? started : .now, sink: usage.record)
+            let (served, call, path, resolved) = deployments[index]
+            let (key, lease) = try resolved.lease()
+            let request = UpstreamRequestBuilder.build(call, path: path, key: key)
+            let report = UsageReport(call, path: path, started: attempt == 1 ? started : .now, holding: lease, sink: usage.record)
             let asked = ContinuousClock.now
             // The wait before the next attempt, or nil when there is none to make.
             func nextWait() -> Duration? {
@@ -96,8 +97,10 @@ public struct ProxyService: Sendable {
                 try await Task.sleep(for: delay)
                 continue
             }
-            if RetryPolicy.retries(status: response.status) {
-                retryAfter[index] = response.headers[.retryAfter].flatMap(Int64.init).map { .seconds($0) }
+            let providerRetryAfter = response.headers[.retryAfter].flatMap(Int64.init).map { Duration.seconds($0) }
+            if RetryPolicy.retries(status: response.status) { retryAfter[index] = providerRetryAfter }
+            if let lease, lease.pool.observe(lease.index, status: response.status, retryAfter: providerRetryAfter) {
+                await keyDisabled(call.provider, name: lease.pool.name(lease.index), status: response.status)
             }
             if RetryPolicy.retries(status: response.status), let delay = nextWait() {
                 try await Relay.discard(response, provider: call.provider, report: report)
@@ -107,7 +110,7 @@ public struct ProxyService: Sendable {
             }
             waited += ContinuousClock.now - asked
             var answer = try await Relay.answer(
-                response, provider: call.provider, key: key.key, report: report, translation: call.translation,
+                response, provider: call.provider, key: key, report: report, translation: call.translation,
                 connectionClosed: connectionClosed)
             answer.standing = standing
             answer.upstreamWait = waited
@@ -116,6 +119,15 @@ public struct ProxyService: Sendable {
             return answer
         }
         fatalError("unreachable: the attempts loop returns or throws")
+    }
+
+    /// A server key the provider refused (401, 403) left the pool: logged and announced, by its
+    /// place and fingerprint, never the key.
+    func keyDisabled(_ provider: Provider, name: String, status: Int) async {
+        logger.warning(
+            "a provider key was taken out of the pool",
+            metadata: ["provider": .string(provider.id), "key": .string(name), "upstream.status": .stringConvertible(status)])
+        await events?.emit(.providerKeyDisabled, ["provider": provider.id, "key": name, "status": String(status)])
     }
 
     /// The upstream call, to the built-in mock or the network. No answer in time is a 504, no

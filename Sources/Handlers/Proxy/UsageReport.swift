@@ -24,7 +24,14 @@ final class UsageReport: Sendable {
     private let started: ContinuousClock.Instant
     private let sink: @Sendable (UsageRecord) -> Void
 
-    init(_ call: ProxyCall, path: String, started: ContinuousClock.Instant, sink: @escaping @Sendable (UsageRecord) -> Void) {
+    /// Kept until the usage is recorded: the key lease of the call, back in its pool when the call is over.
+    private let holding: (any Sendable & AnyObject)?
+
+    init(
+        _ call: ProxyCall, path: String, started: ContinuousClock.Instant, holding: (any Sendable & AnyObject)? = nil,
+        sink: @escaping @Sendable (UsageRecord) -> Void
+    ) {
+        self.holding = holding
         self.template = UsageRecord(
             requestId: call.requestId, userId: call.user.userId, appId: call.user.appId, provider: call.provider.id, endpoint: path,
             model: nil,
