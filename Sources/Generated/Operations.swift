@@ -4977,7 +4977,14 @@ extension Operations {
         public static let id = "gatewayChatCompletions"
 
         public struct Input: Sendable, Equatable {
-            public init() {
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
+
+            public init(xPartialKeyId: String? = nil, xPartialKey: String? = nil) {
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
             }
         }
     }
@@ -4989,7 +4996,14 @@ extension Operations {
         public static let id = "gatewayEmbeddings"
 
         public struct Input: Sendable, Equatable {
-            public init() {
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
+
+            public init(xPartialKeyId: String? = nil, xPartialKey: String? = nil) {
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
             }
         }
     }
@@ -5086,7 +5100,14 @@ extension Operations {
         public static let id = "gatewayResponses"
 
         public struct Input: Sendable, Equatable {
-            public init() {
+            /// With `X-Partial-Key`, call the provider with the caller's own split key instead of the server's key.
+            public var xPartialKeyId: String?
+            /// The client part handed out when the key was split (base64url, 32 bytes).
+            public var xPartialKey: String?
+
+            public init(xPartialKeyId: String? = nil, xPartialKey: String? = nil) {
+                self.xPartialKeyId = xPartialKeyId
+                self.xPartialKey = xPartialKey
             }
         }
     }

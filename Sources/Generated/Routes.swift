@@ -1655,14 +1655,22 @@ extension APIProtocol {
         router.on("/v1/chat/completions", method: .post) { request, context in
             var context = context
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "gatewayChatCompletions")
-            let input = Operations.GatewayChatCompletions.Input()
+            let input = Operations.GatewayChatCompletions.Input(
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request)
+            )
+            try input.validate()
             return try await self.gatewayChatCompletions(input, request: request, context: context)
         }
 
         router.on("/v1/embeddings", method: .post) { request, context in
             var context = context
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "gatewayEmbeddings")
-            let input = Operations.GatewayEmbeddings.Input()
+            let input = Operations.GatewayEmbeddings.Input(
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request)
+            )
+            try input.validate()
             return try await self.gatewayEmbeddings(input, request: request, context: context)
         }
 
@@ -1676,7 +1684,11 @@ extension APIProtocol {
         router.on("/v1/responses", method: .post) { request, context in
             var context = context
             try await security.authenticate(request, context: &context, schemes: ["bearerAuth"], operationId: "gatewayResponses")
-            let input = Operations.GatewayResponses.Input()
+            let input = Operations.GatewayResponses.Input(
+                xPartialKeyId: try InputDecoding.header("X-Partial-Key-Id", in: request),
+                xPartialKey: try InputDecoding.header("X-Partial-Key", in: request)
+            )
+            try input.validate()
             return try await self.gatewayResponses(input, request: request, context: context)
         }
     }

@@ -554,3 +554,27 @@ extension Operations.SdkProxyPut.Input {
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
+
+extension Operations.GatewayChatCompletions.Input {
+    /// Checks the spec's constraints on the parameters and the body.
+    public func validate() throws(InputError) {
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
+    }
+}
+
+extension Operations.GatewayEmbeddings.Input {
+    /// Checks the spec's constraints on the parameters and the body.
+    public func validate() throws(InputError) {
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
+    }
+}
+
+extension Operations.GatewayResponses.Input {
+    /// Checks the spec's constraints on the parameters and the body.
+    public func validate() throws(InputError) {
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
+    }
+}

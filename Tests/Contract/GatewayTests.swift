@@ -360,3 +360,77 @@ struct KeyPoolLiveTests {
         #expect(!lines.contains { line in keys.contains { line.contains($0) } }, "a key reached a log line")
     }
 }
+
+/// BYOK on `/v1`: the caller's split key pins the call to its provider, and no server key is used.
+@Suite("Gateway (/v1) with a split key", .serialized)
+struct GatewayByokTests {
+    @Test func aSplitKeyPinsTheCallToItsProvider() async throws {
+        let marker = "gateway-byok-\(UUID().uuidString)"
+        let sink = MemorySink()
+        try await Harness.withApp(
+            .sqlite, sink: sink,
+            configure: { config in
+                config.providers = ProviderRegistry(
+                    providers: config.providers.providers,
+                    aliases: [
+                        "either": [
+                            .init(model: "testclaude/claude-3-5-haiku-latest", weight: 1_000_000), .init(model: "testai/gpt-4o-mini"),
+                        ]
+                    ])
+            }
+        ) { client, _ in
+            let fixture = Fixture(client: client)
+            let auth = Fixture.bearer(try await fixture.signIn())
+            let key = try await ByokTests.split(fixture, auth)  // a testai key
+            let headers = ContractCases.withPart(auth, id: key.keyId, part: key.clientPart)
+            // The alias's first choice is Claude, but the key is testai's: only testai is tried.
+            let served = try await fixture.send(
+                .post, "/v1/chat/completions", headers: headers,
+                json: #"{"model":"either","messages":[{"role":"user","content":"\#(marker)"}]}"#)
+            #expect(served.status == .ok)
+            #expect(served.headers[HTTPField.Name("x-safeapi-provider")!] == "testai")
+            let sent = try #require(MockProviderServer.shared.requests(marker: marker).first)
+            #expect(sent.headers["authorization"] == "Bearer \(ByokTests.userKey)")
+            // The alias is narrowed to the key's provider before anything is tried: no deployment of
+            // another provider is offered the key (which the security log would report).
+            #expect(!sink.contents.contains { $0.contains("split_key_wrong_provider") })
+            let other = try await fixture.send(
+                .post, "/v1/chat/completions", headers: headers, json: #"{"model":"testclaude/claude-3-5-haiku-latest","messages":[]}"#)
+            #expect(other.status == .forbidden)
+            #expect(try fixture.decode(GatewayError.self, other).error.code == "split_key_wrong_provider")
+            let wrongPart = try await fixture.send(
+                .post, "/v1/chat/completions",
+                headers: ContractCases.withPart(auth, id: key.keyId, part: String(repeating: "A", count: 43)),
+                json: #"{"model":"testai/gpt-4o-mini","messages":[]}"#)
+            #expect(wrongPart.status == .unauthorized)
+            #expect(try fixture.decode(GatewayError.self, wrongPart).error.type == .authenticationError)
+        }
+    }
+}
+
+extension GatewayAnthropicTests {
+    /// A client that leaves a translated stream: the provider's stream is cancelled, and what it
+    /// reported before is billed.
+    @Test func aClientThatHangsUpCancelsTheProviderAndIsBilledForWhatWasSeen() async throws {
+        let before = MockProviderServer.shared.cancelledStreams
+        let (_, usage) = try await ProxyLiveTests.withLiveAppAndUsage { base, token, _ in
+            let request = ProxyLiveTests.post(
+                "\(base)/v1/chat/completions", token: token,
+                json: #"{"model":"testclaude/claude-3-5-haiku-latest","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+            let reader = Task {
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                var iterator = response.body.makeAsyncIterator()
+                _ = try await iterator.next()  // the first chunk, then hang up
+            }
+            _ = try await reader.value
+            let deadline = ContinuousClock.now + .seconds(3)
+            while MockProviderServer.shared.cancelledStreams == before && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        #expect(MockProviderServer.shared.cancelledStreams > before, "the provider's stream ran on after the client left")
+        let row = try #require(usage.last)
+        #expect(row.cancelled && row.streamed && row.provider == "testclaude")
+        #expect(row.inputTokens == 300, "message_start's input tokens, seen before the hang-up")
+    }
+}

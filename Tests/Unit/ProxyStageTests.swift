@@ -185,3 +185,36 @@ struct CollectingWriter: ResponseBodyWriter {
     }
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
+
+@Suite("Attempts of a request with fallbacks")
+struct AttemptScheduleTests {
+    @Test func deploymentsInTurnThenBackoffThenTheCap() {
+        var schedule = AttemptSchedule(policy: RetryPolicy(maxAttempts: 4, deadline: .seconds(60)), deployments: 2, started: .now)
+        #expect(schedule.index == 0)
+        #expect(schedule.failed(retryAfter: nil) == .zero)  // to the second deployment at once
+        #expect(schedule.attempt == 2 && schedule.index == 1)
+        let backoff = schedule.failed(retryAfter: nil)  // back to the first: a jittered wait
+        #expect(backoff != nil && backoff! <= .milliseconds(200))
+        #expect(schedule.index == 0)
+        // The first asks for 5 s: the second is next, with its own (shorter) wait.
+        let next = schedule.failed(retryAfter: .seconds(5))
+        #expect(next != nil && next! <= .milliseconds(200) && schedule.index == 1 && schedule.attempt == 4)
+        #expect(schedule.failed(retryAfter: nil) == nil, "the cap: 4 attempts")
+    }
+
+    @Test func aDeploymentWaitsItsOwnRetryAfter() {
+        var schedule = AttemptSchedule(policy: RetryPolicy(maxAttempts: 4, deadline: .seconds(60)), deployments: 2, started: .now)
+        #expect(schedule.failed(retryAfter: .seconds(3)) == .zero)  // the first said 3 s; the second is untried
+        #expect(schedule.failed(retryAfter: nil) == .seconds(3))  // back to the first: its Retry-After
+    }
+
+    @Test func retryAfterIsHonouredAndTheDeadlineAndCapHold() {
+        var one = AttemptSchedule(policy: RetryPolicy(maxAttempts: 3, deadline: .seconds(60)), deployments: 1, started: .now)
+        #expect(one.failed(retryAfter: .seconds(2)) == .seconds(2))
+        #expect(one.attempt == 2)
+        var late = AttemptSchedule(policy: RetryPolicy(maxAttempts: 3, deadline: .seconds(1)), deployments: 1, started: .now)
+        #expect(late.failed(retryAfter: .seconds(2)) == nil, "a wait past the deadline is not made")
+        var capped = AttemptSchedule(policy: RetryPolicy(maxAttempts: 1, deadline: .seconds(60)), deployments: 3, started: .now)
+        #expect(capped.failed(retryAfter: nil) == nil)
+    }
+}

@@ -77,6 +77,14 @@ chunks = list(gateway.chat.completions.create(
 check("openai /v1 gemini stream", "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), "Hello from Gemini")
 assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens == 5, "the translated Gemini stream has no usage chunk"
 
+reply = gateway.chat.completions.create(model="gemini/gemini-2.0-flash", messages=[{"role": "user", "content": "Weather?"}], tools=tools)
+call = reply.choices[0].message.tool_calls[0]
+check("openai /v1 gemini tools", f"{call.function.name} {call.function.arguments}", 'weather {"city":"Paris"}')
+assert reply.choices[0].finish_reason == "tool_calls"
+streamed = list(gateway.chat.completions.create(model="gemini/gemini-2.0-flash", messages=[{"role": "user", "content": "Weather?"}], tools=tools, stream=True))
+arguments = "".join(tc.function.arguments or "" for c in streamed if c.choices for tc in (c.choices[0].delta.tool_calls or []))
+check("openai /v1 gemini tools stream", arguments, '{"city":"Paris"}')
+
 # Embeddings: passed through to OpenAI, translated to Gemini's batchEmbedContents (the SDK asks
 # for base64 by default and decodes it).
 vectors = gateway.embeddings.create(model="openai/text-embedding-3-small", input="Hi")
@@ -103,7 +111,7 @@ for name, error, call in [
 
 # What reached the provider: its key in its own header, never the bridge's token.
 seen = [json.loads(line) for line in open(mock_log)]
-assert len(seen) == 16, f"the mock saw {len(seen)} requests"
+assert len(seen) == 18, f"the mock saw {len(seen)} requests"
 for request in seen:
     assert token not in json.dumps(request), f"the bridge token went upstream: {request['path']}"
 assert all(r["authorization"] == f"Bearer {provider_key}" for r in seen if r["path"].startswith("/openai/"))

@@ -98,6 +98,12 @@ class Handler(BaseHTTPRequestHandler):
                                     "data": [{"object": "embedding", "index": 0, "embedding": [0.25, 0.5]}]})
         if path.startswith("/gemini/v1beta/models/") and path.endswith(":batchEmbedContents"):
             return send_json(self, {"embeddings": [{"values": [0.5, -1.25, 3.0]} for _ in body["requests"]]})
+        if path.startswith("/gemini/v1beta/models/") and body.get("tools"):  # one call of the first function
+            name = body["tools"][0]["functionDeclarations"][0]["name"]
+            answer = {"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": name, "args": {"city": "Paris"}}}]},
+                                      "finishReason": "STOP", "index": 0}],
+                      "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 3}, "modelVersion": "gemini-2.0-flash"}
+            return sse(self, [f"data: {json.dumps(answer)}\r\n\r\n"]) if path.endswith(":streamGenerateContent") else send_json(self, answer)
         if path.startswith("/gemini/v1beta/models/"):
             answer = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hello from Gemini"}]}, "finishReason": "STOP", "index": 0}],
                       "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8}, "modelVersion": "gemini-2.0-flash"}

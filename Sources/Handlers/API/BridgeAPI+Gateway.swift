@@ -24,21 +24,24 @@ extension BridgeAPI {
     public func gatewayChatCompletions(_ input: Operations.GatewayChatCompletions.Input, request: Request, context: Context) async throws
         -> Response
     {
-        try await gateway(.chatCompletions, request: request, context: context)
+        try await gateway(.chatCompletions, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
     }
 
     public func gatewayEmbeddings(_ input: Operations.GatewayEmbeddings.Input, request: Request, context: Context) async throws -> Response
     {
-        try await gateway(.embeddings, request: request, context: context)
+        try await gateway(.embeddings, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
     }
 
     public func gatewayResponses(_ input: Operations.GatewayResponses.Input, request: Request, context: Context) async throws -> Response {
-        try await gateway(.responses, request: request, context: context)
+        try await gateway(.responses, splitKey: (input.xPartialKeyId, input.xPartialKey), request: request, context: context)
     }
 
     /// A `/v1` call: to the deployments the body's `model` names (one, or an alias's in order),
-    /// each passed through with the model renamed or translated into its provider's API.
-    private func gateway(_ operation: GatewayOperation, request: Request, context: Context) async throws -> Response {
+    /// each passed through with the model renamed or translated into its provider's API. With a
+    /// split key, only the deployments of its provider, each with the caller's key.
+    private func gateway(_ operation: GatewayOperation, splitKey: (id: String?, part: String?), request: Request, context: Context)
+        async throws -> Response
+    {
         guard InputDecoding.isJSON(request.headers[.contentType]) else { throw UnsupportedMediaType() }
         var request = request
         let body = try await request.collectBody(upTo: context.maxUploadSize)
@@ -46,13 +49,21 @@ extension BridgeAPI {
         let user = try context.requireUser()
         var calls: [(call: ProxyCall, model: String)] = []
         var refusal: (any Error)?
-        for deployment in try route.deployments(in: proxy.registry) {
+        // Either split-key header asks for the caller's own key, as on the proxy routes.
+        let named = splitKey.id == nil && splitKey.part == nil ? nil : (id: splitKey.id ?? "", part: splitKey.part ?? "")
+        var deployments = try route.deployments(in: proxy.registry)
+        if let named {
+            let provider = try await splitKeys.provider(ofKey: named.id, user: user)
+            deployments.removeAll { $0.provider.id != provider }
+            guard !deployments.isEmpty else { throw AppError.splitKeyWrongProvider }
+        }
+        for deployment in deployments {
             do {
                 var call = ProxyCall(
                     provider: deployment.provider, method: .post, endpoint: operation.endpoint,
                     body: .renamingModel(body, to: deployment.model), clientHeaders: request.headers, user: user,
                     clientIP: context.clientIP,
-                    requestId: context.requestId, price: deployment.price)
+                    requestId: context.requestId, splitKey: named, price: deployment.price)
                 if let translation = try operation.translation(to: deployment.provider) {
                     call.apply(try translation.call(body, fields: route.fields, model: deployment.model))
                 }

@@ -166,6 +166,14 @@ public struct SplitKeyService: Sendable {
         }
     }
 
+    /// The provider of the caller's split key `keyId` (the gateway pins a call to it): another
+    /// user's id is not found.
+    public func provider(ofKey keyId: String, user: AuthenticatedUser) async throws -> String {
+        _ = try requireVault()
+        guard let record = try await store.get(userId: user.userId, keyId: keyId) else { throw AppError.splitKeyNotFound }
+        return record.provider
+    }
+
     /// The caller's key for one upstream request to `provider`: another user's id is not found,
     /// another provider's key is refused, a deleted key is revoked, a wrong part does not open.
     public func keyForRequest(keyId: String, part: String, user: AuthenticatedUser, provider: String) async throws -> (

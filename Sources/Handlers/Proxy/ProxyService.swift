@@ -57,7 +57,6 @@ public struct ProxyService: Sendable {
     /// the policy's deadline and attempt cap. Any other answer, or the last failure, is the answer.
     public func forward(_ calls: [ProxyCall], retry: RetryPolicy, connectionClosed: EventLoopFuture<Void>?) async throws -> ProxyAnswer {
         let started = ContinuousClock.now
-        let deadline = started + retry.deadline
         var deployments: [(index: Int, call: ProxyCall, path: String, key: KeyResolver.Resolved)] = []
         var refusal: (any Error)?
         for (index, call) in calls.enumerated() {
@@ -69,40 +68,28 @@ public struct ProxyService: Sendable {
         }
         guard let first = deployments.first else { throw refusal ?? AppError.providerNotFound }
         let standing = try await admission.admit(userId: first.call.user.userId, appId: first.call.user.appId, splitKey: first.key.splitKey)
+        var schedule = AttemptSchedule(policy: retry, deployments: deployments.count, started: started)
         var waited = Duration.zero
-        var retryAfter: [Int: Duration] = [:]
-        for attempt in 1... {
-            let index = (attempt - 1) % deployments.count
-            let (served, call, path, resolved) = deployments[index]
+        while true {
+            let (served, call, path, resolved) = deployments[schedule.index]
             let (key, lease) = try resolved.lease()
             let request = UpstreamRequestBuilder.build(call, path: path, key: key)
-            let report = UsageReport(call, path: path, started: attempt == 1 ? started : .now, holding: lease, sink: usage.record)
+            let report = UsageReport(call, path: path, started: schedule.attempt == 1 ? started : .now, holding: lease, sink: usage.record)
             let asked = ContinuousClock.now
-            // The wait before the next attempt, or nil when there is none to make.
-            func nextWait() -> Duration? {
-                guard attempt < retry.maxAttempts else { return nil }
-                let nextIndex = attempt % deployments.count
-                var delay = Duration.zero
-                if attempt >= deployments.count {  // the next deployment was tried before
-                    delay = max(retry.backoff(round: attempt / deployments.count), retryAfter[nextIndex] ?? .zero)
-                }
-                return ContinuousClock.now + delay < deadline ? delay : nil
-            }
             let response: UpstreamResponse
             do {
                 response = try await send(request, call: call, path: path, report: report)
             } catch let error as AppError where error == .upstreamUnreachable || error == .upstreamTimeout {
-                guard let delay = nextWait() else { throw error }
+                guard let delay = schedule.failed(retryAfter: nil) else { throw error }
                 waited += (ContinuousClock.now - asked) + delay
                 try await Task.sleep(for: delay)
                 continue
             }
-            let providerRetryAfter = response.headers[.retryAfter].flatMap(Int64.init).map { Duration.seconds($0) }
-            if RetryPolicy.retries(status: response.status) { retryAfter[index] = providerRetryAfter }
-            if let lease, lease.pool.observe(lease.index, status: response.status, retryAfter: providerRetryAfter) {
+            let retryAfter = response.headers[.retryAfter].flatMap(Int64.init).map { Duration.seconds($0) }
+            if let lease, lease.pool.observe(lease.index, status: response.status, retryAfter: retryAfter) {
                 await keyDisabled(call.provider, name: lease.pool.name(lease.index), status: response.status)
             }
-            if RetryPolicy.retries(status: response.status), let delay = nextWait() {
+            if RetryPolicy.retries(status: response.status), let delay = schedule.failed(retryAfter: retryAfter) {
                 try await Relay.discard(response, provider: call.provider, report: report)
                 waited += (ContinuousClock.now - asked) + delay
                 try await Task.sleep(for: delay)
@@ -114,11 +101,10 @@ public struct ProxyService: Sendable {
                 connectionClosed: connectionClosed)
             answer.standing = standing
             answer.upstreamWait = waited
-            answer.attempts = attempt
+            answer.attempts = schedule.attempt
             answer.served = served
             return answer
         }
-        fatalError("unreachable: the attempts loop returns or throws")
     }
 
     /// A server key the provider refused (401, 403) left the pool: logged and announced, by its
@@ -175,5 +161,41 @@ public struct RetryPolicy: Sendable {
     func backoff(round: Int) -> Duration {
         let ceiling = min(maxDelay, baseDelay * (1 << min(round, 16)))
         return .nanoseconds(Int64.random(in: 0...max(0, ceiling.nanoseconds)))
+    }
+}
+
+/// Which deployment each attempt of one request goes to, and how long to wait before the next:
+/// the deployments in turn; one tried before only after `RetryPolicy.backoff`, or its last
+/// `Retry-After` if longer; no attempt past the cap, none starting after the deadline.
+struct AttemptSchedule {
+    let policy: RetryPolicy
+    let deployments: Int
+    let deadline: ContinuousClock.Instant
+    /// The attempt under way, from 1.
+    private(set) var attempt = 1
+    /// The last `Retry-After` of each deployment.
+    private var retryAfter: [Int: Duration] = [:]
+
+    init(policy: RetryPolicy, deployments: Int, started: ContinuousClock.Instant) {
+        self.policy = policy
+        self.deployments = deployments
+        self.deadline = started + policy.deadline
+    }
+
+    /// The deployment of the attempt under way.
+    var index: Int { (attempt - 1) % deployments }
+
+    /// The attempt under way failed (with the provider's `Retry-After`, if any): the wait before
+    /// the next one, which is then under way; nil when there is none to make.
+    mutating func failed(retryAfter: Duration?) -> Duration? {
+        self.retryAfter[index] = retryAfter
+        guard attempt < policy.maxAttempts else { return nil }
+        var delay = Duration.zero
+        if attempt >= deployments {  // the next deployment was tried before
+            delay = max(policy.backoff(round: attempt / deployments), self.retryAfter[attempt % deployments] ?? .zero)
+        }
+        guard ContinuousClock.now + delay < deadline else { return nil }
+        attempt += 1
+        return delay
     }
 }

@@ -5,7 +5,9 @@ import Testing
 
 @testable import Handlers
 
-/// OpenAI chat completions to Anthropic Messages and back, field by field, on the wire formats of
+/// The gateway's conformance suite, part one (part two, live through mock providers and the
+/// official SDK, is Tests/Contract/GatewayTests.swift and scripts/sdk-check): OpenAI chat
+/// completions to Anthropic Messages and back, field by field, on the wire formats of
 /// the two APIs' documentation (the stream events are Anthropic's documented examples).
 @Suite("Gateway translation: OpenAI chat to Anthropic Messages")
 struct AnthropicTranslationTests {
