@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import Synchronization
 
 /// Anthropic's Messages API as a gateway dialect: an OpenAI chat request becomes a Messages
 /// request, and the answer (whole, streamed, or an error) becomes OpenAI's. What the Messages API
@@ -322,7 +321,7 @@ struct AnthropicTranslation: AnswerTranslation {
         return ByteBuffer(string: OpenAIChat.json(error))
     }
 
-    func stream() -> any StreamTranslator { AnthropicStreamTranslator(includeUsage: includeUsage, created: created) }
+    func stream() -> any StreamTranslator { EventStreamTranslation(AnthropicStreamEvents(includeUsage: includeUsage, created: created)) }
 }
 
 /// Anthropic's stream events (`message_start`, `content_block_start`, `content_block_delta`,
@@ -333,75 +332,56 @@ struct AnthropicTranslation: AnswerTranslation {
 ///
 /// Every event costs one scan of its bytes and one chunk written as text: a stream has an event
 /// per few tokens, so neither `JSONDecoder` nor `JSONEncoder` is on this path.
-final class AnthropicStreamTranslator: StreamTranslator {
-    private struct State {
-        var reader = EventStreamReader()
-        /// Started once `message_start` has named the message.
-        var writer = OpenAIChat.ChunkWriter()
-        /// The OpenAI tool-call index of each `tool_use` block, by the block's index.
-        var toolIndex: [Int: Int] = [:]
-        var finishReason: String?
-        var input: Int64 = 0
-        var cacheRead: Int64 = 0
-        var cacheWrite: Int64 = 0
-        var output: Int64 = 0
-        var ended = false
-    }
-
-    private let includeUsage: Bool
-    private let created: Int64
-    private let state = Mutex(State())
+struct AnthropicStreamEvents: StreamEvents {
+    let includeUsage: Bool
+    let created: Int64
+    /// Started once `message_start` has named the message.
+    private var writer = OpenAIChat.ChunkWriter()
+    /// The OpenAI tool-call index of each `tool_use` block, by the block's index.
+    private var toolIndex: [Int: Int] = [:]
+    private var finishReason: String?
+    private var input: Int64 = 0
+    private var cacheRead: Int64 = 0
+    private var cacheWrite: Int64 = 0
+    private var output: Int64 = 0
+    private var ended = false
 
     init(includeUsage: Bool, created: Int64) {
         self.includeUsage = includeUsage
         self.created = created
     }
 
-    func feed(_ chunk: ByteBuffer) -> ByteBuffer {
-        state.withLock { state in
-            var out = ""
-            for event in state.reader.feed(chunk) { translate(event.data, &state, into: &out) }
-            return ByteBuffer(string: out)
-        }
+    mutating func end(into out: inout String) {
+        guard !ended else { return }
+        // The provider's stream stopped without `message_stop`: say so, as an error event.
+        out += OpenAIChat.incompleteStream
+        ended = true
     }
 
-    func finish() -> ByteBuffer {
-        state.withLock { state in
-            var out = ""
-            if let event = state.reader.finish() { translate(event.data, &state, into: &out) }
-            if !state.ended {
-                // The provider's stream stopped without `message_stop`: say so, as an error event.
-                out += OpenAIChat.incompleteStream
-                state.ended = true
-            }
-            return ByteBuffer(string: out)
-        }
-    }
-
-    private func translate(_ data: [UInt8], _ state: inout State, into out: inout String) {
-        guard !state.ended else { return }
+    mutating func translate(_ data: [UInt8], into out: inout String) {
+        guard !ended else { return }
         data.withUnsafeBytes { bytes in
             guard let event = JSONScan.Object(bytes) else { return }
             let fields = JSONScan.Fields(bytes: bytes)
-            func chunk(_ delta: String, finish: String? = nil) { state.writer.chunk(delta, finish: finish, into: &out) }
+            func chunk(_ delta: String, finish: String? = nil) { writer.chunk(delta, finish: finish, into: &out) }
             switch fields.string("type", in: event) {
             case "message_start":
                 let message = fields.object("message", in: event)
-                state.writer.start(
+                writer.start(
                     id: message.flatMap { fields.string("id", in: $0) } ?? "",
                     model: message.flatMap { fields.string("model", in: $0) } ?? "",
                     created: created)
-                if let usage = message.flatMap({ fields.object("usage", in: $0) }) { record(usage, fields, &state) }
+                if let usage = message.flatMap({ fields.object("usage", in: $0) }) { record(usage, fields) }
                 chunk(OpenAIChat.ChunkWriter.role)
             case "content_block_start":
                 guard let block = fields.object("content_block", in: event), let index = fields.number("index", in: event) else { return }
                 switch fields.string("type", in: block) {
                 case "tool_use":
-                    let toolIndex = state.toolIndex.count
-                    state.toolIndex[Int(index)] = toolIndex
+                    let next = toolIndex.count
+                    toolIndex[Int(index)] = next
                     chunk(
                         OpenAIChat.ChunkWriter.toolCall(
-                            index: toolIndex, id: fields.string("id", in: block) ?? "", name: fields.string("name", in: block) ?? ""))
+                            index: next, id: fields.string("id", in: block) ?? "", name: fields.string("name", in: block) ?? ""))
                 case "text":
                     if let text = fields.string("text", in: block), !text.isEmpty { chunk(OpenAIChat.ChunkWriter.content(text)) }
                 default:
@@ -413,30 +393,30 @@ final class AnthropicStreamTranslator: StreamTranslator {
                 case "text_delta":
                     if let text = fields.string("text", in: delta) { chunk(OpenAIChat.ChunkWriter.content(text)) }
                 case "input_json_delta":
-                    guard let index = fields.number("index", in: event), let toolIndex = state.toolIndex[Int(index)],
+                    guard let index = fields.number("index", in: event), let call = toolIndex[Int(index)],
                         let partial = fields.string("partial_json", in: delta), !partial.isEmpty
                     else { return }
-                    chunk(OpenAIChat.ChunkWriter.arguments(index: toolIndex, partial))
+                    chunk(OpenAIChat.ChunkWriter.arguments(index: call, partial))
                 default:
                     break  // thinking and signature deltas have no place in a chat completion
                 }
             case "message_delta":
                 if let reason = fields.object("delta", in: event).flatMap({ fields.string("stop_reason", in: $0) }) {
-                    state.finishReason = AnthropicMessages.finishReason(reason)
+                    finishReason = AnthropicMessages.finishReason(reason)
                 }
-                if let usage = fields.object("usage", in: event) { record(usage, fields, &state) }
+                if let usage = fields.object("usage", in: event) { record(usage, fields) }
             case "message_stop":
-                state.ended = true
-                chunk("{}", finish: state.finishReason ?? "stop")
+                ended = true
+                chunk("{}", finish: finishReason ?? "stop")
                 if includeUsage {
-                    state.writer.usage(
+                    writer.usage(
                         AnthropicMessages.usage(
-                            input: state.input, cacheRead: state.cacheRead, cacheWrite: state.cacheWrite, output: state.output),
+                            input: input, cacheRead: cacheRead, cacheWrite: cacheWrite, output: output),
                         into: &out)
                 }
                 out += OpenAIChat.done
             case "error":
-                state.ended = true
+                ended = true
                 let error = fields.object("error", in: event)
                 out += OpenAIChat.event(
                     OpenAIChat.error(
@@ -450,10 +430,10 @@ final class AnthropicStreamTranslator: StreamTranslator {
 
     /// Usage as it comes: `message_start` has the input, `message_delta` the output so far (and,
     /// in newer versions of the API, the input again).
-    private func record(_ usage: JSONScan.Object, _ fields: JSONScan.Fields, _ state: inout State) {
-        if let input = fields.number("input_tokens", in: usage) { state.input = input }
-        if let read = fields.number("cache_read_input_tokens", in: usage) { state.cacheRead = read }
-        if let write = fields.number("cache_creation_input_tokens", in: usage) { state.cacheWrite = write }
-        if let output = fields.number("output_tokens", in: usage) { state.output = output }
+    private mutating func record(_ usage: JSONScan.Object, _ fields: JSONScan.Fields) {
+        if let count = fields.number("input_tokens", in: usage) { input = count }
+        if let read = fields.number("cache_read_input_tokens", in: usage) { cacheRead = read }
+        if let write = fields.number("cache_creation_input_tokens", in: usage) { cacheWrite = write }
+        if let count = fields.number("output_tokens", in: usage) { output = count }
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import Synchronization
 
 /// Gemini's generateContent API as a gateway dialect: an OpenAI chat request becomes a
 /// `generateContent` (or, streamed, `streamGenerateContent?alt=sse`) request, and the answer becomes
@@ -348,7 +347,9 @@ struct GeminiTranslation: AnswerTranslation {
         return ByteBuffer(string: OpenAIChat.json(error))
     }
 
-    func stream() -> any StreamTranslator { GeminiStreamTranslator(model: model, includeUsage: includeUsage, created: created) }
+    func stream() -> any StreamTranslator {
+        EventStreamTranslation(GeminiStreamEvents(model: model, includeUsage: includeUsage, created: created))
+    }
 }
 
 /// Gemini's stream (`alt=sse`: each event a `GenerateContentResponse` with the next parts) as
@@ -357,20 +358,15 @@ struct GeminiTranslation: AnswerTranslation {
 /// stream (Gemini sends no end event: the stream's end is the answer's), then the usage chunk when
 /// asked and `[DONE]`. A stream that ends without a finish reason, or with an error, ends in an
 /// error event the OpenAI SDKs raise.
-final class GeminiStreamTranslator: StreamTranslator {
-    private struct State {
-        var reader = EventStreamReader()
-        var writer = OpenAIChat.ChunkWriter()
-        var calls = 0
-        var finishReason: String?
-        var usage: OpenAIChat.Usage?
-        var ended = false
-    }
-
-    private let model: String
-    private let includeUsage: Bool
-    private let created: Int64
-    private let state = Mutex(State())
+struct GeminiStreamEvents: StreamEvents {
+    let model: String
+    let includeUsage: Bool
+    let created: Int64
+    private var writer = OpenAIChat.ChunkWriter()
+    private var calls = 0
+    private var finishReason: String?
+    private var usage: OpenAIChat.Usage?
+    private var ended = false
 
     init(model: String, includeUsage: Bool, created: Int64) {
         self.model = model
@@ -378,51 +374,42 @@ final class GeminiStreamTranslator: StreamTranslator {
         self.created = created
     }
 
-    func feed(_ chunk: ByteBuffer) -> ByteBuffer {
-        state.withLock { state in
-            var out = ""
-            for event in state.reader.feed(chunk) { translate(event.data, &state, into: &out) }
-            return ByteBuffer(string: out)
+    mutating func end(into out: inout String) {
+        guard !ended else { return }
+        ended = true
+        guard let reason = finishReason else {
+            out += OpenAIChat.incompleteStream
+            return
         }
+        writer.chunk("{}", finish: GeminiContent.finishReason(reason, calledTools: calls > 0), into: &out)
+        if includeUsage { writer.usage(usage ?? GeminiContent.UsageMetadata().openAI, into: &out) }
+        out += OpenAIChat.done
     }
 
-    func finish() -> ByteBuffer {
-        state.withLock { state in
-            var out = ""
-            if let event = state.reader.finish() { translate(event.data, &state, into: &out) }
-            guard !state.ended else { return ByteBuffer(string: out) }
-            state.ended = true
-            guard let reason = state.finishReason else { return ByteBuffer(string: out + OpenAIChat.incompleteStream) }
-            state.writer.chunk("{}", finish: GeminiContent.finishReason(reason, calledTools: state.calls > 0), into: &out)
-            if includeUsage { state.writer.usage(state.usage ?? GeminiContent.UsageMetadata().openAI, into: &out) }
-            return ByteBuffer(string: out + OpenAIChat.done)
-        }
-    }
-
-    private func translate(_ data: [UInt8], _ state: inout State, into out: inout String) {
-        guard !state.ended, let answer = try? JSONDecoder().decode(GeminiContent.Answer.self, from: Data(data)) else { return }
+    mutating func translate(_ data: [UInt8], into out: inout String) {
+        guard !ended, let answer = try? JSONDecoder().decode(GeminiContent.Answer.self, from: Data(data)) else { return }
         if let error = answer.error {
-            state.ended = true
+            ended = true
             out += OpenAIChat.event(
                 OpenAIChat.error(
                     message: error.message ?? "The provider's stream failed.", type: "api_error", code: error.status?.lowercased()))
             return
         }
-        if !state.writer.started {
-            state.writer.start(id: answer.responseId ?? "", model: answer.modelVersion ?? model, created: created)
-            state.writer.chunk(OpenAIChat.ChunkWriter.role, into: &out)
+        if !writer.started {
+            writer.start(id: answer.responseId ?? "", model: answer.modelVersion ?? model, created: created)
+            writer.chunk(OpenAIChat.ChunkWriter.role, into: &out)
         }
         for part in answer.parts {
-            if let text = part.text, !text.isEmpty { state.writer.chunk(OpenAIChat.ChunkWriter.content(text), into: &out) }
+            if let text = part.text, !text.isEmpty { writer.chunk(OpenAIChat.ChunkWriter.content(text), into: &out) }
             if let call = part.functionCall {
                 let delta = OpenAIChat.ChunkWriter.toolCall(
-                    index: state.calls, id: GeminiContent.callId(call, index: state.calls), name: call.name,
+                    index: calls, id: GeminiContent.callId(call, index: calls), name: call.name,
                     arguments: OpenAIChat.json(call.args ?? .object([:])))
-                state.writer.chunk(delta, into: &out)
-                state.calls += 1
+                writer.chunk(delta, into: &out)
+                calls += 1
             }
         }
-        if let reason = answer.finishReason { state.finishReason = reason }
-        if let usage = answer.usageMetadata { state.usage = usage.openAI }
+        if let reason = answer.finishReason { finishReason = reason }
+        if let usage = answer.usageMetadata { self.usage = usage.openAI }
     }
 }
