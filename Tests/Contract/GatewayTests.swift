@@ -434,3 +434,23 @@ extension GatewayAnthropicTests {
         #expect(row.inputTokens == 300, "message_start's input tokens, seen before the hang-up")
     }
 }
+
+extension GatewayAnthropicTests {
+    /// The provider breaks its stream off after it began: the client's stream ends with an error
+    /// event (which the OpenAI SDKs raise), and the usage row says the call failed.
+    @Test func aStreamTheProviderBreaksOffEndsInAnErrorEvent() async throws {
+        let (text, usage) = try await ProxyLiveTests.withLiveAppAndUsage { base, token, _ in
+            let request = ProxyLiveTests.post(
+                "\(base)/v1/chat/completions", token: token,
+                json: #"{"model":"testclaude/claude-3-5-haiku-latest","stream":true,"messages":[{"role":"user","content":"break-off"}]}"#)
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            return String(buffer: try await response.body.collect(upTo: 1 << 20))
+        }
+        let events = text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        #expect(events.first?.contains(#""role":"assistant""#) == true)
+        #expect(events.last?.contains(#""code":"upstream_incomplete""#) == true)
+        #expect(!text.contains("[DONE]"))
+        let row = try #require(usage.last)
+        #expect(row.status == 502 && row.inputTokens == 300)
+    }
+}

@@ -210,6 +210,20 @@ final class MockProviderServer: Sendable {
 
     private func anthropic(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let body = try await body(request)
+        if body["stream"] as? Bool == true, "\(body["messages"] ?? "")".contains("break-off") {
+            // The stream starts, then the connection breaks.
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream"],
+                body: ResponseBody { writer in
+                    try await writer.write(
+                        ByteBuffer(
+                            string:
+                                "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_cut\",\"model\":\"claude-3-5-haiku-latest\",\"usage\":{\"input_tokens\":300,\"output_tokens\":1}}}\n\n"
+                        ))
+                    try await Task.sleep(for: .milliseconds(50))
+                    throw CancellationError()
+                })
+        }
         if body["stream"] as? Bool == true {
             return sse(
                 [

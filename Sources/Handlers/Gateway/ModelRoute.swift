@@ -49,8 +49,8 @@ public struct ModelRoute: Sendable, Equatable {
     }
 
     /// The deployments to try, in order: the one `provider/model` names, or an alias's, the first
-    /// picked at random by weight and the others after it in the listed order. `served` tells
-    /// which of them can serve the operation (a provider whose API `/v1` does not speak cannot).
+    /// picked at random by weight and the others after it in the listed order. An alias's
+    /// deployments of a provider whose API `/v1` does not speak are left out.
     func deployments(in registry: ProviderRegistry) throws -> [Deployment] {
         if let (providerId, model) = Self.split(name) {
             guard let provider = registry.provider(providerId) else { throw AppError.modelNotFound(provider: providerId) }

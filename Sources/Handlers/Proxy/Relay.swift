@@ -19,9 +19,8 @@ enum Relay {
     ]
     static let forwardedPrefixes = ["x-ratelimit-", "anthropic-ratelimit-"]
 
-    ///
-    /// With a `translation` (the gateway), an error body and a non-streamed answer are read whole
-    /// and translated, and a stream is translated event by event as it passes.
+    /// The client's answer. With a `translation` (the gateway), an error body and a non-streamed
+    /// answer are read whole and translated, and a stream is translated event by event as it passes.
     static func answer(
         _ upstream: UpstreamResponse, provider: Provider, key: Secret<String>?, report: UsageReport,
         translation: (any AnswerTranslation)? = nil, connectionClosed: EventLoopFuture<Void>?
@@ -55,23 +54,28 @@ enum Relay {
         if isEventStream { report.streaming() }
         let translator = isEventStream ? translation?.stream() : nil
         let body = ResponseBody { writer in
-            if isEventStream, let connectionClosed {
-                // A stream can be silent for long: stop as soon as the client hangs up. The relay
-                // runs in a child task, so the writer travels there and back in a box.
-                let box = WriterBox(writer)
-                try await cancelling(when: connectionClosed) {
+            // The relay may run in a child task (below), so the writer travels there and back in a box.
+            let box = WriterBox(writer)
+            do {
+                if isEventStream, let connectionClosed {
+                    // A stream can be silent for long: stop as soon as the client hangs up.
+                    try await cancelling(when: connectionClosed) {
+                        try await upstream.body { chunk in
+                            report.sawBytes(metering: chunk)
+                            try await write(translator?.feed(chunk) ?? chunk, to: &box.writer)
+                        }
+                    }
+                } else {
                     try await upstream.body { chunk in
                         report.sawBytes(metering: chunk)
                         try await write(translator?.feed(chunk) ?? chunk, to: &box.writer)
                     }
                 }
-                writer = box.writer
-            } else {
-                try await upstream.body { chunk in
-                    report.sawBytes(metering: chunk)
-                    try await write(translator?.feed(chunk) ?? chunk, to: &writer)
-                }
+            } catch  where translator != nil && !(error is CancellationError) {
+                // The provider broke its stream off: the translation ends it with an error event.
+                report.failed(status: 502)
             }
+            writer = box.writer
             if let translator { try await write(translator.finish(), to: &writer) }
             try await writer.finish(nil)
             report.completed()
