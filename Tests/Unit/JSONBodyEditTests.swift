@@ -157,7 +157,9 @@ struct JSONBodyEditTests {
 @Suite("The gateway's body edit: the model renamed, nothing else touched")
 struct GatewayBodyEditTests {
     static func edit(_ body: String, model: String, streamUsage: Bool = true) -> String {
-        String(buffer: JSONBodyEdit.edit(ByteBuffer(string: body), strip: [], askStreamUsage: streamUsage, model: model))
+        let buffer = ByteBuffer(string: body)
+        let object = buffer.withUnsafeReadableBytes { JSONScan.Object($0) }!
+        return String(buffer: JSONBodyEdit.renaming(buffer, object, model: model, askStreamUsage: streamUsage))
     }
 
     @Test func everyTopLevelModelIsRenamedAndTheRestKeepsItsBytes() {

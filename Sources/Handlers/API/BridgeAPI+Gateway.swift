@@ -52,21 +52,27 @@ extension BridgeAPI {
         // Either split-key header asks for the caller's own key, as on the proxy routes.
         let named = splitKey.id == nil && splitKey.part == nil ? nil : (id: splitKey.id ?? "", part: splitKey.part ?? "")
         var deployments = try route.deployments(in: proxy.registry)
-        if let named {
+        // An alias is narrowed to the key's provider first (one lookup), so no deployment of another
+        // provider is offered the key; a single deployment needs no narrowing: opening the key
+        // checks its provider.
+        if let named, deployments.count > 1 {
             let provider = try await splitKeys.provider(ofKey: named.id, user: user)
             deployments.removeAll { $0.provider.id != provider }
             guard !deployments.isEmpty else { throw AppError.splitKeyWrongProvider }
         }
         for deployment in deployments {
             do {
-                var call = ProxyCall(
-                    provider: deployment.provider, method: .post, endpoint: operation.endpoint,
-                    body: .renamingModel(body, to: deployment.model), clientHeaders: request.headers, user: user,
-                    clientIP: context.clientIP,
-                    requestId: context.requestId, splitKey: named, price: deployment.price)
-                if let translation = try operation.translation(to: deployment.provider) {
-                    call.apply(try translation.call(body, fields: route.fields, model: deployment.model))
+                let translated = try operation.translation(to: deployment.provider).map {
+                    try $0.call(body, fields: route.fields, model: deployment.model)
                 }
+                let prepared =
+                    translated?.body
+                    ?? route.body(renamedTo: deployment.model, askStreamUsage: deployment.provider.definition.requestStreamUsage)
+                let call = ProxyCall(
+                    provider: deployment.provider, method: .post, endpoint: translated?.endpoint ?? operation.endpoint,
+                    query: translated?.query ?? [], body: .prepared(prepared), clientHeaders: request.headers, user: user,
+                    clientIP: context.clientIP, requestId: context.requestId, splitKey: named, translation: translated?.translation,
+                    price: deployment.price)
                 calls.append((call, deployment.model))
             } catch {
                 refusal = refusal ?? error  // this deployment cannot take the request; the others may

@@ -19,16 +19,6 @@ struct TranslatedCall {
     var translation: any AnswerTranslation
 }
 
-extension ProxyCall {
-    /// The call in the provider's terms.
-    mutating func apply(_ translated: TranslatedCall) {
-        endpoint = translated.endpoint
-        query = translated.query
-        body = .translated(translated.body)
-        translation = translated.translation
-    }
-}
-
 /// One provider API's stream events, turned into OpenAI's chunks one event at a time, with what the
 /// translation has seen so far.
 protocol StreamEvents: Sendable {

@@ -5,11 +5,15 @@ public import NIOCore
 /// `provider/model` (the provider id before the first `/`, the provider's model name after it,
 /// which may hold more `/`, as OpenRouter's and Together's names do), or an alias of the providers
 /// file: an ordered list of such deployments.
-public struct ModelRoute: Sendable, Equatable {
+public struct ModelRoute: Sendable {
     /// The `model` as the client sent it.
     public var name: String
+    /// The body, and where its top-level members are (its one scan, kept for the edit).
+    let body: ByteBuffer
+    private let object: JSONScan.Object
+
     /// The names of the body's top-level fields (a translation refuses those it cannot express).
-    var fields: [String] = []
+    var fields: [String] { object.members.map(\.name) }
 
     /// One place to try: the provider, its name for the model, and the alias's price, if any.
     struct Deployment {
@@ -23,7 +27,7 @@ public struct ModelRoute: Sendable, Equatable {
     /// operation's main field (`messages`, an array; `input`); what else it holds is the
     /// provider's, or the translation's, to judge.
     public init(body: ByteBuffer, for operation: GatewayOperation) throws {
-        let named: Result<(String, [String]), InputError> = body.withUnsafeReadableBytes { bytes in
+        let named: Result<(String, JSONScan.Object), InputError> = body.withUnsafeReadableBytes { bytes in
             guard let object = JSONScan.Object(bytes) else {
                 return .failure(InputError(location: .body, name: "", reason: "must be a JSON object"))
             }
@@ -37,9 +41,17 @@ public struct ModelRoute: Sendable, Equatable {
             guard let model = object.members.last(where: { $0.name == "model" }).flatMap({ JSONScan.string(bytes, $0.value) }) else {
                 return .failure(InputError(location: .body, name: "model", reason: "is required and must be a string"))
             }
-            return .success((model, object.members.map(\.name)))
+            return .success((model, object))
         }
-        (name, fields) = try named.get()
+        self.body = body
+        (name, object) = try named.get()
+    }
+
+    /// The body for a provider whose API is OpenAI's: its bytes as sent, but every top-level
+    /// `model` set to `model` and, when `askStreamUsage` and the body streams, the stream's usage
+    /// asked for. No second scan: the edit works on the one this route made.
+    func body(renamedTo model: String, askStreamUsage: Bool) -> ByteBuffer {
+        JSONBodyEdit.renaming(body, object, model: model, askStreamUsage: askStreamUsage)
     }
 
     /// `provider/model` split at the first `/`, both parts non-empty; nil for anything else.

@@ -30,14 +30,21 @@ enum JSONBodyEdit {
     /// `askStreamUsage` and the body streams; the same buffer when nothing changes or when the body
     /// is not a JSON object. A body without the bytes `"stream"` is not scanned for streaming (a name
     /// spelled with escapes is missed, which a client can have anyway by sending `include_usage`).
-    ///
-    /// `model`: the new value of every top-level `model` member (the gateway's `provider/model`
-    /// becomes the provider's own name).
-    static func edit(_ body: ByteBuffer, strip: Set<String>, askStreamUsage: Bool, model: String? = nil) -> ByteBuffer {
+    static func edit(_ body: ByteBuffer, strip: Set<String>, askStreamUsage: Bool) -> ByteBuffer {
         body.withUnsafeReadableBytes { bytes in
             let mayStream = askStreamUsage && Bytes.firstIndex(of: streamName, in: bytes) != nil
-            guard !strip.isEmpty || mayStream || model != nil, let object = JSONScan.Object(bytes) else { return body }
-            return edited(body, bytes, object, strip: strip, askStreamUsage: mayStream, model: model)
+            guard !strip.isEmpty || mayStream, let object = JSONScan.Object(bytes) else { return body }
+            return edited(body, bytes, object, strip: strip, askStreamUsage: mayStream)
+        }
+    }
+
+    /// `body`, already scanned as `object`, with every top-level `model` set to `model` (the
+    /// gateway's `provider/model` becomes the provider's own name), and the stream's usage asked
+    /// for when `askStreamUsage` and the body streams.
+    static func renaming(_ body: ByteBuffer, _ object: JSONScan.Object, model: String, askStreamUsage: Bool) -> ByteBuffer {
+        body.withUnsafeReadableBytes { bytes in
+            let mayStream = askStreamUsage && Bytes.firstIndex(of: streamName, in: bytes) != nil
+            return edited(body, bytes, object, strip: [], askStreamUsage: mayStream, model: model)
         }
     }
 
@@ -54,8 +61,9 @@ enum JSONBodyEdit {
     /// `body` without the top-level members named in `strip`, asking for stream usage when
     /// `askStreamUsage`; `body` itself when nothing changes. The new body is the opening brace, the
     /// kept members joined by commas (each with the spaces around it) and what follows the closing
-    /// brace, with the `model` values replaced and at most one insertion: into `stream_options`, or a
-    /// new member after the last.
+    /// brace, with the `model` values replaced (the gateway's `provider/model` becomes the
+    /// provider's own name) and at most one insertion: into `stream_options`, or a new member after
+    /// the last.
     static func edited(
         _ body: ByteBuffer, _ bytes: UnsafeRawBufferPointer, _ object: JSONScan.Object, strip: Set<String>, askStreamUsage: Bool,
         model: String? = nil

@@ -53,11 +53,9 @@ public enum ProxyBody: Sendable {
     /// The old product's form, `{"endpoint": …, …request}`: the endpoint and the fields that
     /// product stripped (`JSONBodyEdit.strippedFields`) never go upstream.
     case oldForm(ByteBuffer)
-    /// A gateway request (`/v1`) in the provider's own dialect: `model` is the provider's name for
-    /// the model, written over the body's `provider/model`.
-    case renamingModel(ByteBuffer, to: String)
-    /// A request the gateway wrote in the provider's dialect: sent as it is.
-    case translated(ByteBuffer)
+    /// A request the gateway (`/v1`) prepared in the provider's terms, its model renamed or the
+    /// whole request translated: sent as it is.
+    case prepared(ByteBuffer)
 }
 
 /// What the client gets back: the provider's status, the headers it may see and the body (whole,

@@ -15,9 +15,7 @@ enum UpstreamRequestBuilder {
         case .asSent(let bytes): body = JSONBodyEdit.edit(bytes, strip: [], askStreamUsage: definition.requestStreamUsage)
         case .oldForm(let bytes):
             body = JSONBodyEdit.edit(bytes, strip: JSONBodyEdit.strippedFields, askStreamUsage: definition.requestStreamUsage)
-        case .translated(let bytes): body = bytes
-        case .renamingModel(let bytes, let model):
-            body = JSONBodyEdit.edit(bytes, strip: [], askStreamUsage: definition.requestStreamUsage, model: model)
+        case .prepared(let bytes): body = bytes
         }
         return UpstreamRequest(
             method: call.method,
