@@ -106,7 +106,7 @@ enum AnthropicMessages: GatewayTranslation {
 
     /// The Messages call for `chat`, asking `model`.
     static func call(_ body: ByteBuffer, fields: [String], model: String) throws -> TranslatedCall {
-        let chat = try OpenAIChat.Request.read(body, fields: fields)
+        let chat = try OpenAIChat.read(OpenAIChat.Request.self, from: body, fields: fields)
         return TranslatedCall(
             endpoint: endpoint,
             body: ByteBuffer(string: OpenAIChat.json(try OpenAIChat.Refusal.asError { try request(chat, model: model) })),
@@ -142,12 +142,7 @@ enum AnthropicMessages: GatewayTranslation {
                 var blocks: [Block] = []
                 if let text = message.content?.text, !text.isEmpty { blocks.append(.text(text)) }
                 for call in message.toolCalls ?? [] {
-                    let input = try? JSONDecoder().decode(JSONValue.self, from: Data(call.function.arguments.utf8))
-                    guard let input, input.isObject else {
-                        throw OpenAIChat.Refusal(
-                            parameter: "messages[\(index)].tool_calls", reason: "a tool call's arguments must be a JSON object")
-                    }
-                    blocks.append(.toolUse(id: call.id, name: call.function.name, input: input))
+                    blocks.append(.toolUse(id: call.id, name: call.function.name, input: try call.arguments(at: index)))
                 }
                 append("assistant", blocks)
             case "tool":
@@ -197,10 +192,8 @@ enum AnthropicMessages: GatewayTranslation {
                 case "text": blocks.append(.text(part.text ?? ""))
                 case "image_url":
                     let url = part.imageURL?.url ?? ""
-                    if url.hasPrefix("data:"), let comma = url.firstIndex(of: ","),
-                        case let header = url[url.index(url.startIndex, offsetBy: 5)..<comma], header.hasSuffix(";base64")
-                    {
-                        blocks.append(.image(base64: (String(header.dropLast(7)), String(url[url.index(after: comma)...])), url: nil))
+                    if let image = part.base64Image {
+                        blocks.append(.image(base64: image, url: nil))
                     } else if url.hasPrefix("https://") {
                         blocks.append(.image(base64: nil, url: url))
                     } else {

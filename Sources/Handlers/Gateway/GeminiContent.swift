@@ -6,7 +6,7 @@ import NIOCore
 /// OpenAI's. What the API cannot express is refused before anything is sent.
 enum GeminiContent: GatewayTranslation {
     static func call(_ body: ByteBuffer, fields: [String], model: String) throws -> TranslatedCall {
-        let chat = try OpenAIChat.Request.read(body, fields: fields)
+        let chat = try OpenAIChat.read(OpenAIChat.Request.self, from: body, fields: fields)
         let streamed = chat.stream == true
         return TranslatedCall(
             endpoint: "/models/\(model):\(streamed ? "streamGenerateContent" : "generateContent")",
@@ -114,13 +114,8 @@ enum GeminiContent: GatewayTranslation {
                 var parts: [Part] = []
                 if let text = message.content?.text, !text.isEmpty { parts.append(Part(text: text)) }
                 for call in message.toolCalls ?? [] {
-                    let args = try? JSONDecoder().decode(JSONValue.self, from: Data(call.function.arguments.utf8))
-                    guard let args, args.isObject else {
-                        throw OpenAIChat.Refusal(
-                            parameter: "messages[\(index)].tool_calls", reason: "a tool call's arguments must be a JSON object")
-                    }
                     toolNames[call.id] = call.function.name
-                    parts.append(Part(functionCall: .init(name: call.function.name, args: args)))
+                    parts.append(Part(functionCall: .init(name: call.function.name, args: try call.arguments(at: index))))
                 }
                 append("model", parts)
             case "tool":
@@ -174,14 +169,11 @@ enum GeminiContent: GatewayTranslation {
                 switch part.type {
                 case "text": out.append(Part(text: part.text ?? ""))
                 case "image_url":
-                    let url = part.imageURL?.url ?? ""
-                    guard url.hasPrefix("data:"), let comma = url.firstIndex(of: ","),
-                        case let header = url[url.index(url.startIndex, offsetBy: 5)..<comma], header.hasSuffix(";base64")
-                    else {
+                    guard let image = part.base64Image else {
                         throw OpenAIChat.Refusal(
                             parameter: "messages[\(index)].content", reason: "Gemini takes images as base64 data URLs")
                     }
-                    out.append(Part(inlineData: .init(mimeType: String(header.dropLast(7)), data: String(url[url.index(after: comma)...]))))
+                    out.append(Part(inlineData: .init(mimeType: image.mediaType, data: image.data)))
                 default:
                     throw OpenAIChat.Refusal(
                         parameter: "messages[\(index)].content",

@@ -6,7 +6,7 @@ import NIOCore
 /// SDKs ask for by default) as the base64 of their little-endian float32 bytes. Gemini reports no
 /// tokens for embeddings, so the usage is 0.
 enum GeminiEmbeddings: GatewayTranslation {
-    struct Request: Decodable {
+    struct Request: Decodable, OpenAIRequest {
         var input: [String]
         var dimensions: Int?
         var encodingFormat: String?
@@ -44,11 +44,7 @@ enum GeminiEmbeddings: GatewayTranslation {
     }
 
     static func call(_ body: ByteBuffer, fields: [String], model: String) throws -> TranslatedCall {
-        let known = Set(Request.CodingKeys.allCases.map(\.rawValue))
-        if let unknown = fields.first(where: { !known.contains($0) }) {
-            throw AppError.unsupportedParameter(name: unknown, reason: "the gateway does not translate it")
-        }
-        let request = try OpenAIChat.Refusal.asError { try JSONDecoder().decode(Request.self, from: Data(body.readableBytesView)) }
+        let request = try OpenAIChat.read(Request.self, from: body, fields: fields)
         let batch = BatchRequest(
             requests: request.input.map {
                 .init(model: "models/\(model)", content: .init(parts: [.init(text: $0)]), outputDimensionality: request.dimensions)

@@ -359,18 +359,18 @@ enum OpenAIChat {
     }
 }
 
-extension OpenAIChat.Request {
-    /// The request in `body` (its top-level `fields` already scanned): a field no translation
-    /// reads, a value of the wrong type, or one the provider cannot honour is a 400.
-    static func read(_ body: ByteBuffer, fields: [String]) throws -> Self {
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
+extension OpenAIChat {
+    /// A request of OpenAI's API in `body` (its top-level `fields` already scanned), as `Request`
+    /// reads it: a field not in `Request.CodingKeys`, a value of the wrong type, or one the
+    /// provider cannot honour is a 400.
+    static func read<Request: Decodable>(_ type: Request.Type, from body: ByteBuffer, fields: [String]) throws -> Request
+    where Request: OpenAIRequest {
+        let known = Set(Request.CodingKeys.allCases.map(\.stringValue))
         if let unknown = fields.first(where: { !known.contains($0) }) {
             throw AppError.unsupportedParameter(name: unknown, reason: "the gateway does not translate it")
         }
         do {
-            return try JSONDecoder().decode(Self.self, from: Data(body.readableBytesView))
-        } catch let refusal as OpenAIChat.Refusal {
-            throw AppError.unsupportedParameter(name: refusal.parameter, reason: refusal.reason)
+            return try Refusal.asError { try JSONDecoder().decode(Request.self, from: Data(body.readableBytesView)) }
         } catch let error as DecodingError {
             let path: [any CodingKey] =
                 switch error {
@@ -383,5 +383,34 @@ extension OpenAIChat.Request {
                 location: .body, name: name.replacingOccurrences(of: ".[", with: "["),
                 reason: "is missing or not of the type OpenAI's API has")
         }
+    }
+}
+
+/// A request type of OpenAI's API that a translation reads: its coding keys are every field it
+/// knows.
+protocol OpenAIRequest {
+    associatedtype CodingKeys: CodingKey & CaseIterable
+}
+
+extension OpenAIChat.Request: OpenAIRequest {}
+
+extension OpenAIChat.ToolCall {
+    /// The call's arguments as the JSON object they must be (the providers that take tool calls
+    /// back want an object, not its text); `index` is the message's place, for the refusal.
+    func arguments(at index: Int) throws(OpenAIChat.Refusal) -> JSONValue {
+        guard let input = try? JSONDecoder().decode(JSONValue.self, from: Data(function.arguments.utf8)), input.isObject else {
+            throw OpenAIChat.Refusal(parameter: "messages[\(index)].tool_calls", reason: "a tool call's arguments must be a JSON object")
+        }
+        return input
+    }
+}
+
+extension OpenAIChat.Part {
+    /// An image given as a base64 data URL (`data:image/png;base64,…`): its media type and data.
+    var base64Image: (mediaType: String, data: String)? {
+        guard let url = imageURL?.url, url.hasPrefix("data:"), let comma = url.firstIndex(of: ","),
+            case let header = url[url.index(url.startIndex, offsetBy: 5)..<comma], header.hasSuffix(";base64")
+        else { return nil }
+        return (String(header.dropLast(7)), String(url[url.index(after: comma)...]))
     }
 }

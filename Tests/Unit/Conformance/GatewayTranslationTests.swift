@@ -479,6 +479,15 @@ struct GeminiEmbeddingsTests {
         #expect(((floatsAnswer["data"] as? [NSDictionary])?.last?["embedding"] as? [Double]) == [1, 2, 3])
     }
 
+    /// A value of the wrong type is the client's 400, as on chat completions (it was a 500).
+    @Test func aValueOfTheWrongTypeIsAnInputError() {
+        #expect(throws: InputError.self) {
+            try GeminiEmbeddings.call(
+                ByteBuffer(string: #"{"model":"gemini/e","input":"a","dimensions":"x"}"#), fields: ["model", "input", "dimensions"],
+                model: "e")
+        }
+    }
+
     @Test func tokensAndUnknownFieldsAreRefused() {
         for body in [#"{"model":"gemini/e","input":[[1,2]]}"#, #"{"model":"gemini/e","input":"a","encoding_format":"int8"}"#] {
             #expect(throws: AppError.self) {
