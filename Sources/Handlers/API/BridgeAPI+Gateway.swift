@@ -78,7 +78,7 @@ extension BridgeAPI {
                 refusal = refusal ?? error  // this deployment cannot take the request; the others may
             }
         }
-        guard !calls.isEmpty else { throw refusal ?? AppError.modelNotFound(provider: route.name) }
+        guard !calls.isEmpty else { throw refusal ?? AppError.modelNotFound(name: route.name) }
         let answer = try await proxy.forward(calls.map(\.call), retry: proxy.gatewayRetry, connectionClosed: context.connectionClosed)
         var response = respond(answer, context: context)
         response.headers[.servingProvider] = calls[answer.served].call.provider.id

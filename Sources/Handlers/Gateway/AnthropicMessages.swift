@@ -314,7 +314,7 @@ struct AnthropicTranslation: AnswerTranslation {
         return ByteBuffer(string: OpenAIChat.json(error))
     }
 
-    func stream() -> any StreamTranslator { EventStreamTranslation(AnthropicStreamEvents(includeUsage: includeUsage, created: created)) }
+    func stream() -> (any StreamTranslator)? { EventStreamTranslation(AnthropicStreamEvents(includeUsage: includeUsage, created: created)) }
 }
 
 /// Anthropic's stream events (`message_start`, `content_block_start`, `content_block_delta`,

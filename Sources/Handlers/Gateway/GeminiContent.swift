@@ -339,7 +339,7 @@ struct GeminiTranslation: AnswerTranslation {
         return ByteBuffer(string: OpenAIChat.json(error))
     }
 
-    func stream() -> any StreamTranslator {
+    func stream() -> (any StreamTranslator)? {
         EventStreamTranslation(GeminiStreamEvents(model: model, includeUsage: includeUsage, created: created))
     }
 }

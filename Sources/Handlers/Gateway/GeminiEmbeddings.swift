@@ -116,11 +116,5 @@ struct GeminiEmbeddingsTranslation: AnswerTranslation {
     }
 
     /// Embeddings are never streamed; a provider that streamed anyway is passed through.
-    func stream() -> any StreamTranslator { UntranslatedStream() }
-}
-
-/// A stream passed through as it comes.
-struct UntranslatedStream: StreamTranslator {
-    func feed(_ chunk: ByteBuffer) -> ByteBuffer { chunk }
-    func finish() -> ByteBuffer { ByteBuffer() }
+    func stream() -> (any StreamTranslator)? { nil }
 }

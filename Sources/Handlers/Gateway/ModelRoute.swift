@@ -65,11 +65,11 @@ public struct ModelRoute: Sendable {
     /// deployments of a provider whose API `/v1` does not speak are left out.
     func deployments(in registry: ProviderRegistry) throws -> [Deployment] {
         if let (providerId, model) = Self.split(name) {
-            guard let provider = registry.provider(providerId) else { throw AppError.modelNotFound(provider: providerId) }
+            guard let provider = registry.provider(providerId) else { throw AppError.modelNotFound(name: providerId) }
             guard provider.dialect != nil else { throw AppError.modelNotSupported(provider: provider.id) }
             return [Deployment(provider: provider, model: model)]
         }
-        guard let listed = registry.aliases[name] else { throw AppError.modelNotFound(provider: name) }
+        guard let listed = registry.aliases[name] else { throw AppError.modelNotFound(name: name) }
         var deployments = listed.compactMap { deployment -> (Deployment, weight: Int)? in
             guard let (providerId, model) = Self.split(deployment.model), let provider = registry.provider(providerId),
                 provider.dialect != nil

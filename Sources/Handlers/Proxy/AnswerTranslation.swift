@@ -9,8 +9,9 @@ public protocol AnswerTranslation: Sendable {
     func answer(_ body: ByteBuffer) throws -> ByteBuffer
     /// The provider's error body in the client's error shape.
     func error(_ body: ByteBuffer, status: Int) -> ByteBuffer
-    /// A translator for one event stream, fed its chunks in order.
-    func stream() -> any StreamTranslator
+    /// A translator for one event stream, fed its chunks in order; nil: the stream goes through as
+    /// it is (an operation that never streams).
+    func stream() -> (any StreamTranslator)?
 }
 
 /// Turns a provider's event stream into the client's, chunk by chunk, holding back only an

@@ -52,7 +52,7 @@ enum Relay {
             return ProxyAnswer(status: status, headers: headers, body: .init(byteBuffer: body))
         }
         if isEventStream { report.streaming() }
-        let translator = isEventStream ? translation?.stream() : nil
+        let translator = isEventStream ? translation?.stream() ?? nil : nil
         let body = ResponseBody { writer in
             // The relay may run in a child task (below), so the writer travels there and back in a box.
             let box = WriterBox(writer)

@@ -83,8 +83,8 @@ public enum AppError: Error, Sendable, Equatable {
     case upstreamInvalid
 
     // The gateway (`/v1`)
-    /// A `model` whose `provider/` part names no provider.
-    case modelNotFound(provider: String)
+    /// A `model` that names no provider (`provider/model`) and no alias.
+    case modelNotFound(name: String)
     /// A `model` of a provider whose dialect `/v1` does not translate yet.
     case modelNotSupported(provider: String)
     /// A request field the provider's dialect cannot express (never dropped silently).

@@ -157,7 +157,13 @@ struct AnthropicTranslationTests {
     ].map { $0 + "\n\n" }.joined()
 
     static func translateStream(_ text: String, pieces: Int, includeUsage: Bool = true) -> [String] {
-        let translator = AnthropicTranslation(includeUsage: includeUsage, created: 1).stream()
+        feed(AnthropicTranslation(includeUsage: includeUsage, created: 1), text, pieces: pieces)
+    }
+
+    /// The events `translation` makes of `text` fed in `pieces` pieces of equal size (the last
+    /// shorter), then its end.
+    static func feed(_ translation: any AnswerTranslation, _ text: String, pieces: Int) -> [String] {
+        guard let translator = translation.stream() else { return [] }
         let bytes = Array(text.utf8)
         var out = ""
         var start = 0
@@ -353,18 +359,8 @@ struct GeminiTranslationTests {
     ].map { $0 + "\r\n\r\n" }.joined()
 
     static func translateStream(_ text: String, pieces: Int, includeUsage: Bool = true) -> [String] {
-        let translator = GeminiTranslation(model: "gemini-2.5-flash", includeUsage: includeUsage, created: 1).stream()
-        let bytes = Array(text.utf8)
-        var out = ""
-        let size = max(1, bytes.count / pieces)
-        var start = 0
-        while start < bytes.count {
-            let end = min(bytes.count, start + size)
-            out += String(buffer: translator.feed(ByteBuffer(bytes: bytes[start..<end])))
-            start = end
-        }
-        out += String(buffer: translator.finish())
-        return out.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        AnthropicTranslationTests.feed(
+            GeminiTranslation(model: "gemini-2.5-flash", includeUsage: includeUsage, created: 1), text, pieces: pieces)
     }
 
     @Test(arguments: [1, 9, 4000])
@@ -413,7 +409,7 @@ struct ModelRouteTests {
         let route = try ModelRoute(body: ByteBuffer(string: #"{"model":"plain/x","messages":[]}"#), for: .chatCompletions)
         #expect(throws: AppError.modelNotSupported(provider: "plain")) { try route.deployments(in: registry) }
         let unknown = try ModelRoute(body: ByteBuffer(string: #"{"model":"nope/x","messages":[]}"#), for: .chatCompletions)
-        #expect(throws: AppError.modelNotFound(provider: "nope")) { try unknown.deployments(in: registry) }
+        #expect(throws: AppError.modelNotFound(name: "nope")) { try unknown.deployments(in: registry) }
     }
 
     /// An alias: the first attempt spread by weight, the others after it in the listed order; a
@@ -441,7 +437,7 @@ struct ModelRouteTests {
         #expect((240...360).contains(firsts["a"] ?? 0) && (40...160).contains(firsts["b"] ?? 0))
         #expect(try route.deployments(in: registry).first { $0.model == "m2" }?.price?.outputMicrosPerMillion == 2)
         let missing = try ModelRoute(body: ByteBuffer(string: #"{"model":"slow","messages":[]}"#), for: .chatCompletions)
-        #expect(throws: AppError.modelNotFound(provider: "slow")) { try missing.deployments(in: registry) }
+        #expect(throws: AppError.modelNotFound(name: "slow")) { try missing.deployments(in: registry) }
         #expect(throws: ProvidersFile.LoadError.self) {
             try ProvidersFile.decode(Data(#"{"providers":[],"aliases":{"a/b":[{"model":"x/y"}]}}"#.utf8), source: "test")
         }
