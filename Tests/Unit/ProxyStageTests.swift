@@ -21,7 +21,7 @@ struct ProxyStageTests {
     static func call(body: ProxyBody = .none, splitKey: (id: String, part: String)? = nil, key: String? = ProxyFixtures.key) -> ProxyCall {
         let definition = ProxyFixtures.openAILike
         return ProxyCall(
-            provider: Provider(definition: definition, baseURL: definition.baseURL, key: key.map { Secret($0) }), method: .post,
+            provider: Provider(definition: definition, baseURL: definition.baseURL, keys: key.map { [Secret($0)] } ?? []), method: .post,
             endpoint: "/chat/completions", body: body, clientHeaders: [.userAgent: "tests/1"], user: ProxyFixtures.user,
             clientIP: "192.0.2.7",
             requestId: "req-1", splitKey: splitKey

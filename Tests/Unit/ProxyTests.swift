@@ -34,7 +34,7 @@ enum ProxyFixtures {
              "prices":{"m":{"inputMicrosPerMillion":1000000,"outputMicrosPerMillion":3000000,"cachedInputMicrosPerMillion":250000}}}
             """#.utf8))
     static let key = "sk-canary-provider-key-000111222333"
-    static let provider = Provider(definition: openAILike, baseURL: openAILike.baseURL, key: Secret(key))
+    static let provider = Provider(definition: openAILike, baseURL: openAILike.baseURL, keys: [Secret(key)])
 
     /// One in-memory database for the process: the recorder needs one, these tests read none.
     static let database = Task { try await SQLiteBackend.open(path: ":memory:", logger: TestDatabases.logger) }
@@ -154,7 +154,7 @@ struct EndpointPolicyTests {
         let definition = try! JSONDecoder().decode(
             ProviderDefinition.self,
             from: Data(#"{"id":"q","baseURL":"https://q.test/v1","auth":{"style":"query","name":"key"},"endpoints":[]}"#.utf8))
-        let provider = Provider(definition: definition, baseURL: definition.baseURL, key: Secret("k&y=1"))
+        let provider = Provider(definition: definition, baseURL: definition.baseURL, keys: [Secret("k&y=1")])
         let url = UpstreamRequestBuilder.url(provider: provider, key: provider.keys?.keys.first, path: "/search", query: [("q", "a b&c=d")])
         #expect(url == "https://q.test/v1/search?q=a%20b%26c%3Dd&key=k%26y%3D1")
     }

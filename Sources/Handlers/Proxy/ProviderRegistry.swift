@@ -22,9 +22,6 @@ public struct Provider: Sendable {
         self.keys = keys.isEmpty ? nil : KeyPool(keys: keys)
     }
 
-    public init(definition: ProviderDefinition, baseURL: String, key: Secret<String>?) {
-        self.init(definition: definition, baseURL: baseURL, keys: key.map { [$0] } ?? [])
-    }
 }
 
 /// Every provider by id, built once at start from the providers file and the environment.
