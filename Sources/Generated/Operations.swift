@@ -3141,12 +3141,14 @@ extension Operations {
             public var model: String?
             /// true: only statuses of 400 or more; false: only the others.
             public var failed: Bool?
-            /// Page size, 1 to 1000.
+            /// Page size, 1 to 1000 (400 `validation_failed` above); as CSV, up to 1,000,000.
             public var limit: Int64?
-            /// Records to skip.
+            /// Where the page starts: the `nextCursor` of the previous page (400 `invalid_request` for anything else).
+            public var cursor: String?
+            /// Records to skip (after `cursor`, when both are sent). Slow deep into a large table: prefer `cursor`.
             public var offset: Int64?
 
-            public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil, userId: String? = nil, provider: String? = nil, model: String? = nil, failed: Bool? = nil, limit: Int64? = nil, offset: Int64? = nil) {
+            public init(from: Date? = nil, to: Date? = nil, startDate: Date? = nil, endDate: Date? = nil, userId: String? = nil, provider: String? = nil, model: String? = nil, failed: Bool? = nil, limit: Int64? = nil, cursor: String? = nil, offset: Int64? = nil) {
                 self.from = from
                 self.to = to
                 self.startDate = startDate
@@ -3156,6 +3158,7 @@ extension Operations {
                 self.model = model
                 self.failed = failed
                 self.limit = limit
+                self.cursor = cursor
                 self.offset = offset
             }
         }

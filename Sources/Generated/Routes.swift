@@ -1369,6 +1369,7 @@ extension APIProtocol {
                 model: try InputDecoding.query("model", in: request),
                 failed: try InputDecoding.query("failed", in: request),
                 limit: try InputDecoding.query("limit", in: request),
+                cursor: try InputDecoding.query("cursor", in: request),
                 offset: try InputDecoding.query("offset", in: request)
             )
             try input.validate()

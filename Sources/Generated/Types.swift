@@ -2463,17 +2463,31 @@ public struct UpdateWebhookRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// A page of usage records, newest first. Follow `next` (or send `nextCursor` as `cursor`)
+/// for the following page; it is absent on the last one.
 public struct UsagePage: Codable, Sendable, Equatable {
     public var records: [UsageRecordView]
+    /// How many records match, read from the hourly rollups, not counted over the rows. Exact
+    /// (`totalIsEstimate` false) when `from` and `to` are whole UTC hours or absent; otherwise the
+    /// hours that start within the range are counted whole.
     public var total: Int64
+    /// True when `total` counts whole hours that the range only partly covers.
+    public var totalIsEstimate: Bool
     public var limit: Int64
     public var offset: Int64
+    /// The cursor of the next page (opaque), absent on the last page.
+    public var nextCursor: String?
+    /// The next page: this request's path and query with `cursor` set (and `offset` dropped), absent on the last page.
+    public var next: String?
 
-    public init(records: [UsageRecordView], total: Int64, limit: Int64, offset: Int64) {
+    public init(records: [UsageRecordView], total: Int64, totalIsEstimate: Bool, limit: Int64, offset: Int64, nextCursor: String? = nil, next: String? = nil) {
         self.records = records
         self.total = total
+        self.totalIsEstimate = totalIsEstimate
         self.limit = limit
         self.offset = offset
+        self.nextCursor = nextCursor
+        self.next = next
     }
 
     /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
@@ -2481,15 +2495,21 @@ public struct UsagePage: Codable, Sendable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.records = try container.decode([UsageRecordView].self, forKey: .records)
         self.total = try container.decode(Int64.self, forKey: .total)
+        self.totalIsEstimate = try container.decode(Bool.self, forKey: .totalIsEstimate)
         self.limit = try container.decode(Int64.self, forKey: .limit)
         self.offset = try container.decode(Int64.self, forKey: .offset)
+        self.nextCursor = container.contains(.nextCursor) ? try container.decode(String.self, forKey: .nextCursor) : nil
+        self.next = container.contains(.next) ? try container.decode(String.self, forKey: .next) : nil
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case records = "records"
         case total = "total"
+        case totalIsEstimate = "totalIsEstimate"
         case limit = "limit"
         case offset = "offset"
+        case nextCursor = "nextCursor"
+        case next = "next"
     }
 }
 

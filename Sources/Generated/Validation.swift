@@ -12,16 +12,18 @@ enum SpecPatterns {
     static let p3 = SpecPattern("^[A-Za-z0-9-]{1,32}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 45...45]), min: 1, max: 32), .end]))
     /// `^[A-Za-z0-9._@-]{3,128}$`
     static let p4 = SpecPattern("^[A-Za-z0-9._@-]{3,128}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 46...46, 95...95, 64...64, 45...45]), min: 3, max: 128), .end]))
+    /// `^[A-Za-z0-9_-]+$`
+    static let p5 = SpecPattern("^[A-Za-z0-9_-]+$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .end]))
     /// `^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`
-    static let p5 = SpecPattern("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .set([46...46]), .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .set([46...46]), .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .end]))
+    static let p6 = SpecPattern("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .set([46...46]), .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .set([46...46]), .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .end]))
     /// `^[A-Za-z0-9_-]{8,128}$`
-    static let p6 = SpecPattern("^[A-Za-z0-9_-]{8,128}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 8, max: 128), .end]))
+    static let p7 = SpecPattern("^[A-Za-z0-9_-]{8,128}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 8, max: 128), .end]))
     /// `^[A-Za-z0-9_-]{8,64}$`
-    static let p7 = SpecPattern("^[A-Za-z0-9_-]{8,64}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 8, max: 64), .end]))
+    static let p8 = SpecPattern("^[A-Za-z0-9_-]{8,64}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 8, max: 64), .end]))
     /// `^[a-z0-9-]{1,32}$`
-    static let p8 = SpecPattern("^[a-z0-9-]{1,32}$", .sequence([.start, .repeated(.set([97...122, 48...57, 45...45]), min: 1, max: 32), .end]))
+    static let p9 = SpecPattern("^[a-z0-9-]{1,32}$", .sequence([.start, .repeated(.set([97...122, 48...57, 45...45]), min: 1, max: 32), .end]))
     /// `^[a-z_.]{1,64}$`
-    static let p9 = SpecPattern("^[a-z_.]{1,64}$", .sequence([.start, .repeated(.set([97...122, 95...95, 46...46]), min: 1, max: 64), .end]))
+    static let p10 = SpecPattern("^[a-z_.]{1,64}$", .sequence([.start, .repeated(.set([97...122, 95...95, 46...46]), min: 1, max: 64), .end]))
 }
 
 extension AppCaps: InputValidatable {
@@ -86,7 +88,7 @@ extension IdentityProvider: InputValidatable {
     /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
     public func validate(at path: String) throws(InputError) {
         try InputRules.string(self.issuer, path + "issuer", minLength: 1, maxLength: 500)
-        try InputRules.string(self.namespace, path + "namespace", pattern: SpecPatterns.p8)
+        try InputRules.string(self.namespace, path + "namespace", pattern: SpecPatterns.p9)
         try InputRules.count(self.audiences.count, path + "audiences", noun: "items", min: 1, max: 20)
         for (index, item) in (self.audiences).enumerated() {
             try InputRules.string(item, path + "audiences" + "[\(index)]", minLength: 1, maxLength: 500)
@@ -117,7 +119,7 @@ extension InstallRequest: InputValidatable {
     /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
     public func validate(at path: String) throws(InputError) {
         try InputRules.string(self.clientId, path + "client_id", pattern: SpecPatterns.p4)
-        try InputRules.string(self.installId, path + "install_id", pattern: SpecPatterns.p6)
+        try InputRules.string(self.installId, path + "install_id", pattern: SpecPatterns.p7)
     }
 }
 
@@ -134,7 +136,7 @@ extension SplitKeyRequest: InputValidatable {
         try InputRules.string(self.apiKey, path + "apiKey", minLength: 1, maxLength: 4096)
         try InputRules.string(self.provider, path + "provider", pattern: SpecPatterns.p3)
         try InputRules.string(self.description, path + "description", maxLength: 500)
-        try InputRules.string(self.keyId, path + "keyId", pattern: SpecPatterns.p7)
+        try InputRules.string(self.keyId, path + "keyId", pattern: SpecPatterns.p8)
         try self.budgets?.validate(at: path + "budgets" + ".")
     }
 }
@@ -253,7 +255,7 @@ extension Operations.RotateAppSecret.Input {
 extension Operations.ListAuditLogs.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.action, "action", pattern: SpecPatterns.p9, location: .query)
+        try InputRules.string(self.action, "action", pattern: SpecPatterns.p10, location: .query)
         try InputRules.string(self.actorId, "actorId", pattern: SpecPatterns.p1, location: .query)
         try InputRules.string(self.target, "target", minLength: 1, maxLength: 256, location: .query)
         try InputRules.integer(self.limit, "limit", minimum: 1, maximum: 500, location: .query)
@@ -285,14 +287,14 @@ extension Operations.CreateIPRule.Input {
 extension Operations.DeleteIPRule.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.ruleId, "ruleId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.ruleId, "ruleId", pattern: SpecPatterns.p8, location: .path)
     }
 }
 
 extension Operations.UpdateIPRule.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.ruleId, "ruleId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.ruleId, "ruleId", pattern: SpecPatterns.p8, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -308,7 +310,7 @@ extension Operations.AdminListSplitKeys.Input {
 extension Operations.AdminDeleteSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p8, location: .path)
         try InputRules.string(self.userId, "userId", pattern: SpecPatterns.p2, location: .query)
     }
 }
@@ -354,14 +356,14 @@ extension Operations.CreateWebhook.Input {
 extension Operations.DeleteWebhook.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p8, location: .path)
     }
 }
 
 extension Operations.UpdateWebhook.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p8, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -369,7 +371,7 @@ extension Operations.UpdateWebhook.Input {
 extension Operations.ListWebhookDeliveries.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p8, location: .path)
         try InputRules.integer(self.limit, "limit", minimum: 1, maximum: 500, location: .query)
     }
 }
@@ -377,14 +379,14 @@ extension Operations.ListWebhookDeliveries.Input {
 extension Operations.RotateWebhookSecret.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p8, location: .path)
     }
 }
 
 extension Operations.TestWebhook.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p8, location: .path)
     }
 }
 
@@ -394,7 +396,8 @@ extension Operations.ListUsage.Input {
         try InputRules.string(self.userId, "userId", pattern: SpecPatterns.p2, location: .query)
         try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .query)
         try InputRules.string(self.model, "model", minLength: 1, maxLength: 200, location: .query)
-        try InputRules.integer(self.limit, "limit", minimum: 1, maximum: 1000, location: .query)
+        try InputRules.integer(self.limit, "limit", minimum: 1, maximum: 1000000, location: .query)
+        try InputRules.string(self.cursor, "cursor", maxLength: 64, pattern: SpecPatterns.p5, location: .query)
         try InputRules.integer(self.offset, "offset", minimum: 0, maximum: 2147483647, location: .query)
     }
 }
@@ -416,7 +419,7 @@ extension Operations.CreateSplitKey.Input {
 extension Operations.ValidateSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -424,21 +427,21 @@ extension Operations.ValidateSplitKey.Input {
 extension Operations.DeleteSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p8, location: .path)
     }
 }
 
 extension Operations.GetSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p8, location: .path)
     }
 }
 
 extension Operations.UpdateSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p8, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -446,7 +449,7 @@ extension Operations.UpdateSplitKey.Input {
 extension Operations.RotateSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p7, location: .path)
+        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p8, location: .path)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -455,7 +458,7 @@ extension Operations.ProxyShortcut.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -471,7 +474,7 @@ extension Operations.ProxyGet.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
         try InputRules.string(self.endpoint, "endpoint", minLength: 1, maxLength: 2048, location: .query)
     }
@@ -481,7 +484,7 @@ extension Operations.ProxyPost.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -489,7 +492,7 @@ extension Operations.ProxyPost.Input {
 extension Operations.InstallToken.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p5, location: .header)
+        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p6, location: .header)
         try self.body.validate(at: "")
     }
 }
@@ -497,7 +500,7 @@ extension Operations.InstallToken.Input {
 extension Operations.RefreshToken.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p5, location: .header)
+        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p6, location: .header)
         try self.body.validate(at: "")
     }
 }
@@ -505,7 +508,7 @@ extension Operations.RefreshToken.Input {
 extension Operations.IssueToken.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p5, location: .header)
+        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p6, location: .header)
         try self.body.validate(at: "")
     }
 }
@@ -514,7 +517,7 @@ extension Operations.SdkProxyDelete.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -523,7 +526,7 @@ extension Operations.SdkProxyGet.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -532,7 +535,7 @@ extension Operations.SdkProxyPatch.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -541,7 +544,7 @@ extension Operations.SdkProxyPost.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -550,7 +553,7 @@ extension Operations.SdkProxyPut.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -558,7 +561,7 @@ extension Operations.SdkProxyPut.Input {
 extension Operations.GatewayChatCompletions.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -566,7 +569,7 @@ extension Operations.GatewayChatCompletions.Input {
 extension Operations.GatewayEmbeddings.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -574,7 +577,7 @@ extension Operations.GatewayEmbeddings.Input {
 extension Operations.GatewayResponses.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p7, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }

@@ -171,6 +171,7 @@ struct AnalyticsTests {
             try await app.test(.router) { client in
                 let fixture = Fixture(client: client)
                 try await Self.seed(final, rows: rows)
+                _ = try await fixture.token("ana", app: try await fixture.createApp("app.one"))
                 for (from, to) in [
                     (Self.start + 7 * 3_600_000 + 1000, Self.start + 58 * 3_600_000 + 5000),
                     (Self.start + 30 * 3_600_000, Self.start + 40 * 3_600_000),
@@ -193,6 +194,27 @@ struct AnalyticsTests {
                     let series = try await Self.get(
                         fixture, "/analytics/timeseries" + query + "&granularity=day&groupBy=user", as: Timeseries.self)
                     #expect(series.points.reduce(0) { $0 + $1.requests } == Int64(inRange.count))
+                    // Providers, costs and series by provider: whole days and cut hours of the totals.
+                    for stats in overview.apiStats {
+                        let mine = inRange.filter { $0.provider == stats.provider }
+                        #expect(stats.requests == Int64(mine.count))
+                        #expect(stats.failed == Int64(mine.filter { $0.status >= 400 }.count))
+                        #expect(stats.costMicros == mine.reduce(0) { $0 + $1.costMicros })
+                    }
+                    let costs = try await Self.get(fixture, "/analytics/costs" + query, as: CostBreakdown.self)
+                    #expect(costs.totalCostMicros == inRange.reduce(0) { $0 + $1.costMicros })
+                    let byProvider = try await Self.get(
+                        fixture, "/analytics/timeseries" + query + "&granularity=day&groupBy=provider", as: Timeseries.self)
+                    for point in byProvider.points {
+                        let day = Millis.from(point.bucket)
+                        let expected = inRange.filter { $0.provider == point.group && $0.createdAtMs - $0.createdAtMs % 86_400_000 == day }
+                        #expect(point.requests == Int64(expected.count))
+                    }
+                    #expect(byProvider.points.reduce(0) { $0 + $1.requests } == Int64(inRange.count))
+                    let hourly = try await Self.get(fixture, "/analytics/timeseries" + query + "&granularity=hour", as: Timeseries.self)
+                    #expect(hourly.points.reduce(0) { $0 + $1.tokens } == inRange.reduce(0) { $0 + $1.inputTokens + $1.outputTokens })
+                    let user = try await Self.get(fixture, "/analytics/user/ana" + query, as: UserAnalytics.self)
+                    #expect(user.totalRequests == Int64(inRange.filter { $0.userId == "ana" }.count))
                 }
             }
         }

@@ -47,7 +47,7 @@ extension BridgeAPI {
         return .ok(try await analytics.timeseries(range, granularity: input.granularity ?? .hour, groupBy: input.groupBy))
     }
 
-    /// JSON, or CSV with `Accept: text/csv`.
+    /// A page as JSON, or with `Accept: text/csv` up to `limit` records as CSV, streamed.
     public func listUsage(_ input: Operations.ListUsage.Input, request: Request, context: Context) async throws -> Response {
         let filter = AnalyticsStore.UsageFilter(
             range: Self.range(from: input.from, to: input.to, startDate: input.startDate, endDate: input.endDate),
@@ -55,15 +55,62 @@ extension BridgeAPI {
         )
         let limit = input.limit ?? 100
         let offset = input.offset ?? 0
-        let records = try await analytics.records(filter, limit: limit, offset: offset)
-        if request.headers[.accept]?.lowercased().contains("text/csv") == true {
-            var headers = HTTPFields()
-            headers[.contentType] = "text/csv; charset=utf-8"
-            headers[.contentDisposition] = "attachment; filename=\"usage.csv\""
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: .init(string: UsageCSV.render(records))))
+        let cursor = try input.cursor.map { text in
+            guard let cursor = AnalyticsStore.UsageCursor(text) else {
+                throw AppError.invalidInput(InputError(location: .query, name: "cursor", reason: "is not a cursor this server gave"))
+            }
+            return cursor
         }
-        let total = try await analytics.count(filter)
-        return try APIResponse.json(UsagePage(records: records, total: total, limit: limit, offset: offset), status: .ok)
+        if request.headers[.accept]?.lowercased().contains("text/csv") == true {
+            return csv(filter, after: cursor, limit: limit, offset: offset)
+        }
+        guard limit <= 1000 else {
+            throw AppError.invalidInput(
+                InputError(location: .query, name: "limit", reason: "must be at most 1000 for a JSON page", kind: .constraint))
+        }
+        let page = try await analytics.records(filter, after: cursor, limit: limit, offset: offset)
+        let total = try await analytics.total(filter)
+        let next = page.next.map { Self.link(path: request.uri.path, query: request.uri.query, cursor: $0.text) }
+        return try APIResponse.json(
+            UsagePage(
+                records: page.records, total: total.count, totalIsEstimate: total.isEstimate, limit: limit, offset: offset,
+                nextCursor: page.next?.text, next: next),
+            status: .ok)
+    }
+
+    /// This request's path and query with `cursor` set and `offset` dropped.
+    static func link(path: String, query: String?, cursor: String) -> String {
+        var components = URLComponents()
+        components.percentEncodedQuery = query
+        let kept = (components.queryItems ?? []).filter { $0.name != "cursor" && $0.name != "offset" }
+        components.queryItems = kept + [URLQueryItem(name: "cursor", value: cursor)]
+        return path + "?" + (components.percentEncodedQuery ?? "")
+    }
+
+    /// The records as CSV, read and written 500 at a time: the whole answer is never in memory.
+    /// A failure after the head can only cut the stream short.
+    func csv(_ filter: AnalyticsStore.UsageFilter, after cursor: AnalyticsStore.UsageCursor?, limit: Int64, offset: Int64) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"usage.csv\""
+        let analytics = self.analytics
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: UsageCSV.header))
+                var after = cursor
+                var skip = offset
+                var left = limit
+                while left > 0 {
+                    let page = try await analytics.records(filter, after: after, limit: min(left, 500), offset: skip)
+                    if !page.records.isEmpty { try await writer.write(ByteBuffer(string: UsageCSV.lines(page.records))) }
+                    guard let next = page.next else { break }
+                    after = next
+                    skip = 0
+                    left -= Int64(page.records.count)
+                }
+                try await writer.finish(nil)
+            })
     }
 }
 
@@ -76,8 +123,11 @@ enum UsageCSV {
         "cachedTokens", "costMicros", "latencyMs", "ttfbMs", "streamed", "cancelled", "keySource", "splitKeyId",
     ]
 
-    static func render(_ records: [UsageRecordView]) -> String {
-        var lines = [columns.joined(separator: ",")]
+    static var header: String { columns.joined(separator: ",") + "\r\n" }
+
+    /// One line per record, each ending in CRLF.
+    static func lines(_ records: [UsageRecordView]) -> String {
+        var text = ""
         for record in records {
             let fields: [String?] = [
                 APICoding.formatDate(record.createdAt), record.requestId, record.userId, record.appId, record.provider, record.endpoint,
@@ -88,9 +138,9 @@ enum UsageCSV {
                 record.keySource.rawValue,
                 record.splitKeyId,
             ]
-            lines.append(fields.map { escape($0 ?? "") }.joined(separator: ","))
+            text += fields.map { escape($0 ?? "") }.joined(separator: ",") + "\r\n"
         }
-        return lines.joined(separator: "\r\n") + "\r\n"
+        return text
     }
 
     static func escape(_ field: String) -> String {

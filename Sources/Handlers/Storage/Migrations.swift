@@ -82,6 +82,7 @@ public enum Migrations {
         appCounters,
         dpop,
         quotaLeases,
+        analyticsAtScale,
     ]
 }
 
@@ -287,7 +288,7 @@ extension Migrations {
                 PRIMARY KEY (day_ms, user_id)
             )
             """,
-        ] + rollupRebuild)
+        ] + hourlyRollupFill)
 }
 
 extension Migrations {
@@ -332,8 +333,12 @@ extension Migrations {
 }
 
 extension Migrations {
-    /// Fills the (empty) rollups from every usage row (after a migration, or an import).
-    static let rollupRebuild = [
+    /// Fills the (empty) rollups from every usage row (after a migration, or an import): the
+    /// hourly ones, then those derived from them.
+    static let rollupRebuild = hourlyRollupFill + derivedRollupFill
+
+    /// Fills the first three rollups (migration 7).
+    static let hourlyRollupFill = [
         """
         INSERT INTO usage_hourly (hour_ms, user_id, app_id, provider, model, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
         SELECT created_at_ms - (created_at_ms % 3600000), user_id, MIN(app_id), provider, COALESCE(model, ''), COUNT(*),
@@ -441,4 +446,108 @@ extension Migrations {
         version: 14, name: "quota_leases",
         both: ["ALTER TABLE quota_counters ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0"]
     )
+}
+
+extension Migrations {
+    /// Analytics at ten million rows (the analytics-at-scale issue).
+    /// - Four more rollups, so that no route reads more rows as the usage table grows: per day, user,
+    ///   provider and model (one user's figures); per day, app, provider and model (totals by
+    ///   provider, daily series); per hour alone (totals, the hour-of-day profile, the hourly
+    ///   series); per user over all time (how many users, and the top ones, when no range is asked).
+    /// - The usage rows get an index per documented filter of the row list, each ending in
+    ///   `(created_at_ms, id)`, the order and cursor of a page; failures get a partial index.
+    static let analyticsAtScale = Migration(
+        version: 15, name: "analytics_at_scale",
+        both: [
+            """
+            CREATE TABLE usage_daily (
+                day_ms BIGINT NOT NULL,
+                user_id TEXT NOT NULL,
+                app_id TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                model TEXT NOT NULL,
+                requests BIGINT NOT NULL,
+                failed BIGINT NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                cost_micros BIGINT NOT NULL,
+                latency_ms BIGINT NOT NULL,
+                PRIMARY KEY (day_ms, user_id, provider, model)
+            )
+            """,
+            "CREATE INDEX usage_daily_by_user ON usage_daily (user_id, day_ms)",
+            """
+            CREATE TABLE usage_daily_totals (
+                day_ms BIGINT NOT NULL,
+                app_id TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                model TEXT NOT NULL,
+                requests BIGINT NOT NULL,
+                failed BIGINT NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                cost_micros BIGINT NOT NULL,
+                latency_ms BIGINT NOT NULL,
+                PRIMARY KEY (day_ms, app_id, provider, model)
+            )
+            """,
+            """
+            CREATE TABLE usage_hours (
+                hour_ms BIGINT PRIMARY KEY,
+                requests BIGINT NOT NULL,
+                failed BIGINT NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                cost_micros BIGINT NOT NULL,
+                latency_ms BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE usage_users (
+                user_id TEXT PRIMARY KEY,
+                app_id TEXT NOT NULL,
+                requests BIGINT NOT NULL,
+                failed BIGINT NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                cost_micros BIGINT NOT NULL,
+                latency_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX usage_users_by_requests ON usage_users (requests DESC, user_id)",
+            "CREATE INDEX usage_time ON usage_records (created_at_ms, id)",
+            "CREATE INDEX usage_user ON usage_records (user_id, created_at_ms, id)",
+            "CREATE INDEX usage_provider ON usage_records (provider, created_at_ms, id)",
+            "CREATE INDEX usage_model ON usage_records (model, created_at_ms, id)",
+            "CREATE INDEX usage_failed ON usage_records (created_at_ms, id) WHERE status >= 400",
+            "DROP INDEX usage_by_user_time",
+            "DROP INDEX usage_by_time",
+        ] + derivedRollupFill
+    )
+
+    /// Fills the rollups of migration 15 from those of migration 7.
+    static let derivedRollupFill = [
+        """
+        INSERT INTO usage_daily (day_ms, user_id, app_id, provider, model, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
+        SELECT hour_ms - (hour_ms % 86400000), user_id, MIN(app_id), provider, model, SUM(requests), SUM(failed), SUM(input_tokens),
+               SUM(output_tokens), SUM(cost_micros), SUM(latency_ms)
+        FROM usage_hourly GROUP BY hour_ms - (hour_ms % 86400000), user_id, provider, model
+        """,
+        """
+        INSERT INTO usage_daily_totals (day_ms, app_id, provider, model, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
+        SELECT hour_ms - (hour_ms % 86400000), app_id, provider, model, SUM(requests), SUM(failed), SUM(input_tokens), SUM(output_tokens),
+               SUM(cost_micros), SUM(latency_ms)
+        FROM usage_hourly_totals GROUP BY hour_ms - (hour_ms % 86400000), app_id, provider, model
+        """,
+        """
+        INSERT INTO usage_hours (hour_ms, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
+        SELECT hour_ms, SUM(requests), SUM(failed), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros), SUM(latency_ms)
+        FROM usage_hourly_totals GROUP BY hour_ms
+        """,
+        """
+        INSERT INTO usage_users (user_id, app_id, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
+        SELECT user_id, MIN(app_id), SUM(requests), SUM(failed), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros), SUM(latency_ms)
+        FROM usage_daily_users GROUP BY user_id
+        """,
+    ]
 }

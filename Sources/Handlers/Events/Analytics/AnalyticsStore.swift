@@ -3,8 +3,8 @@ public import Generated
 import SQLKit
 
 /// The analytics queries: aggregates in SQL over the rollups (an hour counts when it starts within
-/// `[from, to)`), lists over `usage_records` (exact times). Nothing is loaded into memory to be
-/// counted there.
+/// `[from, to)`), lists over `usage_records` (exact times; `AnalyticsStore+Rows.swift`). Nothing
+/// is loaded into memory to be counted there, and no query reads more rows as usage grows.
 public struct AnalyticsStore: Sendable {
     let database: any Database
 
@@ -21,13 +21,11 @@ public struct AnalyticsStore: Sendable {
             self.toMs = toMs
         }
 
-        var hours: SQLQueryString {
-            "(\(bind: fromMs) IS NULL OR hour_ms >= \(bind: fromMs)) AND (\(bind: toMs) IS NULL OR hour_ms < \(bind: toMs))"
-        }
+        /// The hours that start within the range.
+        var hours: SQLQueryString { AnalyticsStore.bounds("hour_ms", fromMs, toMs) }
 
-        var times: SQLQueryString {
-            "(\(bind: fromMs) IS NULL OR created_at_ms >= \(bind: fromMs)) AND (\(bind: toMs) IS NULL OR created_at_ms < \(bind: toMs))"
-        }
+        /// Whether every hour the range touches lies within it, so that sums over hours are exact.
+        var isWholeHours: Bool { [fromMs, toMs].allSatisfy { $0.map { $0 % UsageRollup.hourMs == 0 } ?? true } }
     }
 
     static let sums: SQLQueryString = """
@@ -35,6 +33,9 @@ public struct AnalyticsStore: Sendable {
         CAST(COALESCE(SUM(input_tokens + output_tokens), 0) AS BIGINT) AS tokens, CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost,
         CAST(COALESCE(SUM(latency_ms), 0) AS BIGINT) AS latency
         """
+
+    /// The summed columns a rollup row has, for `spans`.
+    static let sumColumns: SQLQueryString = "requests, failed, input_tokens, output_tokens, cost_micros, latency_ms"
 
     struct Sums: Decodable {
         var requests: Int64
@@ -47,60 +48,48 @@ public struct AnalyticsStore: Sendable {
 
     public static func dollars(_ micros: Int64) -> Double { Double(micros) / 1_000_000 }
 
-    /// `usage_hourly_totals` for everyone, `usage_hourly` (by its user index) for one user.
-    private static func source(_ range: Range, userId: String?) -> (table: SQLQueryString, condition: SQLQueryString) {
-        guard let userId else { return ("usage_hourly_totals", range.hours) }
-        return ("usage_hourly", "user_id = \(bind: userId) AND \(range.hours)")
+    /// A daily rollup and the hourly one it sums (`UsageRollup`).
+    struct Rollup {
+        let daily: SQLQueryString
+        let hourly: SQLQueryString
+
+        /// Everyone's figures by provider, model and app.
+        static let totals = Rollup(daily: "usage_daily_totals", hourly: "usage_hourly_totals")
+        /// Figures by user, provider and model.
+        static let users = Rollup(daily: "usage_daily", hourly: "usage_hourly")
+        /// Figures by user only, per day.
+        static let userDays = Rollup(daily: "usage_daily_users", hourly: "usage_hourly")
     }
 
-    private func providers(_ range: Range, userId: String? = nil) async throws -> [ProviderStats] {
-        let (table, condition) = Self.source(range, userId: userId)
-        return try await database.withSQL { sql in
-            try await sql.raw(
-                "SELECT provider, \(Self.sums) FROM \(table) WHERE \(condition) GROUP BY provider ORDER BY requests DESC, provider"
-            ).all().map { row in
-                let sums = try row.decode(model: Sums.self)
-                return ProviderStats(
-                    provider: try row.decode(column: "provider", as: String.self), requests: sums.requests, failed: sums.failed,
-                    tokens: sums.tokens, costMicros: sums.cost, avgLatencyMs: sums.avgLatency)
-            }
-        }
-    }
-
-    private func totals(_ range: Range, userId: String? = nil) async throws -> Sums {
-        let (table, condition) = Self.source(range, userId: userId)
-        return try await database.withSQL { sql in
-            try await sql.raw("SELECT \(Self.sums) FROM \(table) WHERE \(condition)").first(decoding: Sums.self)
-                ?? Sums(requests: 0, failed: 0, tokens: 0, cost: 0, latency: 0)
-        }
-    }
-
-    /// Per-user rows over the range, each with its UTC day as `bucket`: whole days from
-    /// `usage_daily_users`, and the hours of a first or last partial day from `usage_hourly`, so an
-    /// hour counts when it starts within `[from, to)`, as everywhere, without scanning every hour.
-    static func perUser(_ range: Range) -> SQLQueryString {
+    /// The rollup rows of the hours that start within the range, each with its UTC day as
+    /// `bucket`, read from as few rows as can be: whole days from the daily rollup, the hours of a
+    /// cut first or last day from the hourly one. `columns` are common to both tables; `filter`
+    /// applies to both.
+    static func spans(_ range: Range, of rollup: Rollup, columns: SQLQueryString, filter: SQLQueryString? = nil) -> SQLQueryString {
         let day = UsageRollup.dayMs
         let hour = UsageRollup.hourMs
         let first = range.fromMs.map { Self.ceil($0, hour) }  // the first hour that counts
         let end = range.toMs.map { Self.ceil($0, hour) }  // hours before this one count
         let wholeFrom = first.map { Self.ceil($0, day) }
         let wholeTo = end.map { Self.floor($0, day) }
-        var query: SQLQueryString = """
-            SELECT user_id, app_id, day_ms AS bucket, requests, failed, input_tokens + output_tokens AS tokens, cost_micros AS cost
-            FROM usage_daily_users WHERE \(bounds("day_ms", wholeFrom, wholeTo))
-            """
-        let hourly: SQLQueryString = """
-            SELECT user_id, app_id, hour_ms - (hour_ms % 86400000) AS bucket, requests, failed, input_tokens + output_tokens AS tokens, cost_micros AS cost
-            FROM usage_hourly WHERE
-            """
-        // The partial first day, and the partial last day when it is another day.
+        let and = filter.map { " AND " + $0 } ?? ""
+        var query: SQLQueryString =
+            "SELECT day_ms AS bucket, \(columns) FROM \(rollup.daily) WHERE \(bounds("day_ms", wholeFrom, wholeTo))\(and)"
+        func hours(_ low: Int64, _ high: Int64) {
+            query =
+                query + """
+                     UNION ALL SELECT hour_ms - (hour_ms % 86400000) AS bucket, \(columns) FROM \(rollup.hourly)
+                    WHERE \(bounds("hour_ms", low, high))\(and)
+                    """
+        }
+        // The cut first day, and the cut last day when it is another day.
         if let first, let wholeFrom, first < wholeFrom {
             let stop = min(wholeFrom, end ?? wholeFrom)
-            if first < stop { query = query + " UNION ALL " + hourly + " " + bounds("hour_ms", first, stop) }
+            if first < stop { hours(first, stop) }
         }
         if let end, let wholeTo, wholeTo < end {
             let start = max(wholeTo, wholeFrom ?? wholeTo)
-            if start < end { query = query + " UNION ALL " + hourly + " " + bounds("hour_ms", start, end) }
+            if start < end { hours(start, end) }
         }
         return query
     }
@@ -108,6 +97,8 @@ public struct AnalyticsStore: Sendable {
     static func ceil(_ value: Int64, _ unit: Int64) -> Int64 { Self.floor(value + unit - 1, unit) }
     static func floor(_ value: Int64, _ unit: Int64) -> Int64 { value >= 0 ? value / unit * unit : -((-value + unit - 1) / unit * unit) }
 
+    /// `low <= column < high`, either bound left out when absent: a plain comparison, which an
+    /// index serves (`? IS NULL OR …` would defeat it).
     static func bounds(_ column: String, _ low: Int64?, _ high: Int64?) -> SQLQueryString {
         let name = SQLQueryString(stringLiteral: column)
         switch (low, high) {
@@ -118,21 +109,71 @@ public struct AnalyticsStore: Sendable {
         }
     }
 
+    /// Sums by provider: everyone's, or one user's.
+    private func providers(_ range: Range, userId: String? = nil) async throws -> [ProviderStats] {
+        let spans =
+            if let userId {
+                Self.spans(range, of: .users, columns: "provider, \(Self.sumColumns)", filter: "user_id = \(bind: userId)")
+            } else {
+                Self.spans(range, of: .totals, columns: "provider, \(Self.sumColumns)")
+            }
+        return try await database.withSQL { sql in
+            try await sql.raw("SELECT provider, \(Self.sums) FROM (\(spans)) p GROUP BY provider ORDER BY requests DESC, provider").all()
+                .map { row in
+                    let sums = try row.decode(model: Sums.self)
+                    return ProviderStats(
+                        provider: try row.decode(column: "provider", as: String.self), requests: sums.requests, failed: sums.failed,
+                        tokens: sums.tokens, costMicros: sums.cost, avgLatencyMs: sums.avgLatency)
+                }
+        }
+    }
+
+    /// Everyone's sums from the hour rollup (one row per hour); one user's from theirs.
+    private func totals(_ range: Range, userId: String? = nil) async throws -> Sums {
+        let query: SQLQueryString =
+            if let userId {
+                "SELECT \(Self.sums) FROM (\(Self.spans(range, of: .users, columns: Self.sumColumns, filter: "user_id = \(bind: userId)"))) p"
+            } else {
+                "SELECT \(Self.sums) FROM usage_hours WHERE \(range.hours)"
+            }
+        return try await database.withSQL { sql in
+            try await sql.raw(query).first(decoding: Sums.self) ?? Sums(requests: 0, failed: 0, tokens: 0, cost: 0, latency: 0)
+        }
+    }
+
+    /// Per-user rows over the range (`user_id`, `app_id`, `requests`, `tokens`, `cost`): the
+    /// all-time rollup when the range is unbounded, else the days and cut hours of the range.
+    static func perUser(_ range: Range) -> SQLQueryString {
+        let columns: SQLQueryString = "user_id, app_id, requests, failed, input_tokens + output_tokens AS tokens, cost_micros AS cost"
+        if range.fromMs == nil, range.toMs == nil { return "SELECT \(columns) FROM usage_users" }
+        return "SELECT user_id, app_id, requests, tokens, cost FROM (\(spans(range, of: .userDays, columns: columns))) d"
+    }
+
     public func overview(_ range: Range) async throws -> AnalyticsOverview {
         let totals = try await totals(range)
         let apiStats = try await providers(range)
         return try await database.withSQL { sql in
-            let perUser = Self.perUser(range)
-            let users =
-                try await sql.raw("SELECT COUNT(DISTINCT user_id) AS n FROM (\(perUser)) p").first()?.decode(column: "n", as: Int64.self)
-                ?? 0
-            let top = try await sql.raw(
-                """
-                SELECT user_id, MIN(app_id) AS app_id, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(tokens) AS BIGINT) AS tokens,
-                    CAST(SUM(cost) AS BIGINT) AS cost
-                FROM (\(perUser)) p GROUP BY user_id ORDER BY requests DESC, user_id LIMIT 10
-                """
-            ).all().map { row in
+            let userCount: SQLQueryString
+            let topUsers: SQLQueryString
+            if range.fromMs == nil, range.toMs == nil {
+                // All time: one row per user, the top ones by an index.
+                userCount = "SELECT COUNT(*) AS n FROM usage_users"
+                topUsers = """
+                    SELECT user_id, app_id, requests, input_tokens + output_tokens AS tokens, cost_micros AS cost FROM usage_users
+                    ORDER BY requests DESC, user_id LIMIT 10
+                    """
+            } else {
+                let days = Self.spans(
+                    range, of: .userDays, columns: "user_id, app_id, requests, input_tokens + output_tokens AS tokens, cost_micros AS cost")
+                userCount = "SELECT COUNT(DISTINCT user_id) AS n FROM (\(days)) d"
+                topUsers = """
+                    SELECT user_id, MIN(app_id) AS app_id, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(tokens) AS BIGINT) AS tokens,
+                        CAST(SUM(cost) AS BIGINT) AS cost
+                    FROM (\(days)) d GROUP BY user_id ORDER BY requests DESC, user_id LIMIT 10
+                    """
+            }
+            let users = try await sql.raw(userCount).first()?.decode(column: "n", as: Int64.self) ?? 0
+            let top = try await sql.raw(topUsers).all().map { row in
                 UserUsage(
                     userId: try row.decode(column: "user_id", as: String.self), appId: try row.decode(column: "app_id", as: String.self),
                     requests: try row.decode(column: "requests", as: Int64.self), tokens: try row.decode(column: "tokens", as: Int64.self),
@@ -141,7 +182,7 @@ public struct AnalyticsStore: Sendable {
             var hours = [Int64](repeating: 0, count: 24)
             for row in try await sql.raw(
                 """
-                SELECT (hour_ms / 3600000) % 24 AS hour, CAST(SUM(requests) AS BIGINT) AS n FROM usage_hourly_totals WHERE \(range.hours)
+                SELECT (hour_ms / 3600000) % 24 AS hour, CAST(SUM(requests) AS BIGINT) AS n FROM usage_hours WHERE \(range.hours)
                 GROUP BY (hour_ms / 3600000) % 24
                 """
             ).all() {
@@ -181,7 +222,7 @@ public struct AnalyticsStore: Sendable {
     public func user(_ userId: String, _ range: Range) async throws -> UserAnalytics {
         let totals = try await totals(range, userId: userId)
         let breakdown = try await providers(range, userId: userId)
-        let recent = try await records(UsageFilter(range: range, userId: userId), limit: 20, offset: 0)
+        let recent = try await records(UsageFilter(range: range, userId: userId), limit: 20).records
         return UserAnalytics(
             userId: userId, totalRequests: totals.requests, successfulRequests: totals.requests - totals.failed,
             failedRequests: totals.failed,
@@ -190,35 +231,39 @@ public struct AnalyticsStore: Sendable {
         )
     }
 
-    /// Totals per hour or day, optionally per provider, model or app (the totals rollup) or per
-    /// user (per day: the daily rollup; per hour: the per-user hourly rollup, which is large, so
-    /// keep that range short).
+    /// Totals per hour or day, optionally per provider, model, app or user. Per day: whole days
+    /// from a daily rollup, cut ones from its hourly one. Per hour: the hour rollup without a
+    /// group, else the hourly rollups (per user, which is large: keep that range short).
     public func timeseries(_ range: Range, granularity: Granularity, groupBy: GroupBy?) async throws -> Timeseries {
-        let query: SQLQueryString
-        if groupBy == .user, granularity == .day {
-            query = """
-                SELECT bucket, user_id AS grp, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(failed) AS BIGINT) AS failed,
-                    CAST(SUM(tokens) AS BIGINT) AS tokens, CAST(SUM(cost) AS BIGINT) AS cost, 0 AS latency
-                FROM (\(Self.perUser(range))) p GROUP BY bucket, user_id ORDER BY bucket, grp
-                """
+        let group: SQLQueryString =
+            switch groupBy {
+            case .provider: "provider"
+            case .model: "model"
+            case .user: "user_id"
+            case .app: "app_id"
+            case nil: "''"
+            }
+        let source: SQLQueryString
+        let bucket: SQLQueryString
+        if granularity == .day {
+            let rollup: Rollup = groupBy == .user ? .userDays : .totals
+            let columns: SQLQueryString = groupBy == nil ? Self.sumColumns : group + ", " + Self.sumColumns
+            source = "(\(Self.spans(range, of: rollup, columns: columns))) d"
+            bucket = "bucket"
         } else {
-            let bucket: SQLQueryString = granularity == .day ? "hour_ms - (hour_ms % 86400000)" : "hour_ms"
-            let group: SQLQueryString =
+            let table: SQLQueryString =
                 switch groupBy {
-                case .provider: "provider"
-                case .model: "model"
-                case .user: "user_id"
-                case .app: "app_id"
-                case nil: "''"
+                case nil: "usage_hours"
+                case .user: "usage_hourly"
+                default: "usage_hourly_totals"
                 }
-            let table: SQLQueryString = groupBy == .user ? "usage_hourly" : "usage_hourly_totals"
-            // PostgreSQL refuses a constant in GROUP BY: without `groupBy`, group by the bucket alone.
-            let grouping: SQLQueryString = groupBy == nil ? bucket : bucket + ", " + group
-            query = """
-                SELECT \(bucket) AS bucket, \(group) AS grp, \(Self.sums) FROM \(table) WHERE \(range.hours)
-                GROUP BY \(grouping) ORDER BY bucket, grp
-                """
+            source = table + " WHERE " + range.hours
+            bucket = "hour_ms"
         }
+        // PostgreSQL refuses a constant in GROUP BY: without `groupBy`, group by the bucket alone.
+        let grouping: SQLQueryString = groupBy == nil ? bucket : bucket + ", " + group
+        let query: SQLQueryString =
+            "SELECT \(bucket) AS bucket, \(group) AS grp, \(Self.sums) FROM \(source) GROUP BY \(grouping) ORDER BY bucket, grp"
         let points = try await database.withSQL { sql in
             try await sql.raw(query).all().map { row in
                 let sums = try row.decode(model: Sums.self)
@@ -231,64 +276,13 @@ public struct AnalyticsStore: Sendable {
         return Timeseries(granularity: granularity, groupBy: groupBy, points: points)
     }
 
-    public struct UsageFilter: Sendable {
-        public var range: Range
-        public var userId: String?
-        public var provider: String?
-        public var model: String?
-        public var failed: Bool?
-
-        public init(range: Range, userId: String? = nil, provider: String? = nil, model: String? = nil, failed: Bool? = nil) {
-            self.range = range
-            self.userId = userId
-            self.provider = provider
-            self.model = model
-            self.failed = failed
-        }
-
-        var condition: SQLQueryString {
-            """
-            \(range.times) AND (\(bind: userId) IS NULL OR user_id = \(bind: userId)) AND (\(bind: provider) IS NULL OR provider = \(bind: provider))
-            AND (\(bind: model) IS NULL OR model = \(bind: model))
-            AND (\(bind: failed) IS NULL OR (status >= 400) = \(bind: failed))
-            """
-        }
-    }
-
-    public func records(_ filter: UsageFilter, limit: Int64, offset: Int64) async throws -> [UsageRecordView] {
-        try await database.withSQL { sql in
-            try await sql.raw(
-                "SELECT * FROM usage_records WHERE \(filter.condition) ORDER BY created_at_ms DESC, id DESC LIMIT \(bind: limit) OFFSET \(bind: offset)"
-            )
-            .all(decoding: UsageRecord.self, keyDecodingStrategy: .convertFromSnakeCase).map(Self.view)
-        }
-    }
-
-    public func count(_ filter: UsageFilter) async throws -> Int64 {
-        try await database.withSQL { sql in
-            try await sql.raw("SELECT COUNT(*) AS n FROM usage_records WHERE \(filter.condition)").first()?.decode(
-                column: "n", as: Int64.self) ?? 0
-        }
-    }
-
-    /// Replaces the hourly rollups with ones computed from the usage rows; answers their count.
+    /// Replaces the rollups with ones computed from the usage rows; answers the hourly one's count.
     /// Hours whose rows were deleted by retention are lost, so run it only after an import.
     public func rebuildRollups() async throws -> Int64 {
         try await database.withSQL { sql in
             for table in UsageRollup.tables { try await sql.raw(SQLQueryString(stringLiteral: "DELETE FROM " + table)).run() }
             for statement in Migrations.rollupRebuild { try await sql.raw(SQLQueryString(stringLiteral: statement)).run() }
             return try await sql.raw("SELECT COUNT(*) AS n FROM usage_hourly").first()?.decode(column: "n", as: Int64.self) ?? 0
-        }
-    }
-
-    /// Deletes usage rows older than the cutoff; the rollups stay. Answers how many went.
-    public func deleteRecords(before cutoffMs: Int64) async throws -> Int64 {
-        try await database.withSQL { sql in
-            let doomed =
-                try await sql.raw("SELECT COUNT(*) AS n FROM usage_records WHERE created_at_ms < \(bind: cutoffMs)").first()?.decode(
-                    column: "n", as: Int64.self) ?? 0
-            if doomed > 0 { try await sql.raw("DELETE FROM usage_records WHERE created_at_ms < \(bind: cutoffMs)").run() }
-            return doomed
         }
     }
 

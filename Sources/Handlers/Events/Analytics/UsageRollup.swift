@@ -1,16 +1,66 @@
 import SQLKit
 
-/// The usage rollups, three tables of sums (requests, failures, tokens, cost, latency):
-/// - `usage_hourly`: per UTC hour, user, provider and model (one user's figures);
-/// - `usage_hourly_totals`: per UTC hour, app, provider and model (totals, providers, time series);
-/// - `usage_daily_users`: per UTC day and user (how many users, and the top ones).
-/// The usage writer adds each batch to all three right after writing the batch's rows, on the same
-/// connection; `Migrations.rollupRebuild` fills them from the rows.
+/// The usage rollups: tables of sums (requests, failures, tokens, cost, latency), each keyed by a
+/// few dimensions of a usage row, so every analytics route reads rows whose number grows with the
+/// period, users and models, never with the requests. The usage writer adds each batch to all of
+/// them right after writing the batch's rows, on the same connection; `Migrations.rollupRebuild`
+/// fills them from the rows.
 enum UsageRollup {
     static let hourMs: Int64 = 3_600_000
     static let dayMs: Int64 = 86_400_000
 
-    static let tables = ["usage_hourly", "usage_hourly_totals", "usage_daily_users"]
+    /// What a rollup is keyed by (or carries): a column, and its value for a usage row.
+    enum Dimension: String {
+        case hour = "hour_ms"
+        case day = "day_ms"
+        case user = "user_id"
+        case app = "app_id"
+        case provider
+        case model
+
+        func value(_ record: UsageRecord) -> String {
+            switch self {
+            case .hour: String(record.createdAtMs - record.createdAtMs % hourMs)
+            case .day: String(record.createdAtMs - record.createdAtMs % dayMs)
+            case .user: record.userId
+            case .app: record.appId
+            case .provider: record.provider
+            case .model: record.model ?? ""
+            }
+        }
+
+        func sqlValue(_ record: UsageRecord) -> any Encodable & Sendable {
+            switch self {
+            case .hour: record.createdAtMs - record.createdAtMs % hourMs
+            case .day: record.createdAtMs - record.createdAtMs % dayMs
+            default: value(record)
+            }
+        }
+    }
+
+    /// A rollup: its key, and the columns written when a row is created (a user belongs to one
+    /// app, so the app carried by a user's rows is the same for all of them).
+    struct Table {
+        let name: String
+        let key: [Dimension]
+        var carried: [Dimension] = []
+    }
+
+    static let all = [
+        // One user's figures, and hourly series per user.
+        Table(name: "usage_hourly", key: [.hour, .user, .provider, .model], carried: [.app]),
+        Table(name: "usage_daily", key: [.day, .user, .provider, .model], carried: [.app]),
+        // Totals by provider, model and app, and series.
+        Table(name: "usage_hourly_totals", key: [.hour, .app, .provider, .model]),
+        Table(name: "usage_daily_totals", key: [.day, .app, .provider, .model]),
+        // Totals, the hour-of-day profile, the hourly series.
+        Table(name: "usage_hours", key: [.hour]),
+        // How many users, and the top ones: per day, and over all time.
+        Table(name: "usage_daily_users", key: [.day, .user], carried: [.app]),
+        Table(name: "usage_users", key: [.user], carried: [.app]),
+    ]
+
+    static var tables: [String] { all.map(\.name) }
 
     struct Sums {
         var requests: Int64 = 0
@@ -28,41 +78,29 @@ enum UsageRollup {
             costMicros += record.costMicros
             latencyMs += record.latencyMs
         }
+
+        var values: [any Encodable & Sendable] { [requests, failed, inputTokens, outputTokens, costMicros, latencyMs] }
     }
 
     /// The summed columns, in `Sums`' order.
     static let sumColumns = ["requests", "failed", "input_tokens", "output_tokens", "cost_micros", "latency_ms"]
 
-    /// One row per distinct `key`, in key order: `values` of the key's first record (its key and
-    /// carried columns), then the sums of all its records.
-    static func rows(_ records: [UsageRecord], by key: (UsageRecord) -> [String], values: (UsageRecord) -> [any Encodable & Sendable])
-        -> [[any Encodable & Sendable]]
-    {
+    /// One row per distinct key of `table`, in key order: the key's values and the carried ones
+    /// (of the key's first record), then the sums of all its records.
+    static func rows(_ records: [UsageRecord], for table: Table) -> [[any Encodable & Sendable]] {
         var groups: [[String]: (first: UsageRecord, sums: Sums)] = [:]
-        for record in records { groups[key(record), default: (record, Sums())].sums.add(record) }
+        for record in records { groups[table.key.map { $0.value(record) }, default: (record, Sums())].sums.add(record) }
         return groups.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { _, group in
-            let sums = group.sums
-            return values(group.first) + [sums.requests, sums.failed, sums.inputTokens, sums.outputTokens, sums.costMicros, sums.latencyMs]
+            (table.key + table.carried).map { $0.sqlValue(group.first) } + group.sums.values
         }
     }
 
-    /// Adds a batch to the three tables: one statement per table (per 200 rows). A user belongs to
-    /// one app, so the app carried by a user's rows is the same for all of them.
+    /// Adds a batch to every rollup: one statement per table (per 200 rows).
     static func add(_ records: [UsageRecord], on sql: any SQLDatabase) async throws {
-        let hour: (UsageRecord) -> Int64 = { $0.createdAtMs - $0.createdAtMs % hourMs }
-        let day: (UsageRecord) -> Int64 = { $0.createdAtMs - $0.createdAtMs % dayMs }
-        try await sql.addSums(
-            into: "usage_hourly", key: ["hour_ms", "user_id", "provider", "model"], carried: ["app_id"], sums: sumColumns,
-            rows: rows(records, by: { [String(hour($0)), $0.userId, $0.provider, $0.model ?? ""] }) {
-                [hour($0), $0.userId, $0.provider, $0.model ?? "", $0.appId]
-            })
-        try await sql.addSums(
-            into: "usage_hourly_totals", key: ["hour_ms", "app_id", "provider", "model"], sums: sumColumns,
-            rows: rows(records, by: { [String(hour($0)), $0.appId, $0.provider, $0.model ?? ""] }) {
-                [hour($0), $0.appId, $0.provider, $0.model ?? ""]
-            })
-        try await sql.addSums(
-            into: "usage_daily_users", key: ["day_ms", "user_id"], carried: ["app_id"], sums: sumColumns,
-            rows: rows(records, by: { [String(day($0)), $0.userId] }) { [day($0), $0.userId, $0.appId] })
+        for table in all {
+            try await sql.addSums(
+                into: table.name, key: table.key.map(\.rawValue), carried: table.carried.map(\.rawValue), sums: sumColumns,
+                rows: rows(records, for: table))
+        }
     }
 }

@@ -1,0 +1,182 @@
+import Foundation
+import Generated
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import SQLKit
+import Testing
+
+@testable import Handlers
+@testable import Server
+
+/// The usage row list at scale: keyset pages, totals from the rollups, CSV streamed, retention in
+/// batches; each checked against the rows computed here.
+@Suite("Usage rows")
+struct UsageRowsTests {
+    /// Newest first, ties by insertion order reversed (the id), as the list orders them.
+    static func newestFirst(_ rows: [UsageRecord]) -> [String] {
+        rows.enumerated().sorted { ($0.element.createdAtMs, $0.offset) > ($1.element.createdAtMs, $1.offset) }.map(\.element.requestId)
+    }
+
+    static func withSeededApp(
+        _ kind: DatabaseKind, rows: [UsageRecord], _ body: @escaping @Sendable (Fixture, AppConfig) async throws -> Void
+    ) async throws {
+        try await Harness.withFreshConfig(kind) { config in
+            var config = config
+            config.providers = try await Harness.providers()
+            config.usageRetentionDays = 0
+            let final = config
+            let app = try await buildApplication(config: final, logger: Harness.logger(MemorySink()))
+            try await app.test(.router) { client in
+                try await AnalyticsTests.seed(final, rows: rows)
+                try await body(Fixture(client: client), final)
+            }
+        }
+    }
+
+    /// Follows `next` from the first page to the last; answers the ids in order and the pages.
+    static func walk(_ fixture: Fixture, _ path: String) async throws -> (ids: [String], pages: [UsagePage]) {
+        var pages: [UsagePage] = []
+        var next: String? = path
+        while let link = next {
+            let page = try await AnalyticsTests.get(fixture, link, as: UsagePage.self)
+            pages.append(page)
+            #expect((page.next == nil) == (page.nextCursor == nil))
+            next = page.next
+            if pages.count > 200 { break }
+        }
+        return (pages.flatMap { $0.records.map(\.requestId) }, pages)
+    }
+
+    @Test(arguments: Harness.kinds)
+    func pagesByCursorCoverEveryFilterExactly(_ kind: DatabaseKind) async throws {
+        let rows = AnalyticsTests.rows()
+        try await Self.withSeededApp(kind, rows: rows) { fixture, _ in
+            let from = AnalyticsTests.start + 5 * 3_600_000
+            let to = AnalyticsTests.start + 50 * 3_600_000
+            let bounds = "from=\(APICoding.formatDate(Millis.date(from)))&to=\(APICoding.formatDate(Millis.date(to)))"
+            let cases: [(String, (UsageRecord) -> Bool)] = [
+                ("", { _ in true }),
+                ("userId=ana", { $0.userId == "ana" }),
+                ("provider=Claude", { $0.provider == "claude" }),
+                ("model=m-small", { $0.model == "m-small" }),
+                ("failed=true", { $0.status >= 400 }),
+                ("failed=false", { $0.status < 400 }),
+                ("provider=claude&failed=true", { $0.provider == "claude" && $0.status >= 400 }),
+                ("userId=bob&provider=openai&model=m-large", { $0.userId == "bob" && $0.provider == "openai" && $0.model == "m-large" }),
+                (bounds, { $0.createdAtMs >= from && $0.createdAtMs < to }),
+                (
+                    bounds + "&userId=ana&failed=false",
+                    { $0.createdAtMs >= from && $0.createdAtMs < to && $0.userId == "ana" && $0.status < 400 }
+                ),
+            ]
+            for (query, matches) in cases {
+                let expected = Self.newestFirst(rows.filter(matches))
+                let (ids, pages) = try await Self.walk(fixture, "/analytics/usage?limit=37&" + query)
+                #expect(ids == expected, "\(query)")
+                #expect(pages.last?.next == nil)
+                for page in pages {
+                    // Whole-hour bounds: the total from the rollups is exact.
+                    #expect(page.total == Int64(expected.count), "\(query)")
+                    #expect(page.totalIsEstimate == false)
+                    #expect(page.limit == 37)
+                }
+                // Each link keeps the filters and the page size.
+                if let link = pages.first?.next {
+                    #expect(link.hasPrefix("/analytics/usage?limit=37"))
+                    #expect(link.contains("cursor="))
+                }
+            }
+            // Offset still works, and a cursor page then an offset into the next one agree.
+            let all = Self.newestFirst(rows)
+            let byOffset = try await AnalyticsTests.get(fixture, "/analytics/usage?limit=10&offset=25", as: UsagePage.self)
+            #expect(byOffset.records.map(\.requestId) == Array(all[25..<35]))
+            let first = try await AnalyticsTests.get(fixture, "/analytics/usage?limit=20", as: UsagePage.self)
+            let cursor = try #require(first.nextCursor)
+            let skipped = try await AnalyticsTests.get(fixture, "/analytics/usage?limit=10&offset=5&cursor=\(cursor)", as: UsagePage.self)
+            #expect(skipped.records.map(\.requestId) == Array(all[25..<35]))
+        }
+    }
+
+    @Test(arguments: Harness.kinds)
+    func totalsOfCutHoursAreEstimatesOfWholeHours(_ kind: DatabaseKind) async throws {
+        let rows = AnalyticsTests.rows()
+        try await Self.withSeededApp(kind, rows: rows) { fixture, _ in
+            let from = AnalyticsTests.start + 7 * 3_600_000 + 1000
+            let to = AnalyticsTests.start + 58 * 3_600_000 + 5000
+            let query = "from=\(APICoding.formatDate(Millis.date(from)))&to=\(APICoding.formatDate(Millis.date(to)))"
+            let page = try await AnalyticsTests.get(fixture, "/analytics/usage?provider=gemini&" + query, as: UsagePage.self)
+            #expect(page.totalIsEstimate)
+            // The hours that start within [from, to).
+            let firstHour = (from + 3_599_999) / 3_600_000 * 3_600_000
+            let counted = rows.filter {
+                let hour = $0.createdAtMs - $0.createdAtMs % 3_600_000
+                return $0.provider == "gemini" && hour >= firstHour && hour < to
+            }
+            #expect(page.total == Int64(counted.count))
+            // The rows themselves keep exact times.
+            let exact = rows.filter { $0.provider == "gemini" && $0.createdAtMs >= from && $0.createdAtMs < to }
+            #expect(try await Self.walk(fixture, "/analytics/usage?limit=1000&provider=gemini&" + query).ids == Self.newestFirst(exact))
+        }
+    }
+
+    @Test(arguments: Harness.kinds)
+    func csvStreamsEveryRecordInOrder(_ kind: DatabaseKind) async throws {
+        let rows = AnalyticsTests.rows()
+        try await Self.withSeededApp(kind, rows: rows) { fixture, _ in
+            // More than one read of 500: the whole table, then a limit that cuts the second read.
+            for (limit, count) in [(1_000_000, rows.count), (550, 550)] {
+                let response = try await fixture.send(
+                    .get, "/analytics/usage?limit=\(limit)", headers: [.adminKey: Harness.adminKeyCanary, .accept: "text/csv"])
+                #expect(response.status == .ok)
+                let lines = String(buffer: response.body).split(separator: "\r\n")
+                #expect(lines.first == Substring(UsageCSV.columns.joined(separator: ",")))
+                #expect(lines.count == 1 + count)
+                let ids = lines.dropFirst().map { $0.split(separator: ",")[1] }.map(String.init)
+                #expect(ids == Array(Self.newestFirst(rows).prefix(count)))
+            }
+        }
+    }
+
+    @Test(arguments: Harness.kinds)
+    func badCursorsAndLargeJSONPagesAreRefused(_ kind: DatabaseKind) async throws {
+        try await Self.withSeededApp(kind, rows: []) { fixture, _ in
+            for cursor in ["bm90LWEtY3Vyc29y", "MTIz", "x"] {
+                let response = try await fixture.send(.get, "/analytics/usage?cursor=\(cursor)", headers: Fixture.admin)
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("\"invalid_request\""))
+            }
+            let large = try await fixture.send(.get, "/analytics/usage?limit=1001", headers: Fixture.admin)
+            #expect(large.status == .badRequest)
+            #expect(String(buffer: large.body).contains("\"validation_failed\""))
+            let empty = try await AnalyticsTests.get(fixture, "/analytics/usage", as: UsagePage.self)
+            #expect(empty.records.isEmpty && empty.total == 0 && empty.next == nil)
+        }
+    }
+
+    /// Retention deletes whole hours in small statements; the rollups stay, and the list's total
+    /// counts only the hours still kept.
+    @Test(arguments: Harness.kinds)
+    func retentionDeletesInBatchesAndTotalsFollow(_ kind: DatabaseKind) async throws {
+        let rows = AnalyticsTests.rows()
+        try await Self.withSeededApp(kind, rows: rows) { fixture, config in
+            let cutoff = AnalyticsTests.start + 30 * 3_600_000
+            let kept = rows.filter { $0.createdAtMs >= cutoff }
+            let removed = try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in
+                try await UsageRetention(
+                    store: AnalyticsStore(database: database), days: 1, logger: Harness.logger(MemorySink()), batch: 7, pause: .zero
+                ).sweep(before: cutoff)
+            }
+            #expect(removed == Int64(rows.count - kept.count))
+            let page = try await AnalyticsTests.get(fixture, "/analytics/usage?limit=1000", as: UsagePage.self)
+            #expect(page.records.map(\.requestId) == Self.newestFirst(kept))
+            #expect(page.total == Int64(kept.count))
+            let failed = try await AnalyticsTests.get(fixture, "/analytics/usage?failed=true&userId=bob", as: UsagePage.self)
+            #expect(failed.total == Int64(kept.filter { $0.status >= 400 && $0.userId == "bob" }.count))
+            // The aggregates still count every row.
+            let overview = try await AnalyticsTests.get(fixture, "/analytics/overview", as: AnalyticsOverview.self)
+            #expect(overview.totalRequests == Int64(rows.count))
+        }
+    }
+}
