@@ -21,7 +21,7 @@ struct SafeAPIBridge: AsyncParsableCommand {
             `safeapi-bridge --port 8080` is `safeapi-bridge serve --port 8080`. \
             Every setting is also read from the environment and a `.env` file (README.md, .env.example).
             """,
-        subcommands: [Serve.self, Migrate.self, CreateApp.self, RebuildRollups.self],
+        subcommands: [Serve.self, Migrate.self, CreateApp.self, RebuildRollups.self, ExportUsage.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -187,6 +187,75 @@ struct RebuildRollups: AsyncParsableCommand {
             return try await AnalyticsStore(database: database).rebuildRollups()
         }
         print("rollups: \(hours) rows")
+    }
+}
+
+struct ExportUsage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-usage",
+        abstract: "Write the usage rows added since the last run (JSON Lines or CSV), for a warehouse; run it periodically.",
+        discussion: """
+            The cursor file holds the id of the last row exported; it is created on the first run (which \
+            exports every row) and advanced only once the output is written. With --output the rows go to a \
+            new file, written whole or not at all. Each row carries its id. docs/analytics.md.
+            """
+    )
+
+    @Option(help: "The file that keeps the cursor between runs.") var cursorFile: String
+    @Option(help: "jsonl or csv.") var format: String = "jsonl"
+    @Option(help: "Write to this file (replaced whole) instead of standard output.") var output: String?
+    @Option(help: "Seconds to wait after reading the last row id, so that every write that drew a smaller id has committed.")
+    var settle: Double = 2
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config = try await options.load()
+        let (count, cursor) = try await export(config: config, logger: Logs.bootstrap(level: .warning))
+        FileHandle.standardError.write(Data("export-usage: \(count) rows, cursor \(cursor)\n".utf8))
+    }
+
+    /// Writes the rows after the cursor, then advances the cursor file; answers how many and the
+    /// new cursor.
+    func export(config: AppConfig, logger: Logger) async throws -> (count: Int64, cursor: Int64) {
+        guard let format = UsageExport.Format(rawValue: format) else {
+            throw ValidationError("--format must be one of: \(UsageExport.Format.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let after: Int64
+        if let text = try? String(contentsOfFile: cursorFile, encoding: .utf8) {
+            guard let value = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), value >= 0 else {
+                throw ValidationError("\(cursorFile) does not hold a cursor (a row id)")
+            }
+            after = value
+        } else {
+            after = 0
+        }
+        let target = output.map { $0 + ".partial" }
+        let sink: FileHandle
+        if let target {
+            guard FileManager.default.createFile(atPath: target, contents: nil), let file = FileHandle(forWritingAtPath: target) else {
+                throw ValidationError("cannot write \(target)")
+            }
+            sink = file
+        } else {
+            sink = .standardOutput
+        }
+        let settle = self.settle
+        let (count, upTo) = try await DatabaseFactory.with(config.database, logger: logger) { database in
+            try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
+            let store = AnalyticsStore(database: database)
+            let upTo = max(try await store.lastRowId(), after)
+            try await Task.sleep(for: .milliseconds(Int(settle * 1000)))
+            let export = UsageExport(store: store, format: format)
+            if let header = export.header { sink.write(Data(header.utf8)) }
+            return (try await export.run(after: after, upTo: upTo) { sink.write(Data($0.utf8)) }, upTo)
+        }
+        if let output, let target {
+            try sink.synchronize()
+            try sink.close()
+            guard rename(target, output) == 0 else { throw ValidationError("cannot move \(target) to \(output)") }
+        }
+        try Data("\(upTo)\n".utf8).write(to: URL(fileURLWithPath: cursorFile), options: .atomic)
+        return (count, upTo)
     }
 }
 

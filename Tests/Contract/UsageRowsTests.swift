@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Generated
 import HTTPTypes
@@ -177,6 +178,80 @@ struct UsageRowsTests {
             // The aggregates still count every row.
             let overview = try await AnalyticsTests.get(fixture, "/analytics/overview", as: AnalyticsOverview.self)
             #expect(overview.totalRequests == Int64(rows.count))
+        }
+    }
+
+    /// The export sends each row once across runs whose cursors follow each other, with its id.
+    @Test(arguments: Harness.kinds)
+    func exportSendsEachRowOnceAcrossRuns(_ kind: DatabaseKind) async throws {
+        let rows = AnalyticsTests.rows()
+        try await Harness.withFreshConfig(kind) { config in
+            _ = try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in
+                try await Migrator(migrations: Migrations.all).run(on: database, logger: Harness.logger(MemorySink()))
+            }
+            try await AnalyticsTests.seed(config, rows: Array(rows[..<550]))
+            let (first, firstCursor) = try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in
+                let store = AnalyticsStore(database: database)
+                let upTo = try await store.lastRowId()
+                var text = ""
+                let count = try await UsageExport(store: store, format: .jsonl, batch: 64).run(after: 0, upTo: upTo) { text += $0 }
+                #expect(count == 550)
+                return (text, upTo)
+            }
+            try await AnalyticsTests.seed(config, rows: Array(rows[550...]))
+            let (second, csv) = try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in
+                let store = AnalyticsStore(database: database)
+                let upTo = try await store.lastRowId()
+                var text = ""
+                _ = try await UsageExport(store: store, format: .jsonl).run(after: firstCursor, upTo: upTo) { text += $0 }
+                let export = UsageExport(store: store, format: .csv)
+                var csv = export.header ?? ""
+                _ = try await export.run(after: firstCursor, upTo: upTo) { csv += $0 }
+                return (text, csv)
+            }
+            struct Line: Decodable {
+                let id: Int64
+                let requestId: String
+                let costMicros: Int64
+            }
+            let lines = try (first + second).split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+            #expect(lines.map(\.requestId) == rows.map(\.requestId))
+            #expect(lines.map(\.costMicros) == rows.map(\.costMicros))
+            #expect(zip(lines, lines.dropFirst()).allSatisfy { $0.id < $1.id })
+            let csvLines = csv.split(separator: "\r\n")
+            #expect(csvLines.first == Substring((["id"] + UsageCSV.columns).joined(separator: ",")))
+            #expect(csvLines.dropFirst().map { String($0.split(separator: ",")[2]) } == rows[550...].map(\.requestId))
+        }
+    }
+
+    /// `safeapi-bridge export-usage` writes its file whole, then advances the cursor file.
+    @Test(arguments: Harness.kinds)
+    func exportCommandAdvancesItsCursorFile(_ kind: DatabaseKind) async throws {
+        let rows = AnalyticsTests.rows()
+        try await Harness.withFreshConfig(kind) { config in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("safeapi-export-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let cursor = folder + "/export.cursor"
+            _ = try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in
+                try await Migrator(migrations: Migrations.all).run(on: database, logger: Harness.logger(MemorySink()))
+            }
+            try await AnalyticsTests.seed(config, rows: Array(rows[..<100]))
+            func export(_ name: String) async throws -> [Substring] {
+                let output = folder + "/" + name
+                let command = try ExportUsage.parse(["--cursor-file", cursor, "--output", output, "--settle", "0"])
+                _ = try await command.export(config: config, logger: Harness.logger(MemorySink()))
+                #expect(!FileManager.default.fileExists(atPath: output + ".partial"))
+                return try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+            }
+            #expect(try await export("one.jsonl").count == 100)
+            let first = try String(contentsOfFile: cursor, encoding: .utf8)
+            #expect(try await export("two.jsonl").isEmpty)
+            try await AnalyticsTests.seed(config, rows: Array(rows[100..<130]))
+            let third = try await export("three.jsonl")
+            #expect(third.count == 30)
+            #expect(third.first?.contains("\"requestId\":\"req-100\"") == true)
+            #expect(try String(contentsOfFile: cursor, encoding: .utf8) != first)
         }
     }
 }

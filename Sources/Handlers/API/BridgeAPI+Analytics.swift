@@ -127,20 +127,17 @@ enum UsageCSV {
 
     /// One line per record, each ending in CRLF.
     static func lines(_ records: [UsageRecordView]) -> String {
-        var text = ""
-        for record in records {
-            let fields: [String?] = [
-                APICoding.formatDate(record.createdAt), record.requestId, record.userId, record.appId, record.provider, record.endpoint,
-                record.model,
-                String(record.status), String(record.inputTokens), String(record.outputTokens), String(record.cachedTokens),
-                String(record.costMicros),
-                String(record.latencyMs), record.ttfbMs.map(String.init), String(record.streamed), String(record.cancelled),
-                record.keySource.rawValue,
-                record.splitKeyId,
-            ]
-            text += fields.map { escape($0 ?? "") }.joined(separator: ",") + "\r\n"
-        }
-        return text
+        records.reduce(into: "") { text, record in text += fields(record).map { escape($0 ?? "") }.joined(separator: ",") + "\r\n" }
+    }
+
+    /// A record's fields, in `columns`' order.
+    static func fields(_ record: UsageRecordView) -> [String?] {
+        [
+            APICoding.formatDate(record.createdAt), record.requestId, record.userId, record.appId, record.provider, record.endpoint,
+            record.model, String(record.status), String(record.inputTokens), String(record.outputTokens), String(record.cachedTokens),
+            String(record.costMicros), String(record.latencyMs), record.ttfbMs.map(String.init), String(record.streamed),
+            String(record.cancelled), record.keySource.rawValue, record.splitKeyId,
+        ]
     }
 
     static func escape(_ field: String) -> String {

@@ -450,10 +450,11 @@ extension Migrations {
 
 extension Migrations {
     /// Analytics at ten million rows (the analytics-at-scale issue).
-    /// - Four more rollups, so that no route reads more rows as the usage table grows: per day, user,
+    /// - Five more rollups, so that no route reads more rows as the usage table grows: per day, user,
     ///   provider and model (one user's figures); per day, app, provider and model (totals by
     ///   provider, daily series); per hour alone (totals, the hour-of-day profile, the hourly
-    ///   series); per user over all time (how many users, and the top ones, when no range is asked).
+    ///   series); per hour and user (the cut hours of a range's users, the hourly series per user);
+    ///   per user over all time (how many users, and the top ones, when no range is asked).
     /// - The usage rows get an index per documented filter of the row list, each ending in
     ///   `(created_at_ms, id)`, the order and cursor of a page; failures get a partial index.
     static let analyticsAtScale = Migration(
@@ -515,6 +516,20 @@ extension Migrations {
             )
             """,
             "CREATE INDEX usage_users_by_requests ON usage_users (requests DESC, user_id)",
+            """
+            CREATE TABLE usage_hourly_users (
+                hour_ms BIGINT NOT NULL,
+                user_id TEXT NOT NULL,
+                app_id TEXT NOT NULL,
+                requests BIGINT NOT NULL,
+                failed BIGINT NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                cost_micros BIGINT NOT NULL,
+                latency_ms BIGINT NOT NULL,
+                PRIMARY KEY (hour_ms, user_id)
+            )
+            """,
             "CREATE INDEX usage_time ON usage_records (created_at_ms, id)",
             "CREATE INDEX usage_user ON usage_records (user_id, created_at_ms, id)",
             "CREATE INDEX usage_provider ON usage_records (provider, created_at_ms, id)",
@@ -543,6 +558,11 @@ extension Migrations {
         INSERT INTO usage_hours (hour_ms, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
         SELECT hour_ms, SUM(requests), SUM(failed), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros), SUM(latency_ms)
         FROM usage_hourly_totals GROUP BY hour_ms
+        """,
+        """
+        INSERT INTO usage_hourly_users (hour_ms, user_id, app_id, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)
+        SELECT hour_ms, user_id, MIN(app_id), SUM(requests), SUM(failed), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros), SUM(latency_ms)
+        FROM usage_hourly GROUP BY hour_ms, user_id
         """,
         """
         INSERT INTO usage_users (user_id, app_id, requests, failed, input_tokens, output_tokens, cost_micros, latency_ms)

@@ -57,8 +57,8 @@ public struct AnalyticsStore: Sendable {
         static let totals = Rollup(daily: "usage_daily_totals", hourly: "usage_hourly_totals")
         /// Figures by user, provider and model.
         static let users = Rollup(daily: "usage_daily", hourly: "usage_hourly")
-        /// Figures by user only, per day.
-        static let userDays = Rollup(daily: "usage_daily_users", hourly: "usage_hourly")
+        /// Figures by user only.
+        static let userDays = Rollup(daily: "usage_daily_users", hourly: "usage_hourly_users")
     }
 
     /// The rollup rows of the hours that start within the range, each with its UTC day as
@@ -233,7 +233,7 @@ public struct AnalyticsStore: Sendable {
 
     /// Totals per hour or day, optionally per provider, model, app or user. Per day: whole days
     /// from a daily rollup, cut ones from its hourly one. Per hour: the hour rollup without a
-    /// group, else the hourly rollups (per user, which is large: keep that range short).
+    /// group, else an hourly rollup (per user, which is large: keep that range short).
     public func timeseries(_ range: Range, granularity: Granularity, groupBy: GroupBy?) async throws -> Timeseries {
         let group: SQLQueryString =
             switch groupBy {
@@ -254,7 +254,7 @@ public struct AnalyticsStore: Sendable {
             let table: SQLQueryString =
                 switch groupBy {
                 case nil: "usage_hours"
-                case .user: "usage_hourly"
+                case .user: "usage_hourly_users"
                 default: "usage_hourly_totals"
                 }
             source = table + " WHERE " + range.hours

@@ -47,7 +47,7 @@ enum UsageRollup {
     }
 
     static let all = [
-        // One user's figures, and hourly series per user.
+        // One user's figures.
         Table(name: "usage_hourly", key: [.hour, .user, .provider, .model], carried: [.app]),
         Table(name: "usage_daily", key: [.day, .user, .provider, .model], carried: [.app]),
         // Totals by provider, model and app, and series.
@@ -55,7 +55,8 @@ enum UsageRollup {
         Table(name: "usage_daily_totals", key: [.day, .app, .provider, .model]),
         // Totals, the hour-of-day profile, the hourly series.
         Table(name: "usage_hours", key: [.hour]),
-        // How many users, and the top ones: per day, and over all time.
+        // How many users, and the top ones: per hour, per day, and over all time.
+        Table(name: "usage_hourly_users", key: [.hour, .user], carried: [.app]),
         Table(name: "usage_daily_users", key: [.day, .user], carried: [.app]),
         Table(name: "usage_users", key: [.user], carried: [.app]),
     ]
