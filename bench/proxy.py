@@ -7,6 +7,7 @@
     python3 bench/proxy.py --upstream-delay 50 --connections 256   # a slow upstream
     python3 bench/proxy.py --gateway             # /v1/chat/completions (the OpenAI-compatible endpoint)
     python3 bench/proxy.py --claude [--gateway]  # Anthropic's API: /proxy/claude/v1/messages, or /v1 translated
+    python3 bench/proxy.py --writer 30           # does the usage writer keep up? (rows/s written at peak load)
 
 Installs nginx and wrk from Debian when missing, builds the release server, and starts:
   - a static mock upstream: nginx answering /v1/chat/completions with canned OpenAI JSON, or with a
@@ -169,6 +170,35 @@ def run_wrk(wrk, script, url, connections, seconds):
     return result
 
 
+def usage_rows(base, admin):
+    """The usage rows written so far (the row list's total: exact without bounds)."""
+    return call(base, "GET", "/analytics/usage?limit=1", headers=admin)["total"]
+
+
+def measure_writer(wrk, script, url, base, admin, connections, seconds):
+    """Loads ours for `seconds` and follows the usage rows written, twice a second: if the writer
+    keeps up, the rows trail the requests by about one linger (20 ms) and drain at once."""
+    time.sleep(1)  # the warm-up's rows are written
+    start = usage_rows(base, admin)
+    load = subprocess.Popen([wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script, url], stdout=subprocess.PIPE, text=True)
+    began = time.time()
+    samples = []
+    while load.poll() is None:
+        time.sleep(0.5)
+        samples.append((time.time() - began, usage_rows(base, admin) - start))
+    ended = time.time()
+    at_end = usage_rows(base, admin) - start
+    served = int(re.search(r"(\d+) requests in", load.stdout.read()).group(1))
+    while usage_rows(base, admin) - start < served and time.time() - ended < 60:
+        time.sleep(0.02)
+    drained = time.time() - ended
+    written = usage_rows(base, admin) - start
+    steady = [rows for t, rows in samples if 1 <= t <= seconds - 1]
+    slope = (steady[-1] - steady[0]) / (0.5 * (len(steady) - 1)) if len(steady) > 1 else 0
+    print(f"served {served} requests in {seconds} s ({served / seconds:.0f}/s); usage rows written {slope:.0f}/s in steady load; "
+          f"{served - at_end} rows queued when the load stopped, drained in {drained * 1000:.0f} ms; {written} of {served} rows written")
+
+
 def quota_used(standing):
     return standing["day"]["requests"]["used"]
 
@@ -304,6 +334,7 @@ def main():
     parser.add_argument("--gateway", action="store_true", help="measure our OpenAI-compatible /v1/chat/completions (model openai/gpt-4o-mini) instead of /proxy/openai/…")
     parser.add_argument("--claude", action="store_true", help="Anthropic's API: the mock answers /v1/messages; ours is /proxy/claude/v1/messages, or with --gateway /v1/chat/completions translated (model claude/claude-3-5-haiku-latest)")
     parser.add_argument("--upstream-delay", type=int, default=0, metavar="MS", help="the mock upstream answers after this many milliseconds (default 0)")
+    parser.add_argument("--writer", type=int, metavar="SECONDS", help="instead of the table: load ours alone for this long (non-streamed, --connections) and report the requests served, the usage rows written per second, the backlog when the load stops and how long it takes to drain")
     parser.add_argument("--serve", action="store_true", help="set everything up, print the URLs and the token, and wait (for experiments)")
     parser.add_argument("--profile", metavar="FILE", help="instead of the table: record a CPU profile of our server under --connections (needs perf: apt-get install linux-perf)")
     args = parser.parse_args()
@@ -437,6 +468,9 @@ def main():
             for name, url, *_ in targets:
                 run_wrk(wrk, script, url, args.connections, 2)
 
+        if args.writer:
+            measure_writer(wrk, scripts[next(iter(scripts))], targets[2][1], ours, admin, args.connections, args.writer)
+            return
         if args.serve:
             print(json.dumps({"direct": targets[0][1], "nginx": targets[1][1], "ours": targets[2][1], "base": ours, "token": token, "scripts": scripts, "pid": server.pid}), flush=True)
             server.wait()

@@ -28,11 +28,14 @@ public struct AnalyticsStore: Sendable {
         var isWholeHours: Bool { [fromMs, toMs].allSatisfy { $0.map { $0 % UsageRollup.hourMs == 0 } ?? true } }
     }
 
-    static let sums: SQLQueryString = """
+    /// The sums a time point has.
+    static let counts: SQLQueryString = """
         CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS requests, CAST(COALESCE(SUM(failed), 0) AS BIGINT) AS failed,
-        CAST(COALESCE(SUM(input_tokens + output_tokens), 0) AS BIGINT) AS tokens, CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost,
-        CAST(COALESCE(SUM(latency_ms), 0) AS BIGINT) AS latency
+        CAST(COALESCE(SUM(input_tokens + output_tokens), 0) AS BIGINT) AS tokens, CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost
         """
+
+    /// `Sums`' columns.
+    static let sums: SQLQueryString = counts + ", CAST(COALESCE(SUM(latency_ms), 0) AS BIGINT) AS latency"
 
     /// The summed columns a rollup row has, for `spans`.
     static let sumColumns: SQLQueryString = "requests, failed, input_tokens, output_tokens, cost_micros, latency_ms"
@@ -263,14 +266,16 @@ public struct AnalyticsStore: Sendable {
         // PostgreSQL refuses a constant in GROUP BY: without `groupBy`, group by the bucket alone.
         let grouping: SQLQueryString = groupBy == nil ? bucket : bucket + ", " + group
         let query: SQLQueryString =
-            "SELECT \(bucket) AS bucket, \(group) AS grp, \(Self.sums) FROM \(source) GROUP BY \(grouping) ORDER BY bucket, grp"
+            "SELECT \(bucket) AS bucket, \(group) AS grp, \(Self.counts) FROM \(source) GROUP BY \(grouping) ORDER BY bucket, grp"
+        // A series can have thousands of points: their columns are read one by one, without the
+        // row decoder a model costs.
         let points = try await database.withSQL { sql in
             try await sql.raw(query).all().map { row in
-                let sums = try row.decode(model: Sums.self)
-                return TimePoint(
+                TimePoint(
                     bucket: Millis.date(try row.decode(column: "bucket", as: Int64.self)),
                     group: groupBy == nil ? nil : try row.decode(column: "grp", as: String.self),
-                    requests: sums.requests, failed: sums.failed, tokens: sums.tokens, costMicros: sums.cost)
+                    requests: try row.decode(column: "requests", as: Int64.self), failed: try row.decode(column: "failed", as: Int64.self),
+                    tokens: try row.decode(column: "tokens", as: Int64.self), costMicros: try row.decode(column: "cost", as: Int64.self))
             }
         }
         return Timeseries(granularity: granularity, groupBy: groupBy, points: points)
