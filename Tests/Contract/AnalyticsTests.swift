@@ -81,6 +81,17 @@ struct AnalyticsTests {
                 }
                 let byUser = Dictionary(grouping: rows, by: \.userId).mapValues(\.count)
                 #expect(overview.topUsers.first?.requests == Int64(byUser.values.max() ?? 0))
+                // A range around all the usage reads the all-time rollup, and agrees with the days.
+                let around = try await Self.get(fixture, "/analytics/overview?from=2020-01-01T00:00:00Z", as: AnalyticsOverview.self)
+                #expect(around.topUsers == overview.topUsers && around.totalUsers == overview.totalUsers)
+                let lastHour = Millis.date(Self.start + 3 * 86_400_000 - 3_600_000)
+                let allButLast = try await Self.get(
+                    fixture, "/analytics/overview?from=2020-01-01T00:00:00Z&to=\(APICoding.formatDate(lastHour))",
+                    as: AnalyticsOverview.self)
+                let early = rows.filter { $0.createdAtMs < Self.start + 3 * 86_400_000 - 3_600_000 }
+                #expect(allButLast.totalUsers == Int64(Set(early.map(\.userId)).count))
+                #expect(
+                    allButLast.topUsers.first?.requests == Int64(Dictionary(grouping: early, by: \.userId).values.map(\.count).max() ?? 0))
 
                 // A range of whole hours: rows of hours that start within [from, to).
                 let from = Self.start + 5 * 3_600_000

@@ -156,27 +156,27 @@ public struct AnalyticsStore: Sendable {
         let totals = try await totals(range)
         let apiStats = try await providers(range)
         return try await database.withSQL { sql in
-            let userCount: SQLQueryString
+            // The top ten users, each row with the number of users (one pass over the range).
             let topUsers: SQLQueryString
-            if range.fromMs == nil, range.toMs == nil {
+            if try await Self.coversAllUsage(range, on: sql) {
                 // All time: one row per user, the top ones by an index.
-                userCount = "SELECT COUNT(*) AS n FROM usage_users"
                 topUsers = """
-                    SELECT user_id, app_id, requests, input_tokens + output_tokens AS tokens, cost_micros AS cost FROM usage_users
-                    ORDER BY requests DESC, user_id LIMIT 10
+                    SELECT user_id, app_id, requests, input_tokens + output_tokens AS tokens, cost_micros AS cost,
+                        (SELECT COUNT(*) FROM usage_users) AS users
+                    FROM usage_users ORDER BY requests DESC, user_id LIMIT 10
                     """
             } else {
                 let days = Self.spans(
                     range, of: .userDays, columns: "user_id, app_id, requests, input_tokens + output_tokens AS tokens, cost_micros AS cost")
-                userCount = "SELECT COUNT(DISTINCT user_id) AS n FROM (\(days)) d"
                 topUsers = """
                     SELECT user_id, MIN(app_id) AS app_id, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(tokens) AS BIGINT) AS tokens,
-                        CAST(SUM(cost) AS BIGINT) AS cost
+                        CAST(SUM(cost) AS BIGINT) AS cost, COUNT(*) OVER () AS users
                     FROM (\(days)) d GROUP BY user_id ORDER BY requests DESC, user_id LIMIT 10
                     """
             }
-            let users = try await sql.raw(userCount).first()?.decode(column: "n", as: Int64.self) ?? 0
-            let top = try await sql.raw(topUsers).all().map { row in
+            let rows = try await sql.raw(topUsers).all()
+            let users = try rows.first?.decode(column: "users", as: Int64.self) ?? 0
+            let top = try rows.map { row in
                 UserUsage(
                     userId: try row.decode(column: "user_id", as: String.self), appId: try row.decode(column: "app_id", as: String.self),
                     requests: try row.decode(column: "requests", as: Int64.self), tokens: try row.decode(column: "tokens", as: Int64.self),
@@ -199,6 +199,16 @@ public struct AnalyticsStore: Sendable {
                 hourlyDistribution: hours.enumerated().map { HourCount(hour: Int64($0.offset), count: $0.element) }
             )
         }
+    }
+
+    /// Whether every hour with usage starts within the range (two lookups in the hour rollup's
+    /// key), so that all-time figures answer for it.
+    static func coversAllUsage(_ range: Range, on sql: any SQLDatabase) async throws -> Bool {
+        if range.fromMs == nil, range.toMs == nil { return true }
+        guard let row = try await sql.raw("SELECT MIN(hour_ms) AS first, MAX(hour_ms) AS last FROM usage_hours").first(),
+            let first = try row.decode(column: "first", as: Int64?.self), let last = try row.decode(column: "last", as: Int64?.self)
+        else { return true }
+        return (range.fromMs ?? .min) <= first && last < (range.toMs ?? .max)
     }
 
     public func costs(_ range: Range) async throws -> CostBreakdown {
