@@ -196,7 +196,7 @@ def measure_writer(wrk, script, url, base, admin, connections, seconds):
     steady = [rows for t, rows in samples if 1 <= t <= seconds - 1]
     slope = (steady[-1] - steady[0]) / (0.5 * (len(steady) - 1)) if len(steady) > 1 else 0
     print(f"served {served} requests in {seconds} s ({served / seconds:.0f}/s); usage rows written {slope:.0f}/s in steady load; "
-          f"{served - at_end} rows queued when the load stopped, drained in {drained * 1000:.0f} ms; {written} of {served} rows written")
+          f"{max(0, served - at_end)} rows queued when the load stopped, drained in {drained * 1000:.0f} ms; {written} of {served} rows written")
 
 
 def quota_used(standing):
