@@ -67,6 +67,8 @@ struct UsageRowsTests {
                 ("provider=claude&failed=true", { $0.provider == "claude" && $0.status >= 400 }),
                 ("userId=bob&provider=openai&model=m-large", { $0.userId == "bob" && $0.provider == "openai" && $0.model == "m-large" }),
                 (bounds, { $0.createdAtMs >= from && $0.createdAtMs < to }),
+                // An offset's `+`, percent-encoded, survives into every `next` link.
+                ("from=2025-11-29T06:00:00%2B01:00", { $0.createdAtMs >= from }),
                 (
                     bounds + "&userId=ana&failed=false",
                     { $0.createdAtMs >= from && $0.createdAtMs < to && $0.userId == "ana" && $0.status < 400 }

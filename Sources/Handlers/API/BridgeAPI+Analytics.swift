@@ -78,13 +78,14 @@ extension BridgeAPI {
             status: .ok)
     }
 
-    /// This request's path and query with `cursor` set and `offset` dropped.
+    /// This request's path and query with `cursor` set and `offset` dropped; the other parameters
+    /// are kept as the client encoded them (a cursor is base64url: nothing to encode).
     static func link(path: String, query: String?, cursor: String) -> String {
-        var components = URLComponents()
-        components.percentEncodedQuery = query
-        let kept = (components.queryItems ?? []).filter { $0.name != "cursor" && $0.name != "offset" }
-        components.queryItems = kept + [URLQueryItem(name: "cursor", value: cursor)]
-        return path + "?" + (components.percentEncodedQuery ?? "")
+        let kept = (query ?? "").split(separator: "&").filter { item in
+            let name = item.split(separator: "=", maxSplits: 1).first ?? ""
+            return name != "cursor" && name != "offset"
+        }
+        return path + "?" + (kept + ["cursor=" + cursor]).joined(separator: "&")
     }
 
     /// The records as CSV, read and written 500 at a time: the whole answer is never in memory.

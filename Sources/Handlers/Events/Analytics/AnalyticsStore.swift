@@ -144,14 +144,6 @@ public struct AnalyticsStore: Sendable {
         }
     }
 
-    /// Per-user rows over the range (`user_id`, `app_id`, `requests`, `tokens`, `cost`): the
-    /// all-time rollup when the range is unbounded, else the days and cut hours of the range.
-    static func perUser(_ range: Range) -> SQLQueryString {
-        let columns: SQLQueryString = "user_id, app_id, requests, failed, input_tokens + output_tokens AS tokens, cost_micros AS cost"
-        if range.fromMs == nil, range.toMs == nil { return "SELECT \(columns) FROM usage_users" }
-        return "SELECT user_id, app_id, requests, tokens, cost FROM (\(spans(range, of: .userDays, columns: columns))) d"
-    }
-
     public func overview(_ range: Range) async throws -> AnalyticsOverview {
         let totals = try await totals(range)
         let apiStats = try await providers(range)
