@@ -3143,7 +3143,7 @@ extension Operations {
             public var failed: Bool?
             /// Page size, 1 to 1000 (400 `validation_failed` above); as CSV, up to 1,000,000.
             public var limit: Int64?
-            /// Where the page starts: the `nextCursor` of the previous page (400 `invalid_request` for anything else).
+            /// Where the page starts: the `nextCursor` of the previous page, sent back as it came (the time and id of the last record before the page).
             public var cursor: String?
             /// Records to skip (after `cursor`, when both are sent). Slow deep into a large table: prefer `cursor`.
             public var offset: Int64?

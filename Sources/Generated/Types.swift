@@ -2475,7 +2475,7 @@ public struct UsagePage: Codable, Sendable, Equatable {
     public var totalIsEstimate: Bool
     public var limit: Int64
     public var offset: Int64
-    /// The cursor of the next page (opaque), absent on the last page.
+    /// The cursor of the next page: the time (milliseconds) and id of this page's last record, absent on the last page.
     public var nextCursor: String?
     /// The next page: this request's path and query with `cursor` set (and `offset` dropped), absent on the last page.
     public var next: String?

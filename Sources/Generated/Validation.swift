@@ -8,12 +8,12 @@ enum SpecPatterns {
     static let p1 = SpecPattern("^([A-Za-z0-9._@-]{1,128}|[a-z0-9-]{1,32}:[ -~]{1,255})$", .sequence([.start, .either([.repeated(.set([65...90, 97...122, 48...57, 46...46, 95...95, 64...64, 45...45]), min: 1, max: 128), .sequence([.repeated(.set([97...122, 48...57, 45...45]), min: 1, max: 32), .set([58...58]), .repeated(.set([32...126]), min: 1, max: 255)])]), .end]))
     /// `^([A-Za-z0-9._@-]{3,128}|[a-z0-9-]{1,32}:[ -~]{1,255})$`
     static let p2 = SpecPattern("^([A-Za-z0-9._@-]{3,128}|[a-z0-9-]{1,32}:[ -~]{1,255})$", .sequence([.start, .either([.repeated(.set([65...90, 97...122, 48...57, 46...46, 95...95, 64...64, 45...45]), min: 3, max: 128), .sequence([.repeated(.set([97...122, 48...57, 45...45]), min: 1, max: 32), .set([58...58]), .repeated(.set([32...126]), min: 1, max: 255)])]), .end]))
+    /// `^[0-9]{1,18}\.[0-9]{1,18}$`
+    static let p3 = SpecPattern("^[0-9]{1,18}\\.[0-9]{1,18}$", .sequence([.start, .repeated(.set([48...57]), min: 1, max: 18), .set([46...46]), .repeated(.set([48...57]), min: 1, max: 18), .end]))
     /// `^[A-Za-z0-9-]{1,32}$`
-    static let p3 = SpecPattern("^[A-Za-z0-9-]{1,32}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 45...45]), min: 1, max: 32), .end]))
+    static let p4 = SpecPattern("^[A-Za-z0-9-]{1,32}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 45...45]), min: 1, max: 32), .end]))
     /// `^[A-Za-z0-9._@-]{3,128}$`
-    static let p4 = SpecPattern("^[A-Za-z0-9._@-]{3,128}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 46...46, 95...95, 64...64, 45...45]), min: 3, max: 128), .end]))
-    /// `^[A-Za-z0-9_-]+$`
-    static let p5 = SpecPattern("^[A-Za-z0-9_-]+$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .end]))
+    static let p5 = SpecPattern("^[A-Za-z0-9._@-]{3,128}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 46...46, 95...95, 64...64, 45...45]), min: 3, max: 128), .end]))
     /// `^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`
     static let p6 = SpecPattern("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .set([46...46]), .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .set([46...46]), .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .end]))
     /// `^[A-Za-z0-9_-]{8,128}$`
@@ -52,7 +52,7 @@ extension CreateAppRequest: InputValidatable {
     public func validate(at path: String) throws(InputError) {
         try InputRules.string(self.name, path + "name", minLength: 1, maxLength: 200)
         try InputRules.string(self.description, path + "description", maxLength: 1000)
-        try InputRules.string(self.appId, path + "appId", pattern: SpecPatterns.p4)
+        try InputRules.string(self.appId, path + "appId", pattern: SpecPatterns.p5)
     }
 }
 
@@ -118,7 +118,7 @@ extension IdentityProviderList: InputValidatable {
 extension InstallRequest: InputValidatable {
     /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
     public func validate(at path: String) throws(InputError) {
-        try InputRules.string(self.clientId, path + "client_id", pattern: SpecPatterns.p4)
+        try InputRules.string(self.clientId, path + "client_id", pattern: SpecPatterns.p5)
         try InputRules.string(self.installId, path + "install_id", pattern: SpecPatterns.p7)
     }
 }
@@ -134,7 +134,7 @@ extension SplitKeyRequest: InputValidatable {
     /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
     public func validate(at path: String) throws(InputError) {
         try InputRules.string(self.apiKey, path + "apiKey", minLength: 1, maxLength: 4096)
-        try InputRules.string(self.provider, path + "provider", pattern: SpecPatterns.p3)
+        try InputRules.string(self.provider, path + "provider", pattern: SpecPatterns.p4)
         try InputRules.string(self.description, path + "description", maxLength: 500)
         try InputRules.string(self.keyId, path + "keyId", pattern: SpecPatterns.p8)
         try self.budgets?.validate(at: path + "budgets" + ".")
@@ -144,8 +144,8 @@ extension SplitKeyRequest: InputValidatable {
 extension TokenRequest: InputValidatable {
     /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
     public func validate(at path: String) throws(InputError) {
-        try InputRules.string(self.userId, path + "userId", pattern: SpecPatterns.p4)
-        try InputRules.string(self.appId, path + "appId", pattern: SpecPatterns.p4)
+        try InputRules.string(self.userId, path + "userId", pattern: SpecPatterns.p5)
+        try InputRules.string(self.appId, path + "appId", pattern: SpecPatterns.p5)
         try InputRules.string(self.appSecret, path + "appSecret", minLength: 1, maxLength: 256)
     }
 }
@@ -202,21 +202,21 @@ extension Operations.CreateApp.Input {
 extension Operations.DeleteApp.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p4, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
     }
 }
 
 extension Operations.GetApp.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p4, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
     }
 }
 
 extension Operations.UpdateApp.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p4, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -224,7 +224,7 @@ extension Operations.UpdateApp.Input {
 extension Operations.SetAppCaps.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p4, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -232,7 +232,7 @@ extension Operations.SetAppCaps.Input {
 extension Operations.SetAppGuests.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p4, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -240,7 +240,7 @@ extension Operations.SetAppGuests.Input {
 extension Operations.SetAppIdentityProviders.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p4, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -248,7 +248,7 @@ extension Operations.SetAppIdentityProviders.Input {
 extension Operations.RotateAppSecret.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p4, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
     }
 }
 
@@ -303,7 +303,7 @@ extension Operations.AdminListSplitKeys.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.userId, "userId", pattern: SpecPatterns.p2, location: .query)
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .query)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .query)
     }
 }
 
@@ -318,7 +318,7 @@ extension Operations.AdminDeleteSplitKey.Input {
 extension Operations.ListUsers.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p4, location: .query)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .query)
         try InputRules.integer(self.limit, "limit", minimum: 1, maximum: 200, location: .query)
         try InputRules.integer(self.offset, "offset", minimum: 0, maximum: 2147483647, location: .query)
     }
@@ -394,10 +394,10 @@ extension Operations.ListUsage.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.userId, "userId", pattern: SpecPatterns.p2, location: .query)
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .query)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .query)
         try InputRules.string(self.model, "model", minLength: 1, maxLength: 200, location: .query)
         try InputRules.integer(self.limit, "limit", minimum: 1, maximum: 1000000, location: .query)
-        try InputRules.string(self.cursor, "cursor", maxLength: 64, pattern: SpecPatterns.p5, location: .query)
+        try InputRules.string(self.cursor, "cursor", pattern: SpecPatterns.p3, location: .query)
         try InputRules.integer(self.offset, "offset", minimum: 0, maximum: 2147483647, location: .query)
     }
 }
@@ -457,7 +457,7 @@ extension Operations.RotateSplitKey.Input {
 extension Operations.ProxyShortcut.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
         try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
@@ -466,14 +466,14 @@ extension Operations.ProxyShortcut.Input {
 extension Operations.GetProviderEndpoints.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
     }
 }
 
 extension Operations.ProxyGet.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
         try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
         try InputRules.string(self.endpoint, "endpoint", minLength: 1, maxLength: 2048, location: .query)
@@ -483,7 +483,7 @@ extension Operations.ProxyGet.Input {
 extension Operations.ProxyPost.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
         try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
@@ -516,7 +516,7 @@ extension Operations.IssueToken.Input {
 extension Operations.SdkProxyDelete.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
         try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
@@ -525,7 +525,7 @@ extension Operations.SdkProxyDelete.Input {
 extension Operations.SdkProxyGet.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
         try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
@@ -534,7 +534,7 @@ extension Operations.SdkProxyGet.Input {
 extension Operations.SdkProxyPatch.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
         try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
@@ -543,7 +543,7 @@ extension Operations.SdkProxyPatch.Input {
 extension Operations.SdkProxyPost.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
         try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
@@ -552,7 +552,7 @@ extension Operations.SdkProxyPost.Input {
 extension Operations.SdkProxyPut.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p3, location: .path)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
         try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }

@@ -46,8 +46,12 @@ struct ByokTests {
             let received = MockProviderServer.shared.requests(marker: marker)
             #expect(received.count == 1)
             #expect(received.first?.headers["authorization"] == "Bearer \(Self.userKey)")
-            try await Task.sleep(for: .milliseconds(600))  // the usage writer's batch
-            let listed = try fixture.decode(SplitKey.self, try await fixture.send(.get, "/api/split-key/\(key.keyId)", headers: auth))
+            // The usage writer's batch counts the use, off the request path: wait for it (10 s at most).
+            var listed = try fixture.decode(SplitKey.self, try await fixture.send(.get, "/api/split-key/\(key.keyId)", headers: auth))
+            for _ in 0..<200 where listed.useCount == 0 {
+                try await Task.sleep(for: .milliseconds(50))
+                listed = try fixture.decode(SplitKey.self, try await fixture.send(.get, "/api/split-key/\(key.keyId)", headers: auth))
+            }
             #expect(listed.useCount == 1)
             #expect(listed.lastUsedAt != nil)
             let rows = try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in

@@ -20,22 +20,6 @@ struct UsageRowsTests {
         rows.enumerated().sorted { ($0.element.createdAtMs, $0.offset) > ($1.element.createdAtMs, $1.offset) }.map(\.element.requestId)
     }
 
-    static func withSeededApp(
-        _ kind: DatabaseKind, rows: [UsageRecord], _ body: @escaping @Sendable (Fixture, AppConfig) async throws -> Void
-    ) async throws {
-        try await Harness.withFreshConfig(kind) { config in
-            var config = config
-            config.providers = try await Harness.providers()
-            config.usageRetentionDays = 0
-            let final = config
-            let app = try await buildApplication(config: final, logger: Harness.logger(MemorySink()))
-            try await app.test(.router) { client in
-                try await AnalyticsTests.seed(final, rows: rows)
-                try await body(Fixture(client: client), final)
-            }
-        }
-    }
-
     /// Follows `next` from the first page to the last; answers the ids in order and the pages.
     static func walk(_ fixture: Fixture, _ path: String) async throws -> (ids: [String], pages: [UsagePage]) {
         var pages: [UsagePage] = []
@@ -53,7 +37,7 @@ struct UsageRowsTests {
     @Test(arguments: Harness.kinds)
     func pagesByCursorCoverEveryFilterExactly(_ kind: DatabaseKind) async throws {
         let rows = AnalyticsTests.rows()
-        try await Self.withSeededApp(kind, rows: rows) { fixture, _ in
+        try await AnalyticsTests.withSeededApp(kind, rows: rows) { fixture, _ in
             let from = AnalyticsTests.start + 5 * 3_600_000
             let to = AnalyticsTests.start + 50 * 3_600_000
             let bounds = "from=\(APICoding.formatDate(Millis.date(from)))&to=\(APICoding.formatDate(Millis.date(to)))"
@@ -105,7 +89,7 @@ struct UsageRowsTests {
     @Test(arguments: Harness.kinds)
     func totalsOfCutHoursAreEstimatesOfWholeHours(_ kind: DatabaseKind) async throws {
         let rows = AnalyticsTests.rows()
-        try await Self.withSeededApp(kind, rows: rows) { fixture, _ in
+        try await AnalyticsTests.withSeededApp(kind, rows: rows) { fixture, _ in
             let from = AnalyticsTests.start + 7 * 3_600_000 + 1000
             let to = AnalyticsTests.start + 58 * 3_600_000 + 5000
             let query = "from=\(APICoding.formatDate(Millis.date(from)))&to=\(APICoding.formatDate(Millis.date(to)))"
@@ -127,7 +111,7 @@ struct UsageRowsTests {
     @Test(arguments: Harness.kinds)
     func csvStreamsEveryRecordInOrder(_ kind: DatabaseKind) async throws {
         let rows = AnalyticsTests.rows()
-        try await Self.withSeededApp(kind, rows: rows) { fixture, _ in
+        try await AnalyticsTests.withSeededApp(kind, rows: rows) { fixture, _ in
             // More than one read of 500: the whole table, then a limit that cuts the second read.
             for (limit, count) in [(1_000_000, rows.count), (550, 550)] {
                 let response = try await fixture.send(
@@ -144,12 +128,15 @@ struct UsageRowsTests {
 
     @Test(arguments: Harness.kinds)
     func badCursorsAndLargeJSONPagesAreRefused(_ kind: DatabaseKind) async throws {
-        try await Self.withSeededApp(kind, rows: []) { fixture, _ in
-            for cursor in ["bm90LWEtY3Vyc29y", "MTIz", "x"] {
+        try await AnalyticsTests.withSeededApp(kind, rows: []) { fixture, _ in
+            for cursor in ["bm90LWEtY3Vyc29y", "123", "1.2.3", "-1.5", "1234567890123456789.1"] {
                 let response = try await fixture.send(.get, "/analytics/usage?cursor=\(cursor)", headers: Fixture.admin)
                 #expect(response.status == .badRequest)
-                #expect(String(buffer: response.body).contains("\"invalid_request\""))
+                #expect(String(buffer: response.body).contains("\"validation_failed\""))
             }
+            // Any cursor of the right shape is a place in the list: here, before every record.
+            let start = try await AnalyticsTests.get(fixture, "/analytics/usage?cursor=0.0", as: UsagePage.self)
+            #expect(start.records.isEmpty && start.next == nil)
             let large = try await fixture.send(.get, "/analytics/usage?limit=1001", headers: Fixture.admin)
             #expect(large.status == .badRequest)
             #expect(String(buffer: large.body).contains("\"validation_failed\""))
@@ -163,7 +150,7 @@ struct UsageRowsTests {
     @Test(arguments: Harness.kinds)
     func retentionDeletesInBatchesAndTotalsFollow(_ kind: DatabaseKind) async throws {
         let rows = AnalyticsTests.rows()
-        try await Self.withSeededApp(kind, rows: rows) { fixture, config in
+        try await AnalyticsTests.withSeededApp(kind, rows: rows) { fixture, config in
             let cutoff = AnalyticsTests.start + 30 * 3_600_000
             let kept = rows.filter { $0.createdAtMs >= cutoff }
             let removed = try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in

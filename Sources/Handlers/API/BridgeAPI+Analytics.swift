@@ -57,7 +57,8 @@ extension BridgeAPI {
         let offset = input.offset ?? 0
         let cursor = try input.cursor.map { text in
             guard let cursor = AnalyticsStore.UsageCursor(text) else {
-                throw AppError.invalidInput(InputError(location: .query, name: "cursor", reason: "is not a cursor this server gave"))
+                throw AppError.invalidInput(
+                    InputError(location: .query, name: "cursor", reason: "is not a cursor this server gave", kind: .constraint))
             }
             return cursor
         }
@@ -79,7 +80,7 @@ extension BridgeAPI {
     }
 
     /// This request's path and query with `cursor` set and `offset` dropped; the other parameters
-    /// are kept as the client encoded them (a cursor is base64url: nothing to encode).
+    /// are kept as the client encoded them (a cursor is digits and a dot: nothing to encode).
     static func link(path: String, query: String?, cursor: String) -> String {
         let kept = (query ?? "").split(separator: "&").filter { item in
             let name = item.split(separator: "=", maxSplits: 1).first ?? ""

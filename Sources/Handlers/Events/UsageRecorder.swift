@@ -121,8 +121,9 @@ public final class UsageRecorder: Service {
             let followers = self.followers
             let statements: @Sendable (any SQLDatabase) async throws -> Void = { sql in
                 try await sql.insert(into: "usage_records").columns(UsageRecord.columns).rows(rows.map(\.sqlValues)).run()
-                for follower in followers { try await follower.follow(rows, on: sql) }
                 try await UsageRollup.add(rows, on: sql)
+                // Last: the counters quota admission also writes, locked for the shortest time.
+                for follower in followers { try await follower.follow(rows, on: sql) }
             }
             // PostgreSQL: one transaction, so one commit, which waits for its WAL flush (a commit
             // per statement, ten per batch, fell behind the proxy's peak rate). SQLite: statement
@@ -141,8 +142,9 @@ public final class UsageRecorder: Service {
     }
 }
 
-/// What a batch of usage rows also updates, on the same connection right after the rows are
-/// written (split-key use counts, budget charges), off the request path. The parts that own
+/// What a batch of usage rows also updates, on the same connection after the rows and their
+/// rollups are written (split-key use counts, budget charges), off the request path. On
+/// PostgreSQL it is the same transaction: take rows' locks in key order. The parts that own
 /// those counters plug in here, so the usage writer depends on none of them.
 public protocol UsageFollower: Sendable {
     func follow(_ rows: [UsageRecord], on sql: any SQLDatabase) async throws

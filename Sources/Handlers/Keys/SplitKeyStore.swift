@@ -138,7 +138,9 @@ public struct SplitKeyStore: UsageFollower {
             let previous = uses[key]
             uses[key] = (row.userId, keyId, (previous?.count ?? 0) + 1, max(previous?.lastAtMs ?? 0, row.createdAtMs))
         }
-        for use in uses.values {
+        // In key order: on PostgreSQL the batch is one transaction, and two instances' batches
+        // must take the rows' locks in the same order.
+        for (_, use) in uses.sorted(by: { $0.key < $1.key }) {
             try await sql.raw(
                 """
                 UPDATE split_keys SET use_count = use_count + \(bind: use.count),

@@ -33,8 +33,8 @@ extension AnalyticsStore {
         }
     }
 
-    /// Where a page starts: the time and id of the last record of the page before. Sent as
-    /// base64url of `<createdAtMs>.<id>`, opaque to clients.
+    /// Where a page starts: the time and id of the last record of the page before, sent as
+    /// `<createdAtMs>.<id>` (the spec's pattern: 1 to 18 digits each, so both fit in Int64).
     public struct UsageCursor: Sendable, Equatable {
         public var createdAtMs: Int64
         public var id: Int64
@@ -45,18 +45,12 @@ extension AnalyticsStore {
         }
 
         public init?(_ text: String) {
-            var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-            guard let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8) else { return nil }
-            let parts = plain.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count == 2, let time = Int64(parts[0]), let id = Int64(parts[1]) else { return nil }
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 2, let time = Int64(parts[0]), let id = Int64(parts[1]), time >= 0, id >= 0 else { return nil }
             self.init(createdAtMs: time, id: id)
         }
 
-        public var text: String {
-            Data("\(createdAtMs).\(id)".utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        }
+        public var text: String { "\(createdAtMs).\(id)" }
     }
 
     /// A page of records, newest first, after `cursor` (then `offset` more skipped), and the
