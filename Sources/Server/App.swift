@@ -220,15 +220,17 @@ struct ExportUsage: AsyncParsableCommand {
         guard let format = UsageExport.Format(rawValue: format) else {
             throw ValidationError("--format must be one of: \(UsageExport.Format.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let after: Int64
-        if let text = try? String(contentsOfFile: cursorFile, encoding: .utf8) {
+        // No file: the first run, from the first row. A file that cannot be read is an error, not
+        // a reason to send every row again.
+        var stored: Int64 = 0
+        if FileManager.default.fileExists(atPath: cursorFile) {
+            let text = try String(contentsOfFile: cursorFile, encoding: .utf8)
             guard let value = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), value >= 0 else {
                 throw ValidationError("\(cursorFile) does not hold a cursor (a row id)")
             }
-            after = value
-        } else {
-            after = 0
+            stored = value
         }
+        let after = stored
         let target = output.map { $0 + ".partial" }
         let sink: FileHandle
         if let target {
