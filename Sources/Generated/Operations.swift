@@ -3141,7 +3141,7 @@ extension Operations {
             public var model: String?
             /// true: only statuses of 400 or more; false: only the others.
             public var failed: Bool?
-            /// Page size, 1 to 1000 (400 `validation_failed` above); as CSV, up to 1,000,000.
+            /// Page size: a JSON page holds at most 1,000 records (a larger limit is read as 1,000, and the answer's `limit` says so); as CSV, up to 1,000,000 records.
             public var limit: Int64?
             /// Where the page starts: the `nextCursor` of the previous page, sent back as it came (the time and id of the last record before the page).
             public var cursor: String?

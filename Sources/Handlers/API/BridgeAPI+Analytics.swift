@@ -65,16 +65,14 @@ extension BridgeAPI {
         if request.headers[.accept]?.lowercased().contains("text/csv") == true {
             return csv(filter, after: cursor, limit: limit, offset: offset)
         }
-        guard limit <= 1000 else {
-            throw AppError.invalidInput(
-                InputError(location: .query, name: "limit", reason: "must be at most 1000 for a JSON page", kind: .constraint))
-        }
-        let page = try await analytics.records(filter, after: cursor, limit: limit, offset: offset)
+        // A JSON page holds 1,000 records at most: a larger limit (for CSV) is read as 1,000.
+        let pageLimit = min(limit, 1000)
+        let page = try await analytics.records(filter, after: cursor, limit: pageLimit, offset: offset)
         let total = try await analytics.total(filter)
         let next = page.next.map { Self.link(path: request.uri.path, query: request.uri.query, cursor: $0.text) }
         return try APIResponse.json(
             UsagePage(
-                records: page.records, total: total.count, totalIsEstimate: total.isEstimate, limit: limit, offset: offset,
+                records: page.records, total: total.count, totalIsEstimate: total.isEstimate, limit: pageLimit, offset: offset,
                 nextCursor: page.next?.text, next: next),
             status: .ok)
     }
