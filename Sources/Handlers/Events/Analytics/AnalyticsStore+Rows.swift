@@ -23,14 +23,25 @@ extension AnalyticsStore {
         /// `(user_id | provider | model, created_at_ms, id)`, and failures' partial index, whose
         /// predicate `status >= 400` appears here word for word.
         var conditions: [SQLQueryString] {
-            var conditions: [SQLQueryString] = []
-            if range.fromMs != nil || range.toMs != nil { conditions.append(bounds("created_at_ms", range.fromMs, range.toMs)) }
-            if let userId { conditions.append("user_id = \(bind: userId)") }
-            if let provider { conditions.append("provider = \(bind: provider)") }
-            if let model { conditions.append("model = \(bind: model)") }
+            var conditions = dimensions
+            if range.fromMs != nil || range.toMs != nil { conditions.insert(bounds("created_at_ms", range.fromMs, range.toMs), at: 0) }
             if let failed { conditions.append(failed ? "status >= 400" : "status < 400") }
             return conditions
         }
+
+        /// The filters the rollups also have as columns (their total reads them there).
+        var dimensions: [SQLQueryString] {
+            var conditions: [SQLQueryString] = []
+            if let userId { conditions.append("user_id = \(bind: userId)") }
+            if let provider { conditions.append("provider = \(bind: provider)") }
+            if let model { conditions.append("model = \(bind: model)") }
+            return conditions
+        }
+    }
+
+    /// The conditions joined by AND; nil for none.
+    static func allOf(_ conditions: [SQLQueryString]) -> SQLQueryString? {
+        conditions.first.map { conditions.dropFirst().reduce($0) { $0 + " AND " + $1 } }
     }
 
     /// Where a page starts: the time and id of the last record of the page before, sent as
@@ -61,7 +72,7 @@ extension AnalyticsStore {
         var conditions = filter.conditions
         if let cursor { conditions.append("(created_at_ms, id) < (\(bind: cursor.createdAtMs), \(bind: cursor.id))") }
         var query: SQLQueryString = "SELECT * FROM usage_records"
-        if let first = conditions.first { query = conditions.dropFirst().reduce(query + " WHERE " + first) { $0 + " AND " + $1 } }
+        if let condition = Self.allOf(conditions) { query = query + " WHERE " + condition }
         query = query + " ORDER BY created_at_ms DESC, id DESC LIMIT \(bind: limit)"
         if offset > 0 { query = query + " OFFSET \(bind: offset)" }
         let statement = query
@@ -86,13 +97,9 @@ extension AnalyticsStore {
             else { return (0, false) }
             var range = filter.range
             range.fromMs = max(range.fromMs ?? .min, Self.floor(oldest, UsageRollup.hourMs))
-            var conditions: [SQLQueryString] = []
-            if let userId = filter.userId { conditions.append("user_id = \(bind: userId)") }
-            if let provider = filter.provider { conditions.append("provider = \(bind: provider)") }
-            if let model = filter.model { conditions.append("model = \(bind: model)") }
             let spans = Self.spans(
                 range, of: filter.userId == nil ? .totals : .users, columns: "requests, failed",
-                filter: conditions.first.map { conditions.dropFirst().reduce($0) { $0 + " AND " + $1 } })
+                filter: Self.allOf(filter.dimensions))
             let counted: SQLQueryString =
                 switch filter.failed {
                 case true?: "failed"
