@@ -135,6 +135,9 @@ struct OperationModel: Equatable {
         /// (`x-edge: true` on the header: the request id, `Cache-Control`, the per-address rate
         /// limit, `WWW-Authenticate`, `x-safeapi-upstream-status`). Documented, not in the output.
         var edgeHeaders: [Header] = []
+        /// The documented media types when the body is not typed JSON (text, CSV, a provider's
+        /// answer); empty otherwise.
+        var untypedMediaTypes: [String] = []
 
         var allHeaders: [Header] { (headers + edgeHeaders).sorted { $0.name < $1.name } }
 

@@ -26,6 +26,9 @@ enum RuntimeTemplate {
             public let requiredHeaders: [Int: [String]]
             /// Every header the spec documents for each status (required or not).
             public let documentedHeaders: [Int: [String]]
+            /// The media types a status's body may have when it is not typed JSON (text, CSV, a
+            /// provider's answer).
+            public let untypedMediaTypes: [Int: [String]]
             /// A raw operation: any status may be the upstream's, marked `x-safeapi-upstream-status`.
             public let passesUpstreamResponses: Bool
             /// The last path variable takes the rest of the path (`x-catch-all`).
@@ -44,6 +47,7 @@ enum RuntimeTemplate {
                 responses: [Int: (any (Decodable & Sendable).Type)?],
                 requiredHeaders: [Int: [String]] = [:],
                 documentedHeaders: [Int: [String]] = [:],
+                untypedMediaTypes: [Int: [String]] = [:],
                 passesUpstreamResponses: Bool = false,
                 catchAllTail: Bool = false,
                 routerPath: String? = nil,
@@ -57,6 +61,7 @@ enum RuntimeTemplate {
                 self.responses = responses
                 self.requiredHeaders = requiredHeaders
                 self.documentedHeaders = documentedHeaders
+                self.untypedMediaTypes = untypedMediaTypes
                 self.passesUpstreamResponses = passesUpstreamResponses
                 self.catchAllTail = catchAllTail
                 self.routerPath = routerPath ?? path

@@ -521,7 +521,8 @@ struct SpecReader {
                 .init(
                     status: status, caseName: Naming.caseName(forStatus: status), body: bodyType,
                     headers: headers.filter { !$0.edge }.map(\.header),
-                    edgeHeaders: headers.filter(\.edge).map(\.header)))
+                    edgeHeaders: headers.filter(\.edge).map(\.header),
+                    untypedMediaTypes: bodyType == nil ? response.content.keys.map(\.rawValue).sorted() : []))
         }
         return models.sorted { $0.status < $1.status }
     }

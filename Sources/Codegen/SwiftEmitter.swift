@@ -332,6 +332,10 @@ struct SwiftEmitter {
                         }
                         w.line("requiredHeaders: \(headerTable(\.required)),")
                         w.line("documentedHeaders: \(headerTable { _ in true }),")
+                        let media = operation.responses.filter { !$0.untypedMediaTypes.isEmpty }.map { response in
+                            "\(response.status): [\(response.untypedMediaTypes.map(literal).joined(separator: ", "))]"
+                        }
+                        if !media.isEmpty { w.line("untypedMediaTypes: [\(media.joined(separator: ", "))],") }
                         w.line("passesUpstreamResponses: \(operation.passesUpstream),")
                         w.line("catchAllTail: \(operation.parameters.last?.catchAll == true),")
                         w.line("routerPath: \(literal(operation.routerPath)),")

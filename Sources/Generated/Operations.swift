@@ -4786,6 +4786,18 @@ extension Operations {
 }
 
 extension Operations {
+    /// Metrics for Prometheus: `GET /metrics`.
+    public enum GetMetrics {
+        public static let id = "getMetrics"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+    }
+}
+
+extension Operations {
     /// SDK base URL (DELETE): `DELETE /proxy/{provider}/{endpoint}`.
     public enum SdkProxyDelete {
         public static let id = "sdkProxyDelete"
@@ -5307,6 +5319,11 @@ public protocol APIProtocol: Sendable {
 
     /// Liveness probe: `GET /health`.
     func getHealth(_ input: Operations.GetHealth.Input, context: Context) async throws -> Operations.GetHealth.Output
+
+    /// Metrics for Prometheus: `GET /metrics`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func getMetrics(_ input: Operations.GetMetrics.Input, request: Request, context: Context) async throws -> Response
 
     /// SDK base URL (DELETE): `DELETE /proxy/{provider}/{endpoint}`.
     /// Raw: the handler reads `request` itself and returns the response (streamed); statuses

@@ -24,6 +24,9 @@ public struct RouteDescriptor: Sendable {
     public let requiredHeaders: [Int: [String]]
     /// Every header the spec documents for each status (required or not).
     public let documentedHeaders: [Int: [String]]
+    /// The media types a status's body may have when it is not typed JSON (text, CSV, a
+    /// provider's answer).
+    public let untypedMediaTypes: [Int: [String]]
     /// A raw operation: any status may be the upstream's, marked `x-safeapi-upstream-status`.
     public let passesUpstreamResponses: Bool
     /// The last path variable takes the rest of the path (`x-catch-all`).
@@ -42,6 +45,7 @@ public struct RouteDescriptor: Sendable {
         responses: [Int: (any (Decodable & Sendable).Type)?],
         requiredHeaders: [Int: [String]] = [:],
         documentedHeaders: [Int: [String]] = [:],
+        untypedMediaTypes: [Int: [String]] = [:],
         passesUpstreamResponses: Bool = false,
         catchAllTail: Bool = false,
         routerPath: String? = nil,
@@ -55,6 +59,7 @@ public struct RouteDescriptor: Sendable {
         self.responses = responses
         self.requiredHeaders = requiredHeaders
         self.documentedHeaders = documentedHeaders
+        self.untypedMediaTypes = untypedMediaTypes
         self.passesUpstreamResponses = passesUpstreamResponses
         self.catchAllTail = catchAllTail
         self.routerPath = routerPath ?? path

@@ -18,7 +18,7 @@ func buildApplication(config: AppConfig, logger: Logger) async throws -> some Ap
         router: buildRouter(api: parts.api, security: parts.authenticator, edge: config.edge, ipRules: parts.ipRules),
         server: try serverBuilder(config),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
-        services: [DatabaseService(database: database)] + parts.services(logger: logger),
+        services: [DatabaseService(database: database)] + parts.services(logger: logger) + metricsListener(config, parts.metrics, logger),
         logger: logger
     )
     app.beforeServerStarts {
@@ -66,6 +66,7 @@ struct AppParts {
     let quotas: QuotaLedger
     let retention: UsageRetention
     let webhookWorker: WebhookWorker
+    let metrics: BridgeMetrics
     /// Opened by `buildApplication` once the migrations have run.
     let migrated = StartupGate()
 
@@ -96,6 +97,10 @@ struct AppParts {
     init(config: AppConfig, database: any Database, logger: Logger, upstream: (any Upstream)? = nil) async throws {
         guard let jwtSecret = config.jwtSecret else { throw ConfigError(reason: "JWT_SECRET is not set") }
         settings = config.authSettings(jwtSecret: jwtSecret)
+        let metrics = BridgeMetrics(
+            models: Dictionary(config.providers.providers.map { ($0.id, Set($0.definition.prices.keys)) }) { first, _ in first })
+        self.metrics = metrics
+        let database = MeteredDatabase(database, metrics: metrics)
         // The stores, one of each.
         let appStore = AppStore(database: database)
         tokenStore = TokenStore(database: database)
@@ -104,7 +109,7 @@ struct AppParts {
         ipRuleStore = IPRuleStore(database: database)
         let webhookStore = WebhookStore(database: database)
         let analytics = AnalyticsStore(database: database)
-        let events = WebhookEvents(store: webhookStore, logger: logger)
+        let events = WebhookEvents(store: webhookStore, metrics: metrics, logger: logger)
         quotas = QuotaLedger(database: database, users: userStore, events: events, leaseLifetime: config.quotaLeaseLifetime)
         appCaps = AppCapLedger(database: database, apps: appStore, events: events)
         appCapsSyncInterval = config.appCapsSyncInterval
@@ -124,7 +129,7 @@ struct AppParts {
         network = HTTPUpstream(
             readTimeout: config.upstreamReadTimeout, connectTimeout: config.upstreamConnectTimeout,
             maximumConnectionsPerHost: config.upstreamMaxConnections)
-        usage = UsageRecorder(database: database, followers: [splitKeyStore, appCaps, quotas], logger: logger)
+        usage = UsageRecorder(database: database, followers: [splitKeyStore, appCaps, quotas], metrics: metrics, logger: logger)
         let splitKeys = SplitKeyService(
             store: splitKeyStore, events: events, vault: config.byokMasterKey.flatMap { KeyVault(masterKey: $0.value) },
             registry: config.providers,
@@ -135,7 +140,7 @@ struct AppParts {
         let proxy = ProxyService(
             registry: config.providers, keys: KeyResolver(splitKeys: splitKeys),
             admission: Admission(quotas: quotas, appCaps: appCaps, userLimiter: userLimiter, logger: logger),
-            network: upstream ?? network, deadline: config.upstreamTimeout, usage: usage, events: events, logger: logger,
+            network: upstream ?? network, deadline: config.upstreamTimeout, usage: usage, events: events, metrics: metrics, logger: logger,
             gatewayRetry: config.gatewayRetry
         )
         ipRules = IPRuleSet()
@@ -146,15 +151,19 @@ struct AppParts {
         let webhooks = WebhookService(store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, events: events)
         webhookWorker = WebhookWorker(
             store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, pollInterval: config.webhookPollInterval,
-            retryBase: config.webhookRetryBase, logger: logger)
+            retryBase: config.webhookRetryBase, metrics: metrics, logger: logger)
         api = BridgeAPI(
             database: database, auth: auth, apps: appStore, users: userStore, quotas: quotas, appCaps: appCaps, proxy: proxy,
             splitKeys: splitKeys,
             webhooks: webhooks,
-            ipRules: ipRules, ipRuleStore: ipRuleStore, auditLog: AuditLog(database: database), analytics: analytics, logger: logger,
+            ipRules: ipRules, ipRuleStore: ipRuleStore, auditLog: AuditLog(database: database), analytics: analytics, metrics: metrics,
+            logger: logger,
             origin: origin,
             readinessTimeout: config.readinessTimeout
         )
+        // Sampled when the metrics are printed.
+        metrics.sample { [usage] in metrics.usageQueue(depth: usage.depth) }
+        metrics.sample { if let pending = try? await webhookStore.pendingCount() { metrics.webhookOutbox(pending: pending) } }
         authenticator = Authenticator(
             tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger),
             dpop: dpop, origin: origin)
@@ -167,8 +176,9 @@ struct AppParts {
 /// The whole path of a proxied request, in order (DESIGN.md, "The proxy pipeline"). Before any
 /// of it, on the connection: the connection cap (in total and per address), the head and body
 /// deadlines, the idle timeout, the `Host` check (`HTTP1HostCheck`).
-///  0. `RoutePolicyMiddleware`: the matched operation's policy from the spec (`x-no-store`,
+///  0. `RoutePolicyMiddleware`: the matched operation's id and policy from the spec (`x-no-store`,
 ///     `x-rate-limit`, `x-audit-action`), read by the stages below
+///     `RequestMetricsMiddleware`: every answer counted by operation and status
 ///     `HeadMiddleware`: HEAD answers lose their body (the router answers HEAD with GET routes)
 ///  1. `RequestIDMiddleware`: the request id, on the logger and the response
 ///  2. `ClientAddressMiddleware`: the client's address (socket peer, or `X-Forwarded-For` walked
@@ -197,17 +207,18 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
 > {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: RoutePolicyMiddleware(routes: RouteTable.all))
+    router.add(middleware: RequestMetricsMiddleware(metrics: api.metrics))
     router.add(middleware: HeadMiddleware())
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: edge.trustedProxies)))
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
-    router.add(middleware: CORSMiddleware(origins: edge.allowedOrigins, allowNoOrigin: edge.allowNoOrigin))
+    router.add(middleware: CORSMiddleware(origins: edge.allowedOrigins, allowNoOrigin: edge.allowNoOrigin, metrics: api.metrics))
     var limiters: [RateLimitClass: RateLimiter] = [:]
     if edge.ipRateLimit > 0 { limiters[.address] = RateLimiter(limit: edge.ipRateLimit, window: edge.ipRateWindow) }
     if edge.authRateLimit > 0 { limiters[.auth] = RateLimiter(limit: edge.authRateLimit, window: edge.authRateWindow) }
-    router.add(middleware: RateLimitMiddleware(limiters: limiters))
-    router.add(middleware: ErrorMiddleware(routes: RouteTable.all))
+    router.add(middleware: RateLimitMiddleware(limiters: limiters, metrics: api.metrics))
+    router.add(middleware: ErrorMiddleware(routes: RouteTable.all, metrics: api.metrics))
     if edge.requireHTTPS { router.add(middleware: HTTPSPolicyMiddleware(publicURL: edge.publicURL)) }
     router.add(middleware: IPRuleMiddleware(rules: ipRules))
     router.add(
@@ -217,6 +228,21 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
     router.add(middleware: AuditMiddleware(log: api.audit))
     api.registerRoutes(on: router, security: security)
     return router
+}
+
+/// With `METRICS_PORT`, a second listener that serves `GET /metrics` only, without the admin
+/// key, for a scraper on a private network (`METRICS_HOST`, 127.0.0.1 by default).
+func metricsListener(_ config: AppConfig, _ metrics: BridgeMetrics, _ logger: Logger) -> [any Service] {
+    guard let port = config.metricsPort else { return [] }
+    let router = Router()
+    router.get("/metrics") { _, _ in await BridgeAPI.metricsResponse(metrics) }
+    var metricsLogger = logger
+    metricsLogger[metadataKey: "listener"] = "metrics"
+    return [
+        Application(
+            router: router, configuration: .init(address: .hostname(config.metricsHost, port: port), serverName: nil),
+            logger: metricsLogger)
+    ]
 }
 
 /// HTTP/1.1, over native TLS when `TLS_CERT_FILE` and `TLS_KEY_FILE` are set, with the

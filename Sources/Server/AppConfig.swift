@@ -84,6 +84,10 @@ struct AppConfig: Sendable {
     var identityAllowInsecure = false
     /// An unknown `kid` refetches an issuer's keys at most this often (tests shorten it).
     var identityKeysRefetchInterval: Duration = .seconds(30)
+    /// A second listener that serves only `GET /metrics`, without the admin key, for a scraper on
+    /// a private network (`METRICS_PORT`; nil: none, 0: any free port).
+    var metricsPort: Int? = nil
+    var metricsHost = "127.0.0.1"
 
     var isProduction: Bool { environment == .production }
 
@@ -234,6 +238,15 @@ extension AppConfig {
             try integer(reader, "webhook.poll.ms", name: "WEBHOOK_POLL_MS", default: 500, range: 50...60_000))
         config.webhookRetryBase = .milliseconds(
             try integer(reader, "webhook.retry.base.ms", name: "WEBHOOK_RETRY_BASE_MS", default: 2000, range: 10...3_600_000))
+        if reader.string(forKey: "metrics.port") != nil {
+            let metricsPort = try integer(reader, "metrics.port", name: "METRICS_PORT", default: 0, range: 0...65535)
+            guard metricsPort == 0 || metricsPort != config.port else {
+                throw ConfigError(reason: "METRICS_PORT must differ from PORT: the metrics listener serves /metrics without the admin key")
+            }
+            config.metricsPort = metricsPort
+        }
+        config.metricsHost = reader.string(forKey: "metrics.host") ?? config.metricsHost
+        guard !config.metricsHost.isEmpty else { throw ConfigError(reason: "METRICS_HOST must not be empty") }
         config.usageRetentionDays = try integer(
             reader, "usage.retention.days", name: "USAGE_RETENTION_DAYS", default: 90, range: 0...36_500)
         config.securityLogRetentionDays = try integer(

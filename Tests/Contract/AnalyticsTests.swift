@@ -39,7 +39,8 @@ struct AnalyticsTests {
     static func seed(_ config: AppConfig, rows: [UsageRecord]) async throws {
         try await DatabaseFactory.with(config.database, logger: Harness.logger(MemorySink())) { database in
             let recorder = UsageRecorder(
-                database: database, followers: [SplitKeyStore(database: database)], logger: Harness.logger(MemorySink()))
+                database: database, followers: [SplitKeyStore(database: database)], metrics: BridgeMetrics(),
+                logger: Harness.logger(MemorySink()))
             for batch in stride(from: 0, to: rows.count, by: 50) { await recorder.write(Array(rows[batch..<min(batch + 50, rows.count)])) }
         }
     }

@@ -337,6 +337,9 @@ enum ContractCases {
     static let system: [ContractCase] = [
         ContractCase(operationId: "getServiceInfo", name: "service info", expectedStatus: 200) { _ in request(.get, "/") },
         ContractCase(operationId: "getHealth", name: "liveness", expectedStatus: 200) { _ in request(.get, "/health") },
+        ContractCase(operationId: "getMetrics", name: "the metrics", expectedStatus: 200) { _ in
+            request(.get, "/metrics", headers: Fixture.admin)
+        },
         ContractCase(operationId: "getHealth", name: "unknown query parameters are ignored", expectedStatus: 200) { _ in
             request(.get, "/health?verbose=1")
         },

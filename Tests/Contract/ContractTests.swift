@@ -113,6 +113,13 @@ struct ContractTests {
                     "\(route.operationId) \(response.status.code): body does not decode into \(bodyType): \(error)\n\(String(buffer: response.body))"
                 )
             }
+        } else if let mediaTypes = route.untypedMediaTypes[Int(response.status.code)] {
+            // A body that is not typed JSON (text, CSV): of a media type the spec documents.
+            let mediaType = response.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(
+                mediaType.map(mediaTypes.contains) == true,
+                "\(route.operationId) \(response.status.code) answered \(mediaType ?? "no content type"), not one of \(mediaTypes)")
+            #expect(response.body.readableBytes > 0, "\(route.operationId) \(response.status.code) sent an empty body")
         } else {
             #expect(response.body.readableBytes == 0, "\(route.operationId) \(response.status.code) documents no body")
         }

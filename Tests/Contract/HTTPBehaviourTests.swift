@@ -63,7 +63,7 @@ struct HTTPBehaviourTests {
     }
 
     @Test func errorsOfTheHTTPLayerAreMappedToStableCodes() {
-        let middleware = ErrorMiddleware(routes: RouteTable.all)
+        let middleware = ErrorMiddleware(routes: RouteTable.all, metrics: BridgeMetrics())
         let request = Request(head: .init(method: .get, scheme: "http", authority: "x", path: "/health"), body: .init(buffer: ByteBuffer()))
         #expect(middleware.classify(HTTPError(.contentTooLarge), request: request) == .payloadTooLarge)
         #expect(middleware.classify(HTTPError(.badRequest), request: request) == .malformedRequest)

@@ -45,8 +45,9 @@ enum ProxyFixtures {
         return ProxyService(
             registry: registry, keys: KeyResolver(splitKeys: nil),
             admission: Admission(quotas: nil, userLimiter: nil, logger: TestDatabases.logger),
-            network: upstream, deadline: .seconds(5), usage: UsageRecorder(database: database, followers: [], logger: TestDatabases.logger),
-            events: nil,
+            network: upstream, deadline: .seconds(5),
+            usage: UsageRecorder(database: database, followers: [], metrics: BridgeMetrics(), logger: TestDatabases.logger),
+            events: nil, metrics: BridgeMetrics(),
             logger: TestDatabases.logger
         )
     }

@@ -163,7 +163,8 @@ struct UsageRecorderTests {
         try await TestDatabases.withFresh(kind) { databases in
             let database = databases[0]
             try await Migrator(migrations: Migrations.all).run(on: database, logger: TestDatabases.logger)
-            let recorder = UsageRecorder(database: database, followers: [SplitKeyStore(database: database)], logger: TestDatabases.logger)
+            let recorder = UsageRecorder(
+                database: database, followers: [SplitKeyStore(database: database)], metrics: BridgeMetrics(), logger: TestDatabases.logger)
             for index in 0..<450 { recorder.record(Self.record(index, model: index.isMultiple(of: 2) ? "m" : nil)) }
             let group = ServiceGroup(configuration: .init(services: [recorder], logger: TestDatabases.logger))
             let running = Task { try await group.run() }

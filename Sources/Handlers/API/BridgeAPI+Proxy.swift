@@ -148,7 +148,9 @@ extension BridgeAPI {
     func respond(_ answer: ProxyAnswer, context: Context) -> Response {
         var headers = answer.headers
         answer.standing?.write(to: &headers)
-        headers[.overhead] = String(max(0, (ContinuousClock.now - context.receivedAt - answer.upstreamWait).microseconds))
+        let overhead = max(.zero, ContinuousClock.now - context.receivedAt - answer.upstreamWait)
+        headers[.overhead] = String(overhead.microseconds)
+        metrics.overhead(overhead)
         return Response(status: answer.status, headers: headers, body: answer.body)
     }
 }

@@ -1,7 +1,9 @@
 import Foundation
 public import Generated
-import Hummingbird
+import HTTPTypes
+public import Hummingbird
 import Logging
+import NIOCore
 
 extension BridgeAPI {
     public func getServiceInfo(_ input: Operations.GetServiceInfo.Input, context: Context) async throws -> Operations.GetServiceInfo.Output
@@ -35,5 +37,18 @@ extension BridgeAPI {
             return .serviceUnavailable(
                 Readiness(status: .unavailable, timestamp: Date(), database: DatabaseCheck(status: .down, kind: kind)))
         }
+    }
+}
+
+extension BridgeAPI {
+    public func getMetrics(_ input: Operations.GetMetrics.Input, request: Request, context: Context) async throws -> Response {
+        await Self.metricsResponse(metrics)
+    }
+
+    /// The metrics as Prometheus reads them; the metrics listener answers with it too.
+    public static func metricsResponse(_ metrics: BridgeMetrics) async -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: await metrics.exposition())))
     }
 }

@@ -27,6 +27,8 @@ public struct BridgeAPI: APIProtocol {
     /// Where clients call the bridge, for the URL of a DPoP proof.
     let origin: RequestOrigin
     let logger: Logger
+    /// What `/metrics` prints; the router's middleware count into it too.
+    public let metrics: BridgeMetrics
 
     /// Every part is built once, by the wiring, and handed in.
     public init(
@@ -34,7 +36,7 @@ public struct BridgeAPI: APIProtocol {
         proxy: ProxyService,
         splitKeys: SplitKeyService,
         webhooks: WebhookService, ipRules: IPRuleSet, ipRuleStore: IPRuleStore, auditLog: AuditLog, analytics: AnalyticsStore,
-        logger: Logger, origin: RequestOrigin = RequestOrigin(),
+        metrics: BridgeMetrics, logger: Logger, origin: RequestOrigin = RequestOrigin(),
         readinessTimeout: Duration = .seconds(2)
     ) {
         self.origin = origin
@@ -54,5 +56,6 @@ public struct BridgeAPI: APIProtocol {
         self.startedAt = .now
         self.readinessTimeout = readinessTimeout
         self.logger = logger
+        self.metrics = metrics
     }
 }

@@ -55,7 +55,8 @@ extension UsageRecord {
 /// so rows are batched at any load and the writes leave the database free for quota admission
 /// in between: a budget is charged within `linger` plus one write of the response ending. What is
 /// queued is flushed on shutdown, after the HTTP server has drained. If the database falls
-/// behind, the queue holds 100 000 records, then drops the newest and logs it.
+/// behind, the queue holds 100 000 records, then drops the newest and logs it. Each record is
+/// also counted in the metrics (calls, times, tokens, cost) as it is queued.
 public final class UsageRecorder: Service {
     private let queue = Mutex<[UsageRecord]>([])
     private let wakeups: AsyncStream<Void>
@@ -64,19 +65,27 @@ public final class UsageRecorder: Service {
     /// Split-key use counts and budget charges ride along with each batch, in this order.
     private let followers: [any UsageFollower]
     private let logger: Logger
+    private let metrics: BridgeMetrics
     private let linger: Duration
     static let batchSize = 200
     static let capacity = 100_000
 
-    public init(database: any Database, followers: [any UsageFollower], logger: Logger, linger: Duration = .milliseconds(20)) {
+    public init(
+        database: any Database, followers: [any UsageFollower], metrics: BridgeMetrics, logger: Logger, linger: Duration = .milliseconds(20)
+    ) {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.database = database
         self.followers = followers
+        self.metrics = metrics
         self.logger = logger
         self.linger = linger
     }
 
+    /// The records queued and not yet written.
+    public var depth: Int { queue.withLock(\.count) }
+
     public func record(_ record: UsageRecord) {
+        metrics.call(record)
         let accepted = queue.withLock { queue in
             guard queue.count < Self.capacity else { return false }
             queue.append(record)
@@ -85,6 +94,7 @@ public final class UsageRecorder: Service {
         if accepted {
             wake.yield()
         } else {
+            metrics.usageDropped()
             logger.error("usage queue full: a usage record was dropped", metadata: ["request.id": .string(record.requestId)])
         }
     }
@@ -117,6 +127,8 @@ public final class UsageRecorder: Service {
     }
 
     func write(_ rows: [UsageRecord]) async {
+        let started = ContinuousClock.now
+        defer { metrics.usageFlushed(after: .now - started) }
         do {
             let followers = self.followers
             let statements: @Sendable (any SQLDatabase) async throws -> Void = { sql in

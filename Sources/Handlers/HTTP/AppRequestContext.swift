@@ -26,6 +26,8 @@ public struct AppRequestContext: APIRequestContext {
     public var maxUploadSize: Int { maxBodyBytes }
     /// The matched operation's policy from the spec (`RoutePolicyMiddleware`); empty for no route.
     public var policy = RoutePolicy()
+    /// The matched operation's id (`RoutePolicyMiddleware`); nil for no route.
+    public var operationId: String?
     /// Set by the authenticator for operations secured by `bearerAuth`.
     public var user: AuthenticatedUser?
     /// Set by the authenticator for operations secured by `adminKey`: a short fingerprint of the key.

@@ -59,10 +59,12 @@ public struct CORSMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
     let origins: [OriginPattern]
     let allowNoOrigin: Bool
+    let metrics: BridgeMetrics
 
-    public init(origins: [OriginPattern], allowNoOrigin: Bool) {
+    public init(origins: [OriginPattern], allowNoOrigin: Bool, metrics: BridgeMetrics) {
         self.origins = origins
         self.allowNoOrigin = allowNoOrigin
+        self.metrics = metrics
     }
 
     static let allowedHeaders = "Authorization, Content-Type, X-Partial-Key-Id, X-Partial-Key, X-Request-Id"
@@ -95,6 +97,7 @@ public struct CORSMiddleware: RouterMiddleware {
 
     private func refuse(_ request: Request, _ context: Context, reason: String) -> Response {
         context.logger.info("security: origin refused", metadata: ["security.event": "cors_forbidden", "reason": .string(reason)])
+        metrics.refused(.corsForbidden)
         return AppError.corsForbidden.response(requestId: context.requestId, path: request.uri.path)
     }
 }
@@ -184,10 +187,12 @@ public struct RequestLimitsMiddleware: RouterMiddleware {
 public struct RateLimitMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
     let limiters: [RateLimitClass: RateLimiter]
+    let metrics: BridgeMetrics
 
     /// A class without a limiter is not limited.
-    public init(limiters: [RateLimitClass: RateLimiter]) {
+    public init(limiters: [RateLimitClass: RateLimiter], metrics: BridgeMetrics) {
         self.limiters = limiters
+        self.metrics = metrics
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -197,8 +202,9 @@ public struct RateLimitMiddleware: RouterMiddleware {
             context.logger.info(
                 "security: rate limit hit",
                 metadata: ["security.event": "rate_limited", "limit.scope": .string(limit == .auth ? "ip_auth" : "ip")])
-            return AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit).response(
-                requestId: context.requestId, path: request.uri.path)
+            let refusal = AppError.rateLimited(retryAfter: decision.standing.resetSeconds, limit: decision.standing.limit)
+            metrics.refused(refusal)
+            return refusal.response(requestId: context.requestId, path: request.uri.path)
         }
         var response = try await next(request, context)
         decision.standing.write(to: &response.headers)

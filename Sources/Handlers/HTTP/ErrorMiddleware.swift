@@ -5,15 +5,18 @@ import NIOHTTP1
 
 /// Turns every thrown error into the standard JSON error body, so no route answers with
 /// Hummingbird's own error format or an empty 500. Unknown errors are logged (type and
-/// description, never the request body) and answered with `internal_error`.
+/// description, never the request body) and answered with `internal_error`. Refusals are counted
+/// by reason (`BridgeMetrics.refused`).
 public struct ErrorMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
 
     /// Used to tell "no such path" (404) from "no such method on this path" (405).
     let routes: [RouteDescriptor]
+    let metrics: BridgeMetrics
 
-    public init(routes: [RouteDescriptor]) {
+    public init(routes: [RouteDescriptor], metrics: BridgeMetrics) {
         self.routes = routes
+        self.metrics = metrics
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -21,6 +24,7 @@ public struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let appError = classify(error, request: request)
+            metrics.refused(appError)
             if case .internalError = appError {
                 context.logger.error(
                     "request failed",

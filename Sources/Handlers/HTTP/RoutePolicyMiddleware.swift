@@ -1,7 +1,7 @@
 public import Generated
 public import Hummingbird
 
-/// Finds the request's operation in the route table and puts its policy (the spec's
+/// Finds the request's operation in the route table and puts its id and policy (the spec's
 /// `x-audit-action`, `x-no-store`, `x-rate-limit`) on the context for the stages after it. The
 /// router has matched the route before any router middleware runs, so this is one dictionary
 /// lookup by the matched route; a path no route matches gets the empty policy.
@@ -19,6 +19,7 @@ public struct RoutePolicyMiddleware: RouterMiddleware {
         }
         var context = context
         context.policy = route.policy
+        context.operationId = route.operationId
         return try await next(request, context)
     }
 }

@@ -15,13 +15,14 @@ public struct ProxyService: Sendable {
     let deadline: Duration
     let usage: UsageRecorder
     let events: WebhookEvents?
+    let metrics: BridgeMetrics
     let logger: Logger
     /// How the gateway tries an alias's deployments.
     let gatewayRetry: RetryPolicy
 
     public init(
         registry: ProviderRegistry, keys: KeyResolver, admission: Admission, network: any Upstream, mock: any Upstream = MockUpstream(),
-        deadline: Duration, usage: UsageRecorder, events: WebhookEvents?, logger: Logger,
+        deadline: Duration, usage: UsageRecorder, events: WebhookEvents?, metrics: BridgeMetrics, logger: Logger,
         gatewayRetry: RetryPolicy = RetryPolicy(maxAttempts: 3, deadline: .seconds(30))
     ) {
         self.gatewayRetry = gatewayRetry
@@ -33,6 +34,7 @@ public struct ProxyService: Sendable {
         self.deadline = deadline
         self.usage = usage
         self.events = events
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -79,6 +81,7 @@ public struct ProxyService: Sendable {
             let response: UpstreamResponse
             do {
                 response = try await send(request, call: call, path: path, report: report)
+                metrics.upstreamAnswered(provider: call.provider.id, after: .now - asked)
             } catch let error as AppError where error == .upstreamUnreachable || error == .upstreamTimeout {
                 guard let delay = schedule.failed(retryAfter: nil) else { throw error }
                 waited += (ContinuousClock.now - asked) + delay

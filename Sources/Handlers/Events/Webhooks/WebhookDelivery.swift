@@ -12,10 +12,12 @@ public import ServiceLifecycle
 /// the database; delivery happens later in `WebhookWorker`, never in the request.
 public struct WebhookEvents: Sendable {
     let store: WebhookStore
+    let metrics: BridgeMetrics
     let logger: Logger
 
-    public init(store: WebhookStore, logger: Logger) {
+    public init(store: WebhookStore, metrics: BridgeMetrics, logger: Logger) {
         self.store = store
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -29,7 +31,13 @@ public struct WebhookEvents: Sendable {
     /// Queues `event` inside the caller's transaction, so the event exists exactly when its cause
     /// does (both committed, or neither). With `onceFor`, as for `emit`.
     func queue(_ event: WebhookEvent, _ data: [String: String], onceFor key: String? = nil, on sql: any SQLDatabase) async throws {
+        try await enqueue(event, data, onceFor: key, on: sql)
+    }
+
+    /// Counts the event and writes it to the outbox (on `sql`, or a connection of its own).
+    private func enqueue(_ event: WebhookEvent, _ data: [String: String], onceFor key: String?, on sql: (any SQLDatabase)?) async throws {
         let now = Millis.now()
+        metrics.event(event)
         try await store.enqueue(
             eventId: Self.eventId(event, onceFor: key), event: event, payload: Self.payload(event, data: data, now: now), now: now, on: sql)
     }
@@ -44,10 +52,8 @@ public struct WebhookEvents: Sendable {
     /// Queues `event` on its own; a failure is logged, never thrown into the caller's request.
     /// `onceFor`: see `eventId`.
     public func emit(_ event: WebhookEvent, _ data: [String: String], onceFor key: String? = nil) async {
-        let now = Millis.now()
         do {
-            try await store.enqueue(
-                eventId: Self.eventId(event, onceFor: key), event: event, payload: Self.payload(event, data: data, now: now), now: now)
+            try await enqueue(event, data, onceFor: key, on: nil)
         } catch {
             logger.error(
                 "webhook event could not be queued",
@@ -69,12 +75,14 @@ public struct WebhookWorker: Service {
     let pollInterval: Duration
     let retryBase: Duration
     let maxAttempts: Int64
+    let metrics: BridgeMetrics
     let logger: Logger
 
     public init(
         store: WebhookStore, crypto: WebhookCrypto, guardrail: WebhookURLGuard, pollInterval: Duration, retryBase: Duration,
-        maxAttempts: Int64 = 8, logger: Logger
+        maxAttempts: Int64 = 8, metrics: BridgeMetrics, logger: Logger
     ) {
+        self.metrics = metrics
         self.store = store
         self.crypto = crypto
         self.guardrail = guardrail
@@ -171,6 +179,7 @@ public struct WebhookWorker: Service {
             let ceiling = min(retryBase.milliseconds << min(record.attempts - 1, 20), 3_600_000)
             next = now + Int64.random(in: ceiling / 2...max(ceiling / 2, ceiling))
         }
+        metrics.webhookDelivery(result: status == "pending" ? "retry" : status)
         do {
             try await store.finish(record, status: status, httpStatus: httpStatus, error: failure, nextAttemptMs: next, now: now)
         } catch {

@@ -114,6 +114,15 @@ public struct WebhookStore: Sendable {
         }
     }
 
+    /// The deliveries still to make (due now or later), for the metrics.
+    public func pendingCount() async throws -> Int {
+        try await database.withSQL { sql in
+            try await sql.raw("SELECT COUNT(*) AS n FROM webhook_outbox WHERE status = 'pending'").first()?.decode(
+                column: "n", as: Int.self)
+                ?? 0
+        }
+    }
+
     /// Takes up to `limit` due events for delivery, each leased until `leaseUntil` so no other
     /// worker (on any instance) takes it meanwhile; counts the attempt.
     public func claimDue(now: Int64, leaseUntil: Int64, limit: Int) async throws -> [OutboxRecord] {

@@ -1,0 +1,33 @@
+public import SQLKit
+import Synchronization
+
+/// A database that counts the connections held at once (`safeapi_db_connections_in_use`): one
+/// from the moment a body has its connection until it returns. Waiting for a connection is not
+/// counted, so the gauge at the pool's size means the pool is the bottleneck.
+public final class MeteredDatabase: Database {
+    private let base: any Database
+    private let metrics: BridgeMetrics
+    private let held = Atomic<Int>(0)
+
+    public init(_ base: any Database, metrics: BridgeMetrics) {
+        self.base = base
+        self.metrics = metrics
+        metrics.databaseInUse(0)
+    }
+
+    public var kind: DatabaseKind { base.kind }
+
+    public func withSQL<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+        try await base.withSQL { sql in try await self.holding { try await body(sql) } }
+    }
+
+    public func transaction<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+        try await base.transaction { sql in try await self.holding { try await body(sql) } }
+    }
+
+    private func holding<Result>(_ body: () async throws -> Result) async throws -> Result {
+        metrics.databaseInUse(held.add(1, ordering: .relaxed).newValue)
+        defer { metrics.databaseInUse(held.subtract(1, ordering: .relaxed).newValue) }
+        return try await body()
+    }
+}
