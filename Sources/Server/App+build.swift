@@ -13,7 +13,7 @@ import ServiceLifecycle
 func buildApplication(config: AppConfig, logger: Logger) async throws -> some ApplicationProtocol {
     let database = try await DatabaseFactory.open(config.database, logger: logger)
     let parts = try await AppParts(config: config, database: database, logger: logger)
-    let (settings, revocations, tokenStore, userStore) = (parts.settings, parts.revocations, parts.tokenStore, parts.userStore)
+    let (revocations, tokenStore, userStore) = (parts.revocations, parts.tokenStore, parts.userStore)
     var app = Application(
         router: buildRouter(api: parts.api, security: parts.authenticator, edge: config.edge, ipRules: parts.ipRules),
         server: try serverBuilder(config),
@@ -27,22 +27,16 @@ func buildApplication(config: AppConfig, logger: Logger) async throws -> some Ap
         try await parts.ipRules.reload(from: parts.ipRuleStore)
         try await parts.appCaps.reload()
         parts.migrated.open()
-        if config.edge.requireHTTPS {
-            logger.notice(
-                "production without TLS_CERT_FILE: only requests forwarded as HTTPS by a TRUSTED_PROXIES peer are served",
-                metadata: [
-                    "public.url": .string(config.edge.publicURL ?? "unset (GETs get 403 instead of a redirect)")
-                ])
-        }
         logger.info(
             "database ready",
             metadata: [
                 "database": .string(config.database.description),
                 "schema.version": .stringConvertible(report.current),
             ])
-        if settings.adminAPIKey == nil { logger.notice("ADMIN_API_KEY is not set: admin routes answer 503 admin_disabled") }
-        if settings.allowAnonymousTokens {
-            logger.warning("AUTH_ALLOW_ANONYMOUS_TOKENS=true: anyone can get a token for any user. Development only.")
+        if !report.unknown.isEmpty { logger.warning("\(MigrationFindings.newer(report.unknown))") }
+        // What `check-config` reports about the settings (the secrets are set by now).
+        for finding in ConfigReport.findings(config) {
+            logger.log(level: finding.level == .notice ? .notice : .warning, "\(finding.message)")
         }
     }
     return app

@@ -21,7 +21,7 @@ struct SafeAPIBridge: AsyncParsableCommand {
             `safeapi-bridge --port 8080` is `safeapi-bridge serve --port 8080`. \
             Every setting is also read from the environment and a `.env` file (README.md, .env.example).
             """,
-        subcommands: [Serve.self, Migrate.self, CreateApp.self, RebuildRollups.self, ExportUsage.self],
+        subcommands: [Serve.self, CheckConfig.self, Migrate.self, CreateApp.self, RebuildRollups.self, ExportUsage.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -163,10 +163,13 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let config = try await options.load()
         let logger = Logs.bootstrap(level: config.logLevel)
+        let progress = TerminalProgress()
         let report = try await DatabaseFactory.with(config.database, logger: logger) { database in
-            try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
+            try await Migrator(migrations: Migrations.all).run(on: database, logger: logger, progress: progress.report)
         }
+        progress.finish()
         print("migrations: applied \(report.applied.count), schema version \(report.current)")
+        if !report.unknown.isEmpty { print("warning: \(MigrationFindings.newer(report.unknown))") }
     }
 }
 
@@ -182,10 +185,12 @@ struct RebuildRollups: AsyncParsableCommand {
     func run() async throws {
         let config = try await options.load()
         let logger = Logs.bootstrap(level: config.logLevel)
+        let progress = TerminalProgress()
         let hours = try await DatabaseFactory.with(config.database, logger: logger) { database in
-            try await Migrator(migrations: Migrations.all).run(on: database, logger: logger)
-            return try await AnalyticsStore(database: database).rebuildRollups()
+            try await Migrator(migrations: Migrations.all).run(on: database, logger: logger, progress: progress.report)
+            return try await AnalyticsStore(database: database).rebuildRollups(progress: progress.report)
         }
+        progress.finish()
         print("rollups: \(hours) rows")
     }
 }
@@ -291,5 +296,106 @@ struct CreateApp: AsyncParsableCommand {
         print("appId: \(app.appId)")
         print("appSecret: \(secret)")
         print("Store the secret in your app's backend now: it is not shown again.")
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Print the effective settings and every problem the server would start with; exit 78 on an error.",
+        discussion: """
+            Reads the same flags, environment and .env file as serve. Secrets are shown only as set or unset. \
+            It opens the database to compare its migrations with this binary's, but writes nothing: an \
+            SQLite file that does not exist yet is not created.
+            """
+    )
+
+    @OptionGroup var listen: ListenOptions
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let (text, failed) = await Self.report(reader: { try await options.reader(extra: listen.values) })
+        print(text, terminator: "")
+        if failed { throw ExitCode(78) }
+    }
+
+    /// The report's text, and whether it found an error.
+    static func report(reader: () async throws -> ConfigReader) async -> (text: String, failed: Bool) {
+        let config: AppConfig
+        do {
+            config = try AppConfig.load(from: try await reader())
+        } catch {
+            let reason = (error as? ConfigError)?.reason ?? String(describing: error)
+            return ("error: \(reason)\ncheck-config: 1 error; fix it to see the other settings\n", true)
+        }
+        let findings = (ConfigReport.findings(config) + fileFindings(config) + (await databaseFindings(config))).sorted {
+            $0.level < $1.level
+        }
+        let settings = ConfigReport.settings(config)
+        let width = settings.map(\.name.count).max() ?? 0
+        var text = "Settings\n"
+        for (name, value) in settings { text += "  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value + "\n" }
+        text += findings.isEmpty ? "\nNo problems found.\n" : "\nFindings\n" + findings.map { "  \($0)\n" }.joined()
+        let count = { (level: ConfigReport.Finding.Level) in findings.filter { $0.level == level }.count }
+        let counted = { (level: ConfigReport.Finding.Level) in "\(count(level)) \(level.rawValue)\(count(level) == 1 ? "" : "s")" }
+        text += "check-config: \(counted(.error)), \(counted(.warning)), \(counted(.notice))\n"
+        return (text, count(.error) > 0)
+    }
+
+    /// The files the server would read or make: TLS, the security log's folder, the data folder.
+    static func fileFindings(_ config: AppConfig) -> [ConfigReport.Finding] {
+        var found: [ConfigReport.Finding] = []
+        do {
+            _ = try serverBuilder(config)
+        } catch {
+            found.append(.init(level: .error, message: (error as? ConfigError)?.reason ?? String(describing: error)))
+        }
+        var folders = [("DATA_DIR", config.dataDirectory)]
+        if let logs = config.logDirectory { folders.append(("LOG_DIR", logs)) }
+        for (name, folder) in folders where !canWrite(folder) {
+            found.append(.init(level: .error, message: "\(name) \(folder) cannot be created or written"))
+        }
+        return found
+    }
+
+    /// The folder exists and is writable, or its nearest existing parent is.
+    static func canWrite(_ folder: String) -> Bool {
+        var path = URL(fileURLWithPath: folder).standardizedFileURL.path
+        while !FileManager.default.fileExists(atPath: path) {
+            let parent = (path as NSString).deletingLastPathComponent
+            guard parent != path else { return false }
+            path = parent
+        }
+        return FileManager.default.isWritableFile(atPath: path)
+    }
+
+    /// The database: reachable within 5 s, and its migrations against this binary's.
+    static func databaseFindings(_ config: AppConfig) async -> [ConfigReport.Finding] {
+        if case .sqlite(let path) = config.database, !FileManager.default.fileExists(atPath: path) {
+            return [.init(level: .notice, message: "the SQLite file \(path) does not exist yet: it is created at start")]
+        }
+        let quiet = Logger(label: "check-config") { _ in SwiftLogNoOpLogHandler() }
+        do {
+            let (pending, unknown) = try await Deadline.run(within: .seconds(5)) {
+                try await DatabaseFactory.with(config.database, logger: quiet) { database in
+                    try await Migrator(migrations: Migrations.all).compare(with: database)
+                }
+            }
+            var found: [ConfigReport.Finding] = []
+            if !unknown.isEmpty { found.append(.init(level: .error, message: MigrationFindings.newer(unknown))) }
+            if !pending.isEmpty {
+                found.append(
+                    .init(
+                        level: .notice,
+                        message:
+                            "\(pending.count) migration\(pending.count == 1 ? "" : "s") will be applied at start (\(pending.map(String.init).joined(separator: ", ")))"
+                    ))
+            }
+            return found
+        } catch {
+            return [
+                .init(level: .error, message: "the database (\(config.database)) cannot be reached: \(String(reflecting: type(of: error)))")
+            ]
+        }
     }
 }

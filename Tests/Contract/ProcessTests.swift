@@ -296,6 +296,26 @@ struct ProcessTests {
         #expect(server.lines.contains { $0.hasPrefix("migrations: applied \(Migrations.all.count), schema version") })
         #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("db/test.sqlite").path))
     }
+
+    @Test func longCommandsShowProgressOnATerminalAndNothingWhenPiped() async throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Piped: the statements go by without a word on stderr.
+        let piped = try Server(arguments: ["rebuild-rollups", "--database-url", "sqlite://./piped.sqlite"], directory: folder)
+        #expect(try await piped.waitForExit() == 0)
+        let quiet = piped.standardError
+        #expect(!quiet.contains("[1/"))
+        #expect(piped.lines.contains { $0.hasPrefix("rollups: ") })
+        // On a terminal (script(1) gives the command a pseudo-terminal): one line per step.
+        let command = [try ProcessTests.executable.path, "rebuild-rollups", "--database-url", "sqlite://./tty.sqlite"].joined(
+            separator: " ")
+        let terminal = try Server(executable: "/usr/bin/script", arguments: ["-qec", command, "/dev/null"], directory: folder)
+        #expect(try await terminal.waitForExit() == 0)
+        let shown = terminal.lines.joined(separator: "\n")
+        #expect(shown.contains("[1/\(Migrations.all.map { $0.statements(for: .sqlite).count }.reduce(0, +))] migration 1 "))
+        #expect(shown.contains("] INSERT INTO usage_daily"))
+        #expect(shown.contains("rollups: "))
+    }
 }
 
 /// SIGTERM's order, in process: the server stops accepting, lets in-flight requests finish, then

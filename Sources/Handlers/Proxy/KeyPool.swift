@@ -16,6 +16,8 @@ public final class KeyPool: Sendable {
     }
 
     let keys: [Secret<String>]
+    /// How many keys the pool holds.
+    public var count: Int { keys.count }
     private let slots: Mutex<[Slot]>
 
     public init(keys: [Secret<String>]) {

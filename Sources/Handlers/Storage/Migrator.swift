@@ -21,6 +21,18 @@ public struct Migration: Sendable {
         self.init(version: version, name: name, sqlite: both, postgres: both)
     }
 
+    /// A statement in a few words, for progress: `INSERT INTO usage_daily`, `CREATE INDEX usage_time`.
+    public static func label(_ statement: String) -> String {
+        let words = statement.split(whereSeparator: \.isWhitespace).prefix(4)
+        let verb = words.prefix(2).joined(separator: " ").uppercased()
+        let name = { (index: Int) in words.count > index ? " " + words[index].prefix { $0 != "(" } : "" }
+        switch verb {
+        case "INSERT INTO", "DELETE FROM", "CREATE TABLE", "CREATE INDEX", "DROP TABLE", "ALTER TABLE", "DROP INDEX": return verb + name(2)
+        case "CREATE UNIQUE": return "CREATE UNIQUE INDEX" + name(3)
+        default: return String(statement.prefix(40))
+        }
+    }
+
     func statements(for kind: DatabaseKind) -> [String] {
         kind == .sqlite ? sqlite : postgres
     }
@@ -48,15 +60,23 @@ public struct Migrator: Sendable {
         public var applied: [Int]
         /// The highest version in the database after the run.
         public var current: Int
+        /// Versions the database records that this binary does not know: a newer binary migrated
+        /// it, and this one may not read or write everything that one does.
+        public var unknown: [Int] = []
 
-        public init(applied: [Int], current: Int) {
+        public init(applied: [Int], current: Int, unknown: [Int] = []) {
             self.applied = applied
             self.current = current
+            self.unknown = unknown
         }
     }
 
+    /// One statement about to run: its place among all of them, and what it does.
+    public typealias Progress = @Sendable (_ index: Int, _ count: Int, _ label: String) -> Void
+
+    /// Applies the pending migrations, each in a transaction; `progress` hears of each statement.
     @discardableResult
-    public func run(on database: any Database, logger: Logger) async throws -> Report {
+    public func run(on database: any Database, logger: Logger, progress: Progress? = nil) async throws -> Report {
         let kind = database.kind
         let migrations = self.migrations
         return try await database.withSQL { sql in
@@ -64,7 +84,7 @@ public struct Migrator: Sendable {
                 try await sql.raw("SELECT pg_advisory_lock(\(literal: Self.advisoryLockKey))").run()
             }
             do {
-                let report = try await Self.apply(migrations, kind: kind, sql: sql, logger: logger)
+                let report = try await Self.apply(migrations, kind: kind, sql: sql, logger: logger, progress: progress)
                 if kind == .postgres {
                     try await sql.raw("SELECT pg_advisory_unlock(\(literal: Self.advisoryLockKey))").run()
                 }
@@ -86,14 +106,30 @@ public struct Migrator: Sendable {
         }
     }
 
-    private static func apply(_ migrations: [Migration], kind: DatabaseKind, sql: any SQLDatabase, logger: Logger) async throws -> Report {
+    /// The versions the binary knows that the database lacks, and those it records that the
+    /// binary does not know.
+    /// Reads only: a database without the table has no migration.
+    public func compare(with database: any Database) async throws -> (pending: [Int], unknown: [Int]) {
+        let recorded = Set(try await database.withSQL { sql in (try? await Self.recorded(sql)) ?? [] })
+        let known = Set(migrations.map(\.version))
+        return (known.subtracting(recorded).sorted(), recorded.subtracting(known).sorted())
+    }
+
+    private static func apply(_ migrations: [Migration], kind: DatabaseKind, sql: any SQLDatabase, logger: Logger, progress: Progress?)
+        async throws -> Report
+    {
         try await createTable(sql)
         let done = Set(try await recorded(sql))
+        let pending = migrations.filter { !done.contains($0.version) }
+        let count = pending.map { $0.statements(for: kind).count }.reduce(0, +)
+        var index = 0
         var applied: [Int] = []
-        for migration in migrations where !done.contains(migration.version) {
+        for migration in pending {
             try await sql.raw("BEGIN").run()
             do {
                 for statement in migration.statements(for: kind) {
+                    index += 1
+                    progress?(index, count, "migration \(migration.version) \(migration.name): \(Migration.label(statement))")
                     try await sql.raw(SQLQueryString(statement)).run()
                 }
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -113,7 +149,7 @@ public struct Migrator: Sendable {
             applied.append(migration.version)
         }
         let current = max(done.max() ?? 0, applied.max() ?? 0)
-        return Report(applied: applied, current: current)
+        return Report(applied: applied, current: current, unknown: done.subtracting(migrations.map(\.version)).sorted())
     }
 
     private static func createTable(_ sql: any SQLDatabase) async throws {

@@ -285,10 +285,13 @@ public struct AnalyticsStore: Sendable {
 
     /// Replaces the rollups with ones computed from the usage rows; answers the hourly one's count.
     /// Hours whose rows were deleted by retention are lost, so run it only after an import.
-    public func rebuildRollups() async throws -> Int64 {
+    public func rebuildRollups(progress: Migrator.Progress? = nil) async throws -> Int64 {
         try await database.withSQL { sql in
-            for table in UsageRollup.tables { try await sql.raw(SQLQueryString(stringLiteral: "DELETE FROM " + table)).run() }
-            for statement in Migrations.rollupRebuild { try await sql.raw(SQLQueryString(stringLiteral: statement)).run() }
+            let statements = UsageRollup.tables.map { "DELETE FROM " + $0 } + Migrations.rollupRebuild
+            for (index, statement) in statements.enumerated() {
+                progress?(index + 1, statements.count, Migration.label(statement))
+                try await sql.raw(SQLQueryString(stringLiteral: statement)).run()
+            }
             return try await sql.raw("SELECT COUNT(*) AS n FROM usage_hourly").first()?.decode(column: "n", as: Int64.self) ?? 0
         }
     }
