@@ -86,7 +86,13 @@ let package = Package(
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
-            resources: [.copy("Resources/providers.json")],
+            resources: [
+                .copy("Resources/providers.json"),
+                // The dashboard, compiled into the binary (`PackageResources`): nothing to install beside it.
+                .embedInCode("Resources/dashboard/index.html"),
+                .embedInCode("Resources/dashboard/dashboard.js"),
+                .embedInCode("Resources/dashboard/dashboard.css"),
+            ],
             swiftSettings: strict
         ),
         // The executable: configuration, wiring, lifecycle.

@@ -1717,13 +1717,16 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// Only this app's users.
             public var appId: String?
+            /// Only users whose id starts with this text (case-sensitive).
+            public var search: String?
             /// Page size, 1 to 200.
             public var limit: Int64?
             /// Users to skip.
             public var offset: Int64?
 
-            public init(appId: String? = nil, limit: Int64? = nil, offset: Int64? = nil) {
+            public init(appId: String? = nil, search: String? = nil, limit: Int64? = nil, offset: Int64? = nil) {
                 self.appId = appId
+                self.search = search
                 self.limit = limit
                 self.offset = offset
             }
@@ -4747,6 +4750,259 @@ extension Operations {
 }
 
 extension Operations {
+    /// The admin dashboard: `GET /dashboard`.
+    public enum GetDashboard {
+        public static let id = "getDashboard"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// A script or style sheet of the dashboard: `GET /dashboard/assets/{asset}`.
+    public enum GetDashboardAsset {
+        public static let id = "getDashboardAsset"
+
+        public struct Input: Sendable, Equatable {
+            /// The file.
+            public var asset: DashboardAsset
+
+            public init(asset: DashboardAsset) {
+                self.asset = asset
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Sign out of the dashboard: `DELETE /dashboard/session`.
+    public enum DeleteDashboardSession {
+        public static let id = "deleteDashboardSession"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 204
+            case noContent(headers: NoContentHeaders)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 204 response.
+            public struct NoContentHeaders: Sendable, Equatable {
+                /// The session cookie, expired.
+                public var setCookie: String
+
+                public init(setCookie: String) {
+                    self.setCookie = setCookie
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .noContent: .init(code: 204)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .noContent(let headers):
+                    var response = APIResponse.empty(status: .init(code: 204))
+                    response.headers[HTTPField.Name("Set-Cookie")!] = headers.setCookie.parameterText
+                    return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// The dashboard's session: `GET /dashboard/session`.
+    public enum GetDashboardSession {
+        public static let id = "getDashboardSession"
+
+        public struct Input: Sendable, Equatable {
+            public init() {
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(DashboardSession)
+            /// 308
+            case permanentRedirect(headers: PermanentRedirectHeaders)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 308 response.
+            public struct PermanentRedirectHeaders: Sendable, Equatable {
+                /// The HTTPS URL to use.
+                public var location: String
+
+                public init(location: String) {
+                    self.location = location
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .permanentRedirect: .init(code: 308)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body): return try APIResponse.json(body, status: .init(code: 200))
+                case .permanentRedirect(let headers):
+                    var response = APIResponse.empty(status: .init(code: 308))
+                    response.headers[HTTPField.Name("Location")!] = headers.location.parameterText
+                    return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
+    /// Sign in to the dashboard: `POST /dashboard/session`.
+    public enum CreateDashboardSession {
+        public static let id = "createDashboardSession"
+
+        public struct Input: Sendable, Equatable {
+            /// The JSON request body.
+            public var body: DashboardSignIn
+
+            public init(body: DashboardSignIn) {
+                self.body = body
+            }
+        }
+
+        public enum Output: Sendable, Equatable {
+            /// 200
+            case ok(DashboardSession, headers: OkHeaders)
+            /// 400
+            case badRequest(APIError)
+            /// 401
+            case unauthorized(APIError)
+            /// 403
+            case forbidden(APIError)
+            /// 413
+            case contentTooLarge(APIError)
+            /// 415
+            case unsupportedMediaType(APIError)
+            /// 429
+            case tooManyRequests(APIError, headers: TooManyRequestsHeaders)
+            /// 431
+            case status431(APIError)
+            /// 503
+            case serviceUnavailable(APIError)
+
+            /// The headers of the 200 response.
+            public struct OkHeaders: Sendable, Equatable {
+                /// The session cookie.
+                public var setCookie: String
+
+                public init(setCookie: String) {
+                    self.setCookie = setCookie
+                }
+            }
+
+            /// The headers of the 429 response.
+            public struct TooManyRequestsHeaders: Sendable, Equatable {
+                /// Seconds until the request may succeed.
+                public var retryAfter: Int64
+
+                public init(retryAfter: Int64) {
+                    self.retryAfter = retryAfter
+                }
+            }
+
+            /// The HTTP status of this output.
+            public var status: HTTPResponse.Status {
+                switch self {
+                case .ok: .init(code: 200)
+                case .badRequest: .init(code: 400)
+                case .unauthorized: .init(code: 401)
+                case .forbidden: .init(code: 403)
+                case .contentTooLarge: .init(code: 413)
+                case .unsupportedMediaType: .init(code: 415)
+                case .tooManyRequests: .init(code: 429)
+                case .status431: .init(code: 431)
+                case .serviceUnavailable: .init(code: 503)
+                }
+            }
+
+            /// The response for this output, its body encoded as JSON.
+            public func response() throws -> Response {
+                switch self {
+                case .ok(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 200))
+                    response.headers[HTTPField.Name("Set-Cookie")!] = headers.setCookie.parameterText
+                    return response
+                case .badRequest(let body): return try APIResponse.json(body, status: .init(code: 400))
+                case .unauthorized(let body): return try APIResponse.json(body, status: .init(code: 401))
+                case .forbidden(let body): return try APIResponse.json(body, status: .init(code: 403))
+                case .contentTooLarge(let body): return try APIResponse.json(body, status: .init(code: 413))
+                case .unsupportedMediaType(let body): return try APIResponse.json(body, status: .init(code: 415))
+                case .tooManyRequests(let body, let headers):
+                    var response = try APIResponse.json(body, status: .init(code: 429))
+                    response.headers[HTTPField.Name("Retry-After")!] = headers.retryAfter.parameterText
+                    return response
+                case .status431(let body): return try APIResponse.json(body, status: .init(code: 431))
+                case .serviceUnavailable(let body): return try APIResponse.json(body, status: .init(code: 503))
+                }
+            }
+        }
+    }
+}
+
+extension Operations {
     /// Liveness probe: `GET /health`.
     public enum GetHealth {
         public static let id = "getHealth"
@@ -5316,6 +5572,25 @@ public protocol APIProtocol: Sendable {
 
     /// Check a token: `GET /auth/verify`.
     func verifyToken(_ input: Operations.VerifyToken.Input, context: Context) async throws -> Operations.VerifyToken.Output
+
+    /// The admin dashboard: `GET /dashboard`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func getDashboard(_ input: Operations.GetDashboard.Input, request: Request, context: Context) async throws -> Response
+
+    /// A script or style sheet of the dashboard: `GET /dashboard/assets/{asset}`.
+    /// Raw: the handler reads `request` itself and returns the response (streamed); statuses
+    /// other than the documented ones are the upstream's.
+    func getDashboardAsset(_ input: Operations.GetDashboardAsset.Input, request: Request, context: Context) async throws -> Response
+
+    /// Sign out of the dashboard: `DELETE /dashboard/session`.
+    func deleteDashboardSession(_ input: Operations.DeleteDashboardSession.Input, context: Context) async throws -> Operations.DeleteDashboardSession.Output
+
+    /// The dashboard's session: `GET /dashboard/session`.
+    func getDashboardSession(_ input: Operations.GetDashboardSession.Input, context: Context) async throws -> Operations.GetDashboardSession.Output
+
+    /// Sign in to the dashboard: `POST /dashboard/session`.
+    func createDashboardSession(_ input: Operations.CreateDashboardSession.Input, context: Context) async throws -> Operations.CreateDashboardSession.Output
 
     /// Liveness probe: `GET /health`.
     func getHealth(_ input: Operations.GetHealth.Input, context: Context) async throws -> Operations.GetHealth.Output

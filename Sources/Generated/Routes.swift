@@ -27,7 +27,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/apps",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: AppList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -41,7 +41,7 @@ extension RouteTable {
             method: .post,
             path: "/admin/apps",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [201: AppCredentials.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 409: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [201: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 409: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [201: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -55,7 +55,7 @@ extension RouteTable {
             method: .delete,
             path: "/admin/apps/{appId}",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 409: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 409: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 409: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -69,7 +69,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/apps/{appId}",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: App.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -83,7 +83,7 @@ extension RouteTable {
             method: .patch,
             path: "/admin/apps/{appId}",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: App.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -97,7 +97,7 @@ extension RouteTable {
             method: .put,
             path: "/admin/apps/{appId}/caps",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: AppCaps.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -111,7 +111,7 @@ extension RouteTable {
             method: .put,
             path: "/admin/apps/{appId}/guests",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: GuestSettings.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -125,7 +125,7 @@ extension RouteTable {
             method: .put,
             path: "/admin/apps/{appId}/identity-providers",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: IdentityProviderList.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 422: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 422: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -139,7 +139,7 @@ extension RouteTable {
             method: .post,
             path: "/admin/apps/{appId}/rotate-secret",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: AppCredentials.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -153,7 +153,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/audit-logs",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: AuditLogPage.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -167,7 +167,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/audit-logs/failed",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: AuditLogList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -181,7 +181,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/audit-logs/stats",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: AuditStats.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -195,7 +195,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/audit-logs/verify",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: AuditVerification.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -209,7 +209,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/ip-rules",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: IPRuleList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -223,7 +223,7 @@ extension RouteTable {
             method: .post,
             path: "/admin/ip-rules",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [201: IPRule.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [201: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [201: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -237,7 +237,7 @@ extension RouteTable {
             method: .delete,
             path: "/admin/ip-rules/{ruleId}",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -251,7 +251,7 @@ extension RouteTable {
             method: .patch,
             path: "/admin/ip-rules/{ruleId}",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: IPRule.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -265,7 +265,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/split-keys",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: SplitKeyList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -279,7 +279,7 @@ extension RouteTable {
             method: .delete,
             path: "/admin/split-keys/{keyId}",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -293,7 +293,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/users",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: UserList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -307,7 +307,7 @@ extension RouteTable {
             method: .delete,
             path: "/admin/users/{userId}",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -321,7 +321,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/users/{userId}",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: User.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -335,7 +335,7 @@ extension RouteTable {
             method: .patch,
             path: "/admin/users/{userId}",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: User.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -349,7 +349,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/webhooks",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: WebhookList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -363,7 +363,7 @@ extension RouteTable {
             method: .post,
             path: "/admin/webhooks",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [201: WebhookWithSecret.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [201: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 422: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [201: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 422: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -377,7 +377,7 @@ extension RouteTable {
             method: .delete,
             path: "/admin/webhooks/{webhookId}",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [204: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [204: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -391,7 +391,7 @@ extension RouteTable {
             method: .patch,
             path: "/admin/webhooks/{webhookId}",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: Webhook.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 413: APIError.self, 415: APIError.self, 422: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 422: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 422: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -405,7 +405,7 @@ extension RouteTable {
             method: .get,
             path: "/admin/webhooks/{webhookId}/deliveries",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: WebhookDeliveryList.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -419,7 +419,7 @@ extension RouteTable {
             method: .post,
             path: "/admin/webhooks/{webhookId}/rotate-secret",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: WebhookWithSecret.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -433,7 +433,7 @@ extension RouteTable {
             method: .post,
             path: "/admin/webhooks/{webhookId}/test",
             tags: ["Admin"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [202: WebhookDelivery.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [202: ["x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [202: ["Cache-Control", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -447,7 +447,7 @@ extension RouteTable {
             method: .get,
             path: "/analytics/costs",
             tags: ["Analytics"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: CostBreakdown.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -461,7 +461,7 @@ extension RouteTable {
             method: .get,
             path: "/analytics/errors",
             tags: ["Analytics"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: ErrorStats.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -489,7 +489,7 @@ extension RouteTable {
             method: .get,
             path: "/analytics/overview",
             tags: ["Analytics"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: AnalyticsOverview.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -503,7 +503,7 @@ extension RouteTable {
             method: .get,
             path: "/analytics/timeseries",
             tags: ["Analytics"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: Timeseries.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -517,7 +517,7 @@ extension RouteTable {
             method: .get,
             path: "/analytics/usage",
             tags: ["Analytics"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: UsagePage.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -531,7 +531,7 @@ extension RouteTable {
             method: .get,
             path: "/analytics/user/{userId}",
             tags: ["Analytics"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: UserAnalytics.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 404: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 404: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 404: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -824,6 +824,78 @@ extension RouteTable {
             policy: RoutePolicy(noStore: true)
         ),
         RouteDescriptor(
+            operationId: "getDashboard",
+            method: .get,
+            path: "/dashboard",
+            tags: ["Dashboard"],
+            security: [],
+            responses: [200: nil, 308: nil, 400: APIError.self, 403: APIError.self, 431: APIError.self],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
+            untypedMediaTypes: [200: ["text/html"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false,
+            routerPath: "/dashboard",
+            policy: RoutePolicy(noStore: true)
+        ),
+        RouteDescriptor(
+            operationId: "getDashboardAsset",
+            method: .get,
+            path: "/dashboard/assets/{asset}",
+            tags: ["Dashboard"],
+            security: [],
+            responses: [200: nil, 308: nil, 400: APIError.self, 403: APIError.self, 431: APIError.self],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"]],
+            untypedMediaTypes: [200: ["text/css", "text/javascript"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false,
+            routerPath: "/dashboard/assets/:asset",
+            policy: RoutePolicy(noStore: true)
+        ),
+        RouteDescriptor(
+            operationId: "deleteDashboardSession",
+            method: .delete,
+            path: "/dashboard/session",
+            tags: ["Dashboard"],
+            security: ["dashboardSession"],
+            responses: [204: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [204: ["Set-Cookie", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [204: ["Cache-Control", "Set-Cookie", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false,
+            routerPath: "/dashboard/session",
+            policy: RoutePolicy(noStore: true)
+        ),
+        RouteDescriptor(
+            operationId: "getDashboardSession",
+            method: .get,
+            path: "/dashboard/session",
+            tags: ["Dashboard"],
+            security: ["dashboardSession"],
+            responses: [200: DashboardSession.self, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false,
+            routerPath: "/dashboard/session",
+            policy: RoutePolicy(noStore: true)
+        ),
+        RouteDescriptor(
+            operationId: "createDashboardSession",
+            method: .post,
+            path: "/dashboard/session",
+            tags: ["Dashboard"],
+            security: [],
+            responses: [200: DashboardSession.self, 400: APIError.self, 401: APIError.self, 403: APIError.self, 413: APIError.self, 415: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
+            requiredHeaders: [200: ["Set-Cookie", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 413: ["x-request-id"], 415: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
+            documentedHeaders: [200: ["Cache-Control", "Set-Cookie", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 413: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 415: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
+            passesUpstreamResponses: false,
+            catchAllTail: false,
+            routerPath: "/dashboard/session",
+            policy: RoutePolicy(noStore: true)
+        ),
+        RouteDescriptor(
             operationId: "getHealth",
             method: .get,
             path: "/health",
@@ -842,7 +914,7 @@ extension RouteTable {
             method: .get,
             path: "/metrics",
             tags: ["System"],
-            security: ["adminKey"],
+            security: ["adminKey", "dashboardSession"],
             responses: [200: nil, 308: nil, 400: APIError.self, 401: APIError.self, 403: APIError.self, 429: APIError.self, 431: APIError.self, 503: APIError.self],
             requiredHeaders: [200: ["x-request-id"], 308: ["Location", "x-request-id"], 400: ["x-request-id"], 401: ["x-request-id"], 403: ["x-request-id"], 429: ["Retry-After", "x-request-id"], 431: ["x-request-id"], 503: ["x-request-id"]],
             documentedHeaders: [200: ["Cache-Control", "x-request-id"], 308: ["Cache-Control", "Location", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 400: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 401: ["Cache-Control", "WWW-Authenticate", "x-request-id"], 403: ["Cache-Control", "x-request-id"], 429: ["Cache-Control", "Retry-After", "x-request-id"], 431: ["Cache-Control", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "x-request-id"], 503: ["Cache-Control", "x-request-id"]],
@@ -1015,14 +1087,14 @@ extension APIProtocol {
 
         router.on("/admin/apps", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listApps")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "listApps")
             let input = Operations.ListApps.Input()
             return try await self.listApps(input, context: context).response()
         }
 
         router.on("/admin/apps", method: .post) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "createApp")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "createApp")
             let input = Operations.CreateApp.Input(
                 body: try await InputDecoding.body(CreateAppRequest.self, from: request, context: context)
             )
@@ -1032,7 +1104,7 @@ extension APIProtocol {
 
         router.on("/admin/apps/:appId", method: .delete) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "deleteApp")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "deleteApp")
             let input = Operations.DeleteApp.Input(
                 appId: try InputDecoding.path("appId", context: context)
             )
@@ -1042,7 +1114,7 @@ extension APIProtocol {
 
         router.on("/admin/apps/:appId", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getApp")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "getApp")
             let input = Operations.GetApp.Input(
                 appId: try InputDecoding.path("appId", context: context)
             )
@@ -1052,7 +1124,7 @@ extension APIProtocol {
 
         router.on("/admin/apps/:appId", method: .patch) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "updateApp")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "updateApp")
             let input = Operations.UpdateApp.Input(
                 appId: try InputDecoding.path("appId", context: context),
                 body: try await InputDecoding.body(UpdateAppRequest.self, from: request, context: context)
@@ -1063,7 +1135,7 @@ extension APIProtocol {
 
         router.on("/admin/apps/:appId/caps", method: .put) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "setAppCaps")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "setAppCaps")
             let input = Operations.SetAppCaps.Input(
                 appId: try InputDecoding.path("appId", context: context),
                 body: try await InputDecoding.body(AppCaps.self, from: request, context: context)
@@ -1074,7 +1146,7 @@ extension APIProtocol {
 
         router.on("/admin/apps/:appId/guests", method: .put) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "setAppGuests")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "setAppGuests")
             let input = Operations.SetAppGuests.Input(
                 appId: try InputDecoding.path("appId", context: context),
                 body: try await InputDecoding.body(GuestSettings.self, from: request, context: context)
@@ -1085,7 +1157,7 @@ extension APIProtocol {
 
         router.on("/admin/apps/:appId/identity-providers", method: .put) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "setAppIdentityProviders")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "setAppIdentityProviders")
             let input = Operations.SetAppIdentityProviders.Input(
                 appId: try InputDecoding.path("appId", context: context),
                 body: try await InputDecoding.body(IdentityProviderList.self, from: request, context: context)
@@ -1096,7 +1168,7 @@ extension APIProtocol {
 
         router.on("/admin/apps/:appId/rotate-secret", method: .post) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "rotateAppSecret")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "rotateAppSecret")
             let input = Operations.RotateAppSecret.Input(
                 appId: try InputDecoding.path("appId", context: context)
             )
@@ -1106,7 +1178,7 @@ extension APIProtocol {
 
         router.on("/admin/audit-logs", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listAuditLogs")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "listAuditLogs")
             let input = Operations.ListAuditLogs.Input(
                 action: try InputDecoding.query("action", in: request),
                 actorId: try InputDecoding.query("actorId", in: request),
@@ -1123,7 +1195,7 @@ extension APIProtocol {
 
         router.on("/admin/audit-logs/failed", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listFailedAuditLogs")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "listFailedAuditLogs")
             let input = Operations.ListFailedAuditLogs.Input(
                 limit: try InputDecoding.query("limit", in: request)
             )
@@ -1133,7 +1205,7 @@ extension APIProtocol {
 
         router.on("/admin/audit-logs/stats", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getAuditStats")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "getAuditStats")
             let input = Operations.GetAuditStats.Input(
                 days: try InputDecoding.query("days", in: request)
             )
@@ -1143,21 +1215,21 @@ extension APIProtocol {
 
         router.on("/admin/audit-logs/verify", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "verifyAuditLog")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "verifyAuditLog")
             let input = Operations.VerifyAuditLog.Input()
             return try await self.verifyAuditLog(input, context: context).response()
         }
 
         router.on("/admin/ip-rules", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listIPRules")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "listIPRules")
             let input = Operations.ListIPRules.Input()
             return try await self.listIPRules(input, context: context).response()
         }
 
         router.on("/admin/ip-rules", method: .post) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "createIPRule")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "createIPRule")
             let input = Operations.CreateIPRule.Input(
                 body: try await InputDecoding.body(CreateIPRuleRequest.self, from: request, context: context)
             )
@@ -1167,7 +1239,7 @@ extension APIProtocol {
 
         router.on("/admin/ip-rules/:ruleId", method: .delete) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "deleteIPRule")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "deleteIPRule")
             let input = Operations.DeleteIPRule.Input(
                 ruleId: try InputDecoding.path("ruleId", context: context)
             )
@@ -1177,7 +1249,7 @@ extension APIProtocol {
 
         router.on("/admin/ip-rules/:ruleId", method: .patch) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "updateIPRule")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "updateIPRule")
             let input = Operations.UpdateIPRule.Input(
                 ruleId: try InputDecoding.path("ruleId", context: context),
                 body: try await InputDecoding.body(UpdateIPRuleRequest.self, from: request, context: context)
@@ -1188,7 +1260,7 @@ extension APIProtocol {
 
         router.on("/admin/split-keys", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "adminListSplitKeys")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "adminListSplitKeys")
             let input = Operations.AdminListSplitKeys.Input(
                 userId: try InputDecoding.query("userId", in: request),
                 provider: try InputDecoding.query("provider", in: request)
@@ -1199,7 +1271,7 @@ extension APIProtocol {
 
         router.on("/admin/split-keys/:keyId", method: .delete) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "adminDeleteSplitKey")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "adminDeleteSplitKey")
             let input = Operations.AdminDeleteSplitKey.Input(
                 keyId: try InputDecoding.path("keyId", context: context),
                 userId: try InputDecoding.requiredQuery("userId", in: request)
@@ -1210,9 +1282,10 @@ extension APIProtocol {
 
         router.on("/admin/users", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listUsers")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "listUsers")
             let input = Operations.ListUsers.Input(
                 appId: try InputDecoding.query("appId", in: request),
+                search: try InputDecoding.query("search", in: request),
                 limit: try InputDecoding.query("limit", in: request),
                 offset: try InputDecoding.query("offset", in: request)
             )
@@ -1222,7 +1295,7 @@ extension APIProtocol {
 
         router.on("/admin/users/:userId", method: .delete) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "deleteUser")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "deleteUser")
             let input = Operations.DeleteUser.Input(
                 userId: try InputDecoding.path("userId", context: context)
             )
@@ -1232,7 +1305,7 @@ extension APIProtocol {
 
         router.on("/admin/users/:userId", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getUser")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "getUser")
             let input = Operations.GetUser.Input(
                 userId: try InputDecoding.path("userId", context: context)
             )
@@ -1242,7 +1315,7 @@ extension APIProtocol {
 
         router.on("/admin/users/:userId", method: .patch) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "updateUser")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "updateUser")
             let input = Operations.UpdateUser.Input(
                 userId: try InputDecoding.path("userId", context: context),
                 body: try await InputDecoding.body(UpdateUserRequest.self, from: request, context: context)
@@ -1253,14 +1326,14 @@ extension APIProtocol {
 
         router.on("/admin/webhooks", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listWebhooks")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "listWebhooks")
             let input = Operations.ListWebhooks.Input()
             return try await self.listWebhooks(input, context: context).response()
         }
 
         router.on("/admin/webhooks", method: .post) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "createWebhook")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "createWebhook")
             let input = Operations.CreateWebhook.Input(
                 body: try await InputDecoding.body(CreateWebhookRequest.self, from: request, context: context)
             )
@@ -1270,7 +1343,7 @@ extension APIProtocol {
 
         router.on("/admin/webhooks/:webhookId", method: .delete) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "deleteWebhook")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "deleteWebhook")
             let input = Operations.DeleteWebhook.Input(
                 webhookId: try InputDecoding.path("webhookId", context: context)
             )
@@ -1280,7 +1353,7 @@ extension APIProtocol {
 
         router.on("/admin/webhooks/:webhookId", method: .patch) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "updateWebhook")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "updateWebhook")
             let input = Operations.UpdateWebhook.Input(
                 webhookId: try InputDecoding.path("webhookId", context: context),
                 body: try await InputDecoding.body(UpdateWebhookRequest.self, from: request, context: context)
@@ -1291,7 +1364,7 @@ extension APIProtocol {
 
         router.on("/admin/webhooks/:webhookId/deliveries", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listWebhookDeliveries")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "listWebhookDeliveries")
             let input = Operations.ListWebhookDeliveries.Input(
                 webhookId: try InputDecoding.path("webhookId", context: context),
                 limit: try InputDecoding.query("limit", in: request)
@@ -1302,7 +1375,7 @@ extension APIProtocol {
 
         router.on("/admin/webhooks/:webhookId/rotate-secret", method: .post) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "rotateWebhookSecret")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "rotateWebhookSecret")
             let input = Operations.RotateWebhookSecret.Input(
                 webhookId: try InputDecoding.path("webhookId", context: context)
             )
@@ -1312,7 +1385,7 @@ extension APIProtocol {
 
         router.on("/admin/webhooks/:webhookId/test", method: .post) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "testWebhook")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "testWebhook")
             let input = Operations.TestWebhook.Input(
                 webhookId: try InputDecoding.path("webhookId", context: context)
             )
@@ -1322,7 +1395,7 @@ extension APIProtocol {
 
         router.on("/analytics/costs", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getAnalyticsCosts")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "getAnalyticsCosts")
             let input = Operations.GetAnalyticsCosts.Input(
                 from: try InputDecoding.query("from", in: request),
                 to: try InputDecoding.query("to", in: request),
@@ -1334,7 +1407,7 @@ extension APIProtocol {
 
         router.on("/analytics/errors", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getAnalyticsErrors")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "getAnalyticsErrors")
             let input = Operations.GetAnalyticsErrors.Input(
                 from: try InputDecoding.query("from", in: request),
                 to: try InputDecoding.query("to", in: request),
@@ -1358,7 +1431,7 @@ extension APIProtocol {
 
         router.on("/analytics/overview", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getAnalyticsOverview")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "getAnalyticsOverview")
             let input = Operations.GetAnalyticsOverview.Input(
                 from: try InputDecoding.query("from", in: request),
                 to: try InputDecoding.query("to", in: request),
@@ -1370,7 +1443,7 @@ extension APIProtocol {
 
         router.on("/analytics/timeseries", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getAnalyticsTimeseries")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "getAnalyticsTimeseries")
             let input = Operations.GetAnalyticsTimeseries.Input(
                 from: try InputDecoding.query("from", in: request),
                 to: try InputDecoding.query("to", in: request),
@@ -1384,7 +1457,7 @@ extension APIProtocol {
 
         router.on("/analytics/usage", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "listUsage")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "listUsage")
             let input = Operations.ListUsage.Input(
                 from: try InputDecoding.query("from", in: request),
                 to: try InputDecoding.query("to", in: request),
@@ -1404,7 +1477,7 @@ extension APIProtocol {
 
         router.on("/analytics/user/:userId", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getUserAnalytics")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "getUserAnalytics")
             let input = Operations.GetUserAnalytics.Input(
                 from: try InputDecoding.query("from", in: request),
                 to: try InputDecoding.query("to", in: request),
@@ -1604,6 +1677,40 @@ extension APIProtocol {
             return try await self.verifyToken(input, context: context).response()
         }
 
+        router.on("/dashboard", method: .get) { request, context in
+            let input = Operations.GetDashboard.Input()
+            return try await self.getDashboard(input, request: request, context: context)
+        }
+
+        router.on("/dashboard/assets/:asset", method: .get) { request, context in
+            let input = Operations.GetDashboardAsset.Input(
+                asset: try InputDecoding.path("asset", context: context)
+            )
+            return try await self.getDashboardAsset(input, request: request, context: context)
+        }
+
+        router.on("/dashboard/session", method: .delete) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["dashboardSession"], operationId: "deleteDashboardSession")
+            let input = Operations.DeleteDashboardSession.Input()
+            return try await self.deleteDashboardSession(input, context: context).response()
+        }
+
+        router.on("/dashboard/session", method: .get) { request, context in
+            var context = context
+            try await security.authenticate(request, context: &context, schemes: ["dashboardSession"], operationId: "getDashboardSession")
+            let input = Operations.GetDashboardSession.Input()
+            return try await self.getDashboardSession(input, context: context).response()
+        }
+
+        router.on("/dashboard/session", method: .post) { request, context in
+            let input = Operations.CreateDashboardSession.Input(
+                body: try await InputDecoding.body(DashboardSignIn.self, from: request, context: context)
+            )
+            try input.validate()
+            return try await self.createDashboardSession(input, context: context).response()
+        }
+
         router.on("/health", method: .get) { _, context in
             let input = Operations.GetHealth.Input()
             return try await self.getHealth(input, context: context).response()
@@ -1611,7 +1718,7 @@ extension APIProtocol {
 
         router.on("/metrics", method: .get) { request, context in
             var context = context
-            try await security.authenticate(request, context: &context, schemes: ["adminKey"], operationId: "getMetrics")
+            try await security.authenticate(request, context: &context, schemes: ["adminKey", "dashboardSession"], operationId: "getMetrics")
             let input = Operations.GetMetrics.Input()
             return try await self.getMetrics(input, request: request, context: context)
         }

@@ -710,6 +710,57 @@ public struct CreateWebhookRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// A file of the dashboard.
+public enum DashboardAsset: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {
+    case dashboardJs = "dashboard.js"
+    case dashboardCss = "dashboard.css"
+}
+
+/// A dashboard session, as its page's script needs it.
+public struct DashboardSession: Codable, Sendable, Equatable {
+    /// Send it as `X-CSRF-Token` on every request of the session.
+    public var csrfToken: String
+    /// When the session ends.
+    public var expiresAt: Date
+
+    public init(csrfToken: String, expiresAt: Date) {
+        self.csrfToken = csrfToken
+        self.expiresAt = expiresAt
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.csrfToken = try container.decode(String.self, forKey: .csrfToken)
+        self.expiresAt = try container.decode(Date.self, forKey: .expiresAt)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case csrfToken = "csrfToken"
+        case expiresAt = "expiresAt"
+    }
+}
+
+/// The sign-in form's content.
+public struct DashboardSignIn: Codable, Sendable, Equatable {
+    /// The admin key (`ADMIN_API_KEY`).
+    public var adminKey: String
+
+    public init(adminKey: String) {
+        self.adminKey = adminKey
+    }
+
+    /// Strict: a missing required field and an explicit `null` for a non-nullable one are errors.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.adminKey = try container.decode(String.self, forKey: .adminKey)
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case adminKey = "adminKey"
+    }
+}
+
 /// The result of a `SELECT 1` against the configured database.
 public struct DatabaseCheck: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable, Equatable, Hashable, CaseIterable, ParameterValue {

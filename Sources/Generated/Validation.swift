@@ -73,6 +73,13 @@ extension CreateWebhookRequest: InputValidatable {
     }
 }
 
+extension DashboardSignIn: InputValidatable {
+    /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
+    public func validate(at path: String) throws(InputError) {
+        try InputRules.string(self.adminKey, path + "adminKey", minLength: 1, maxLength: 512)
+    }
+}
+
 extension GuestSettings: InputValidatable {
     /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
     public func validate(at path: String) throws(InputError) {
@@ -319,6 +326,7 @@ extension Operations.ListUsers.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .query)
+        try InputRules.string(self.search, "search", minLength: 1, maxLength: 128, location: .query)
         try InputRules.integer(self.limit, "limit", minimum: 1, maximum: 200, location: .query)
         try InputRules.integer(self.offset, "offset", minimum: 0, maximum: 2147483647, location: .query)
     }
@@ -509,6 +517,13 @@ extension Operations.IssueToken.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p6, location: .header)
+        try self.body.validate(at: "")
+    }
+}
+
+extension Operations.CreateDashboardSession.Input {
+    /// Checks the spec's constraints on the parameters and the body.
+    public func validate() throws(InputError) {
         try self.body.validate(at: "")
     }
 }

@@ -146,12 +146,14 @@ struct AppParts {
         webhookWorker = WebhookWorker(
             store: webhookStore, crypto: webhookCrypto, guardrail: guardrail, pollInterval: config.webhookPollInterval,
             retryBase: config.webhookRetryBase, metrics: metrics, logger: logger)
+        let adminGuard = AdminGuard(adminKey: settings.adminAPIKey, logger: logger)
+        let sessions = AdminSessions(database: database, guardian: adminGuard, jwtSecret: jwtSecret)
         api = BridgeAPI(
             database: database, auth: auth, apps: appStore, users: userStore, quotas: quotas, appCaps: appCaps, proxy: proxy,
             splitKeys: splitKeys,
             webhooks: webhooks,
             ipRules: ipRules, ipRuleStore: ipRuleStore, auditLog: AuditLog(database: database), analytics: analytics, metrics: metrics,
-            logger: logger,
+            sessions: sessions, logger: logger,
             origin: origin,
             readinessTimeout: config.readinessTimeout
         )
@@ -159,8 +161,7 @@ struct AppParts {
         metrics.sample { [usage] in metrics.usageQueue(depth: usage.depth) }
         metrics.sample { if let pending = try? await webhookStore.pendingCount() { metrics.webhookOutbox(pending: pending) } }
         authenticator = Authenticator(
-            tokens: tokenService, revocations: revocations, adminGuard: AdminGuard(adminKey: settings.adminAPIKey, logger: logger),
-            dpop: dpop, origin: origin)
+            tokens: tokenService, revocations: revocations, adminGuard: adminGuard, sessions: sessions, dpop: dpop, origin: origin)
     }
 }
 

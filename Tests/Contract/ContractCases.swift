@@ -78,6 +78,15 @@ struct Fixture: Sendable {
     }
 
     static func bearer(_ token: TokenResponse) -> HTTPFields { [.authorization: "Bearer \(token.token)"] }
+
+    /// A dashboard session, signed in with the admin key: its cookie and CSRF token as headers.
+    func dashboardSession() async throws -> (headers: HTTPFields, cookie: String, csrf: String) {
+        let response = try await send(.post, "/dashboard/session", json: #"{"adminKey":"\#(Harness.adminKeyCanary)"}"#)
+        guard response.status == .ok, let setCookie = response.headers[.setCookie], let cookie = setCookie.split(separator: ";").first
+        else { throw FixtureError("dashboard sign-in: \(response.status)") }
+        let csrf = try decode(DashboardSession.self, response).csrfToken
+        return ([.cookie: String(cookie), .csrfToken: csrf], String(cookie), csrf)
+    }
 }
 
 struct FixtureError: Error, CustomStringConvertible {
@@ -90,7 +99,8 @@ struct FixtureError: Error, CustomStringConvertible {
 enum ContractCases {
     static var all: [ContractCase] {
         let specific =
-            system + auth + identity + admin + ipRules + audit + analytics + webhooks + proxy + gateway + splitKeys + securedByAdminKey
+            system + dashboard + auth + identity + admin + ipRules + audit + analytics + webhooks + proxy + gateway + splitKeys
+            + securedByAdminKey
             + securedByBearer
             + edge
         return specific + notJSON + badHost(besides: specific)
@@ -332,6 +342,67 @@ enum ContractCases {
         var headers = headers
         if json != nil { headers[.contentType] = "application/json" }
         return RequestSpec(method: method, path: path, headers: headers, body: json)
+    }
+
+    /// The dashboard's page, assets and session.
+    static var dashboard: [ContractCase] {
+        let signIn = #"{"adminKey":"\#(Harness.adminKeyCanary)"}"#
+        return [
+            ContractCase(operationId: "getDashboard", name: "the page", expectedStatus: 200) { _ in request(.get, "/dashboard") },
+            ContractCase(operationId: "getDashboardAsset", name: "the script", expectedStatus: 200) { _ in
+                request(.get, "/dashboard/assets/dashboard.js")
+            },
+            ContractCase(
+                operationId: "getDashboardAsset", name: "a file it does not have", expectedStatus: 400, expectedCode: "validation_failed"
+            ) {
+                _ in request(.get, "/dashboard/assets/other.js")
+            },
+            ContractCase(operationId: "createDashboardSession", name: "the admin key", expectedStatus: 200) { _ in
+                request(.post, "/dashboard/session", json: signIn)
+            },
+            ContractCase(operationId: "createDashboardSession", name: "no key", expectedStatus: 400, expectedCode: "invalid_request") { _ in
+                request(.post, "/dashboard/session", json: "{}")
+            },
+            ContractCase(
+                operationId: "createDashboardSession", name: "a wrong key", expectedStatus: 401, expectedCode: "invalid_admin_key"
+            ) { _ in request(.post, "/dashboard/session", json: #"{"adminKey":"not-the-key"}"#) },
+            ContractCase(
+                operationId: "createDashboardSession", name: "wrong keys throttled", expectedStatus: 429, expectedCode: "admin_locked_out"
+            ) { fixture in
+                for _ in 0..<5 { _ = try await fixture.send(.post, "/dashboard/session", json: #"{"adminKey":"guess"}"#) }
+                return request(.post, "/dashboard/session", json: #"{"adminKey":"guess"}"#)
+            },
+            ContractCase(
+                operationId: "createDashboardSession", name: "ADMIN_API_KEY unset", expectedStatus: 503, expectedCode: "admin_disabled",
+                configure: { $0.adminAPIKey = nil }
+            ) { _ in request(.post, "/dashboard/session", json: signIn) },
+            ContractCase(operationId: "getDashboardSession", name: "a session", expectedStatus: 200) { fixture in
+                request(.get, "/dashboard/session", headers: try await fixture.dashboardSession().headers)
+            },
+            ContractCase(operationId: "getDashboardSession", name: "no cookie", expectedStatus: 401, expectedCode: "session_invalid") { _ in
+                request(.get, "/dashboard/session")
+            },
+            ContractCase(
+                operationId: "getDashboardSession", name: "ADMIN_API_KEY unset", expectedStatus: 503, expectedCode: "admin_disabled",
+                configure: { $0.adminAPIKey = nil }
+            ) { _ in request(.get, "/dashboard/session", headers: [.cookie: "safeapi_session=0123"]) },
+            ContractCase(operationId: "deleteDashboardSession", name: "sign out", expectedStatus: 204) { fixture in
+                request(.delete, "/dashboard/session", headers: try await fixture.dashboardSession().headers)
+            },
+            ContractCase(
+                operationId: "deleteDashboardSession", name: "an unknown cookie", expectedStatus: 401, expectedCode: "session_invalid"
+            ) { _ in request(.delete, "/dashboard/session", headers: [.cookie: "safeapi_session=0123", .csrfToken: "00"]) },
+            ContractCase(operationId: "deleteDashboardSession", name: "no CSRF token", expectedStatus: 403, expectedCode: "csrf_invalid") {
+                fixture in
+                var headers = try await fixture.dashboardSession().headers
+                headers[.csrfToken] = nil
+                return request(.delete, "/dashboard/session", headers: headers)
+            },
+            ContractCase(
+                operationId: "deleteDashboardSession", name: "ADMIN_API_KEY unset", expectedStatus: 503, expectedCode: "admin_disabled",
+                configure: { $0.adminAPIKey = nil }
+            ) { _ in request(.delete, "/dashboard/session") },
+        ]
     }
 
     static let system: [ContractCase] = [

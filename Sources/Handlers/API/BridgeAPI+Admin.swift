@@ -62,7 +62,7 @@ extension BridgeAPI {
     public func listUsers(_ input: Operations.ListUsers.Input, context: Context) async throws -> Operations.ListUsers.Output {
         let limit = input.limit ?? 50
         let offset = input.offset ?? 0
-        let page = try await users.list(appId: input.appId, limit: limit, offset: offset)
+        let page = try await users.list(appId: input.appId, search: input.search, limit: limit, offset: offset)
         return .ok(UserList(users: page.users.map(Self.user), total: page.total, limit: limit, offset: offset))
     }
 

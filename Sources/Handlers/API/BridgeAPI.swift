@@ -29,6 +29,7 @@ public struct BridgeAPI: APIProtocol {
     let logger: Logger
     /// What `/metrics` prints; the router's middleware count into it too.
     public let metrics: BridgeMetrics
+    let sessions: AdminSessions
 
     /// Every part is built once, by the wiring, and handed in.
     public init(
@@ -36,7 +37,7 @@ public struct BridgeAPI: APIProtocol {
         proxy: ProxyService,
         splitKeys: SplitKeyService,
         webhooks: WebhookService, ipRules: IPRuleSet, ipRuleStore: IPRuleStore, auditLog: AuditLog, analytics: AnalyticsStore,
-        metrics: BridgeMetrics, logger: Logger, origin: RequestOrigin = RequestOrigin(),
+        metrics: BridgeMetrics, sessions: AdminSessions, logger: Logger, origin: RequestOrigin = RequestOrigin(),
         readinessTimeout: Duration = .seconds(2)
     ) {
         self.origin = origin
@@ -57,5 +58,6 @@ public struct BridgeAPI: APIProtocol {
         self.readinessTimeout = readinessTimeout
         self.logger = logger
         self.metrics = metrics
+        self.sessions = sessions
     }
 }

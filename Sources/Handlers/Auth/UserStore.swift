@@ -68,24 +68,20 @@ public struct UserStore: Sendable {
         }
     }
 
-    public func list(appId: String?, limit: Int64, offset: Int64) async throws -> (users: [UserRecord], total: Int64) {
-        try await database.withSQL { sql in
-            let users: [UserRecord]
-            let total: Int64
-            if let appId {
-                users = try await sql.raw(
-                    """
-                    SELECT * FROM users WHERE app_id = \(bind: appId) ORDER BY created_at_ms, user_id LIMIT \(bind: limit) OFFSET \(bind: offset)
-                    """
-                ).all(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
-                total =
-                    try await sql.raw("SELECT COUNT(*) AS n FROM users WHERE app_id = \(bind: appId)").first()?.decode(
-                        column: "n", as: Int64.self) ?? 0
-            } else {
-                users = try await sql.raw("SELECT * FROM users ORDER BY created_at_ms, user_id LIMIT \(bind: limit) OFFSET \(bind: offset)")
-                    .all(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
-                total = try await sql.raw("SELECT COUNT(*) AS n FROM users").first()?.decode(column: "n", as: Int64.self) ?? 0
-            }
+    /// A page of users, oldest first: of one app, and whose id starts with `search`, when given.
+    public func list(appId: String?, search: String? = nil, limit: Int64, offset: Int64) async throws -> (users: [UserRecord], total: Int64)
+    {
+        var conditions: [SQLQueryString] = []
+        if let appId { conditions.append("app_id = \(bind: appId)") }
+        // substr, not LIKE: case-sensitive on both databases, and no wildcard to escape.
+        if let search { conditions.append("substr(user_id, 1, \(bind: search.count)) = \(bind: search)") }
+        let filter: SQLQueryString = conditions.allOf.map { " WHERE " + $0 } ?? ""
+        return try await database.withSQL { sql in
+            let users = try await sql.raw(
+                "SELECT * FROM users" + filter + " ORDER BY created_at_ms, user_id LIMIT \(bind: limit) OFFSET \(bind: offset)"
+            )
+            .all(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            let total = try await sql.raw("SELECT COUNT(*) AS n FROM users" + filter).first()?.decode(column: "n", as: Int64.self) ?? 0
             return (users, total)
         }
     }

@@ -38,6 +38,8 @@ extension AppError {
         case .rateLimited, .quotaExceeded: .tooManyRequests
         case .adminLockedOut: .tooManyRequests
         case .adminDisabled: .serviceUnavailable
+        case .sessionInvalid: .unauthorized
+        case .csrfInvalid: .forbidden
         case .internalError: .internalServerError
         case .unprocessable: .unprocessableContent
         }

@@ -32,6 +32,8 @@ public struct AppRequestContext: APIRequestContext {
     public var user: AuthenticatedUser?
     /// Set by the authenticator for operations secured by `adminKey`: a short fingerprint of the key.
     public var adminKeyId: String?
+    /// Set by the authenticator for a request of a dashboard session: the session's token.
+    public var sessionToken: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

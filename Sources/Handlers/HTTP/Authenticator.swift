@@ -5,22 +5,25 @@ public import Hummingbird
 import Logging
 
 /// The spec's security schemes: `bearerAuth` (an access token, checked against the revocation
-/// list in memory; a token bound to a key, also against the request's DPoP proof) and `adminKey`
-/// (`X-Admin-Key`, through the admin guard).
+/// list in memory; a token bound to a key, also against the request's DPoP proof), `adminKey`
+/// (`X-Admin-Key`, through the admin guard) and `dashboardSession` (the dashboard's cookie with
+/// its CSRF token; `X-Admin-Key`, when sent, is checked instead).
 public struct Authenticator: SecurityHandler {
     public typealias Context = AppRequestContext
 
     let tokens: TokenService
     let revocations: RevocationList
     let adminGuard: AdminGuard
+    let sessions: AdminSessions?
     /// Proofs of tokens bound to a key (RFC 9449); nil: such tokens are refused.
     let dpop: DPoPVerifier?
     let origin: RequestOrigin
 
     public init(
-        tokens: TokenService, revocations: RevocationList, adminGuard: AdminGuard, dpop: DPoPVerifier? = nil,
-        origin: RequestOrigin = RequestOrigin()
+        tokens: TokenService, revocations: RevocationList, adminGuard: AdminGuard, sessions: AdminSessions? = nil,
+        dpop: DPoPVerifier? = nil, origin: RequestOrigin = RequestOrigin()
     ) {
+        self.sessions = sessions
         self.tokens = tokens
         self.revocations = revocations
         self.adminGuard = adminGuard
@@ -29,7 +32,25 @@ public struct Authenticator: SecurityHandler {
     }
 
     public func authenticate(_ request: Request, context: inout Context, schemes: [String], operationId: String) async throws {
-        if schemes.contains("adminKey") {
+        let cookie = schemes.contains("dashboardSession") ? request.cookies[AdminSessions.cookieName]?.value : nil
+        // The session when it is the only way in, or when its cookie comes without `X-Admin-Key`.
+        let bySession = !schemes.contains("adminKey") || (cookie != nil && request.headers[.adminKey] == nil)
+        if let sessions, schemes.contains("dashboardSession"), bySession {
+            // The dashboard's session. Reading the session is the one request that may come
+            // without its CSRF token: it is how the page gets it.
+            let csrf: String?? = operationId == "getDashboardSession" ? nil : .some(request.headers[.csrfToken])
+            do throws(AppError) {
+                guard let cookie, !cookie.isEmpty else { throw adminGuard.keyId == nil ? .adminDisabled : .sessionInvalid }
+                context.adminKeyId = try await sessions.check(token: cookie, csrf: csrf).keyId
+                context.sessionToken = cookie
+            } catch {
+                context.logger.info(
+                    "security: dashboard session refused",
+                    metadata: ["security.event": .string(error.code), "client.ip": .string(context.clientIP)])
+                throw error
+            }
+            AuditTrail.actor("admin", context.adminKeyId ?? "")
+        } else if schemes.contains("adminKey") {
             let keyId = try await adminGuard.authorize(presented: request.headers[.adminKey], clientIP: context.clientIP)
             context.adminKeyId = keyId
             AuditTrail.actor("admin", keyId)
@@ -119,6 +140,8 @@ public struct Authenticator: SecurityHandler {
 extension HTTPField.Name {
     /// `X-Admin-Key`
     public static let adminKey = Self("X-Admin-Key")!
+    /// `X-CSRF-Token`: a dashboard session's CSRF token.
+    public static let csrfToken = Self("X-CSRF-Token")!
     static let sdkApiKey = Self("x-api-key")!
     static let sdkGoogApiKey = Self("x-goog-api-key")!
     /// `DPoP`: a proof of possession (RFC 9449).

@@ -44,9 +44,16 @@ public struct SecurityHeadersMiddleware: RouterMiddleware {
         (.crossOriginOpenerPolicy, "same-origin"),
     ]
 
+    /// The dashboard's pages load their own script and style sheet and call the API, nothing else.
+    static let dashboardPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
         for (name, value) in Self.fixed { response.headers[name] = value }
+        if request.uri.path == "/dashboard" || request.uri.path.hasPrefix("/dashboard/") {
+            response.headers[.contentSecurityPolicy] = Self.dashboardPolicy
+        }
         if context.policy.noStore { response.headers[.cacheControl] = "no-store" }
         return response
     }
@@ -78,6 +85,8 @@ public struct CORSMiddleware: RouterMiddleware {
             guard allowNoOrigin else { return refuse(request, context, reason: "origin_missing") }
             return try await next(request, context)
         }
+        // The bridge's own pages (the dashboard): a browser sends `Origin` on their POSTs too.
+        if Self.isSameOrigin(origin, host: request.head.authority) { return try await next(request, context) }
         guard origins.contains(where: { $0.matches(origin) }) else { return refuse(request, context, reason: "origin_not_allowed") }
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             var headers = HTTPFields()
@@ -93,6 +102,20 @@ public struct CORSMiddleware: RouterMiddleware {
         response.headers[.accessControlExposeHeaders] = Self.exposedHeaders
         response.headers[.vary] = "Origin"
         return response
+    }
+
+    /// The origin names the host the request is addressed to (`Host`): a page of the bridge's own.
+    /// A page elsewhere cannot send another site's origin from a browser, and a site that points its
+    /// name at the bridge (DNS rebinding) gets no session cookie, which is the bridge's host's.
+    static func isSameOrigin(_ origin: String, host: String?) -> Bool {
+        guard let host, !host.isEmpty, let separator = origin.range(of: "://") else { return false }
+        let authority = origin[separator.upperBound...]
+        let scheme = origin[..<separator.lowerBound].lowercased()
+        let withoutDefaultPort = { (text: Substring) in
+            scheme == "https" && text.hasSuffix(":443") || scheme == "http" && text.hasSuffix(":80")
+                ? text.dropLast(scheme == "https" ? 4 : 3) : text
+        }
+        return withoutDefaultPort(authority).lowercased() == withoutDefaultPort(Substring(host)).lowercased()
     }
 
     private func refuse(_ request: Request, _ context: Context, reason: String) -> Response {

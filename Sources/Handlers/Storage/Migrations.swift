@@ -83,6 +83,7 @@ public enum Migrations {
         dpop,
         quotaLeases,
         analyticsAtScale,
+        adminSessions,
     ]
 }
 
@@ -570,4 +571,24 @@ extension Migrations {
         FROM usage_daily_users GROUP BY user_id
         """,
     ]
+}
+
+extension Migrations {
+    /// The admin dashboard's sessions: a token's SHA-256 (never the token), the fingerprint of the
+    /// admin key that opened it, and its expiry. In the database, so every instance knows a session
+    /// and a sign-out ends it everywhere.
+    static let adminSessions = Migration(
+        version: 16, name: "admin_sessions",
+        both: [
+            """
+            CREATE TABLE admin_sessions (
+                id TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX admin_sessions_expiry ON admin_sessions (expires_at_ms)",
+        ]
+    )
 }

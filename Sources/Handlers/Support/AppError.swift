@@ -63,6 +63,11 @@ public enum AppError: Error, Sendable, Equatable {
     case invalidAdminKey
     case adminLockedOut(retryAfter: Int64)
     case adminDisabled
+    /// The dashboard's session cookie names no live session (unknown, expired, signed out, or
+    /// opened with an admin key that has since changed).
+    case sessionInvalid
+    /// A request of a dashboard session without the session's CSRF token.
+    case csrfInvalid
     case appExists
     case appHasUsers
     /// No active app with this id takes guests.
@@ -142,6 +147,8 @@ public enum AppError: Error, Sendable, Equatable {
         case .invalidAdminKey: "invalid_admin_key"
         case .adminLockedOut: "admin_locked_out"
         case .adminDisabled: "admin_disabled"
+        case .sessionInvalid: "session_invalid"
+        case .csrfInvalid: "csrf_invalid"
         case .appExists: "app_exists"
         case .appHasUsers: "app_has_users"
         case .guestsDisabled: "guests_disabled"
@@ -207,6 +214,8 @@ public enum AppError: Error, Sendable, Equatable {
         case .invalidAdminKey: "The admin key is not valid."
         case .adminLockedOut: "Too many wrong admin keys, from this address or in total; wrong keys are refused for now."
         case .adminDisabled: "Admin routes are disabled: the server has no ADMIN_API_KEY."
+        case .sessionInvalid: "The dashboard session has ended (expired, signed out, or the admin key changed); sign in again."
+        case .csrfInvalid: "This request of a dashboard session lacks the session's X-CSRF-Token header."
         case .appExists: "An app with this appId exists already."
         case .appHasUsers: "The app still has users: deactivate it, or delete its users first."
         case .guestsDisabled: "No active app with this id takes guests."

@@ -39,11 +39,6 @@ extension AnalyticsStore {
         }
     }
 
-    /// The conditions joined by AND; nil for none.
-    static func allOf(_ conditions: [SQLQueryString]) -> SQLQueryString? {
-        conditions.first.map { conditions.dropFirst().reduce($0) { $0 + " AND " + $1 } }
-    }
-
     /// Where a page starts: the time and id of the last record of the page before, sent as
     /// `<createdAtMs>.<id>` (the spec's pattern: 1 to 18 digits each, so both fit in Int64).
     public struct UsageCursor: Sendable, Equatable {
@@ -72,7 +67,7 @@ extension AnalyticsStore {
         var conditions = filter.conditions
         if let cursor { conditions.append("(created_at_ms, id) < (\(bind: cursor.createdAtMs), \(bind: cursor.id))") }
         var query: SQLQueryString = "SELECT * FROM usage_records"
-        if let condition = Self.allOf(conditions) { query = query + " WHERE " + condition }
+        if let condition = conditions.allOf { query = query + " WHERE " + condition }
         query = query + " ORDER BY created_at_ms DESC, id DESC LIMIT \(bind: limit)"
         if offset > 0 { query = query + " OFFSET \(bind: offset)" }
         let statement = query
@@ -99,7 +94,7 @@ extension AnalyticsStore {
             range.fromMs = max(range.fromMs ?? .min, Self.floor(oldest, UsageRollup.hourMs))
             let spans = Self.spans(
                 range, of: filter.userId == nil ? .totals : .users, columns: "requests, failed",
-                filter: Self.allOf(filter.dimensions))
+                filter: filter.dimensions.allOf)
             let counted: SQLQueryString =
                 switch filter.failed {
                 case true?: "failed"
