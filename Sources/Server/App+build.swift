@@ -6,19 +6,24 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import OTel
 import ServiceLifecycle
 
 /// Everything the application is made of, assembled in one place; tests call it directly.
 /// `config.jwtSecret` must be set (`Serve` generates one in development).
 func buildApplication(config: AppConfig, logger: Logger) async throws -> some ApplicationProtocol {
     let database = try await DatabaseFactory.open(config.database, logger: logger)
-    let parts = try await AppParts(config: config, database: database, logger: logger)
+    let tracing = try tracingBackend(config)
+    let parts = try await AppParts(config: config, database: database, logger: logger, tracer: tracing.tracer)
     let (revocations, tokenStore, userStore) = (parts.revocations, parts.tokenStore, parts.userStore)
     var app = Application(
-        router: buildRouter(api: parts.api, security: parts.authenticator, edge: config.edge, ipRules: parts.ipRules),
+        router: buildRouter(
+            api: parts.api, security: parts.authenticator, edge: config.edge, ipRules: parts.ipRules, tracer: tracing.tracer),
         server: try serverBuilder(config),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: nil),
-        services: [DatabaseService(database: database)] + parts.services(logger: logger) + metricsListener(config, parts.metrics, logger),
+        // The span exporter first, so that it stops last, after the server and the writers.
+        services: tracing.services + [DatabaseService(database: database)] + parts.services(logger: logger)
+            + metricsListener(config, parts.metrics, logger),
         logger: logger
     )
     app.beforeServerStarts {
@@ -88,7 +93,9 @@ struct AppParts {
     }
 
     /// Every store, service and worker is built here, once, and handed to what uses it.
-    init(config: AppConfig, database: any Database, logger: Logger, upstream: (any Upstream)? = nil) async throws {
+    init(config: AppConfig, database: any Database, logger: Logger, upstream: (any Upstream)? = nil, tracer: RequestTracer = .none)
+        async throws
+    {
         guard let jwtSecret = config.jwtSecret else { throw ConfigError(reason: "JWT_SECRET is not set") }
         settings = config.authSettings(jwtSecret: jwtSecret)
         let metrics = BridgeMetrics(
@@ -134,7 +141,8 @@ struct AppParts {
         let proxy = ProxyService(
             registry: config.providers, keys: KeyResolver(splitKeys: splitKeys),
             admission: Admission(quotas: quotas, appCaps: appCaps, userLimiter: userLimiter, logger: logger),
-            network: upstream ?? network, deadline: config.upstreamTimeout, usage: usage, events: events, metrics: metrics, logger: logger,
+            network: upstream ?? network, deadline: config.upstreamTimeout, usage: usage, events: events, metrics: metrics, tracer: tracer,
+            logger: logger,
             gatewayRetry: config.gatewayRetry
         )
         ipRules = IPRuleSet()
@@ -176,6 +184,8 @@ struct AppParts {
 ///     `RequestMetricsMiddleware`: every answer counted by operation and status
 ///     `HeadMiddleware`: HEAD answers lose their body (the router answers HEAD with GET routes)
 ///  1. `RequestIDMiddleware`: the request id, on the logger and the response
+///     `RequestTracingMiddleware` (with `TRACING_ENDPOINT`): one server span per request, child of
+///     the client's `traceparent`; the proxy's stages open theirs inside it
 ///  2. `ClientAddressMiddleware`: the client's address (socket peer, or `X-Forwarded-For` walked
 ///     past `TRUSTED_PROXIES`), and whether a trusted proxy saw HTTPS
 ///  3. `AccessLogMiddleware`: one redacted line per request (path, status, duration)
@@ -197,14 +207,16 @@ struct AppParts {
 /// 14. `ProxyService.forward` (Handlers/Proxy): the stages of a proxied call, listed there and in
 ///     docs/architecture.md: endpoint policy, key, admission, upstream request, relay, one usage
 ///     report per call
-func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = EdgePolicy(), ipRules: IPRuleSet = IPRuleSet()) -> Router<
-    AppRequestContext
-> {
+func buildRouter(
+    api: BridgeAPI, security: Authenticator, edge: EdgePolicy = EdgePolicy(), ipRules: IPRuleSet = IPRuleSet(),
+    tracer: RequestTracer = .none
+) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: RoutePolicyMiddleware(routes: RouteTable.all))
     router.add(middleware: RequestMetricsMiddleware(metrics: api.metrics))
     router.add(middleware: HeadMiddleware())
     router.add(middleware: RequestIDMiddleware())
+    if tracer.isEnabled { router.add(middleware: RequestTracingMiddleware(tracer: tracer)) }
     router.add(middleware: ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: edge.trustedProxies)))
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
@@ -223,6 +235,29 @@ func buildRouter(api: BridgeAPI, security: Authenticator, edge: EdgePolicy = Edg
     router.add(middleware: AuditMiddleware(log: api.audit))
     api.registerRoutes(on: router, security: security)
     return router
+}
+
+/// With `TRACING_ENDPOINT`, swift-otel's tracer and the service that batches and exports its spans
+/// over OTLP/HTTP; without, no tracer and nothing to run. Only traces: metrics are Prometheus'
+/// (`/metrics`) and logs are the JSON lines. The standard `OTEL_*` variables still apply on top, as
+/// swift-otel reads them.
+func tracingBackend(_ config: AppConfig) throws -> (tracer: RequestTracer, services: [any Service]) {
+    guard let endpoint = config.tracingEndpoint else { return (.none, []) }
+    var otel = OTel.Configuration.default
+    otel.serviceName = "safeapi-bridge"
+    otel.resourceAttributes = ["service.version": RouteTable.version]
+    otel.metrics.enabled = false
+    otel.logs.enabled = false
+    otel.traces.enabled = true
+    otel.traces.otlpExporter.endpoint = endpoint
+    otel.traces.otlpExporter.protocol = config.tracingJSON ? .httpJSON : .httpProtobuf
+    otel.traces.batchSpanProcessor.scheduleDelay = config.tracingBatchDelay
+    do {
+        let backend = try OTel.makeTracingBackend(configuration: otel)
+        return (RequestTracer(backend.factory), [backend.service])
+    } catch {
+        throw ConfigError(reason: "TRACING_ENDPOINT: the tracer could not be made: \(error)")
+    }
 }
 
 /// With `METRICS_PORT`, a second listener that serves `GET /metrics` only, without the admin

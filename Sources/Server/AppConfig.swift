@@ -88,6 +88,12 @@ struct AppConfig: Sendable {
     /// a private network (`METRICS_PORT`; nil: none, 0: any free port).
     var metricsPort: Int? = nil
     var metricsHost = "127.0.0.1"
+    /// Where spans go, over OTLP/HTTP (`TRACING_ENDPOINT`, the collector's traces URL); nil: no tracing.
+    var tracingEndpoint: String? = nil
+    /// `http/protobuf` or `http/json` (`TRACING_PROTOCOL`).
+    var tracingJSON = false
+    /// How long finished spans wait to be sent in a batch (OpenTelemetry's default; tests shorten it).
+    var tracingBatchDelay: Duration = .seconds(5)
 
     var isProduction: Bool { environment == .production }
 
@@ -246,6 +252,17 @@ extension AppConfig {
             config.metricsPort = metricsPort
         }
         config.metricsHost = reader.string(forKey: "metrics.host") ?? config.metricsHost
+        if let endpoint = reader.string(forKey: "tracing.endpoint"), !endpoint.isEmpty {
+            guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ConfigError(reason: "TRACING_ENDPOINT must be an http(s) URL, the collector's OTLP traces URL (got '\(endpoint)')")
+            }
+            config.tracingEndpoint = endpoint
+        }
+        switch reader.string(forKey: "tracing.protocol") ?? "http/protobuf" {
+        case "http/protobuf": config.tracingJSON = false
+        case "http/json": config.tracingJSON = true
+        case let other: throw ConfigError(reason: "TRACING_PROTOCOL must be http/protobuf or http/json (got '\(other)')")
+        }
         guard !config.metricsHost.isEmpty else { throw ConfigError(reason: "METRICS_HOST must not be empty") }
         config.usageRetentionDays = try integer(
             reader, "usage.retention.days", name: "USAGE_RETENTION_DAYS", default: 90, range: 0...36_500)

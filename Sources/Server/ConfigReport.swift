@@ -77,6 +77,8 @@ struct ConfigReport {
             ("SECURITY_LOG_RETENTION_DAYS", String(config.securityLogRetentionDays)),
             ("METRICS_PORT", config.metricsPort.map(String.init) ?? "unset"),
             ("METRICS_HOST", config.metricsHost),
+            ("TRACING_ENDPOINT", config.tracingEndpoint.map(withoutCredentials) ?? "unset (no tracing)"),
+            ("TRACING_PROTOCOL", config.tracingJSON ? "http/json" : "http/protobuf"),
             ("USAGE_RETENTION_DAYS", String(config.usageRetentionDays)),
             ("WEBHOOK_POLL_MS", ms(config.webhookPollInterval)),
             ("WEBHOOK_RETRY_BASE_MS", ms(config.webhookRetryBase)),
@@ -98,6 +100,15 @@ struct ConfigReport {
             rows.append(("provider \(provider.id)", "\(provider.baseURL) (\(key))"))
         }
         return rows
+    }
+
+    /// A URL without its user, password and query, which may hold credentials.
+    static func withoutCredentials(_ url: String) -> String {
+        guard var parts = URLComponents(string: url) else { return "set" }
+        parts.user = nil
+        parts.password = nil
+        parts.query = nil
+        return parts.string ?? "set"
     }
 
     /// What the configuration alone says: no file is written, no database opened.

@@ -140,7 +140,8 @@ struct MetricsTests {
             }
             let series = #"safeapi_proxy_calls_total{provider="testai",model="other",outcome="ok"}"#
             try await calls(0..<10)
-            let few = try await Self.scrape(fixture, until: series, reaches: 10)
+            _ = try await Self.scrape(fixture, until: series, reaches: 10)
+            let few = try await Self.scrape(fixture, until: "safeapi_usage_flush_seconds_count", reaches: 1)
             try await calls(10..<1000)
             let many = try await Self.scrape(fixture, until: series, reaches: 1000)
             #expect(Self.value(many, series) == 1000)

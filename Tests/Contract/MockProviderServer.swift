@@ -56,6 +56,8 @@ final class MockProviderServer: Sendable {
     private func start() async throws -> Int {
         let router = Router()
         router.add(middleware: Recorder(server: self))
+        // An OpenTelemetry collector's OTLP/HTTP traces endpoint (JSON): the recorder keeps each export.
+        router.post("/otlp/v1/traces") { _, _ in Self.json("{}") }
         router.get("/jwks/:name") { _, context in
             let name = context.parameters.get("name") ?? ""
             guard let jwks = self.keySets.withLock({ $0[name] }) else { return Response(status: .serviceUnavailable) }

@@ -2,6 +2,8 @@ import Generated
 import HTTPTypes
 public import Logging
 public import NIOCore
+import ServiceContextModule
+import Tracing
 
 /// The proxy's request path after authentication, as stages in the order they run. Every check
 /// that can refuse a call runs before any byte goes upstream; the call's usage is recorded once,
@@ -16,13 +18,15 @@ public struct ProxyService: Sendable {
     let usage: UsageRecorder
     let events: WebhookEvents?
     let metrics: BridgeMetrics
+    let tracer: RequestTracer
     let logger: Logger
     /// How the gateway tries an alias's deployments.
     let gatewayRetry: RetryPolicy
 
     public init(
         registry: ProviderRegistry, keys: KeyResolver, admission: Admission, network: any Upstream, mock: any Upstream = MockUpstream(),
-        deadline: Duration, usage: UsageRecorder, events: WebhookEvents?, metrics: BridgeMetrics, logger: Logger,
+        deadline: Duration, usage: UsageRecorder, events: WebhookEvents?, metrics: BridgeMetrics, tracer: RequestTracer = .none,
+        logger: Logger,
         gatewayRetry: RetryPolicy = RetryPolicy(maxAttempts: 3, deadline: .seconds(30))
     ) {
         self.gatewayRetry = gatewayRetry
@@ -35,6 +39,7 @@ public struct ProxyService: Sendable {
         self.usage = usage
         self.events = events
         self.metrics = metrics
+        self.tracer = tracer
         self.logger = logger
     }
 
@@ -69,14 +74,18 @@ public struct ProxyService: Sendable {
             }
         }
         guard let first = deployments.first else { throw refusal ?? AppError.providerNotFound }
-        let standing = try await admission.admit(userId: first.call.user.userId, appId: first.call.user.appId, splitKey: first.key.splitKey)
+        let standing = try await tracer.withSpan("admission") { _ in
+            try await admission.admit(userId: first.call.user.userId, appId: first.call.user.appId, splitKey: first.key.splitKey)
+        }
         var schedule = AttemptSchedule(policy: retry, deployments: deployments.count, started: started)
         var waited = Duration.zero
         while true {
             let (served, call, path, resolved) = deployments[schedule.index]
             let (key, lease) = try resolved.lease()
             let request = UpstreamRequestBuilder.build(call, path: path, key: key)
-            let report = UsageReport(call, path: path, started: schedule.attempt == 1 ? started : .now, holding: lease, sink: usage.record)
+            let report = UsageReport(
+                call, path: path, started: schedule.attempt == 1 ? started : .now, holding: lease,
+                sink: recording(in: ServiceContext.current))
             let asked = ContinuousClock.now
             let response: UpstreamResponse
             do {
@@ -119,9 +128,32 @@ public struct ProxyService: Sendable {
         await events?.emit(.providerKeyDisabled, ["provider": provider.id, "key": name, "status": String(status)])
     }
 
-    /// The upstream call, to the built-in mock or the network. No answer in time is a 504, no
+    /// Where a call's usage goes: the writer; with tracing on, also a `usage.record` span with the
+    /// GenAI usage attributes, in the request's trace (`context`, taken when the call started: a
+    /// stream's usage is known after the request's own span has ended).
+    func recording(in context: ServiceContext?) -> @Sendable (UsageRecord) -> Void {
+        guard tracer.isEnabled else { return usage.record }
+        return { [usage, tracer] record in
+            tracer.mark("usage.record", context: context) { GenAISpan.usage(record, into: &$0) }
+            usage.record(record)
+        }
+    }
+
+    /// The upstream call, to the built-in mock or the network, in a client span named as
+    /// OpenTelemetry's GenAI conventions say (`chat gpt-4o-mini`). No answer in time is a 504, no
     /// answer at all a 502; both are announced as `api.error`.
     func send(_ request: UpstreamRequest, call: ProxyCall, path: String, report: UsageReport) async throws -> UpstreamResponse {
+        try await tracer.withSpan("upstream", kind: .client) { span in
+            if tracer.isEnabled { GenAISpan.describe(span, call: call, path: path) }
+            let response = try await sendUntraced(request, call: call, path: path, report: report)
+            span.attributes["http.response.status_code"] = response.status
+            return response
+        }
+    }
+
+    private func sendUntraced(_ request: UpstreamRequest, call: ProxyCall, path: String, report: UsageReport) async throws
+        -> UpstreamResponse
+    {
         do {
             return try await (call.provider.isMock ? mock : network).send(request, deadline: deadline)
         } catch let error as UpstreamError {
