@@ -865,7 +865,7 @@ extension RouteTable {
             passesUpstreamResponses: false,
             catchAllTail: false,
             routerPath: "/dashboard/session",
-            policy: RoutePolicy(noStore: true)
+            policy: RoutePolicy(auditAction: "dashboard.sign_out", noStore: true)
         ),
         RouteDescriptor(
             operationId: "getDashboardSession",
@@ -893,7 +893,7 @@ extension RouteTable {
             passesUpstreamResponses: false,
             catchAllTail: false,
             routerPath: "/dashboard/session",
-            policy: RoutePolicy(noStore: true)
+            policy: RoutePolicy(auditAction: "dashboard.sign_in", noStore: true)
         ),
         RouteDescriptor(
             operationId: "getHealth",

@@ -166,8 +166,15 @@ struct AppParts {
             readinessTimeout: config.readinessTimeout
         )
         // Sampled when the metrics are printed.
-        metrics.sample { [usage] in metrics.usageQueue(depth: usage.depth) }
-        metrics.sample { if let pending = try? await webhookStore.pendingCount() { metrics.webhookOutbox(pending: pending) } }
+        metrics.sample { [weak usage] metrics in metrics.usageQueue(depth: usage?.depth ?? 0) }
+        metrics.sample { [logger] metrics in
+            do {
+                metrics.webhookOutbox(pending: try await webhookStore.pendingCount())
+            } catch {
+                logger.warning(
+                    "the webhook outbox could not be counted", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
+            }
+        }
         authenticator = Authenticator(
             tokens: tokenService, revocations: revocations, adminGuard: adminGuard, sessions: sessions, dpop: dpop, origin: origin)
     }
@@ -220,7 +227,9 @@ func buildRouter(
     router.add(middleware: ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: edge.trustedProxies)))
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
-    router.add(middleware: CORSMiddleware(origins: edge.allowedOrigins, allowNoOrigin: edge.allowNoOrigin, metrics: api.metrics))
+    router.add(
+        middleware: CORSMiddleware(
+            origins: edge.allowedOrigins, allowNoOrigin: edge.allowNoOrigin, metrics: api.metrics, own: api.origin, routes: RouteTable.all))
     var limiters: [RateLimitClass: RateLimiter] = [:]
     if edge.ipRateLimit > 0 { limiters[.address] = RateLimiter(limit: edge.ipRateLimit, window: edge.ipRateWindow) }
     if edge.authRateLimit > 0 { limiters[.auth] = RateLimiter(limit: edge.authRateLimit, window: edge.authRateWindow) }

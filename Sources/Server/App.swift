@@ -305,7 +305,7 @@ struct CheckConfig: AsyncParsableCommand {
         abstract: "Print the effective settings and every problem the server would start with; exit 78 on an error.",
         discussion: """
             Reads the same flags, environment and .env file as serve. Secrets are shown only as set or unset. \
-            It opens the database to compare its migrations with this binary's, but writes nothing: an \
+            It opens the database to compare its migrations with this binary's, but writes no data: an \
             SQLite file that does not exist yet is not created.
             """
     )

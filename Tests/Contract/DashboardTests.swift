@@ -99,8 +99,10 @@ struct DashboardTests {
                     database: database, guardian: AdminGuard(adminKey: Secret("the-second-admin-key-0123456789abcde"), logger: logger),
                     jwtSecret: secret)
                 let opened = try await before.open(adminKey: "the-first-admin-key-0123456789abcdef", clientIP: "127.0.0.1")
-                _ = try await before.check(token: opened.token, csrf: opened.csrfToken)
-                await #expect(throws: AppError.sessionInvalid) { try await after.check(token: opened.token, csrf: opened.csrfToken) }
+                _ = try await before.check(token: opened.token, requireCSRF: true, csrf: opened.csrfToken)
+                await #expect(throws: AppError.sessionInvalid) {
+                    try await after.check(token: opened.token, requireCSRF: true, csrf: opened.csrfToken)
+                }
             }
         }
     }
@@ -154,6 +156,27 @@ struct DashboardTests {
                 body: #"{"name":"Evil","appId":"evil.app"}"#)
             #expect(other.status == 403)
             #expect(other.body.contains("cors_forbidden"))
+            // The same host under another scheme is another origin.
+            let https = base.replacingOccurrences(of: "http://", with: "https://")
+            let scheme = try await EdgeLiveTests.get(
+                base + "/admin/apps", headers: headers + [("Origin", https)], method: .POST,
+                body: #"{"name":"Scheme","appId":"scheme.app"}"#)
+            #expect(scheme.status == 403)
+            // The exemption is the dashboard's: other routes still need ALLOWED_ORIGINS.
+            let token = try await EdgeLiveTests.get(
+                base + "/auth/token", headers: [("Origin", base), ("Content-Type", "application/json")], method: .POST,
+                body: #"{"userId":"u-1","appId":"none.app","appSecret":"x"}"#)
+            #expect(token.status == 403)
         }
+    }
+
+    @Test func originsCompareByScheme_Host_AndPort() {
+        #expect(CORSMiddleware.sameOrigin("https://API.example.com", "https://api.example.com"))
+        #expect(CORSMiddleware.sameOrigin("https://api.example.com:443", "https://api.example.com"))
+        #expect(CORSMiddleware.sameOrigin("http://127.0.0.1:3000", "http://127.0.0.1:3000/"))
+        #expect(!CORSMiddleware.sameOrigin("http://api.example.com", "https://api.example.com"))
+        #expect(!CORSMiddleware.sameOrigin("https://api.example.com:8443", "https://api.example.com"))
+        #expect(!CORSMiddleware.sameOrigin("https://evil.example", "https://api.example.com"))
+        #expect(!CORSMiddleware.sameOrigin("null", "https://api.example.com"))
     }
 }

@@ -61,6 +61,7 @@ struct MetricsTests {
             #expect(try await Self.call(fixture, auth, model: "a-model-nobody-prices") == .ok)
             // Refusals: the quota (4 a day), the endpoint allow-list, no token.
             #expect(try await Self.call(fixture, auth, model: "gpt-4o-mini") == .tooManyRequests)
+            #expect(try await Self.call(fixture, auth, model: "gpt-4o-mini") == .tooManyRequests)
             #expect(try await Self.call(fixture, [:], model: "gpt-4o-mini") == .unauthorized)
             #expect(try await Self.call(fixture, auth, model: "gpt-4o-mini", endpoint: "not/allowed") == .forbidden)
 
@@ -75,11 +76,13 @@ struct MetricsTests {
             #expect(Self.value(text, #"safeapi_tokens_total{provider="testai",model="gpt-4o-mini",kind="output"}"#) == 1500)
             #expect(Self.value(text, #"safeapi_tokens_total{provider="testai",model="gpt-4o-mini",kind="cached"}"#) == 1200)
             #expect((Self.value(text, #"safeapi_cost_micros_total{provider="testai",model="gpt-4o-mini"}"#) ?? 0) > 0)
-            #expect(Self.value(text, #"safeapi_refusals_total{reason="quota"}"#) == 1)
+            #expect(Self.value(text, #"safeapi_refusals_total{reason="quota"}"#) == 2)
+            // Announced once per user and period, however many calls it refuses.
+            #expect(Self.value(text, #"safeapi_events_total{event="quota.exceeded"}"#) == 1)
             #expect(Self.value(text, #"safeapi_refusals_total{reason="endpoint_policy"}"#) == 1)
             #expect((Self.value(text, #"safeapi_refusals_total{reason="auth"}"#) ?? 0) >= 1)
             #expect(Self.value(text, #"safeapi_http_requests_total{operation="sdkProxyPost",status="200"}"#) == 4)
-            #expect(Self.value(text, #"safeapi_http_requests_total{operation="sdkProxyPost",status="429"}"#) == 1)
+            #expect(Self.value(text, #"safeapi_http_requests_total{operation="sdkProxyPost",status="429"}"#) == 2)
             // Histograms: one observation per answered call.
             #expect(Self.value(text, #"safeapi_upstream_response_seconds_count{provider="testai"}"#) == 4)
             #expect(Self.value(text, #"safeapi_proxy_time_to_first_byte_seconds_count{provider="testai"}"#) == 4)

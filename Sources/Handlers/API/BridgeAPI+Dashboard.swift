@@ -28,16 +28,16 @@ extension BridgeAPI {
     public func getDashboardSession(_ input: Operations.GetDashboardSession.Input, context: Context) async throws
         -> Operations.GetDashboardSession.Output
     {
-        // The authenticator has checked the cookie; its token is the session's.
-        guard let token = context.sessionToken else { throw AppError.sessionInvalid }
-        let session = try await sessions.check(token: token, csrf: nil)
-        return .ok(DashboardSession(csrfToken: sessions.csrfToken(for: token), expiresAt: session.expiresAt))
+        // The authenticator has checked the cookie.
+        guard let session = context.session else { throw AppError.sessionInvalid }
+        return .ok(DashboardSession(csrfToken: sessions.csrfToken(for: session.token), expiresAt: session.expiresAt))
     }
 
     public func createDashboardSession(_ input: Operations.CreateDashboardSession.Input, context: Context) async throws
         -> Operations.CreateDashboardSession.Output
     {
         let opened = try await sessions.open(adminKey: input.body.adminKey, clientIP: context.clientIP)
+        AuditTrail.actor("admin", opened.keyId)
         let cookie = sessionCookie(opened.token, maxAge: Int(AdminSessions.lifetime.components.seconds), context: context)
         return .ok(DashboardSession(csrfToken: opened.csrfToken, expiresAt: opened.expiresAt), headers: .init(setCookie: cookie))
     }
@@ -45,7 +45,7 @@ extension BridgeAPI {
     public func deleteDashboardSession(_ input: Operations.DeleteDashboardSession.Input, context: Context) async throws
         -> Operations.DeleteDashboardSession.Output
     {
-        if let token = context.sessionToken { try await sessions.close(token: token) }
+        if let session = context.session { try await sessions.close(token: session.token) }
         return .noContent(headers: .init(setCookie: sessionCookie("", maxAge: 0, context: context)))
     }
 

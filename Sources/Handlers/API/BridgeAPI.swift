@@ -25,7 +25,8 @@ public struct BridgeAPI: APIProtocol {
     let startedAt: ContinuousClock.Instant
     let readinessTimeout: Duration
     /// Where clients call the bridge, for the URL of a DPoP proof.
-    let origin: RequestOrigin
+    /// The scheme and host clients call the bridge at.
+    public let origin: RequestOrigin
     let logger: Logger
     /// What `/metrics` prints; the router's middleware count into it too.
     public let metrics: BridgeMetrics

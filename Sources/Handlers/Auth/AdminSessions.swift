@@ -25,6 +25,7 @@ public struct AdminSessions: Sendable {
     }
 
     public struct Opened: Sendable {
+        public let keyId: String
         public let token: String
         public let csrfToken: String
         public let expiresAt: Date
@@ -46,26 +47,26 @@ public struct AdminSessions: Sendable {
                 """
             ).run()
         }
-        return Opened(token: token, csrfToken: csrfToken(for: token), expiresAt: Millis.date(expires))
+        return Opened(keyId: keyId, token: token, csrfToken: csrfToken(for: token), expiresAt: Millis.date(expires))
     }
 
     /// The session's key fingerprint and expiry when `token` names a live session of the current
-    /// key and `csrf` is its CSRF token (nil: not checked, for the one request that fetches it).
-    public func check(token: String, csrf: String??) async throws(AppError) -> (keyId: String, expiresAt: Date) {
-        guard let current = guardian.keyId else { throw .adminDisabled }
-        let row: (keyId: String, expires: Int64)?
-        do {
-            row = try await database.withSQL { sql in
-                try await sql.raw(
-                    "SELECT key_id, expires_at_ms FROM admin_sessions WHERE id = \(bind: Credentials.hash(token)) AND expires_at_ms > \(bind: Millis.now())"
-                ).first().map { (try $0.decode(column: "key_id", as: String.self), try $0.decode(column: "expires_at_ms", as: Int64.self)) }
+    /// key and, when `requireCSRF`, `csrf` is its CSRF token. Throws `AppError` for a refusal, and
+    /// the database's error when it cannot be asked.
+    public func check(token: String, requireCSRF: Bool, csrf: String?) async throws -> (keyId: String, expiresAt: Date) {
+        guard let current = guardian.keyId else { throw AppError.adminDisabled }
+        let row = try await database.withSQL { sql in
+            try await sql.raw(
+                "SELECT key_id, expires_at_ms FROM admin_sessions WHERE id = \(bind: Credentials.hash(token)) AND expires_at_ms > \(bind: Millis.now())"
+            ).first().map {
+                (keyId: try $0.decode(column: "key_id", as: String.self), expires: try $0.decode(column: "expires_at_ms", as: Int64.self))
             }
-        } catch {
-            throw .internalError
         }
-        guard let row, row.keyId == current else { throw .sessionInvalid }
-        if let csrf {
-            guard let csrf, Credentials.constantTimeEquals(Array(csrf.utf8), Array(csrfToken(for: token).utf8)) else { throw .csrfInvalid }
+        guard let row, row.keyId == current else { throw AppError.sessionInvalid }
+        if requireCSRF {
+            guard let csrf, Credentials.constantTimeEquals(Array(csrf.utf8), Array(csrfToken(for: token).utf8)) else {
+                throw AppError.csrfInvalid
+            }
         }
         return (row.keyId, Millis.date(row.expires))
     }

@@ -1,3 +1,4 @@
+public import Foundation
 public import Generated
 public import Hummingbird
 import Logging
@@ -32,8 +33,8 @@ public struct AppRequestContext: APIRequestContext {
     public var user: AuthenticatedUser?
     /// Set by the authenticator for operations secured by `adminKey`: a short fingerprint of the key.
     public var adminKeyId: String?
-    /// Set by the authenticator for a request of a dashboard session: the session's token.
-    public var sessionToken: String?
+    /// Set by the authenticator for a request of a dashboard session: its token and expiry.
+    public var session: (token: String, expiresAt: Date)?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

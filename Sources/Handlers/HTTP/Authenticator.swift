@@ -14,13 +14,13 @@ public struct Authenticator: SecurityHandler {
     let tokens: TokenService
     let revocations: RevocationList
     let adminGuard: AdminGuard
-    let sessions: AdminSessions?
+    let sessions: AdminSessions
     /// Proofs of tokens bound to a key (RFC 9449); nil: such tokens are refused.
     let dpop: DPoPVerifier?
     let origin: RequestOrigin
 
     public init(
-        tokens: TokenService, revocations: RevocationList, adminGuard: AdminGuard, sessions: AdminSessions? = nil,
+        tokens: TokenService, revocations: RevocationList, adminGuard: AdminGuard, sessions: AdminSessions,
         dpop: DPoPVerifier? = nil, origin: RequestOrigin = RequestOrigin()
     ) {
         self.sessions = sessions
@@ -35,15 +35,16 @@ public struct Authenticator: SecurityHandler {
         let cookie = schemes.contains("dashboardSession") ? request.cookies[AdminSessions.cookieName]?.value : nil
         // The session when it is the only way in, or when its cookie comes without `X-Admin-Key`.
         let bySession = !schemes.contains("adminKey") || (cookie != nil && request.headers[.adminKey] == nil)
-        if let sessions, schemes.contains("dashboardSession"), bySession {
+        if schemes.contains("dashboardSession"), bySession {
             // The dashboard's session. Reading the session is the one request that may come
             // without its CSRF token: it is how the page gets it.
-            let csrf: String?? = operationId == "getDashboardSession" ? nil : .some(request.headers[.csrfToken])
-            do throws(AppError) {
-                guard let cookie, !cookie.isEmpty else { throw adminGuard.keyId == nil ? .adminDisabled : .sessionInvalid }
-                context.adminKeyId = try await sessions.check(token: cookie, csrf: csrf).keyId
-                context.sessionToken = cookie
-            } catch {
+            do {
+                guard let cookie, !cookie.isEmpty else { throw adminGuard.keyId == nil ? AppError.adminDisabled : AppError.sessionInvalid }
+                let session = try await sessions.check(
+                    token: cookie, requireCSRF: operationId != "getDashboardSession", csrf: request.headers[.csrfToken])
+                context.adminKeyId = session.keyId
+                context.session = (cookie, session.expiresAt)
+            } catch let error as AppError {
                 context.logger.info(
                     "security: dashboard session refused",
                     metadata: ["security.event": .string(error.code), "client.ip": .string(context.clientIP)])

@@ -67,11 +67,18 @@ public struct CORSMiddleware: RouterMiddleware {
     let origins: [OriginPattern]
     let allowNoOrigin: Bool
     let metrics: BridgeMetrics
+    /// The bridge's own origin, and the operations its dashboard calls, which its pages may call
+    /// from that origin without it being in `ALLOWED_ORIGINS`.
+    let own: RequestOrigin
+    let dashboardOperations: Set<String>
 
-    public init(origins: [OriginPattern], allowNoOrigin: Bool, metrics: BridgeMetrics) {
+    public init(origins: [OriginPattern], allowNoOrigin: Bool, metrics: BridgeMetrics, own: RequestOrigin, routes: [RouteDescriptor]) {
         self.origins = origins
         self.allowNoOrigin = allowNoOrigin
         self.metrics = metrics
+        self.own = own
+        self.dashboardOperations = Set(
+            routes.filter { $0.security.contains("dashboardSession") || $0.path.hasPrefix("/dashboard") }.map(\.operationId))
     }
 
     static let allowedHeaders = "Authorization, Content-Type, X-Partial-Key-Id, X-Partial-Key, X-Request-Id"
@@ -85,8 +92,12 @@ public struct CORSMiddleware: RouterMiddleware {
             guard allowNoOrigin else { return refuse(request, context, reason: "origin_missing") }
             return try await next(request, context)
         }
-        // The bridge's own pages (the dashboard): a browser sends `Origin` on their POSTs too.
-        if Self.isSameOrigin(origin, host: request.head.authority) { return try await next(request, context) }
+        // The dashboard's calls from the bridge's own origin: a browser sends `Origin` on their POSTs too.
+        if let operation = context.operationId, dashboardOperations.contains(operation),
+            Self.sameOrigin(origin, own.url("", context: context))
+        {
+            return try await next(request, context)
+        }
         guard origins.contains(where: { $0.matches(origin) }) else { return refuse(request, context, reason: "origin_not_allowed") }
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             var headers = HTTPFields()
@@ -104,18 +115,21 @@ public struct CORSMiddleware: RouterMiddleware {
         return response
     }
 
-    /// The origin names the host the request is addressed to (`Host`): a page of the bridge's own.
-    /// A page elsewhere cannot send another site's origin from a browser, and a site that points its
-    /// name at the bridge (DNS rebinding) gets no session cookie, which is the bridge's host's.
-    static func isSameOrigin(_ origin: String, host: String?) -> Bool {
-        guard let host, !host.isEmpty, let separator = origin.range(of: "://") else { return false }
-        let authority = origin[separator.upperBound...]
-        let scheme = origin[..<separator.lowerBound].lowercased()
-        let withoutDefaultPort = { (text: Substring) in
-            scheme == "https" && text.hasSuffix(":443") || scheme == "http" && text.hasSuffix(":80")
-                ? text.dropLast(scheme == "https" ? 4 : 3) : text
+    /// Whether two origins are one (`scheme://host[:port]`): the same scheme, host (any case) and
+    /// port, a default port written or not. The bridge's own is `PUBLIC_URL`'s when set (then a
+    /// name pointed at the bridge by DNS rebinding is not its origin), else the scheme the client
+    /// used and the `Host` it sent.
+    static func sameOrigin(_ origin: String, _ own: String) -> Bool {
+        func normal(_ text: String) -> String? {
+            guard let separator = text.range(of: "://") else { return nil }
+            let scheme = text[..<separator.lowerBound].lowercased()
+            var authority = text[separator.upperBound...].prefix { $0 != "/" }.lowercased()
+            if scheme == "https", authority.hasSuffix(":443") { authority.removeLast(4) }
+            if scheme == "http", authority.hasSuffix(":80") { authority.removeLast(3) }
+            return authority.isEmpty ? nil : scheme + "://" + authority
         }
-        return withoutDefaultPort(authority).lowercased() == withoutDefaultPort(Substring(host)).lowercased()
+        guard let origin = normal(origin), let own = normal(own) else { return false }
+        return origin == own
     }
 
     private func refuse(_ request: Request, _ context: Context, reason: String) -> Response {

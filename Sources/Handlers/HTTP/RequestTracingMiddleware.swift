@@ -14,12 +14,14 @@ public struct RequestTracingMiddleware: RouterMiddleware {
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let route = context.endpointPath ?? request.uri.path
+        // No route: the method alone names it (a path is the client's text, without bound).
+        let route = context.operationId == nil ? nil : context.endpointPath
         return try await tracer.withSpan(
-            "\(request.method.rawValue) \(route)", context: tracer.context(from: request.headers), kind: .server
+            route.map { "\(request.method.rawValue) \($0)" } ?? request.method.rawValue, context: tracer.context(from: request.headers),
+            kind: .server
         ) { span in
             span.attributes["http.request.method"] = request.method.rawValue
-            span.attributes["http.route"] = route
+            if let route { span.attributes["http.route"] = route }
             span.attributes["url.path"] = request.uri.path
             span.attributes["safeapi.request_id"] = context.requestId
             if let operation = context.operationId { span.attributes["safeapi.operation"] = operation }

@@ -6,12 +6,12 @@ import Tracing
 /// when tracing is on, so the request path reads no body for them otherwise.
 enum GenAISpan {
     /// The well-known `gen_ai.system` value of a provider, else its id.
-    static func system(_ provider: Provider) -> String {
-        switch provider.id {
+    static func system(_ providerId: String) -> String {
+        switch providerId {
         case "claude": "anthropic"
         case "gemini": "gcp.gemini"
         case "mistral": "mistral_ai"
-        default: provider.id
+        default: providerId
         }
     }
 
@@ -47,7 +47,7 @@ enum GenAISpan {
         let model = requestModel(call, path: path)
         span.operationName = model.map { "\(operation) \($0)" } ?? operation
         span.attributes["gen_ai.operation.name"] = operation
-        span.attributes["gen_ai.system"] = system(call.provider)
+        span.attributes["gen_ai.system"] = system(call.provider.id)
         if let model { span.attributes["gen_ai.request.model"] = model }
         if let url = URL(string: call.provider.baseURL), let host = url.host {
             span.attributes["server.address"] = host
@@ -57,7 +57,7 @@ enum GenAISpan {
 
     /// The usage the call recorded, on its own span.
     static func usage(_ record: UsageRecord, into attributes: inout SpanAttributes) {
-        attributes["gen_ai.system"] = record.provider
+        attributes["gen_ai.system"] = system(record.provider)
         if let model = record.model { attributes["gen_ai.response.model"] = model }
         attributes["gen_ai.usage.input_tokens"] = Int(record.inputTokens)
         attributes["gen_ai.usage.output_tokens"] = Int(record.outputTokens)

@@ -147,6 +147,7 @@ public struct ProxyService: Sendable {
             if tracer.isEnabled { GenAISpan.describe(span, call: call, path: path) }
             let response = try await sendUntraced(request, call: call, path: path, report: report)
             span.attributes["http.response.status_code"] = response.status
+            if response.status >= 500 { span.setStatus(SpanStatus(code: .error)) }
             return response
         }
     }

@@ -110,7 +110,12 @@ public struct Migrator: Sendable {
     /// binary does not know.
     /// Reads only: a database without the table has no migration.
     public func compare(with database: any Database) async throws -> (pending: [Int], unknown: [Int]) {
-        let recorded = Set(try await database.withSQL { sql in (try? await Self.recorded(sql)) ?? [] })
+        let exists: SQLQueryString =
+            database.kind == .sqlite
+            ? "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            : "SELECT 1 AS found WHERE to_regclass('schema_migrations') IS NOT NULL"
+        let recorded = Set(
+            try await database.withSQL { sql in try await sql.raw(exists).first() == nil ? [] : try await Self.recorded(sql) })
         let known = Set(migrations.map(\.version))
         return (known.subtracting(recorded).sorted(), recorded.subtracting(known).sorted())
     }

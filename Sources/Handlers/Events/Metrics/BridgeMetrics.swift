@@ -18,8 +18,11 @@ public final class BridgeMetrics: Sendable {
     /// The models each provider prices: the only model names a label may carry.
     private let models: [String: Set<String>]
     /// Read when the metrics are printed: values that are sampled rather than counted.
-    private let samplers: Mutex<[@Sendable () async -> Void]> = Mutex([])
+    private let samplers: Mutex<[@Sendable (BridgeMetrics) async -> Void]> = Mutex([])
     private let process = ProcessStats()
+    /// The once-only events already counted (`emit(_:onceFor:)` is called each time the condition
+    /// holds; the outbox keeps one): forgotten in bulk past 10,000.
+    private let countedOnce = Mutex<Set<String>>([])
     private let cpuSeen = Mutex<Double>(0)
 
     /// `models`: for each provider id, the models its price list names.
@@ -130,21 +133,30 @@ public final class BridgeMetrics: Sendable {
         Counter(label: Name.webhookDeliveries, dimensions: [("result", result)], factory: factory).increment()
     }
 
-    /// An event was raised (whether or not a webhook listens to it).
-    func event(_ event: WebhookEvent) {
+    /// An event was raised (whether or not a webhook listens to it); one announced once per key
+    /// (`onceFor`) is counted once per key on this instance.
+    func event(_ event: WebhookEvent, onceFor key: String?) {
+        if let key {
+            let first = countedOnce.withLock { seen in
+                if seen.count >= 10_000 { seen.removeAll() }
+                return seen.insert(event.rawValue + "|" + key).inserted
+            }
+            guard first else { return }
+        }
         Counter(label: Name.events, dimensions: [("event", event.rawValue)], factory: factory).increment()
     }
 
     // MARK: Printing
 
-    /// Adds a value read when the metrics are printed (the outbox's depth, say).
-    public func sample(_ read: @escaping @Sendable () async -> Void) {
+    /// Adds a value read when the metrics are printed (the outbox's depth, say). It is handed the
+    /// metrics, so that it need not hold them (they hold it).
+    public func sample(_ read: @escaping @Sendable (BridgeMetrics) async -> Void) {
         samplers.withLock { $0.append(read) }
     }
 
     /// The metrics in the Prometheus text format (version 0.0.4), sampled values read now.
     public func exposition() async -> [UInt8] {
-        for read in samplers.withLock({ $0 }) { await read() }
+        for read in samplers.withLock({ $0 }) { await read(self) }
         if let stats = process.read() {
             Gauge(label: "process_resident_memory_bytes", factory: factory).record(stats.residentBytes)
             Gauge(label: "process_virtual_memory_bytes", factory: factory).record(stats.virtualBytes)
@@ -186,7 +198,7 @@ enum Refusal: String {
         case .corsForbidden: self = .cors
         case .tokenMissing, .tokenMalformed, .tokenInvalidSignature, .tokenExpired, .tokenNotYetValid, .tokenInvalidIssuer,
             .tokenInvalidAudience, .tokenRevoked, .tokenRequiresDPoP, .invalidDPoPProof, .invalidAppCredentials, .adminKeyRequired,
-            .invalidAdminKey, .adminLockedOut, .splitKeyInvalid, .splitKeyRevoked, .userInactive:
+            .invalidAdminKey, .adminLockedOut, .splitKeyInvalid, .splitKeyRevoked, .userInactive, .sessionInvalid, .csrfInvalid:
             self = .auth
         default: return nil
         }

@@ -1,8 +1,8 @@
 import Foundation
 
-/// The process's memory, CPU time and file descriptors, read from Linux's `/proc/self` when the
+/// The process's memory, CPU time and file descriptors, read from Linux's `/proc` when the
 /// metrics are printed (nil elsewhere). Hand-written: the mirror has no library for it, and it is
-/// four small files.
+/// three small files.
 struct ProcessStats: Sendable {
     struct Reading {
         var residentBytes: Int
@@ -17,20 +17,20 @@ struct ProcessStats: Sendable {
     /// read once anyway.
     private let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
     private let pageSize = sysconf(Int32(_SC_PAGESIZE))
+    /// When the machine booted (`btime` in `/proc/stat`), which the process's start is counted from:
+    /// read once, so the start time does not move between scrapes.
+    private let bootTime: Double? = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?.split(separator: "\n")
+        .first { $0.hasPrefix("btime ") }.flatMap { Double($0.dropFirst(6).trimmingCharacters(in: .whitespaces)) }
 
     func read() -> Reading? {
-        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-            let uptime = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8)
-        else { return nil }
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8), let bootTime else { return nil }
         // The command name (field 2) is in parentheses and may hold spaces: fields start after ')'.
         guard let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // Fields 3… of proc(5): utime is 14, stime 15, starttime 22, vsize 23, rss 24.
         func field(_ number: Int) -> Double? { fields.count > number - 3 ? Double(fields[number - 3]) : nil }
-        guard let user = field(14), let system = field(15), let start = field(22), let virtual = field(23), let resident = field(24),
-            let upSeconds = uptime.split(separator: " ").first.flatMap({ Double($0) })
+        guard let user = field(14), let system = field(15), let start = field(22), let virtual = field(23), let resident = field(24)
         else { return nil }
-        let bootTime = Date().timeIntervalSince1970 - upSeconds
         let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
         var limit = rlimit()
         let maxDescriptors = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(limit.rlim_cur) : 0

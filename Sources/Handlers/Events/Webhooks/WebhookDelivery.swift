@@ -37,7 +37,7 @@ public struct WebhookEvents: Sendable {
     /// Counts the event and writes it to the outbox (on `sql`, or a connection of its own).
     private func enqueue(_ event: WebhookEvent, _ data: [String: String], onceFor key: String?, on sql: (any SQLDatabase)?) async throws {
         let now = Millis.now()
-        metrics.event(event)
+        metrics.event(event, onceFor: key)
         try await store.enqueue(
             eventId: Self.eventId(event, onceFor: key), event: event, payload: Self.payload(event, data: data, now: now), now: now, on: sql)
     }
