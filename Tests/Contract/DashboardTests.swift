@@ -65,6 +65,21 @@ struct DashboardTests {
         }
     }
 
+    @Test(arguments: Harness.kinds)
+    func usersAreFoundByTheStartOfTheirId(_ kind: DatabaseKind) async throws {
+        try await Harness.withApp(kind) { client, _ in
+            let fixture = Fixture(client: client)
+            let app = try await fixture.createApp()
+            for user in ["ann-1", "ann-2", "Ann-3", "bob-1"] { _ = try await fixture.token(user, app: app) }
+            let page = try fixture.decode(UserList.self, try await fixture.send(.get, "/admin/users?search=ann-", headers: Fixture.admin))
+            #expect(page.users.map(\.userId) == ["ann-1", "ann-2"])
+            #expect(page.total == 2)
+            // Nothing in the text is a wildcard.
+            let none = try fixture.decode(UserList.self, try await fixture.send(.get, "/admin/users?search=%25", headers: Fixture.admin))
+            #expect(none.total == 0)
+        }
+    }
+
     @Test func theDatabaseKeepsNeitherTheTokenNorTheKey() async throws {
         try await Harness.withFreshConfig(.sqlite) { config in
             var config = config

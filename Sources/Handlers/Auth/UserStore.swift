@@ -74,7 +74,7 @@ public struct UserStore: Sendable {
         var conditions: [SQLQueryString] = []
         if let appId { conditions.append("app_id = \(bind: appId)") }
         // substr, not LIKE: case-sensitive on both databases, and no wildcard to escape.
-        if let search { conditions.append("substr(user_id, 1, \(bind: search.count)) = \(bind: search)") }
+        if let search { conditions.append("substr(user_id, 1, length(\(bind: search))) = \(bind: search)") }
         let filter: SQLQueryString = conditions.allOf.map { " WHERE " + $0 } ?? ""
         return try await database.withSQL { sql in
             let users = try await sql.raw(
