@@ -1717,7 +1717,7 @@ extension Operations {
         public struct Input: Sendable, Equatable {
             /// Only this app's users.
             public var appId: String?
-            /// Only users whose id starts with this text (case-sensitive).
+            /// Only users whose id starts with this text (case-sensitive; user ids are printable ASCII).
             public var search: String?
             /// Page size, 1 to 200.
             public var limit: Int64?
@@ -3140,7 +3140,7 @@ extension Operations {
             public var userId: String?
             /// Only this provider's records (case-insensitive).
             public var provider: String?
-            /// Only this model, exactly as the request named it.
+            /// Only this model, exactly as the request named it (printable ASCII).
             public var model: String?
             /// true: only statuses of 400 or more; false: only the others.
             public var failed: Bool?

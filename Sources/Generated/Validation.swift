@@ -8,22 +8,26 @@ enum SpecPatterns {
     static let p1 = SpecPattern("^([A-Za-z0-9._@-]{1,128}|[a-z0-9-]{1,32}:[ -~]{1,255})$", .sequence([.start, .either([.repeated(.set([65...90, 97...122, 48...57, 46...46, 95...95, 64...64, 45...45]), min: 1, max: 128), .sequence([.repeated(.set([97...122, 48...57, 45...45]), min: 1, max: 32), .set([58...58]), .repeated(.set([32...126]), min: 1, max: 255)])]), .end]))
     /// `^([A-Za-z0-9._@-]{3,128}|[a-z0-9-]{1,32}:[ -~]{1,255})$`
     static let p2 = SpecPattern("^([A-Za-z0-9._@-]{3,128}|[a-z0-9-]{1,32}:[ -~]{1,255})$", .sequence([.start, .either([.repeated(.set([65...90, 97...122, 48...57, 46...46, 95...95, 64...64, 45...45]), min: 3, max: 128), .sequence([.repeated(.set([97...122, 48...57, 45...45]), min: 1, max: 32), .set([58...58]), .repeated(.set([32...126]), min: 1, max: 255)])]), .end]))
+    /// `^[ -~]{1,200}$`
+    static let p3 = SpecPattern("^[ -~]{1,200}$", .sequence([.start, .repeated(.set([32...126]), min: 1, max: 200), .end]))
+    /// `^[ -~]{1,288}$`
+    static let p4 = SpecPattern("^[ -~]{1,288}$", .sequence([.start, .repeated(.set([32...126]), min: 1, max: 288), .end]))
     /// `^[0-9]{1,18}\.[0-9]{1,18}$`
-    static let p3 = SpecPattern("^[0-9]{1,18}\\.[0-9]{1,18}$", .sequence([.start, .repeated(.set([48...57]), min: 1, max: 18), .set([46...46]), .repeated(.set([48...57]), min: 1, max: 18), .end]))
+    static let p5 = SpecPattern("^[0-9]{1,18}\\.[0-9]{1,18}$", .sequence([.start, .repeated(.set([48...57]), min: 1, max: 18), .set([46...46]), .repeated(.set([48...57]), min: 1, max: 18), .end]))
     /// `^[A-Za-z0-9-]{1,32}$`
-    static let p4 = SpecPattern("^[A-Za-z0-9-]{1,32}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 45...45]), min: 1, max: 32), .end]))
+    static let p6 = SpecPattern("^[A-Za-z0-9-]{1,32}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 45...45]), min: 1, max: 32), .end]))
     /// `^[A-Za-z0-9._@-]{3,128}$`
-    static let p5 = SpecPattern("^[A-Za-z0-9._@-]{3,128}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 46...46, 95...95, 64...64, 45...45]), min: 3, max: 128), .end]))
+    static let p7 = SpecPattern("^[A-Za-z0-9._@-]{3,128}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 46...46, 95...95, 64...64, 45...45]), min: 3, max: 128), .end]))
     /// `^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`
-    static let p6 = SpecPattern("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .set([46...46]), .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .set([46...46]), .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .end]))
+    static let p8 = SpecPattern("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .set([46...46]), .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .set([46...46]), .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 1, max: Int.max), .end]))
     /// `^[A-Za-z0-9_-]{8,128}$`
-    static let p7 = SpecPattern("^[A-Za-z0-9_-]{8,128}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 8, max: 128), .end]))
+    static let p9 = SpecPattern("^[A-Za-z0-9_-]{8,128}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 8, max: 128), .end]))
     /// `^[A-Za-z0-9_-]{8,64}$`
-    static let p8 = SpecPattern("^[A-Za-z0-9_-]{8,64}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 8, max: 64), .end]))
+    static let p10 = SpecPattern("^[A-Za-z0-9_-]{8,64}$", .sequence([.start, .repeated(.set([65...90, 97...122, 48...57, 95...95, 45...45]), min: 8, max: 64), .end]))
     /// `^[a-z0-9-]{1,32}$`
-    static let p9 = SpecPattern("^[a-z0-9-]{1,32}$", .sequence([.start, .repeated(.set([97...122, 48...57, 45...45]), min: 1, max: 32), .end]))
+    static let p11 = SpecPattern("^[a-z0-9-]{1,32}$", .sequence([.start, .repeated(.set([97...122, 48...57, 45...45]), min: 1, max: 32), .end]))
     /// `^[a-z_.]{1,64}$`
-    static let p10 = SpecPattern("^[a-z_.]{1,64}$", .sequence([.start, .repeated(.set([97...122, 95...95, 46...46]), min: 1, max: 64), .end]))
+    static let p12 = SpecPattern("^[a-z_.]{1,64}$", .sequence([.start, .repeated(.set([97...122, 95...95, 46...46]), min: 1, max: 64), .end]))
 }
 
 extension AppCaps: InputValidatable {
@@ -52,7 +56,7 @@ extension CreateAppRequest: InputValidatable {
     public func validate(at path: String) throws(InputError) {
         try InputRules.string(self.name, path + "name", minLength: 1, maxLength: 200)
         try InputRules.string(self.description, path + "description", maxLength: 1000)
-        try InputRules.string(self.appId, path + "appId", pattern: SpecPatterns.p5)
+        try InputRules.string(self.appId, path + "appId", pattern: SpecPatterns.p7)
     }
 }
 
@@ -95,7 +99,7 @@ extension IdentityProvider: InputValidatable {
     /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
     public func validate(at path: String) throws(InputError) {
         try InputRules.string(self.issuer, path + "issuer", minLength: 1, maxLength: 500)
-        try InputRules.string(self.namespace, path + "namespace", pattern: SpecPatterns.p9)
+        try InputRules.string(self.namespace, path + "namespace", pattern: SpecPatterns.p11)
         try InputRules.count(self.audiences.count, path + "audiences", noun: "items", min: 1, max: 20)
         for (index, item) in (self.audiences).enumerated() {
             try InputRules.string(item, path + "audiences" + "[\(index)]", minLength: 1, maxLength: 500)
@@ -125,8 +129,8 @@ extension IdentityProviderList: InputValidatable {
 extension InstallRequest: InputValidatable {
     /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
     public func validate(at path: String) throws(InputError) {
-        try InputRules.string(self.clientId, path + "client_id", pattern: SpecPatterns.p5)
-        try InputRules.string(self.installId, path + "install_id", pattern: SpecPatterns.p7)
+        try InputRules.string(self.clientId, path + "client_id", pattern: SpecPatterns.p7)
+        try InputRules.string(self.installId, path + "install_id", pattern: SpecPatterns.p9)
     }
 }
 
@@ -141,9 +145,9 @@ extension SplitKeyRequest: InputValidatable {
     /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
     public func validate(at path: String) throws(InputError) {
         try InputRules.string(self.apiKey, path + "apiKey", minLength: 1, maxLength: 4096)
-        try InputRules.string(self.provider, path + "provider", pattern: SpecPatterns.p4)
+        try InputRules.string(self.provider, path + "provider", pattern: SpecPatterns.p6)
         try InputRules.string(self.description, path + "description", maxLength: 500)
-        try InputRules.string(self.keyId, path + "keyId", pattern: SpecPatterns.p8)
+        try InputRules.string(self.keyId, path + "keyId", pattern: SpecPatterns.p10)
         try self.budgets?.validate(at: path + "budgets" + ".")
     }
 }
@@ -151,8 +155,8 @@ extension SplitKeyRequest: InputValidatable {
 extension TokenRequest: InputValidatable {
     /// Checks the spec's constraints; `path` prefixes the names in errors (`providers[0].`).
     public func validate(at path: String) throws(InputError) {
-        try InputRules.string(self.userId, path + "userId", pattern: SpecPatterns.p5)
-        try InputRules.string(self.appId, path + "appId", pattern: SpecPatterns.p5)
+        try InputRules.string(self.userId, path + "userId", pattern: SpecPatterns.p7)
+        try InputRules.string(self.appId, path + "appId", pattern: SpecPatterns.p7)
         try InputRules.string(self.appSecret, path + "appSecret", minLength: 1, maxLength: 256)
     }
 }
@@ -209,21 +213,21 @@ extension Operations.CreateApp.Input {
 extension Operations.DeleteApp.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p7, location: .path)
     }
 }
 
 extension Operations.GetApp.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p7, location: .path)
     }
 }
 
 extension Operations.UpdateApp.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p7, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -231,7 +235,7 @@ extension Operations.UpdateApp.Input {
 extension Operations.SetAppCaps.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p7, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -239,7 +243,7 @@ extension Operations.SetAppCaps.Input {
 extension Operations.SetAppGuests.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p7, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -247,7 +251,7 @@ extension Operations.SetAppGuests.Input {
 extension Operations.SetAppIdentityProviders.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p7, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -255,14 +259,14 @@ extension Operations.SetAppIdentityProviders.Input {
 extension Operations.RotateAppSecret.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .path)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p7, location: .path)
     }
 }
 
 extension Operations.ListAuditLogs.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.action, "action", pattern: SpecPatterns.p10, location: .query)
+        try InputRules.string(self.action, "action", pattern: SpecPatterns.p12, location: .query)
         try InputRules.string(self.actorId, "actorId", pattern: SpecPatterns.p1, location: .query)
         try InputRules.string(self.target, "target", minLength: 1, maxLength: 256, location: .query)
         try InputRules.integer(self.limit, "limit", minimum: 1, maximum: 500, location: .query)
@@ -294,14 +298,14 @@ extension Operations.CreateIPRule.Input {
 extension Operations.DeleteIPRule.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.ruleId, "ruleId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.ruleId, "ruleId", pattern: SpecPatterns.p10, location: .path)
     }
 }
 
 extension Operations.UpdateIPRule.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.ruleId, "ruleId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.ruleId, "ruleId", pattern: SpecPatterns.p10, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -310,14 +314,14 @@ extension Operations.AdminListSplitKeys.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.userId, "userId", pattern: SpecPatterns.p2, location: .query)
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .query)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p6, location: .query)
     }
 }
 
 extension Operations.AdminDeleteSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p10, location: .path)
         try InputRules.string(self.userId, "userId", pattern: SpecPatterns.p2, location: .query)
     }
 }
@@ -325,8 +329,8 @@ extension Operations.AdminDeleteSplitKey.Input {
 extension Operations.ListUsers.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p5, location: .query)
-        try InputRules.string(self.search, "search", minLength: 1, maxLength: 128, location: .query)
+        try InputRules.string(self.appId, "appId", pattern: SpecPatterns.p7, location: .query)
+        try InputRules.string(self.search, "search", pattern: SpecPatterns.p4, location: .query)
         try InputRules.integer(self.limit, "limit", minimum: 1, maximum: 200, location: .query)
         try InputRules.integer(self.offset, "offset", minimum: 0, maximum: 2147483647, location: .query)
     }
@@ -364,14 +368,14 @@ extension Operations.CreateWebhook.Input {
 extension Operations.DeleteWebhook.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p10, location: .path)
     }
 }
 
 extension Operations.UpdateWebhook.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p10, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -379,7 +383,7 @@ extension Operations.UpdateWebhook.Input {
 extension Operations.ListWebhookDeliveries.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p10, location: .path)
         try InputRules.integer(self.limit, "limit", minimum: 1, maximum: 500, location: .query)
     }
 }
@@ -387,14 +391,14 @@ extension Operations.ListWebhookDeliveries.Input {
 extension Operations.RotateWebhookSecret.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p10, location: .path)
     }
 }
 
 extension Operations.TestWebhook.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.webhookId, "webhookId", pattern: SpecPatterns.p10, location: .path)
     }
 }
 
@@ -402,10 +406,10 @@ extension Operations.ListUsage.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
         try InputRules.string(self.userId, "userId", pattern: SpecPatterns.p2, location: .query)
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .query)
-        try InputRules.string(self.model, "model", minLength: 1, maxLength: 200, location: .query)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p6, location: .query)
+        try InputRules.string(self.model, "model", pattern: SpecPatterns.p3, location: .query)
         try InputRules.integer(self.limit, "limit", minimum: 1, maximum: 1000000, location: .query)
-        try InputRules.string(self.cursor, "cursor", pattern: SpecPatterns.p3, location: .query)
+        try InputRules.string(self.cursor, "cursor", pattern: SpecPatterns.p5, location: .query)
         try InputRules.integer(self.offset, "offset", minimum: 0, maximum: 2147483647, location: .query)
     }
 }
@@ -427,7 +431,7 @@ extension Operations.CreateSplitKey.Input {
 extension Operations.ValidateSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -435,21 +439,21 @@ extension Operations.ValidateSplitKey.Input {
 extension Operations.DeleteSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p10, location: .path)
     }
 }
 
 extension Operations.GetSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p10, location: .path)
     }
 }
 
 extension Operations.UpdateSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p10, location: .path)
         try self.body.validate(at: "")
     }
 }
@@ -457,7 +461,7 @@ extension Operations.UpdateSplitKey.Input {
 extension Operations.RotateSplitKey.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p8, location: .path)
+        try InputRules.string(self.keyId, "keyId", pattern: SpecPatterns.p10, location: .path)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -465,8 +469,8 @@ extension Operations.RotateSplitKey.Input {
 extension Operations.ProxyShortcut.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p6, location: .path)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -474,15 +478,15 @@ extension Operations.ProxyShortcut.Input {
 extension Operations.GetProviderEndpoints.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p6, location: .path)
     }
 }
 
 extension Operations.ProxyGet.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p6, location: .path)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
         try InputRules.string(self.endpoint, "endpoint", minLength: 1, maxLength: 2048, location: .query)
     }
@@ -491,8 +495,8 @@ extension Operations.ProxyGet.Input {
 extension Operations.ProxyPost.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p6, location: .path)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -500,7 +504,7 @@ extension Operations.ProxyPost.Input {
 extension Operations.InstallToken.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p6, location: .header)
+        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p8, location: .header)
         try self.body.validate(at: "")
     }
 }
@@ -508,7 +512,7 @@ extension Operations.InstallToken.Input {
 extension Operations.RefreshToken.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p6, location: .header)
+        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p8, location: .header)
         try self.body.validate(at: "")
     }
 }
@@ -516,7 +520,7 @@ extension Operations.RefreshToken.Input {
 extension Operations.IssueToken.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p6, location: .header)
+        try InputRules.string(self.dPoP, "DPoP", maxLength: 8192, pattern: SpecPatterns.p8, location: .header)
         try self.body.validate(at: "")
     }
 }
@@ -531,8 +535,8 @@ extension Operations.CreateDashboardSession.Input {
 extension Operations.SdkProxyDelete.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p6, location: .path)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -540,8 +544,8 @@ extension Operations.SdkProxyDelete.Input {
 extension Operations.SdkProxyGet.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p6, location: .path)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -549,8 +553,8 @@ extension Operations.SdkProxyGet.Input {
 extension Operations.SdkProxyPatch.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p6, location: .path)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -558,8 +562,8 @@ extension Operations.SdkProxyPatch.Input {
 extension Operations.SdkProxyPost.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p6, location: .path)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -567,8 +571,8 @@ extension Operations.SdkProxyPost.Input {
 extension Operations.SdkProxyPut.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p4, location: .path)
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.provider, "provider", pattern: SpecPatterns.p6, location: .path)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -576,7 +580,7 @@ extension Operations.SdkProxyPut.Input {
 extension Operations.GatewayChatCompletions.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -584,7 +588,7 @@ extension Operations.GatewayChatCompletions.Input {
 extension Operations.GatewayEmbeddings.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
@@ -592,7 +596,7 @@ extension Operations.GatewayEmbeddings.Input {
 extension Operations.GatewayResponses.Input {
     /// Checks the spec's constraints on the parameters and the body.
     public func validate() throws(InputError) {
-        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p8, location: .header)
+        try InputRules.string(self.xPartialKeyId, "X-Partial-Key-Id", pattern: SpecPatterns.p10, location: .header)
         try InputRules.string(self.xPartialKey, "X-Partial-Key", minLength: 43, maxLength: 44, location: .header)
     }
 }
