@@ -85,7 +85,7 @@ public struct ProxyService: Sendable {
             let request = UpstreamRequestBuilder.build(call, path: path, key: key)
             let report = UsageReport(
                 call, path: path, started: schedule.attempt == 1 ? started : .now, holding: lease,
-                sink: recording(in: ServiceContext.current))
+                sink: recording())
             let asked = ContinuousClock.now
             let response: UpstreamResponse
             do {
@@ -129,10 +129,11 @@ public struct ProxyService: Sendable {
     }
 
     /// Where a call's usage goes: the writer; with tracing on, also a `usage.record` span with the
-    /// GenAI usage attributes, in the request's trace (`context`, taken when the call started: a
-    /// stream's usage is known after the request's own span has ended).
-    func recording(in context: ServiceContext?) -> @Sendable (UsageRecord) -> Void {
+    /// GenAI usage attributes, in the request's trace (its context taken now, as the call starts: a
+    /// stream's usage is known after the request's own span has ended). Off, it reads nothing.
+    func recording() -> @Sendable (UsageRecord) -> Void {
         guard tracer.isEnabled else { return usage.record }
+        let context = ServiceContext.current
         return { [usage, tracer] record in
             tracer.mark("usage.record", context: context) { GenAISpan.usage(record, into: &$0) }
             usage.record(record)

@@ -13,7 +13,7 @@ import Synchronization
 /// outcome, a refusal reason, a webhook event type. Never a user, an app, a key, a token or text
 /// a client or a provider chose, so a client cannot grow the number of series.
 public final class BridgeMetrics: Sendable {
-    public let registry: PrometheusCollectorRegistry
+    private let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
     /// The models each provider prices: the only model names a label may carry.
     private let models: [String: Set<String>]
